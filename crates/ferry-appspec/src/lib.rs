@@ -1,0 +1,31 @@
+//! The appspec file: its model, parsing and validation.
+//!
+//! This crate knows the shape and the rules of `appspec.yml` (and its JSON
+//! spelling) for the three compute platforms CodeDeploy defines. It knows
+//! nothing of files or processes: callers hand it the text and the file name
+//! to use in error messages, and get back a validated model or an
+//! [`AppSpecError`] naming the file, the key and what was expected.
+//!
+//! # Layout
+//! - [`model`]: the validated types (`ServerAppSpec`, `LambdaAppSpec`, `EcsAppSpec`).
+//! - `parse`: YAML/JSON text to model, with every rule the CodeDeploy agent applies.
+
+pub mod model;
+mod parse;
+
+pub use model::*;
+pub use parse::{parse, parse_server};
+
+/// A problem with an appspec file. `Display` gives a one-line message such as
+/// `appspec.yml: hooks.BeforeInstall[0].timeout: expected a whole number of seconds greater than 0, got "soon"`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {}{message}", if key.is_empty() { String::new() } else { format!("{key}: ") })]
+pub struct AppSpecError {
+    /// The file name as the caller gave it (e.g. `appspec.yml`).
+    pub file: String,
+    /// Dotted path of the offending key (`permissions[2].mode`); empty for
+    /// whole-document problems such as an empty file.
+    pub key: String,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
