@@ -14,7 +14,7 @@ pub mod model;
 mod parse;
 
 pub use model::*;
-pub use parse::{parse, parse_server};
+pub use parse::{MAX_APPSPEC_BYTES, parse, parse_server};
 
 /// A problem with an appspec file. `Display` gives a one-line message such as
 /// `appspec.yml: hooks.BeforeInstall[0].timeout: expected a whole number of seconds greater than 0, got "soon"`.
@@ -28,4 +28,14 @@ pub struct AppSpecError {
     pub key: String,
     /// What was wrong and what was expected.
     pub message: String,
+}
+
+impl AppSpecError {
+    /// The line the problem was found on, when the message carries one (the
+    /// parser appends ` (line N)` wherever it knows the line).
+    pub fn line(&self) -> Option<usize> {
+        let rest = self.message.strip_suffix(')')?;
+        let start = rest.rfind(" (line ")?;
+        rest[start + " (line ".len()..].parse().ok()
+    }
 }

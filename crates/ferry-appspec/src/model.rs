@@ -25,8 +25,20 @@ pub const SERVER_LIFECYCLE_EVENTS: [&str; 13] = [
 /// Events reserved for ferry itself: an appspec may not attach scripts to them.
 pub const RESERVED_EVENTS: [&str; 4] = ["DownloadBundle", "Install", "BlockTraffic", "AllowTraffic"];
 
+/// Lifecycle events a Lambda appspec may hook, in the order they run.
+pub const LAMBDA_HOOK_EVENTS: [&str; 2] = ["BeforeAllowTraffic", "AfterAllowTraffic"];
+
+/// Lifecycle events an ECS appspec may hook, in the order they run.
+pub const ECS_HOOK_EVENTS: [&str; 5] =
+    ["BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic"];
+
 /// Default hook timeout, as CodeDeploy's agent: one hour.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Longest `timeout` ferry accepts for one hook script: 48 hours (172800 s).
+/// CodeDeploy's agent sets no maximum; ferry caps it so a typo cannot park a
+/// deployment for months.
+pub const MAX_HOOK_TIMEOUT: Duration = Duration::from_secs(48 * 3600);
 
 /// Any appspec, by compute platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,11 +105,15 @@ pub struct ServerAppSpec {
 impl ServerAppSpec {
     /// The scripts for `event`, or an empty slice.
     pub fn scripts_for(&self, event: &str) -> &[HookScript] {
-        self.hooks
-            .iter()
-            .find(|(name, _)| name == event)
-            .map(|(_, scripts)| scripts.as_slice())
-            .unwrap_or(&[])
+        self.hooks.iter().find(|(name, _)| name == event).map(|(_, scripts)| scripts.as_slice()).unwrap_or(&[])
+    }
+
+    /// Events in `hooks` that are not standard Server lifecycle events (custom
+    /// events, or typos such as `Afterinstall`), in file order. The parser
+    /// allows them; callers may warn about them or check them against the
+    /// deployment's list of events.
+    pub fn custom_events(&self) -> impl Iterator<Item = &str> {
+        self.hooks.iter().map(|(event, _)| event.as_str()).filter(|event| !SERVER_LIFECYCLE_EVENTS.contains(event))
     }
 }
 
@@ -172,6 +188,8 @@ pub enum AceKind {
 pub struct SeLinuxContext {
     pub user: Option<String>,
     pub type_: String,
+    /// The MLS range, validated and in canonical form (categories sorted, runs
+    /// joined: `s0-s1:c0.c3,c7`), as CodeDeploy passes it to `semanage -r`.
     pub range: Option<String>,
 }
 

@@ -1,16 +1,340 @@
-//! Text to model. (Being written.)
-use crate::{AppSpec, AppSpecError, ServerAppSpec};
+//! Text to model: YAML/JSON parsing, platform detection and every appspec rule.
+//!
+//! The text is first loaded into a small bounded tree ([`yaml`]), then walked
+//! by the platform validators ([`server`], [`cloud`]). Every error names the
+//! file, the dotted key path, what was expected and what was found, and the
+//! line when the tree knows it.
 
-/// Parses any appspec (YAML or JSON), detecting the platform from its keys.
+mod cloud;
+mod server;
+#[cfg(test)]
+mod tests;
+mod yaml;
+
+use crate::{AppSpec, AppSpecError, ServerAppSpec};
+use yaml::{Key, Node, Resolved, Value};
+
+/// Largest appspec file accepted, in bytes (1 MiB). Real appspecs are a few KiB.
+pub const MAX_APPSPEC_BYTES: usize = 1 << 20;
+
+/// Parses any appspec (YAML or JSON), detecting the platform from its keys:
+/// a top-level `Resources` makes it a Lambda or ECS appspec (by the resource's
+/// `Type`), anything else is a Server appspec.
+///
+/// Deliberate divergences from CodeDeploy's agent. ferry accepts a superset of
+/// the valid spellings, and rejects what CodeDeploy would accept but then
+/// silently ignore or mishandle:
+/// - `version` may be the number `0.0` (or `0`) *or* the string `"0.0"`;
+///   CodeDeploy's agent rejects the quoted form.
+/// - `mode: 0644` means 0o644. CodeDeploy's YAML 1.1 parser reads an unquoted
+///   `0644` as the octal number 420 and applies mode 0420.
+/// - Unknown keys are errors at every level (CodeDeploy ignores them below the
+///   top level, so a typo such as `runAs:` silently does nothing there), and
+///   so are duplicate keys and a second YAML document.
+/// - `files[].destination` and `permissions[].object` must be absolute
+///   (CodeDeploy resolves relative ones against its working directory);
+///   `files[].source` and `hooks.*[].location` may not climb out of the
+///   revision with `..`.
+/// - A hook `timeout` must be a whole number of seconds from 1 to 172800
+///   (48 hours); CodeDeploy truncates `"300s"` to 300 and sets no upper bound.
+///   `sudo` must be a boolean (CodeDeploy treats the string `"false"` as true).
+/// - Scripts on `DownloadBundle`, `Install`, `BlockTraffic` and `AllowTraffic`
+///   are rejected; permission `pattern`/`except` globs may not contain `/`
+///   (CodeDeploy accepts both and never uses them).
 pub fn parse(file: &str, text: &str) -> Result<AppSpec, AppSpecError> {
-    let _ = (file, text);
-    Err(AppSpecError { file: file.into(), key: String::new(), message: "not yet implemented".into() })
+    parse_with(file, text, false)
 }
 
-/// Parses a Server-platform appspec for a Linux host.
+/// Parses a Server-platform appspec for a Linux host: as [`parse`], but a
+/// Lambda or ECS appspec and `os: windows` are errors.
 pub fn parse_server(file: &str, text: &str) -> Result<ServerAppSpec, AppSpecError> {
-    match parse(file, text)? {
+    match parse_with(file, text, true)? {
         AppSpec::Server(s) => Ok(s),
-        _ => Err(AppSpecError { file: file.into(), key: "Resources".into(), message: "expected a Server-platform appspec".into() }),
+        // parse_with reports other platforms itself when linux_only is set.
+        other => Err(Ctx { file }.err(
+            "Resources",
+            None,
+            format!("expected a Server-platform appspec, got {}", platform_name(&other)),
+        )),
+    }
+}
+
+fn platform_name(spec: &AppSpec) -> &'static str {
+    match spec {
+        AppSpec::Server(_) => "a Server appspec",
+        AppSpec::Lambda(_) => "a Lambda appspec",
+        AppSpec::Ecs(_) => "an ECS appspec",
+    }
+}
+
+fn parse_with(file: &str, text: &str, linux_server_only: bool) -> Result<AppSpec, AppSpecError> {
+    let ctx = Ctx { file };
+    if text.len() > MAX_APPSPEC_BYTES {
+        return Err(ctx.err(
+            "",
+            None,
+            format!(
+                "the file is {} bytes; ferry accepts appspec files up to {MAX_APPSPEC_BYTES} bytes (1 MiB)",
+                text.len()
+            ),
+        ));
+    }
+    let root = match yaml::load(text) {
+        Ok(Some(root)) if !root.is_null() => root,
+        Ok(_) => return Err(ctx.err("", None, "the application specification file is empty")),
+        Err(e) => return Err(ctx.err(&e.key, e.line, e.message)),
+    };
+    let fields = Fields::of(&ctx, "", &root, "a mapping of appspec keys (version, os, files, hooks, ...)")?;
+    if let Some((key, resources)) = fields.entry("Resources") {
+        if linux_server_only {
+            return Err(ctx.err(
+                "Resources",
+                Some(key.line),
+                "expected a Server-platform appspec (os, files, hooks); `Resources` makes this a Lambda or ECS appspec",
+            ));
+        }
+        return cloud::parse(&ctx, &fields, resources);
+    }
+    server::parse(&ctx, &fields, linux_server_only).map(AppSpec::Server)
+}
+
+/// The `version` rule, shared by all platforms.
+///
+/// Divergence: CodeDeploy accepts only the YAML number 0.0 (`[0.0].include?`),
+/// so a quoted `"0.0"` fails there. ferry also accepts the string `"0.0"`.
+fn check_version(ctx: &Ctx<'_>, fields: &Fields<'_>) -> Result<(), AppSpecError> {
+    const EXPECTED: &str = "0.0 (the only appspec version)";
+    let node = fields.require(ctx, "version", EXPECTED)?;
+    let ok = match &node.value {
+        Value::Scalar(s) => match s.resolved {
+            Resolved::Float(f) => f == 0.0,
+            Resolved::Int(i) => i == 0,
+            Resolved::Str => s.text.trim() == "0.0",
+            Resolved::Null | Resolved::Bool(_) => false,
+        },
+        _ => false,
+    };
+    if ok { Ok(()) } else { Err(ctx.expected("version", node, EXPECTED)) }
+}
+
+/// Attaches the file name to errors.
+pub(crate) struct Ctx<'a> {
+    file: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: &str, line: Option<usize>, message: impl Into<String>) -> AppSpecError {
+        // Keys and messages quote the document; keep them readable whatever it holds.
+        let mut message = truncate(&message.into(), 1000);
+        if let Some(line) = line {
+            message.push_str(&format!(" (line {line})"));
+        }
+        AppSpecError { file: self.file.to_owned(), key: truncate(key, 200), message }
+    }
+
+    /// An error about `node`, at its line.
+    fn at(&self, key: &str, node: &Node, message: impl Into<String>) -> AppSpecError {
+        self.err(key, Some(node.line), message)
+    }
+
+    /// "expected X, got Y", at `node`'s line.
+    fn expected(&self, key: &str, node: &Node, expected: &str) -> AppSpecError {
+        self.at(key, node, format!("expected {expected}, got {}", describe(node)))
+    }
+}
+
+/// `text` cut to at most `max` characters, marked with `…` when cut.
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// `parent.name`, or `name` at the top level.
+fn child(parent: &str, name: &str) -> String {
+    if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") }
+}
+
+/// `parent[i]`.
+fn index(parent: &str, i: usize) -> String {
+    format!("{parent}[{i}]")
+}
+
+/// A short rendering of what was found, for "got ..." messages.
+fn describe(node: &Node) -> String {
+    const MAX: usize = 60;
+    match &node.value {
+        Value::Seq(_) => "a list".to_owned(),
+        Value::Map(_) => "a mapping".to_owned(),
+        Value::Scalar(s) if s.resolved == Resolved::Null && s.text.is_empty() => "nothing".to_owned(),
+        Value::Scalar(s) => {
+            let text = truncate(&s.text, MAX);
+            if s.resolved == Resolved::Str { format!("{text:?}") } else { text }
+        }
+    }
+}
+
+/// A mapping being validated, with its key path.
+pub(crate) struct Fields<'n> {
+    path: String,
+    line: usize,
+    entries: &'n [(Key, Node)],
+}
+
+impl<'n> Fields<'n> {
+    /// `node` as a mapping, or an "expected {expected}" error.
+    fn of(ctx: &Ctx<'_>, path: &str, node: &'n Node, expected: &str) -> Result<Self, AppSpecError> {
+        match &node.value {
+            Value::Map(entries) => Ok(Self { path: path.to_owned(), line: node.line, entries }),
+            _ => Err(ctx.expected(path, node, expected)),
+        }
+    }
+
+    fn path_of(&self, name: &str) -> String {
+        child(&self.path, name)
+    }
+
+    /// Rejects keys outside `known`, naming the key and listing the known ones.
+    fn check_known(&self, ctx: &Ctx<'_>, known: &[&str]) -> Result<(), AppSpecError> {
+        for (key, _) in self.entries {
+            if known.contains(&key.text.as_str()) {
+                continue;
+            }
+            let hint = suggestion(&key.text, known).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+            let what = if self.path.is_empty() { "top-level key".to_owned() } else { "key".to_owned() };
+            return Err(ctx.err(
+                &self.path_of(&key.text),
+                Some(key.line),
+                format!("unknown {what} `{}`{hint}; expected one of: {}", key.text, known.join(", ")),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The key and value of `name`, even if the value is null.
+    fn entry(&self, name: &str) -> Option<(&'n Key, &'n Node)> {
+        self.entries.iter().find(|(k, _)| k.text == name).map(|(k, v)| (k, v))
+    }
+
+    /// The value of `name`; a null value counts as absent.
+    fn get(&self, name: &str) -> Option<&'n Node> {
+        self.entry(name).map(|(_, v)| v).filter(|v| !v.is_null())
+    }
+
+    /// The value of `name`, or a "missing" error saying what was expected.
+    fn require(&self, ctx: &Ctx<'_>, name: &str, expected: &str) -> Result<&'n Node, AppSpecError> {
+        match self.entry(name) {
+            Some((_, v)) if !v.is_null() => Ok(v),
+            Some((k, v)) => {
+                Err(ctx.err(&self.path_of(name), Some(k.line), format!("expected {expected}, got {}", describe(v))))
+            }
+            None => Err(ctx.err(
+                &self.path_of(name),
+                Some(self.line),
+                format!("missing required key `{name}`; expected {expected}"),
+            )),
+        }
+    }
+
+    /// The optional string `name` (whitespace kept), non-empty.
+    fn opt_string(&self, ctx: &Ctx<'_>, name: &str, expected: &str) -> Result<Option<String>, AppSpecError> {
+        self.get(name).map(|n| string(ctx, &self.path_of(name), n, expected)).transpose()
+    }
+
+    /// The required string `name`, non-empty.
+    fn req_string(&self, ctx: &Ctx<'_>, name: &str, expected: &str) -> Result<String, AppSpecError> {
+        let node = self.require(ctx, name, expected)?;
+        string(ctx, &self.path_of(name), node, expected)
+    }
+}
+
+/// A known key close to `key`: the same letters in another case, or one typo
+/// away (two for keys longer than 4 characters).
+fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+    let lower = key.to_ascii_lowercase();
+    known.iter().copied().find(|k| k.to_ascii_lowercase() == lower).or_else(|| {
+        // One typo in a short key, two in a longer one; never for very long keys.
+        let max = if key.chars().count() <= 4 { 1 } else { 2 };
+        known.iter().copied().find(|k| key.len() < 64 && edit_distance(&lower, &k.to_ascii_lowercase()) <= max)
+    })
+}
+
+/// Edit distance counting an insertion, deletion, substitution or swap of two
+/// neighbouring characters as one edit (optimal string alignment).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // d[i][j]: distance between a[..i] and b[..j].
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// `node` as a list, or an "expected {expected}" error.
+fn list<'n>(ctx: &Ctx<'_>, path: &str, node: &'n Node, expected: &str) -> Result<&'n [Node], AppSpecError> {
+    match &node.value {
+        Value::Seq(items) => Ok(items),
+        _ => Err(ctx.expected(path, node, expected)),
+    }
+}
+
+/// A scalar's text, for keys that take a name or a path. Numbers are taken as
+/// written (`owner: 1000`); booleans, nulls, lists and mappings are errors, and
+/// so is text that is empty after trimming.
+fn string(ctx: &Ctx<'_>, path: &str, node: &Node, expected: &str) -> Result<String, AppSpecError> {
+    match &node.value {
+        Value::Scalar(s) if matches!(s.resolved, Resolved::Str | Resolved::Int(_) | Resolved::Float(_)) => {
+            if s.text.trim().is_empty() {
+                Err(ctx.expected(path, node, expected))
+            } else if s.text.contains('\0') {
+                Err(ctx.at(path, node, format!("expected {expected}, got text containing a NUL character")))
+            } else {
+                Ok(s.text.clone())
+            }
+        }
+        _ => Err(ctx.expected(path, node, expected)),
+    }
+}
+
+/// A YAML boolean (`true`/`false`).
+fn boolean(ctx: &Ctx<'_>, path: &str, node: &Node) -> Result<bool, AppSpecError> {
+    match &node.value {
+        Value::Scalar(s) => match s.resolved {
+            Resolved::Bool(b) => Ok(b),
+            _ => Err(ctx.expected(path, node, "true or false")),
+        },
+        _ => Err(ctx.expected(path, node, "true or false")),
+    }
+}
+
+/// A whole number: a YAML integer, an integral float (`300.0`), or a string of
+/// decimal digits (`"300"`). `None` for anything else.
+fn whole_number(node: &Node) -> Option<i64> {
+    let Value::Scalar(s) = &node.value else { return None };
+    match s.resolved {
+        Resolved::Int(i) => Some(i),
+        Resolved::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 9.0e15 => Some(f as i64),
+        Resolved::Str => {
+            let t = s.text.trim();
+            let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) { t.parse().ok() } else { None }
+        }
+        _ => None,
     }
 }
