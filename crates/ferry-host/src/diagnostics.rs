@@ -63,7 +63,12 @@ impl Diagnostics {
 
     /// An `UnknownError` for failures that are not a script's fault.
     pub fn unknown(message: impl Into<String>) -> Self {
-        Self { error_code: ErrorCode::UnknownError, script_name: String::new(), message: message.into(), log: String::new() }
+        Self {
+            error_code: ErrorCode::UnknownError,
+            script_name: String::new(),
+            message: message.into(),
+            log: String::new(),
+        }
     }
 
     /// The record sent after an agent restart for the event it was running.

@@ -17,3 +17,8 @@ pub mod install;
 pub mod scripts_log;
 
 pub use diagnostics::{Diagnostics, ErrorCode};
+pub mod engine;
+pub mod layout;
+pub mod retention;
+
+pub use engine::{BundleFetcher, Creator, DeploymentSpec, DeploymentType, HostConfig, HostEngine, RevisionSource};
