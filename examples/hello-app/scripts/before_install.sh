@@ -1,0 +1,3 @@
+#!/bin/sh
+mkdir -p /srv/hello
+echo "installing $APPLICATION_NAME for deployment $DEPLOYMENT_ID"

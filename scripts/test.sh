@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the tests need,
+# then checks formatting and lints and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests use (Debian names → a binary each provides).
+declare -A needs=([iproute2]=ip [util-linux]=unshare [acl]=setfacl [zip]=zip [unzip]=unzip [passwd]=useradd [python3]=python3)
+missing=()
+for pkg in "${!needs[@]}"; do
+    command -v "${needs[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "installing: ${missing[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+        echo "missing packages (install them as root): ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked
