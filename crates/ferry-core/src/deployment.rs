@@ -1,0 +1,362 @@
+//! The deployment aggregate: one deployment, its targets and their
+//! lifecycle events. The store persists it whole; the machine changes it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+use crate::config::MinimumHealthyHosts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeploymentStatus {
+    Created,
+    Queued,
+    InProgress,
+    Baking,
+    Ready,
+    Succeeded,
+    Failed,
+    Stopped,
+}
+
+impl DeploymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "Created",
+            Self::Queued => "Queued",
+            Self::InProgress => "InProgress",
+            Self::Baking => "Baking",
+            Self::Ready => "Ready",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Stopped => "Stopped",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Created,
+            Self::Queued,
+            Self::InProgress,
+            Self::Baking,
+            Self::Ready,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Stopped,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
+    /// Succeeded, Failed and Stopped are final.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Stopped)
+    }
+
+    /// Deployments that hold their group: at most one per group at a time.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::InProgress | Self::Baking | Self::Ready)
+    }
+}
+
+/// The status of one instance in a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TargetStatus {
+    Pending,
+    InProgress,
+    Succeeded,
+    Failed,
+    Skipped,
+    Unknown,
+    Ready,
+}
+
+impl TargetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::InProgress => "InProgress",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Skipped => "Skipped",
+            Self::Unknown => "Unknown",
+            Self::Ready => "Ready",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventStatus {
+    Pending,
+    InProgress,
+    Succeeded,
+    Failed,
+    Skipped,
+    Unknown,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::InProgress => "InProgress",
+            Self::Succeeded => "Succeeded",
+            Self::Failed => "Failed",
+            Self::Skipped => "Skipped",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+/// CodeDeploy's `errorInformation.code` values that ferry produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    AgentIssue,
+    HealthConstraints,
+    HealthConstraintsInvalid,
+    HookExecutionFailure,
+    InternalError,
+    InvalidRevision,
+    ManualStop,
+    NoInstances,
+    RevisionMissing,
+    Timeout,
+    AlarmActive,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AgentIssue => "AGENT_ISSUE",
+            Self::HealthConstraints => "HEALTH_CONSTRAINTS",
+            Self::HealthConstraintsInvalid => "HEALTH_CONSTRAINTS_INVALID",
+            Self::HookExecutionFailure => "HOOK_EXECUTION_FAILURE",
+            Self::InternalError => "INTERNAL_ERROR",
+            Self::InvalidRevision => "INVALID_REVISION",
+            Self::ManualStop => "MANUAL_STOP",
+            Self::NoInstances => "NO_INSTANCES",
+            Self::RevisionMissing => "REVISION_MISSING",
+            Self::Timeout => "TIMEOUT",
+            Self::AlarmActive => "ALARM_ACTIVE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// What an agent reports about a failed (or succeeded) lifecycle event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventDiagnostics {
+    /// CodeDeploy's name: Success, ScriptMissing, ScriptNotExecutable,
+    /// ScriptTimedOut, ScriptFailed, UnknownError, OutputsLeftOpen, FailedAfterRestart.
+    pub error_code: String,
+    pub script_name: String,
+    pub message: String,
+    pub log_tail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    pub name: String,
+    pub status: EventStatus,
+    pub start_time: Option<Millis>,
+    pub end_time: Option<Millis>,
+    pub diagnostics: Option<EventDiagnostics>,
+}
+
+/// One instance's part in a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// The instance name (on-premises instances are named).
+    pub instance: String,
+    pub status: TargetStatus,
+    /// Bumped every time the instance is (re)started in this deployment;
+    /// part of every command id so stale reports can be told apart.
+    pub attempt: u32,
+    pub events: Vec<LifecycleEvent>,
+    /// Index of the first event of the command the agent is carrying out now.
+    #[serde(default)]
+    pub segment_start: Option<usize>,
+    pub last_updated: Millis,
+}
+
+impl Target {
+    pub fn new(instance: impl Into<String>, events: &[String], now: Millis) -> Self {
+        Self {
+            instance: instance.into(),
+            status: TargetStatus::Pending,
+            attempt: 0,
+            events: events
+                .iter()
+                .map(|name| LifecycleEvent {
+                    name: name.clone(),
+                    status: EventStatus::Pending,
+                    start_time: None,
+                    end_time: None,
+                    diagnostics: None,
+                })
+                .collect(),
+            segment_start: None,
+            last_updated: now,
+        }
+    }
+
+    /// Index of the first event not yet finished, if any.
+    pub fn cursor(&self) -> Option<usize> {
+        self.events.iter().position(|e| matches!(e.status, EventStatus::Pending | EventStatus::InProgress))
+    }
+
+    /// The event currently running, if any.
+    pub fn current_event(&self) -> Option<&LifecycleEvent> {
+        self.events.iter().find(|e| e.status == EventStatus::InProgress)
+    }
+}
+
+/// A revision as far as the core cares: an opaque id plus a summary line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionRef {
+    /// The store's key for the revision.
+    pub id: String,
+    /// A short human description (e.g. `sha256:ab12… (zip, 1.2 MB)`).
+    pub summary: String,
+}
+
+/// Who created a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Creator {
+    #[default]
+    #[serde(rename = "user")]
+    User,
+    #[serde(rename = "codeDeployRollback")]
+    Rollback,
+}
+
+impl Creator {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Rollback => "codeDeployRollback",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RollbackEvent {
+    DeploymentFailure,
+    DeploymentStopOnAlarm,
+    DeploymentStopOnRequest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AutoRollback {
+    pub enabled: bool,
+    pub events: Vec<RollbackEvent>,
+}
+
+impl AutoRollback {
+    pub fn on(&self, event: RollbackEvent) -> bool {
+        self.enabled && self.events.contains(&event)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RollbackInfo {
+    /// Set on a failed or stopped deployment: the rollback that followed.
+    pub rollback_deployment_id: Option<String>,
+    /// Set on a rollback: the deployment it rolls back.
+    pub rollback_triggering_deployment_id: Option<String>,
+    pub rollback_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileExistsBehavior {
+    #[serde(rename = "DISALLOW")]
+    Disallow,
+    #[serde(rename = "OVERWRITE")]
+    Overwrite,
+    #[serde(rename = "RETAIN")]
+    Retain,
+}
+
+/// A request to stop, recorded until no instance is in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopRequest {
+    pub at: Millis,
+    /// `Some` when the caller said whether to roll back; `None` defers to the
+    /// auto-rollback configuration (DEPLOYMENT_STOP_ON_REQUEST).
+    pub rollback: Option<bool>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// Counts of targets by status (CodeDeploy's `deploymentOverview`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Overview {
+    pub pending: u32,
+    pub in_progress: u32,
+    pub succeeded: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub ready: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub id: String,
+    pub application_name: String,
+    pub group_name: String,
+    pub group_id: String,
+    pub config_name: String,
+    pub minimum_healthy_hosts: MinimumHealthyHosts,
+    pub revision: RevisionRef,
+    /// The group's last successful revision when this deployment was created.
+    pub previous_revision: Option<RevisionRef>,
+    pub creator: Creator,
+    pub description: Option<String>,
+    pub status: DeploymentStatus,
+    pub error: Option<ErrorInfo>,
+    pub create_time: Millis,
+    pub start_time: Option<Millis>,
+    pub complete_time: Option<Millis>,
+    pub ignore_application_stop_failures: bool,
+    pub file_exists_behavior: Option<FileExistsBehavior>,
+    pub auto_rollback: AutoRollback,
+    pub rollback_info: RollbackInfo,
+    pub stop: Option<StopRequest>,
+    /// The lifecycle events every target runs, in order.
+    pub lifecycle_events: Vec<String>,
+    pub targets: Vec<Target>,
+    /// Set once the follow-ups of a terminal status (rollback, group update)
+    /// have been recorded, so a restarted driver never repeats them.
+    pub finalized: bool,
+}
+
+impl Deployment {
+    pub fn overview(&self) -> Overview {
+        let mut o = Overview::default();
+        for t in &self.targets {
+            match t.status {
+                TargetStatus::Pending | TargetStatus::Unknown => o.pending += 1,
+                TargetStatus::InProgress => o.in_progress += 1,
+                TargetStatus::Succeeded => o.succeeded += 1,
+                TargetStatus::Failed => o.failed += 1,
+                TargetStatus::Skipped => o.skipped += 1,
+                TargetStatus::Ready => o.ready += 1,
+            }
+        }
+        o
+    }
+
+    pub fn target(&self, instance: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.instance == instance)
+    }
+
+    pub fn target_mut(&mut self, instance: &str) -> Option<&mut Target> {
+        self.targets.iter_mut().find(|t| t.instance == instance)
+    }
+}

@@ -1,0 +1,339 @@
+//! The deployment state machine: `step(deployment, input, now)` changes the
+//! deployment and returns the effects the driver must carry out *after*
+//! persisting it.
+//!
+//! Agents are never sent anything directly: an instance's work is derived
+//! from the persisted state ([`agent_command`]), so a command lost to a crash
+//! is simply derived again, and every command carries an id built from the
+//! deployment, the instance, the attempt and the first event, which the agent
+//! uses to run each command once.
+
+use crate::Millis;
+use crate::config::MinimumHealthyHosts;
+use crate::deployment::{
+    Deployment, DeploymentStatus, ErrorCode, ErrorInfo, EventDiagnostics, EventStatus, RollbackEvent, StopRequest,
+    Target, TargetStatus,
+};
+use crate::events::{Runner, runner};
+use crate::planner::{Verdict, minimum_is_invalid, plan};
+
+/// Something that happened to a deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Begin a Created or Queued deployment on these instances, in priority order.
+    Start { instances: Vec<String> },
+    /// An agent began an event of its current command.
+    EventStarted { instance: String, attempt: u32, event: String },
+    /// An agent finished an event of its current command.
+    EventFinished {
+        instance: String,
+        attempt: u32,
+        event: String,
+        succeeded: bool,
+        diagnostics: Option<EventDiagnostics>,
+    },
+    /// The instance's agent stopped answering; its in-flight event fails.
+    InstanceLost { instance: String, message: String },
+    /// Stop the deployment: no new work; in-flight events finish.
+    Stop { rollback: Option<bool>, code: ErrorCode, message: String },
+}
+
+/// What the driver must do after persisting the new state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// The instance has new work (or must cancel): wake its long poll.
+    Notify { instance: String },
+    /// The deployment reached a terminal status: record the follow-ups
+    /// (group's last successful revision, rollback, next queued deployment).
+    Finished,
+}
+
+/// The work an agent should be doing for a deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCommand {
+    /// `<deployment>.<instance>.<attempt>.<first event index>`: stable for
+    /// the life of the command.
+    pub id: String,
+    pub attempt: u32,
+    /// The events to run in order, up to the next event the server runs.
+    pub events: Vec<String>,
+    /// The deployment is stopping: finish the running event, start no more.
+    pub cancel: bool,
+    pub ignore_application_stop_failures: bool,
+}
+
+pub const HEALTH_CONSTRAINTS_MESSAGE: &str = "The overall deployment failed because too many individual instances failed deployment, too few healthy instances are available for deployment, or some instances in your deployment group are experiencing problems.";
+
+/// Applies `input` at time `now`. Inputs that no longer apply (a report for
+/// an old attempt, a second report of the same event, anything after the
+/// end) change nothing, so redelivery is harmless.
+pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    if d.status.is_terminal() {
+        return effects;
+    }
+    match input {
+        Input::Start { instances } => start(d, instances, now, &mut effects),
+        Input::EventStarted { instance, attempt, event } => {
+            if let Some(target) = current_target(d, &instance, attempt) {
+                if let Some(e) = target.events.iter_mut().find(|e| e.name == event && e.status == EventStatus::Pending)
+                {
+                    e.status = EventStatus::InProgress;
+                    e.start_time = Some(now);
+                    target.last_updated = now;
+                }
+            }
+        }
+        Input::EventFinished { instance, attempt, event, succeeded, diagnostics } => {
+            let ignore_stop_failure = d.ignore_application_stop_failures;
+            let stopping = d.stop.is_some();
+            let Some(target) = current_target(d, &instance, attempt) else { return effects };
+            let Some(index) = target
+                .events
+                .iter()
+                .position(|e| e.name == event && matches!(e.status, EventStatus::Pending | EventStatus::InProgress))
+            else {
+                return effects;
+            };
+            let e = &mut target.events[index];
+            e.start_time.get_or_insert(now);
+            e.end_time = Some(now);
+            e.diagnostics = diagnostics;
+            e.status = if succeeded { EventStatus::Succeeded } else { EventStatus::Failed };
+            target.last_updated = now;
+            let tolerated = !succeeded && event == "ApplicationStop" && ignore_stop_failure;
+            if !succeeded && !tolerated {
+                finish_target(target, TargetStatus::Failed, now);
+            } else if target.cursor().is_none() {
+                finish_target(target, TargetStatus::Succeeded, now);
+            } else if stopping {
+                finish_target(target, TargetStatus::Failed, now);
+            } else if runner(&target.events[index + 1].name) == Runner::Server {
+                // Traffic events are the server's; not wired yet, so they
+                // cannot appear in a deployment's event list.
+                debug_assert!(false, "server-run events are not supported yet");
+            }
+            advance(d, now, &mut effects);
+        }
+        Input::InstanceLost { instance, message } => {
+            let Some(target) = d.target_mut(&instance) else { return effects };
+            if target.status != TargetStatus::InProgress {
+                return effects;
+            }
+            if let Some(index) = target.cursor() {
+                let e = &mut target.events[index];
+                e.start_time.get_or_insert(now);
+                e.end_time = Some(now);
+                e.status = EventStatus::Failed;
+                e.diagnostics = Some(EventDiagnostics {
+                    error_code: "UnknownError".into(),
+                    script_name: String::new(),
+                    message,
+                    log_tail: String::new(),
+                });
+            }
+            finish_target(target, TargetStatus::Failed, now);
+            effects.push(Effect::Notify { instance });
+            advance(d, now, &mut effects);
+        }
+        Input::Stop { rollback, code, message } => {
+            if d.stop.is_some() {
+                return effects;
+            }
+            d.stop = Some(StopRequest { at: now, rollback, code, message });
+            for target in &mut d.targets {
+                match target.status {
+                    TargetStatus::Pending | TargetStatus::Unknown => finish_target(target, TargetStatus::Skipped, now),
+                    TargetStatus::InProgress => {
+                        // Not yet started by the agent: nothing runs, nothing to wait for.
+                        if target.current_event().is_none() {
+                            finish_target(target, TargetStatus::Failed, now);
+                        }
+                        effects.push(Effect::Notify { instance: target.instance.clone() });
+                    }
+                    _ => {}
+                }
+            }
+            if matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
+                d.start_time.get_or_insert(now);
+            }
+            advance(d, now, &mut effects);
+        }
+    }
+    effects
+}
+
+fn start(d: &mut Deployment, instances: Vec<String>, now: Millis, effects: &mut Vec<Effect>) {
+    if !matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
+        return;
+    }
+    d.status = DeploymentStatus::InProgress;
+    d.start_time = Some(now);
+    d.targets = instances.iter().map(|i| Target::new(i.clone(), &d.lifecycle_events, now)).collect();
+    let n = d.targets.len() as u32;
+    if n == 0 {
+        return finish(
+            d,
+            DeploymentStatus::Failed,
+            ErrorCode::NoInstances,
+            "The deployment failed because no instances were found for your deployment group. Check your deployment group settings to make sure the tags for your instances correctly identify the instances you want to deploy to, and then try again.".into(),
+            now,
+            effects,
+        );
+    }
+    let m = d.minimum_healthy_hosts.resolve(n);
+    let one_at_a_time = d.minimum_healthy_hosts == MinimumHealthyHosts::MostConcurrency;
+    if minimum_is_invalid(n, m, one_at_a_time) {
+        for target in &mut d.targets {
+            finish_target(target, TargetStatus::Skipped, now);
+        }
+        return finish(
+            d,
+            DeploymentStatus::Failed,
+            ErrorCode::HealthConstraintsInvalid,
+            format!(
+                "The deployment failed because the minimum number of healthy instances ({m}) is not less than the number of instances in the deployment group ({n}). Lower the minimum or add instances."
+            ),
+            now,
+            effects,
+        );
+    }
+    advance(d, now, effects);
+}
+
+/// Starts what may start, or ends the deployment.
+fn advance(d: &mut Deployment, now: Millis, effects: &mut Vec<Effect>) {
+    if d.status != DeploymentStatus::InProgress {
+        return;
+    }
+    if let Some(stop) = d.stop.clone() {
+        if !d.targets.iter().any(|t| t.status == TargetStatus::InProgress) {
+            finish(d, DeploymentStatus::Stopped, stop.code, stop.message, now, effects);
+        }
+        return;
+    }
+    let statuses: Vec<TargetStatus> = d.targets.iter().map(|t| t.status).collect();
+    let m = d.minimum_healthy_hosts.resolve(d.targets.len() as u32);
+    match plan(&statuses, m) {
+        Verdict::Continue { start } => {
+            for index in start {
+                let target = &mut d.targets[index];
+                target.status = TargetStatus::InProgress;
+                target.attempt += 1;
+                target.segment_start = target.cursor();
+                target.last_updated = now;
+                effects.push(Effect::Notify { instance: target.instance.clone() });
+            }
+        }
+        Verdict::Succeeded => {
+            d.status = DeploymentStatus::Succeeded;
+            d.complete_time = Some(now);
+            effects.push(Effect::Finished);
+        }
+        Verdict::HealthConstraints => {
+            for target in &mut d.targets {
+                if matches!(target.status, TargetStatus::Pending | TargetStatus::Unknown) {
+                    finish_target(target, TargetStatus::Skipped, now);
+                }
+            }
+            finish(
+                d,
+                DeploymentStatus::Failed,
+                ErrorCode::HealthConstraints,
+                HEALTH_CONSTRAINTS_MESSAGE.into(),
+                now,
+                effects,
+            );
+        }
+    }
+}
+
+fn finish(
+    d: &mut Deployment,
+    status: DeploymentStatus,
+    code: ErrorCode,
+    message: String,
+    now: Millis,
+    effects: &mut Vec<Effect>,
+) {
+    d.status = status;
+    d.error = Some(ErrorInfo { code, message });
+    d.complete_time = Some(now);
+    effects.push(Effect::Finished);
+}
+
+/// Ends a target: unfinished events are skipped.
+fn finish_target(target: &mut Target, status: TargetStatus, now: Millis) {
+    target.status = status;
+    target.last_updated = now;
+    target.segment_start = None;
+    for e in &mut target.events {
+        if matches!(e.status, EventStatus::Pending | EventStatus::InProgress) {
+            if e.status == EventStatus::InProgress {
+                e.end_time = Some(now);
+            }
+            e.status = EventStatus::Skipped;
+        }
+    }
+}
+
+/// The target `instance` if it is running `attempt`.
+fn current_target<'a>(d: &'a mut Deployment, instance: &str, attempt: u32) -> Option<&'a mut Target> {
+    d.target_mut(instance).filter(|t| t.status == TargetStatus::InProgress && t.attempt == attempt)
+}
+
+/// The command `instance` should be carrying out for this deployment, if any.
+pub fn agent_command(d: &Deployment, instance: &str) -> Option<AgentCommand> {
+    if !d.status.is_active() {
+        return None;
+    }
+    let target = d.target(instance)?;
+    if target.status != TargetStatus::InProgress {
+        return None;
+    }
+    let first = target.segment_start?;
+    let events: Vec<String> = target.events[first..]
+        .iter()
+        .take_while(|e| runner(&e.name) == Runner::Agent)
+        .map(|e| e.name.clone())
+        .collect();
+    Some(AgentCommand {
+        id: format!("{}.{}.{}.{}", d.id, target.instance, target.attempt, first),
+        attempt: target.attempt,
+        events,
+        cancel: d.stop.is_some(),
+        ignore_application_stop_failures: d.ignore_application_stop_failures,
+    })
+}
+
+/// Whether the agent may begin `event` now: the answer to its start report.
+/// False once the deployment stopped or the instance was failed meanwhile.
+pub fn may_start(d: &Deployment, instance: &str, attempt: u32, event: &str) -> bool {
+    d.status.is_active()
+        && d.target(instance).is_some_and(|t| {
+            t.status == TargetStatus::InProgress
+                && t.attempt == attempt
+                && t.events.iter().any(|e| e.name == event && e.status == EventStatus::InProgress)
+        })
+}
+
+/// Whether a finished deployment should be rolled back automatically.
+pub fn wants_rollback(d: &Deployment) -> bool {
+    if d.creator == crate::deployment::Creator::Rollback {
+        return false;
+    }
+    match d.status {
+        DeploymentStatus::Failed => d.auto_rollback.on(RollbackEvent::DeploymentFailure),
+        DeploymentStatus::Stopped => match &d.stop {
+            Some(stop) if stop.code == ErrorCode::AlarmActive => {
+                d.auto_rollback.on(RollbackEvent::DeploymentStopOnAlarm)
+            }
+            Some(stop) => stop.rollback.unwrap_or_else(|| d.auto_rollback.on(RollbackEvent::DeploymentStopOnRequest)),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

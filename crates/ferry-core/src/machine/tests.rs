@@ -1,0 +1,261 @@
+use super::*;
+use crate::deployment::{AutoRollback, Creator, Deployment, RevisionRef, RollbackInfo};
+use crate::events::IN_PLACE;
+
+fn deployment(min: MinimumHealthyHosts) -> Deployment {
+    Deployment {
+        id: "d-AAAAAAAAA".into(),
+        application_name: "app".into(),
+        group_name: "group".into(),
+        group_id: "gid".into(),
+        config_name: "custom".into(),
+        minimum_healthy_hosts: min,
+        revision: RevisionRef { id: "r1".into(), summary: String::new() },
+        previous_revision: None,
+        creator: Creator::User,
+        description: None,
+        status: DeploymentStatus::Created,
+        error: None,
+        create_time: 0,
+        start_time: None,
+        complete_time: None,
+        ignore_application_stop_failures: false,
+        file_exists_behavior: None,
+        auto_rollback: AutoRollback::default(),
+        rollback_info: RollbackInfo::default(),
+        stop: None,
+        lifecycle_events: IN_PLACE.iter().map(|e| e.to_string()).collect(),
+        targets: Vec::new(),
+        finalized: false,
+    }
+}
+
+fn hosts(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("h{i}")).collect()
+}
+
+/// Runs every event of the instance's current command; `fail_at` fails that event.
+fn run_command(d: &mut Deployment, instance: &str, fail_at: Option<&str>, now: Millis) -> Vec<Effect> {
+    let command = agent_command(d, instance).expect("instance has a command");
+    let mut effects = Vec::new();
+    for event in &command.events {
+        step(d, Input::EventStarted { instance: instance.into(), attempt: command.attempt, event: event.clone() }, now);
+        if !may_start(d, instance, command.attempt, event) {
+            break;
+        }
+        let failed = fail_at == Some(event.as_str());
+        effects.extend(step(
+            d,
+            Input::EventFinished {
+                instance: instance.into(),
+                attempt: command.attempt,
+                event: event.clone(),
+                succeeded: !failed,
+                diagnostics: None,
+            },
+            now,
+        ));
+        if failed && !(event == "ApplicationStop" && command.ignore_application_stop_failures) {
+            break;
+        }
+    }
+    effects
+}
+
+fn in_progress(d: &Deployment) -> Vec<String> {
+    d.targets.iter().filter(|t| t.status == TargetStatus::InProgress).map(|t| t.instance.clone()).collect()
+}
+
+#[test]
+fn all_at_once_succeeds_and_records_every_event() {
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    let effects = step(&mut d, Input::Start { instances: hosts(3) }, 10);
+    assert_eq!(effects.len(), 3);
+    assert_eq!(in_progress(&d).len(), 3);
+    for h in hosts(3) {
+        run_command(&mut d, &h, None, 20);
+    }
+    assert_eq!(d.status, DeploymentStatus::Succeeded);
+    assert!(d.targets.iter().all(|t| t.events.iter().all(|e| e.status == EventStatus::Succeeded)));
+    assert_eq!(d.complete_time, Some(20));
+}
+
+#[test]
+fn one_at_a_time_fails_fast_and_skips_the_rest() {
+    let mut d = deployment(MinimumHealthyHosts::MostConcurrency);
+    step(&mut d, Input::Start { instances: hosts(3) }, 0);
+    assert_eq!(in_progress(&d), ["h1"]);
+    let effects = run_command(&mut d, "h1", Some("AfterInstall"), 1);
+    assert!(effects.contains(&Effect::Finished));
+    assert_eq!(d.status, DeploymentStatus::Failed);
+    assert_eq!(d.error.as_ref().unwrap().code, ErrorCode::HealthConstraints);
+    let h1 = d.target("h1").unwrap();
+    assert_eq!(h1.status, TargetStatus::Failed);
+    let statuses: Vec<_> = h1.events.iter().map(|e| e.status).collect();
+    assert_eq!(statuses[4], EventStatus::Failed);
+    assert!(statuses[5..].iter().all(|s| *s == EventStatus::Skipped));
+    assert_eq!(d.target("h2").unwrap().status, TargetStatus::Skipped);
+}
+
+#[test]
+fn failure_on_the_last_instance_still_succeeds_one_at_a_time() {
+    let mut d = deployment(MinimumHealthyHosts::MostConcurrency);
+    step(&mut d, Input::Start { instances: hosts(3) }, 0);
+    run_command(&mut d, "h1", None, 1);
+    run_command(&mut d, "h2", None, 2);
+    run_command(&mut d, "h3", Some("ValidateService"), 3);
+    assert_eq!(d.status, DeploymentStatus::Succeeded);
+}
+
+#[test]
+fn no_instances_and_invalid_minimum_fail_at_start() {
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    step(&mut d, Input::Start { instances: vec![] }, 0);
+    assert_eq!(d.error.unwrap().code, ErrorCode::NoInstances);
+    let mut d = deployment(MinimumHealthyHosts::FleetPercent(50));
+    step(&mut d, Input::Start { instances: hosts(1) }, 0);
+    assert_eq!(d.error.unwrap().code, ErrorCode::HealthConstraintsInvalid);
+    assert_eq!(d.targets[0].status, TargetStatus::Skipped);
+}
+
+#[test]
+fn reports_for_old_attempts_and_repeats_are_ignored() {
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    step(&mut d, Input::Start { instances: hosts(1) }, 0);
+    let cmd = agent_command(&d, "h1").unwrap();
+    let start = Input::EventStarted { instance: "h1".into(), attempt: cmd.attempt, event: "ApplicationStop".into() };
+    step(&mut d, start.clone(), 1);
+    step(&mut d, start, 2);
+    assert_eq!(d.targets[0].events[0].start_time, Some(1));
+    let before = d.clone();
+    step(
+        &mut d,
+        Input::EventFinished {
+            instance: "h1".into(),
+            attempt: cmd.attempt + 1,
+            event: "ApplicationStop".into(),
+            succeeded: false,
+            diagnostics: None,
+        },
+        3,
+    );
+    assert_eq!(d, before);
+    // The command id stays the same while the agent works through it.
+    run_command(&mut d, "h1", None, 4);
+    assert_eq!(d.status, DeploymentStatus::Succeeded);
+    assert_eq!(cmd.id, "d-AAAAAAAAA.h1.1.0");
+}
+
+#[test]
+fn ignore_application_stop_failures() {
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    d.ignore_application_stop_failures = true;
+    step(&mut d, Input::Start { instances: hosts(1) }, 0);
+    run_command(&mut d, "h1", Some("ApplicationStop"), 1);
+    assert_eq!(d.status, DeploymentStatus::Succeeded);
+    assert_eq!(d.targets[0].events[0].status, EventStatus::Failed);
+    assert_eq!(d.targets[0].status, TargetStatus::Succeeded);
+}
+
+#[test]
+fn stop_lets_the_running_event_finish_and_starts_nothing_more() {
+    let mut d = deployment(MinimumHealthyHosts::MostConcurrency);
+    step(&mut d, Input::Start { instances: hosts(3) }, 0);
+    let cmd = agent_command(&d, "h1").unwrap();
+    step(&mut d, Input::EventStarted { instance: "h1".into(), attempt: 1, event: "ApplicationStop".into() }, 1);
+    let effects =
+        step(&mut d, Input::Stop { rollback: Some(true), code: ErrorCode::ManualStop, message: "stop".into() }, 2);
+    assert_eq!(effects, vec![Effect::Notify { instance: "h1".into() }]);
+    assert_eq!(d.status, DeploymentStatus::InProgress, "h1 is still running an event");
+    assert!(agent_command(&d, "h1").unwrap().cancel);
+    let effects = step(
+        &mut d,
+        Input::EventFinished {
+            instance: "h1".into(),
+            attempt: cmd.attempt,
+            event: "ApplicationStop".into(),
+            succeeded: true,
+            diagnostics: None,
+        },
+        3,
+    );
+    assert!(effects.contains(&Effect::Finished));
+    assert_eq!(d.status, DeploymentStatus::Stopped);
+    assert_eq!(d.error.as_ref().unwrap().code, ErrorCode::ManualStop);
+    assert!(!may_start(&d, "h1", 1, "DownloadBundle"));
+    assert_eq!(d.target("h1").unwrap().events[1].status, EventStatus::Skipped);
+    assert_eq!(d.target("h2").unwrap().status, TargetStatus::Skipped);
+    assert!(wants_rollback(&d));
+}
+
+#[test]
+fn lost_instance_fails_its_event() {
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    step(&mut d, Input::Start { instances: hosts(2) }, 0);
+    step(&mut d, Input::EventStarted { instance: "h1".into(), attempt: 1, event: "ApplicationStop".into() }, 1);
+    step(&mut d, Input::InstanceLost { instance: "h1".into(), message: "agent not responding".into() }, 5);
+    let h1 = d.target("h1").unwrap();
+    assert_eq!(h1.status, TargetStatus::Failed);
+    assert_eq!(h1.events[0].diagnostics.as_ref().unwrap().message, "agent not responding");
+    run_command(&mut d, "h2", None, 6);
+    assert_eq!(d.status, DeploymentStatus::Succeeded, "AllAtOnce needs one success");
+}
+
+#[test]
+fn rollback_policy() {
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    d.auto_rollback = AutoRollback { enabled: true, events: vec![RollbackEvent::DeploymentFailure] };
+    step(&mut d, Input::Start { instances: hosts(1) }, 0);
+    run_command(&mut d, "h1", Some("BeforeInstall"), 1);
+    assert!(wants_rollback(&d));
+    d.creator = Creator::Rollback;
+    assert!(!wants_rollback(&d), "a rollback is never rolled back");
+}
+
+/// A tiny deterministic generator, so the simulation needs no dependency.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, bound: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % bound
+    }
+}
+
+#[test]
+fn simulated_deployments_never_take_down_more_hosts_than_allowed() {
+    let configs = [
+        MinimumHealthyHosts::HostCount(0),
+        MinimumHealthyHosts::MostConcurrency,
+        MinimumHealthyHosts::FleetPercent(50),
+        MinimumHealthyHosts::FleetPercent(75),
+        MinimumHealthyHosts::HostCount(2),
+    ];
+    let mut rng = Lcg(42);
+    for seed in 0..400 {
+        let min = configs[seed % configs.len()];
+        let n = 1 + rng.next(12);
+        let mut d = deployment(min);
+        step(&mut d, Input::Start { instances: hosts(n) }, 0);
+        let m = min.resolve(n as u32) as usize;
+        let mut now = 1;
+        while d.status == DeploymentStatus::InProgress {
+            let running = in_progress(&d);
+            assert!(!running.is_empty(), "in progress with nothing running: {d:?}");
+            let host = running[rng.next(running.len())].clone();
+            let fail_at = (rng.next(5) == 0).then(|| IN_PLACE[rng.next(IN_PLACE.len())]);
+            run_command(&mut d, &host, fail_at, now);
+            now += 1;
+            let failed = d.targets.iter().filter(|t| t.status == TargetStatus::Failed).count();
+            let in_flight = in_progress(&d).len();
+            assert!(in_flight + failed <= n - m || in_flight == 0, "too many down: n={n} m={m} {d:?}");
+        }
+        let succeeded = d.targets.iter().filter(|t| t.status == TargetStatus::Succeeded).count();
+        let invalid = m >= n && min != MinimumHealthyHosts::MostConcurrency;
+        match d.status {
+            DeploymentStatus::Succeeded => assert!(succeeded >= m.max(1)),
+            DeploymentStatus::Failed => assert!(invalid || succeeded < n),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(d.targets.iter().all(|t| t.status != TargetStatus::InProgress && t.status != TargetStatus::Pending));
+    }
+}

@@ -1,0 +1,203 @@
+//! The resources a deployment is made from: applications, deployment
+//! groups, instances, revisions and access keys.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+use crate::config::ComputePlatform;
+use crate::deployment::AutoRollback;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    pub id: String,
+    pub name: String,
+    pub compute_platform: ComputePlatform,
+    pub create_time: Millis,
+}
+
+/// A key/value tag.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TagFilterType {
+    KeyOnly,
+    ValueOnly,
+    KeyAndValue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagFilter {
+    pub key: String,
+    pub value: String,
+    pub kind: TagFilterType,
+}
+
+impl TagFilter {
+    pub fn matches(&self, tag: &Tag) -> bool {
+        match self.kind {
+            TagFilterType::KeyOnly => tag.key == self.key,
+            TagFilterType::ValueOnly => tag.value == self.value,
+            TagFilterType::KeyAndValue => tag.key == self.key && tag.value == self.value,
+        }
+    }
+
+    fn matches_any(&self, tags: &[Tag]) -> bool {
+        tags.iter().any(|t| self.matches(t))
+    }
+}
+
+/// Which instances a deployment group targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct InstanceSelector {
+    /// An instance matching ANY filter is selected.
+    pub tag_filters: Vec<TagFilter>,
+    /// An instance must match some filter of EVERY set (at most 3 sets).
+    pub tag_set: Vec<Vec<TagFilter>>,
+}
+
+impl InstanceSelector {
+    pub fn selects(&self, tags: &[Tag]) -> bool {
+        if !self.tag_set.is_empty() {
+            return self.tag_set.iter().all(|set| set.iter().any(|f| f.matches_any(tags)));
+        }
+        self.tag_filters.iter().any(|f| f.matches_any(tags))
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.tag_filters.is_empty() && !self.tag_set.is_empty() {
+            return Err("tag filters and a tag set cannot be used together".into());
+        }
+        if self.tag_set.len() > 3 {
+            return Err(format!("a tag set holds at most 3 groups (got {})", self.tag_set.len()));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentGroup {
+    pub id: String,
+    pub application_name: String,
+    pub name: String,
+    pub selector: InstanceSelector,
+    pub deployment_config_name: String,
+    pub auto_rollback: AutoRollback,
+    /// CodeDeploy's `serviceRoleArn`: kept for API compatibility, unused.
+    pub service_role_arn: Option<String>,
+    /// The revision the group's last successful deployment installed.
+    pub last_successful_revision_id: Option<String>,
+    pub last_successful_deployment_id: Option<String>,
+    pub last_attempted_deployment_id: Option<String>,
+    /// The revision of the group's most recent deployment.
+    pub target_revision_id: Option<String>,
+    pub create_time: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    pub name: String,
+    pub tags: Vec<Tag>,
+    pub register_time: Millis,
+    pub deregister_time: Option<Millis>,
+    /// CodeDeploy's IAM ARNs (AWS API registration); informational.
+    pub iam_user_arn: Option<String>,
+    pub iam_session_arn: Option<String>,
+    /// The access key id of the enrolled agent's credential, if any.
+    pub agent_key_id: Option<String>,
+    pub agent_version: Option<String>,
+}
+
+/// Where a revision's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RevisionLocation {
+    /// In ferry's blob store under this key.
+    Blob {
+        key: String,
+    },
+    S3 {
+        bucket: String,
+        key: String,
+        version: Option<String>,
+        etag: Option<String>,
+    },
+    GitHub {
+        repository: String,
+        commit: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub id: String,
+    pub application_name: String,
+    pub location: RevisionLocation,
+    /// zip, tar or tgz.
+    pub bundle_type: String,
+    pub sha256: String,
+    pub size: u64,
+    pub description: String,
+    pub register_time: Millis,
+    pub first_used_time: Option<Millis>,
+    pub last_used_time: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Deployer,
+    ReadOnly,
+    /// An enrolled agent: may only use the agent protocol for its own instance.
+    Agent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKey {
+    pub id: String,
+    pub secret: String,
+    pub role: Role,
+    /// For agent keys: the instance they belong to.
+    pub instance: Option<String>,
+    pub description: String,
+    pub create_time: Millis,
+    pub disabled: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(k: &str, v: &str) -> Tag {
+        Tag { key: k.into(), value: v.into() }
+    }
+    fn filter(k: &str, v: &str, kind: TagFilterType) -> TagFilter {
+        TagFilter { key: k.into(), value: v.into(), kind }
+    }
+
+    #[test]
+    fn filters_match_any_and_sets_match_every_group() {
+        let tags = [tag("env", "prod"), tag("role", "web")];
+        let any = InstanceSelector {
+            tag_filters: vec![
+                filter("env", "staging", TagFilterType::KeyAndValue),
+                filter("role", "", TagFilterType::KeyOnly),
+            ],
+            tag_set: vec![],
+        };
+        assert!(any.selects(&tags));
+        let every = InstanceSelector {
+            tag_filters: vec![],
+            tag_set: vec![
+                vec![filter("env", "prod", TagFilterType::KeyAndValue)],
+                vec![filter("", "db", TagFilterType::ValueOnly)],
+            ],
+        };
+        assert!(!every.selects(&tags));
+        assert!(!InstanceSelector::default().selects(&tags));
+    }
+}
