@@ -1,0 +1,251 @@
+//! The native API under `/api/v1/`, used by the `ferry` CLI.
+//!
+//! | method and path | body | answer |
+//! |---|---|---|
+//! | `POST /api/v1/applications` | [`CreateApplication`] | [`Application`] |
+//! | `GET /api/v1/applications` | | `Vec<`[`Application`]`>` |
+//! | `POST /api/v1/applications/{app}/groups` | [`CreateGroup`] | [`DeploymentGroup`] |
+//! | `GET /api/v1/applications/{app}/groups` | | `Vec<`[`DeploymentGroup`]`>` |
+//! | `GET /api/v1/applications/{app}/groups/{group}` | | [`DeploymentGroup`] |
+//! | `POST /api/v1/applications/{app}/revisions?bundle_type=zip&description=…` | bundle bytes | [`Revision`] |
+//! | `GET /api/v1/applications/{app}/revisions` | | `Vec<`[`Revision`]`>` |
+//! | `POST /api/v1/deployments` | [`CreateDeployment`] | [`CreatedDeployment`] |
+//! | `GET /api/v1/deployments?application=&group=&status=` | | `Vec<`[`DeploymentSummary`]`>` |
+//! | `GET /api/v1/deployments/{id}` | | [`DeploymentView`] |
+//! | `POST /api/v1/deployments/{id}/stop` | [`StopDeployment`] | [`StopResult`] |
+//! | `GET /api/v1/instances` | | `Vec<`[`InstanceView`]`>` |
+//! | `POST /api/v1/configs` | [`CreateConfig`] | [`DeploymentConfig`] |
+//! | `GET /api/v1/configs` | | `Vec<`[`DeploymentConfig`]`>` |
+//!
+//! Times are milliseconds since the Unix epoch. Errors are [`crate::ErrorBody`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::Tag;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateApplication {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Application {
+    pub id: String,
+    pub name: String,
+    pub compute_platform: String,
+    pub create_time: u64,
+}
+
+/// CodeDeploy's tag filter: `KEY_ONLY`, `VALUE_ONLY` or `KEY_AND_VALUE`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagFilter {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+    #[serde(rename = "type", default = "key_and_value")]
+    pub kind: String,
+}
+
+fn key_and_value() -> String {
+    "KEY_AND_VALUE".into()
+}
+
+impl TagFilter {
+    pub fn key_and_value(tag: &Tag) -> Self {
+        Self { key: tag.key.clone(), value: tag.value.clone(), kind: key_and_value() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AutoRollbackConfig {
+    pub enabled: bool,
+    /// DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM, DEPLOYMENT_STOP_ON_REQUEST.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CreateGroup {
+    pub name: String,
+    /// An instance matching ANY of these filters is a target.
+    #[serde(default)]
+    pub tag_filters: Vec<TagFilter>,
+    /// An instance matching at least one filter of EVERY set is a target
+    /// (CodeDeploy's tag set; exclusive with `tag_filters`).
+    #[serde(default)]
+    pub tag_set: Vec<Vec<TagFilter>>,
+    #[serde(default)]
+    pub deployment_config_name: Option<String>,
+    #[serde(default)]
+    pub auto_rollback: Option<AutoRollbackConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentGroup {
+    pub id: String,
+    pub application_name: String,
+    pub name: String,
+    pub tag_filters: Vec<TagFilter>,
+    pub tag_set: Vec<Vec<TagFilter>>,
+    pub deployment_config_name: String,
+    pub auto_rollback: AutoRollbackConfig,
+    pub last_successful_deployment_id: Option<String>,
+    pub last_successful_revision_id: Option<String>,
+    /// Instances the group targets now.
+    pub instances: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revision {
+    pub id: String,
+    pub application_name: String,
+    pub bundle_type: String,
+    pub sha256: String,
+    pub size: u64,
+    pub description: String,
+    pub register_time: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CreateDeployment {
+    pub application_name: String,
+    pub group_name: String,
+    /// Defaults to the application's newest revision.
+    #[serde(default)]
+    pub revision_id: Option<String>,
+    /// Defaults to the group's config.
+    #[serde(default)]
+    pub deployment_config_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub file_exists_behavior: Option<String>,
+    #[serde(default)]
+    pub ignore_application_stop_failures: bool,
+    /// Overrides the group's auto-rollback configuration.
+    #[serde(default)]
+    pub auto_rollback: Option<AutoRollbackConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedDeployment {
+    pub deployment_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StopDeployment {
+    /// Roll back to the last successful revision once stopped.
+    #[serde(default)]
+    pub rollback: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopResult {
+    /// `Pending` while in-flight events finish, `Succeeded` when stopped.
+    pub status: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Overview {
+    pub pending: u32,
+    pub in_progress: u32,
+    pub succeeded: u32,
+    pub failed: u32,
+    pub skipped: u32,
+    pub ready: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentSummary {
+    pub id: String,
+    pub application_name: String,
+    pub group_name: String,
+    pub status: String,
+    pub creator: String,
+    pub create_time: u64,
+    pub complete_time: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentView {
+    pub id: String,
+    pub application_name: String,
+    pub group_name: String,
+    pub deployment_config_name: String,
+    pub revision_id: String,
+    pub previous_revision_id: Option<String>,
+    pub creator: String,
+    pub description: Option<String>,
+    pub status: String,
+    pub error: Option<ErrorInfo>,
+    pub create_time: u64,
+    pub start_time: Option<u64>,
+    pub complete_time: Option<u64>,
+    pub overview: Overview,
+    pub rollback_deployment_id: Option<String>,
+    pub rollback_triggering_deployment_id: Option<String>,
+    pub rollback_message: Option<String>,
+    pub instances: Vec<InstanceTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceTarget {
+    pub instance: String,
+    pub status: String,
+    pub last_updated: u64,
+    pub events: Vec<LifecycleEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleEvent {
+    pub name: String,
+    pub status: String,
+    pub start_time: Option<u64>,
+    pub end_time: Option<u64>,
+    pub diagnostics: Option<crate::agent::Diagnostics>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceView {
+    pub name: String,
+    pub tags: Vec<Tag>,
+    pub register_time: u64,
+    /// Whether an agent has enrolled for this instance.
+    pub enrolled: bool,
+    pub agent_version: Option<String>,
+    pub last_seen: Option<u64>,
+    /// Polled within the server's lost-host deadline.
+    pub online: bool,
+}
+
+/// `POST /api/v1/configs` creates a custom deployment config;
+/// `GET /api/v1/configs` lists built-in and custom ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateConfig {
+    pub name: String,
+    pub minimum_healthy_hosts: MinimumHealthyHosts,
+}
+
+/// `HOST_COUNT` (a number of hosts) or `FLEET_PERCENT` (0–99).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinimumHealthyHosts {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentConfig {
+    pub id: String,
+    pub name: String,
+    pub compute_platform: String,
+    pub minimum_healthy_hosts: Option<MinimumHealthyHosts>,
+    pub builtin: bool,
+}
