@@ -1,0 +1,353 @@
+//! The ferry server's state store: applications, deployment groups, custom
+//! deployment configs, instances, revisions, access keys, deployments and a
+//! few settings, persisted in SQLite (PostgreSQL later).
+//!
+//! [`Store`] is the whole API: cheap to clone, safe to share between tasks.
+//! Every resource is stored as the serde document of its `ferry-core` type
+//! (the source of truth) beside the columns needed to look it up; see
+//! the `doc` module for how documents carry a schema version so that a
+//! later ferry can upgrade them. [`Store::commit`] applies a deployment's
+//! transition and its follow-ups in one transaction: the server persists
+//! every transition with it *before* acting on it.
+//!
+//! **Architecture Invariant:** this crate owns all SQL and the schema
+//! migrations (`migrations/<backend>/`, embedded in the binary and applied
+//! on open). It knows nothing of HTTP, the AWS wire format, the deployment
+//! state machine or the built-in deployment configs beyond refusing to store
+//! one: it stores what it is given. Callers see [`StoreError`], never SQL
+//! error codes, so the same server code runs on every backend.
+//!
+//! **Durability:** the SQLite backend runs in WAL mode with
+//! `synchronous=FULL`: once a write returns, it survives `kill -9` and power
+//! loss alike.
+//!
+//! # Layout
+//! - `lib.rs`: [`Store`], which dispatches to a backend; [`DeploymentFilter`], [`Changes`].
+//! - `error`: [`StoreError`].
+//! - `doc`: documents, their schema versions and upgrades.
+//! - `sqlite`: the SQLite backend, the only module with SQL in it. A
+//!   PostgreSQL backend becomes a sibling module (`pg`, with
+//!   `migrations/postgres/`) and a second [`Backend`] variant; the
+//!   conformance suite in `tests/store.rs` runs against each.
+
+mod doc;
+mod error;
+mod sqlite;
+
+use std::path::Path;
+
+use ferry_core::Millis;
+use ferry_core::config::DeploymentConfig;
+use ferry_core::deployment::{Deployment, DeploymentStatus};
+use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision};
+
+pub use crate::error::{Result, StoreError};
+
+/// The state store. Clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// The database behind a [`Store`]. Each variant owns its SQL.
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+}
+
+/// Runs `$call` on whichever backend the store has.
+macro_rules! on_backend {
+    ($store:expr, $backend:ident => $call:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($backend) => $call,
+        }
+    };
+}
+
+/// Which deployments [`Store::list_deployments`] returns. The default
+/// matches every deployment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentFilter {
+    pub application: Option<String>,
+    /// A group name (of `application`, if that is set).
+    pub group: Option<String>,
+    /// Any of these statuses; empty means any status.
+    pub statuses: Vec<DeploymentStatus>,
+    /// Created at or after this time.
+    pub created_after: Option<Millis>,
+    /// Created at or before this time.
+    pub created_before: Option<Millis>,
+    /// At most this many (the newest).
+    pub limit: Option<u32>,
+}
+
+/// Writes that [`Store::commit`] applies together or not at all, in this
+/// order: deployment updates, deployment inserts, group updates, revision
+/// puts. Each behaves as its single-call method does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// As [`Store::update_deployment`].
+    pub update_deployments: Vec<Deployment>,
+    /// As [`Store::insert_deployment`].
+    pub insert_deployments: Vec<Deployment>,
+    /// As [`Store::update_group`].
+    pub update_groups: Vec<DeploymentGroup>,
+    /// As [`Store::put_revision`].
+    pub put_revisions: Vec<Revision>,
+}
+
+impl Changes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn update_deployment(mut self, deployment: Deployment) -> Self {
+        self.update_deployments.push(deployment);
+        self
+    }
+
+    pub fn insert_deployment(mut self, deployment: Deployment) -> Self {
+        self.insert_deployments.push(deployment);
+        self
+    }
+
+    pub fn update_group(mut self, group: DeploymentGroup) -> Self {
+        self.update_groups.push(group);
+        self
+    }
+
+    pub fn put_revision(mut self, revision: Revision) -> Self {
+        self.put_revisions.push(revision);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.update_deployments.is_empty()
+            && self.insert_deployments.is_empty()
+            && self.update_groups.is_empty()
+            && self.put_revisions.is_empty()
+    }
+}
+
+impl Store {
+    /// Opens (creating it if needed) the SQLite database at `path` and
+    /// brings its schema up to date. The directory must exist.
+    pub async fn open_sqlite(path: &Path) -> Result<Store> {
+        Ok(Store { backend: Backend::Sqlite(sqlite::SqliteStore::open(path).await?) })
+    }
+
+    /// A fresh, empty in-memory SQLite database, for tests. It lives as
+    /// long as the store (and its clones).
+    pub async fn open_sqlite_memory() -> Result<Store> {
+        Ok(Store { backend: Backend::Sqlite(sqlite::SqliteStore::open_memory().await?) })
+    }
+
+    /// Closes every connection, waiting for those in use to come back.
+    /// Later calls fail.
+    pub async fn close(&self) {
+        on_backend!(self, b => b.close().await)
+    }
+
+    /// The version of the newest migration applied to the database.
+    pub async fn schema_version(&self) -> Result<i64> {
+        on_backend!(self, b => b.schema_version().await)
+    }
+
+    // Applications.
+
+    /// [`StoreError::AlreadyExists`] if the name (or id) is taken.
+    pub async fn create_application(&self, app: &Application) -> Result<()> {
+        on_backend!(self, b => b.create_application(app).await)
+    }
+
+    pub async fn get_application(&self, name: &str) -> Result<Application> {
+        on_backend!(self, b => b.get_application(name).await)
+    }
+
+    /// By name.
+    pub async fn list_applications(&self) -> Result<Vec<Application>> {
+        on_backend!(self, b => b.list_applications().await)
+    }
+
+    /// Renames an application and, in the same transaction, its groups',
+    /// revisions' and deployments' references to it.
+    /// [`StoreError::AlreadyExists`] if `new` is taken.
+    pub async fn rename_application(&self, old: &str, new: &str) -> Result<()> {
+        on_backend!(self, b => b.rename_application(old, new).await)
+    }
+
+    /// Deletes an application with its groups, revisions and deployments.
+    pub async fn delete_application(&self, name: &str) -> Result<()> {
+        on_backend!(self, b => b.delete_application(name).await)
+    }
+
+    // Deployment groups.
+
+    /// [`StoreError::AlreadyExists`] if the application has a group of that
+    /// name; [`StoreError::Conflict`] if the application does not exist.
+    pub async fn create_group(&self, group: &DeploymentGroup) -> Result<()> {
+        on_backend!(self, b => b.create_group(group).await)
+    }
+
+    pub async fn get_group(&self, application: &str, name: &str) -> Result<DeploymentGroup> {
+        on_backend!(self, b => b.get_group(application, name).await)
+    }
+
+    pub async fn get_group_by_id(&self, id: &str) -> Result<DeploymentGroup> {
+        on_backend!(self, b => b.get_group_by_id(id).await)
+    }
+
+    /// The application's groups, by name.
+    pub async fn list_groups(&self, application: &str) -> Result<Vec<DeploymentGroup>> {
+        on_backend!(self, b => b.list_groups(application).await)
+    }
+
+    /// Replaces the group with this id. A new name is carried into the
+    /// group's deployments; [`StoreError::AlreadyExists`] if it is taken.
+    pub async fn update_group(&self, group: &DeploymentGroup) -> Result<()> {
+        on_backend!(self, b => b.update_group(group).await)
+    }
+
+    /// Deletes a group. Its deployments stay, as history.
+    pub async fn delete_group(&self, application: &str, name: &str) -> Result<()> {
+        on_backend!(self, b => b.delete_group(application, name).await)
+    }
+
+    // Deployment configs (custom ones; the built-ins live in ferry-core).
+
+    /// [`StoreError::AlreadyExists`] if the name is taken, built-in names included.
+    pub async fn create_config(&self, config: &DeploymentConfig) -> Result<()> {
+        on_backend!(self, b => b.create_config(config).await)
+    }
+
+    /// A custom config: [`StoreError::NotFound`] for a built-in name.
+    pub async fn get_config(&self, name: &str) -> Result<DeploymentConfig> {
+        on_backend!(self, b => b.get_config(name).await)
+    }
+
+    /// The custom configs, by name.
+    pub async fn list_configs(&self) -> Result<Vec<DeploymentConfig>> {
+        on_backend!(self, b => b.list_configs().await)
+    }
+
+    pub async fn delete_config(&self, name: &str) -> Result<()> {
+        on_backend!(self, b => b.delete_config(name).await)
+    }
+
+    // Instances.
+
+    /// Inserts or replaces the instance of this name.
+    pub async fn upsert_instance(&self, instance: &Instance) -> Result<()> {
+        on_backend!(self, b => b.upsert_instance(instance).await)
+    }
+
+    pub async fn get_instance(&self, name: &str) -> Result<Instance> {
+        on_backend!(self, b => b.get_instance(name).await)
+    }
+
+    /// By name; deregistered instances only if asked for.
+    pub async fn list_instances(&self, include_deregistered: bool) -> Result<Vec<Instance>> {
+        on_backend!(self, b => b.list_instances(include_deregistered).await)
+    }
+
+    pub async fn delete_instance(&self, name: &str) -> Result<()> {
+        on_backend!(self, b => b.delete_instance(name).await)
+    }
+
+    // Revisions.
+
+    /// Inserts or replaces the revision of this id. [`StoreError::Conflict`]
+    /// if the id belongs to another application, or the application does
+    /// not exist.
+    pub async fn put_revision(&self, revision: &Revision) -> Result<()> {
+        on_backend!(self, b => b.put_revision(revision).await)
+    }
+
+    pub async fn get_revision(&self, id: &str) -> Result<Revision> {
+        on_backend!(self, b => b.get_revision(id).await)
+    }
+
+    /// The application's revisions, newest registration first.
+    pub async fn list_revisions(&self, application: &str) -> Result<Vec<Revision>> {
+        on_backend!(self, b => b.list_revisions(application).await)
+    }
+
+    /// The application's most recently registered revision, if any.
+    pub async fn latest_revision(&self, application: &str) -> Result<Option<Revision>> {
+        on_backend!(self, b => b.latest_revision(application).await)
+    }
+
+    // Access keys.
+
+    /// Inserts or replaces the key of this id (disabling a key is a put).
+    pub async fn put_access_key(&self, key: &AccessKey) -> Result<()> {
+        on_backend!(self, b => b.put_access_key(key).await)
+    }
+
+    pub async fn get_access_key(&self, id: &str) -> Result<AccessKey> {
+        on_backend!(self, b => b.get_access_key(id).await)
+    }
+
+    /// Oldest first.
+    pub async fn list_access_keys(&self) -> Result<Vec<AccessKey>> {
+        on_backend!(self, b => b.list_access_keys().await)
+    }
+
+    pub async fn delete_access_key(&self, id: &str) -> Result<()> {
+        on_backend!(self, b => b.delete_access_key(id).await)
+    }
+
+    // Deployments.
+
+    /// [`StoreError::AlreadyExists`] if the id is taken;
+    /// [`StoreError::Conflict`] if the application does not exist.
+    pub async fn insert_deployment(&self, deployment: &Deployment) -> Result<()> {
+        on_backend!(self, b => b.insert_deployment(deployment).await)
+    }
+
+    pub async fn get_deployment(&self, id: &str) -> Result<Deployment> {
+        on_backend!(self, b => b.get_deployment(id).await)
+    }
+
+    /// The matching deployments, newest first.
+    pub async fn list_deployments(&self, filter: DeploymentFilter) -> Result<Vec<Deployment>> {
+        on_backend!(self, b => b.list_deployments(&filter).await)
+    }
+
+    /// The ids of [`Store::list_deployments`], without reading documents.
+    pub async fn list_deployment_ids(&self, filter: DeploymentFilter) -> Result<Vec<String>> {
+        on_backend!(self, b => b.list_deployment_ids(&filter).await)
+    }
+
+    /// What a (re)started driver must pick up, oldest first: deployments
+    /// not yet terminal (Created, Queued, InProgress, Baking, Ready) and
+    /// terminal ones whose follow-ups are not recorded (`finalized == false`).
+    pub async fn active_and_queued_deployments(&self) -> Result<Vec<Deployment>> {
+        on_backend!(self, b => b.active_and_queued_deployments().await)
+    }
+
+    /// Replaces the deployment with this id.
+    pub async fn update_deployment(&self, deployment: &Deployment) -> Result<()> {
+        on_backend!(self, b => b.update_deployment(deployment).await)
+    }
+
+    /// Applies every change in one transaction: all of them or, on the
+    /// first error (returned), none.
+    pub async fn commit(&self, changes: Changes) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        on_backend!(self, b => b.commit(&changes).await)
+    }
+
+    // Settings.
+
+    pub async fn get_setting(&self, key: &str) -> Result<Option<String>> {
+        on_backend!(self, b => b.get_setting(key).await)
+    }
+
+    /// Inserts or replaces.
+    pub async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        on_backend!(self, b => b.put_setting(key, value).await)
+    }
+}

@@ -1,0 +1,703 @@
+//! The SQLite backend: every SQL statement the store runs on SQLite.
+//!
+//! Reads go straight to the pool. Writes of one statement run in
+//! autocommit (SQLite takes the write lock when such a statement starts);
+//! writes of several statements run in `BEGIN IMMEDIATE` transactions, so
+//! a transaction that started reading never has to upgrade to a writer (the
+//! SQLITE_BUSY that `busy_timeout` cannot wait out).
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use ferry_core::Millis;
+use ferry_core::config::{DeploymentConfig, builtin_config};
+use ferry_core::deployment::{Deployment, DeploymentStatus};
+use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, SqlSafeStr, Sqlite, Transaction};
+
+use crate::doc::{Document, Row, decode, decode_row, decode_rows, encode};
+use crate::error::{Result, StoreError};
+use crate::{Changes, DeploymentFilter};
+
+/// How long a connection waits for another one's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite has one writer at a time; a few connections let reads proceed
+/// beside it (WAL) without piling up waiters.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// The embedded migrations of `migrations/sqlite`, in order. (Not
+/// `sqlx::migrate!`: that macro needs sqlx's `macros` feature and a second
+/// build of SQLite for the proc-macro; a unit test keeps this list and the
+/// directory in step instead.)
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(version, description.into(), MigrationType::Simple, sql.into_sql_str(), false)
+            })
+            .collect(),
+    )
+}
+
+/// The statuses of deployments that are not over yet.
+const OPEN_STATUSES: [DeploymentStatus; 5] = [
+    DeploymentStatus::Created,
+    DeploymentStatus::Queued,
+    DeploymentStatus::InProgress,
+    DeploymentStatus::Baking,
+    DeploymentStatus::Ready,
+];
+
+/// Millisecond timestamps as SQLite integers (clamped: the column only
+/// orders and filters; the document keeps the exact value).
+fn int(ms: Millis) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+fn err(what: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| StoreError::from_sqlx(e, what)
+}
+
+fn found<T>(row: Option<T>) -> Result<T> {
+    row.ok_or(StoreError::NotFound)
+}
+
+fn affected(rows: u64) -> Result<()> {
+    if rows == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub(crate) async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit returns only once the WAL is on disk, so an
+            // acknowledged transition survives power loss too, not just a
+            // crash of the process (which NORMAL already survives).
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
+        Self::migrated(pool).await
+    }
+
+    pub(crate) async fn open_memory() -> Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        // An in-memory database lives and dies with its one connection:
+        // the pool must hold exactly one and never retire it.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool).await
+    }
+
+    async fn migrated(pool: SqlitePool) -> Result<Self> {
+        migrator().run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) async fn schema_version(&self) -> Result<i64> {
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?;
+        Ok(version.unwrap_or(0))
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    // Applications.
+
+    pub(crate) async fn create_application(&self, app: &Application) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO applications (id, name, create_time, schema_version, doc) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(app.id.as_str())
+        .bind(app.name.as_str())
+        .bind(int(app.create_time))
+        .bind(Application::VERSION)
+        .bind(encode(app)?)
+        .execute(&self.pool)
+        .await
+        .map_err(err(|| format!("application {}", app.name)))?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_application(&self, name: &str) -> Result<Application> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM applications WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_applications(&self) -> Result<Vec<Application>> {
+        let rows =
+            sqlx::query_as("SELECT schema_version, doc FROM applications ORDER BY name").fetch_all(&self.pool).await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn rename_application(&self, old: &str, new: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<Row> = sqlx::query_as("SELECT schema_version, doc FROM applications WHERE name = $1")
+            .bind(old)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let mut app: Application = decode_row(found(row)?)?;
+        if old == new {
+            return Ok(());
+        }
+        app.name = new.to_owned();
+        // The foreign keys carry the new name into the children's columns.
+        sqlx::query("UPDATE applications SET name = $2, schema_version = $3, doc = $4 WHERE name = $1")
+            .bind(old)
+            .bind(new)
+            .bind(Application::VERSION)
+            .bind(encode(&app)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(err(|| format!("application {new}")))?;
+        // Their documents are rewritten here.
+        let groups: Vec<Row> =
+            sqlx::query_as("SELECT schema_version, doc FROM deployment_groups WHERE application_name = $1")
+                .bind(new)
+                .fetch_all(&mut *tx)
+                .await?;
+        for row in groups {
+            let mut group: DeploymentGroup = decode_row(row)?;
+            group.application_name = new.to_owned();
+            write_group(&mut tx, &group).await?;
+        }
+        let revisions: Vec<Row> =
+            sqlx::query_as("SELECT schema_version, doc FROM revisions WHERE application_name = $1")
+                .bind(new)
+                .fetch_all(&mut *tx)
+                .await?;
+        for row in revisions {
+            let mut revision: Revision = decode_row(row)?;
+            revision.application_name = new.to_owned();
+            put_revision(&mut tx, &revision).await?;
+        }
+        let deployments: Vec<Row> =
+            sqlx::query_as("SELECT schema_version, doc FROM deployments WHERE application_name = $1")
+                .bind(new)
+                .fetch_all(&mut *tx)
+                .await?;
+        for row in deployments {
+            let mut deployment: Deployment = decode_row(row)?;
+            deployment.application_name = new.to_owned();
+            write_deployment(&mut tx, &deployment).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_application(&self, name: &str) -> Result<()> {
+        // The foreign keys would cascade; spelling it out keeps the intent
+        // visible and the same on every backend.
+        let mut tx = self.begin_write().await?;
+        for sql in [
+            "DELETE FROM deployments WHERE application_name = $1",
+            "DELETE FROM revisions WHERE application_name = $1",
+            "DELETE FROM deployment_groups WHERE application_name = $1",
+        ] {
+            sqlx::query(sql).bind(name).execute(&mut *tx).await?;
+        }
+        let done = sqlx::query("DELETE FROM applications WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        affected(done.rows_affected())?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // Deployment groups.
+
+    pub(crate) async fn create_group(&self, group: &DeploymentGroup) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO deployment_groups (id, application_name, name, schema_version, doc) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(group.id.as_str())
+        .bind(group.application_name.as_str())
+        .bind(group.name.as_str())
+        .bind(DeploymentGroup::VERSION)
+        .bind(encode(group)?)
+        .execute(&self.pool)
+        .await
+        .map_err(err(|| group_what(group)))?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_group(&self, application: &str, name: &str) -> Result<DeploymentGroup> {
+        let row = sqlx::query_as(
+            "SELECT schema_version, doc FROM deployment_groups WHERE application_name = $1 AND name = $2",
+        )
+        .bind(application)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn get_group_by_id(&self, id: &str) -> Result<DeploymentGroup> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM deployment_groups WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_groups(&self, application: &str) -> Result<Vec<DeploymentGroup>> {
+        let rows = sqlx::query_as(
+            "SELECT schema_version, doc FROM deployment_groups WHERE application_name = $1 ORDER BY name",
+        )
+        .bind(application)
+        .fetch_all(&self.pool)
+        .await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn update_group(&self, group: &DeploymentGroup) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        update_group(&mut tx, group).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_group(&self, application: &str, name: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM deployment_groups WHERE application_name = $1 AND name = $2")
+            .bind(application)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        affected(done.rows_affected())
+    }
+
+    // Deployment configs.
+
+    pub(crate) async fn create_config(&self, config: &DeploymentConfig) -> Result<()> {
+        let what = || format!("deployment config {}", config.name);
+        if builtin_config(&config.name).is_some() {
+            return Err(StoreError::AlreadyExists { what: what() });
+        }
+        sqlx::query("INSERT INTO deployment_configs (id, name, schema_version, doc) VALUES ($1, $2, $3, $4)")
+            .bind(config.id.as_str())
+            .bind(config.name.as_str())
+            .bind(DeploymentConfig::VERSION)
+            .bind(encode(config)?)
+            .execute(&self.pool)
+            .await
+            .map_err(err(what))?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_config(&self, name: &str) -> Result<DeploymentConfig> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM deployment_configs WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_configs(&self) -> Result<Vec<DeploymentConfig>> {
+        let rows = sqlx::query_as("SELECT schema_version, doc FROM deployment_configs ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn delete_config(&self, name: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM deployment_configs WHERE name = $1").bind(name).execute(&self.pool).await?;
+        affected(done.rows_affected())
+    }
+
+    // Instances.
+
+    pub(crate) async fn upsert_instance(&self, instance: &Instance) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO instances (name, register_time, deregister_time, schema_version, doc) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET register_time = excluded.register_time, \
+             deregister_time = excluded.deregister_time, schema_version = excluded.schema_version, doc = excluded.doc",
+        )
+        .bind(instance.name.as_str())
+        .bind(int(instance.register_time))
+        .bind(instance.deregister_time.map(int))
+        .bind(Instance::VERSION)
+        .bind(encode(instance)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_instance(&self, name: &str) -> Result<Instance> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM instances WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_instances(&self, include_deregistered: bool) -> Result<Vec<Instance>> {
+        let rows = sqlx::query_as(
+            "SELECT schema_version, doc FROM instances WHERE $1 OR deregister_time IS NULL ORDER BY name",
+        )
+        .bind(include_deregistered)
+        .fetch_all(&self.pool)
+        .await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn delete_instance(&self, name: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM instances WHERE name = $1").bind(name).execute(&self.pool).await?;
+        affected(done.rows_affected())
+    }
+
+    // Revisions.
+
+    pub(crate) async fn put_revision(&self, revision: &Revision) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        put_revision(&mut conn, revision).await
+    }
+
+    pub(crate) async fn get_revision(&self, id: &str) -> Result<Revision> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM revisions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_revisions(&self, application: &str) -> Result<Vec<Revision>> {
+        let rows = sqlx::query_as(
+            "SELECT schema_version, doc FROM revisions WHERE application_name = $1 \
+             ORDER BY register_time DESC, seq DESC",
+        )
+        .bind(application)
+        .fetch_all(&self.pool)
+        .await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn latest_revision(&self, application: &str) -> Result<Option<Revision>> {
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT schema_version, doc FROM revisions WHERE application_name = $1 \
+             ORDER BY register_time DESC, seq DESC LIMIT 1",
+        )
+        .bind(application)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(decode_row).transpose()
+    }
+
+    // Access keys.
+
+    pub(crate) async fn put_access_key(&self, key: &AccessKey) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO access_keys (id, instance, create_time, schema_version, doc) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET instance = excluded.instance, create_time = excluded.create_time, \
+             schema_version = excluded.schema_version, doc = excluded.doc",
+        )
+        .bind(key.id.as_str())
+        .bind(key.instance.as_deref())
+        .bind(int(key.create_time))
+        .bind(AccessKey::VERSION)
+        .bind(encode(key)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_access_key(&self, id: &str) -> Result<AccessKey> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM access_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_access_keys(&self) -> Result<Vec<AccessKey>> {
+        let rows = sqlx::query_as("SELECT schema_version, doc FROM access_keys ORDER BY create_time, id")
+            .fetch_all(&self.pool)
+            .await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn delete_access_key(&self, id: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM access_keys WHERE id = $1").bind(id).execute(&self.pool).await?;
+        affected(done.rows_affected())
+    }
+
+    // Deployments.
+
+    pub(crate) async fn insert_deployment(&self, deployment: &Deployment) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        insert_deployment(&mut conn, deployment).await
+    }
+
+    pub(crate) async fn get_deployment(&self, id: &str) -> Result<Deployment> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM deployments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_deployments(&self, filter: &DeploymentFilter) -> Result<Vec<Deployment>> {
+        let rows = filtered("SELECT schema_version, doc FROM deployments", filter)
+            .build_query_as::<Row>()
+            .fetch_all(&self.pool)
+            .await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn list_deployment_ids(&self, filter: &DeploymentFilter) -> Result<Vec<String>> {
+        Ok(filtered("SELECT id FROM deployments", filter).build_query_scalar().fetch_all(&self.pool).await?)
+    }
+
+    pub(crate) async fn active_and_queued_deployments(&self) -> Result<Vec<Deployment>> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT schema_version, doc FROM deployments WHERE finalized = 0");
+        query.push(" OR status IN (");
+        let mut list = query.separated(", ");
+        for status in OPEN_STATUSES {
+            list.push_bind(status.as_str());
+        }
+        query.push(") ORDER BY create_time, seq");
+        let rows = query.build_query_as::<Row>().fetch_all(&self.pool).await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn update_deployment(&self, deployment: &Deployment) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        write_deployment(&mut conn, deployment).await
+    }
+
+    pub(crate) async fn commit(&self, changes: &Changes) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for deployment in &changes.update_deployments {
+            write_deployment(&mut tx, deployment).await?;
+        }
+        for deployment in &changes.insert_deployments {
+            insert_deployment(&mut tx, deployment).await?;
+        }
+        for group in &changes.update_groups {
+            update_group(&mut tx, group).await?;
+        }
+        for revision in &changes.put_revisions {
+            put_revision(&mut tx, revision).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // Settings.
+
+    pub(crate) async fn get_setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    pub(crate) async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+fn group_what(group: &DeploymentGroup) -> String {
+    format!("deployment group {} of application {}", group.name, group.application_name)
+}
+
+/// The deployments query with `filter`'s conditions and order.
+fn filtered(select: &str, filter: &DeploymentFilter) -> QueryBuilder<Sqlite> {
+    let mut query = QueryBuilder::new(select);
+    query.push(" WHERE TRUE");
+    if let Some(application) = &filter.application {
+        query.push(" AND application_name = ").push_bind(application.clone());
+    }
+    if let Some(group) = &filter.group {
+        query.push(" AND group_name = ").push_bind(group.clone());
+    }
+    if !filter.statuses.is_empty() {
+        query.push(" AND status IN (");
+        let mut list = query.separated(", ");
+        for status in &filter.statuses {
+            list.push_bind(status.as_str());
+        }
+        query.push(")");
+    }
+    if let Some(after) = filter.created_after {
+        query.push(" AND create_time >= ").push_bind(int(after));
+    }
+    if let Some(before) = filter.created_before {
+        query.push(" AND create_time <= ").push_bind(int(before));
+    }
+    query.push(" ORDER BY create_time DESC, seq DESC");
+    if let Some(limit) = filter.limit {
+        query.push(" LIMIT ").push_bind(i64::from(limit));
+    }
+    query
+}
+
+// Writes shared by the single-call methods and `commit`: they take the
+// connection (or transaction) to run on.
+
+async fn insert_deployment(conn: &mut SqliteConnection, deployment: &Deployment) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO deployments \
+         (id, application_name, group_id, group_name, status, create_time, finalized, schema_version, doc) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(deployment.id.as_str())
+    .bind(deployment.application_name.as_str())
+    .bind(deployment.group_id.as_str())
+    .bind(deployment.group_name.as_str())
+    .bind(deployment.status.as_str())
+    .bind(int(deployment.create_time))
+    .bind(deployment.finalized)
+    .bind(Deployment::VERSION)
+    .bind(encode(deployment)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(err(|| format!("deployment {}", deployment.id)))?;
+    Ok(())
+}
+
+/// Rewrites a deployment's row from its document.
+async fn write_deployment(conn: &mut SqliteConnection, deployment: &Deployment) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE deployments SET application_name = $2, group_id = $3, group_name = $4, status = $5, \
+         create_time = $6, finalized = $7, schema_version = $8, doc = $9 WHERE id = $1",
+    )
+    .bind(deployment.id.as_str())
+    .bind(deployment.application_name.as_str())
+    .bind(deployment.group_id.as_str())
+    .bind(deployment.group_name.as_str())
+    .bind(deployment.status.as_str())
+    .bind(int(deployment.create_time))
+    .bind(deployment.finalized)
+    .bind(Deployment::VERSION)
+    .bind(encode(deployment)?)
+    .execute(&mut *conn)
+    .await?;
+    affected(done.rows_affected())
+}
+
+/// Rewrites a group's row from its document.
+async fn write_group(conn: &mut SqliteConnection, group: &DeploymentGroup) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE deployment_groups SET application_name = $2, name = $3, schema_version = $4, doc = $5 WHERE id = $1",
+    )
+    .bind(group.id.as_str())
+    .bind(group.application_name.as_str())
+    .bind(group.name.as_str())
+    .bind(DeploymentGroup::VERSION)
+    .bind(encode(group)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(err(|| group_what(group)))?;
+    affected(done.rows_affected())
+}
+
+/// Updates a group; a new name is carried into its deployments. Runs in a
+/// write transaction.
+async fn update_group(conn: &mut SqliteConnection, group: &DeploymentGroup) -> Result<()> {
+    let old_name: Option<String> = sqlx::query_scalar("SELECT name FROM deployment_groups WHERE id = $1")
+        .bind(group.id.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    let old_name = found(old_name)?;
+    write_group(conn, group).await?;
+    if old_name != group.name {
+        let rows: Vec<Row> = sqlx::query_as("SELECT schema_version, doc FROM deployments WHERE group_id = $1")
+            .bind(group.id.as_str())
+            .fetch_all(&mut *conn)
+            .await?;
+        for (version, doc) in rows {
+            let mut deployment: Deployment = decode(version, &doc)?;
+            deployment.group_name = group.name.clone();
+            write_deployment(conn, &deployment).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts or replaces a revision; refuses to move it to another application.
+async fn put_revision(conn: &mut SqliteConnection, revision: &Revision) -> Result<()> {
+    let done = sqlx::query(
+        "INSERT INTO revisions (id, application_name, register_time, schema_version, doc) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO UPDATE SET register_time = excluded.register_time, \
+         schema_version = excluded.schema_version, doc = excluded.doc \
+         WHERE revisions.application_name = excluded.application_name",
+    )
+    .bind(revision.id.as_str())
+    .bind(revision.application_name.as_str())
+    .bind(int(revision.register_time))
+    .bind(Revision::VERSION)
+    .bind(encode(revision)?)
+    .execute(&mut *conn)
+    .await
+    .map_err(err(|| format!("revision {}", revision.id)))?;
+    if done.rows_affected() == 0 { Err(StoreError::Conflict) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let embedded: Vec<String> =
+            MIGRATIONS.iter().map(|(v, d, _)| format!("{v:04}_{}.sql", d.replace(' ', "_"))).collect();
+        assert_eq!(files, embedded);
+        for (file, (_, _, sql)) in files.iter().zip(MIGRATIONS) {
+            assert_eq!(&std::fs::read_to_string(dir.join(file)).unwrap(), sql, "{file}");
+        }
+    }
+
+    #[test]
+    fn open_statuses_are_exactly_the_non_terminal_ones() {
+        for status in OPEN_STATUSES {
+            assert!(!status.is_terminal(), "{status:?}");
+        }
+        let terminal = [DeploymentStatus::Succeeded, DeploymentStatus::Failed, DeploymentStatus::Stopped];
+        assert!(terminal.iter().all(|s| s.is_terminal()));
+    }
+}
