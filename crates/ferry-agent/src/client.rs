@@ -1,0 +1,400 @@
+//! The agent's HTTP side: the one place the HTTP client is built, request
+//! signing, the JSON calls of the agent protocol and the bundle download.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ferry_proto::agent::{
+    EnrolRequest, EnrolResponse, EventReport, PollRequest, PollResponse, ReportResponse, Revision, VERSION_HEADER,
+};
+use ferry_proto::{ErrorBody, SIGNING_REGION, SIGNING_SERVICE};
+use reqwest::{Method, StatusCode, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::AGENT_VERSION;
+use crate::backoff::Backoff;
+use crate::error::AgentError;
+
+pub(crate) const ENROL_PATH: &str = "/agent/v1/enrol";
+pub(crate) const POLL_PATH: &str = "/agent/v1/poll";
+pub(crate) const REPORT_PATH: &str = "/agent/v1/report";
+pub(crate) const BUNDLES_PATH: &str = "/agent/v1/bundles/";
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// For enrolment and reports, which the server answers at once.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest silence while a bundle streams in.
+const CHUNK_TIMEOUT: Duration = Duration::from_secs(60);
+/// Tries for a bundle download that fails on the network or with a 5xx.
+const DOWNLOAD_ATTEMPTS: u32 = 4;
+
+/// This host's access key, as the server issued it at enrolment.
+#[derive(Clone)]
+pub(crate) struct HostKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// Why a request got no usable answer.
+#[derive(Debug)]
+pub(crate) enum RequestError {
+    /// No answer: connection refused or reset, timeout, truncated body.
+    Network(String),
+    /// The server answered with an error status; `message` is the server's.
+    Status { status: u16, code: String, message: String },
+    /// A 2xx answer that does not parse as the protocol says.
+    BadResponse(String),
+}
+
+impl RequestError {
+    /// Worth retrying: the server may answer properly later.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Network(_) | Self::BadResponse(_) => true,
+            Self::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+        }
+    }
+
+    /// The server does not accept this host's credential.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Self::Status { status: 401 | 403, .. })
+    }
+
+    /// A coarse kind, for logging once per change rather than once per retry.
+    pub fn class(&self) -> String {
+        match self {
+            Self::Network(_) => "unreachable".into(),
+            Self::Status { status, .. } => format!("HTTP {status}"),
+            Self::BadResponse(_) => "bad response".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Network(message) | Self::BadResponse(message) => f.write_str(message),
+            Self::Status { status, code, message } => {
+                let reason = StatusCode::from_u16(*status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+                write!(f, "HTTP {status} {reason}")?;
+                if !code.is_empty() {
+                    write!(f, " ({code})")?;
+                }
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A client of one ferry server. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Client {
+    http: reqwest::Client,
+    /// The server address without a trailing `/`.
+    base: String,
+    /// The `Host` header, as signed.
+    host: String,
+    key: Option<Arc<HostKey>>,
+}
+
+impl Client {
+    /// Builds the HTTP client (plain HTTP for now; TLS will be set up here).
+    pub fn new(server: &str) -> Result<Self, AgentError> {
+        let bad = |reason: &str| AgentError::BadServer { url: server.to_string(), reason: reason.to_string() };
+        let url = Url::parse(server).map_err(|e| bad(&e.to_string()))?;
+        match url.scheme() {
+            "http" => {}
+            "https" => return Err(bad("https is not supported by this build yet; use http://")),
+            other => return Err(bad(&format!("unsupported scheme {other:?}; expected http://host:port"))),
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("the address must not have a query or fragment"));
+        }
+        let host_name = url.host_str().ok_or_else(|| bad("no host"))?;
+        let host = match url.port() {
+            Some(port) => format!("{host_name}:{port}"),
+            None => host_name.to_string(),
+        };
+        let base = format!("{}://{}{}", url.scheme(), host, url.path().trim_end_matches('/'));
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(format!("ferry-agent/{AGENT_VERSION}"))
+            .build()
+            .map_err(|e| AgentError::Setup(format!("cannot set up the HTTP client: {}", error_chain(&e))))?;
+        Ok(Self { http, base, host, key: None })
+    }
+
+    /// The same client, signing with `key`.
+    pub fn with_key(&self, key: HostKey) -> Self {
+        Self { key: Some(Arc::new(key)), ..self.clone() }
+    }
+
+    pub fn access_key_id(&self) -> &str {
+        self.key.as_ref().map(|k| k.access_key_id.as_str()).unwrap_or("")
+    }
+
+    /// `POST /agent/v1/enrol` (unsigned: the join token is the proof).
+    pub async fn enrol(&self, request: &EnrolRequest) -> Result<EnrolResponse, RequestError> {
+        self.post_json(ENROL_PATH, request, REQUEST_TIMEOUT, false).await
+    }
+
+    /// `POST /agent/v1/poll`; `timeout` must exceed the server's hold.
+    pub async fn poll(&self, request: &PollRequest, timeout: Duration) -> Result<PollResponse, RequestError> {
+        self.post_json(POLL_PATH, request, timeout, true).await
+    }
+
+    /// `POST /agent/v1/report`.
+    pub async fn report(&self, report: &EventReport) -> Result<ReportResponse, RequestError> {
+        self.post_json(REPORT_PATH, report, REQUEST_TIMEOUT, true).await
+    }
+
+    async fn post_json<Q: Serialize, A: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Q,
+        timeout: Duration,
+        signed: bool,
+    ) -> Result<A, RequestError> {
+        let body = serde_json::to_vec(body).map_err(|e| RequestError::BadResponse(format!("cannot encode: {e}")))?;
+        let response = self.send(Method::POST, path, Some(("application/json", body)), Some(timeout), signed).await?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| network_error(path, &e))?;
+        if !status.is_success() {
+            return Err(status_error(status, &bytes));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| RequestError::BadResponse(format!("unexpected answer to POST {path} (HTTP {status}): {e}")))
+    }
+
+    /// Sends one request with the version header, signed when `signed`.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        timeout: Option<Duration>,
+        signed: bool,
+    ) -> Result<reqwest::Response, RequestError> {
+        let url = Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| RequestError::Network(format!("bad request address {}{path}: {e}", self.base)))?;
+        let mut headers =
+            vec![("host".to_string(), self.host.clone()), (VERSION_HEADER.to_string(), AGENT_VERSION.to_string())];
+        let (content_type, body) = match body {
+            Some((content_type, body)) => (Some(content_type), body),
+            None => (None, Vec::new()),
+        };
+        if let Some(content_type) = content_type {
+            headers.push(("content-type".to_string(), content_type.to_string()));
+        }
+        if signed && let Some(key) = &self.key {
+            let credentials = ferry_sigv4::Credentials {
+                access_key_id: key.access_key_id.clone(),
+                secret_access_key: key.secret_access_key.clone(),
+                session_token: None,
+            };
+            let parts = ferry_sigv4::RequestParts {
+                method: method.as_str(),
+                path: url.path(),
+                query: url.query().unwrap_or(""),
+                headers: &headers,
+                body: &body,
+            };
+            let extra = ferry_sigv4::sign(&parts, &credentials, SIGNING_SERVICE, SIGNING_REGION, SystemTime::now());
+            headers.extend(extra);
+        }
+        let mut request = self.http.request(method.clone(), url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        if content_type.is_some() {
+            request = request.body(body);
+        }
+        request.send().await.map_err(|e| network_error(&format!("{method} {path}"), &e))
+    }
+
+    /// `GET /agent/v1/bundles/<revision id>` into `dest`, checking size and
+    /// SHA-256 as it streams. Network errors and 5xx answers are retried a
+    /// few times; anything else fails at once.
+    pub async fn download(&self, revision: &Revision, dest: &Path, retry: &Backoff) -> Result<(), String> {
+        let path = format!("{BUNDLES_PATH}{}", encode_segment(&revision.id));
+        let mut backoff = retry.clone();
+        let mut attempt = 1;
+        loop {
+            match self.download_once(&path, revision, dest).await {
+                Ok(()) => return Ok(()),
+                Err(Download::Transient(message)) if attempt < DOWNLOAD_ATTEMPTS => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(revision = %revision.id, attempt, error = %message, "bundle download failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(Download::Transient(message) | Download::Fatal(message)) => {
+                    let _ = tokio::fs::remove_file(dest).await;
+                    return Err(message);
+                }
+            }
+        }
+    }
+
+    async fn download_once(&self, path: &str, revision: &Revision, dest: &Path) -> Result<(), Download> {
+        let mut response = self.send(Method::GET, path, None, None, true).await.map_err(|e| match e {
+            e if e.is_transient() => Download::Transient(format!("GET {path}: {e}")),
+            e => Download::Fatal(format!("GET {path}: {e}")),
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.bytes().await.unwrap_or_default();
+            let error = status_error(status, &body);
+            let message = format!("the server answered GET {path} with {error}");
+            return Err(if error.is_transient() { Download::Transient(message) } else { Download::Fatal(message) });
+        }
+        let io = |what: &str, e: std::io::Error| Download::Fatal(format!("cannot {what} {}: {e}", dest.display()));
+        let mut file = tokio::fs::File::create(dest).await.map_err(|e| io("create", e))?;
+        let mut hasher = Sha256::new();
+        let mut size: u64 = 0;
+        loop {
+            let chunk = match tokio::time::timeout(CHUNK_TIMEOUT, response.chunk()).await {
+                Err(_) => {
+                    return Err(Download::Transient(format!(
+                        "GET {path}: no data for {} s after {size} bytes",
+                        CHUNK_TIMEOUT.as_secs()
+                    )));
+                }
+                Ok(Err(e)) => return Err(Download::Transient(network_error(path, &e).to_string())),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            size += chunk.len() as u64;
+            if size > revision.size {
+                return Err(Download::Fatal(format!(
+                    "bundle digest mismatch: expected sha256 {} ({} bytes), got more than {} bytes",
+                    revision.sha256, revision.size, revision.size
+                )));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(|e| io("write", e))?;
+        }
+        file.flush().await.map_err(|e| io("write", e))?;
+        let digest = hex(&hasher.finalize());
+        if !digest.eq_ignore_ascii_case(&revision.sha256) || size != revision.size {
+            return Err(Download::Fatal(format!(
+                "bundle digest mismatch: expected sha256 {} ({} bytes), got {digest} ({size} bytes)",
+                revision.sha256, revision.size
+            )));
+        }
+        Ok(())
+    }
+}
+
+enum Download {
+    Transient(String),
+    Fatal(String),
+}
+
+fn status_error(status: StatusCode, body: &[u8]) -> RequestError {
+    let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(error) => (error.code, error.message),
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            let cut: String = text.chars().take(500).collect();
+            (String::new(), cut)
+        }
+    };
+    RequestError::Status { status: status.as_u16(), code, message }
+}
+
+fn network_error(what: &str, e: &reqwest::Error) -> RequestError {
+    if e.is_timeout() {
+        return RequestError::Network(format!("{what}: timed out"));
+    }
+    RequestError::Network(format!("{what}: {}", error_chain(e)))
+}
+
+/// An error and its sources, joined (reqwest's own message hides the cause).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
+pub(crate) fn encode_segment(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[(byte >> 4) as usize] as char);
+        out.push(DIGITS[(byte & 15) as usize] as char);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_addresses() {
+        let c = Client::new("http://127.0.0.1:7800/").unwrap();
+        assert_eq!((c.base.as_str(), c.host.as_str()), ("http://127.0.0.1:7800", "127.0.0.1:7800"));
+        let c = Client::new("http://ferry.example/prefix/").unwrap();
+        assert_eq!((c.base.as_str(), c.host.as_str()), ("http://ferry.example/prefix", "ferry.example"));
+        let c = Client::new("http://[::1]:80").unwrap();
+        assert_eq!(c.host, "[::1]");
+        for bad in ["ferry:7800", "ftp://x", "https://x", "http://x/?a=b"] {
+            assert!(Client::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(encode_segment("rev-1.2_x~"), "rev-1.2_x~");
+        assert_eq!(encode_segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn status_errors_carry_the_server_message() {
+        let e = status_error(StatusCode::CONFLICT, br#"{"code":"NameTaken","message":"web-1 is enrolled"}"#);
+        assert_eq!(e.to_string(), "HTTP 409 Conflict (NameTaken): web-1 is enrolled");
+        assert!(!e.is_transient() && !e.is_auth());
+        let e = status_error(StatusCode::BAD_GATEWAY, b"<html>oops</html>");
+        assert_eq!(e.to_string(), "HTTP 502 Bad Gateway: <html>oops</html>");
+        assert!(e.is_transient());
+        assert!(status_error(StatusCode::FORBIDDEN, b"").is_auth());
+    }
+
+    #[test]
+    fn hex_digits() {
+        assert_eq!(hex(&[0, 15, 16, 255]), "000f10ff");
+    }
+}
