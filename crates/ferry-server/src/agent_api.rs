@@ -1,0 +1,174 @@
+//! `/agent/v1`: the protocol agents speak (see `ferry_proto::agent`).
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ferry_core::resources::{AccessKey, Instance, RevisionLocation, Role, Tag};
+use ferry_proto::agent as wire;
+use ferry_store::StoreError;
+
+use crate::AppState;
+use crate::auth::Signed;
+use crate::driver::now_millis;
+use crate::error::{ApiError, ApiResult};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/agent/v1/enrol", post(enrol))
+        .route("/agent/v1/poll", post(poll))
+        .route("/agent/v1/report", post(report))
+        .route("/agent/v1/bundles/{revision}", get(bundle))
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Enrolment: the join token buys the host its own access key.
+async fn enrol(
+    State(state): State<AppState>,
+    Json(request): Json<wire::EnrolRequest>,
+) -> ApiResult<Json<wire::EnrolResponse>> {
+    if request.protocol_version != ferry_proto::AGENT_PROTOCOL_VERSION {
+        return Err(ApiError::bad_request(
+            "UnsupportedAgentVersion",
+            format!(
+                "agent {} speaks protocol {}, this server speaks protocol {}: upgrade the agent to the server's version",
+                request.agent_version,
+                request.protocol_version,
+                ferry_proto::AGENT_PROTOCOL_VERSION
+            ),
+        ));
+    }
+    let presented = crate::bootstrap::hash_token(&request.join_token);
+    if !constant_time_eq(&presented, &state.join_token_hash) {
+        tracing::warn!(instance = %request.name, "enrolment refused: wrong join token");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "InvalidJoinToken",
+            "the join token is not valid for this server",
+        ));
+    }
+    ferry_core::ids::validate_name(&request.name)
+        .map_err(|e| ApiError::bad_request("InvalidInstanceName", format!("instance name: {e}")))?;
+    let now = now_millis();
+    let mut instance = match state.store.get_instance(&request.name).await {
+        Ok(existing) if existing.deregister_time.is_none() => existing,
+        Ok(_) | Err(StoreError::NotFound) => Instance {
+            name: request.name.clone(),
+            tags: Vec::new(),
+            register_time: now,
+            deregister_time: None,
+            iam_user_arn: None,
+            iam_session_arn: None,
+            agent_key_id: None,
+            agent_version: None,
+        },
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(key) = &instance.agent_key_id
+        && state.store.get_access_key(key).await.is_ok_and(|k| !k.disabled)
+    {
+        return Err(ApiError::conflict(
+            "InstanceAlreadyEnrolled",
+            format!(
+                "instance {} already has an enrolled agent; revoke its credential before enrolling again",
+                instance.name
+            ),
+        ));
+    }
+    for tag in request.tags {
+        instance.tags.retain(|t| t.key != tag.key);
+        instance.tags.push(Tag { key: tag.key, value: tag.value });
+    }
+    instance.tags.sort();
+    let key = AccessKey {
+        id: crate::random::access_key_id("FKAG"),
+        secret: crate::random::secret_key(),
+        role: Role::Agent,
+        instance: Some(instance.name.clone()),
+        description: format!("agent credential of {}", instance.name),
+        create_time: now,
+        disabled: false,
+    };
+    state.store.put_access_key(&key).await?;
+    instance.agent_key_id = Some(key.id.clone());
+    instance.agent_version = Some(request.agent_version.clone());
+    state.store.upsert_instance(&instance).await?;
+    state.driver.saw(&instance.name);
+    tracing::info!(instance = %instance.name, key = %key.id, "agent enrolled");
+    Ok(Json(wire::EnrolResponse { instance_name: instance.name, access_key_id: key.id, secret_access_key: key.secret }))
+}
+
+/// The long poll: answers as soon as the host's commands differ from what it
+/// says it is running, or after the hold time.
+async fn poll(State(state): State<AppState>, request: Signed) -> ApiResult<Json<wire::PollResponse>> {
+    let instance = request.caller.require_agent()?.to_string();
+    let body: wire::PollRequest = request.json()?;
+    let hold = state.config.poll_hold;
+    let deadline = tokio::time::Instant::now() + hold;
+    let notifier = state.driver.notifier(&instance);
+    loop {
+        let notified = notifier.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let commands = state.driver.commands_for(&instance).await?;
+        let news = commands.iter().any(|c| c.cancel || !body.running.contains(&c.id))
+            || body.running.iter().any(|id| !commands.iter().any(|c| &c.id == id));
+        if news || body.no_wait || state.driver.is_shutting_down() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(wire::PollResponse {
+                commands,
+                hold_seconds: hold.as_secs(),
+                lost_after_seconds: state.config.agent_lost_after.as_secs(),
+            }));
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = state.driver.wait_shutdown() => {}
+        }
+        // Keep the host marked alive while it waits on us.
+        state.driver.saw(&instance);
+    }
+}
+
+async fn report(State(state): State<AppState>, request: Signed) -> ApiResult<Json<wire::ReportResponse>> {
+    let instance = request.caller.require_agent()?.to_string();
+    let body: wire::EventReport = request.json()?;
+    let proceed = state.driver.report(&instance, body).await?;
+    Ok(Json(wire::ReportResponse { proceed }))
+}
+
+/// A bundle, for a host that has a command needing it.
+async fn bundle(
+    State(state): State<AppState>,
+    Path(revision_id): Path<String>,
+    request: Signed,
+) -> ApiResult<Response> {
+    let instance = request.caller.require_agent()?.to_string();
+    if !state.driver.instance_needs_revision(&instance, &revision_id).await? {
+        return Err(ApiError::forbidden(format!("instance {instance} has no deployment of revision {revision_id}")));
+    }
+    let revision = state.store.get_revision(&revision_id).await?;
+    let RevisionLocation::Blob { key } = &revision.location else {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "UnsupportedRevision",
+            "this server cannot serve S3 or GitHub revisions yet",
+        ));
+    };
+    let (file, size) = state.blobs.open_blob(key).await.map_err(|e| match e {
+        ferry_blob::BlobError::NotFound(_) => ApiError::not_found(
+            "RevisionMissing",
+            format!("the bundle of revision {revision_id} is missing from the blob store"),
+        ),
+        e => ApiError::internal(e),
+    })?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+    Ok(([(header::CONTENT_LENGTH, size.to_string()), (header::CONTENT_TYPE, "application/octet-stream".into())], body)
+        .into_response())
+}

@@ -1,0 +1,141 @@
+//! Every request but enrolment is SigV4-signed; this module verifies the
+//! signature against the store's access keys and says who is calling.
+
+use std::time::{Duration, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use ferry_core::resources::Role;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+
+/// Largest JSON request body.
+const MAX_JSON_BODY: usize = 1 << 20;
+const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+
+/// The verified caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub key_id: String,
+    pub role: Role,
+    /// For agent keys: the instance the key belongs to.
+    pub instance: Option<String>,
+}
+
+impl Caller {
+    /// Operators may use the native API; agents may not.
+    pub fn require_operator(&self) -> ApiResult<()> {
+        match self.role {
+            Role::Agent => Err(ApiError::forbidden("agent credentials cannot use the native API")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Only admins and deployers change things.
+    pub fn require_writer(&self) -> ApiResult<()> {
+        match self.role {
+            Role::Admin | Role::Deployer => Ok(()),
+            Role::ReadOnly => Err(ApiError::forbidden(format!("access key {} is read-only", self.key_id))),
+            Role::Agent => Err(ApiError::forbidden("agent credentials cannot use the native API")),
+        }
+    }
+
+    pub fn require_agent(&self) -> ApiResult<&str> {
+        match (&self.role, &self.instance) {
+            (Role::Agent, Some(instance)) => Ok(instance),
+            _ => Err(ApiError::forbidden("only an enrolled agent's credential may use the agent protocol")),
+        }
+    }
+}
+
+/// A signed request: the caller plus the body.
+pub struct Signed {
+    pub caller: Caller,
+    pub body: Bytes,
+}
+
+impl Signed {
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {
+        let body: &[u8] = if self.body.is_empty() { b"{}" } else { &self.body };
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request("InvalidRequest", format!("bad request body: {e}")))
+    }
+}
+
+impl FromRequest<AppState> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, MAX_JSON_BODY)
+            .await
+            .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestTooLarge", "request body too large"))?;
+        let caller = authenticate(state, &parts, &body).await?;
+        Ok(Signed { caller, body })
+    }
+}
+
+/// Verifies the request's signature. For streamed bodies pass an empty
+/// `body`: the signature then covers the `x-amz-content-sha256` the client
+/// declared, which the caller must check against the streamed content.
+pub async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> ApiResult<Caller> {
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let authorization = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let key_id = access_key_from_authorization(authorization);
+    let key = match key_id {
+        Some(id) => state.store.get_access_key(id).await.ok().filter(|k| !k.disabled),
+        None => None,
+    };
+    let request = ferry_sigv4::RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body,
+    };
+    let secret = key.as_ref().map(|k| k.secret.clone());
+    let verified = ferry_sigv4::verify(&request, None, SystemTime::now(), MAX_CLOCK_SKEW, |_| secret).map_err(|e| {
+        let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+        ApiError::new(status, e.aws_code(), e.to_string())
+    })?;
+    // A body sent with UNSIGNED-PAYLOAD would be unauthenticated: only the
+    // streamed upload (which checks its declared digest itself) may skip it.
+    if matches!(verified.payload, ferry_sigv4::Payload::Unsigned) {
+        return Err(ApiError::bad_request(
+            "UnsignedPayloadNotAllowed",
+            "ferry requires signed payloads (UNSIGNED-PAYLOAD is not accepted)",
+        ));
+    }
+    let key = key.ok_or_else(|| ApiError::forbidden("unknown access key"))?;
+    debug_assert_eq!(key.id, verified.access_key_id);
+    if let (Role::Agent, Some(instance)) = (key.role, &key.instance) {
+        state.driver.saw(instance);
+    }
+    Ok(Caller { key_id: key.id, role: key.role, instance: key.instance })
+}
+
+/// The access key id in `Credential=<id>/...`, if the header has one.
+fn access_key_from_authorization(header: &str) -> Option<&str> {
+    let start = header.find("Credential=")? + "Credential=".len();
+    let rest = &header[start..];
+    let end = rest.find('/')?;
+    Some(rest[..end].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn finds_the_access_key() {
+        let h =
+            "AWS4-HMAC-SHA256 Credential=AKID123/20250101/local/ferry/aws4_request, SignedHeaders=host, Signature=x";
+        assert_eq!(super::access_key_from_authorization(h), Some("AKID123"));
+        assert_eq!(super::access_key_from_authorization("Bearer x"), None);
+    }
+}

@@ -1,0 +1,659 @@
+//! The deployment driver: the only code that changes deployments.
+//!
+//! Every change follows one path: take the driver lock, load the deployment,
+//! let the pure machine (`ferry_core::machine::step`) compute the next state,
+//! persist it (with its follow-ups, in one store transaction), release the
+//! lock, and only then act (wake the long polls of affected instances).
+//! Agents are never sent work directly: their commands are derived from the
+//! persisted state at each poll, so a server killed at any instant resumes
+//! by re-deriving them, and the command ids let agents run each once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferry_core::Millis;
+use ferry_core::config::{DeploymentConfig, MinimumHealthyHosts, ONE_AT_A_TIME, builtin_config};
+use ferry_core::deployment::{
+    AutoRollback, Creator, Deployment, DeploymentStatus, ErrorCode, FileExistsBehavior, RevisionRef, RollbackInfo,
+    TargetStatus,
+};
+use ferry_core::machine::{self, Effect, Input};
+use ferry_core::resources::{DeploymentGroup, Revision, RevisionLocation};
+use ferry_proto::agent as wire;
+use ferry_store::{Changes, DeploymentFilter, Store, StoreError};
+use tokio::sync::Notify;
+
+use crate::ServerConfig;
+
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
+}
+
+/// Why a driver operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("application {0} does not exist")]
+    ApplicationNotFound(String),
+    #[error("deployment group {group} of application {application} does not exist")]
+    GroupNotFound { application: String, group: String },
+    #[error("revision {0} does not exist")]
+    RevisionNotFound(String),
+    #[error("application {0} has no revisions yet: push one first")]
+    NoRevision(String),
+    #[error("deployment config {0} does not exist")]
+    ConfigNotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("deployment {0} does not exist")]
+    DeploymentNotFound(String),
+    #[error("deployment {0} has already completed")]
+    AlreadyCompleted(String),
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What a caller asks for when creating a deployment.
+#[derive(Debug, Clone, Default)]
+pub struct NewDeployment {
+    pub application_name: String,
+    pub group_name: String,
+    /// `None`: the application's newest revision.
+    pub revision_id: Option<String>,
+    /// `None`: the group's config.
+    pub config_name: Option<String>,
+    pub description: Option<String>,
+    pub file_exists_behavior: Option<FileExistsBehavior>,
+    pub ignore_application_stop_failures: bool,
+    /// `None`: the group's auto-rollback configuration.
+    pub auto_rollback: Option<AutoRollback>,
+}
+
+pub struct Driver {
+    store: Store,
+    config: Arc<ServerConfig>,
+    /// Serialises every deployment transition (and deployment creation).
+    lock: tokio::sync::Mutex<()>,
+    waiters: Mutex<HashMap<String, Arc<Notify>>>,
+    /// When each instance's agent was last heard from.
+    seen: Mutex<HashMap<String, Instant>>,
+    started: Instant,
+    shutting_down: AtomicBool,
+    /// Wakes every poll at shutdown.
+    shutdown_notify: Notify,
+}
+
+impl Driver {
+    pub fn new(store: Store, config: Arc<ServerConfig>) -> Self {
+        Self {
+            store,
+            config,
+            lock: tokio::sync::Mutex::new(()),
+            waiters: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+            shutting_down: AtomicBool::new(false),
+            shutdown_notify: Notify::new(),
+        }
+    }
+
+    /// Records that `instance`'s agent made an authenticated request.
+    pub fn saw(&self, instance: &str) {
+        self.seen.lock().unwrap().insert(instance.to_string(), Instant::now());
+    }
+
+    /// How long since the instance's agent was heard from (counting from the
+    /// server's start for agents not heard from since).
+    fn silent_for(&self, instance: &str) -> Duration {
+        let seen = self.seen.lock().unwrap().get(instance).copied().unwrap_or(self.started);
+        seen.elapsed()
+    }
+
+    pub fn is_online(&self, instance: &str) -> bool {
+        self.seen.lock().unwrap().get(instance).is_some_and(|t| t.elapsed() < self.config.agent_lost_after)
+    }
+
+    pub fn last_seen_millis(&self, instance: &str) -> Option<Millis> {
+        let seen = *self.seen.lock().unwrap().get(instance)?;
+        Some(now_millis().saturating_sub(seen.elapsed().as_millis() as Millis))
+    }
+
+    pub fn notifier(&self, instance: &str) -> Arc<Notify> {
+        self.waiters.lock().unwrap().entry(instance.to_string()).or_default().clone()
+    }
+
+    fn notify(&self, instance: &str) {
+        if let Some(n) = self.waiters.lock().unwrap().get(instance) {
+            n.notify_waiters();
+        }
+    }
+
+    pub fn shutting_down(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.shutdown_notify.notify_waiters();
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub async fn wait_shutdown(&self) {
+        let notified = self.shutdown_notify.notified();
+        if self.is_shutting_down() {
+            return;
+        }
+        notified.await;
+    }
+
+    /// Resolves a config name: built-ins first, then custom configs.
+    pub async fn resolve_config(&self, name: &str) -> Result<DeploymentConfig, DriverError> {
+        if let Some(config) = builtin_config(name) {
+            return Ok(config);
+        }
+        match self.store.get_config(name).await {
+            Ok(config) => Ok(config),
+            Err(StoreError::NotFound) => Err(DriverError::ConfigNotFound(name.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates a deployment and starts it, or queues it behind the group's
+    /// active deployment.
+    pub async fn create_deployment(&self, request: NewDeployment) -> Result<String, DriverError> {
+        if self.is_shutting_down() {
+            return Err(DriverError::ShuttingDown);
+        }
+        let _guard = self.lock.lock().await;
+        let group = match self.store.get_group(&request.application_name, &request.group_name).await {
+            Ok(group) => group,
+            Err(StoreError::NotFound) => {
+                return Err(match self.store.get_application(&request.application_name).await {
+                    Err(StoreError::NotFound) => DriverError::ApplicationNotFound(request.application_name),
+                    _ => {
+                        DriverError::GroupNotFound { application: request.application_name, group: request.group_name }
+                    }
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let revision = match &request.revision_id {
+            Some(id) => match self.store.get_revision(id).await {
+                Ok(r) if r.application_name == group.application_name => r,
+                Ok(_) | Err(StoreError::NotFound) => return Err(DriverError::RevisionNotFound(id.clone())),
+                Err(e) => return Err(e.into()),
+            },
+            None => match self.store.latest_revision(&group.application_name).await {
+                Ok(Some(r)) => r,
+                Ok(None) => return Err(DriverError::NoRevision(group.application_name.clone())),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let config_name = request.config_name.clone().unwrap_or_else(|| group.deployment_config_name.clone());
+        let config = self.resolve_config(&config_name).await?;
+        let minimum = config.minimum_healthy_hosts.ok_or_else(|| {
+            DriverError::Invalid(format!("deployment config {config_name} is not for the Server compute platform"))
+        })?;
+        let previous = match &group.last_successful_revision_id {
+            Some(id) => self.store.get_revision(id).await.ok().map(|r| revision_ref(&r)),
+            None => None,
+        };
+        let now = now_millis();
+        let deployment = Deployment {
+            id: crate::random::deployment_id(),
+            application_name: group.application_name.clone(),
+            group_name: group.name.clone(),
+            group_id: group.id.clone(),
+            config_name: config.name.clone(),
+            minimum_healthy_hosts: minimum,
+            revision: revision_ref(&revision),
+            previous_revision: previous,
+            creator: Creator::User,
+            description: request.description.clone(),
+            status: DeploymentStatus::Created,
+            error: None,
+            create_time: now,
+            start_time: None,
+            complete_time: None,
+            ignore_application_stop_failures: request.ignore_application_stop_failures,
+            file_exists_behavior: request.file_exists_behavior,
+            auto_rollback: request.auto_rollback.clone().unwrap_or_else(|| group.auto_rollback.clone()),
+            rollback_info: RollbackInfo::default(),
+            stop: None,
+            lifecycle_events: ferry_core::events::IN_PLACE.iter().map(|e| e.to_string()).collect(),
+            targets: Vec::new(),
+            finalized: false,
+        };
+        let id = deployment.id.clone();
+        let mut revision = revision;
+        revision.first_used_time.get_or_insert(now);
+        revision.last_used_time = Some(now);
+        let mut group = group;
+        group.target_revision_id = Some(revision.id.clone());
+        self.store
+            .commit(Changes {
+                insert_deployments: vec![deployment],
+                update_groups: vec![group.clone()],
+                put_revisions: vec![revision],
+                ..Default::default()
+            })
+            .await?;
+        tracing::info!(deployment = %id, group = %group.name, config = %config_name, "deployment created");
+        let notify = self.start_next(&group.id).await?;
+        drop(_guard);
+        self.notify_all(&notify);
+        Ok(id)
+    }
+
+    /// Applies `input` to a deployment; returns the deployment as persisted.
+    pub async fn apply(&self, deployment_id: &str, input: Input) -> Result<Deployment, DriverError> {
+        let _guard = self.lock.lock().await;
+        let (deployment, mut notify, finished) = self.apply_locked(deployment_id, input).await?;
+        if finished {
+            notify.extend(self.start_next(&deployment.group_id).await?);
+        }
+        drop(_guard);
+        self.notify_all(&notify);
+        Ok(deployment)
+    }
+
+    /// Applies `input`; returns the deployment, the instances to wake, and
+    /// whether it just finished (its group may start the next deployment).
+    async fn apply_locked(
+        &self,
+        deployment_id: &str,
+        input: Input,
+    ) -> Result<(Deployment, Vec<String>, bool), DriverError> {
+        let mut d = match self.store.get_deployment(deployment_id).await {
+            Ok(d) => d,
+            Err(StoreError::NotFound) => return Err(DriverError::DeploymentNotFound(deployment_id.to_string())),
+            Err(e) => return Err(e.into()),
+        };
+        let before = d.clone();
+        let effects = machine::step(&mut d, input, now_millis());
+        if d == before {
+            return Ok((d, Vec::new(), false));
+        }
+        let mut notify: Vec<String> = Vec::new();
+        let mut finished = false;
+        for effect in effects {
+            match effect {
+                Effect::Notify { instance } => notify.push(instance),
+                Effect::Finished => finished = true,
+            }
+        }
+        if finished {
+            let mut changes = self.finalize(&mut d).await?;
+            changes.update_deployments.push(d.clone());
+            self.store.commit(changes).await?;
+        } else {
+            self.store.update_deployment(&d).await?;
+        }
+        Ok((d, notify, finished))
+    }
+
+    /// The follow-ups of a terminal deployment: the group's record, and an
+    /// automatic rollback. Returns the changes to commit with `d`.
+    async fn finalize(&self, d: &mut Deployment) -> Result<Changes, DriverError> {
+        let mut changes = Changes::default();
+        d.finalized = true;
+        tracing::info!(deployment = %d.id, status = d.status.as_str(), "deployment finished");
+        let mut group = match self.store.get_group_by_id(&d.group_id).await {
+            Ok(group) => group,
+            // The group was deleted meanwhile: nothing to record or roll back.
+            Err(StoreError::NotFound) => return Ok(changes),
+            Err(e) => return Err(e.into()),
+        };
+        group.last_attempted_deployment_id = Some(d.id.clone());
+        if d.status == DeploymentStatus::Succeeded {
+            group.last_successful_deployment_id = Some(d.id.clone());
+            group.last_successful_revision_id = Some(d.revision.id.clone());
+        } else if machine::wants_rollback(d) {
+            match &group.last_successful_revision_id {
+                Some(revision_id) => {
+                    let revision = self.store.get_revision(revision_id).await?;
+                    let rollback = self.rollback_of(d, &group, &revision);
+                    let message = format!("Deployment {} is triggered to roll back deployment {}.", rollback.id, d.id);
+                    d.rollback_info.rollback_deployment_id = Some(rollback.id.clone());
+                    d.rollback_info.rollback_message = Some(message);
+                    tracing::info!(deployment = %d.id, rollback = %rollback.id, "rolling back");
+                    changes.insert_deployments.push(rollback);
+                }
+                None => {
+                    d.rollback_info.rollback_message = Some(
+                        "Automatic rollback was not started: the deployment group has no successful revision to roll back to."
+                            .into(),
+                    );
+                }
+            }
+        }
+        changes.update_groups.push(group);
+        Ok(changes)
+    }
+
+    fn rollback_of(&self, failed: &Deployment, group: &DeploymentGroup, revision: &Revision) -> Deployment {
+        let now = now_millis();
+        let id = crate::random::deployment_id();
+        Deployment {
+            id: id.clone(),
+            application_name: failed.application_name.clone(),
+            group_name: failed.group_name.clone(),
+            group_id: failed.group_id.clone(),
+            config_name: failed.config_name.clone(),
+            minimum_healthy_hosts: failed.minimum_healthy_hosts,
+            revision: revision_ref(revision),
+            previous_revision: Some(failed.revision.clone()),
+            creator: Creator::Rollback,
+            description: Some(format!("Rollback of {}", failed.id)),
+            status: DeploymentStatus::Created,
+            error: None,
+            create_time: now,
+            start_time: None,
+            complete_time: None,
+            ignore_application_stop_failures: failed.ignore_application_stop_failures,
+            file_exists_behavior: failed.file_exists_behavior,
+            auto_rollback: group.auto_rollback.clone(),
+            rollback_info: RollbackInfo {
+                rollback_triggering_deployment_id: Some(failed.id.clone()),
+                rollback_message: Some(format!("Deployment {id} is triggered to roll back deployment {}.", failed.id)),
+                ..Default::default()
+            },
+            stop: None,
+            lifecycle_events: failed.lifecycle_events.clone(),
+            targets: Vec::new(),
+            finalized: false,
+        }
+    }
+
+    /// Starts the group's next waiting deployment if none is active; waiting
+    /// deployments become Queued. Returns instances to wake. Caller holds the lock.
+    async fn start_next(&self, group_id: &str) -> Result<Vec<String>, DriverError> {
+        let mut notify = Vec::new();
+        loop {
+            let mut waiting: Vec<Deployment> = self
+                .store
+                .active_and_queued_deployments()
+                .await?
+                .into_iter()
+                .filter(|d| d.group_id == group_id)
+                .collect();
+            if waiting.iter().any(|d| d.status.is_active()) {
+                // Mark newcomers as queued behind the active deployment.
+                for d in waiting.iter_mut().filter(|d| d.status == DeploymentStatus::Created) {
+                    d.status = DeploymentStatus::Queued;
+                    self.store.update_deployment(d).await?;
+                }
+                return Ok(notify);
+            }
+            // Rollbacks first, then oldest first.
+            waiting.retain(|d| matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued));
+            waiting.sort_by_key(|d| (d.creator != Creator::Rollback, d.create_time));
+            let Some(next) = waiting.into_iter().next() else { return Ok(notify) };
+            let instances = self.targets_of(group_id).await?;
+            let (d, woken, _) = self.apply_locked(&next.id, Input::Start { instances }).await?;
+            notify.extend(woken);
+            if d.status.is_active() {
+                return Ok(notify);
+            }
+            // It ended at once (no instances, invalid minimum): try the next one.
+        }
+    }
+
+    /// The instances a group targets now, by name.
+    async fn targets_of(&self, group_id: &str) -> Result<Vec<String>, DriverError> {
+        let group = self.store.get_group_by_id(group_id).await?;
+        let mut names: Vec<String> = self
+            .store
+            .list_instances(false)
+            .await?
+            .into_iter()
+            .filter(|i| i.deregister_time.is_none() && group.selector.selects(&i.tags))
+            .map(|i| i.name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    pub async fn group_instances(&self, group: &DeploymentGroup) -> Result<Vec<String>, DriverError> {
+        self.targets_of(&group.id).await
+    }
+
+    /// Stops a deployment (StopDeployment): no new work; running events finish.
+    pub async fn stop(&self, deployment_id: &str, rollback: Option<bool>) -> Result<Deployment, DriverError> {
+        let d = self.store.get_deployment(deployment_id).await.map_err(|e| match e {
+            StoreError::NotFound => DriverError::DeploymentNotFound(deployment_id.to_string()),
+            e => e.into(),
+        })?;
+        if d.status.is_terminal() {
+            return Err(DriverError::AlreadyCompleted(deployment_id.to_string()));
+        }
+        self.apply(
+            deployment_id,
+            Input::Stop {
+                rollback,
+                code: ErrorCode::ManualStop,
+                message: "The deployment was stopped by a user.".into(),
+            },
+        )
+        .await
+    }
+
+    fn notify_all(&self, instances: &[String]) {
+        for instance in instances {
+            self.notify(instance);
+        }
+    }
+
+    /// After a restart: finish what a crash interrupted and start what waits.
+    pub async fn recover(&self) -> Result<(), DriverError> {
+        let _guard = self.lock.lock().await;
+        let pending = self.store.active_and_queued_deployments().await?;
+        let mut groups = Vec::new();
+        for mut d in pending {
+            if d.status.is_terminal() && !d.finalized {
+                let mut changes = self.finalize(&mut d).await?;
+                changes.update_deployments.push(d.clone());
+                self.store.commit(changes).await?;
+            }
+            if !groups.contains(&d.group_id) {
+                groups.push(d.group_id.clone());
+            }
+        }
+        for group in groups {
+            self.start_next(&group).await?;
+        }
+        Ok(())
+    }
+
+    /// Every half second: fail the in-flight events of lost hosts, and start
+    /// waiting deployments whose group is free (a safety net).
+    pub async fn reconcile_forever(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            if let Err(e) = self.reconcile_once().await {
+                tracing::warn!(error = %e, "reconcile failed");
+            }
+        }
+    }
+
+    async fn reconcile_once(&self) -> Result<(), DriverError> {
+        let deployments = self.store.active_and_queued_deployments().await?;
+        let lost_after = self.config.agent_lost_after;
+        for d in &deployments {
+            if d.status != DeploymentStatus::InProgress {
+                continue;
+            }
+            for t in d.targets.iter().filter(|t| t.status == TargetStatus::InProgress) {
+                let silent = self.silent_for(&t.instance);
+                if silent >= lost_after {
+                    let message = format!(
+                        "The ferry agent on {} has not been heard from for {} s (limit {} s); failing its in-flight lifecycle event.",
+                        t.instance,
+                        silent.as_secs(),
+                        lost_after.as_secs()
+                    );
+                    tracing::warn!(instance = %t.instance, deployment = %d.id, "host lost");
+                    self.apply(&d.id, Input::InstanceLost { instance: t.instance.clone(), message }).await?;
+                }
+            }
+        }
+        let mut idle_groups: Vec<&str> = Vec::new();
+        for d in &deployments {
+            if matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued)
+                && !deployments.iter().any(|o| o.group_id == d.group_id && o.status.is_active())
+                && !idle_groups.contains(&d.group_id.as_str())
+            {
+                idle_groups.push(&d.group_id);
+            }
+        }
+        for group in idle_groups {
+            let _guard = self.lock.lock().await;
+            let notify = self.start_next(group).await?;
+            drop(_guard);
+            self.notify_all(&notify);
+        }
+        Ok(())
+    }
+
+    /// Every command `instance` should be carrying out now.
+    pub async fn commands_for(&self, instance: &str) -> Result<Vec<wire::Command>, DriverError> {
+        let mut commands = Vec::new();
+        for d in self.store.active_and_queued_deployments().await? {
+            let Some(command) = machine::agent_command(&d, instance) else { continue };
+            let revision = self.store.get_revision(&d.revision.id).await?;
+            commands.push(wire::Command {
+                id: command.id,
+                attempt: command.attempt,
+                events: command.events,
+                cancel: command.cancel,
+                ignore_application_stop_failures: command.ignore_application_stop_failures,
+                spec: wire::DeploymentSpec {
+                    deployment_id: d.id.clone(),
+                    application_name: d.application_name.clone(),
+                    deployment_group_name: d.group_name.clone(),
+                    deployment_group_id: d.group_id.clone(),
+                    revision: wire_revision(&revision),
+                    appspec_filename: None,
+                    file_exists_behavior: d.file_exists_behavior.map(|b| file_exists_name(b).to_string()),
+                    creator: d.creator.as_str().to_string(),
+                    deployment_type: "IN_PLACE".into(),
+                    all_possible_events: None,
+                },
+            });
+        }
+        Ok(commands)
+    }
+
+    /// Whether `instance` has an active command for `revision_id` (it may
+    /// then download that revision, and nothing else).
+    pub async fn instance_needs_revision(&self, instance: &str, revision_id: &str) -> Result<bool, DriverError> {
+        Ok(self
+            .store
+            .active_and_queued_deployments()
+            .await?
+            .iter()
+            .any(|d| d.revision.id == revision_id && machine::agent_command(d, instance).is_some()))
+    }
+
+    /// An agent's event report. Returns whether the agent may proceed.
+    pub async fn report(&self, instance: &str, report: wire::EventReport) -> Result<bool, DriverError> {
+        let input = match report.phase {
+            wire::Phase::Started => Input::EventStarted {
+                instance: instance.to_string(),
+                attempt: report.attempt,
+                event: report.event.clone(),
+            },
+            wire::Phase::Finished => Input::EventFinished {
+                instance: instance.to_string(),
+                attempt: report.attempt,
+                event: report.event.clone(),
+                succeeded: report.succeeded,
+                diagnostics: report.diagnostics.map(|d| ferry_core::deployment::EventDiagnostics {
+                    error_code: d.error_code,
+                    script_name: d.script_name,
+                    message: d.message,
+                    log_tail: d.log_tail,
+                }),
+            },
+        };
+        let d = self.apply(&report.deployment_id, input).await?;
+        if d.target(instance).is_none() {
+            return Err(DriverError::Invalid(format!("instance {instance} is not a target of {}", d.id)));
+        }
+        Ok(report.phase == wire::Phase::Started && machine::may_start(&d, instance, report.attempt, &report.event))
+    }
+
+    /// The minimum for a config, checked for the fleet size (for display).
+    pub fn minimum_label(min: MinimumHealthyHosts) -> String {
+        match min {
+            MinimumHealthyHosts::HostCount(n) => format!("HOST_COUNT {n}"),
+            MinimumHealthyHosts::FleetPercent(p) => format!("FLEET_PERCENT {p}"),
+            MinimumHealthyHosts::MostConcurrency => "one at a time".into(),
+        }
+    }
+
+    pub fn default_config() -> &'static str {
+        ONE_AT_A_TIME
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Lists deployments newest first.
+    pub async fn list(&self, filter: DeploymentFilter) -> Result<Vec<Deployment>, DriverError> {
+        Ok(self.store.list_deployments(filter).await?)
+    }
+}
+
+pub fn file_exists_name(b: FileExistsBehavior) -> &'static str {
+    match b {
+        FileExistsBehavior::Disallow => "DISALLOW",
+        FileExistsBehavior::Overwrite => "OVERWRITE",
+        FileExistsBehavior::Retain => "RETAIN",
+    }
+}
+
+pub fn parse_file_exists(name: &str) -> Option<FileExistsBehavior> {
+    match name.to_ascii_uppercase().as_str() {
+        "DISALLOW" => Some(FileExistsBehavior::Disallow),
+        "OVERWRITE" => Some(FileExistsBehavior::Overwrite),
+        "RETAIN" => Some(FileExistsBehavior::Retain),
+        _ => None,
+    }
+}
+
+pub fn revision_ref(r: &Revision) -> RevisionRef {
+    RevisionRef {
+        id: r.id.clone(),
+        summary: format!("{} {} ({} bytes)", r.bundle_type, &r.sha256[..r.sha256.len().min(12)], r.size),
+    }
+}
+
+fn wire_revision(r: &Revision) -> wire::Revision {
+    let source = match &r.location {
+        RevisionLocation::Blob { .. } => wire::RevisionSource::Server,
+        RevisionLocation::S3 { bucket, key, version, etag } => wire::RevisionSource::S3 {
+            bucket: bucket.clone(),
+            key: key.clone(),
+            version: version.clone(),
+            etag: etag.clone(),
+        },
+        RevisionLocation::GitHub { repository, commit } => {
+            wire::RevisionSource::GitHub { repository: repository.clone(), commit: commit.clone() }
+        }
+    };
+    wire::Revision {
+        id: r.id.clone(),
+        bundle_type: r.bundle_type.clone(),
+        sha256: r.sha256.clone(),
+        size: r.size,
+        source,
+    }
+}

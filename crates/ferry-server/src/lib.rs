@@ -1,0 +1,154 @@
+//! The ferry server: composition of the native API, the agent protocol and
+//! the deployment driver over the store and the blob store.
+//!
+//! # Layout
+//! - `bootstrap`: first-start secrets (admin credentials file, join token).
+//! - `auth`: SigV4 verification of every request, and who the caller is.
+//! - `driver`: the deployment driver (persist, then act) and liveness checks.
+//! - `native`: `/api/v1`, the API the `ferry` CLI uses.
+//! - `agent_api`: `/agent/v1`, the protocol agents speak.
+//! - `views`: domain types to native wire types.
+
+mod agent_api;
+mod auth;
+mod bootstrap;
+mod driver;
+mod error;
+mod native;
+pub mod random;
+mod views;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use ferry_blob::LocalBlobs;
+use ferry_store::Store;
+
+pub use bootstrap::{AdminCredentials, write_credentials_file};
+pub use driver::Driver;
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// State (SQLite), revision blobs, the credentials file and the join token.
+    pub data_dir: PathBuf,
+    /// Addresses to listen on (at least one).
+    pub listen: Vec<SocketAddr>,
+    /// The admin access key; generated (and written to `<data_dir>/credentials`) when absent.
+    pub admin: Option<AdminCredentials>,
+    /// The secret agents enrol with; generated into `<data_dir>/join-token` when absent.
+    pub join_token: Option<String>,
+    /// How long an agent's poll is held when there is no work.
+    pub poll_hold: Duration,
+    /// A host whose agent has not been heard from for this long is lost: its
+    /// in-flight lifecycle event fails.
+    pub agent_lost_after: Duration,
+    /// Largest revision bundle accepted.
+    pub max_bundle_bytes: u64,
+}
+
+impl ServerConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: vec![SocketAddr::from(([127, 0, 0, 1], 7800))],
+            admin: None,
+            join_token: None,
+            poll_hold: Duration::from_secs(20),
+            agent_lost_after: Duration::from_secs(30),
+            max_bundle_bytes: 2 << 30,
+        }
+    }
+}
+
+/// Shared by every request handler.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub store: Store,
+    pub blobs: LocalBlobs,
+    pub driver: Arc<Driver>,
+    pub config: Arc<ServerConfig>,
+    pub join_token_hash: Arc<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Setup(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// Starts everything, serves until `shutdown` resolves, then stops accepting
+/// work and returns. Every state change is already persisted when it is
+/// acknowledged, so returning needs no flush.
+pub async fn run(config: ServerConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServerError> {
+    let listeners = bind(&config).await?;
+    serve(config, listeners, shutdown).await
+}
+
+/// Binds every listen address (separate from `serve` so tests can bind port 0).
+pub async fn bind(config: &ServerConfig) -> Result<Vec<tokio::net::TcpListener>, ServerError> {
+    let mut listeners = Vec::new();
+    for addr in &config.listen {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr: *addr, source })?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+pub async fn serve(
+    config: ServerConfig,
+    listeners: Vec<tokio::net::TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| ServerError::Setup(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
+    let store = Store::open_sqlite(&config.data_dir.join("ferry.db"))
+        .await
+        .map_err(|e| ServerError::Setup(format!("cannot open the state database: {e}")))?;
+    let blobs = LocalBlobs::open(config.data_dir.join("blobs"))
+        .await
+        .map_err(|e| ServerError::Setup(format!("cannot open the blob store: {e}")))?;
+    let secrets = bootstrap::ensure_secrets(&config, &store).await.map_err(ServerError::Setup)?;
+    let config = Arc::new(config);
+    let driver = Arc::new(Driver::new(store.clone(), config.clone()));
+    driver.recover().await.map_err(|e| ServerError::Setup(format!("cannot resume deployments: {e}")))?;
+    let state =
+        AppState { store, blobs, driver: driver.clone(), config: config.clone(), join_token_hash: Arc::new(secrets) };
+    let app = router(state);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let reconciler = tokio::spawn(driver.clone().reconcile_forever(stop_rx.clone()));
+    let mut servers = Vec::new();
+    for listener in listeners {
+        let addr = listener.local_addr().ok();
+        tracing::info!(?addr, "listening");
+        let app = app.clone();
+        let mut stop = stop_rx.clone();
+        servers.push(tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        }));
+    }
+    shutdown.await;
+    tracing::info!("shutting down: draining polls");
+    driver.shutting_down();
+    let _ = stop_tx.send(true);
+    for server in servers {
+        let _ = server.await;
+    }
+    reconciler.abort();
+    Ok(())
+}
+
+fn router(state: AppState) -> Router {
+    Router::new().merge(native::routes()).merge(agent_api::routes()).with_state(state)
+}

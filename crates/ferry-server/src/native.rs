@@ -1,0 +1,409 @@
+//! `/api/v1`: the native API the `ferry` CLI speaks (see `ferry_proto::api`).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use ferry_core::config::ComputePlatform;
+use ferry_core::deployment::DeploymentStatus;
+use ferry_core::resources::{self, Application, DeploymentGroup, InstanceSelector};
+use ferry_proto::api;
+use ferry_store::{DeploymentFilter, StoreError};
+use futures_util::TryStreamExt;
+
+use crate::AppState;
+use crate::auth::{Signed, authenticate};
+use crate::driver::{DriverError, NewDeployment, now_millis, parse_file_exists};
+use crate::error::{ApiError, ApiResult};
+use crate::views;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/applications", post(create_application).get(list_applications))
+        .route("/api/v1/applications/{app}/groups", post(create_group).get(list_groups))
+        .route("/api/v1/applications/{app}/groups/{group}", get(get_group))
+        .route("/api/v1/applications/{app}/revisions", post(upload_revision).get(list_revisions))
+        .route("/api/v1/deployments", post(create_deployment).get(list_deployments))
+        .route("/api/v1/deployments/{id}", get(get_deployment))
+        .route("/api/v1/deployments/{id}/stop", post(stop_deployment))
+        .route("/api/v1/instances", get(list_instances))
+        .route("/api/v1/configs", post(create_config).get(list_configs))
+}
+
+impl From<DriverError> for ApiError {
+    fn from(e: DriverError) -> Self {
+        let message = e.to_string();
+        match e {
+            DriverError::ApplicationNotFound(_) => ApiError::not_found("ApplicationDoesNotExist", message),
+            DriverError::GroupNotFound { .. } => ApiError::not_found("DeploymentGroupDoesNotExist", message),
+            DriverError::RevisionNotFound(_) | DriverError::NoRevision(_) => {
+                ApiError::not_found("RevisionDoesNotExist", message)
+            }
+            DriverError::ConfigNotFound(_) => ApiError::not_found("DeploymentConfigDoesNotExist", message),
+            DriverError::DeploymentNotFound(_) => ApiError::not_found("DeploymentDoesNotExist", message),
+            DriverError::AlreadyCompleted(_) => ApiError::conflict("DeploymentAlreadyCompleted", message),
+            DriverError::Invalid(_) => ApiError::bad_request("InvalidRequest", message),
+            DriverError::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ShuttingDown", message),
+            DriverError::Store(e) => ApiError::internal(e),
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("InvalidRequest", message)
+}
+
+async fn application_exists(state: &AppState, name: &str) -> ApiResult<Application> {
+    state.store.get_application(name).await.map_err(|e| match e {
+        StoreError::NotFound => {
+            ApiError::not_found("ApplicationDoesNotExist", format!("application {name} does not exist"))
+        }
+        e => e.into(),
+    })
+}
+
+async fn create_application(State(state): State<AppState>, request: Signed) -> ApiResult<Json<api::Application>> {
+    request.caller.require_writer()?;
+    let body: api::CreateApplication = request.json()?;
+    ferry_core::ids::validate_name(&body.name).map_err(invalid)?;
+    let app = Application {
+        id: crate::random::uuid(),
+        name: body.name.clone(),
+        compute_platform: ComputePlatform::Server,
+        create_time: now_millis(),
+    };
+    state.store.create_application(&app).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => {
+            ApiError::conflict("ApplicationAlreadyExists", format!("application {} already exists", body.name))
+        }
+        e => e.into(),
+    })?;
+    Ok(Json(views::application(&app)))
+}
+
+async fn list_applications(State(state): State<AppState>, request: Signed) -> ApiResult<Json<Vec<api::Application>>> {
+    request.caller.require_operator()?;
+    let apps = state.store.list_applications().await?;
+    Ok(Json(apps.iter().map(views::application).collect()))
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<api::DeploymentGroup>> {
+    request.caller.require_writer()?;
+    let body: api::CreateGroup = request.json()?;
+    ferry_core::ids::validate_name(&body.name).map_err(invalid)?;
+    application_exists(&state, &app).await?;
+    let selector = InstanceSelector {
+        tag_filters: body.tag_filters.iter().map(views::parse_tag_filter).collect::<Result<_, _>>().map_err(invalid)?,
+        tag_set: body
+            .tag_set
+            .iter()
+            .map(|set| set.iter().map(views::parse_tag_filter).collect::<Result<Vec<_>, _>>())
+            .collect::<Result<_, _>>()
+            .map_err(invalid)?,
+    };
+    selector.validate().map_err(invalid)?;
+    let config_name =
+        body.deployment_config_name.clone().unwrap_or_else(|| crate::driver::Driver::default_config().to_string());
+    let config = state.driver.resolve_config(&config_name).await?;
+    if config.compute_platform != ComputePlatform::Server {
+        return Err(invalid(format!("deployment config {config_name} is not for the Server compute platform")));
+    }
+    let auto_rollback = match &body.auto_rollback {
+        Some(a) => views::parse_auto_rollback(a).map_err(invalid)?,
+        None => Default::default(),
+    };
+    let group = DeploymentGroup {
+        id: crate::random::uuid(),
+        application_name: app.clone(),
+        name: body.name.clone(),
+        selector,
+        deployment_config_name: config_name,
+        auto_rollback,
+        service_role_arn: None,
+        last_successful_revision_id: None,
+        last_successful_deployment_id: None,
+        last_attempted_deployment_id: None,
+        target_revision_id: None,
+        create_time: now_millis(),
+    };
+    state.store.create_group(&group).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => ApiError::conflict(
+            "DeploymentGroupAlreadyExists",
+            format!("deployment group {} of {app} already exists", body.name),
+        ),
+        e => e.into(),
+    })?;
+    let instances = state.driver.group_instances(&group).await?;
+    Ok(Json(views::group(&group, instances)))
+}
+
+async fn list_groups(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<Vec<api::DeploymentGroup>>> {
+    request.caller.require_operator()?;
+    application_exists(&state, &app).await?;
+    let mut out = Vec::new();
+    for g in state.store.list_groups(&app).await? {
+        let instances = state.driver.group_instances(&g).await?;
+        out.push(views::group(&g, instances));
+    }
+    Ok(Json(out))
+}
+
+async fn get_group(
+    State(state): State<AppState>,
+    Path((app, group)): Path<(String, String)>,
+    request: Signed,
+) -> ApiResult<Json<api::DeploymentGroup>> {
+    request.caller.require_operator()?;
+    application_exists(&state, &app).await?;
+    let g = state.store.get_group(&app, &group).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found(
+            "DeploymentGroupDoesNotExist",
+            format!("deployment group {group} of {app} does not exist"),
+        ),
+        e => e.into(),
+    })?;
+    let instances = state.driver.group_instances(&g).await?;
+    Ok(Json(views::group(&g, instances)))
+}
+
+#[derive(serde::Deserialize)]
+struct UploadQuery {
+    bundle_type: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// Streams a bundle into the blob store. The request is signed over the
+/// `x-amz-content-sha256` the client declares; the stored bytes must hash to it.
+async fn upload_revision(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    Query(query): Query<UploadQuery>,
+    request: Request,
+) -> ApiResult<Json<api::Revision>> {
+    let (parts, body) = request.into_parts();
+    let caller = authenticate(&state, &parts, &[]).await?;
+    caller.require_writer()?;
+    let declared = parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| invalid("a bundle upload must declare its SHA-256 in x-amz-content-sha256"))?
+        .to_ascii_lowercase();
+    if !matches!(query.bundle_type.as_str(), "zip" | "tar" | "tgz") {
+        return Err(invalid(format!("bundle_type {:?} is not zip, tar or tgz", query.bundle_type)));
+    }
+    application_exists(&state, &app).await?;
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream);
+    let info = state.blobs.put(reader, Some(&declared), state.config.max_bundle_bytes).await.map_err(|e| match e {
+        ferry_blob::BlobError::DigestMismatch { .. } => ApiError::bad_request("BundleDigestMismatch", e.to_string()),
+        ferry_blob::BlobError::TooLarge(_) => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "BundleTooLarge", e.to_string())
+        }
+        e => ApiError::internal(e),
+    })?;
+    let revision = resources::Revision {
+        id: revision_id(&app, &query.bundle_type, &info.sha256),
+        application_name: app.clone(),
+        location: resources::RevisionLocation::Blob { key: info.key },
+        bundle_type: query.bundle_type.clone(),
+        sha256: info.sha256,
+        size: info.size,
+        description: query.description.unwrap_or_default(),
+        register_time: now_millis(),
+        first_used_time: None,
+        last_used_time: None,
+    };
+    state.store.put_revision(&revision).await?;
+    Ok(Json(views::revision(&revision)))
+}
+
+/// Revision ids are derived from what they hold, so pushing the same bundle
+/// twice gives the same revision.
+fn revision_id(app: &str, bundle_type: &str, sha256: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{app}\n{bundle_type}\n{sha256}").as_bytes());
+    format!("r-{}", &ferry_blob::hex(&digest)[..20])
+}
+
+async fn list_revisions(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<Vec<api::Revision>>> {
+    request.caller.require_operator()?;
+    application_exists(&state, &app).await?;
+    Ok(Json(state.store.list_revisions(&app).await?.iter().map(views::revision).collect()))
+}
+
+async fn create_deployment(State(state): State<AppState>, request: Signed) -> ApiResult<Json<api::CreatedDeployment>> {
+    request.caller.require_writer()?;
+    let body: api::CreateDeployment = request.json()?;
+    let file_exists_behavior =
+        match &body.file_exists_behavior {
+            Some(name) => Some(parse_file_exists(name).ok_or_else(|| {
+                invalid(format!("file_exists_behavior {name:?} is not DISALLOW, OVERWRITE or RETAIN"))
+            })?),
+            None => None,
+        };
+    let auto_rollback = match &body.auto_rollback {
+        Some(a) => Some(views::parse_auto_rollback(a).map_err(invalid)?),
+        None => None,
+    };
+    let id = state
+        .driver
+        .create_deployment(NewDeployment {
+            application_name: body.application_name,
+            group_name: body.group_name,
+            revision_id: body.revision_id,
+            config_name: body.deployment_config_name,
+            description: body.description,
+            file_exists_behavior,
+            ignore_application_stop_failures: body.ignore_application_stop_failures,
+            auto_rollback,
+        })
+        .await?;
+    Ok(Json(api::CreatedDeployment { deployment_id: id }))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct ListQuery {
+    application: Option<String>,
+    group: Option<String>,
+    status: Option<String>,
+}
+
+async fn list_deployments(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+    request: Signed,
+) -> ApiResult<Json<Vec<api::DeploymentSummary>>> {
+    request.caller.require_operator()?;
+    let statuses = match &query.status {
+        Some(list) => list
+            .split(',')
+            .map(|s| DeploymentStatus::from_name(s.trim()).ok_or_else(|| invalid(format!("unknown status {s:?}"))))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let filter =
+        DeploymentFilter { application: query.application, group: query.group, statuses, ..Default::default() };
+    Ok(Json(state.driver.list(filter).await?.iter().map(views::summary).collect()))
+}
+
+async fn get_deployment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<api::DeploymentView>> {
+    request.caller.require_operator()?;
+    let d = state.store.get_deployment(&id).await.map_err(|e| match e {
+        StoreError::NotFound => {
+            ApiError::not_found("DeploymentDoesNotExist", format!("deployment {id} does not exist"))
+        }
+        e => e.into(),
+    })?;
+    Ok(Json(views::deployment(&d)))
+}
+
+async fn stop_deployment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<api::StopResult>> {
+    request.caller.require_writer()?;
+    let body: api::StopDeployment = request.json()?;
+    let d = state.driver.stop(&id, Some(body.rollback)).await?;
+    let (status, message) = if d.status.is_terminal() {
+        ("Succeeded", "The deployment is stopped.")
+    } else {
+        ("Pending", "No more commands will be scheduled for execution in the deployment instances.")
+    };
+    Ok(Json(api::StopResult { status: status.into(), message: message.into() }))
+}
+
+async fn list_instances(State(state): State<AppState>, request: Signed) -> ApiResult<Json<Vec<api::InstanceView>>> {
+    request.caller.require_operator()?;
+    let instances = state.store.list_instances(false).await?;
+    Ok(Json(
+        instances
+            .iter()
+            .map(|i| api::InstanceView {
+                name: i.name.clone(),
+                tags: i.tags.iter().map(|t| ferry_proto::Tag { key: t.key.clone(), value: t.value.clone() }).collect(),
+                register_time: i.register_time,
+                enrolled: i.agent_key_id.is_some(),
+                agent_version: i.agent_version.clone(),
+                last_seen: state.driver.last_seen_millis(&i.name),
+                online: state.driver.is_online(&i.name),
+            })
+            .collect(),
+    ))
+}
+
+fn config_view(c: &ferry_core::config::DeploymentConfig) -> api::DeploymentConfig {
+    use ferry_core::config::MinimumHealthyHosts as M;
+    api::DeploymentConfig {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        compute_platform: c.compute_platform.as_str().to_string(),
+        minimum_healthy_hosts: c.minimum_healthy_hosts.map(|m| match m {
+            M::HostCount(v) => api::MinimumHealthyHosts { kind: "HOST_COUNT".into(), value: v },
+            M::FleetPercent(v) => api::MinimumHealthyHosts { kind: "FLEET_PERCENT".into(), value: v },
+            M::MostConcurrency => api::MinimumHealthyHosts { kind: "MOST_CONCURRENCY".into(), value: 1 },
+        }),
+        builtin: c.name.starts_with(ferry_core::config::BUILTIN_PREFIX),
+    }
+}
+
+async fn create_config(State(state): State<AppState>, request: Signed) -> ApiResult<Json<api::DeploymentConfig>> {
+    use ferry_core::config::{BUILTIN_PREFIX, DeploymentConfig, MinimumHealthyHosts as M};
+    request.caller.require_writer()?;
+    let body: api::CreateConfig = request.json()?;
+    ferry_core::ids::validate_name(&body.name).map_err(invalid)?;
+    if body.name.starts_with(BUILTIN_PREFIX) {
+        return Err(invalid(format!("the prefix {BUILTIN_PREFIX} is reserved for built-in configs")));
+    }
+    let minimum = match body.minimum_healthy_hosts.kind.as_str() {
+        "HOST_COUNT" => M::HostCount(body.minimum_healthy_hosts.value),
+        "FLEET_PERCENT" => M::FleetPercent(body.minimum_healthy_hosts.value),
+        other => {
+            return Err(invalid(format!("minimum healthy hosts type {other:?} is not HOST_COUNT or FLEET_PERCENT")));
+        }
+    };
+    minimum.validate().map_err(invalid)?;
+    let config = DeploymentConfig {
+        id: crate::random::uuid(),
+        name: body.name.clone(),
+        compute_platform: ComputePlatform::Server,
+        minimum_healthy_hosts: Some(minimum),
+        traffic_routing: None,
+        create_time: now_millis(),
+    };
+    state.store.create_config(&config).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => ApiError::conflict(
+            "DeploymentConfigAlreadyExists",
+            format!("deployment config {} already exists", body.name),
+        ),
+        e => e.into(),
+    })?;
+    Ok(Json(config_view(&config)))
+}
+
+async fn list_configs(State(state): State<AppState>, request: Signed) -> ApiResult<Json<Vec<api::DeploymentConfig>>> {
+    request.caller.require_operator()?;
+    let mut all = ferry_core::config::builtin_configs();
+    all.extend(state.store.list_configs().await?);
+    Ok(Json(all.iter().map(config_view).collect()))
+}

@@ -1,0 +1,161 @@
+//! Domain types to the native API's wire types.
+
+use ferry_core::deployment::{AutoRollback, Deployment, RollbackEvent};
+use ferry_core::resources::{self, DeploymentGroup, TagFilterType};
+use ferry_proto::api;
+
+pub fn application(a: &resources::Application) -> api::Application {
+    api::Application {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        compute_platform: a.compute_platform.as_str().to_string(),
+        create_time: a.create_time,
+    }
+}
+
+pub fn tag_filter(f: &resources::TagFilter) -> api::TagFilter {
+    let kind = match f.kind {
+        TagFilterType::KeyOnly => "KEY_ONLY",
+        TagFilterType::ValueOnly => "VALUE_ONLY",
+        TagFilterType::KeyAndValue => "KEY_AND_VALUE",
+    };
+    api::TagFilter { key: f.key.clone(), value: f.value.clone(), kind: kind.into() }
+}
+
+pub fn parse_tag_filter(f: &api::TagFilter) -> Result<resources::TagFilter, String> {
+    let kind = match f.kind.as_str() {
+        "KEY_ONLY" => TagFilterType::KeyOnly,
+        "VALUE_ONLY" => TagFilterType::ValueOnly,
+        "KEY_AND_VALUE" => TagFilterType::KeyAndValue,
+        other => return Err(format!("tag filter type {other:?} is not KEY_ONLY, VALUE_ONLY or KEY_AND_VALUE")),
+    };
+    Ok(resources::TagFilter { key: f.key.clone(), value: f.value.clone(), kind })
+}
+
+pub fn rollback_event_name(e: RollbackEvent) -> &'static str {
+    match e {
+        RollbackEvent::DeploymentFailure => "DEPLOYMENT_FAILURE",
+        RollbackEvent::DeploymentStopOnAlarm => "DEPLOYMENT_STOP_ON_ALARM",
+        RollbackEvent::DeploymentStopOnRequest => "DEPLOYMENT_STOP_ON_REQUEST",
+    }
+}
+
+pub fn auto_rollback(a: &AutoRollback) -> api::AutoRollbackConfig {
+    api::AutoRollbackConfig {
+        enabled: a.enabled,
+        events: a.events.iter().map(|e| rollback_event_name(*e).to_string()).collect(),
+    }
+}
+
+pub fn parse_auto_rollback(a: &api::AutoRollbackConfig) -> Result<AutoRollback, String> {
+    let mut events = Vec::new();
+    for name in &a.events {
+        events.push(match name.as_str() {
+            "DEPLOYMENT_FAILURE" => RollbackEvent::DeploymentFailure,
+            "DEPLOYMENT_STOP_ON_ALARM" => RollbackEvent::DeploymentStopOnAlarm,
+            "DEPLOYMENT_STOP_ON_REQUEST" => RollbackEvent::DeploymentStopOnRequest,
+            other => return Err(format!("unknown auto-rollback event {other:?}")),
+        });
+    }
+    if a.enabled && events.is_empty() {
+        events.push(RollbackEvent::DeploymentFailure);
+    }
+    Ok(AutoRollback { enabled: a.enabled, events })
+}
+
+pub fn group(g: &DeploymentGroup, instances: Vec<String>) -> api::DeploymentGroup {
+    api::DeploymentGroup {
+        id: g.id.clone(),
+        application_name: g.application_name.clone(),
+        name: g.name.clone(),
+        tag_filters: g.selector.tag_filters.iter().map(tag_filter).collect(),
+        tag_set: g.selector.tag_set.iter().map(|set| set.iter().map(tag_filter).collect()).collect(),
+        deployment_config_name: g.deployment_config_name.clone(),
+        auto_rollback: auto_rollback(&g.auto_rollback),
+        last_successful_deployment_id: g.last_successful_deployment_id.clone(),
+        last_successful_revision_id: g.last_successful_revision_id.clone(),
+        instances,
+    }
+}
+
+pub fn revision(r: &resources::Revision) -> api::Revision {
+    api::Revision {
+        id: r.id.clone(),
+        application_name: r.application_name.clone(),
+        bundle_type: r.bundle_type.clone(),
+        sha256: r.sha256.clone(),
+        size: r.size,
+        description: r.description.clone(),
+        register_time: r.register_time,
+    }
+}
+
+pub fn summary(d: &Deployment) -> api::DeploymentSummary {
+    api::DeploymentSummary {
+        id: d.id.clone(),
+        application_name: d.application_name.clone(),
+        group_name: d.group_name.clone(),
+        status: d.status.as_str().to_string(),
+        creator: d.creator.as_str().to_string(),
+        create_time: d.create_time,
+        complete_time: d.complete_time,
+    }
+}
+
+pub fn deployment(d: &Deployment) -> api::DeploymentView {
+    let o = d.overview();
+    api::DeploymentView {
+        id: d.id.clone(),
+        application_name: d.application_name.clone(),
+        group_name: d.group_name.clone(),
+        deployment_config_name: d.config_name.clone(),
+        revision_id: d.revision.id.clone(),
+        previous_revision_id: d.previous_revision.as_ref().map(|r| r.id.clone()),
+        creator: d.creator.as_str().to_string(),
+        description: d.description.clone(),
+        status: d.status.as_str().to_string(),
+        error: d
+            .error
+            .as_ref()
+            .map(|e| api::ErrorInfo { code: e.code.as_str().to_string(), message: e.message.clone() }),
+        create_time: d.create_time,
+        start_time: d.start_time,
+        complete_time: d.complete_time,
+        overview: api::Overview {
+            pending: o.pending,
+            in_progress: o.in_progress,
+            succeeded: o.succeeded,
+            failed: o.failed,
+            skipped: o.skipped,
+            ready: o.ready,
+        },
+        rollback_deployment_id: d.rollback_info.rollback_deployment_id.clone(),
+        rollback_triggering_deployment_id: d.rollback_info.rollback_triggering_deployment_id.clone(),
+        rollback_message: d.rollback_info.rollback_message.clone(),
+        instances: d
+            .targets
+            .iter()
+            .map(|t| api::InstanceTarget {
+                instance: t.instance.clone(),
+                status: t.status.as_str().to_string(),
+                last_updated: t.last_updated,
+                events: t
+                    .events
+                    .iter()
+                    .map(|e| api::LifecycleEvent {
+                        name: e.name.clone(),
+                        status: e.status.as_str().to_string(),
+                        start_time: e.start_time,
+                        end_time: e.end_time,
+                        diagnostics: e.diagnostics.as_ref().map(|x| ferry_proto::agent::Diagnostics {
+                            error_code: x.error_code.clone(),
+                            script_name: x.script_name.clone(),
+                            message: x.message.clone(),
+                            log_tail: x.log_tail.clone(),
+                        }),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
