@@ -1,0 +1,69 @@
+//! `ferry agent`: enrol once, then long-poll the server and carry out
+//! deployments on this host.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use ferry_agent::AgentConfig;
+use ferry_proto::Tag;
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The server, e.g. http://10.0.0.5:7800.
+    #[arg(long, env = "FERRY_SERVER", value_name = "URL")]
+    server: String,
+    /// The fleet's join token (only needed until this host has enrolled).
+    #[arg(long, env = "FERRY_JOIN_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    join_token: Option<String>,
+    /// This host's instance name [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// A tag for this instance, sent at enrolment; repeat for several.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = Tag::parse)]
+    tags: Vec<Tag>,
+    /// The agent's root: deployment-root/ and state/ (the host credential, the journal).
+    #[arg(long, default_value = ferry_agent::DEFAULT_ROOT, value_name = "DIR")]
+    root: PathBuf,
+    /// Deployment directories kept per deployment group (at least 1).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    max_revisions: u32,
+}
+
+pub fn run(args: AgentArgs) -> ExitCode {
+    super::init_logging();
+    if args.max_revisions < 1 {
+        eprintln!("ferry agent: --max-revisions must be at least 1");
+        return ExitCode::from(2);
+    }
+    let name = match args.name.or_else(host_name) {
+        Some(name) => name,
+        None => {
+            eprintln!("ferry agent: cannot read this host's name: pass --name");
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = AgentConfig::new(args.server, name);
+    config.join_token = args.join_token;
+    config.tags = args.tags;
+    config.root = args.root;
+    config.max_revisions = args.max_revisions;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("ferry agent: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(ferry_agent::run(config, super::shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferry agent: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}

@@ -1,0 +1,96 @@
+//! `ferry config`: deployment configs (how many hosts may be down at once).
+//!
+//! `ferry config list --json` prints `Vec<ferry_proto::api::DeploymentConfig>`.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use ferry_proto::api;
+
+use super::output::{self, Table};
+use crate::client::{Client, Error, ServerArgs};
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    command: ConfigCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Create a custom deployment config.
+    Create {
+        /// The config's name (the CodeDeployDefault. prefix is reserved).
+        name: String,
+        /// HOST_COUNT:N (at least N hosts stay healthy) or FLEET_PERCENT:P (P% of the fleet, 0–99).
+        #[arg(long, value_name = "TYPE:VALUE", value_parser = parse_minimum)]
+        minimum_healthy_hosts: api::MinimumHealthyHosts,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List built-in and custom deployment configs.
+    List {
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+fn parse_minimum(text: &str) -> Result<api::MinimumHealthyHosts, String> {
+    let (kind, value) = text.split_once(':').ok_or("expected HOST_COUNT:N or FLEET_PERCENT:P")?;
+    let kind = kind.to_ascii_uppercase();
+    if kind != "HOST_COUNT" && kind != "FLEET_PERCENT" {
+        return Err(format!("{kind} is not HOST_COUNT or FLEET_PERCENT"));
+    }
+    let value = value.parse().map_err(|_| format!("{value:?} is not a whole number"))?;
+    Ok(api::MinimumHealthyHosts { kind, value })
+}
+
+pub fn run(args: ConfigArgs) -> ExitCode {
+    output::finish(match args.command {
+        ConfigCommand::Create { name, minimum_healthy_hosts, server } => create(name, minimum_healthy_hosts, &server),
+        ConfigCommand::List { json, server } => list(json, &server),
+    })
+}
+
+fn create(
+    name: String,
+    minimum_healthy_hosts: api::MinimumHealthyHosts,
+    server: &ServerArgs,
+) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let config: api::DeploymentConfig =
+        client.post("/api/v1/configs", &api::CreateConfig { name, minimum_healthy_hosts })?;
+    println!("created deployment config {}", config.name);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let configs: Vec<api::DeploymentConfig> = client.get("/api/v1/configs", "")?;
+    if json {
+        output::print_json(&configs)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["NAME", "PLATFORM", "MINIMUM HEALTHY HOSTS"]);
+    for c in &configs {
+        let min = c.minimum_healthy_hosts.as_ref().map(|m| format!("{} {}", m.kind, m.value)).unwrap_or_default();
+        t.row(vec![c.name.clone(), c.compute_platform.clone(), min]);
+    }
+    t.print();
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn minimum_parsing() {
+        let m = super::parse_minimum("host_count:2").unwrap();
+        assert_eq!((m.kind.as_str(), m.value), ("HOST_COUNT", 2));
+        assert!(super::parse_minimum("PERCENT:5").is_err());
+        assert!(super::parse_minimum("HOST_COUNT").is_err());
+        assert!(super::parse_minimum("FLEET_PERCENT:x").is_err());
+    }
+}

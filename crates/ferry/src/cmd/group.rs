@@ -1,0 +1,262 @@
+//! `ferry group`: create and list deployment groups.
+//!
+//! `ferry group list APP --json` prints `Vec<ferry_proto::api::DeploymentGroup>`;
+//! `ferry group create … --json` prints the `DeploymentGroup` (field names stable).
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use ferry_proto::{Tag, api};
+
+use super::app::app_path;
+use super::output::{self, Table};
+use crate::client::{Client, Error, ServerArgs};
+
+#[derive(Debug, Args)]
+pub struct GroupArgs {
+    #[command(subcommand)]
+    command: GroupCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Create a deployment group: the instances carrying ANY of the given tags.
+    Create {
+        /// The application.
+        app: String,
+        /// The group's name.
+        group: String,
+        /// An instance tag to target, KEY=VALUE (repeatable; an instance with any of them is a target).
+        #[arg(long = "tag", value_name = "KEY=VALUE", required = true, value_parser = Tag::parse)]
+        tags: Vec<Tag>,
+        /// The deployment configuration [default: the server's, CodeDeployDefault.OneAtATime].
+        #[arg(long, value_name = "NAME")]
+        config: Option<String>,
+        /// Roll back to the last successful revision when a deployment fails or is stopped.
+        #[arg(long)]
+        auto_rollback: bool,
+        /// Print the API's JSON (`ferry_proto::api::DeploymentGroup`).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List an application's deployment groups.
+    List {
+        /// The application.
+        app: String,
+        /// Print the API's JSON (`Vec<ferry_proto::api::DeploymentGroup>`).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+pub fn run(args: GroupArgs) -> ExitCode {
+    output::finish(match args.command {
+        GroupCommand::Create { app, group, tags, config, auto_rollback, json, server } => {
+            let request = create_request(group, &tags, config, auto_rollback);
+            create(&app, &request, json, &server)
+        }
+        GroupCommand::List { app, json, server } => list(&app, json, &server),
+    })
+}
+
+fn create_request(name: String, tags: &[Tag], config: Option<String>, auto_rollback: bool) -> api::CreateGroup {
+    api::CreateGroup {
+        name,
+        tag_filters: tags.iter().map(api::TagFilter::key_and_value).collect(),
+        tag_set: Vec::new(),
+        deployment_config_name: config,
+        auto_rollback: auto_rollback.then(|| api::AutoRollbackConfig {
+            enabled: true,
+            events: vec!["DEPLOYMENT_FAILURE".into(), "DEPLOYMENT_STOP_ON_REQUEST".into()],
+        }),
+    }
+}
+
+fn create(app: &str, request: &api::CreateGroup, json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let group: api::DeploymentGroup = client.post(&format!("{}/groups", app_path(app)), request)?;
+    if json {
+        output::print_json(&group)?;
+    } else {
+        for line in describe(&group) {
+            println!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `group create` prints: the group and the instances it targets now.
+fn describe(g: &api::DeploymentGroup) -> Vec<String> {
+    let mut lines = vec![
+        format!("created deployment group {} of {}", g.name, g.application_name),
+        format!("  targets        {}", selector(g)),
+        format!("  config         {}", g.deployment_config_name),
+        format!("  auto-rollback  {}", rollback(&g.auto_rollback)),
+    ];
+    if g.instances.is_empty() {
+        lines.push("  instances      none yet (instances enrolling later with a matching tag are targeted)".into());
+    } else {
+        lines.push(format!("  instances      {} now:", g.instances.len()));
+        lines.extend(g.instances.iter().map(|i| format!("    {i}")));
+    }
+    lines
+}
+
+fn list(app: &str, json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let groups: Vec<api::DeploymentGroup> = client.get(&format!("{}/groups", app_path(app)), "")?;
+    if json {
+        output::print_json(&groups)?;
+    } else if groups.is_empty() {
+        eprintln!(
+            "{app} has no deployment groups yet (create one with `ferry group create {app} GROUP --tag KEY=VALUE`)"
+        );
+    } else {
+        table(&groups).print();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn table(groups: &[api::DeploymentGroup]) -> Table {
+    let mut t = Table::new(&["NAME", "TARGETS", "CONFIG", "AUTO-ROLLBACK", "INSTANCES", "LAST SUCCESS"]).right(4);
+    for g in groups {
+        t.row(vec![
+            g.name.clone(),
+            selector(g),
+            g.deployment_config_name.clone(),
+            rollback(&g.auto_rollback),
+            g.instances.len().to_string(),
+            output::or_dash(g.last_successful_deployment_id.as_deref()),
+        ]);
+    }
+    t
+}
+
+/// The group's tag filters: `role=web | role=api`, or a tag set `(a | b) & (c)`.
+fn selector(g: &api::DeploymentGroup) -> String {
+    let any = |filters: &[api::TagFilter]| filters.iter().map(filter).collect::<Vec<_>>().join(" | ");
+    if !g.tag_set.is_empty() {
+        g.tag_set.iter().map(|set| format!("({})", any(set))).collect::<Vec<_>>().join(" & ")
+    } else if g.tag_filters.is_empty() {
+        "-".into()
+    } else {
+        any(&g.tag_filters)
+    }
+}
+
+fn filter(f: &api::TagFilter) -> String {
+    match f.kind.as_str() {
+        "KEY_ONLY" => f.key.clone(),
+        "VALUE_ONLY" => format!("*={}", f.value),
+        _ => format!("{}={}", f.key, f.value),
+    }
+}
+
+fn rollback(a: &api::AutoRollbackConfig) -> String {
+    if !a.enabled {
+        return "off".into();
+    }
+    let events: Vec<&str> = a
+        .events
+        .iter()
+        .map(|e| match e.as_str() {
+            "DEPLOYMENT_FAILURE" => "on failure",
+            "DEPLOYMENT_STOP_ON_REQUEST" => "on stop",
+            "DEPLOYMENT_STOP_ON_ALARM" => "on alarm",
+            other => other,
+        })
+        .collect();
+    if events.is_empty() { "on".into() } else { events.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(name: &str, filters: &[(&str, &str, &str)], instances: &[&str]) -> api::DeploymentGroup {
+        api::DeploymentGroup {
+            id: "g".into(),
+            application_name: "web".into(),
+            name: name.into(),
+            tag_filters: filters
+                .iter()
+                .map(|(k, v, t)| api::TagFilter { key: k.to_string(), value: v.to_string(), kind: t.to_string() })
+                .collect(),
+            tag_set: Vec::new(),
+            deployment_config_name: "CodeDeployDefault.OneAtATime".into(),
+            auto_rollback: Default::default(),
+            last_successful_deployment_id: None,
+            last_successful_revision_id: None,
+            instances: instances.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn builds_the_create_request() {
+        let tags = vec![Tag::parse("role=web").unwrap(), Tag::parse("env=prod").unwrap()];
+        let r = create_request("prod".into(), &tags, Some("CodeDeployDefault.AllAtOnce".into()), true);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "name": "prod",
+                "tag_filters": [
+                    {"key": "role", "value": "web", "type": "KEY_AND_VALUE"},
+                    {"key": "env", "value": "prod", "type": "KEY_AND_VALUE"}
+                ],
+                "tag_set": [],
+                "deployment_config_name": "CodeDeployDefault.AllAtOnce",
+                "auto_rollback": {"enabled": true, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]}
+            })
+        );
+        let r = create_request("g".into(), &tags[..1], None, false);
+        assert_eq!(r.auto_rollback, None);
+        assert_eq!(r.deployment_config_name, None);
+    }
+
+    #[test]
+    fn describes_a_new_group() {
+        let mut g = group("prod", &[("role", "web", "KEY_AND_VALUE"), ("canary", "", "KEY_ONLY")], &["web-1", "web-2"]);
+        g.auto_rollback = api::AutoRollbackConfig {
+            enabled: true,
+            events: vec!["DEPLOYMENT_FAILURE".into(), "DEPLOYMENT_STOP_ON_REQUEST".into()],
+        };
+        assert_eq!(
+            describe(&g),
+            vec![
+                "created deployment group prod of web",
+                "  targets        role=web | canary",
+                "  config         CodeDeployDefault.OneAtATime",
+                "  auto-rollback  on failure, on stop",
+                "  instances      2 now:",
+                "    web-1",
+                "    web-2",
+            ]
+        );
+        let g = group("empty", &[("role", "db", "KEY_AND_VALUE")], &[]);
+        assert!(describe(&g).last().unwrap().contains("none yet"));
+    }
+
+    #[test]
+    fn lists_groups() {
+        let mut a = group("prod", &[("role", "web", "KEY_AND_VALUE")], &["a", "b", "c"]);
+        a.last_successful_deployment_id = Some("d-ABC".into());
+        let mut b = group("staging", &[], &[]);
+        b.tag_set = vec![
+            vec![api::TagFilter { key: "role".into(), value: "web".into(), kind: "KEY_AND_VALUE".into() }],
+            vec![api::TagFilter { key: "".into(), value: "eu".into(), kind: "VALUE_ONLY".into() }],
+        ];
+        assert_eq!(
+            table(&[a, b]).lines(),
+            vec![
+                "NAME     TARGETS              CONFIG                        AUTO-ROLLBACK  INSTANCES  LAST SUCCESS",
+                "prod     role=web             CodeDeployDefault.OneAtATime  off                    3  d-ABC",
+                "staging  (role=web) & (*=eu)  CodeDeployDefault.OneAtATime  off                    0  -",
+            ]
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! Subcommands of `ferry`.
+
+mod local;
+// Running ferry itself.
+mod agent;
+mod fleet;
+mod server;
+// Operator commands (clients of the server's native API).
+mod app;
+mod config;
+mod deploy;
+mod get;
+mod group;
+mod instances;
+mod logs;
+pub(crate) mod output;
+mod push;
+mod stop;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// ferry: self-hosted deployments for any fleet of Linux servers.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Deploy a bundle on this machine without a server, to develop and test appspecs
+    /// (the counterpart of AWS's codedeploy-local).
+    Local(local::LocalArgs),
+    /// Run the ferry server (the control plane).
+    Server(server::ServerArgs),
+    /// Run the ferry agent on this host: enrol once, then carry out deployments.
+    Agent(agent::AgentArgs),
+    /// A local fleet of isolated hosts running agents, for demos and trials (needs root).
+    Fleet(fleet::FleetArgs),
+    /// Create and list applications.
+    App(app::AppArgs),
+    /// Create and list deployment configs.
+    Config(config::ConfigArgs),
+    /// Create and list deployment groups (the instances a deployment targets, by tag).
+    Group(group::GroupArgs),
+    /// Bundle a revision directory, check its appspec, and upload it; prints the revision id.
+    Push(push::PushArgs),
+    /// Start a deployment of a revision to a group (--wait to follow it to its end).
+    Deploy(deploy::DeployArgs),
+    /// Show a deployment: status, instances and their lifecycle events.
+    Get(get::GetArgs),
+    /// List deployments, newest first.
+    List(get::ListArgs),
+    /// Stop a deployment in progress.
+    Stop(stop::StopArgs),
+    /// List the instances the server knows, with their agents' state.
+    Instances(instances::InstancesArgs),
+    /// Show the hook output a deployment's instances reported.
+    Logs(logs::LogsArgs),
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Local(args) => local::run(args),
+        Command::Server(args) => server::run(args),
+        Command::Agent(args) => agent::run(args),
+        Command::Fleet(args) => fleet::run(args),
+        Command::Config(args) => config::run(args),
+        Command::App(args) => app::run(args),
+        Command::Group(args) => group::run(args),
+        Command::Push(args) => push::run(args),
+        Command::Deploy(args) => deploy::run(args),
+        Command::Get(args) => get::run_get(args),
+        Command::List(args) => get::run_list(args),
+        Command::Stop(args) => stop::run(args),
+        Command::Instances(args) => instances::run(args),
+        Command::Logs(args) => logs::run(args),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("cannot listen for SIGTERM");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Logs to stderr, human-readable or JSON (`FERRY_LOG_FORMAT=json`), filtered by `RUST_LOG` (default info).
+pub(crate) fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("FERRY_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

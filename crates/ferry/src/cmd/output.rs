@@ -1,0 +1,262 @@
+//! Human output shared by the operator commands: aligned tables, durations,
+//! timestamps, JSON, and the error-to-exit-code edge.
+//!
+//! Exit codes of the operator commands: 0 success; 1 the server refused the
+//! request (an `ErrorBody`) or the deployment did not succeed; 2 the command
+//! could not be carried out (usage, credentials, server unreachable, a bad
+//! bundle directory).
+
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::client::Error;
+
+/// Prints `error: …` for a failed command and turns the outcome into the exit code.
+pub fn finish(outcome: Result<ExitCode, Error>) -> ExitCode {
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Prints `value` as pretty JSON on stdout (the `--json` output of every command).
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Other(format!("cannot encode JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, as the API's times.
+pub fn now_millis() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// A column's alignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    Right,
+}
+
+/// A plain-text table: a header row and rows, columns separated by two spaces,
+/// padded to the widest cell (counted in characters). Trailing spaces are trimmed.
+#[derive(Debug, Clone)]
+pub struct Table {
+    header: Vec<String>,
+    align: Vec<Align>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Self {
+        Self {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            align: vec![Align::Left; header.len()],
+            rows: Vec::new(),
+        }
+    }
+
+    /// A table without a header row (for blocks such as the live progress).
+    pub fn headless(columns: usize) -> Self {
+        Self { header: Vec::new(), align: vec![Align::Left; columns], rows: Vec::new() }
+    }
+
+    /// Right-aligns column `index` (numbers, durations).
+    pub fn right(mut self, index: usize) -> Self {
+        if let Some(a) = self.align.get_mut(index) {
+            *a = Align::Right;
+        }
+        self
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    /// The rendered lines, header first.
+    pub fn lines(&self) -> Vec<String> {
+        let columns = self.align.len();
+        let mut widths = vec![0usize; columns];
+        let all = std::iter::once(&self.header).filter(|h| !h.is_empty()).chain(self.rows.iter());
+        for row in all.clone() {
+            for (i, cell) in row.iter().enumerate().take(columns) {
+                widths[i] = widths[i].max(cell.chars().count());
+            }
+        }
+        all.map(|row| {
+            let mut line = String::new();
+            for (i, width) in widths.iter().enumerate() {
+                let cell = row.get(i).map(String::as_str).unwrap_or("");
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                let pad = width - cell.chars().count().min(*width);
+                match self.align[i] {
+                    Align::Left => {
+                        line.push_str(cell);
+                        line.extend(std::iter::repeat_n(' ', pad));
+                    }
+                    Align::Right => {
+                        line.extend(std::iter::repeat_n(' ', pad));
+                        line.push_str(cell);
+                    }
+                }
+            }
+            line.trim_end().to_string()
+        })
+        .collect()
+    }
+
+    pub fn print(&self) {
+        for line in self.lines() {
+            println!("{line}");
+        }
+    }
+}
+
+/// A duration for humans: `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`.
+pub fn duration(ms: u64) -> String {
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        format!("{} min {:02} s", ms / 60_000, ms / 1000 % 60)
+    } else {
+        format!("{} h {:02} min", ms / 3_600_000, ms / 60_000 % 60)
+    }
+}
+
+/// How long ago `then` was, seen from `now` (both ms since the epoch):
+/// `just now`, `12 s ago`, `5 min ago`, `3 h ago`, `4 d ago`.
+pub fn ago(now: u64, then: u64) -> String {
+    let secs = now.saturating_sub(then) / 1000;
+    if secs < 1 {
+        "just now".into()
+    } else if secs < 60 {
+        format!("{secs} s ago")
+    } else if secs < 3600 {
+        format!("{} min ago", secs / 60)
+    } else if secs < 48 * 3600 {
+        format!("{} h ago", secs / 3600)
+    } else {
+        format!("{} d ago", secs / 86_400)
+    }
+}
+
+/// An absolute UTC time: `2025-06-01 12:34:56 UTC`.
+pub fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// `-` for an absent value.
+pub fn or_dash(value: Option<&str>) -> String {
+    match value {
+        Some(v) if !v.is_empty() => v.to_string(),
+        _ => "-".into(),
+    }
+}
+
+/// Cuts `line` to `width` characters, ending in `…` when it was longer.
+pub fn truncate(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_string();
+    }
+    let mut out: String = line.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns_and_trims() {
+        let mut t = Table::new(&["NAME", "STATUS", "TIME"]).right(2);
+        t.row(vec!["web-1".into(), "Succeeded".into(), "12 ms".into()]);
+        t.row(vec!["database-primary".into(), "Failed".into(), "1234 ms".into()]);
+        t.row(vec!["x".into(), "".into(), "".into()]);
+        assert_eq!(
+            t.lines(),
+            vec![
+                "NAME              STATUS        TIME",
+                "web-1             Succeeded    12 ms",
+                "database-primary  Failed     1234 ms",
+                "x",
+            ]
+        );
+    }
+
+    #[test]
+    fn table_counts_characters_not_bytes() {
+        let mut t = Table::new(&["A", "B"]);
+        t.row(vec!["héllo".into(), "x".into()]);
+        t.row(vec!["ab".into(), "y".into()]);
+        assert_eq!(t.lines(), vec!["A      B", "héllo  x", "ab     y"]);
+    }
+
+    #[test]
+    fn headless_table_has_no_header_and_short_rows_pad() {
+        let mut t = Table::headless(3);
+        t.row(vec!["a".into(), "bb".into(), "c".into()]);
+        t.row(vec!["aaa".into()]);
+        assert_eq!(t.lines(), vec!["a    bb  c", "aaa"]);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(0), "0 ms");
+        assert_eq!(duration(999), "999 ms");
+        assert_eq!(duration(1_000), "1.0 s");
+        assert_eq!(duration(12_345), "12.3 s");
+        assert_eq!(duration(245_000), "4 min 05 s");
+        assert_eq!(duration(7_380_000), "2 h 03 min");
+    }
+
+    #[test]
+    fn relative_times() {
+        let now = 1_000_000_000;
+        assert_eq!(ago(now, now), "just now");
+        assert_eq!(ago(now, now + 5_000), "just now", "a server clock ahead of ours is not the future");
+        assert_eq!(ago(now, now - 12_000), "12 s ago");
+        assert_eq!(ago(now, now - 300_000), "5 min ago");
+        assert_eq!(ago(now, now - 3 * 3_600_000), "3 h ago");
+        assert_eq!(ago(now, now - 4 * 86_400_000), "4 d ago");
+    }
+
+    #[test]
+    fn utc_times() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(1_709_210_096_789), "2024-02-29 12:34:56 UTC");
+    }
+
+    #[test]
+    fn truncation() {
+        assert_eq!(truncate("abcdef", 6), "abcdef");
+        assert_eq!(truncate("abcdefg", 6), "abcde…");
+        assert_eq!(or_dash(None), "-");
+        assert_eq!(or_dash(Some("")), "-");
+        assert_eq!(or_dash(Some("v")), "v");
+    }
+}

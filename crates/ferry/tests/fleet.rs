@@ -1,0 +1,334 @@
+//! Black-box tests of in-place deployments across a fleet: a real
+//! `ferry server`, real `ferry agent`s in isolated hosts (network + mount
+//! namespaces), driven with the `ferry` CLI.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::*;
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// Creates an application and a group selecting `filter_tag`, pushes
+/// `revision_dir`; returns the revision id.
+fn setup(
+    c: &Cluster,
+    app: &str,
+    group: &str,
+    filter_tag: &str,
+    extra: &[&str],
+    revision_dir: &std::path::Path,
+) -> String {
+    let _ = c.ferry(&["app", "create", app]);
+    let mut args = vec!["group", "create", app, group, "--tag", filter_tag];
+    args.extend_from_slice(extra);
+    c.ferry_ok(&args);
+    push(c, app, revision_dir)
+}
+
+fn push(c: &Cluster, app: &str, dir: &std::path::Path) -> String {
+    c.ferry_ok(&["push", app, dir.to_str().unwrap()]).lines().last().unwrap().trim().to_string()
+}
+
+fn deploy(c: &Cluster, app: &str, group: &str, extra: &[&str]) -> String {
+    let mut args = vec!["deploy", app, group];
+    args.extend_from_slice(extra);
+    c.ferry_ok(&args).lines().last().unwrap().trim().to_string()
+}
+
+fn instance<'a>(view: &'a Value, name: &str) -> &'a Value {
+    view["instances"].as_array().unwrap().iter().find(|i| i["instance"] == name).expect("instance in deployment")
+}
+
+fn event<'a>(instance: &'a Value, name: &str) -> &'a Value {
+    instance["events"].as_array().unwrap().iter().find(|e| e["name"] == name).expect("event")
+}
+
+/// The most instances that were between their first event's start and
+/// their last event's end at the same moment.
+fn max_concurrent(view: &Value) -> usize {
+    let mut points = Vec::new();
+    for i in view["instances"].as_array().unwrap() {
+        let events = i["events"].as_array().unwrap();
+        let start = events.iter().filter_map(|e| e["start_time"].as_u64()).min();
+        let end = events.iter().filter_map(|e| e["end_time"].as_u64()).max();
+        if let (Some(s), Some(e)) = (start, end) {
+            points.push((s, 1i32));
+            points.push((e, -1i32));
+        }
+    }
+    // Ends before starts at the same millisecond: touching is not overlapping.
+    points.sort();
+    let (mut now, mut max) = (0i32, 0i32);
+    for (_, delta) in points {
+        now += delta;
+        max = max.max(now);
+    }
+    max as usize
+}
+
+#[test]
+fn rolling_configs_never_take_down_more_hosts_than_allowed() {
+    if !fleet_supported() {
+        return;
+    }
+    // Host i carries `inN` for every N > i, so group `gN` targets N hosts.
+    let sizes = [1usize, 2, 3, 4, 9];
+    let c = Cluster::start(ClusterOptions {
+        hosts: 9,
+        tags: |i| [1usize, 2, 3, 4, 9].iter().filter(|n| i < **n).map(|n| (format!("in{n}"), "yes".into())).collect(),
+        ..Default::default()
+    });
+    let rev = revision(&c.tmp.path().join("rev"), "v1", 300, None);
+    let _ = c.ferry(&["app", "create", "roll"]);
+    for n in sizes {
+        c.ferry_ok(&["group", "create", "roll", &format!("g{n}"), "--tag", &format!("in{n}=yes")]);
+    }
+    c.ferry_ok(&["config", "create", "TwoHealthy", "--minimum-healthy-hosts", "HOST_COUNT:2"]);
+    push(&c, "roll", &rev);
+    // (config, minimum healthy for n, whether n hosts is a valid fleet)
+    type Rule = fn(usize) -> (usize, bool);
+    let configs: [(&str, Rule); 4] = [
+        ("CodeDeployDefault.AllAtOnce", |_| (0, true)),
+        ("CodeDeployDefault.HalfAtATime", |n| (n.div_ceil(2), n.div_ceil(2) < n)),
+        ("CodeDeployDefault.OneAtATime", |n| (n - 1, true)),
+        ("TwoHealthy", |n| (2, 2 < n)),
+    ];
+    for n in sizes {
+        for (config, rule) in configs {
+            let (m, valid) = rule(n);
+            let id = deploy(&c, "roll", &format!("g{n}"), &["--config", config, "--file-exists-behavior", "OVERWRITE"]);
+            let view = c.wait_done(&id, LONG);
+            let what = format!("{config} on {n} hosts");
+            if !valid {
+                assert_eq!(view["status"], "Failed", "{what}");
+                assert_eq!(view["error"]["code"], "HEALTH_CONSTRAINTS_INVALID", "{what}");
+                continue;
+            }
+            assert_eq!(view["status"], "Succeeded", "{what}: {view:#}");
+            let allowed = (n - m).max(1);
+            let concurrent = max_concurrent(&view);
+            assert!(concurrent <= allowed, "{what}: {concurrent} hosts down at once, at most {allowed} allowed");
+            if config == "CodeDeployDefault.AllAtOnce" {
+                assert_eq!(concurrent, n, "{what}: AllAtOnce must deploy to every host at once");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failing_hook_fails_the_deployment_and_rolls_back() {
+    if !fleet_supported() {
+        return;
+    }
+    let c = Cluster::start(ClusterOptions::default());
+    let good = revision(&c.tmp.path().join("good"), "good", 0, None);
+    setup(&c, "shop", "web", "app=demo", &["--auto-rollback"], &good);
+    c.ferry_ok(&["deploy", "shop", "web", "--wait"]);
+    for h in 0..3 {
+        assert_eq!(std::fs::read_to_string(c.host_file(h, "/srv/app/www/index.html")).unwrap(), "revision good\n");
+    }
+
+    let bad = revision(&c.tmp.path().join("bad"), "bad", 0, Some("AfterInstall"));
+    let bad_rev = push(&c, "shop", &bad);
+    let out = c.ferry(&["deploy", "shop", "web", "--revision", &bad_rev, "--wait"]);
+    assert!(!out.status.success(), "a failing deployment must exit non-zero");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let id =
+        stdout.split_whitespace().find(|w| w.starts_with("d-") && w.len() == 11).expect("deployment id").to_string();
+    let view = c.get(&id);
+    assert_eq!(view["status"], "Failed");
+    assert_eq!(view["error"]["code"], "HEALTH_CONSTRAINTS");
+    let first = instance(&view, "host1");
+    assert_eq!(first["status"], "Failed");
+    let failed = event(first, "AfterInstall");
+    assert_eq!(failed["status"], "Failed");
+    assert_eq!(failed["diagnostics"]["error_code"], "ScriptFailed");
+    assert!(failed["diagnostics"]["log_tail"].as_str().unwrap().contains("failing on purpose"));
+    assert_eq!(event(first, "ApplicationStart")["status"], "Skipped");
+    assert_eq!(instance(&view, "host2")["status"], "Skipped");
+
+    let rollback = view["rollback_deployment_id"].as_str().expect("a rollback was started").to_string();
+    let rolled = c.wait_done(&rollback, LONG);
+    assert_eq!(rolled["status"], "Succeeded", "{rolled:#}");
+    assert_eq!(rolled["creator"], "codeDeployRollback");
+    assert_eq!(rolled["rollback_triggering_deployment_id"], id.as_str());
+    assert_eq!(std::fs::read_to_string(c.host_file(0, "/srv/app/www/index.html")).unwrap(), "revision good\n");
+}
+
+#[test]
+fn stop_with_and_without_rollback() {
+    if !fleet_supported() {
+        return;
+    }
+    let c = Cluster::start(ClusterOptions::default());
+    let good = revision(&c.tmp.path().join("good"), "good", 0, None);
+    setup(&c, "shop", "web", "app=demo", &[], &good);
+    c.ferry_ok(&["deploy", "shop", "web", "--wait"]);
+    let slow = revision(&c.tmp.path().join("slow"), "slow", 2000, None);
+    let slow_rev = push(&c, "shop", &slow);
+
+    for rollback in [false, true] {
+        let id = deploy(&c, "shop", "web", &["--revision", &slow_rev]);
+        wait_for("ApplicationStart on host1", LONG, || {
+            let view = c.get(&id);
+            (event(instance(&view, "host1"), "ApplicationStart")["status"] == "InProgress").then_some(())
+        });
+        let mut args = vec!["stop", id.as_str()];
+        if rollback {
+            args.push("--rollback");
+        }
+        let out = c.ferry_ok(&args);
+        assert!(out.contains("Pending"), "the running event must finish first: {out}");
+        let view = c.wait_done(&id, LONG);
+        assert_eq!(view["status"], "Stopped");
+        assert_eq!(view["error"]["code"], "MANUAL_STOP");
+        let first = instance(&view, "host1");
+        assert_eq!(event(first, "ApplicationStart")["status"], "Succeeded", "the running event finished");
+        assert_eq!(event(first, "ValidateService")["status"], "Skipped");
+        assert_eq!(instance(&view, "host2")["status"], "Skipped");
+        assert_eq!(begins(&c, 1).get("slow ApplicationStop"), None, "host2 was never touched");
+        match view["rollback_deployment_id"].as_str() {
+            Some(rb) => {
+                assert!(rollback, "no rollback was asked for");
+                assert_eq!(c.wait_done(rb, LONG)["status"], "Succeeded");
+            }
+            None => assert!(!rollback, "a rollback was asked for"),
+        }
+    }
+}
+
+#[test]
+fn an_agent_killed_mid_hook_fails_the_event_after_restart() {
+    if !fleet_supported() {
+        return;
+    }
+    let mut c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
+    let slow = revision(&c.tmp.path().join("slow"), "slow", 3000, None);
+    setup(&c, "shop", "web", "app=demo", &[], &slow);
+    let id = deploy(&c, "shop", "web", &[]);
+    wait_for("ApplicationStart to run", LONG, || {
+        (event(instance(&c.get(&id), "host1"), "ApplicationStart")["status"] == "InProgress").then_some(())
+    });
+    c.kill_agent(0);
+    c.start_agent(0);
+    let view = c.wait_done(&id, LONG);
+    assert_eq!(view["status"], "Failed");
+    let e = event(instance(&view, "host1"), "ApplicationStart");
+    assert_eq!(e["diagnostics"]["error_code"], "FailedAfterRestart", "{view:#}");
+    assert_eq!(begins(&c, 0).get("slow ApplicationStart"), Some(&1), "the hook must not run again");
+}
+
+#[test]
+fn a_silent_host_is_given_up_on() {
+    if !fleet_supported() {
+        return;
+    }
+    let c =
+        Cluster::start(ClusterOptions { hosts: 1, poll_hold_seconds: 1, lost_after_seconds: 3, ..Default::default() });
+    let slow = revision(&c.tmp.path().join("slow"), "slow", 30_000, None);
+    setup(&c, "shop", "web", "app=demo", &[], &slow);
+    let id = deploy(&c, "shop", "web", &[]);
+    wait_for("ApplicationStart to run", LONG, || {
+        (event(instance(&c.get(&id), "host1"), "ApplicationStart")["status"] == "InProgress").then_some(())
+    });
+    c.signal_agent(0, ferry_fleet::Signal::SIGSTOP);
+    let started = std::time::Instant::now();
+    let view = c.wait_done(&id, Duration::from_secs(30));
+    c.signal_agent(0, ferry_fleet::Signal::SIGCONT);
+    assert!(started.elapsed() < Duration::from_secs(10), "lost host noticed in {:?}", started.elapsed());
+    assert_eq!(view["status"], "Failed");
+    let e = event(instance(&view, "host1"), "ApplicationStart");
+    assert!(e["diagnostics"]["message"].as_str().unwrap().contains("has not been heard from"), "{e:#}");
+}
+
+#[test]
+fn a_server_killed_at_any_moment_resumes_every_deployment() {
+    if !fleet_supported() {
+        return;
+    }
+    let mut c = Cluster::start(ClusterOptions::default());
+    let first = revision(&c.tmp.path().join("r0"), "r0", 100, None);
+    setup(&c, "shop", "web", "app=demo", &["--config", "CodeDeployDefault.HalfAtATime"], &first);
+    // Crash points spread over the deployment: before dispatch, mid-batch, near the end.
+    let crash_after_ms = [0u64, 150, 400, 700, 1100];
+    for (round, delay) in crash_after_ms.iter().enumerate() {
+        let tag = format!("r{round}");
+        let rev = revision(&c.tmp.path().join(&tag), &tag, 100, None);
+        let rev_id = push(&c, "shop", &rev);
+        let id = deploy(&c, "shop", "web", &["--revision", &rev_id, "--file-exists-behavior", "OVERWRITE"]);
+        std::thread::sleep(Duration::from_millis(*delay));
+        c.kill_server();
+        c.start_server();
+        let view = c.wait_done(&id, LONG);
+        assert_eq!(view["status"], "Succeeded", "round {round}: {view:#}");
+        for h in 0..3 {
+            let counts = begins(&c, h);
+            for e in ["BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"] {
+                assert_eq!(counts.get(&format!("{tag} {e}")), Some(&1), "round {round}, host {h}: {e} ran {counts:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_tampered_bundle_is_refused_by_the_agent() {
+    if !fleet_supported() {
+        return;
+    }
+    let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
+    let rev = revision(&c.tmp.path().join("rev"), "v1", 0, None);
+    setup(&c, "shop", "web", "app=demo", &[], &rev);
+    // Corrupt the stored bundle behind the server's back.
+    let blobs = c.data_dir().join("blobs/sha256");
+    for entry in std::fs::read_dir(&blobs).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"not the bundle that was pushed").unwrap();
+    }
+    let id = deploy(&c, "shop", "web", &[]);
+    let view = c.wait_done(&id, LONG);
+    assert_eq!(view["status"], "Failed");
+    let e = event(instance(&view, "host1"), "DownloadBundle");
+    assert!(e["diagnostics"]["message"].as_str().unwrap().contains("digest mismatch"), "{e:#}");
+    assert_eq!(begins(&c, 0).get("v1 BeforeInstall"), None);
+}
+
+#[test]
+fn unknown_agents_are_refused() {
+    if !fleet_supported() {
+        return;
+    }
+    let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
+    // A wrong join token.
+    let out = std::process::Command::new(FERRY)
+        .args(["agent", "--server", &c.url(), "--join-token", "ferry-join-WRONGWRONGWRONGWRONG", "--name", "intruder"])
+        .args(["--root", c.tmp.path().join("intruder").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("join token"), "{}", String::from_utf8_lossy(&out.stderr));
+    let instances = c.ferry_ok(&["instances", "--json"]);
+    assert!(!instances.contains("intruder"));
+    // An unsigned poll.
+    let (status, _) = raw_http(&c, "POST", "/agent/v1/poll", &[], b"{}");
+    assert_eq!(status, 403);
+}
+
+/// A minimal HTTP/1.1 request on loopback; returns the status and body.
+fn raw_http(c: &Cluster, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", c.port)).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nconnection: close\r\n", c.port);
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}

@@ -1,0 +1,315 @@
+//! A real ferry cluster for black-box tests: `ferry server` as a process in
+//! the root namespace and one `ferry agent` per host of a local fleet
+//! (network + mount namespaces), driven through the `ferry` CLI.
+
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use ferry_fleet::{Fleet, FleetConfig, Signal};
+
+pub const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Whether this machine can run fleet tests (root, namespaces, iproute2).
+pub fn fleet_supported() -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: fleet tests need root (network and mount namespaces)");
+        return false;
+    }
+    true
+}
+
+pub struct Cluster {
+    pub tmp: tempfile::TempDir,
+    pub fleet: Fleet,
+    pub port: u16,
+    server: Option<Child>,
+    pub server_args: Vec<String>,
+    agents: Vec<Option<u32>>,
+    pub tags: Vec<Vec<(String, String)>>,
+}
+
+pub struct ClusterOptions {
+    pub hosts: usize,
+    pub poll_hold_seconds: u64,
+    pub lost_after_seconds: u64,
+    /// Tags of host `i` (0-based).
+    pub tags: fn(usize) -> Vec<(String, String)>,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        Self { hosts: 3, poll_hold_seconds: 5, lost_after_seconds: 30, tags: |_| vec![("app".into(), "demo".into())] }
+    }
+}
+
+impl Cluster {
+    pub fn start(options: ClusterOptions) -> Cluster {
+        let tmp = tempfile::tempdir().unwrap();
+        let fleet = Fleet::create(FleetConfig::new(tmp.path().join("fleet"), options.hosts)).expect("fleet");
+        let gateway = fleet.gateway();
+        let port = free_port(gateway);
+        let data = tmp.path().join("data");
+        let server_args = vec![
+            "server".to_string(),
+            "--data-dir".into(),
+            data.display().to_string(),
+            "--listen".into(),
+            format!("127.0.0.1:{port},{gateway}:{port}"),
+            "--poll-hold-seconds".into(),
+            options.poll_hold_seconds.to_string(),
+            "--agent-lost-after-seconds".into(),
+            options.lost_after_seconds.to_string(),
+        ];
+        let tags: Vec<_> = (0..options.hosts).map(options.tags).collect();
+        let mut cluster =
+            Cluster { tmp, fleet, port, server: None, server_args, agents: vec![None; options.hosts], tags };
+        cluster.start_server();
+        for i in 0..options.hosts {
+            cluster.start_agent(i);
+        }
+        cluster.wait_enrolled(options.hosts);
+        cluster
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.tmp.path().join("data")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn start_server(&mut self) {
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.tmp.path().join("server.log")).unwrap();
+        let child = Command::new(FERRY)
+            .args(&self.server_args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.server = Some(child);
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        wait_for("the server to listen", Duration::from_secs(20), || {
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
+        });
+        wait_for("the join token", Duration::from_secs(5), || {
+            self.data_dir().join("join-token").exists().then_some(())
+        });
+    }
+
+    /// SIGKILLs the server (a crash) and waits for it to die.
+    pub fn kill_server(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERMs the server and waits for a clean exit.
+    pub fn stop_server(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+            let _ = child.wait();
+        }
+    }
+
+    pub fn join_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("join-token")).unwrap().trim().to_string()
+    }
+
+    pub fn start_agent(&mut self, host: usize) {
+        let gateway = self.fleet.gateway();
+        let name = self.fleet.hosts()[host].name.clone();
+        let mut args = vec![
+            "agent".to_string(),
+            "--server".into(),
+            format!("http://{gateway}:{}", self.port),
+            "--join-token".into(),
+            self.join_token(),
+            "--name".into(),
+            name,
+            "--root".into(),
+            "/opt/ferry".into(),
+        ];
+        for (k, v) in &self.tags[host] {
+            args.push("--tag".into());
+            args.push(format!("{k}={v}"));
+        }
+        let log = self.tmp.path().join(format!("agent{host}.log"));
+        let env: [(&str, &str); 1] = [("RUST_LOG", "info")];
+        let pid = self.fleet.spawn(host, FERRY, &args, &env, &log).expect("spawn agent");
+        self.agents[host] = Some(pid);
+    }
+
+    /// SIGKILLs the agent of `host` only (its hooks keep running).
+    pub fn kill_agent(&mut self, host: usize) {
+        if let Some(pid) = self.agents[host].take() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL);
+            wait_for("the agent to die", Duration::from_secs(10), || {
+                matches!(self.fleet.try_wait(pid), Ok(Some(_))).then_some(())
+            });
+        }
+    }
+
+    pub fn signal_agent(&self, host: usize, signal: Signal) {
+        let pid = self.agents[host].expect("agent running");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+    }
+
+    pub fn wait_enrolled(&self, n: usize) {
+        wait_for("agents to enrol", Duration::from_secs(30), || {
+            let out = self.ferry(&["instances", "--json"]);
+            if !out.status.success() {
+                return None;
+            }
+            let list: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+            let online = list.as_array()?.iter().filter(|i| i["online"] == true).count();
+            (online >= n).then_some(())
+        });
+    }
+
+    /// Runs the CLI against this cluster.
+    pub fn ferry(&self, args: &[&str]) -> Output {
+        Command::new(FERRY)
+            .args(args)
+            .env("FERRY_SERVER", self.url())
+            .env("AWS_ACCESS_KEY_ID", "")
+            .env("AWS_SECRET_ACCESS_KEY", "")
+            .arg("--credentials")
+            .arg(self.data_dir().join("credentials"))
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the CLI and returns stdout, panicking with both streams on failure.
+    pub fn ferry_ok(&self, args: &[&str]) -> String {
+        let out = self.ferry(args);
+        assert!(
+            out.status.success(),
+            "ferry {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn get(&self, deployment: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ferry_ok(&["get", deployment, "--json"])).unwrap()
+    }
+
+    /// Waits until the deployment reaches a terminal status; returns its view.
+    pub fn wait_done(&self, deployment: &str, timeout: Duration) -> serde_json::Value {
+        wait_for(&format!("deployment {deployment} to finish"), timeout, || {
+            let view = self.get(deployment);
+            matches!(view["status"].as_str(), Some("Succeeded" | "Failed" | "Stopped")).then_some(view)
+        })
+    }
+
+    /// A file inside host `i`'s isolated filesystem, seen from the root namespace.
+    pub fn host_file(&self, host: usize, path: &str) -> PathBuf {
+        self.fleet.host_path(host, path).unwrap().expect("isolated path")
+    }
+
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(self.tmp.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "log") {
+                text.push_str(&format!("==== {}\n", path.display()));
+                text.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+        text
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+        self.kill_server();
+    }
+}
+
+fn free_port(gateway: Ipv4Addr) -> u16 {
+    // Bound on the gateway address too, so the port is free on both.
+    let listener = TcpListener::bind((gateway, 0)).unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// Writes an app revision directory whose every hook appends
+/// `<tag> <event> <start-ms> <end-ms>` to `/srv/proof` on the host and sleeps
+/// `sleep_ms` in ApplicationStart, so batches overlap observably.
+pub fn revision(dir: &Path, tag: &str, sleep_ms: u64, fail_event: Option<&str>) -> PathBuf {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::create_dir_all(dir.join("www")).unwrap();
+    std::fs::write(dir.join("www/index.html"), format!("revision {tag}\n")).unwrap();
+    let fail = fail_event.unwrap_or("-");
+    let script = format!(
+        "#!/bin/sh\nstart=$(date +%s%3N)\necho \"{tag} $LIFECYCLE_EVENT\" >> /srv/begin\nif [ \"$LIFECYCLE_EVENT\" = ApplicationStart ]; then sleep {}; fi\n\
+         echo \"{tag} $LIFECYCLE_EVENT $start $(date +%s%3N)\" >> /srv/proof\n\
+         if [ \"$LIFECYCLE_EVENT\" = \"{fail}\" ]; then echo failing on purpose; exit 7; fi\n",
+        sleep_ms as f64 / 1000.0
+    );
+    std::fs::write(dir.join("scripts/hook.sh"), script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("scripts/hook.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut appspec =
+        "version: 0.0\nos: linux\nfiles:\n  - source: www\n    destination: /srv/app/www\nhooks:\n".to_string();
+    for event in ["ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"] {
+        appspec.push_str(&format!("  {event}:\n    - location: scripts/hook.sh\n      timeout: 60\n"));
+    }
+    std::fs::write(dir.join("appspec.yml"), appspec).unwrap();
+    dir.to_path_buf()
+}
+
+/// How many times each (tag, event) began on host `i`.
+pub fn begins(cluster: &Cluster, host: usize) -> std::collections::BTreeMap<String, usize> {
+    let text = std::fs::read_to_string(cluster.host_file(host, "/srv/begin")).unwrap_or_default();
+    let mut counts = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        *counts.entry(line.to_string()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// Proof lines of host `i`: (tag, event, start ms, end ms).
+pub fn proof(cluster: &Cluster, host: usize) -> Vec<(String, String, u64, u64)> {
+    let text = std::fs::read_to_string(cluster.host_file(host, "/srv/proof")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            Some((
+                parts.first()?.to_string(),
+                parts.get(1)?.to_string(),
+                parts.get(2)?.parse().ok()?,
+                parts.get(3)?.parse().ok()?,
+            ))
+        })
+        .collect()
+}
