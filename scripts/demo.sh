@@ -1,14 +1,94 @@
 #!/usr/bin/env bash
-# The main job: build ferry and deploy the example web app on this machine
-# with `ferry local` (twice, to show a second deployment stopping the first).
+# The main job: a ferry server with embedded defaults, a local fleet of three
+# isolated hosts each running a ferry agent, and the example web app deployed
+# to them with HalfAtATime. Everything keeps running; `scripts/demo.sh stop`
+# ends it. Needs root (the fleet uses network and mount namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+demo=./ferry-demo
+ferry=target/release/ferry
+
+stop() {
+    for pidfile in "$demo/fleet.pid" "$demo/server.pid"; do
+        if [ -f "$pidfile" ]; then
+            kill "$(cat "$pidfile")" 2>/dev/null || true
+            rm -f "$pidfile"
+        fi
+    done
+}
+
+if [ "${1:-}" = stop ]; then
+    stop
+    echo "demo stopped (state is kept in $demo; remove it to start afresh)"
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "the demo's local fleet needs root (network and mount namespaces)" >&2
+    exit 1
+fi
+command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; }
+
 cargo build --release --locked -p ferry
-root="${FERRY_DEMO_ROOT:-/tmp/ferry-demo/deployment-root}"
-echo "== first deployment"
-target/release/ferry local --bundle-location examples/hello-app --application-name hello --root "$root"
-echo "== second deployment (runs the first revision's ApplicationStop)"
-target/release/ferry local --bundle-location examples/hello-app --application-name hello --root "$root"
+stop
+mkdir -p "$demo"
+port=7800
+token_file="$demo/join-token"
+[ -f "$token_file" ] || echo "ferry-join-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$token_file"
+chmod 600 "$token_file"
+export FERRY_JOIN_TOKEN
+FERRY_JOIN_TOKEN=$(cat "$token_file")
+
+echo "== starting a local fleet of 3 hosts"
+rm -f "$demo/fleet/gateway"
+nohup "$ferry" fleet run --hosts 3 --dir "$demo/fleet" --server-port "$port" --tag app=hello \
+    > "$demo/fleet.log" 2>&1 &
+echo $! > "$demo/fleet.pid"
+for _ in $(seq 1 100); do [ -f "$demo/fleet/gateway" ] && break; sleep 0.1; done
+[ -f "$demo/fleet/gateway" ] || { cat "$demo/fleet.log"; exit 1; }
+gateway=$(cat "$demo/fleet/gateway")
+
+echo "== starting ferry server (data in $demo/data; agents reach it on $gateway:$port)"
+nohup "$ferry" server --data-dir "$demo/data" --listen "127.0.0.1:$port,$gateway:$port" \
+    > "$demo/server.log" 2>&1 &
+echo $! > "$demo/server.pid"
+export FERRY_SERVER="http://127.0.0.1:$port"
+export AWS_SHARED_CREDENTIALS_FILE="$demo/data/credentials"
+for _ in $(seq 1 100); do [ -f "$demo/data/credentials" ] && break; sleep 0.1; done
+creds=(--credentials "$demo/data/credentials")
+
+echo "== waiting for the 3 agents to enrol"
+for _ in $(seq 1 150); do
+    online=$("$ferry" instances --json "${creds[@]}" 2>/dev/null | grep -c '"online": true' || true)
+    [ "$online" -ge 3 ] && break
+    sleep 0.2
+done
+"$ferry" instances "${creds[@]}"
+
+echo "== creating the application and its deployment group"
+"$ferry" app create hello "${creds[@]}" 2>/dev/null || true
+"$ferry" group create hello web --tag app=hello --config CodeDeployDefault.HalfAtATime --auto-rollback "${creds[@]}" 2>/dev/null || true
+
+echo "== pushing examples/hello-app"
+revision=$("$ferry" push hello examples/hello-app "${creds[@]}")
+
+echo "== deploying $revision with HalfAtATime"
+"$ferry" deploy hello web --revision "$revision" --wait "${creds[@]}"
+
 echo
-echo "hello-app is running: curl http://127.0.0.1:${HELLO_PORT:-8080}/"
-echo "deployment root: $root"
+echo "hello-app is running on every host:"
+prefix=${gateway%.*}
+for i in 1 2 3; do
+    echo "  host$i: http://$prefix.$((10 + i)):8080/"
+done
+cat <<EOT
+
+Try next (credentials: --credentials $demo/data/credentials, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY from it):
+  export FERRY_SERVER=$FERRY_SERVER
+  $ferry instances --credentials $demo/data/credentials
+  $ferry list --credentials $demo/data/credentials
+  $ferry get <deployment-id> --credentials $demo/data/credentials
+  (edit examples/hello-app/www/index.html)
+  $ferry push hello examples/hello-app --credentials $demo/data/credentials
+  $ferry deploy hello web --wait --credentials $demo/data/credentials
+  scripts/demo.sh stop
+EOT
