@@ -15,7 +15,7 @@
 //! - [`events`]: lifecycle event lists and who runs each event.
 //! - [`deployment`]: the deployment aggregate (targets, lifecycle events, statuses).
 //! - [`planner`]: minimum-healthy-hosts arithmetic.
-//! - [`machine`]: transitions.
+//! - [`machine`]: the transitions.
 
 pub mod config;
 pub mod deployment;

@@ -75,13 +75,12 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
     match input {
         Input::Start { instances } => start(d, instances, now, &mut effects),
         Input::EventStarted { instance, attempt, event } => {
-            if let Some(target) = current_target(d, &instance, attempt) {
-                if let Some(e) = target.events.iter_mut().find(|e| e.name == event && e.status == EventStatus::Pending)
-                {
-                    e.status = EventStatus::InProgress;
-                    e.start_time = Some(now);
-                    target.last_updated = now;
-                }
+            if let Some(target) = current_target(d, &instance, attempt)
+                && let Some(e) = target.events.iter_mut().find(|e| e.name == event && e.status == EventStatus::Pending)
+            {
+                e.status = EventStatus::InProgress;
+                e.start_time = Some(now);
+                target.last_updated = now;
             }
         }
         Input::EventFinished { instance, attempt, event, succeeded, diagnostics } => {
