@@ -280,7 +280,6 @@ const HELPER_ENV: &str = "FERRY_FLEET_TEST_ABANDON";
 /// Run by `cleanup_stale_removes_what_dead_owners_left`: creates a fleet with a running process
 /// and dies without tearing it down.
 #[test]
-#[ignore = "helper: run by cleanup_stale_removes_what_dead_owners_left"]
 fn helper_abandon_fleet() {
     let Some(dir) = std::env::var_os(HELPER_ENV) else { return };
     let fleet = Fleet::create(FleetConfig::new(&dir, 1)).expect("creating the fleet");
@@ -302,7 +301,7 @@ fn cleanup_stale_removes_what_dead_owners_left() {
     }
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["helper_abandon_fleet", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args(["helper_abandon_fleet", "--exact", "--nocapture", "--test-threads=1"])
         .env(HELPER_ENV, dir.path())
         .output()
         .unwrap();

@@ -778,7 +778,6 @@ const CRASH_DB: &str = "FERRY_STORE_CRASH_DB";
 /// as fast as it can, printing each one's number once `commit` returned.
 /// Does nothing unless the parent started it.
 #[tokio::test]
-#[ignore = "run by acknowledged_commits_survive_kill_9 in a child process"]
 async fn kill9_child_writer() {
     let Some(path) = std::env::var_os(CRASH_DB) else { return };
     let store = Store::open_sqlite(Path::new(&path)).await.unwrap();
@@ -811,7 +810,7 @@ async fn acknowledged_commits_survive_kill_9() {
     let mut last_acked = 0;
     for round in 0..3 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["kill9_child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args(["kill9_child_writer", "--exact", "--nocapture", "--test-threads=1"])
             .env(CRASH_DB, &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
