@@ -332,3 +332,57 @@ fn raw_http(c: &Cluster, method: &str, path: &str, headers: &[(String, String)],
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status, body)
 }
+
+/// Signs a request with the credential stored by the agent of `host`.
+fn signed_as_agent(c: &Cluster, host: usize, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    let stored: Value =
+        serde_json::from_str(&std::fs::read_to_string(c.host_file(host, "/opt/ferry/state/credentials")).unwrap())
+            .unwrap();
+    let creds = ferry_sigv4::Credentials {
+        access_key_id: stored["access_key_id"].as_str().unwrap().into(),
+        secret_access_key: stored["secret_access_key"].as_str().unwrap().into(),
+        session_token: None,
+    };
+    let mut headers =
+        vec![("host".to_string(), format!("127.0.0.1:{}", c.port)), ("content-type".into(), "application/json".into())];
+    let parts = ferry_sigv4::RequestParts { method, path, query: "", headers: &headers, body };
+    let signed = ferry_sigv4::sign(&parts, &creds, "ferry", "local", std::time::SystemTime::now());
+    headers.extend(signed);
+    headers.retain(|(k, _)| k != "host");
+    raw_http(c, method, path, &headers, body)
+}
+
+#[test]
+fn one_agent_cannot_read_or_touch_another_hosts_work() {
+    if !fleet_supported() {
+        return;
+    }
+    let c = Cluster::start(ClusterOptions {
+        hosts: 2,
+        tags: |i| vec![("role".into(), if i == 0 { "a".into() } else { "b".into() })],
+        ..Default::default()
+    });
+    let slow = revision(&c.tmp.path().join("slow"), "slow", 3000, None);
+    let rev = setup(&c, "shop", "only-b", "role=b", &[], &slow);
+    let id = deploy(&c, "shop", "only-b", &[]);
+    wait_for("ApplicationStart on host2", LONG, || {
+        (event(instance(&c.get(&id), "host2"), "ApplicationStart")["status"] == "InProgress").then_some(())
+    });
+    // host1's agent may not download host2's bundle...
+    let (status, body) = signed_as_agent(&c, 0, "GET", &format!("/agent/v1/bundles/{rev}"), b"");
+    assert_eq!(status, 403, "{body}");
+    // ...nor report on host2's deployment...
+    let report = serde_json::json!({
+        "command_id": format!("{id}.host2.1.0"), "deployment_id": id, "attempt": 1,
+        "event": "ApplicationStart", "phase": "Finished", "succeeded": false
+    });
+    let (status, body) = signed_as_agent(&c, 0, "POST", "/agent/v1/report", report.to_string().as_bytes());
+    assert!((400..500).contains(&status) && status != 403, "{status} {body}");
+    // ...nor see its commands.
+    let (status, body) = signed_as_agent(&c, 0, "POST", "/agent/v1/poll", br#"{"no_wait":true}"#);
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains(&id), "{body}");
+    let view = c.wait_done(&id, LONG);
+    assert_eq!(view["status"], "Succeeded", "host2's deployment was not disturbed: {view:#}");
+    assert_eq!(view["instances"].as_array().unwrap().len(), 1);
+}
