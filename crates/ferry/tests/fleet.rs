@@ -386,3 +386,30 @@ fn one_agent_cannot_read_or_touch_another_hosts_work() {
     assert_eq!(view["status"], "Succeeded", "host2's deployment was not disturbed: {view:#}");
     assert_eq!(view["instances"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn deployments_to_a_busy_group_queue_and_run_in_order() {
+    if !fleet_supported() {
+        return;
+    }
+    let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
+    let slow = revision(&c.tmp.path().join("slow"), "slow", 1500, None);
+    let slow_rev = setup(&c, "shop", "web", "app=demo", &[], &slow);
+    let quick = revision(&c.tmp.path().join("quick"), "quick", 0, None);
+    let quick_rev = push(&c, "shop", &quick);
+    let first = deploy(&c, "shop", "web", &["--revision", &slow_rev]);
+    let second = deploy(&c, "shop", "web", &["--revision", &quick_rev]);
+    assert_eq!(c.get(&second)["status"], "Queued", "the group is busy");
+    assert_eq!(c.wait_done(&first, LONG)["status"], "Succeeded");
+    let view = c.wait_done(&second, LONG);
+    assert_eq!(view["status"], "Succeeded");
+    assert!(view["start_time"].as_u64() >= c.get(&first)["complete_time"].as_u64(), "ran after the first ended");
+    // The first deployment of the group ran no ApplicationStop; the queued
+    // one ran the first revision's script, once.
+    assert_eq!(begins(&c, 0).get("slow ApplicationStop"), Some(&1));
+    assert_eq!(begins(&c, 0).get("quick ApplicationStop"), None);
+    // Redeploying the earlier revision is just another deployment of it.
+    let again = deploy(&c, "shop", "web", &["--revision", &slow_rev]);
+    assert_eq!(c.wait_done(&again, LONG)["status"], "Succeeded");
+    assert_eq!(std::fs::read_to_string(c.host_file(0, "/srv/app/www/index.html")).unwrap(), "revision slow\n");
+}
