@@ -4,10 +4,23 @@
 //! checked against the digest the uploader claimed, and only then renamed to
 //! their key, so a reader never sees a partial blob and a crash leaves at
 //! most a stray temporary file. Keys are `sha256/<hex>`: the same bundle
-//! uploaded twice is stored once. S3-compatible stores come later behind the
-//! same interface.
+//! uploaded twice is stored once.
 //!
-//! **Architecture Invariant:** knows nothing of SQL, deployments or HTTP.
+//! Revisions that users keep elsewhere are copied in: [`S3Source`] streams an
+//! S3 object (any S3-compatible store) into the blob store, [`GitSource`]
+//! turns one commit of a git repository into a tar bundle. Agents only ever
+//! download from ferry's server.
+//!
+//! **Architecture Invariant:** knows nothing of SQL, deployments or HTTP
+//! routes (it is an HTTP *client* of S3, never a server).
+
+mod fetch;
+mod git;
+mod s3;
+
+pub use fetch::FetchError;
+pub use git::{DEFAULT_GIT_BASE_URL, DEFAULT_GIT_TIMEOUT, GIT_BASE_URL_ENV, GitSource};
+pub use s3::{FetchedS3, S3_ENDPOINT_ENV, S3Credentials, S3Object, S3Source};
 
 use std::path::{Path, PathBuf};
 
@@ -58,44 +71,50 @@ impl LocalBlobs {
     /// is kept.
     pub async fn put(
         &self,
-        mut reader: impl AsyncRead + Unpin,
+        reader: impl AsyncRead + Unpin,
         expected_sha256: Option<&str>,
         limit: u64,
     ) -> Result<BlobInfo, BlobError> {
-        let tmp = self.dir.join("tmp").join(format!("upload-{}-{}", std::process::id(), unique()));
-        let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await.map_err(io("create temporary blob"))?;
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = reader.read(&mut buf).await.map_err(io("read upload"))?;
-                if n == 0 {
-                    break;
-                }
-                size += n as u64;
-                if size > limit {
-                    return Err(BlobError::TooLarge(limit));
-                }
-                hasher.update(&buf[..n]);
-                file.write_all(&buf[..n]).await.map_err(io("write blob"))?;
-            }
-            file.sync_all().await.map_err(io("sync blob"))?;
-            let sha256 = hex(&hasher.finalize());
-            if let Some(expected) = expected_sha256
-                && !expected.eq_ignore_ascii_case(&sha256)
-            {
-                return Err(BlobError::DigestMismatch { expected: expected.to_string(), actual: sha256 });
-            }
-            let key = format!("sha256/{sha256}");
-            tokio::fs::rename(&tmp, self.path(&key)).await.map_err(io("store blob"))?;
-            Ok(BlobInfo { key, sha256, size })
+        let pending = self.put_pending(reader, limit).await?;
+        if let Some(expected) = expected_sha256
+            && !expected.eq_ignore_ascii_case(&pending.info().sha256)
+        {
+            return Err(BlobError::DigestMismatch {
+                expected: expected.to_string(),
+                actual: pending.info().sha256.clone(),
+            });
         }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
+        pending.commit().await
+    }
+
+    /// Writes everything `reader` yields (at most `limit` bytes) to a
+    /// temporary file and hashes it, without making it visible: the caller
+    /// checks what it must (a process's exit status, a declared size) and
+    /// then [`PendingBlob::commit`]s it. Dropping the pending blob, or this
+    /// future before it completes, removes the temporary file.
+    pub async fn put_pending(&self, mut reader: impl AsyncRead + Unpin, limit: u64) -> Result<PendingBlob, BlobError> {
+        let tmp = TempFile(Some(self.dir.join("tmp").join(format!("upload-{}-{}", std::process::id(), unique()))));
+        let path = tmp.0.as_deref().expect("just set");
+        let mut file = tokio::fs::File::create(path).await.map_err(io("create temporary blob"))?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf).await.map_err(io("read upload"))?;
+            if n == 0 {
+                break;
+            }
+            size += n as u64;
+            if size > limit {
+                return Err(BlobError::TooLarge(limit));
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).await.map_err(io("write blob"))?;
         }
-        result
+        file.sync_all().await.map_err(io("sync blob"))?;
+        let sha256 = hex(&hasher.finalize());
+        let key = format!("sha256/{sha256}");
+        Ok(PendingBlob { tmp, dest: self.path(&key), info: BlobInfo { key, sha256, size } })
     }
 
     /// Opens a blob for reading, with its size.
@@ -129,6 +148,43 @@ impl LocalBlobs {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// A blob written and hashed but not yet stored under its key.
+#[derive(Debug)]
+pub struct PendingBlob {
+    tmp: TempFile,
+    dest: PathBuf,
+    info: BlobInfo,
+}
+
+impl PendingBlob {
+    /// What the blob will be once committed.
+    pub fn info(&self) -> &BlobInfo {
+        &self.info
+    }
+
+    /// Makes the blob visible under its key.
+    pub async fn commit(mut self) -> Result<BlobInfo, BlobError> {
+        let tmp = self.tmp.0.take().expect("a pending blob has its file");
+        if let Err(e) = tokio::fs::rename(&tmp, &self.dest).await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(BlobError::Io { context: "store blob".into(), source: e });
+        }
+        Ok(self.info)
+    }
+}
+
+/// A temporary file removed when dropped (unless taken).
+#[derive(Debug)]
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
