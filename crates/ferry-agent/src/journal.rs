@@ -1,6 +1,11 @@
-//! The command journal: one JSON file per command under `state/commands/`,
-//! replaced atomically (write, fsync, rename, fsync the directory) on every
-//! durable step. See the crate documentation for what it guarantees.
+//! The command journal: one file per command under `state/commands/`, an
+//! append-only log of the command's record, one JSON line per durable step
+//! (append, then fdatasync; the directory is fsynced once, when the file is
+//! created). The last complete line is the record: a line torn by a crash is
+//! ignored, leaving the step before it. Appending costs one fsync and no
+//! new inode per step, where replacing the file (write, fsync, rename, fsync
+//! the directory) cost two and a new inode. See the crate documentation for
+//! what the journal guarantees.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -10,7 +15,6 @@ use ferry_proto::agent;
 use serde::{Deserialize, Serialize};
 
 use crate::client::hex;
-use crate::credentials::write_atomically;
 
 /// Journal files untouched for this long are deleted.
 pub(crate) const RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
@@ -157,10 +161,9 @@ impl Journal {
     pub async fn save(&self, record: &mut CommandRecord) -> std::io::Result<()> {
         record.updated_at = unix_now();
         let path = self.path_of(&record.command_id);
-        let text = serde_json::to_vec_pretty(record).map_err(std::io::Error::other)?;
-        tokio::task::spawn_blocking(move || write_atomically(&path, &text, 0o600))
-            .await
-            .map_err(std::io::Error::other)?
+        let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        tokio::task::spawn_blocking(move || append_durably(&path, &line)).await.map_err(std::io::Error::other)?
     }
 
     /// Reads every journal file, deleting those untouched for [`RETENTION`]
@@ -179,9 +182,7 @@ impl Journal {
                 continue;
             }
             let Some(stem) = name.strip_suffix(SUFFIX) else { continue };
-            let record = std::fs::read(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|text| serde_json::from_slice::<CommandRecord>(&text).map_err(|e| e.to_string()));
+            let record = std::fs::read(&path).map_err(|e| e.to_string()).and_then(|text| last_record(&text));
             let expired = |updated: SystemTime| now.duration_since(updated).is_ok_and(|age| age > RETENTION);
             match record {
                 Ok(record) => {
@@ -232,6 +233,49 @@ impl Journal {
         }
         pruned
     }
+}
+
+/// Appends `line` to `path` (created mode 0600 if missing) and makes it durable.
+fn append_durably(path: &Path, line: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let created = !path.exists();
+    let mut file = std::fs::OpenOptions::new().read(true).append(true).create(true).mode(0o600).open(path)?;
+    // After a crash mid-append the file ends in a torn line: end it, so the
+    // new record starts a line of its own.
+    let len = file.metadata()?.len();
+    let mut last = [0u8; 1];
+    if len > 0 && file.read_at(&mut last, len - 1)? == 1 && last[0] != b'\n' {
+        file.write_all(b"\n")?;
+    }
+    file.write_all(line)?;
+    file.sync_data()?;
+    if created {
+        // The new name must survive a crash too.
+        std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// The newest record of a journal file: its last complete, parseable line.
+/// (A file of one pretty-printed record, as earlier agents wrote, parses whole.)
+fn last_record(text: &[u8]) -> Result<CommandRecord, String> {
+    if let Ok(record) = serde_json::from_slice::<CommandRecord>(text) {
+        return Ok(record);
+    }
+    let mut last_error = "empty journal file".to_string();
+    // Only newline-terminated lines are complete; a torn tail is skipped.
+    let complete = match text.iter().rposition(|&b| b == b'\n') {
+        Some(end) => &text[..end],
+        None => &[][..],
+    };
+    for line in complete.split(|&b| b == b'\n').rev().filter(|l| !l.is_empty()) {
+        match serde_json::from_slice::<CommandRecord>(line) {
+            Ok(record) => return Ok(record),
+            Err(e) => last_error = e.to_string(),
+        }
+    }
+    Err(last_error)
 }
 
 pub(crate) fn unix_now() -> u64 {
@@ -332,6 +376,32 @@ mod tests {
         assert!(loaded.records.is_empty() && loaded.unreadable.is_empty());
         assert_eq!(loaded.pruned, 2);
         assert_eq!(std::fs::read_dir(journal.dir()).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_last_complete_line_wins_and_a_torn_tail_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(dir.path()).unwrap();
+        let mut r = record("c");
+        journal.save(&mut r).await.unwrap();
+        r.steps[0].state = StepState::Finished;
+        journal.save(&mut r).await.unwrap();
+        let path = journal.path_of("c");
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+        assert_eq!(journal.load(SystemTime::now()).unwrap().records, vec![r.clone()]);
+
+        // A crash in the middle of the third append.
+        let mut torn = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut torn, br#"{"command_id":"c","deploy"#).unwrap();
+        assert_eq!(journal.load(SystemTime::now()).unwrap().records, vec![r.clone()]);
+        // The next step after the crash is not glued to the torn line.
+        r.steps[0].state = StepState::Reported;
+        journal.save(&mut r).await.unwrap();
+        assert_eq!(journal.load(SystemTime::now()).unwrap().records, vec![r.clone()]);
+
+        // A record written whole by an earlier agent, pretty-printed.
+        std::fs::write(&path, serde_json::to_vec_pretty(&r).unwrap()).unwrap();
+        assert_eq!(journal.load(SystemTime::now()).unwrap().records, vec![r]);
     }
 
     #[tokio::test]

@@ -34,9 +34,10 @@
 //!   current event and starts no more.
 //!
 //! # The journal and what it guarantees
-//! Each command has a journal file, `state/commands/<id>.json`, replaced
-//! atomically (write to a temporary file, fsync, rename, fsync the
-//! directory) at each step. For every event the agent:
+//! Each command has a journal file, `state/commands/<id>.json`: an
+//! append-only log with the command's whole record as one JSON line per
+//! step (append, fdatasync; the last complete line counts, a line torn by a
+//! crash is ignored). For every event the agent:
 //!
 //! 1. journals `started` **durably, before** telling the server (so no event
 //!    can run without a trace of it on disk);

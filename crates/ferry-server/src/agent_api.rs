@@ -150,7 +150,7 @@ async fn bundle(
     request: Signed,
 ) -> ApiResult<Response> {
     let instance = request.caller.require_agent()?.to_string();
-    if !state.driver.instance_needs_revision(&instance, &revision_id).await? {
+    if !state.driver.instance_needs_revision(&instance, &revision_id) {
         return Err(ApiError::forbidden(format!("instance {instance} has no deployment of revision {revision_id}")));
     }
     let revision = state.store.get_revision(&revision_id).await?;

@@ -7,6 +7,16 @@
 //! Agents are never sent work directly: their commands are derived from the
 //! persisted state at each poll, so a server killed at any instant resumes
 //! by re-deriving them, and the command ids let agents run each once.
+//!
+//! Two things keep the hot path cheap:
+//! - **The live set.** Every deployment not yet finalized is also held in
+//!   memory, exactly as last persisted (it is updated only after a commit
+//!   succeeds). Polls, reports and the reconcile loop read it instead of the
+//!   database; the store remains the truth, reloaded at start-up.
+//! - **Combined commits.** Inputs for one deployment that arrive while the
+//!   lock is held queue up; the next holder applies them all in order and
+//!   persists once, answering each caller with the resulting state. Twenty
+//!   agents reporting at once cost one transaction, not twenty.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,7 +42,7 @@ pub fn now_millis() -> Millis {
 }
 
 /// Why a driver operation was refused.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DriverError {
     #[error("application {0} does not exist")]
     ApplicationNotFound(String),
@@ -72,11 +82,20 @@ pub struct NewDeployment {
     pub auto_rollback: Option<AutoRollback>,
 }
 
+/// An input waiting for the driver lock, and where its caller waits.
+type Queued = (Input, tokio::sync::oneshot::Sender<Result<Deployment, DriverError>>);
+
 pub struct Driver {
     store: Store,
     config: Arc<ServerConfig>,
     /// Serialises every deployment transition (and deployment creation).
     lock: tokio::sync::Mutex<()>,
+    /// Deployments not yet finalized, as persisted; written under `lock`.
+    live: Mutex<HashMap<String, Deployment>>,
+    /// Revisions of live deployments, for building commands.
+    revisions: Mutex<HashMap<String, Revision>>,
+    /// Inputs waiting for `lock`, by deployment.
+    queued: Mutex<HashMap<String, Vec<Queued>>>,
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
     /// When each instance's agent was last heard from.
     seen: Mutex<HashMap<String, Instant>>,
@@ -92,6 +111,9 @@ impl Driver {
             store,
             config,
             lock: tokio::sync::Mutex::new(()),
+            live: Mutex::new(HashMap::new()),
+            revisions: Mutex::new(HashMap::new()),
+            queued: Mutex::new(HashMap::new()),
             waiters: Mutex::new(HashMap::new()),
             seen: Mutex::new(HashMap::new()),
             started: Instant::now(),
@@ -232,14 +254,13 @@ impl Driver {
         revision.last_used_time = Some(now);
         let mut group = group;
         group.target_revision_id = Some(revision.id.clone());
-        self.store
-            .commit(Changes {
-                insert_deployments: vec![deployment],
-                update_groups: vec![group.clone()],
-                put_revisions: vec![revision],
-                ..Default::default()
-            })
-            .await?;
+        self.commit(Changes {
+            insert_deployments: vec![deployment],
+            update_groups: vec![group.clone()],
+            put_revisions: vec![revision],
+            ..Default::default()
+        })
+        .await?;
         tracing::info!(deployment = %id, group = %group.name, config = %config_name, "deployment created");
         let notify = self.start_next(&group.id).await?;
         drop(_guard);
@@ -247,51 +268,116 @@ impl Driver {
         Ok(id)
     }
 
-    /// Applies `input` to a deployment; returns the deployment as persisted.
+    /// Applies `input` to a deployment; returns the deployment as persisted
+    /// (with any inputs combined into the same commit applied too).
     pub async fn apply(&self, deployment_id: &str, input: Input) -> Result<Deployment, DriverError> {
-        let _guard = self.lock.lock().await;
-        let (deployment, mut notify, finished) = self.apply_locked(deployment_id, input).await?;
-        if finished {
-            notify.extend(self.start_next(&deployment.group_id).await?);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.queued.lock().unwrap().entry(deployment_id.to_string()).or_default().push((input, reply));
+        let guard = self.lock.lock().await;
+        // Whoever held the lock before may have applied ours already (its
+        // answer is then waiting); otherwise ours is in this batch.
+        let batch = self.queued.lock().unwrap().remove(deployment_id).unwrap_or_default();
+        if !batch.is_empty() {
+            let (inputs, replies): (Vec<Input>, Vec<_>) = batch.into_iter().unzip();
+            let mut notify = Vec::new();
+            let result = async {
+                let (deployment, woken, finished) = self.apply_locked(deployment_id, inputs).await?;
+                notify = woken;
+                if finished {
+                    notify.extend(self.start_next(&deployment.group_id).await?);
+                }
+                Ok(deployment)
+            }
+            .await;
+            for reply in replies {
+                let _ = reply.send(result.clone());
+            }
+            drop(guard);
+            self.notify_all(&notify);
+        } else {
+            drop(guard);
         }
-        drop(_guard);
-        self.notify_all(&notify);
-        Ok(deployment)
+        answer.await.unwrap_or(Err(DriverError::ShuttingDown))
     }
 
-    /// Applies `input`; returns the deployment, the instances to wake, and
-    /// whether it just finished (its group may start the next deployment).
+    /// Applies `inputs` in order and persists the result once; returns the
+    /// deployment, the instances to wake, and whether it just finished (its
+    /// group may start the next deployment). Caller holds the lock.
     async fn apply_locked(
         &self,
         deployment_id: &str,
-        input: Input,
+        inputs: Vec<Input>,
     ) -> Result<(Deployment, Vec<String>, bool), DriverError> {
-        let mut d = match self.store.get_deployment(deployment_id).await {
-            Ok(d) => d,
-            Err(StoreError::NotFound) => return Err(DriverError::DeploymentNotFound(deployment_id.to_string())),
-            Err(e) => return Err(e.into()),
+        let cached = self.live.lock().unwrap().get(deployment_id).cloned();
+        let mut d = match cached {
+            Some(d) => d,
+            None => match self.store.get_deployment(deployment_id).await {
+                Ok(d) => d,
+                Err(StoreError::NotFound) => return Err(DriverError::DeploymentNotFound(deployment_id.to_string())),
+                Err(e) => return Err(e.into()),
+            },
         };
         let before = d.clone();
-        let effects = machine::step(&mut d, input, now_millis());
-        if d == before {
-            return Ok((d, Vec::new(), false));
-        }
         let mut notify: Vec<String> = Vec::new();
         let mut finished = false;
-        for effect in effects {
-            match effect {
-                Effect::Notify { instance } => notify.push(instance),
-                Effect::Finished => finished = true,
+        for input in inputs {
+            for effect in machine::step(&mut d, input, now_millis()) {
+                match effect {
+                    Effect::Notify { instance } => {
+                        if !notify.contains(&instance) {
+                            notify.push(instance);
+                        }
+                    }
+                    Effect::Finished => finished = true,
+                }
             }
+        }
+        if d == before {
+            return Ok((d, Vec::new(), false));
         }
         if finished {
             let mut changes = self.finalize(&mut d).await?;
             changes.update_deployments.push(d.clone());
-            self.store.commit(changes).await?;
+            self.commit(changes).await?;
         } else {
-            self.store.update_deployment(&d).await?;
+            self.commit(Changes::new().update_deployment(d.clone())).await?;
         }
         Ok((d, notify, finished))
+    }
+
+    /// Persists `changes`, then mirrors their deployments in the live set.
+    /// Caller holds the lock (or is the only task running, at start-up).
+    async fn commit(&self, changes: Changes) -> Result<(), DriverError> {
+        self.store.commit(changes.clone()).await?;
+        let mut live = self.live.lock().unwrap();
+        for d in changes.update_deployments.into_iter().chain(changes.insert_deployments) {
+            if is_live(&d) {
+                live.insert(d.id.clone(), d);
+            } else {
+                live.remove(&d.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// The live deployments, oldest first.
+    fn live_deployments(&self) -> Vec<Deployment> {
+        let mut all: Vec<Deployment> = self.live.lock().unwrap().values().cloned().collect();
+        all.sort_by(|a, b| (a.create_time, &a.id).cmp(&(b.create_time, &b.id)));
+        all
+    }
+
+    /// Reloads the live set from the store (after changes made around the
+    /// driver, such as deleting an application with its deployments).
+    pub async fn reload(&self) -> Result<(), DriverError> {
+        let _guard = self.lock.lock().await;
+        self.reload_locked().await
+    }
+
+    async fn reload_locked(&self) -> Result<(), DriverError> {
+        let all = self.store.active_and_queued_deployments().await?;
+        *self.live.lock().unwrap() = all.into_iter().map(|d| (d.id.clone(), d)).collect();
+        Ok(())
     }
 
     /// The follow-ups of a terminal deployment: the group's record, and an
@@ -372,18 +458,13 @@ impl Driver {
     async fn start_next(&self, group_id: &str) -> Result<Vec<String>, DriverError> {
         let mut notify = Vec::new();
         loop {
-            let mut waiting: Vec<Deployment> = self
-                .store
-                .active_and_queued_deployments()
-                .await?
-                .into_iter()
-                .filter(|d| d.group_id == group_id)
-                .collect();
+            let mut waiting: Vec<Deployment> =
+                self.live_deployments().into_iter().filter(|d| d.group_id == group_id).collect();
             if waiting.iter().any(|d| d.status.is_active()) {
                 // Mark newcomers as queued behind the active deployment.
                 for d in waiting.iter_mut().filter(|d| d.status == DeploymentStatus::Created) {
                     d.status = DeploymentStatus::Queued;
-                    self.store.update_deployment(d).await?;
+                    self.commit(Changes::new().update_deployment(d.clone())).await?;
                 }
                 return Ok(notify);
             }
@@ -392,7 +473,7 @@ impl Driver {
             waiting.sort_by_key(|d| (d.creator != Creator::Rollback, d.create_time));
             let Some(next) = waiting.into_iter().next() else { return Ok(notify) };
             let instances = self.targets_of(group_id).await?;
-            let (d, woken, _) = self.apply_locked(&next.id, Input::Start { instances }).await?;
+            let (d, woken, _) = self.apply_locked(&next.id, vec![Input::Start { instances }]).await?;
             notify.extend(woken);
             if d.status.is_active() {
                 return Ok(notify);
@@ -449,13 +530,13 @@ impl Driver {
     /// After a restart: finish what a crash interrupted and start what waits.
     pub async fn recover(&self) -> Result<(), DriverError> {
         let _guard = self.lock.lock().await;
-        let pending = self.store.active_and_queued_deployments().await?;
+        self.reload_locked().await?;
         let mut groups = Vec::new();
-        for mut d in pending {
+        for mut d in self.live_deployments() {
             if d.status.is_terminal() && !d.finalized {
                 let mut changes = self.finalize(&mut d).await?;
                 changes.update_deployments.push(d.clone());
-                self.store.commit(changes).await?;
+                self.commit(changes).await?;
             }
             if !groups.contains(&d.group_id) {
                 groups.push(d.group_id.clone());
@@ -483,7 +564,7 @@ impl Driver {
     }
 
     async fn reconcile_once(&self) -> Result<(), DriverError> {
-        let deployments = self.store.active_and_queued_deployments().await?;
+        let deployments = self.live_deployments();
         let lost_after = self.config.agent_lost_after;
         for d in &deployments {
             if d.status != DeploymentStatus::InProgress {
@@ -524,9 +605,9 @@ impl Driver {
     /// Every command `instance` should be carrying out now.
     pub async fn commands_for(&self, instance: &str) -> Result<Vec<wire::Command>, DriverError> {
         let mut commands = Vec::new();
-        for d in self.store.active_and_queued_deployments().await? {
+        for d in self.live_deployments() {
             let Some(command) = machine::agent_command(&d, instance) else { continue };
-            let revision = self.store.get_revision(&d.revision.id).await?;
+            let revision = self.revision(&d.revision.id).await?;
             commands.push(wire::Command {
                 id: command.id,
                 attempt: command.attempt,
@@ -552,13 +633,26 @@ impl Driver {
 
     /// Whether `instance` has an active command for `revision_id` (it may
     /// then download that revision, and nothing else).
-    pub async fn instance_needs_revision(&self, instance: &str, revision_id: &str) -> Result<bool, DriverError> {
-        Ok(self
-            .store
-            .active_and_queued_deployments()
-            .await?
-            .iter()
-            .any(|d| d.revision.id == revision_id && machine::agent_command(d, instance).is_some()))
+    pub fn instance_needs_revision(&self, instance: &str, revision_id: &str) -> bool {
+        self.live
+            .lock()
+            .unwrap()
+            .values()
+            .any(|d| d.revision.id == revision_id && machine::agent_command(d, instance).is_some())
+    }
+
+    /// A revision by id, cached (what commands need of it never changes).
+    async fn revision(&self, id: &str) -> Result<Revision, DriverError> {
+        if let Some(r) = self.revisions.lock().unwrap().get(id) {
+            return Ok(r.clone());
+        }
+        let r = self.store.get_revision(id).await?;
+        let mut cache = self.revisions.lock().unwrap();
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(id.to_string(), r.clone());
+        Ok(r)
     }
 
     /// An agent's event report. Returns whether the agent may proceed.
@@ -610,6 +704,12 @@ impl Driver {
     pub async fn list(&self, filter: DeploymentFilter) -> Result<Vec<Deployment>, DriverError> {
         Ok(self.store.list_deployments(filter).await?)
     }
+}
+
+/// Whether a deployment belongs in the live set: not yet finalized, or still
+/// waiting or running (the store's `active_and_queued_deployments`).
+fn is_live(d: &Deployment) -> bool {
+    !d.finalized || !d.status.is_terminal()
 }
 
 pub fn file_exists_name(b: FileExistsBehavior) -> &'static str {

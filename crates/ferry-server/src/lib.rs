@@ -130,6 +130,11 @@ pub async fn serve(
         tracing::info!(?addr, "listening");
         let app = app.clone();
         let mut stop = stop_rx.clone();
+        // Without TCP_NODELAY a streamed body (a bundle download) waits
+        // ~40 ms behind its headers for the client's delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         servers.push(tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {

@@ -120,6 +120,15 @@ impl Cluster {
         });
     }
 
+    /// Process ids of the running agents (as seen from the root namespace).
+    pub fn agent_pids(&self) -> Vec<u32> {
+        self.agents.iter().flatten().copied().collect()
+    }
+
+    pub fn server_pid(&self) -> Option<u32> {
+        self.server.as_ref().map(|c| c.id())
+    }
+
     /// SIGKILLs the server (a crash) and waits for it to die.
     pub fn kill_server(&mut self) {
         if let Some(mut child) = self.server.take() {
