@@ -222,11 +222,11 @@ impl Client {
         request.send().await.map_err(|e| network_error(&format!("{method} {path}"), &e))
     }
 
-    /// `GET /agent/v1/bundles/<revision id>` into `dest`, checking size and
+    /// `GET /agent/v1/bundles/<sha256>` into `dest`, checking size and
     /// SHA-256 as it streams. Network errors and 5xx answers are retried a
     /// few times; anything else fails at once.
     pub async fn download(&self, revision: &Revision, dest: &Path, retry: &Backoff) -> Result<(), String> {
-        let path = format!("{BUNDLES_PATH}{}", encode_segment(&revision.id));
+        let path = format!("{BUNDLES_PATH}{}", encode_segment(&revision.sha256));
         let mut backoff = retry.clone();
         let mut attempt = 1;
         loop {

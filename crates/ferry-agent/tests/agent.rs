@@ -126,7 +126,11 @@ async fn a_digest_mismatch_fails_the_download_and_nothing_after_it_runs() {
     let mut c1 = command(&server, "c-1", "d-1", &ALL_EVENTS, &v1);
     let wrong = "0".repeat(64);
     c1.spec.revision.sha256 = wrong.clone();
-    server.update(|s| s.commands = vec![c1]);
+    // A server (or a disk) that serves other bytes than the digest it names.
+    server.update(|s| {
+        s.bundles.insert(wrong.clone(), v1.bytes.clone());
+        s.commands = vec![c1];
+    });
 
     let agent = RunningAgent::spawn(host.config(&server.url));
     wait_until("DownloadBundle finished", WAIT, || server.finished("c-1", "DownloadBundle").is_some()).await;

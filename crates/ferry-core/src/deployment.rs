@@ -216,13 +216,35 @@ impl Target {
     }
 }
 
-/// A revision as far as the core cares: an opaque id plus a summary line.
+/// A revision as far as the core cares: an opaque id plus a summary line,
+/// and the exact bytes this deployment installs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevisionRef {
     /// The store's key for the revision.
     pub id: String,
     /// A short human description (e.g. `sha256:ab12… (zip, 1.2 MB)`).
     pub summary: String,
+    /// Pinned when the deployment is created, so every host (and a later
+    /// rollback to it) gets the same bytes even if an S3 key is overwritten.
+    /// `None` only in deployments recorded before ferry pinned bundles.
+    #[serde(default)]
+    pub bundle: Option<Bundle>,
+}
+
+/// A revision's bytes in the server's blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// The blob store's key (`sha256/<hex>`).
+    pub blob_key: String,
+    pub sha256: String,
+    pub size: u64,
+    /// `zip`, `tar` or `tgz`.
+    pub bundle_type: String,
+    /// For S3 revisions: the object's ETag and version that were fetched.
+    #[serde(default)]
+    pub etag: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// Who created a deployment.

@@ -154,7 +154,11 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
                 }
             }
             if matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
+                // It never started: nothing runs, nothing to wait for.
                 d.start_time.get_or_insert(now);
+                let stop = d.stop.clone().expect("just set");
+                finish(d, DeploymentStatus::Stopped, stop.code, stop.message, now, &mut effects);
+                return effects;
             }
             advance(d, now, &mut effects);
         }

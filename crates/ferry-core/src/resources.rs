@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Millis;
 use crate::config::ComputePlatform;
-use crate::deployment::AutoRollback;
+use crate::deployment::{AutoRollback, Bundle};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Application {
@@ -13,6 +13,8 @@ pub struct Application {
     pub name: String,
     pub compute_platform: ComputePlatform,
     pub create_time: Millis,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
 }
 
 /// A key/value tag.
@@ -96,6 +98,51 @@ pub struct DeploymentGroup {
     /// The revision of the group's most recent deployment.
     pub target_revision_id: Option<String>,
     pub create_time: Millis,
+    /// CodeDeploy's EC2 tag filters and tag set: kept and shown, but every
+    /// ferry instance is an on-premises one, so they select no instance.
+    #[serde(default)]
+    pub ec2_selector: InstanceSelector,
+    /// CodeDeploy's `triggerConfigurations`.
+    #[serde(default)]
+    pub triggers: Vec<Trigger>,
+    /// CodeDeploy's `alarmConfiguration`.
+    #[serde(default)]
+    pub alarms: AlarmConfig,
+    #[serde(default)]
+    pub outdated_instances_strategy: OutdatedInstancesStrategy,
+    #[serde(default)]
+    pub termination_hook_enabled: bool,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+}
+
+/// Where notifications of a group's deployment and instance events go
+/// (CodeDeploy's `triggerConfigurations` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trigger {
+    pub name: String,
+    /// CodeDeploy's `triggerTargetArn`.
+    pub target: String,
+    /// DeploymentStart, DeploymentSuccess, …, InstanceReady.
+    pub events: Vec<String>,
+}
+
+/// The alarms that stop a group's deployments (CodeDeploy's `alarmConfiguration`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AlarmConfig {
+    pub enabled: bool,
+    pub ignore_poll_alarm_failure: bool,
+    /// Alarm names.
+    pub alarms: Vec<String>,
+}
+
+/// What happens to instances that join a group while a deployment runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OutdatedInstancesStrategy {
+    #[default]
+    Update,
+    Ignore,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +176,21 @@ pub enum RevisionLocation {
         repository: String,
         commit: String,
     },
+    /// An appspec given inline (CodeDeploy's `String` and `AppSpecContent`
+    /// revisions); its bundle holds just that appspec.
+    Content {
+        /// `String` or `AppSpecContent`: how it was registered.
+        kind: ContentKind,
+        content: String,
+        /// Hex SHA-256 of `content`.
+        sha256: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContentKind {
+    String,
+    AppSpecContent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +206,13 @@ pub struct Revision {
     pub register_time: Millis,
     pub first_used_time: Option<Millis>,
     pub last_used_time: Option<Millis>,
+    /// Names of the groups it has been deployed to.
+    #[serde(default)]
+    pub deployment_groups: Vec<String>,
+    /// For revisions kept elsewhere (S3, git, inline): the bytes last
+    /// copied into the blob store, reused while they are still current.
+    #[serde(default)]
+    pub last_fetch: Option<Bundle>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,8 +6,8 @@
 //!    server until there is work (or [`PollResponse::hold_seconds`] pass).
 //! 3. `POST /agent/v1/report` with [`EventReport`] → [`ReportResponse`]: sent
 //!    when each event starts (the answer says whether to proceed) and ends.
-//! 4. `GET /agent/v1/bundles/<revision-id>`: the bundle bytes, for a revision
-//!    this host has a command for; the agent checks size and SHA-256.
+//! 4. `GET /agent/v1/bundles/<sha256>`: the bundle bytes, for a bundle this
+//!    host has a command installing; the agent checks size and SHA-256.
 
 use serde::{Deserialize, Serialize};
 

@@ -19,7 +19,8 @@ pub const SIGNING_SERVICE: &str = "ferry";
 pub const SIGNING_REGION: &str = "local";
 
 /// Protocol version an agent and the server must share.
-pub const AGENT_PROTOCOL_VERSION: u32 = 1;
+/// 2: bundles are downloaded by SHA-256 (`/agent/v1/bundles/<sha256>`).
+pub const AGENT_PROTOCOL_VERSION: u32 = 2;
 
 /// An error body: every non-2xx response of the native API and the agent protocol.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

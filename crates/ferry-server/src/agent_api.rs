@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use ferry_core::resources::{AccessKey, Instance, RevisionLocation, Role, Tag};
+use ferry_core::resources::{AccessKey, Instance, Role, Tag};
 use ferry_proto::agent as wire;
 use ferry_store::StoreError;
 
@@ -143,29 +143,17 @@ async fn report(State(state): State<AppState>, request: Signed) -> ApiResult<Jso
     Ok(Json(wire::ReportResponse { proceed }))
 }
 
-/// A bundle, for a host that has a command needing it.
-async fn bundle(
-    State(state): State<AppState>,
-    Path(revision_id): Path<String>,
-    request: Signed,
-) -> ApiResult<Response> {
+/// A bundle by its SHA-256, for a host that has a command installing it.
+async fn bundle(State(state): State<AppState>, Path(sha256): Path<String>, request: Signed) -> ApiResult<Response> {
     let instance = request.caller.require_agent()?.to_string();
-    if !state.driver.instance_needs_revision(&instance, &revision_id) {
-        return Err(ApiError::forbidden(format!("instance {instance} has no deployment of revision {revision_id}")));
-    }
-    let revision = state.store.get_revision(&revision_id).await?;
-    let RevisionLocation::Blob { key } = &revision.location else {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "UnsupportedRevision",
-            "this server cannot serve S3 or GitHub revisions yet",
-        ));
+    let Some(key) = state.driver.bundle_for(&instance, &sha256).await? else {
+        return Err(ApiError::forbidden(format!("instance {instance} has no deployment of bundle sha256 {sha256}")));
     };
+    let key = &key;
     let (file, size) = state.blobs.open_blob(key).await.map_err(|e| match e {
-        ferry_blob::BlobError::NotFound(_) => ApiError::not_found(
-            "RevisionMissing",
-            format!("the bundle of revision {revision_id} is missing from the blob store"),
-        ),
+        ferry_blob::BlobError::NotFound(_) => {
+            ApiError::not_found("RevisionMissing", format!("bundle sha256 {sha256} is missing from the blob store"))
+        }
         e => ApiError::internal(e),
     })?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));

@@ -78,10 +78,30 @@ impl FromRequest<AppState> for Signed {
     }
 }
 
+/// Why a request is not authenticated, in terms each API edge can render.
+#[derive(Debug)]
+pub struct AuthFailure {
+    pub status: StatusCode,
+    /// The AWS exception name (`InvalidSignatureException`, …).
+    pub aws_code: &'static str,
+    pub message: String,
+}
+
+impl From<AuthFailure> for ApiError {
+    fn from(f: AuthFailure) -> Self {
+        ApiError::new(f.status, f.aws_code, f.message)
+    }
+}
+
 /// Verifies the request's signature. For streamed bodies pass an empty
 /// `body`: the signature then covers the `x-amz-content-sha256` the client
 /// declared, which the caller must check against the streamed content.
 pub async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> ApiResult<Caller> {
+    Ok(verify_request(state, parts, body).await?)
+}
+
+/// [`authenticate`], with the failure kept apart for the AWS edge.
+pub async fn verify_request(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Caller, AuthFailure> {
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
@@ -103,17 +123,23 @@ pub async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> ApiRe
     let secret = key.as_ref().map(|k| k.secret.clone());
     let verified = ferry_sigv4::verify(&request, None, SystemTime::now(), MAX_CLOCK_SKEW, |_| secret).map_err(|e| {
         let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-        ApiError::new(status, e.aws_code(), e.to_string())
+        AuthFailure { status, aws_code: e.aws_code(), message: e.to_string() }
     })?;
     // A body sent with UNSIGNED-PAYLOAD would be unauthenticated: only the
     // streamed upload (which checks its declared digest itself) may skip it.
     if matches!(verified.payload, ferry_sigv4::Payload::Unsigned) {
-        return Err(ApiError::bad_request(
-            "UnsignedPayloadNotAllowed",
-            "ferry requires signed payloads (UNSIGNED-PAYLOAD is not accepted)",
-        ));
+        return Err(AuthFailure {
+            status: StatusCode::BAD_REQUEST,
+            aws_code: "IncompleteSignatureException",
+            message: "ferry requires signed payloads (UNSIGNED-PAYLOAD is not accepted)".into(),
+        });
     }
-    let key = key.ok_or_else(|| ApiError::forbidden("unknown access key"))?;
+    // Unreachable in practice: verify() fails first for a key without a secret.
+    let key = key.ok_or_else(|| AuthFailure {
+        status: StatusCode::FORBIDDEN,
+        aws_code: "UnrecognizedClientException",
+        message: "The security token included in the request is invalid.".into(),
+    })?;
     debug_assert_eq!(key.id, verified.access_key_id);
     if let (Role::Agent, Some(instance)) = (key.role, &key.instance) {
         state.driver.saw(instance);

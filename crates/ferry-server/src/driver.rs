@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use ferry_core::Millis;
 use ferry_core::config::{DeploymentConfig, MinimumHealthyHosts, ONE_AT_A_TIME, builtin_config};
 use ferry_core::deployment::{
-    AutoRollback, Creator, Deployment, DeploymentStatus, ErrorCode, FileExistsBehavior, RevisionRef, RollbackInfo,
-    TargetStatus,
+    AutoRollback, Bundle, Creator, Deployment, DeploymentStatus, ErrorCode, FileExistsBehavior, RevisionRef,
+    RollbackInfo, TargetStatus,
 };
 use ferry_core::machine::{self, Effect, Input};
 use ferry_core::resources::{DeploymentGroup, Revision, RevisionLocation};
@@ -67,12 +67,15 @@ pub enum DriverError {
 }
 
 /// What a caller asks for when creating a deployment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NewDeployment {
     pub application_name: String,
     pub group_name: String,
-    /// `None`: the application's newest revision.
-    pub revision_id: Option<String>,
+    /// The revision (see [`Driver::resolve_revision`]), persisted with the
+    /// deployment (its use times and groups are updated).
+    pub revision: Revision,
+    /// Its bytes, pinned for the deployment (see `bundles::Fetcher`).
+    pub bundle: Bundle,
     /// `None`: the group's config.
     pub config_name: Option<String>,
     pub description: Option<String>,
@@ -182,6 +185,34 @@ impl Driver {
         }
     }
 
+    /// The group a deployment would go to.
+    pub async fn group(&self, application: &str, group: &str) -> Result<DeploymentGroup, DriverError> {
+        match self.store.get_group(application, group).await {
+            Ok(group) => Ok(group),
+            Err(StoreError::NotFound) => Err(match self.store.get_application(application).await {
+                Err(StoreError::NotFound) => DriverError::ApplicationNotFound(application.to_string()),
+                _ => DriverError::GroupNotFound { application: application.to_string(), group: group.to_string() },
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A revision of `application` by id, or (`None`) its newest one.
+    pub async fn resolve_revision(&self, application: &str, id: Option<&str>) -> Result<Revision, DriverError> {
+        match id {
+            Some(id) => match self.store.get_revision(id).await {
+                Ok(r) if r.application_name == application => Ok(r),
+                Ok(_) | Err(StoreError::NotFound) => Err(DriverError::RevisionNotFound(id.to_string())),
+                Err(e) => Err(e.into()),
+            },
+            None => match self.store.latest_revision(application).await {
+                Ok(Some(r)) => Ok(r),
+                Ok(None) => Err(DriverError::NoRevision(application.to_string())),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
     /// Creates a deployment and starts it, or queues it behind the group's
     /// active deployment.
     pub async fn create_deployment(&self, request: NewDeployment) -> Result<String, DriverError> {
@@ -189,30 +220,8 @@ impl Driver {
             return Err(DriverError::ShuttingDown);
         }
         let _guard = self.lock.lock().await;
-        let group = match self.store.get_group(&request.application_name, &request.group_name).await {
-            Ok(group) => group,
-            Err(StoreError::NotFound) => {
-                return Err(match self.store.get_application(&request.application_name).await {
-                    Err(StoreError::NotFound) => DriverError::ApplicationNotFound(request.application_name),
-                    _ => {
-                        DriverError::GroupNotFound { application: request.application_name, group: request.group_name }
-                    }
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let revision = match &request.revision_id {
-            Some(id) => match self.store.get_revision(id).await {
-                Ok(r) if r.application_name == group.application_name => r,
-                Ok(_) | Err(StoreError::NotFound) => return Err(DriverError::RevisionNotFound(id.clone())),
-                Err(e) => return Err(e.into()),
-            },
-            None => match self.store.latest_revision(&group.application_name).await {
-                Ok(Some(r)) => r,
-                Ok(None) => return Err(DriverError::NoRevision(group.application_name.clone())),
-                Err(e) => return Err(e.into()),
-            },
-        };
+        let group = self.group(&request.application_name, &request.group_name).await?;
+        let revision = request.revision.clone();
         let config_name = request.config_name.clone().unwrap_or_else(|| group.deployment_config_name.clone());
         let config = self.resolve_config(&config_name).await?;
         let minimum = config.minimum_healthy_hosts.ok_or_else(|| {
@@ -230,7 +239,7 @@ impl Driver {
             group_id: group.id.clone(),
             config_name: config.name.clone(),
             minimum_healthy_hosts: minimum,
-            revision: revision_ref(&revision),
+            revision: RevisionRef { bundle: Some(request.bundle.clone()), ..revision_ref(&revision) },
             previous_revision: previous,
             creator: Creator::User,
             description: request.description.clone(),
@@ -252,6 +261,9 @@ impl Driver {
         let mut revision = revision;
         revision.first_used_time.get_or_insert(now);
         revision.last_used_time = Some(now);
+        if !revision.deployment_groups.contains(&group.name) {
+            revision.deployment_groups.push(group.name.clone());
+        }
         let mut group = group;
         group.target_revision_id = Some(revision.id.clone());
         self.commit(Changes {
@@ -400,7 +412,17 @@ impl Driver {
             match &group.last_successful_revision_id {
                 Some(revision_id) => {
                     let revision = self.store.get_revision(revision_id).await?;
-                    let rollback = self.rollback_of(d, &group, &revision);
+                    // The bytes the last good deployment installed, not a fresh fetch.
+                    let pinned = match &group.last_successful_deployment_id {
+                        Some(id) => match self.store.get_deployment(id).await {
+                            Ok(good) if good.revision.id == revision.id => Some(good.revision),
+                            Ok(_) | Err(StoreError::NotFound) => None,
+                            Err(e) => return Err(e.into()),
+                        },
+                        None => None,
+                    };
+                    let target = pinned.unwrap_or_else(|| revision_ref(&revision));
+                    let rollback = self.rollback_of(d, &group, target);
                     let message = format!("Deployment {} is triggered to roll back deployment {}.", rollback.id, d.id);
                     d.rollback_info.rollback_deployment_id = Some(rollback.id.clone());
                     d.rollback_info.rollback_message = Some(message);
@@ -419,7 +441,7 @@ impl Driver {
         Ok(changes)
     }
 
-    fn rollback_of(&self, failed: &Deployment, group: &DeploymentGroup, revision: &Revision) -> Deployment {
+    fn rollback_of(&self, failed: &Deployment, group: &DeploymentGroup, revision: RevisionRef) -> Deployment {
         let now = now_millis();
         let id = crate::random::deployment_id();
         Deployment {
@@ -429,7 +451,7 @@ impl Driver {
             group_id: failed.group_id.clone(),
             config_name: failed.config_name.clone(),
             minimum_healthy_hosts: failed.minimum_healthy_hosts,
-            revision: revision_ref(revision),
+            revision,
             previous_revision: Some(failed.revision.clone()),
             creator: Creator::Rollback,
             description: Some(format!("Rollback of {}", failed.id)),
@@ -482,9 +504,13 @@ impl Driver {
         }
     }
 
-    /// The instances a group targets now, by name.
+    /// The instances a group targets now, by name (none once it is deleted).
     async fn targets_of(&self, group_id: &str) -> Result<Vec<String>, DriverError> {
-        let group = self.store.get_group_by_id(group_id).await?;
+        let group = match self.store.get_group_by_id(group_id).await {
+            Ok(group) => group,
+            Err(StoreError::NotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
         let mut names: Vec<String> = self
             .store
             .list_instances(false)
@@ -519,6 +545,59 @@ impl Driver {
             },
         )
         .await
+    }
+
+    /// Deletes an application with its groups, revisions and deployments
+    /// (none of it left if it did not exist). Agents running its
+    /// deployments no longer see their commands: they finish the running
+    /// event and start no more.
+    pub async fn delete_application(&self, name: &str) -> Result<(), DriverError> {
+        let _guard = self.lock.lock().await;
+        let affected: Vec<String> = self
+            .live_deployments()
+            .iter()
+            .filter(|d| d.application_name == name)
+            .flat_map(|d| d.targets.iter().map(|t| t.instance.clone()))
+            .collect();
+        match self.store.delete_application(name).await {
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        self.reload_locked().await?;
+        drop(_guard);
+        tracing::info!(application = %name, "application deleted");
+        self.notify_all(&affected);
+        Ok(())
+    }
+
+    /// Deletes a group (nothing if it does not exist) and stops its running
+    /// and waiting deployments, without rolling back; they stay as history.
+    pub async fn delete_group(&self, application: &str, group: &str) -> Result<(), DriverError> {
+        let group = match self.store.get_group(application, group).await {
+            Ok(g) => g,
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        match self.store.delete_group(application, &group.name).await {
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ids: Vec<String> = self
+            .live_deployments()
+            .into_iter()
+            .filter(|d| d.group_id == group.id && !d.status.is_terminal())
+            .map(|d| d.id)
+            .collect();
+        for id in ids {
+            let stop = Input::Stop {
+                rollback: Some(false),
+                code: ErrorCode::ManualStop,
+                message: "The deployment group was deleted.".into(),
+            };
+            self.apply(&id, stop).await?;
+        }
+        tracing::info!(application, group = %group.name, "deployment group deleted");
+        Ok(())
     }
 
     fn notify_all(&self, instances: &[String]) {
@@ -608,6 +687,7 @@ impl Driver {
         for d in self.live_deployments() {
             let Some(command) = machine::agent_command(&d, instance) else { continue };
             let revision = self.revision(&d.revision.id).await?;
+            let revision = wire_revision(&revision, d.revision.bundle.as_ref());
             commands.push(wire::Command {
                 id: command.id,
                 attempt: command.attempt,
@@ -619,7 +699,7 @@ impl Driver {
                     application_name: d.application_name.clone(),
                     deployment_group_name: d.group_name.clone(),
                     deployment_group_id: d.group_id.clone(),
-                    revision: wire_revision(&revision),
+                    revision,
                     appspec_filename: None,
                     file_exists_behavior: d.file_exists_behavior.map(|b| file_exists_name(b).to_string()),
                     creator: d.creator.as_str().to_string(),
@@ -633,12 +713,35 @@ impl Driver {
 
     /// Whether `instance` has an active command for `revision_id` (it may
     /// then download that revision, and nothing else).
-    pub fn instance_needs_revision(&self, instance: &str, revision_id: &str) -> bool {
-        self.live
+    /// The blob key of the bundle with this SHA-256 if `instance` has an
+    /// active command installing it (it may then download that, and nothing else).
+    pub async fn bundle_for(&self, instance: &str, sha256: &str) -> Result<Option<String>, DriverError> {
+        let deployments: Vec<Deployment> = self
+            .live
             .lock()
             .unwrap()
             .values()
-            .any(|d| d.revision.id == revision_id && machine::agent_command(d, instance).is_some())
+            .filter(|d| machine::agent_command(d, instance).is_some())
+            .cloned()
+            .collect();
+        for d in deployments {
+            let key = match &d.revision.bundle {
+                Some(bundle) => Some(bundle.blob_key.clone()).filter(|_| bundle.sha256.eq_ignore_ascii_case(sha256)),
+                None => {
+                    let revision = self.revision(&d.revision.id).await?;
+                    match &revision.location {
+                        RevisionLocation::Blob { key } if revision.sha256.eq_ignore_ascii_case(sha256) => {
+                            Some(key.clone())
+                        }
+                        _ => None,
+                    }
+                }
+            };
+            if key.is_some() {
+                return Ok(key);
+            }
+        }
+        Ok(None)
     }
 
     /// A revision by id, cached (what commands need of it never changes).
@@ -729,31 +832,50 @@ pub fn parse_file_exists(name: &str) -> Option<FileExistsBehavior> {
     }
 }
 
+/// A revision's reference, with its bytes pinned when they are known
+/// (uploaded bundles, or the last copy of one kept elsewhere).
 pub fn revision_ref(r: &Revision) -> RevisionRef {
+    let bundle = match &r.location {
+        RevisionLocation::Blob { key } => Some(Bundle {
+            blob_key: key.clone(),
+            sha256: r.sha256.clone(),
+            size: r.size,
+            bundle_type: r.bundle_type.clone(),
+            etag: None,
+            version: None,
+        }),
+        _ => r.last_fetch.clone(),
+    };
+    let (bundle_type, sha256, size) = match &bundle {
+        Some(b) => (b.bundle_type.as_str(), b.sha256.as_str(), b.size),
+        None => (r.bundle_type.as_str(), r.sha256.as_str(), r.size),
+    };
     RevisionRef {
         id: r.id.clone(),
-        summary: format!("{} {} ({} bytes)", r.bundle_type, &r.sha256[..r.sha256.len().min(12)], r.size),
+        summary: format!("{bundle_type} {} ({size} bytes)", &sha256[..sha256.len().min(12)]),
+        bundle,
     }
 }
 
-fn wire_revision(r: &Revision) -> wire::Revision {
+/// The revision as the agent downloads it: the pinned bytes, and where they
+/// came from (the hooks' `BUNDLE_*` variables).
+fn wire_revision(r: &Revision, pinned: Option<&Bundle>) -> wire::Revision {
     let source = match &r.location {
-        RevisionLocation::Blob { .. } => wire::RevisionSource::Server,
+        RevisionLocation::Blob { .. } | RevisionLocation::Content { .. } => wire::RevisionSource::Server,
         RevisionLocation::S3 { bucket, key, version, etag } => wire::RevisionSource::S3 {
             bucket: bucket.clone(),
             key: key.clone(),
-            version: version.clone(),
-            etag: etag.clone(),
+            // As registered; else what was fetched.
+            version: version.clone().filter(|v| !v.is_empty()).or_else(|| pinned.and_then(|b| b.version.clone())),
+            etag: etag.clone().filter(|e| !e.is_empty()).or_else(|| pinned.and_then(|b| b.etag.clone())),
         },
         RevisionLocation::GitHub { repository, commit } => {
             wire::RevisionSource::GitHub { repository: repository.clone(), commit: commit.clone() }
         }
     };
-    wire::Revision {
-        id: r.id.clone(),
-        bundle_type: r.bundle_type.clone(),
-        sha256: r.sha256.clone(),
-        size: r.size,
-        source,
-    }
+    let (bundle_type, sha256, size) = match pinned {
+        Some(b) => (b.bundle_type.clone(), b.sha256.clone(), b.size),
+        None => (r.bundle_type.clone(), r.sha256.clone(), r.size),
+    };
+    wire::Revision { id: r.id.clone(), bundle_type, sha256, size, source }
 }

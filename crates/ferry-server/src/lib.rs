@@ -11,7 +11,9 @@
 
 mod agent_api;
 mod auth;
+mod aws;
 mod bootstrap;
+mod bundles;
 mod driver;
 mod error;
 mod native;
@@ -48,6 +50,13 @@ pub struct ServerConfig {
     pub agent_lost_after: Duration,
     /// Largest revision bundle accepted.
     pub max_bundle_bytes: u64,
+    /// The S3-compatible endpoint S3 revisions come from (`None`: AWS).
+    pub s3_endpoint: Option<String>,
+    /// Where `owner/repo` git revisions point (`{repository}` is replaced).
+    pub git_base_url: String,
+    /// The region and account id in the ARNs of the AWS API.
+    pub aws_region: String,
+    pub aws_account_id: String,
 }
 
 impl ServerConfig {
@@ -60,6 +69,10 @@ impl ServerConfig {
             poll_hold: Duration::from_secs(20),
             agent_lost_after: Duration::from_secs(30),
             max_bundle_bytes: 2 << 30,
+            s3_endpoint: None,
+            git_base_url: ferry_blob::DEFAULT_GIT_BASE_URL.to_string(),
+            aws_region: "us-east-1".into(),
+            aws_account_id: "000000000000".into(),
         }
     }
 }
@@ -69,6 +82,7 @@ impl ServerConfig {
 pub(crate) struct AppState {
     pub store: Store,
     pub blobs: LocalBlobs,
+    pub fetcher: bundles::Fetcher,
     pub driver: Arc<Driver>,
     pub config: Arc<ServerConfig>,
     pub join_token_hash: Arc<String>,
@@ -115,11 +129,24 @@ pub async fn serve(
         .await
         .map_err(|e| ServerError::Setup(format!("cannot open the blob store: {e}")))?;
     let secrets = bootstrap::ensure_secrets(&config, &store).await.map_err(ServerError::Setup)?;
+    let git = ferry_blob::GitSource::new(config.data_dir.join("git-cache"))
+        .with_base_url(&config.git_base_url)
+        .map_err(|e| ServerError::Setup(format!("--git-base-url: {e}")))?;
+    // A bad endpoint is a configuration error: refuse to start.
+    let s3 = ferry_blob::S3Source::from_env(config.s3_endpoint.as_deref())
+        .map_err(|e| ServerError::Setup(format!("--s3-endpoint: {e}")))?;
+    let fetcher = bundles::Fetcher { blobs: blobs.clone(), s3, git, max_bundle_bytes: config.max_bundle_bytes };
     let config = Arc::new(config);
     let driver = Arc::new(Driver::new(store.clone(), config.clone()));
     driver.recover().await.map_err(|e| ServerError::Setup(format!("cannot resume deployments: {e}")))?;
-    let state =
-        AppState { store, blobs, driver: driver.clone(), config: config.clone(), join_token_hash: Arc::new(secrets) };
+    let state = AppState {
+        store,
+        blobs,
+        fetcher,
+        driver: driver.clone(),
+        config: config.clone(),
+        join_token_hash: Arc::new(secrets),
+    };
     let app = router(state);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -155,5 +182,5 @@ pub async fn serve(
 }
 
 fn router(state: AppState) -> Router {
-    Router::new().merge(native::routes()).merge(agent_api::routes()).with_state(state)
+    Router::new().merge(native::routes()).merge(agent_api::routes()).merge(aws::routes()).with_state(state)
 }

@@ -72,6 +72,7 @@ async fn create_application(State(state): State<AppState>, request: Signed) -> A
         name: body.name.clone(),
         compute_platform: ComputePlatform::Server,
         create_time: now_millis(),
+        tags: Vec::new(),
     };
     state.store.create_application(&app).await.map_err(|e| match e {
         StoreError::AlreadyExists { .. } => {
@@ -130,6 +131,12 @@ async fn create_group(
         last_attempted_deployment_id: None,
         target_revision_id: None,
         create_time: now_millis(),
+        ec2_selector: Default::default(),
+        triggers: Vec::new(),
+        alarms: Default::default(),
+        outdated_instances_strategy: Default::default(),
+        termination_hook_enabled: false,
+        tags: Vec::new(),
     };
     state.store.create_group(&group).await.map_err(|e| match e {
         StoreError::AlreadyExists { .. } => ApiError::conflict(
@@ -224,6 +231,8 @@ async fn upload_revision(
         register_time: now_millis(),
         first_used_time: None,
         last_used_time: None,
+        deployment_groups: Vec::new(),
+        last_fetch: None,
     };
     state.store.put_revision(&revision).await?;
     Ok(Json(views::revision(&revision)))
@@ -261,12 +270,20 @@ async fn create_deployment(State(state): State<AppState>, request: Signed) -> Ap
         Some(a) => Some(views::parse_auto_rollback(a).map_err(invalid)?),
         None => None,
     };
+    state.driver.group(&body.application_name, &body.group_name).await?;
+    let mut revision = state.driver.resolve_revision(&body.application_name, body.revision_id.as_deref()).await?;
+    let bundle = state
+        .fetcher
+        .materialize(&mut revision)
+        .await
+        .map_err(|e| ApiError::bad_request("InvalidRevision", format!("revision {}: {e}", revision.id)))?;
     let id = state
         .driver
         .create_deployment(NewDeployment {
             application_name: body.application_name,
             group_name: body.group_name,
-            revision_id: body.revision_id,
+            revision,
+            bundle,
             config_name: body.deployment_config_name,
             description: body.description,
             file_exists_behavior,

@@ -169,6 +169,13 @@ impl Store {
         on_backend!(self, b => b.list_applications().await)
     }
 
+    /// Replaces the application's document (its tags); the id and name must
+    /// not change (see [`Store::rename_application`]). [`StoreError::NotFound`]
+    /// if there is no such application.
+    pub async fn update_application(&self, app: &Application) -> Result<()> {
+        on_backend!(self, b => b.update_application(app).await)
+    }
+
     /// Renames an application and, in the same transaction, its groups',
     /// revisions' and deployments' references to it.
     /// [`StoreError::AlreadyExists`] if `new` is taken.

@@ -163,6 +163,17 @@ impl SqliteStore {
         decode_rows(rows)
     }
 
+    pub(crate) async fn update_application(&self, app: &Application) -> Result<()> {
+        let done = sqlx::query("UPDATE applications SET schema_version = $2, doc = $3 WHERE id = $1 AND name = $4")
+            .bind(app.id.as_str())
+            .bind(Application::VERSION)
+            .bind(encode(app)?)
+            .bind(app.name.as_str())
+            .execute(&self.pool)
+            .await?;
+        affected(done.rows_affected())
+    }
+
     pub(crate) async fn rename_application(&self, old: &str, new: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let row: Option<Row> = sqlx::query_as("SELECT schema_version, doc FROM applications WHERE name = $1")

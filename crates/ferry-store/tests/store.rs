@@ -10,12 +10,12 @@ use std::time::Instant;
 
 use ferry_core::config::{ComputePlatform, DeploymentConfig, MinimumHealthyHosts, ONE_AT_A_TIME, TrafficRouting};
 use ferry_core::deployment::{
-    AutoRollback, Creator, Deployment, DeploymentStatus, ErrorCode, ErrorInfo, EventDiagnostics, EventStatus,
+    AutoRollback, Bundle, Creator, Deployment, DeploymentStatus, ErrorCode, ErrorInfo, EventDiagnostics, EventStatus,
     FileExistsBehavior, RevisionRef, RollbackEvent, RollbackInfo, StopRequest, Target, TargetStatus,
 };
 use ferry_core::resources::{
-    AccessKey, Application, DeploymentGroup, Instance, InstanceSelector, Revision, RevisionLocation, Role, Tag,
-    TagFilter, TagFilterType,
+    AccessKey, AlarmConfig, Application, DeploymentGroup, Instance, InstanceSelector, OutdatedInstancesStrategy,
+    Revision, RevisionLocation, Role, Tag, TagFilter, TagFilterType, Trigger,
 };
 use ferry_store::{Changes, DeploymentFilter, Store, StoreError};
 
@@ -70,6 +70,7 @@ fn app(name: &str) -> Application {
         name: name.into(),
         compute_platform: ComputePlatform::Server,
         create_time: 1_700_000_000_000,
+        tags: vec![Tag { key: "team".into(), value: "shop".into() }],
     }
 }
 
@@ -90,6 +91,16 @@ fn group(app: &str, name: &str) -> DeploymentGroup {
         last_attempted_deployment_id: None,
         target_revision_id: None,
         create_time: 1_700_000_000_001,
+        ec2_selector: InstanceSelector::default(),
+        triggers: vec![Trigger {
+            name: "ops".into(),
+            target: "https://hooks.example/ferry".into(),
+            events: vec!["DeploymentFailure".into()],
+        }],
+        alarms: AlarmConfig { enabled: true, ignore_poll_alarm_failure: false, alarms: vec!["errors".into()] },
+        outdated_instances_strategy: OutdatedInstancesStrategy::Update,
+        termination_hook_enabled: false,
+        tags: vec![],
     }
 }
 
@@ -129,6 +140,8 @@ fn revision(app: &str, id: &str, register_time: u64) -> Revision {
         register_time,
         first_used_time: None,
         last_used_time: None,
+        deployment_groups: vec![],
+        last_fetch: None,
     }
 }
 
@@ -172,8 +185,19 @@ fn deployment(id: &str, app: &str, group: &str, create_time: u64, status: Deploy
         group_id: format!("dg-{app}-{group}"),
         config_name: ONE_AT_A_TIME.into(),
         minimum_healthy_hosts: MinimumHealthyHosts::MostConcurrency,
-        revision: RevisionRef { id: "rev-2".into(), summary: "sha256:abab… (zip, 1.2 kB)".into() },
-        previous_revision: Some(RevisionRef { id: "rev-1".into(), summary: "older".into() }),
+        revision: RevisionRef {
+            id: "rev-2".into(),
+            summary: "sha256:abab… (zip, 1.2 kB)".into(),
+            bundle: Some(Bundle {
+                blob_key: format!("sha256/{}", "ab".repeat(32)),
+                sha256: "ab".repeat(32),
+                size: 1234,
+                bundle_type: "zip".into(),
+                etag: Some("e1".into()),
+                version: None,
+            }),
+        },
+        previous_revision: Some(RevisionRef { id: "rev-1".into(), summary: "older".into(), bundle: None }),
         creator: Creator::User,
         description: Some("deploy \"it\"".into()),
         status,

@@ -363,13 +363,16 @@ fn one_agent_cannot_read_or_touch_another_hosts_work() {
         ..Default::default()
     });
     let slow = revision(&c.tmp.path().join("slow"), "slow", 3000, None);
-    let rev = setup(&c, "shop", "only-b", "role=b", &[], &slow);
+    setup(&c, "shop", "only-b", "role=b", &[], &slow);
+    // Bundles are served by digest: the only one stored is host2's.
+    let blobs = c.data_dir().join("blobs/sha256");
+    let digest = std::fs::read_dir(&blobs).unwrap().next().unwrap().unwrap().file_name().into_string().unwrap();
     let id = deploy(&c, "shop", "only-b", &[]);
     wait_for("ApplicationStart on host2", LONG, || {
         (event(instance(&c.get(&id), "host2"), "ApplicationStart")["status"] == "InProgress").then_some(())
     });
     // host1's agent may not download host2's bundle...
-    let (status, body) = signed_as_agent(&c, 0, "GET", &format!("/agent/v1/bundles/{rev}"), b"");
+    let (status, body) = signed_as_agent(&c, 0, "GET", &format!("/agent/v1/bundles/{digest}"), b"");
     assert_eq!(status, 403, "{body}");
     // ...nor report on host2's deployment...
     let report = serde_json::json!({

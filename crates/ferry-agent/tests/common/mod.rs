@@ -420,11 +420,11 @@ pub fn bundle(host: &Host, name: &str, scripts: &[(&str, &str)]) -> Bundle {
 }
 
 /// A command for `events` of deployment `deployment` installing `bundle`
-/// (served by the fake as revision `rev-<deployment>`).
+/// (revision `rev-<deployment>`, served by the fake by its SHA-256).
 pub fn command(server: &FakeServer, id: &str, deployment: &str, events: &[&str], bundle: &Bundle) -> Command {
     let revision_id = format!("rev-{deployment}");
     server.update(|s| {
-        s.bundles.insert(revision_id.clone(), bundle.bytes.clone());
+        s.bundles.insert(bundle.sha256.clone(), bundle.bytes.clone());
     });
     Command {
         id: id.to_string(),

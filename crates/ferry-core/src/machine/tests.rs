@@ -10,7 +10,7 @@ fn deployment(min: MinimumHealthyHosts) -> Deployment {
         group_id: "gid".into(),
         config_name: "custom".into(),
         minimum_healthy_hosts: min,
-        revision: RevisionRef { id: "r1".into(), summary: String::new() },
+        revision: RevisionRef { id: "r1".into(), summary: String::new(), bundle: None },
         previous_revision: None,
         creator: Creator::User,
         description: None,
@@ -258,4 +258,17 @@ fn simulated_deployments_never_take_down_more_hosts_than_allowed() {
         }
         assert!(d.targets.iter().all(|t| t.status != TargetStatus::InProgress && t.status != TargetStatus::Pending));
     }
+}
+
+#[test]
+fn a_waiting_deployment_stops_at_once() {
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    d.status = DeploymentStatus::Queued;
+    let effects = step(&mut d, Input::Stop { rollback: None, code: ErrorCode::ManualStop, message: "stop".into() }, 5);
+    assert_eq!(d.status, DeploymentStatus::Stopped);
+    assert_eq!(effects, vec![Effect::Finished]);
+    assert!(d.targets.is_empty());
+    assert_eq!((d.start_time, d.complete_time), (Some(5), Some(5)));
+    // A later start changes nothing.
+    assert!(step(&mut d, Input::Start { instances: vec!["h1".into()] }, 6).is_empty());
 }

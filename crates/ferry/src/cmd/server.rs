@@ -31,6 +31,19 @@ pub struct ServerArgs {
     /// A host not heard from for this long is lost: its in-flight event fails.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     agent_lost_after_seconds: u64,
+    /// The S3-compatible endpoint S3 revisions are fetched from (default:
+    /// AWS itself); credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "FERRY_S3_ENDPOINT", value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// Where `owner/repo` git revisions point: a URL template with {repository}.
+    #[arg(long, env = "FERRY_GIT_BASE_URL", default_value = "https://github.com/{repository}.git", value_name = "URL")]
+    git_base_url: String,
+    /// The region in the ARNs the AWS API returns.
+    #[arg(long, env = "FERRY_AWS_REGION", default_value = "us-east-1", value_name = "REGION")]
+    aws_region: String,
+    /// The account id in the ARNs the AWS API returns.
+    #[arg(long, env = "FERRY_AWS_ACCOUNT_ID", default_value = "000000000000", value_name = "ID")]
+    aws_account_id: String,
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -46,6 +59,10 @@ pub fn run(args: ServerArgs) -> ExitCode {
         _ => None,
     };
     config.join_token = args.join_token;
+    config.s3_endpoint = args.s3_endpoint.filter(|e| !e.is_empty());
+    config.git_base_url = args.git_base_url;
+    config.aws_region = args.aws_region;
+    config.aws_account_id = args.aws_account_id;
     config.poll_hold = Duration::from_secs(args.poll_hold_seconds.max(1));
     config.agent_lost_after = Duration::from_secs(args.agent_lost_after_seconds.max(2));
     if config.agent_lost_after <= config.poll_hold {

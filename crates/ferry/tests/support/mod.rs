@@ -44,6 +44,7 @@ pub struct Cluster {
     pub port: u16,
     server: Option<Child>,
     pub server_args: Vec<String>,
+    pub server_env: Vec<(String, String)>,
     agents: Vec<Option<u32>>,
     pub tags: Vec<Vec<(String, String)>>,
 }
@@ -54,11 +55,21 @@ pub struct ClusterOptions {
     pub lost_after_seconds: u64,
     /// Tags of host `i` (0-based).
     pub tags: fn(usize) -> Vec<(String, String)>,
+    /// More `ferry server` arguments, and environment for it.
+    pub server_args: Vec<String>,
+    pub server_env: Vec<(String, String)>,
 }
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        Self { hosts: 3, poll_hold_seconds: 5, lost_after_seconds: 30, tags: |_| vec![("app".into(), "demo".into())] }
+        Self {
+            hosts: 3,
+            poll_hold_seconds: 5,
+            lost_after_seconds: 30,
+            tags: |_| vec![("app".into(), "demo".into())],
+            server_args: Vec::new(),
+            server_env: Vec::new(),
+        }
     }
 }
 
@@ -80,9 +91,18 @@ impl Cluster {
             "--agent-lost-after-seconds".into(),
             options.lost_after_seconds.to_string(),
         ];
+        let server_args = server_args.into_iter().chain(options.server_args).collect();
         let tags: Vec<_> = (0..options.hosts).map(options.tags).collect();
-        let mut cluster =
-            Cluster { tmp, fleet, port, server: None, server_args, agents: vec![None; options.hosts], tags };
+        let mut cluster = Cluster {
+            tmp,
+            fleet,
+            port,
+            server: None,
+            server_args,
+            server_env: options.server_env,
+            agents: vec![None; options.hosts],
+            tags,
+        };
         cluster.start_server();
         for i in 0..options.hosts {
             cluster.start_agent(i);
@@ -104,6 +124,7 @@ impl Cluster {
             std::fs::OpenOptions::new().create(true).append(true).open(self.tmp.path().join("server.log")).unwrap();
         let child = Command::new(FERRY)
             .args(&self.server_args)
+            .envs(self.server_env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -321,4 +342,39 @@ pub fn proof(cluster: &Cluster, host: usize) -> Vec<(String, String, u64, u64)> 
             ))
         })
         .collect()
+}
+
+/// A running `moto_server` (a real S3 API on loopback), killed on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run moto_server ({e}): pip install 'moto[server]'"));
+        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_for("moto_server to listen", Duration::from_secs(60), || {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited with {status} before listening");
+            }
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
+        });
+        moto
+    }
 }

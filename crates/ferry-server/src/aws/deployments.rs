@@ -1,0 +1,412 @@
+//! Deployments, their targets and (the deprecated API for) their instances.
+
+use ferry_aws::convert::{self, RevisionRequest};
+use ferry_aws::validate::{self, Name, one_of};
+use ferry_aws::{AwsError, AwsResult, token, wire};
+use ferry_blob::FetchError;
+use ferry_core::config::ComputePlatform;
+use ferry_core::deployment::{Deployment, DeploymentStatus, Target};
+use ferry_store::{DeploymentFilter, StoreError};
+use serde_json::{Value, json};
+
+use super::resources::with_token;
+use super::{Ctx, driver_error, json, store_error};
+use crate::driver::NewDeployment;
+
+/// A fetch failure in CodeDeploy's words: the revision is refused.
+fn fetch_error(e: FetchError) -> AwsError {
+    match e {
+        FetchError::Blob(ferry_blob::BlobError::Io { .. }) => AwsError::internal(e.to_string()),
+        other => AwsError::new("InvalidRevisionException", other.to_string()),
+    }
+}
+
+pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::CreateDeploymentInput = ctx.op.input(body)?;
+    let app = ctx.application(input.application_name.as_deref()).await?;
+    if input.deployment_group_name.as_deref().is_none_or(str::is_empty) {
+        return Err(Name::DeploymentGroup.required_error());
+    }
+    let group = ctx.group(&app.name, input.deployment_group_name.as_deref()).await?;
+    let description = validate::description(input.description.as_deref())?;
+    let config_name = match input.deployment_config_name.as_deref() {
+        Some(name) => {
+            let name = Name::DeploymentConfig.check(Some(name))?;
+            let config = ctx.config(name).await?;
+            if config.compute_platform != ComputePlatform::Server {
+                return Err(AwsError::new(
+                    "InvalidDeploymentConfigNameException",
+                    format!(
+                        "The deployment config {name} is for the {} compute platform, not Server.",
+                        config.compute_platform.as_str()
+                    ),
+                ));
+            }
+            Some(config.name)
+        }
+        None => None,
+    };
+    if input.target_instances.is_some() {
+        return Err(AwsError::new(
+            "InvalidTargetInstancesException",
+            "targetInstances applies to blue/green deployments, which this ferry does not run yet.",
+        ));
+    }
+    if input.update_outdated_instances_only == Some(true) {
+        return Err(AwsError::new(
+            "InvalidUpdateOutdatedInstancesOnlyValueException",
+            "updateOutdatedInstancesOnly is not supported by ferry: every instance of the group is deployed to.",
+        ));
+    }
+    let file_exists_behavior =
+        input.file_exists_behavior.as_deref().map(convert::parse_file_exists_behavior).transpose()?;
+    let auto_rollback = input.auto_rollback_configuration.as_ref().map(convert::parse_auto_rollback).transpose()?;
+    if let Some(alarms) = &input.override_alarm_configuration {
+        convert::parse_alarm_configuration(alarms)?;
+    }
+    let request = convert::parse_revision(input.revision.as_ref())?;
+    let mut revision = match &request {
+        RevisionRequest::Stored { revision_id } => {
+            ctx.state.driver.resolve_revision(&app.name, Some(revision_id)).await.map_err(driver_error)?
+        }
+        RevisionRequest::Located { .. } => {
+            let note = Some("Application revision registered by CreateDeployment".to_string());
+            match super::revisions::find(ctx, &app, &request).await? {
+                Some(r) => r,
+                None => super::revisions::register_located(ctx, &app, &request, note).await?,
+            }
+        }
+    };
+    // The bytes are copied in (or found current) now, so every host gets
+    // the same ones and a bad revision is refused here, not on each host.
+    let bundle = ctx.state.fetcher.materialize(&mut revision).await.map_err(fetch_error)?;
+    let id = ctx
+        .state
+        .driver
+        .create_deployment(NewDeployment {
+            application_name: app.name.clone(),
+            group_name: group.name.clone(),
+            revision,
+            bundle,
+            config_name,
+            description,
+            file_exists_behavior,
+            ignore_application_stop_failures: input.ignore_application_stop_failures.unwrap_or(false),
+            auto_rollback,
+        })
+        .await
+        .map_err(driver_error)?;
+    Ok(json!({ "deploymentId": id }))
+}
+
+/// The deployment as CodeDeploy shows it, with its revisions' locations.
+async fn info(ctx: &Ctx<'_>, d: &Deployment) -> AwsResult<wire::DeploymentInfo> {
+    let location = |id: String| async move {
+        match ctx.state.store.get_revision(&id).await {
+            Ok(r) => Ok(Some(convert::revision_location(&r))),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
+    };
+    let revision = location(d.revision.id.clone()).await?.unwrap_or_default();
+    let previous = match &d.previous_revision {
+        Some(p) => location(p.id.clone()).await?,
+        None => None,
+    };
+    Ok(convert::deployment_info(d, revision, previous))
+}
+
+pub async fn get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::DeploymentIdInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    Ok(json!({ "deploymentInfo": json(&info(ctx, &d).await?)? }))
+}
+
+/// Unknown ids are left out, as CodeDeploy does.
+pub async fn batch_get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::BatchGetDeploymentsInput = ctx.op.input(body)?;
+    let ids = input.deployment_ids.as_deref().filter(|i| !i.is_empty()).ok_or_else(|| {
+        AwsError::new("DeploymentIdRequiredException", "At least one deployment ID must be specified.")
+    })?;
+    validate::batch_limit(ids.len(), 25)?;
+    let mut out = Vec::new();
+    for id in ids {
+        validate::deployment_id(Some(id))?;
+        match ctx.state.store.get_deployment(id).await {
+            Ok(d) => out.push(info(ctx, &d).await?),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    Ok(json!({ "deploymentsInfo": json(&out)? }))
+}
+
+pub async fn list(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::ListDeploymentsInput = ctx.op.input(body)?;
+    let mut filter = DeploymentFilter::default();
+    if let Some(app) = input.application_name.as_deref() {
+        let app = ctx.application(Some(app)).await?;
+        if let Some(group) = input.deployment_group_name.as_deref() {
+            let group = ctx.group(&app.name, Some(group)).await?;
+            filter.group = Some(group.name);
+        }
+        filter.application = Some(app.name);
+    } else if input.deployment_group_name.is_some() {
+        return Err(AwsError::new(
+            "ApplicationNameRequiredException",
+            "A deploymentGroupName filter needs the applicationName too.",
+        ));
+    }
+    filter.statuses = convert::parse_deployment_statuses(input.include_only_statuses.as_deref().unwrap_or_default())?;
+    if let Some(range) = &input.create_time_range {
+        if let (Some(start), Some(end)) = (range.start, range.end)
+            && start > end
+        {
+            return Err(AwsError::new("InvalidTimeRangeException", "The createTimeRange starts after it ends."));
+        }
+        filter.created_after = range.start.map(convert::millis);
+        filter.created_before = range.end.map(convert::millis);
+    }
+    // ferry creates no deployments for CloudFormation: none has an external id.
+    let ids = if input.external_id.is_some() {
+        Vec::new()
+    } else {
+        ctx.state.store.list_deployment_ids(filter).await.map_err(store_error)?
+    };
+    let (page, next) = token::page(ctx.op, ids, input.next_token.as_deref())?;
+    Ok(with_token(json!({ "deployments": page }), "nextToken", next))
+}
+
+pub async fn stop(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::StopDeploymentInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    let d = ctx.state.driver.stop(&d.id, input.auto_rollback_enabled).await.map_err(driver_error)?;
+    let (status, message) = if d.status.is_terminal() {
+        ("Succeeded", "The deployment has been stopped.")
+    } else {
+        ("Pending", "No more commands will be scheduled for execution in the deployment instances.")
+    };
+    Ok(json!({ "status": status, "statusMessage": message }))
+}
+
+fn in_place_only(d: &Deployment, what: &str) -> AwsError {
+    if d.status.is_terminal() {
+        return AwsError::new(
+            "DeploymentAlreadyCompletedException",
+            format!("The deployment {} has already completed.", d.id),
+        );
+    }
+    AwsError::new(
+        "UnsupportedActionForDeploymentTypeException",
+        format!("{what} applies to blue/green deployments; {} is an in-place deployment.", d.id),
+    )
+}
+
+pub async fn continue_deployment(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::ContinueDeploymentInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    if let Some(kind) = input.deployment_wait_type.as_deref() {
+        one_of(
+            kind,
+            &["READY_WAIT", "TERMINATION_WAIT"],
+            "InvalidDeploymentWaitTypeException",
+            "The deploymentWaitType",
+        )?;
+    }
+    Err(in_place_only(&d, "ContinueDeployment"))
+}
+
+pub async fn skip_wait(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::DeploymentIdInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    if matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
+        return Err(not_started(&d));
+    }
+    Err(in_place_only(&d, "SkipWaitTimeForInstanceTermination"))
+}
+
+pub async fn put_hook_status(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::PutLifecycleEventHookExecutionStatusInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    if let Some(status) = input.status.as_deref() {
+        one_of(status, &["Succeeded", "Failed"], "InvalidLifecycleEventHookExecutionStatusException", "The status")?;
+    }
+    Err(AwsError::new(
+        "UnsupportedActionForDeploymentTypeException",
+        format!(
+            "Lifecycle hook execution statuses are reported by Lambda hooks of Lambda and ECS deployments; {} is a Server deployment.",
+            d.id
+        ),
+    ))
+}
+
+// ---------------------------------------------------------------- targets
+
+fn not_started(d: &Deployment) -> AwsError {
+    AwsError::new("DeploymentNotStartedException", format!("The deployment {} has not started yet.", d.id))
+}
+
+/// A target id or instance id: the instance's name, or its ARN.
+fn instance_name(id: &str) -> &str {
+    ferry_aws::arn::instance_name(id).unwrap_or(id)
+}
+
+/// Targets exist once a deployment starts (one stopped while it waited has none).
+fn started(d: &Deployment) -> AwsResult<()> {
+    if matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
+        return Err(not_started(d));
+    }
+    Ok(())
+}
+
+fn target<'a>(d: &'a Deployment, id: &str) -> AwsResult<&'a Target> {
+    d.target(instance_name(id)).ok_or_else(|| {
+        AwsError::new(
+            "DeploymentTargetDoesNotExistException",
+            format!("The deployment target {id} does not exist in deployment {}.", d.id),
+        )
+    })
+}
+
+fn target_id_required() -> AwsError {
+    AwsError::new("DeploymentTargetIdRequiredException", "A deployment target ID was not provided.")
+}
+
+pub async fn get_target(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::DeploymentTargetInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    let id = input.target_id.as_deref().filter(|t| !t.is_empty()).ok_or_else(target_id_required)?;
+    started(&d)?;
+    let t = target(&d, id)?;
+    Ok(json!({ "deploymentTarget": json(&convert::instance_target(&d, t, &ctx.arns))? }))
+}
+
+pub async fn batch_get_targets(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::BatchGetDeploymentTargetsInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    let ids = input.target_ids.as_deref().filter(|t| !t.is_empty()).ok_or_else(target_id_required)?;
+    if ids.len() > 25 {
+        return Err(AwsError::new(
+            "DeploymentTargetListSizeExceededException",
+            format!("At most 25 deployment targets can be asked for at once (got {}).", ids.len()),
+        ));
+    }
+    started(&d)?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(convert::instance_target(&d, target(&d, id)?, &ctx.arns));
+    }
+    Ok(json!({ "deploymentTargets": json(&out)? }))
+}
+
+pub async fn list_targets(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::ListDeploymentTargetsInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    started(&d)?;
+    let mut statuses: Option<Vec<String>> = None;
+    let mut labels: Option<Vec<String>> = None;
+    for (name, values) in input.target_filters.iter().flatten() {
+        match name.as_str() {
+            "TargetStatus" => {
+                for v in values {
+                    one_of(v, &STATUSES, "InvalidInstanceStatusException", "The target status")?;
+                }
+                statuses = Some(values.clone());
+            }
+            "ServerInstanceLabel" => {
+                for v in values {
+                    one_of(v, &["Blue", "Green"], "InvalidInstanceTypeException", "The instance label")?;
+                }
+                labels = Some(values.clone());
+            }
+            other => {
+                return Err(AwsError::new(
+                    "InvalidTargetFilterNameException",
+                    format!("The target filter {other:?} is not TargetStatus or ServerInstanceLabel."),
+                ));
+            }
+        }
+    }
+    let ids: Vec<String> = d
+        .targets
+        .iter()
+        .filter(|t| statuses.as_ref().is_none_or(|s| s.iter().any(|s| s == t.status.as_str())))
+        // In-place targets carry no Blue/Green label.
+        .filter(|_| labels.as_ref().is_none_or(|l| l.is_empty()))
+        .map(|t| t.instance.clone())
+        .collect();
+    let (page, next) = token::page(ctx.op, ids, input.next_token.as_deref())?;
+    Ok(with_token(json!({ "targetIds": page }), "nextToken", next))
+}
+
+const STATUSES: [&str; 7] = ["Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown", "Ready"];
+
+pub async fn get_instance(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::DeploymentInstanceInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    let id = input.instance_id.as_deref().filter(|i| !i.is_empty()).ok_or_else(instance_id_required)?;
+    let t = d.target(instance_name(id)).ok_or_else(|| {
+        AwsError::new(
+            "InstanceDoesNotExistException",
+            format!("The instance {id} is not a target of deployment {}.", d.id),
+        )
+    })?;
+    Ok(json!({ "instanceSummary": json(&convert::instance_summary(&d, t))? }))
+}
+
+fn instance_id_required() -> AwsError {
+    AwsError::new("InstanceIdRequiredException", "The instance ID was not specified.")
+}
+
+pub async fn batch_get_instances(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::BatchGetDeploymentInstancesInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    let ids = input.instance_ids.as_deref().filter(|i| !i.is_empty()).ok_or_else(instance_id_required)?;
+    validate::batch_limit(ids.len(), 25)?;
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for id in ids {
+        match d.target(instance_name(id)) {
+            Some(t) => out.push(convert::instance_summary(&d, t)),
+            None => missing.push(id.clone()),
+        }
+    }
+    let mut result = json!({ "instancesSummary": json(&out)? });
+    if !missing.is_empty() {
+        result["errorMessage"] = json!(format!("Instances not in deployment {}: {}", d.id, missing.join(", ")));
+    }
+    Ok(result)
+}
+
+pub async fn list_instances(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::ListDeploymentInstancesInput = ctx.op.input(body)?;
+    let d = ctx.deployment(input.deployment_id.as_deref()).await?;
+    started(&d)?;
+    let statuses = input.instance_status_filter.unwrap_or_default();
+    for s in &statuses {
+        one_of(s, &STATUSES, "InvalidInstanceStatusException", "The instance status")?;
+    }
+    let kinds = input.instance_type_filter.unwrap_or_default();
+    for k in &kinds {
+        one_of(k, &["Blue", "Green"], "InvalidInstanceTypeException", "The instance type")?;
+    }
+    let ids: Vec<String> = d
+        .targets
+        .iter()
+        .filter(|t| statuses.is_empty() || statuses.iter().any(|s| s == t.status.as_str()))
+        .filter(|_| kinds.is_empty())
+        .map(|t| t.instance.clone())
+        .collect();
+    let (page, next) = token::page(ctx.op, ids, input.next_token.as_deref())?;
+    Ok(with_token(json!({ "instancesList": page }), "nextToken", next))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn target_ids_may_be_names_or_arns() {
+        let arns = ferry_aws::arn::Arns { region: "r".into(), account: "1".into() };
+        assert_eq!(super::instance_name(&arns.instance("web-1")), "web-1");
+        assert_eq!(super::instance_name("web-1"), "web-1");
+    }
+}

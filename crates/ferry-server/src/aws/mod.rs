@@ -1,0 +1,263 @@
+//! `POST /`: CodeDeploy's JSON 1.1 API, for the AWS CLI and the SDKs.
+//!
+//! Each request is authenticated (SigV4, the same keys as the native API),
+//! its operation read from `X-Amz-Target`, its body decoded with
+//! `ferry-aws`, and the work done against the store and the driver exactly
+//! as the native API does it. Every answer carries `x-amzn-RequestId`;
+//! errors are AWS's (`__type`, `message`, `x-amzn-ErrorType`).
+//!
+//! # Layout
+//! - `resources`: applications, deployment groups, deployment configs,
+//!   tagging, and the AWS-only operations ferry has nothing for.
+//! - `revisions`: application revisions (S3, git, inline, and `ferry push`'s).
+//! - `deployments`: deployments, their targets and instances.
+//! - `onprem`: on-premises instances.
+
+mod deployments;
+mod onprem;
+mod resources;
+mod revisions;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use ferry_aws::arn::Arns;
+use ferry_aws::validate::Name;
+use ferry_aws::{AwsError, AwsResult, Operation};
+use ferry_core::config::DeploymentConfig;
+use ferry_core::deployment::Deployment;
+use ferry_core::resources::{Application, DeploymentGroup, Role};
+use ferry_store::StoreError;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::auth::{Caller, verify_request};
+use crate::driver::DriverError;
+
+/// Largest request body (CodeDeploy's requests are small; inline appspecs
+/// are the largest).
+const MAX_BODY: usize = 2 << 20;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/", post(handle))
+}
+
+/// What a handler works with.
+pub(crate) struct Ctx<'a> {
+    pub state: &'a AppState,
+    pub caller: Caller,
+    pub arns: Arns,
+    pub op: Operation,
+}
+
+async fn handle(State(state): State<AppState>, request: Request) -> Response {
+    let request_id = crate::random::uuid();
+    let (parts, body) = request.into_parts();
+    let result = async {
+        let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+            AwsError::new("SerializationException", format!("The request body exceeds {MAX_BODY} bytes."))
+        })?;
+        let caller = verify_request(&state, &parts, &body)
+            .await
+            .map_err(|f| AwsError::new(f.aws_code, f.message).with_status(f.status.as_u16()))?;
+        let op = Operation::from_target(parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()))?;
+        authorize(&caller, op)?;
+        let arns = Arns { region: state.config.aws_region.clone(), account: state.config.aws_account_id.clone() };
+        let ctx = Ctx { state: &state, caller, arns, op };
+        let outcome = dispatch(&ctx, &body).await;
+        match &outcome {
+            Ok(_) => tracing::debug!(operation = op.name(), key = %ctx.caller.key_id, "aws api call"),
+            Err(e) if e.status >= 500 => {
+                tracing::error!(operation = op.name(), key = %ctx.caller.key_id, error = %e, "aws api call failed")
+            }
+            Err(e) => {
+                tracing::info!(operation = op.name(), key = %ctx.caller.key_id, error = %e.code, "aws api call refused")
+            }
+        }
+        outcome
+    }
+    .await;
+    respond(&request_id, result)
+}
+
+fn respond(request_id: &str, result: AwsResult<Value>) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ferry_aws::CONTENT_TYPE));
+    if let Ok(id) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", id);
+    }
+    match result {
+        Ok(value) => (StatusCode::OK, headers, Bytes::from(value.to_string())).into_response(),
+        Err(e) => {
+            if let Ok(code) = HeaderValue::from_str(&e.code) {
+                headers.insert("x-amzn-errortype", code);
+            }
+            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, headers, Bytes::from(e.body())).into_response()
+        }
+    }
+}
+
+/// Agents may not use the AWS API; read-only keys only read.
+fn authorize(caller: &Caller, op: Operation) -> AwsResult<()> {
+    match caller.role {
+        Role::Agent => Err(AwsError::access_denied(format!(
+            "Access key {} belongs to an agent and cannot call {}.",
+            caller.key_id,
+            op.name()
+        ))),
+        Role::ReadOnly if op.mutates() => Err(AwsError::access_denied(format!(
+            "Access key {} is read-only and cannot call {}.",
+            caller.key_id,
+            op.name()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+async fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    use Operation::*;
+    match ctx.op {
+        CreateApplication => resources::create_application(ctx, body).await,
+        GetApplication => resources::get_application(ctx, body).await,
+        BatchGetApplications => resources::batch_get_applications(ctx, body).await,
+        ListApplications => resources::list_applications(ctx, body).await,
+        UpdateApplication => resources::update_application(ctx, body).await,
+        DeleteApplication => resources::delete_application(ctx, body).await,
+        CreateDeploymentGroup => resources::create_deployment_group(ctx, body).await,
+        GetDeploymentGroup => resources::get_deployment_group(ctx, body).await,
+        BatchGetDeploymentGroups => resources::batch_get_deployment_groups(ctx, body).await,
+        ListDeploymentGroups => resources::list_deployment_groups(ctx, body).await,
+        UpdateDeploymentGroup => resources::update_deployment_group(ctx, body).await,
+        DeleteDeploymentGroup => resources::delete_deployment_group(ctx, body).await,
+        CreateDeploymentConfig => resources::create_deployment_config(ctx, body).await,
+        GetDeploymentConfig => resources::get_deployment_config(ctx, body).await,
+        ListDeploymentConfigs => resources::list_deployment_configs(ctx, body).await,
+        DeleteDeploymentConfig => resources::delete_deployment_config(ctx, body).await,
+        TagResource => resources::tag_resource(ctx, body).await,
+        UntagResource => resources::untag_resource(ctx, body).await,
+        ListTagsForResource => resources::list_tags_for_resource(ctx, body).await,
+        ListGitHubAccountTokenNames => resources::list_github_account_token_names(ctx, body).await,
+        DeleteGitHubAccountToken => resources::delete_github_account_token(ctx, body).await,
+        DeleteResourcesByExternalId => resources::delete_resources_by_external_id(ctx, body).await,
+        RegisterApplicationRevision => revisions::register(ctx, body).await,
+        GetApplicationRevision => revisions::get(ctx, body).await,
+        BatchGetApplicationRevisions => revisions::batch_get(ctx, body).await,
+        ListApplicationRevisions => revisions::list(ctx, body).await,
+        CreateDeployment => deployments::create(ctx, body).await,
+        GetDeployment => deployments::get(ctx, body).await,
+        BatchGetDeployments => deployments::batch_get(ctx, body).await,
+        ListDeployments => deployments::list(ctx, body).await,
+        StopDeployment => deployments::stop(ctx, body).await,
+        ContinueDeployment => deployments::continue_deployment(ctx, body).await,
+        SkipWaitTimeForInstanceTermination => deployments::skip_wait(ctx, body).await,
+        PutLifecycleEventHookExecutionStatus => deployments::put_hook_status(ctx, body).await,
+        GetDeploymentTarget => deployments::get_target(ctx, body).await,
+        BatchGetDeploymentTargets => deployments::batch_get_targets(ctx, body).await,
+        ListDeploymentTargets => deployments::list_targets(ctx, body).await,
+        GetDeploymentInstance => deployments::get_instance(ctx, body).await,
+        BatchGetDeploymentInstances => deployments::batch_get_instances(ctx, body).await,
+        ListDeploymentInstances => deployments::list_instances(ctx, body).await,
+        RegisterOnPremisesInstance => onprem::register(ctx, body).await,
+        DeregisterOnPremisesInstance => onprem::deregister(ctx, body).await,
+        GetOnPremisesInstance => onprem::get(ctx, body).await,
+        BatchGetOnPremisesInstances => onprem::batch_get(ctx, body).await,
+        ListOnPremisesInstances => onprem::list(ctx, body).await,
+        AddTagsToOnPremisesInstances => onprem::add_tags(ctx, body).await,
+        RemoveTagsFromOnPremisesInstances => onprem::remove_tags(ctx, body).await,
+    }
+}
+
+// ---------------------------------------------------------------- shared helpers
+
+/// A store failure is ferry's fault, never the caller's.
+pub(crate) fn store_error(e: StoreError) -> AwsError {
+    AwsError::internal(format!("state store: {e}"))
+}
+
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> AwsResult<Value> {
+    serde_json::to_value(value).map_err(|e| AwsError::internal(format!("encoding the response: {e}")))
+}
+
+pub(crate) fn no_application(name: &str) -> AwsError {
+    AwsError::new("ApplicationDoesNotExistException", format!("No application found for name: {name}"))
+}
+
+pub(crate) fn no_group(application: &str, group: &str) -> AwsError {
+    AwsError::new(
+        "DeploymentGroupDoesNotExistException",
+        format!("No Deployment Group found for name: {group} (application {application})"),
+    )
+}
+
+pub(crate) fn no_deployment(id: &str) -> AwsError {
+    AwsError::new("DeploymentDoesNotExistException", format!("The deployment {id} could not be found."))
+}
+
+pub(crate) fn no_config(name: &str) -> AwsError {
+    AwsError::new(
+        "DeploymentConfigDoesNotExistException",
+        format!("No deployment configuration found for name: {name}"),
+    )
+}
+
+impl Ctx<'_> {
+    /// The checked application name of a request, and the application.
+    pub async fn application(&self, name: Option<&str>) -> AwsResult<Application> {
+        let name = Name::Application.check(name)?;
+        match self.state.store.get_application(name).await {
+            Ok(app) => Ok(app),
+            Err(StoreError::NotFound) => Err(no_application(name)),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    pub async fn group(&self, application: &str, name: Option<&str>) -> AwsResult<DeploymentGroup> {
+        let name = Name::DeploymentGroup.check(name)?;
+        match self.state.store.get_group(application, name).await {
+            Ok(g) => Ok(g),
+            Err(StoreError::NotFound) => Err(no_group(application, name)),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    pub async fn deployment(&self, id: Option<&str>) -> AwsResult<Deployment> {
+        let id = ferry_aws::validate::deployment_id(id)?;
+        match self.state.store.get_deployment(id).await {
+            Ok(d) => Ok(d),
+            Err(StoreError::NotFound) => Err(no_deployment(id)),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// A deployment config, built-in or custom.
+    pub async fn config(&self, name: &str) -> AwsResult<DeploymentConfig> {
+        self.state.driver.resolve_config(name).await.map_err(|e| match e {
+            DriverError::ConfigNotFound(_) => no_config(name),
+            other => driver_error(other),
+        })
+    }
+}
+
+/// The driver's refusals in AWS's words.
+pub(crate) fn driver_error(e: DriverError) -> AwsError {
+    let message = e.to_string();
+    match e {
+        DriverError::ApplicationNotFound(name) => no_application(&name),
+        DriverError::GroupNotFound { application, group } => no_group(&application, &group),
+        DriverError::RevisionNotFound(_) | DriverError::NoRevision(_) => {
+            AwsError::new("RevisionDoesNotExistException", message)
+        }
+        DriverError::ConfigNotFound(name) => no_config(&name),
+        DriverError::DeploymentNotFound(id) => no_deployment(&id),
+        DriverError::AlreadyCompleted(id) => {
+            AwsError::new("DeploymentAlreadyCompletedException", format!("The deployment {id} has already completed."))
+        }
+        DriverError::Invalid(m) => AwsError::new("InvalidInputException", m),
+        DriverError::ShuttingDown => AwsError::new("ServiceUnavailable", message).with_status(503),
+        DriverError::Store(e) => store_error(e),
+    }
+}

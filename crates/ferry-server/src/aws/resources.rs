@@ -1,0 +1,658 @@
+//! Applications, deployment groups, deployment configs and tagging; and the
+//! operations for things only AWS has (GitHub connections, CloudFormation
+//! external ids), answered as AWS answers when there are none.
+
+use ferry_aws::arn::{self, Resource};
+use ferry_aws::convert::{self, GroupContext};
+use ferry_aws::validate::{self, Name};
+use ferry_aws::{AwsError, AwsResult, token, wire};
+use ferry_core::config::{BUILTIN_PREFIX, ComputePlatform, DeploymentConfig, builtin_configs};
+use ferry_core::resources::{Application, DeploymentGroup, InstanceSelector, Tag};
+use ferry_store::StoreError;
+use serde_json::{Value, json};
+
+use super::{Ctx, json, no_application, no_group, store_error};
+use crate::driver::now_millis;
+
+const MAX_TAGS: usize = 50;
+const MAX_CUSTOM_CONFIGS: usize = 200;
+
+// ---------------------------------------------------------------- applications
+
+pub async fn create_application(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::CreateApplicationInput = ctx.op.input(body)?;
+    let name = Name::Application.check(input.application_name.as_deref())?;
+    let platform = convert::parse_compute_platform(input.compute_platform.as_deref())?;
+    if platform != ComputePlatform::Server {
+        return Err(unsupported_platform(platform));
+    }
+    let tags = convert::parse_tags(input.tags.as_deref().unwrap_or_default(), "InvalidTagsToAddException")?;
+    let app = Application {
+        id: crate::random::uuid(),
+        name: name.to_string(),
+        compute_platform: platform,
+        create_time: now_millis(),
+        tags,
+    };
+    ctx.state.store.create_application(&app).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => AwsError::new(
+            "ApplicationAlreadyExistsException",
+            format!("An application with the name {name} already exists."),
+        ),
+        e => store_error(e),
+    })?;
+    Ok(json!({ "applicationId": app.id }))
+}
+
+pub fn unsupported_platform(platform: ComputePlatform) -> AwsError {
+    AwsError::new(
+        "InvalidComputePlatformException",
+        format!("ferry deploys to servers: the {} compute platform is not supported (use Server).", platform.as_str()),
+    )
+}
+
+pub async fn get_application(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::ApplicationNameInput = ctx.op.input(body)?;
+    let app = ctx.application(input.application_name.as_deref()).await?;
+    Ok(json!({ "application": json(&convert::application_info(&app))? }))
+}
+
+pub async fn batch_get_applications(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::BatchGetApplicationsInput = ctx.op.input(body)?;
+    let names = Name::Application.check_list(input.application_names.as_deref(), 100)?;
+    let mut infos = Vec::new();
+    for name in names {
+        let app = ctx.application(Some(&name)).await?;
+        infos.push(convert::application_info(&app));
+    }
+    Ok(json!({ "applicationsInfo": json(&infos)? }))
+}
+
+pub async fn list_applications(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::NextTokenInput = ctx.op.input(body)?;
+    let names: Vec<String> =
+        ctx.state.store.list_applications().await.map_err(store_error)?.into_iter().map(|a| a.name).collect();
+    let (page, next) = token::page(ctx.op, names, input.next_token.as_deref())?;
+    Ok(with_token(json!({ "applications": page }), "nextToken", next))
+}
+
+pub async fn update_application(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::UpdateApplicationInput = ctx.op.input(body)?;
+    let app = ctx.application(input.application_name.as_deref()).await?;
+    let new = Name::Application.check(input.new_application_name.as_deref())?;
+    if new != app.name {
+        ctx.state.store.rename_application(&app.name, new).await.map_err(|e| match e {
+            StoreError::AlreadyExists { .. } => AwsError::new(
+                "ApplicationAlreadyExistsException",
+                format!("An application with the name {new} already exists."),
+            ),
+            StoreError::NotFound => no_application(&app.name),
+            e => store_error(e),
+        })?;
+        ctx.state.driver.reload().await.map_err(super::driver_error)?;
+    }
+    Ok(json!({}))
+}
+
+/// Deleting an application that does not exist succeeds, as in CodeDeploy.
+/// Its running deployments are stopped first.
+pub async fn delete_application(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::ApplicationNameInput = ctx.op.input(body)?;
+    let name = Name::Application.check(input.application_name.as_deref())?;
+    ctx.state.driver.delete_application(name).await.map_err(super::driver_error)?;
+    Ok(json!({}))
+}
+
+// ---------------------------------------------------------------- deployment groups
+
+/// The IAM role ARN CodeDeploy requires: kept and shown, never assumed.
+fn check_role(arn: &str) -> AwsResult<()> {
+    let valid = arn.strip_prefix("arn:").and_then(|rest| rest.split_once(":iam::")).is_some_and(|(partition, rest)| {
+        !partition.is_empty()
+            && rest.split_once(":role/").is_some_and(|(account, role)| !account.is_empty() && !role.is_empty())
+    });
+    if !valid {
+        return Err(AwsError::new(
+            "InvalidRoleException",
+            format!("The service role ARN {arn:?} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)."),
+        ));
+    }
+    Ok(())
+}
+
+/// Everything of a create or update request that maps onto a group, applied
+/// to `group`: members that are present replace what the group has.
+async fn apply_group_input(
+    ctx: &Ctx<'_>,
+    group: &mut DeploymentGroup,
+    input: &wire::DeploymentGroupInput,
+) -> AwsResult<()> {
+    if let Some(role) = input.service_role_arn.as_deref().filter(|r| !r.is_empty()) {
+        check_role(role)?;
+        group.service_role_arn = Some(role.to_string());
+    }
+    if let Some(name) = input.deployment_config_name.as_deref() {
+        let name = Name::DeploymentConfig.check(Some(name))?;
+        let config = ctx.config(name).await?;
+        if config.compute_platform != ComputePlatform::Server {
+            return Err(AwsError::new(
+                "InvalidDeploymentConfigNameException",
+                format!(
+                    "The deployment config {name} is for the {} compute platform, not Server.",
+                    config.compute_platform.as_str()
+                ),
+            ));
+        }
+        group.deployment_config_name = config.name;
+    }
+    if let Some(filters) = &input.on_premises_instance_tag_filters {
+        group.selector.tag_filters = convert::parse_tag_filters(filters, "InvalidTagException")?;
+        if input.on_premises_tag_set.is_none() && !filters.is_empty() {
+            group.selector.tag_set.clear();
+        }
+    }
+    if let Some(set) = &input.on_premises_tag_set {
+        group.selector.tag_set =
+            convert::parse_tag_set(set.on_premises_tag_set_list.as_deref().unwrap_or_default(), "InvalidTagException")?;
+        if input.on_premises_instance_tag_filters.is_none() && !group.selector.tag_set.is_empty() {
+            group.selector.tag_filters.clear();
+        }
+    }
+    if !group.selector.tag_filters.is_empty() && !group.selector.tag_set.is_empty() {
+        return Err(AwsError::new(
+            "InvalidOnPremisesTagCombinationException",
+            "onPremisesInstanceTagFilters and onPremisesTagSet cannot be used together.",
+        ));
+    }
+    if let Some(filters) = &input.ec2_tag_filters {
+        group.ec2_selector.tag_filters = convert::parse_tag_filters(filters, "InvalidEC2TagException")?;
+    }
+    if let Some(set) = &input.ec2_tag_set {
+        group.ec2_selector.tag_set =
+            convert::parse_tag_set(set.ec2_tag_set_list.as_deref().unwrap_or_default(), "InvalidEC2TagException")?;
+    }
+    if !group.ec2_selector.tag_filters.is_empty() && !group.ec2_selector.tag_set.is_empty() {
+        return Err(AwsError::new(
+            "InvalidEC2TagCombinationException",
+            "ec2TagFilters and ec2TagSet cannot be used together.",
+        ));
+    }
+    if let Some(names) = input.auto_scaling_groups.as_deref().filter(|n| !n.is_empty()) {
+        return Err(AwsError::new(
+            "InvalidAutoScalingGroupException",
+            format!(
+                "Auto Scaling group {} was not found: ferry has no Auto Scaling groups; select instances by tags.",
+                names[0]
+            ),
+        ));
+    }
+    if let Some(triggers) = &input.trigger_configurations {
+        group.triggers = convert::parse_triggers(triggers)?;
+    }
+    if let Some(alarms) = &input.alarm_configuration {
+        group.alarms = convert::parse_alarm_configuration(alarms)?;
+    }
+    if let Some(rollback) = &input.auto_rollback_configuration {
+        group.auto_rollback = convert::parse_auto_rollback(rollback)?;
+    }
+    if let Some(strategy) = input.outdated_instances_strategy.as_deref() {
+        group.outdated_instances_strategy = convert::parse_outdated_instances_strategy(strategy)?;
+    }
+    if let Some(style) = &input.deployment_style {
+        check_style(style)?;
+    }
+    if input.blue_green_deployment_configuration.as_ref().is_some_and(|v| !is_empty_json(v)) {
+        return Err(AwsError::new(
+            "InvalidBlueGreenDeploymentConfigurationException",
+            "Blue/green deployments are not supported by this ferry yet: leave out blueGreenDeploymentConfiguration.",
+        ));
+    }
+    if input.load_balancer_info.as_ref().is_some_and(|v| !is_empty_json(v)) {
+        return Err(AwsError::new(
+            "InvalidLoadBalancerInfoException",
+            "Load balancers are not supported by this ferry yet: leave out loadBalancerInfo.",
+        ));
+    }
+    if input.ecs_services.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(AwsError::new(
+            "InvalidECSServiceException",
+            "ECS services belong to the ECS compute platform, which ferry does not support.",
+        ));
+    }
+    if let Some(enabled) = input.termination_hook_enabled {
+        group.termination_hook_enabled = enabled;
+    }
+    Ok(())
+}
+
+/// An empty object, list or null: what some clients send for "none".
+fn is_empty_json(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(map) => map.values().all(is_empty_json),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+fn check_style(style: &wire::DeploymentStyle) -> AwsResult<()> {
+    let kind = style.deployment_type.as_deref().unwrap_or("IN_PLACE");
+    let option = style.deployment_option.as_deref().unwrap_or("WITHOUT_TRAFFIC_CONTROL");
+    validate::one_of(kind, &["IN_PLACE", "BLUE_GREEN"], "InvalidDeploymentStyleException", "The deploymentType")?;
+    validate::one_of(
+        option,
+        &["WITH_TRAFFIC_CONTROL", "WITHOUT_TRAFFIC_CONTROL"],
+        "InvalidDeploymentStyleException",
+        "The deploymentOption",
+    )?;
+    if kind != "IN_PLACE" || option != "WITHOUT_TRAFFIC_CONTROL" {
+        return Err(AwsError::new(
+            "InvalidDeploymentStyleException",
+            format!(
+                "The deployment style {kind}/{option} is not supported by this ferry yet: only IN_PLACE without traffic control."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::DeploymentGroupInput = ctx.op.input(body)?;
+    let app = ctx.application(input.application_name.as_deref()).await?;
+    let name = Name::DeploymentGroup.check(input.deployment_group_name.as_deref())?;
+    if input.service_role_arn.as_deref().is_none_or(str::is_empty) {
+        return Err(AwsError::new("RoleRequiredException", "The service role ARN (serviceRoleArn) is required."));
+    }
+    let mut group = DeploymentGroup {
+        id: crate::random::uuid(),
+        application_name: app.name.clone(),
+        name: name.to_string(),
+        selector: InstanceSelector::default(),
+        deployment_config_name: crate::driver::Driver::default_config().to_string(),
+        auto_rollback: Default::default(),
+        service_role_arn: None,
+        last_successful_revision_id: None,
+        last_successful_deployment_id: None,
+        last_attempted_deployment_id: None,
+        target_revision_id: None,
+        create_time: now_millis(),
+        ec2_selector: InstanceSelector::default(),
+        triggers: Vec::new(),
+        alarms: Default::default(),
+        outdated_instances_strategy: Default::default(),
+        termination_hook_enabled: false,
+        tags: convert::parse_tags(input.tags.as_deref().unwrap_or_default(), "InvalidTagsToAddException")?,
+    };
+    apply_group_input(ctx, &mut group, &input).await?;
+    ctx.state.store.create_group(&group).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => AwsError::new(
+            "DeploymentGroupAlreadyExistsException",
+            format!("A deployment group named {name} already exists for application {}.", app.name),
+        ),
+        StoreError::Conflict => no_application(&app.name),
+        e => store_error(e),
+    })?;
+    Ok(json!({ "deploymentGroupId": group.id }))
+}
+
+async fn group_info(ctx: &Ctx<'_>, g: &DeploymentGroup) -> AwsResult<wire::DeploymentGroupInfo> {
+    let store = &ctx.state.store;
+    let mut context = GroupContext::default();
+    if let Some(id) = &g.target_revision_id
+        && let Ok(r) = store.get_revision(id).await
+    {
+        context.target_revision = Some(convert::revision_location(&r));
+    }
+    if let Some(id) = &g.last_successful_deployment_id
+        && let Ok(d) = store.get_deployment(id).await
+    {
+        context.last_successful = Some(convert::last_deployment(&d));
+    }
+    if let Some(id) = &g.last_attempted_deployment_id
+        && let Ok(d) = store.get_deployment(id).await
+    {
+        context.last_attempted = Some(convert::last_deployment(&d));
+    }
+    Ok(convert::group_info(g, context))
+}
+
+pub async fn get_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::DeploymentGroupInput = ctx.op.input(body)?;
+    let app = ctx.application(input.application_name.as_deref()).await?;
+    let group = ctx.group(&app.name, input.deployment_group_name.as_deref()).await?;
+    Ok(json!({ "deploymentGroupInfo": json(&group_info(ctx, &group).await?)? }))
+}
+
+pub async fn batch_get_deployment_groups(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::BatchGetDeploymentGroupsInput = ctx.op.input(body)?;
+    let app = ctx.application(input.application_name.as_deref()).await?;
+    let names = Name::DeploymentGroup.check_list(input.deployment_group_names.as_deref(), 100)?;
+    let mut infos = Vec::new();
+    let mut missing = Vec::new();
+    for name in names {
+        match ctx.state.store.get_group(&app.name, &name).await {
+            Ok(g) => infos.push(group_info(ctx, &g).await?),
+            Err(StoreError::NotFound) => missing.push(name),
+            Err(e) => return Err(store_error(e)),
+        }
+    }
+    let mut out = json!({ "deploymentGroupsInfo": json(&infos)? });
+    if !missing.is_empty() {
+        out["errorMessage"] = json!(format!("Deployment groups not found: {}", missing.join(", ")));
+    }
+    Ok(out)
+}
+
+pub async fn list_deployment_groups(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::ListDeploymentGroupsInput = ctx.op.input(body)?;
+    let app = ctx.application(input.application_name.as_deref()).await?;
+    let names: Vec<String> =
+        ctx.state.store.list_groups(&app.name).await.map_err(store_error)?.into_iter().map(|g| g.name).collect();
+    let (page, next) = token::page(ctx.op, names, input.next_token.as_deref())?;
+    Ok(with_token(json!({ "applicationName": app.name, "deploymentGroups": page }), "nextToken", next))
+}
+
+pub async fn update_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::DeploymentGroupInput = ctx.op.input(body)?;
+    let app = ctx.application(input.application_name.as_deref()).await?;
+    let mut group = ctx.group(&app.name, input.current_deployment_group_name.as_deref()).await?;
+    if let Some(new) = input.new_deployment_group_name.as_deref() {
+        group.name = Name::DeploymentGroup.check(Some(new))?.to_string();
+    }
+    apply_group_input(ctx, &mut group, &input).await?;
+    let name = group.name.clone();
+    ctx.state.store.update_group(&group).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => AwsError::new(
+            "DeploymentGroupAlreadyExistsException",
+            format!("A deployment group named {name} already exists for application {}.", app.name),
+        ),
+        e => store_error(e),
+    })?;
+    if input.new_deployment_group_name.is_some() {
+        // Running deployments carry the group's name.
+        ctx.state.driver.reload().await.map_err(super::driver_error)?;
+    }
+    Ok(json!({ "hooksNotCleanedUp": [] }))
+}
+
+/// Deleting a group that does not exist succeeds, as in CodeDeploy; its
+/// running and queued deployments are stopped first.
+pub async fn delete_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::DeploymentGroupInput = ctx.op.input(body)?;
+    let app_name = Name::Application.check(input.application_name.as_deref())?;
+    let name = Name::DeploymentGroup.check(input.deployment_group_name.as_deref())?;
+    ctx.state.driver.delete_group(app_name, name).await.map_err(super::driver_error)?;
+    Ok(json!({ "hooksNotCleanedUp": [] }))
+}
+
+// ---------------------------------------------------------------- deployment configs
+
+pub async fn create_deployment_config(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::CreateDeploymentConfigInput = ctx.op.input(body)?;
+    let name = Name::DeploymentConfig.check(input.deployment_config_name.as_deref())?;
+    if name.starts_with(BUILTIN_PREFIX) {
+        return Err(Name::DeploymentConfig.invalid_error(name, &format!("the prefix {BUILTIN_PREFIX} is reserved")));
+    }
+    let platform = convert::parse_compute_platform(input.compute_platform.as_deref())?;
+    if platform != ComputePlatform::Server {
+        return Err(unsupported_platform(platform));
+    }
+    if input.zonal_config.as_ref().is_some_and(|v| !is_empty_json(v)) {
+        return Err(AwsError::new(
+            "InvalidZonalDeploymentConfigurationException",
+            "Zonal configs are not supported: ferry's on-premises instances have no Availability Zones.",
+        ));
+    }
+    if input.traffic_routing_config.is_some() {
+        return Err(AwsError::new(
+            "InvalidTrafficRoutingConfigurationException",
+            "A trafficRoutingConfig is not supported for the Server compute platform by this ferry yet.",
+        ));
+    }
+    let minimum = input.minimum_healthy_hosts.as_ref().ok_or_else(|| {
+        AwsError::new(
+            "InvalidMinimumHealthyHostValueException",
+            "A Server deployment config needs minimumHealthyHosts (HOST_COUNT or FLEET_PERCENT).",
+        )
+    })?;
+    let minimum = convert::parse_minimum_healthy_hosts(minimum)?;
+    let existing = ctx.state.store.list_configs().await.map_err(store_error)?;
+    if existing.len() >= MAX_CUSTOM_CONFIGS {
+        return Err(AwsError::new(
+            "DeploymentConfigLimitExceededException",
+            format!("At most {MAX_CUSTOM_CONFIGS} custom deployment configs can exist."),
+        ));
+    }
+    let config = DeploymentConfig {
+        id: crate::random::uuid(),
+        name: name.to_string(),
+        compute_platform: platform,
+        minimum_healthy_hosts: Some(minimum),
+        traffic_routing: None,
+        create_time: now_millis(),
+    };
+    ctx.state.store.create_config(&config).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => AwsError::new(
+            "DeploymentConfigAlreadyExistsException",
+            format!("A deployment configuration named {name} already exists."),
+        ),
+        e => store_error(e),
+    })?;
+    Ok(json!({ "deploymentConfigId": config.id }))
+}
+
+pub async fn get_deployment_config(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::DeploymentConfigNameInput = ctx.op.input(body)?;
+    let name = Name::DeploymentConfig.check(input.deployment_config_name.as_deref())?;
+    let config = ctx.config(name).await?;
+    Ok(json!({ "deploymentConfigInfo": json(&convert::config_info(&config))? }))
+}
+
+pub async fn list_deployment_configs(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::NextTokenInput = ctx.op.input(body)?;
+    let mut names: Vec<String> = builtin_configs().into_iter().map(|c| c.name).collect();
+    names.extend(ctx.state.store.list_configs().await.map_err(store_error)?.into_iter().map(|c| c.name));
+    let (page, next) = token::page(ctx.op, names, input.next_token.as_deref())?;
+    Ok(with_token(json!({ "deploymentConfigsList": page }), "nextToken", next))
+}
+
+/// Built-in configs cannot be deleted, nor configs a group uses; deleting
+/// one that does not exist succeeds, as in CodeDeploy.
+pub async fn delete_deployment_config(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::DeploymentConfigNameInput = ctx.op.input(body)?;
+    let name = Name::DeploymentConfig.check(input.deployment_config_name.as_deref())?;
+    if name.starts_with(BUILTIN_PREFIX) {
+        return Err(AwsError::new(
+            "InvalidOperationException",
+            format!("The predefined deployment configuration {name} cannot be deleted."),
+        ));
+    }
+    for app in ctx.state.store.list_applications().await.map_err(store_error)? {
+        for g in ctx.state.store.list_groups(&app.name).await.map_err(store_error)? {
+            if g.deployment_config_name == name {
+                return Err(AwsError::new(
+                    "DeploymentConfigInUseException",
+                    format!(
+                        "The deployment configuration {name} is used by deployment group {} of {}.",
+                        g.name, app.name
+                    ),
+                ));
+            }
+        }
+    }
+    match ctx.state.store.delete_config(name).await {
+        Ok(()) | Err(StoreError::NotFound) => Ok(json!({})),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+// ---------------------------------------------------------------- tagging
+
+/// The tags of the resource an ARN names, and a way to write them back.
+enum Tagged {
+    Application(Application),
+    Group(Box<DeploymentGroup>),
+}
+
+impl Tagged {
+    fn tags(&self) -> &[Tag] {
+        match self {
+            Tagged::Application(a) => &a.tags,
+            Tagged::Group(g) => &g.tags,
+        }
+    }
+
+    fn tags_mut(&mut self) -> &mut Vec<Tag> {
+        match self {
+            Tagged::Application(a) => &mut a.tags,
+            Tagged::Group(g) => &mut g.tags,
+        }
+    }
+}
+
+async fn tagged(ctx: &Ctx<'_>, arn: Option<&str>) -> AwsResult<Tagged> {
+    match arn::parse(arn)? {
+        Resource::Application(name) => match ctx.state.store.get_application(&name).await {
+            Ok(app) => Ok(Tagged::Application(app)),
+            Err(StoreError::NotFound) => Err(no_application(&name)),
+            Err(e) => Err(store_error(e)),
+        },
+        Resource::DeploymentGroup { application, group } => match ctx.state.store.get_group(&application, &group).await
+        {
+            Ok(g) => Ok(Tagged::Group(Box::new(g))),
+            Err(StoreError::NotFound) => Err(no_group(&application, &group)),
+            Err(e) => Err(store_error(e)),
+        },
+        Resource::DeploymentConfig(name) => {
+            ctx.config(&name).await?;
+            Err(AwsError::new(
+                "ArnNotSupportedException",
+                format!(
+                    "Deployment configs cannot be tagged in ferry ({name}); tag applications and deployment groups."
+                ),
+            ))
+        }
+    }
+}
+
+async fn save_tags(ctx: &Ctx<'_>, resource: &Tagged) -> AwsResult<()> {
+    match resource {
+        Tagged::Application(app) => ctx.state.store.update_application(app).await.map_err(store_error),
+        Tagged::Group(g) => ctx.state.store.update_group(g).await.map_err(store_error),
+    }
+}
+
+pub async fn tag_resource(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::TagResourceInput = ctx.op.input(body)?;
+    let mut resource = tagged(ctx, input.resource_arn.as_deref()).await?;
+    let new = input.tags.as_deref().filter(|t| !t.is_empty()).ok_or_else(tag_required)?;
+    let new = convert::parse_tags(new, "InvalidTagsToAddException")?;
+    let tags = resource.tags_mut();
+    for tag in new {
+        tags.retain(|t| t.key != tag.key);
+        tags.push(tag);
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(AwsError::new(
+            "InvalidTagsToAddException",
+            format!("A resource can have at most {MAX_TAGS} tags."),
+        ));
+    }
+    tags.sort();
+    save_tags(ctx, &resource).await?;
+    Ok(json!({}))
+}
+
+pub async fn untag_resource(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::TagResourceInput = ctx.op.input(body)?;
+    let mut resource = tagged(ctx, input.resource_arn.as_deref()).await?;
+    let keys = input.tag_keys.as_deref().filter(|k| !k.is_empty()).ok_or_else(tag_required)?;
+    resource.tags_mut().retain(|t| !keys.contains(&t.key));
+    save_tags(ctx, &resource).await?;
+    Ok(json!({}))
+}
+
+fn tag_required() -> AwsError {
+    AwsError::new("TagRequiredException", "A tag was not specified.")
+}
+
+pub async fn list_tags_for_resource(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::TagResourceInput = ctx.op.input(body)?;
+    // This operation declares no does-not-exist exceptions: an ARN of
+    // nothing is an invalid ARN here.
+    let resource = tagged(ctx, input.resource_arn.as_deref()).await.map_err(|e| match e.code.as_ref() {
+        "ApplicationDoesNotExistException" | "DeploymentGroupDoesNotExistException" => {
+            AwsError::new("InvalidArnException", format!("The ARN names no existing resource: {}", e.message))
+        }
+        _ => e,
+    })?;
+    let tags: Vec<wire::Tag> = resource.tags().iter().map(convert::tag).collect();
+    let (page, next) = token::page(ctx.op, tags, input.next_token.as_deref())?;
+    Ok(with_token(json!({ "Tags": json(&page)? }), "NextToken", next))
+}
+
+// ---------------------------------------------------------------- AWS-only things
+
+/// ferry has no GitHub connections (git revisions use the server's own git
+/// credentials): the list is empty.
+pub async fn list_github_account_token_names(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::GitHubTokenInput = ctx.op.input(body)?;
+    token::page(ctx.op, Vec::<String>::new(), input.next_token.as_deref())?;
+    Ok(json!({ "tokenNameList": [] }))
+}
+
+pub async fn delete_github_account_token(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let input: wire::GitHubTokenInput = ctx.op.input(body)?;
+    let name = input.token_name.filter(|n| !n.is_empty()).ok_or_else(|| {
+        AwsError::new(
+            "GitHubAccountTokenNameRequiredException",
+            "The name of the GitHub account connection was not specified.",
+        )
+    })?;
+    Err(AwsError::new(
+        "GitHubAccountTokenDoesNotExistException",
+        format!(
+            "No GitHub account connection named {name} exists: ferry fetches git revisions with the server's own git credentials."
+        ),
+    ))
+}
+
+/// Nothing in ferry is created by CloudFormation, so nothing matches.
+pub async fn delete_resources_by_external_id(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
+    let _: wire::ExternalIdInput = ctx.op.input(body)?;
+    Ok(json!({}))
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// Adds `"<name>": token` to an output when there is a next page.
+pub fn with_token(mut out: Value, name: &str, next: Option<String>) -> Value {
+    if let Some(next) = next {
+        out[name] = Value::String(next);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn role_arns_are_checked() {
+        assert!(super::check_role("arn:aws:iam::123456789012:role/CodeDeployServiceRole").is_ok());
+        assert!(super::check_role("arn:aws-cn:iam::1:role/r").is_ok());
+        for bad in ["", "role", "arn:aws:iam::123:user/u", "arn:aws:iam:::role/r", "arn:aws:iam::1:role/"] {
+            assert_eq!(super::check_role(bad).unwrap_err().code, "InvalidRoleException", "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_in_place_without_traffic_control() {
+        use ferry_aws::wire::DeploymentStyle;
+        let style =
+            |t: &str, o: &str| DeploymentStyle { deployment_type: Some(t.into()), deployment_option: Some(o.into()) };
+        assert!(super::check_style(&style("IN_PLACE", "WITHOUT_TRAFFIC_CONTROL")).is_ok());
+        assert!(super::check_style(&DeploymentStyle::default()).is_ok());
+        for (t, o) in [("BLUE_GREEN", "WITH_TRAFFIC_CONTROL"), ("IN_PLACE", "WITH_TRAFFIC_CONTROL"), ("X", "Y")] {
+            assert_eq!(super::check_style(&style(t, o)).unwrap_err().code, "InvalidDeploymentStyleException");
+        }
+    }
+}
