@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests use (Debian names → a binary each provides).
-declare -A needs=([iproute2]=ip [util-linux]=unshare [acl]=setfacl [zip]=zip [unzip]=unzip [passwd]=useradd [python3]=python3)
+declare -A needs=([iproute2]=ip [util-linux]=unshare [acl]=setfacl [zip]=zip [unzip]=unzip [passwd]=useradd
+                  [python3]=python3 [python3-pip]=pip3 [git]=git)
 missing=()
 for pkg in "${!needs[@]}"; do
     command -v "${needs[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")
@@ -18,6 +19,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
         echo "missing packages (install them as root): ${missing[*]}" >&2
         exit 1
     fi
+fi
+
+# The CodeDeploy compatibility suite drives ferry with the real AWS CLI and
+# boto3, and fetches S3 revisions from a real S3 API (moto_server).
+if ! python3 -c "import boto3, botocore, moto.server" 2>/dev/null || ! command -v aws >/dev/null || ! command -v moto_server >/dev/null; then
+    echo "installing: awscli boto3 moto[server] (pip)"
+    python3 -m pip install -q awscli boto3 'moto[server]' || python3 -m pip install -q --break-system-packages awscli boto3 'moto[server]'
 fi
 
 cargo fmt --all -- --check

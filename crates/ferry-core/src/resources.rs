@@ -225,6 +225,28 @@ pub enum Role {
     Agent,
 }
 
+impl Role {
+    /// The role's name in the APIs and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Deployer => "deployer",
+            Self::ReadOnly => "read-only",
+            Self::Agent => "agent",
+        }
+    }
+
+    /// The roles an operator may give a key (agent keys come from enrolment).
+    pub fn from_operator_name(name: &str) -> Option<Self> {
+        match name {
+            "admin" => Some(Self::Admin),
+            "deployer" => Some(Self::Deployer),
+            "read-only" | "readonly" => Some(Self::ReadOnly),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessKey {
     pub id: String,

@@ -16,6 +16,9 @@
 //! | `GET /api/v1/instances` | | `Vec<`[`InstanceView`]`>` |
 //! | `POST /api/v1/configs` | [`CreateConfig`] | [`DeploymentConfig`] |
 //! | `GET /api/v1/configs` | | `Vec<`[`DeploymentConfig`]`>` |
+//! | `POST /api/v1/keys` (admin) | [`CreateKey`] | [`CreatedKey`] (the only answer with a secret) |
+//! | `GET /api/v1/keys` (admin) | | `Vec<`[`KeyView`]`>` |
+//! | `POST /api/v1/keys/{id}/revoke` (admin) | | [`KeyView`] |
 //!
 //! Times are milliseconds since the Unix epoch. Errors are [`crate::ErrorBody`].
 
@@ -248,4 +251,37 @@ pub struct DeploymentConfig {
     pub compute_platform: String,
     pub minimum_healthy_hosts: Option<MinimumHealthyHosts>,
     pub builtin: bool,
+}
+
+/// A new access key for the native API and the AWS API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateKey {
+    /// `admin`, `deployer` or `read-only`.
+    pub role: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedKey {
+    pub access_key_id: String,
+    /// Shown once: the server keeps it only to verify signatures.
+    pub secret_access_key: String,
+    pub role: String,
+    pub description: String,
+    pub create_time: u64,
+}
+
+/// An access key as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub access_key_id: String,
+    /// `admin`, `deployer`, `read-only` or `agent`.
+    pub role: String,
+    pub description: String,
+    /// For agent keys: the instance.
+    #[serde(default)]
+    pub instance: Option<String>,
+    pub create_time: u64,
+    pub disabled: bool,
 }

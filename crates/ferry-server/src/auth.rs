@@ -43,6 +43,14 @@ impl Caller {
         }
     }
 
+    /// Only admins manage access keys.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        match self.role {
+            Role::Admin => Ok(()),
+            _ => Err(ApiError::forbidden(format!("access key {} is not an admin key", self.key_id))),
+        }
+    }
+
     pub fn require_agent(&self) -> ApiResult<&str> {
         match (&self.role, &self.instance) {
             (Role::Agent, Some(instance)) => Ok(instance),

@@ -16,6 +16,7 @@ mod bootstrap;
 mod bundles;
 mod driver;
 mod error;
+mod keys;
 mod native;
 pub mod random;
 mod views;
@@ -182,5 +183,10 @@ pub async fn serve(
 }
 
 fn router(state: AppState) -> Router {
-    Router::new().merge(native::routes()).merge(agent_api::routes()).merge(aws::routes()).with_state(state)
+    Router::new()
+        .merge(native::routes())
+        .merge(agent_api::routes())
+        .merge(aws::routes())
+        .merge(keys::routes())
+        .with_state(state)
 }

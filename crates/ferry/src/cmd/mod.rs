@@ -12,6 +12,7 @@ mod deploy;
 mod get;
 mod group;
 mod instances;
+mod keys;
 mod logs;
 pub(crate) mod output;
 mod push;
@@ -60,6 +61,8 @@ enum Command {
     Instances(instances::InstancesArgs),
     /// Show the hook output a deployment's instances reported.
     Logs(logs::LogsArgs),
+    /// Create, list and revoke access keys (admin only).
+    Keys(keys::KeysArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Stop(args) => stop::run(args),
         Command::Instances(args) => instances::run(args),
         Command::Logs(args) => logs::run(args),
+        Command::Keys(args) => keys::run(args),
     }
 }
 

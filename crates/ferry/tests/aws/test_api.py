@@ -460,7 +460,32 @@ class AwsOnlyOperations(unittest.TestCase):
         cd.delete_resources_by_external_id(externalId="stack-1")
 
 
+def ferry(*args):
+    out = subprocess.run([os.environ["FERRY_BIN"], *args, "--server", harness.ENDPOINT, "--credentials",
+                          harness.CREDENTIALS_FILE], check=True, capture_output=True, text=True)
+    return out.stdout
+
+
 class Authentication(unittest.TestCase):
+    def test_keys_have_roles_and_revoked_keys_are_refused_at_once(self):
+        import json
+        reader = json.loads(ferry("keys", "create", "--role", "read-only", "--description", "dashboards", "--json"))
+        deployer = json.loads(ferry("keys", "create", "--role", "deployer", "--json"))
+        ro = client(reader["access_key_id"], reader["secret_access_key"])
+        ro.list_applications()
+        ro.get_deployment_config(deploymentConfigName="CodeDeployDefault.AllAtOnce")
+        self.assertEqual(error_code(ro.create_application, applicationName="ro-app"), "AccessDeniedException")
+        self.assertEqual(error_code(ro.stop_deployment, deploymentId="d-AAAAAAAAA"), "AccessDeniedException")
+        dep = client(deployer["access_key_id"], deployer["secret_access_key"])
+        dep.create_application(applicationName="deployer-app")
+        dep.delete_application(applicationName="deployer-app")
+        listed = {k["access_key_id"]: k for k in json.loads(ferry("keys", "list", "--json"))}
+        self.assertEqual(listed[reader["access_key_id"]]["role"], "read-only")
+        self.assertNotIn("secret_access_key", listed[reader["access_key_id"]])
+        self.assertTrue(any(k["role"] == "agent" for k in listed.values()))
+        ferry("keys", "revoke", reader["access_key_id"])
+        self.assertEqual(error_code(ro.list_applications), "UnrecognizedClientException")
+
     def test_every_call_is_signed_and_checked(self):
         wrong = client(secret_key="wrong", check=False)
         self.assertEqual(error_code(wrong.list_applications), "InvalidSignatureException")
