@@ -2,70 +2,25 @@
 //! started on a free loopback port. Buckets and objects are made with boto3.
 
 use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_blob::{BlobError, FetchError, LocalBlobs, S3Credentials, S3Source};
+use ferry_testkit::Moto;
 use sha2::{Digest, Sha256};
 
-/// A running `moto_server`, killed when the last test using it is done.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The shared server, started by the first test that needs it.
+/// The shared server, started by the first test that needs it and killed
+/// when the last one using it is done.
 fn moto() -> Arc<Moto> {
     static SHARED: Mutex<Weak<Moto>> = Mutex::new(Weak::new());
     let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(moto) = shared.upgrade() {
         return moto;
     }
-    let moto = Arc::new(start_moto());
+    let moto = Arc::new(Moto::start());
     *shared = Arc::downgrade(&moto);
     moto
-}
-
-fn start_moto() -> Moto {
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run moto_server ({e}); the S3 tests need it: pip install 'moto[server]'"));
-    let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = moto.child.try_wait().unwrap() {
-            panic!("moto_server exited with {status} before answering; is it installed? pip install 'moto[server]'");
-        }
-        if answers(port) {
-            return moto;
-        }
-        assert!(Instant::now() < deadline, "moto_server did not answer on port {port} within 60 s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) else { return false };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = "GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    let mut answer = [0u8; 12];
-    stream.write_all(request.as_bytes()).is_ok()
-        && std::io::Read::read_exact(&mut stream, &mut answer).is_ok()
-        && answer.starts_with(b"HTTP/1.")
 }
 
 const SETUP: &str = r#"
@@ -266,7 +221,7 @@ async fn refuses_objects_over_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_endpoint_is_reported() {
     // A port nothing listens on.
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+    let port = ferry_testkit::free_port();
     let s3 = S3Source::new(Some(&format!("http://127.0.0.1:{port}")), None, None)
         .unwrap()
         .with_timeout(Duration::from_secs(5));

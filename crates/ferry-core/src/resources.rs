@@ -116,6 +116,40 @@ pub struct DeploymentGroup {
     pub tags: Vec<Tag>,
 }
 
+impl DeploymentGroup {
+    /// A new group with nothing but its identity, selector and config: no
+    /// rollback, alarms, triggers or tags, and no deployments yet.
+    pub fn new(
+        id: String,
+        application_name: String,
+        name: String,
+        selector: InstanceSelector,
+        deployment_config_name: String,
+        create_time: Millis,
+    ) -> Self {
+        Self {
+            id,
+            application_name,
+            name,
+            selector,
+            deployment_config_name,
+            auto_rollback: AutoRollback::default(),
+            service_role_arn: None,
+            last_successful_revision_id: None,
+            last_successful_deployment_id: None,
+            last_attempted_deployment_id: None,
+            target_revision_id: None,
+            create_time,
+            ec2_selector: InstanceSelector::default(),
+            triggers: Vec::new(),
+            alarms: AlarmConfig::default(),
+            outdated_instances_strategy: OutdatedInstancesStrategy::default(),
+            termination_hook_enabled: false,
+            tags: Vec::new(),
+        }
+    }
+}
+
 /// Where notifications of a group's deployment and instance events go
 /// (CodeDeploy's `triggerConfigurations` entry).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

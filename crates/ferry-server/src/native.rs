@@ -119,24 +119,15 @@ async fn create_group(
         None => Default::default(),
     };
     let group = DeploymentGroup {
-        id: crate::random::uuid(),
-        application_name: app.clone(),
-        name: body.name.clone(),
-        selector,
-        deployment_config_name: config_name,
         auto_rollback,
-        service_role_arn: None,
-        last_successful_revision_id: None,
-        last_successful_deployment_id: None,
-        last_attempted_deployment_id: None,
-        target_revision_id: None,
-        create_time: now_millis(),
-        ec2_selector: Default::default(),
-        triggers: Vec::new(),
-        alarms: Default::default(),
-        outdated_instances_strategy: Default::default(),
-        termination_hook_enabled: false,
-        tags: Vec::new(),
+        ..DeploymentGroup::new(
+            crate::random::uuid(),
+            app.clone(),
+            body.name.clone(),
+            selector,
+            config_name,
+            now_millis(),
+        )
     };
     state.store.create_group(&group).await.map_err(|e| match e {
         StoreError::AlreadyExists { .. } => ApiError::conflict(

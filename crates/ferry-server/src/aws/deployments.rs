@@ -4,7 +4,6 @@ use ferry_aws::convert::{self, RevisionRequest};
 use ferry_aws::validate::{self, Name, one_of};
 use ferry_aws::{AwsError, AwsResult, token, wire};
 use ferry_blob::FetchError;
-use ferry_core::config::ComputePlatform;
 use ferry_core::deployment::{Deployment, DeploymentStatus, Target};
 use ferry_store::{DeploymentFilter, StoreError};
 use serde_json::{Value, json};
@@ -30,20 +29,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     let group = ctx.group(&app.name, input.deployment_group_name.as_deref()).await?;
     let description = validate::description(input.description.as_deref())?;
     let config_name = match input.deployment_config_name.as_deref() {
-        Some(name) => {
-            let name = Name::DeploymentConfig.check(Some(name))?;
-            let config = ctx.config(name).await?;
-            if config.compute_platform != ComputePlatform::Server {
-                return Err(AwsError::new(
-                    "InvalidDeploymentConfigNameException",
-                    format!(
-                        "The deployment config {name} is for the {} compute platform, not Server.",
-                        config.compute_platform.as_str()
-                    ),
-                ));
-            }
-            Some(config.name)
-        }
+        Some(name) => Some(ctx.server_config(name).await?.name),
         None => None,
     };
     if input.target_instances.is_some() {

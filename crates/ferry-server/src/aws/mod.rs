@@ -233,6 +233,22 @@ impl Ctx<'_> {
         }
     }
 
+    /// A deployment config for servers, by its (checked) name.
+    pub async fn server_config(&self, name: &str) -> AwsResult<DeploymentConfig> {
+        let name = Name::DeploymentConfig.check(Some(name))?;
+        let config = self.config(name).await?;
+        if config.compute_platform != ferry_core::config::ComputePlatform::Server {
+            return Err(AwsError::new(
+                "InvalidDeploymentConfigNameException",
+                format!(
+                    "The deployment config {name} is for the {} compute platform, not Server.",
+                    config.compute_platform.as_str()
+                ),
+            ));
+        }
+        Ok(config)
+    }
+
     /// A deployment config, built-in or custom.
     pub async fn config(&self, name: &str) -> AwsResult<DeploymentConfig> {
         self.state.driver.resolve_config(name).await.map_err(|e| match e {

@@ -132,18 +132,7 @@ async fn apply_group_input(
         group.service_role_arn = Some(role.to_string());
     }
     if let Some(name) = input.deployment_config_name.as_deref() {
-        let name = Name::DeploymentConfig.check(Some(name))?;
-        let config = ctx.config(name).await?;
-        if config.compute_platform != ComputePlatform::Server {
-            return Err(AwsError::new(
-                "InvalidDeploymentConfigNameException",
-                format!(
-                    "The deployment config {name} is for the {} compute platform, not Server.",
-                    config.compute_platform.as_str()
-                ),
-            ));
-        }
-        group.deployment_config_name = config.name;
+        group.deployment_config_name = ctx.server_config(name).await?.name;
     }
     if let Some(filters) = &input.on_premises_instance_tag_filters {
         group.selector.tag_filters = convert::parse_tag_filters(filters, "InvalidTagException")?;
@@ -264,24 +253,15 @@ pub async fn create_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Va
         return Err(AwsError::new("RoleRequiredException", "The service role ARN (serviceRoleArn) is required."));
     }
     let mut group = DeploymentGroup {
-        id: crate::random::uuid(),
-        application_name: app.name.clone(),
-        name: name.to_string(),
-        selector: InstanceSelector::default(),
-        deployment_config_name: crate::driver::Driver::default_config().to_string(),
-        auto_rollback: Default::default(),
-        service_role_arn: None,
-        last_successful_revision_id: None,
-        last_successful_deployment_id: None,
-        last_attempted_deployment_id: None,
-        target_revision_id: None,
-        create_time: now_millis(),
-        ec2_selector: InstanceSelector::default(),
-        triggers: Vec::new(),
-        alarms: Default::default(),
-        outdated_instances_strategy: Default::default(),
-        termination_hook_enabled: false,
         tags: convert::parse_tags(input.tags.as_deref().unwrap_or_default(), "InvalidTagsToAddException")?,
+        ..DeploymentGroup::new(
+            crate::random::uuid(),
+            app.name.clone(),
+            name.to_string(),
+            InstanceSelector::default(),
+            crate::driver::Driver::default_config().to_string(),
+            now_millis(),
+        )
     };
     apply_group_input(ctx, &mut group, &input).await?;
     ctx.state.store.create_group(&group).await.map_err(|e| match e {

@@ -7,27 +7,15 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_fleet::{Fleet, FleetConfig, Signal};
 
 pub const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
 
-/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(5);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        if Instant::now() >= deadline {
-            panic!("timed out after {timeout:?} waiting for {what}");
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
-}
+// Not every test binary that includes this module uses each of them.
+#[allow(unused_imports)]
+pub use ferry_testkit::{Moto, wait_for};
 
 /// Whether this machine can run fleet tests (root, namespaces, iproute2).
 pub fn fleet_supported() -> bool {
@@ -342,39 +330,4 @@ pub fn proof(cluster: &Cluster, host: usize) -> Vec<(String, String, u64, u64)> 
             ))
         })
         .collect()
-}
-
-/// A running `moto_server` (a real S3 API on loopback), killed on drop.
-pub struct Moto {
-    child: Child,
-    pub endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    pub fn start() -> Moto {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
-        let child = Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run moto_server ({e}): pip install 'moto[server]'"));
-        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        wait_for("moto_server to listen", Duration::from_secs(60), || {
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto_server exited with {status} before listening");
-            }
-            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
-        });
-        moto
-    }
 }
