@@ -90,5 +90,10 @@ Try next (credentials: --credentials $demo/data/credentials, or export AWS_ACCES
   (edit examples/hello-app/www/index.html)
   $ferry push hello examples/hello-app --credentials $demo/data/credentials
   $ferry deploy hello web --wait --credentials $demo/data/credentials
+
+The AWS CLI works too (ferry speaks CodeDeploy's API):
+  AWS_SHARED_CREDENTIALS_FILE=$demo/data/credentials AWS_DEFAULT_REGION=us-east-1 \\
+    aws --endpoint-url $FERRY_SERVER deploy list-deployments --application-name hello
+
   scripts/demo.sh stop
 EOT
