@@ -91,11 +91,47 @@ pub fn trigger(t: &Trigger) -> wire::TriggerConfig {
     }
 }
 
-fn in_place() -> wire::DeploymentStyle {
-    wire::DeploymentStyle {
-        deployment_type: Some("IN_PLACE".into()),
-        deployment_option: Some("WITHOUT_TRAFFIC_CONTROL".into()),
+fn in_place(traffic_control: bool) -> wire::DeploymentStyle {
+    let option = if traffic_control { "WITH_TRAFFIC_CONTROL" } else { "WITHOUT_TRAFFIC_CONTROL" };
+    wire::DeploymentStyle { deployment_type: Some("IN_PLACE".into()), deployment_option: Some(option.into()) }
+}
+
+/// Target groups as CodeDeploy's `loadBalancerInfo` (none: absent).
+pub fn load_balancer_info(target_groups: &[String]) -> Option<wire::LoadBalancerInfo> {
+    (!target_groups.is_empty()).then(|| wire::LoadBalancerInfo {
+        target_group_info_list: Some(
+            target_groups.iter().map(|name| wire::NamedInfo { name: Some(name.clone()) }).collect(),
+        ),
+        ..Default::default()
+    })
+}
+
+/// The target group names a `loadBalancerInfo` names (ELB names count as
+/// target groups: a ferry target group serves either). At most 10 of each;
+/// target group pairs are ECS's.
+pub fn parse_load_balancer_info(info: &wire::LoadBalancerInfo) -> AwsResult<Vec<String>> {
+    let invalid = |m: String| AwsError::new("InvalidLoadBalancerInfoException", m);
+    if info.target_group_pair_info_list.as_ref().is_some_and(|p| !p.is_empty()) {
+        return Err(invalid("targetGroupPairInfoList is for ECS deployments, which ferry does not run.".into()));
     }
+    let mut names: Vec<String> = Vec::new();
+    for (list, what) in [(&info.elb_info_list, "elbInfoList"), (&info.target_group_info_list, "targetGroupInfoList")] {
+        let list = list.as_deref().unwrap_or_default();
+        if list.len() > 10 {
+            return Err(invalid(format!("{what} holds at most 10 entries (got {}).", list.len())));
+        }
+        for item in list {
+            let name = item
+                .name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| invalid(format!("An entry of {what} has no name.")))?;
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    Ok(names)
 }
 
 pub fn minimum_healthy_hosts(m: MinimumHealthyHosts) -> wire::MinimumHealthyHosts {
@@ -238,7 +274,8 @@ pub fn group_info(g: &DeploymentGroup, context: GroupContext) -> wire::Deploymen
         trigger_configurations: g.triggers.iter().map(trigger).collect(),
         alarm_configuration: alarm_configuration(&g.alarms),
         auto_rollback_configuration: auto_rollback(&g.auto_rollback),
-        deployment_style: in_place(),
+        deployment_style: in_place(g.traffic_control),
+        load_balancer_info: load_balancer_info(&g.target_groups),
         outdated_instances_strategy: match g.outdated_instances_strategy {
             OutdatedInstancesStrategy::Update => "UPDATE".into(),
             OutdatedInstancesStrategy::Ignore => "IGNORE".into(),
@@ -304,7 +341,8 @@ pub fn deployment_info(
         auto_rollback_configuration: auto_rollback(&d.auto_rollback),
         update_outdated_instances_only: false,
         rollback_info,
-        deployment_style: in_place(),
+        deployment_style: in_place(d.lifecycle_events.iter().any(|e| e == "BlockTraffic")),
+        load_balancer_info: None,
         instance_termination_wait_time_started: false,
         file_exists_behavior: Some(
             file_exists_name(d.file_exists_behavior.unwrap_or(FileExistsBehavior::Disallow)).into(),

@@ -95,10 +95,27 @@ pub struct DeploymentStyle {
     pub deployment_option: Option<String>,
 }
 
-/// Blue/green and load-balancer settings are not yet deployable on ferry:
-/// they are read only to be refused with the right exception, so they stay
-/// untyped JSON.
+/// Settings ferry does not deploy (blue/green for now, ECS services, zonal
+/// configs) are read only to be refused with the right exception, so they
+/// stay untyped JSON.
 pub type Opaque = serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct NamedInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elb_info_list: Option<Vec<NamedInfo>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_group_info_list: Option<Vec<NamedInfo>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_group_pair_info_list: Option<Vec<Opaque>>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -251,6 +268,8 @@ pub struct DeploymentGroupInfo {
     pub alarm_configuration: AlarmConfiguration,
     pub auto_rollback_configuration: AutoRollbackConfiguration,
     pub deployment_style: DeploymentStyle,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_info: Option<LoadBalancerInfo>,
     pub outdated_instances_strategy: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_successful_deployment: Option<LastDeploymentInfo>,
@@ -339,6 +358,8 @@ pub struct DeploymentInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback_info: Option<RollbackInfo>,
     pub deployment_style: DeploymentStyle,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_info: Option<LoadBalancerInfo>,
     pub instance_termination_wait_time_started: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_exists_behavior: Option<String>,
@@ -484,7 +505,7 @@ input!(DeploymentGroupInput {
     outdated_instances_strategy: Option<String>,
     deployment_style: Option<DeploymentStyle>,
     blue_green_deployment_configuration: Option<Opaque>,
-    load_balancer_info: Option<Opaque>,
+    load_balancer_info: Option<LoadBalancerInfo>,
     ec2_tag_set: Option<Ec2TagSet>,
     ecs_services: Option<Vec<Opaque>>,
     on_premises_tag_set: Option<OnPremisesTagSet>,

@@ -32,6 +32,14 @@ pub enum Input {
         succeeded: bool,
         diagnostics: Option<EventDiagnostics>,
     },
+    /// The server finished an event it runs itself (BlockTraffic, AllowTraffic).
+    ServerEventFinished {
+        instance: String,
+        attempt: u32,
+        event: String,
+        succeeded: bool,
+        diagnostics: Option<EventDiagnostics>,
+    },
     /// The instance's agent stopped answering; its in-flight event fails.
     InstanceLost { instance: String, message: String },
     /// Stop the deployment: no new work; in-flight events finish.
@@ -43,6 +51,11 @@ pub enum Input {
 pub enum Effect {
     /// The instance has new work (or must cancel): wake its long poll.
     Notify { instance: String },
+    /// The server must carry out `event` for the instance (move its
+    /// traffic), then report it with [`Input::ServerEventFinished`]. The
+    /// event is already marked in progress; after a restart the driver finds
+    /// it so and carries it out again (it must be idempotent).
+    ServerEvent { instance: String, attempt: u32, event: String },
     /// The deployment reached a terminal status: record the follow-ups
     /// (group's last successful revision, rollback, next queued deployment).
     Finished,
@@ -108,9 +121,32 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
             } else if stopping {
                 finish_target(target, TargetStatus::Failed, now);
             } else if runner(&target.events[index + 1].name) == Runner::Server {
-                // Traffic events are the server's; not wired yet, so they
-                // cannot appear in a deployment's event list.
-                debug_assert!(false, "server-run events are not supported yet");
+                // The agent's command ends here; the server takes over.
+                begin_at(target, index + 1, now, &mut effects);
+            }
+            advance(d, now, &mut effects);
+        }
+        Input::ServerEventFinished { instance, attempt, event, succeeded, diagnostics } => {
+            let stopping = d.stop.is_some();
+            let Some(target) = current_target(d, &instance, attempt) else { return effects };
+            let Some(index) = target.events.iter().position(|e| {
+                e.name == event && e.status == EventStatus::InProgress && runner(&e.name) == Runner::Server
+            }) else {
+                return effects;
+            };
+            let e = &mut target.events[index];
+            e.end_time = Some(now);
+            e.diagnostics = diagnostics;
+            e.status = if succeeded { EventStatus::Succeeded } else { EventStatus::Failed };
+            target.last_updated = now;
+            if !succeeded {
+                finish_target(target, TargetStatus::Failed, now);
+            } else if target.cursor().is_none() {
+                finish_target(target, TargetStatus::Succeeded, now);
+            } else if stopping {
+                finish_target(target, TargetStatus::Failed, now);
+            } else {
+                begin_at(target, index + 1, now, &mut effects);
             }
             advance(d, now, &mut effects);
         }
@@ -223,9 +259,11 @@ fn advance(d: &mut Deployment, now: Millis, effects: &mut Vec<Effect>) {
                 let target = &mut d.targets[index];
                 target.status = TargetStatus::InProgress;
                 target.attempt += 1;
-                target.segment_start = target.cursor();
                 target.last_updated = now;
-                effects.push(Effect::Notify { instance: target.instance.clone() });
+                match target.cursor() {
+                    Some(first) => begin_at(target, first, now, effects),
+                    None => finish_target(target, TargetStatus::Succeeded, now),
+                }
             }
         }
         Verdict::Succeeded => {
@@ -263,6 +301,38 @@ fn finish(
     d.error = Some(ErrorInfo { code, message });
     d.complete_time = Some(now);
     effects.push(Effect::Finished);
+}
+
+/// Hands the target's event at `index` to whoever runs it: the agent (a
+/// command from there on; its long poll is woken) or the server.
+fn begin_at(target: &mut Target, index: usize, now: Millis, effects: &mut Vec<Effect>) {
+    let name = target.events[index].name.clone();
+    if runner(&name) == Runner::Server {
+        let e = &mut target.events[index];
+        e.status = EventStatus::InProgress;
+        e.start_time = Some(now);
+        target.segment_start = None;
+        effects.push(Effect::ServerEvent { instance: target.instance.clone(), attempt: target.attempt, event: name });
+    } else {
+        target.segment_start = Some(index);
+        effects.push(Effect::Notify { instance: target.instance.clone() });
+    }
+}
+
+/// The server-run events in progress: (instance, attempt, event), for a
+/// driver that restarted to carry out again.
+pub fn server_events_in_progress(d: &Deployment) -> Vec<(String, u32, String)> {
+    if !d.status.is_active() {
+        return Vec::new();
+    }
+    d.targets
+        .iter()
+        .filter(|t| t.status == TargetStatus::InProgress)
+        .filter_map(|t| {
+            let e = t.current_event()?;
+            (runner(&e.name) == Runner::Server).then(|| (t.instance.clone(), t.attempt, e.name.clone()))
+        })
+        .collect()
 }
 
 /// Ends a target: unfinished events are skipped.

@@ -114,6 +114,13 @@ pub struct DeploymentGroup {
     pub termination_hook_enabled: bool,
     #[serde(default)]
     pub tags: Vec<Tag>,
+    /// Target groups (CodeDeploy's `loadBalancerInfo`).
+    #[serde(default)]
+    pub target_groups: Vec<String>,
+    /// CodeDeploy's `WITH_TRAFFIC_CONTROL`: instances leave the target
+    /// groups before they are touched and rejoin once healthy.
+    #[serde(default)]
+    pub traffic_control: bool,
 }
 
 impl DeploymentGroup {
@@ -146,7 +153,15 @@ impl DeploymentGroup {
             outdated_instances_strategy: OutdatedInstancesStrategy::default(),
             termination_hook_enabled: false,
             tags: Vec::new(),
+            target_groups: Vec::new(),
+            traffic_control: false,
         }
+    }
+
+    /// Whether deployments move the instances' traffic (WITH_TRAFFIC_CONTROL
+    /// and at least one target group).
+    pub fn controls_traffic(&self) -> bool {
+        self.traffic_control && !self.target_groups.is_empty()
     }
 }
 
@@ -191,6 +206,86 @@ pub struct Instance {
     /// The access key id of the enrolled agent's credential, if any.
     pub agent_key_id: Option<String>,
     pub agent_version: Option<String>,
+    /// The IP address load balancers reach the instance at (the address
+    /// its agent connects from, unless the agent gives one).
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+/// A load balancer's target group: the instances of the deployment groups
+/// that name it receive its traffic on `port`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    pub id: String,
+    pub name: String,
+    /// The port on each instance that receives the traffic.
+    pub port: u16,
+    pub health_check: HealthCheck,
+    /// How long BlockTraffic waits at most for an instance's requests in
+    /// flight to finish (ELB's deregistration delay).
+    pub deregistration_delay_ms: u64,
+    /// How long AllowTraffic waits at most for an instance to become healthy.
+    pub healthy_timeout_ms: u64,
+    pub balancer: Balancer,
+    /// The members as they should be: the load balancer is made to match.
+    pub members: Vec<TargetMember>,
+    pub create_time: Millis,
+}
+
+/// The health check of a target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    pub path: String,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+}
+
+/// Which load balancer carries a target group's traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Balancer {
+    /// ferry's own proxy, in the server: production traffic on `listen`,
+    /// and on `test_listen` (if any) traffic for test members only.
+    Builtin { listen: String, test_listen: Option<String> },
+    /// A backend of an HAProxy, through its runtime API at `socket`.
+    HaProxy { socket: String, backend: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetMember {
+    pub instance: String,
+    /// `ip:port`.
+    pub address: String,
+    pub weight: u32,
+    pub state: MemberState,
+    /// Reached by the test listener (blue/green replacements before traffic moves).
+    #[serde(default)]
+    pub test: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MemberState {
+    /// Takes traffic (once healthy).
+    Ready,
+    /// Finishes its requests in flight, takes no new ones.
+    Draining,
+    /// Out of the load balancer.
+    Removed,
+}
+
+impl TargetGroup {
+    pub fn member(&self, instance: &str) -> Option<&TargetMember> {
+        self.members.iter().find(|m| m.instance == instance)
+    }
+
+    /// Sets (or adds) the instance's member.
+    pub fn set_member(&mut self, member: TargetMember) {
+        match self.members.iter_mut().find(|m| m.instance == member.instance) {
+            Some(existing) => *existing = member,
+            None => self.members.push(member),
+        }
+    }
 }
 
 /// Where a revision's bytes are.

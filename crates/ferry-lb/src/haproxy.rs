@@ -5,7 +5,10 @@
 //! after them. [`HaProxy::apply`] adds missing servers (`add server … check`,
 //! then `enable health`), moves changed ones (`set server … addr`), sets
 //! weights and states (`set server … weight|state ready|drain|maint`) and
-//! puts servers no longer wanted into maintenance and deletes them. Health
+//! puts servers no longer wanted into maintenance and deletes them. A
+//! server that becomes ready (new, or back from maintenance) is first set
+//! `health down`, so that it counts as healthy only after passing `rise`
+//! checks: HAProxy would otherwise assume, or keep, an "up" verdict. Health
 //! comes from HAProxy's own checks (`show servers state`: the operational
 //! state is RUNNING), in-flight work from `show stat` (current sessions).
 //!
@@ -138,7 +141,8 @@ impl HaProxy {
         let weights = scale_weights(members);
         for (m, weight) in members.iter().zip(weights) {
             let server = format!("{}/{}", self.backend, m.name);
-            match current.iter().find(|s| s.name == m.name) {
+            let existing = current.iter().find(|s| s.name == m.name);
+            match existing {
                 None => {
                     let c = &self.check;
                     self.command(&format!(
@@ -151,19 +155,30 @@ impl HaProxy {
                     .await?;
                     self.command(&format!("enable health {server}")).await?;
                 }
-                Some(s) => {
-                    if s.addr != m.addr {
-                        self.command(&format!("set server {server} addr {} port {}", m.addr.ip(), m.addr.port()))
-                            .await?;
-                    }
-                    if s.weight != weight {
-                        self.command(&format!("set server {server} weight {weight}")).await?;
-                    }
+                Some(s) if s.addr != m.addr => {
+                    self.command(&format!("set server {server} addr {} port {}", m.addr.ip(), m.addr.port())).await?;
                 }
+                Some(_) => {}
             }
-            let wanted = m.state;
-            if current.iter().find(|s| s.name == m.name).map(ServerState::state) != Some(wanted) {
-                self.command(&format!("set server {server} state {}", wanted.as_str())).await?;
+            let was = existing.map(ServerState::state);
+            let weight_now = existing.map(|s| s.weight);
+            if was != Some(m.state) && m.state == AdminState::Ready && was != Some(AdminState::Drain) {
+                // A server that comes back (or is new) must pass its checks
+                // before it counts as healthy: HAProxy would keep (or
+                // assume) an "up" verdict, and treats a server leaving
+                // maintenance as up. So it takes no traffic (weight 0)
+                // while it is made ready and its health is set down.
+                self.command(&format!("set server {server} weight 0")).await?;
+                self.command(&format!("set server {server} state ready")).await?;
+                self.command(&format!("set server {server} health down")).await?;
+                self.command(&format!("set server {server} weight {weight}")).await?;
+                continue;
+            }
+            if weight_now != Some(weight) {
+                self.command(&format!("set server {server} weight {weight}")).await?;
+            }
+            if was != Some(m.state) {
+                self.command(&format!("set server {server} state {}", m.state.as_str())).await?;
             }
         }
         for s in current.iter().filter(|s| !members.iter().any(|m| m.name == s.name)) {

@@ -16,6 +16,10 @@
 //! | `GET /api/v1/instances` | | `Vec<`[`InstanceView`]`>` |
 //! | `POST /api/v1/configs` | [`CreateConfig`] | [`DeploymentConfig`] |
 //! | `GET /api/v1/configs` | | `Vec<`[`DeploymentConfig`]`>` |
+//! | `POST /api/v1/target-groups` | [`CreateTargetGroup`] | [`TargetGroupView`] |
+//! | `GET /api/v1/target-groups` | | `Vec<`[`TargetGroupView`]`>` |
+//! | `GET /api/v1/target-groups/{name}` | | [`TargetGroupView`] (members with live health) |
+//! | `DELETE /api/v1/target-groups/{name}` | | (no deployment group may use it) |
 //! | `POST /api/v1/keys` (admin) | [`CreateKey`] | [`CreatedKey`] (the only answer with a secret) |
 //! | `GET /api/v1/keys` (admin) | | `Vec<`[`KeyView`]`>` |
 //! | `POST /api/v1/keys/{id}/revoke` (admin) | | [`KeyView`] |
@@ -81,6 +85,9 @@ pub struct CreateGroup {
     pub deployment_config_name: Option<String>,
     #[serde(default)]
     pub auto_rollback: Option<AutoRollbackConfig>,
+    /// Target groups whose traffic deployments move (in-place with traffic control).
+    #[serde(default)]
+    pub target_groups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +95,8 @@ pub struct DeploymentGroup {
     pub id: String,
     pub application_name: String,
     pub name: String,
+    #[serde(default)]
+    pub target_groups: Vec<String>,
     pub tag_filters: Vec<TagFilter>,
     pub tag_set: Vec<Vec<TagFilter>>,
     pub deployment_config_name: String,
@@ -196,6 +205,9 @@ pub struct DeploymentView {
     pub rollback_triggering_deployment_id: Option<String>,
     pub rollback_message: Option<String>,
     pub instances: Vec<InstanceTarget>,
+    /// The target groups the deployment moves traffic in, as they are now.
+    #[serde(default)]
+    pub target_groups: Vec<TargetGroupView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,4 +296,98 @@ pub struct KeyView {
     pub instance: Option<String>,
     pub create_time: u64,
     pub disabled: bool,
+}
+
+/// A load balancer's target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTargetGroup {
+    pub name: String,
+    /// The port on each instance that takes the traffic.
+    pub port: u16,
+    /// The built-in proxy: where it listens for production traffic …
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// … and for test traffic (test members only).
+    #[serde(default)]
+    pub test_listen: Option<String>,
+    /// Or an HAProxy: its runtime API (`/path`, `unix:/path` or `ip:port`) and backend.
+    #[serde(default)]
+    pub haproxy_socket: Option<String>,
+    #[serde(default)]
+    pub haproxy_backend: Option<String>,
+    #[serde(default = "default_health_path")]
+    pub health_path: String,
+    #[serde(default = "default_interval_ms")]
+    pub health_interval_ms: u64,
+    #[serde(default = "default_timeout_ms")]
+    pub health_timeout_ms: u64,
+    #[serde(default = "default_healthy")]
+    pub healthy_threshold: u32,
+    #[serde(default = "default_unhealthy")]
+    pub unhealthy_threshold: u32,
+    #[serde(default = "default_deregistration_delay_ms")]
+    pub deregistration_delay_ms: u64,
+    #[serde(default = "default_healthy_timeout_ms")]
+    pub healthy_timeout_ms: u64,
+}
+
+fn default_health_path() -> String {
+    "/".into()
+}
+fn default_interval_ms() -> u64 {
+    5_000
+}
+fn default_timeout_ms() -> u64 {
+    2_000
+}
+fn default_healthy() -> u32 {
+    3
+}
+fn default_unhealthy() -> u32 {
+    2
+}
+fn default_deregistration_delay_ms() -> u64 {
+    30_000
+}
+fn default_healthy_timeout_ms() -> u64 {
+    300_000
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroupView {
+    pub name: String,
+    pub port: u16,
+    /// `builtin` or `haproxy`.
+    pub balancer: String,
+    /// Built-in: the production and test listeners; HAProxy: socket and backend.
+    pub listen: Option<String>,
+    pub test_listen: Option<String>,
+    pub haproxy_socket: Option<String>,
+    pub haproxy_backend: Option<String>,
+    pub health_path: String,
+    pub health_interval_ms: u64,
+    pub health_timeout_ms: u64,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    pub deregistration_delay_ms: u64,
+    pub healthy_timeout_ms: u64,
+    pub members: Vec<MemberView>,
+    /// Why the live state could not be read, if it could not.
+    #[serde(default)]
+    pub balancer_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub instance: String,
+    pub address: String,
+    pub weight: u32,
+    /// `ready`, `draining` or `removed` (what ferry wants).
+    pub state: String,
+    /// `healthy`, `unhealthy` or `unknown` (what the load balancer sees).
+    pub health: String,
+    pub in_flight: u64,
+    /// Share of production traffic, in percent of the group's total weight.
+    pub traffic_percent: u32,
+    pub test: bool,
 }

@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,6 +33,7 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 /// Enrolment: the join token buys the host its own access key.
 async fn enrol(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(request): Json<wire::EnrolRequest>,
 ) -> ApiResult<Json<wire::EnrolResponse>> {
     if request.protocol_version != ferry_proto::AGENT_PROTOCOL_VERSION {
@@ -67,6 +70,7 @@ async fn enrol(
             iam_session_arn: None,
             agent_key_id: None,
             agent_version: None,
+            address: None,
         },
         Err(e) => return Err(e.into()),
     };
@@ -98,6 +102,7 @@ async fn enrol(
     state.store.put_access_key(&key).await?;
     instance.agent_key_id = Some(key.id.clone());
     instance.agent_version = Some(request.agent_version.clone());
+    instance.address = Some(peer.ip().to_string());
     state.store.upsert_instance(&instance).await?;
     state.driver.saw(&instance.name);
     tracing::info!(instance = %instance.name, key = %key.id, "agent enrolled");
@@ -106,8 +111,13 @@ async fn enrol(
 
 /// The long poll: answers as soon as the host's commands differ from what it
 /// says it is running, or after the hold time.
-async fn poll(State(state): State<AppState>, request: Signed) -> ApiResult<Json<wire::PollResponse>> {
+async fn poll(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Signed,
+) -> ApiResult<Json<wire::PollResponse>> {
     let instance = request.caller.require_agent()?.to_string();
+    state.driver.observe_address(&instance, peer.ip()).await?;
     let body: wire::PollRequest = request.json()?;
     let hold = state.config.poll_hold;
     let deadline = tokio::time::Instant::now() + hold;

@@ -37,6 +37,8 @@ use tokio::sync::Notify;
 
 use crate::ServerConfig;
 
+mod server_events;
+
 pub fn now_millis() -> Millis {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
 }
@@ -88,6 +90,15 @@ pub struct NewDeployment {
 /// An input waiting for the driver lock, and where its caller waits.
 type Queued = (Input, tokio::sync::oneshot::Sender<Result<Deployment, DriverError>>);
 
+/// An event the server carries out itself (see `Driver::carry_out`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServerJob {
+    pub deployment: String,
+    pub instance: String,
+    pub attempt: u32,
+    pub event: String,
+}
+
 pub struct Driver {
     store: Store,
     config: Arc<ServerConfig>,
@@ -99,6 +110,13 @@ pub struct Driver {
     revisions: Mutex<HashMap<String, Revision>>,
     /// Inputs waiting for `lock`, by deployment.
     queued: Mutex<HashMap<String, Vec<Queued>>>,
+    /// The load balancers.
+    pub(crate) traffic: Arc<crate::traffic::Traffic>,
+    /// Server-run events to carry out, and those being carried out.
+    jobs: tokio::sync::mpsc::UnboundedSender<ServerJob>,
+    running_jobs: Mutex<std::collections::HashSet<ServerJob>>,
+    /// The last address each instance's agent was seen at.
+    addresses: Mutex<HashMap<String, String>>,
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
     /// When each instance's agent was last heard from.
     seen: Mutex<HashMap<String, Instant>>,
@@ -109,10 +127,21 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(store: Store, config: Arc<ServerConfig>) -> Self {
-        Self {
+    /// The driver and the receiving end of its server-run events, for
+    /// [`Driver::run_server_jobs`].
+    pub fn new(
+        store: Store,
+        config: Arc<ServerConfig>,
+        traffic: Arc<crate::traffic::Traffic>,
+    ) -> (Self, tokio::sync::mpsc::UnboundedReceiver<ServerJob>) {
+        let (jobs, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let driver = Self {
             store,
             config,
+            traffic,
+            jobs,
+            running_jobs: Mutex::default(),
+            addresses: Mutex::default(),
             lock: tokio::sync::Mutex::new(()),
             live: Mutex::new(HashMap::new()),
             revisions: Mutex::new(HashMap::new()),
@@ -122,7 +151,30 @@ impl Driver {
             started: Instant::now(),
             shutting_down: AtomicBool::new(false),
             shutdown_notify: Notify::new(),
+        };
+        (driver, receiver)
+    }
+
+    /// Records where `instance`'s agent connects from: the address load
+    /// balancers reach it at. Written to the store only when it changes.
+    pub async fn observe_address(&self, instance: &str, ip: std::net::IpAddr) -> Result<(), DriverError> {
+        let ip = ip.to_string();
+        if self.addresses.lock().unwrap().get(instance) == Some(&ip) {
+            return Ok(());
         }
+        match self.store.get_instance(instance).await {
+            Ok(mut record) => {
+                if record.address.as_deref() != Some(&ip) {
+                    tracing::info!(instance, address = %ip, "instance address learned");
+                    record.address = Some(ip.clone());
+                    self.store.upsert_instance(&record).await?;
+                }
+            }
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        self.addresses.lock().unwrap().insert(instance.to_string(), ip);
+        Ok(())
     }
 
     /// Records that `instance`'s agent made an authenticated request.
@@ -253,7 +305,11 @@ impl Driver {
             auto_rollback: request.auto_rollback.clone().unwrap_or_else(|| group.auto_rollback.clone()),
             rollback_info: RollbackInfo::default(),
             stop: None,
-            lifecycle_events: ferry_core::events::IN_PLACE.iter().map(|e| e.to_string()).collect(),
+            lifecycle_events: if group.controls_traffic() {
+                ferry_core::events::IN_PLACE_WITH_TRAFFIC.iter().map(|e| e.to_string()).collect()
+            } else {
+                ferry_core::events::IN_PLACE.iter().map(|e| e.to_string()).collect()
+            },
             targets: Vec::new(),
             finalized: false,
         };
@@ -332,6 +388,7 @@ impl Driver {
         let before = d.clone();
         let mut notify: Vec<String> = Vec::new();
         let mut finished = false;
+        let mut jobs = Vec::new();
         for input in inputs {
             for effect in machine::step(&mut d, input, now_millis()) {
                 match effect {
@@ -339,6 +396,9 @@ impl Driver {
                         if !notify.contains(&instance) {
                             notify.push(instance);
                         }
+                    }
+                    Effect::ServerEvent { instance, attempt, event } => {
+                        jobs.push(ServerJob { deployment: d.id.clone(), instance, attempt, event })
                     }
                     Effect::Finished => finished = true,
                 }
@@ -353,6 +413,10 @@ impl Driver {
             self.commit(changes).await?;
         } else {
             self.commit(Changes::new().update_deployment(d.clone())).await?;
+        }
+        // Persisted: now they may be carried out.
+        for job in jobs {
+            let _ = self.jobs.send(job);
         }
         Ok((d, notify, finished))
     }
@@ -624,6 +688,12 @@ impl Driver {
         for group in groups {
             self.start_next(&group).await?;
         }
+        // Server-run events a crash interrupted are carried out again.
+        for d in self.live_deployments() {
+            for (instance, attempt, event) in machine::server_events_in_progress(&d) {
+                let _ = self.jobs.send(ServerJob { deployment: d.id.clone(), instance, attempt, event });
+            }
+        }
         Ok(())
     }
 
@@ -650,6 +720,12 @@ impl Driver {
                 continue;
             }
             for t in d.targets.iter().filter(|t| t.status == TargetStatus::InProgress) {
+                // While the server moves an instance's traffic, the agent has nothing to say.
+                if t.current_event()
+                    .is_some_and(|e| ferry_core::events::runner(&e.name) == ferry_core::events::Runner::Server)
+                {
+                    continue;
+                }
                 let silent = self.silent_for(&t.instance);
                 if silent >= lost_after {
                     let message = format!(

@@ -19,6 +19,8 @@ mod error;
 mod keys;
 mod native;
 pub mod random;
+mod target_groups;
+mod traffic;
 mod views;
 
 use std::net::SocketAddr;
@@ -138,7 +140,11 @@ pub async fn serve(
         .map_err(|e| ServerError::Setup(format!("--s3-endpoint: {e}")))?;
     let fetcher = bundles::Fetcher { blobs: blobs.clone(), s3, git, max_bundle_bytes: config.max_bundle_bytes };
     let config = Arc::new(config);
-    let driver = Arc::new(Driver::new(store.clone(), config.clone()));
+    let traffic = Arc::new(traffic::Traffic::new(store.clone()));
+    traffic.open_all().await.map_err(|e| ServerError::Setup(format!("cannot open the load balancers: {e}")))?;
+    let (driver, server_jobs) = Driver::new(store.clone(), config.clone(), traffic.clone());
+    let driver = Arc::new(driver);
+    let jobs = tokio::spawn(driver.clone().run_server_jobs(server_jobs));
     driver.recover().await.map_err(|e| ServerError::Setup(format!("cannot resume deployments: {e}")))?;
     let state = AppState {
         store,
@@ -152,6 +158,7 @@ pub async fn serve(
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let reconciler = tokio::spawn(driver.clone().reconcile_forever(stop_rx.clone()));
+    let balancers = tokio::spawn(traffic.clone().reconcile_forever(stop_rx.clone()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -164,7 +171,8 @@ pub async fn serve(
             let _ = tcp.set_nodelay(true);
         });
         servers.push(tokio::spawn(async move {
-            axum::serve(listener, app)
+            // Peer addresses tell the server where its agents' hosts are.
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move {
                     let _ = stop.wait_for(|s| *s).await;
                 })
@@ -179,6 +187,8 @@ pub async fn serve(
         let _ = server.await;
     }
     reconciler.abort();
+    balancers.abort();
+    jobs.abort();
     Ok(())
 }
 
@@ -188,5 +198,6 @@ fn router(state: AppState) -> Router {
         .merge(agent_api::routes())
         .merge(aws::routes())
         .merge(keys::routes())
+        .merge(target_groups::routes())
         .with_state(state)
 }

@@ -118,8 +118,13 @@ async fn create_group(
         Some(a) => views::parse_auto_rollback(a).map_err(invalid)?,
         None => Default::default(),
     };
+    for name in &body.target_groups {
+        crate::target_groups::get_target_group(&state, name).await?;
+    }
     let group = DeploymentGroup {
         auto_rollback,
+        target_groups: body.target_groups.clone(),
+        traffic_control: !body.target_groups.is_empty(),
         ..DeploymentGroup::new(
             crate::random::uuid(),
             app.clone(),
@@ -322,7 +327,15 @@ async fn get_deployment(
         }
         e => e.into(),
     })?;
-    Ok(Json(views::deployment(&d)))
+    let mut view = views::deployment(&d);
+    if let Ok(group) = state.store.get_group_by_id(&d.group_id).await {
+        for name in &group.target_groups {
+            if let Ok(tg) = state.store.get_target_group(name).await {
+                view.target_groups.push(crate::target_groups::view(&state.driver.traffic, &tg).await);
+            }
+        }
+    }
+    Ok(Json(view))
 }
 
 async fn stop_deployment(

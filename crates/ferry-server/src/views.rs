@@ -68,6 +68,7 @@ pub fn group(g: &DeploymentGroup, instances: Vec<String>) -> api::DeploymentGrou
         id: g.id.clone(),
         application_name: g.application_name.clone(),
         name: g.name.clone(),
+        target_groups: g.target_groups.clone(),
         tag_filters: g.selector.tag_filters.iter().map(tag_filter).collect(),
         tag_set: g.selector.tag_set.iter().map(|set| set.iter().map(tag_filter).collect()).collect(),
         deployment_config_name: g.deployment_config_name.clone(),
@@ -157,5 +158,6 @@ pub fn deployment(d: &Deployment) -> api::DeploymentView {
                     .collect(),
             })
             .collect(),
+        target_groups: Vec::new(),
     }
 }

@@ -10,7 +10,7 @@
 
 use ferry_core::config::DeploymentConfig;
 use ferry_core::deployment::Deployment;
-use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision};
+use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision, TargetGroup};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -43,6 +43,9 @@ impl Document for Instance {
 }
 impl Document for Revision {
     const KIND: &'static str = "revision";
+}
+impl Document for TargetGroup {
+    const KIND: &'static str = "target group";
 }
 impl Document for AccessKey {
     const KIND: &'static str = "access key";

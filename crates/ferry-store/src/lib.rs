@@ -39,7 +39,7 @@ use std::path::Path;
 use ferry_core::Millis;
 use ferry_core::config::DeploymentConfig;
 use ferry_core::deployment::{Deployment, DeploymentStatus};
-use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision};
+use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision, TargetGroup};
 
 pub use crate::error::{Result, StoreError};
 
@@ -239,6 +239,31 @@ impl Store {
 
     pub async fn delete_config(&self, name: &str) -> Result<()> {
         on_backend!(self, b => b.delete_config(name).await)
+    }
+
+    // Target groups.
+
+    /// [`StoreError::AlreadyExists`] if the name is taken.
+    pub async fn create_target_group(&self, tg: &TargetGroup) -> Result<()> {
+        on_backend!(self, b => b.create_target_group(tg).await)
+    }
+
+    pub async fn get_target_group(&self, name: &str) -> Result<TargetGroup> {
+        on_backend!(self, b => b.get_target_group(name).await)
+    }
+
+    /// By name.
+    pub async fn list_target_groups(&self) -> Result<Vec<TargetGroup>> {
+        on_backend!(self, b => b.list_target_groups().await)
+    }
+
+    /// Replaces the target group with this id and name.
+    pub async fn update_target_group(&self, tg: &TargetGroup) -> Result<()> {
+        on_backend!(self, b => b.update_target_group(tg).await)
+    }
+
+    pub async fn delete_target_group(&self, name: &str) -> Result<()> {
+        on_backend!(self, b => b.delete_target_group(name).await)
     }
 
     // Instances.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use ferry_core::Millis;
 use ferry_core::config::{DeploymentConfig, builtin_config};
 use ferry_core::deployment::{Deployment, DeploymentStatus};
-use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision};
+use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision, TargetGroup};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -34,7 +34,10 @@ const MAX_CONNECTIONS: u32 = 4;
 /// `sqlx::migrate!`: that macro needs sqlx's `macros` feature and a second
 /// build of SQLite for the proc-macro; a unit test keeps this list and the
 /// directory in step instead.)
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, "target groups", include_str!("../migrations/sqlite/0002_target_groups.sql")),
+];
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -344,6 +347,50 @@ impl SqliteStore {
 
     pub(crate) async fn delete_config(&self, name: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM deployment_configs WHERE name = $1").bind(name).execute(&self.pool).await?;
+        affected(done.rows_affected())
+    }
+
+    // Target groups.
+
+    pub(crate) async fn create_target_group(&self, tg: &TargetGroup) -> Result<()> {
+        sqlx::query("INSERT INTO target_groups (id, name, schema_version, doc) VALUES ($1, $2, $3, $4)")
+            .bind(tg.id.as_str())
+            .bind(tg.name.as_str())
+            .bind(TargetGroup::VERSION)
+            .bind(encode(tg)?)
+            .execute(&self.pool)
+            .await
+            .map_err(err(|| format!("target group {}", tg.name)))?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_target_group(&self, name: &str) -> Result<TargetGroup> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM target_groups WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_target_groups(&self) -> Result<Vec<TargetGroup>> {
+        let rows =
+            sqlx::query_as("SELECT schema_version, doc FROM target_groups ORDER BY name").fetch_all(&self.pool).await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn update_target_group(&self, tg: &TargetGroup) -> Result<()> {
+        let done = sqlx::query("UPDATE target_groups SET schema_version = $3, doc = $4 WHERE id = $1 AND name = $2")
+            .bind(tg.id.as_str())
+            .bind(tg.name.as_str())
+            .bind(TargetGroup::VERSION)
+            .bind(encode(tg)?)
+            .execute(&self.pool)
+            .await?;
+        affected(done.rows_affected())
+    }
+
+    pub(crate) async fn delete_target_group(&self, name: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM target_groups WHERE name = $1").bind(name).execute(&self.pool).await?;
         affected(done.rows_affected())
     }
 

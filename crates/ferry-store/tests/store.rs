@@ -14,8 +14,9 @@ use ferry_core::deployment::{
     FileExistsBehavior, RevisionRef, RollbackEvent, RollbackInfo, StopRequest, Target, TargetStatus,
 };
 use ferry_core::resources::{
-    AccessKey, AlarmConfig, Application, DeploymentGroup, Instance, InstanceSelector, OutdatedInstancesStrategy,
-    Revision, RevisionLocation, Role, Tag, TagFilter, TagFilterType, Trigger,
+    AccessKey, AlarmConfig, Application, Balancer, DeploymentGroup, HealthCheck, Instance, InstanceSelector,
+    MemberState, OutdatedInstancesStrategy, Revision, RevisionLocation, Role, Tag, TagFilter, TagFilterType,
+    TargetGroup, TargetMember, Trigger,
 };
 use ferry_store::{Changes, DeploymentFilter, Store, StoreError};
 
@@ -48,6 +49,7 @@ conformance!(
     groups_crud_and_uniqueness,
     group_rename_carries_into_its_deployments,
     configs_crud_and_uniqueness,
+    target_groups_crud_and_uniqueness,
     instances_upsert_list_delete,
     revisions_put_list_latest,
     access_keys_put_get_list_delete,
@@ -101,6 +103,8 @@ fn group(app: &str, name: &str) -> DeploymentGroup {
         outdated_instances_strategy: OutdatedInstancesStrategy::Update,
         termination_hook_enabled: false,
         tags: vec![],
+        target_groups: vec!["web-tg".into()],
+        traffic_control: true,
     }
 }
 
@@ -125,6 +129,7 @@ fn instance(name: &str) -> Instance {
         iam_session_arn: Some("arn:aws:sts::123456789012:assumed-role/r/s".into()),
         agent_key_id: Some(format!("AK-{name}")),
         agent_version: Some("0.1.0".into()),
+        address: Some("10.0.0.7".into()),
     }
 }
 
@@ -240,9 +245,10 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), 2);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
+    assert!(store.list_target_groups().await.unwrap().is_empty());
     assert!(store.list_instances(true).await.unwrap().is_empty());
     assert!(store.list_access_keys().await.unwrap().is_empty());
     assert!(store.list_deployments(DeploymentFilter::default()).await.unwrap().is_empty());
@@ -357,6 +363,52 @@ async fn configs_crud_and_uniqueness(store: Store) {
     not_found(store.get_config("Custom.Linear").await);
     not_found(store.delete_config("Custom.Linear").await);
     not_found(store.delete_config(ONE_AT_A_TIME).await);
+}
+
+fn target_group(name: &str) -> TargetGroup {
+    TargetGroup {
+        id: format!("tg-{name}"),
+        name: name.into(),
+        port: 8080,
+        health_check: HealthCheck {
+            path: "/health".into(),
+            interval_ms: 1000,
+            timeout_ms: 500,
+            healthy_threshold: 2,
+            unhealthy_threshold: 2,
+        },
+        deregistration_delay_ms: 5000,
+        healthy_timeout_ms: 60_000,
+        balancer: Balancer::Builtin { listen: "127.0.0.1:9000".into(), test_listen: Some("127.0.0.1:9001".into()) },
+        members: vec![TargetMember {
+            instance: "web-1".into(),
+            address: "10.0.0.7:8080".into(),
+            weight: 1,
+            state: MemberState::Ready,
+            test: false,
+        }],
+        create_time: 1_700_000_000_010,
+    }
+}
+
+async fn target_groups_crud_and_uniqueness(store: Store) {
+    store.create_target_group(&target_group("web")).await.unwrap();
+    let mut haproxy = target_group("api");
+    haproxy.balancer = Balancer::HaProxy { socket: "/run/haproxy.sock".into(), backend: "api".into() };
+    store.create_target_group(&haproxy).await.unwrap();
+    assert_eq!(store.get_target_group("web").await.unwrap(), target_group("web"));
+    already_exists(store.create_target_group(&target_group("web")).await);
+    let names: Vec<String> = store.list_target_groups().await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["api", "web"]);
+
+    let mut draining = target_group("web");
+    draining.members[0].state = MemberState::Draining;
+    store.update_target_group(&draining).await.unwrap();
+    assert_eq!(store.get_target_group("web").await.unwrap(), draining);
+    not_found(store.update_target_group(&target_group("nope")).await);
+    store.delete_target_group("web").await.unwrap();
+    not_found(store.get_target_group("web").await);
+    not_found(store.delete_target_group("web").await);
 }
 
 async fn instances_upsert_list_delete(store: Store) {
@@ -779,7 +831,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), 2);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);

@@ -69,3 +69,172 @@ impl Moto {
         moto
     }
 }
+
+/// A constant request rate against an HTTP address, from a few threads
+/// with a keep-alive connection each, counting every answer that is not a
+/// 2xx and every connection error, until [`Load::stop`].
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<LoadReport>>,
+}
+
+/// What a [`Load`] saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    pub ok: u64,
+    /// Answers with a status other than 2xx, by status.
+    pub non_2xx: std::collections::BTreeMap<u16, u64>,
+    /// Connections refused, reset or closed before an answer.
+    pub errors: u64,
+    /// The bodies of the answers, counted (what revision answered).
+    pub bodies: std::collections::BTreeMap<String, u64>,
+    /// The first few failures, for messages.
+    pub failures: Vec<String>,
+}
+
+impl LoadReport {
+    pub fn failed(&self) -> u64 {
+        self.non_2xx.values().sum::<u64>() + self.errors
+    }
+
+    fn merge(&mut self, other: LoadReport) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        for (k, v) in other.non_2xx {
+            *self.non_2xx.entry(k).or_default() += v;
+        }
+        for (k, v) in other.bodies {
+            *self.bodies.entry(k).or_default() += v;
+        }
+        self.failures.extend(other.failures);
+        self.failures.truncate(10);
+    }
+}
+
+impl Load {
+    /// `GET path` at `rate` requests per second in all, over `connections` connections.
+    pub fn start(addr: SocketAddr, path: &str, rate: u32, connections: u32) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let interval = Duration::from_secs_f64(f64::from(connections) / f64::from(rate.max(1)));
+        let threads = (0..connections)
+            .map(|k| {
+                let stop = stop.clone();
+                let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+                std::thread::spawn(move || {
+                    let mut report = LoadReport::default();
+                    let mut stream: Option<TcpStream> = None;
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let start = Instant::now() + interval * k / connections.max(1);
+                    let mut i = 0u32;
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        let due = start + interval * i;
+                        i += 1;
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        if stream.is_none() {
+                            match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+                                Ok(s) => {
+                                    let _ = s.set_nodelay(true);
+                                    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                                    stream = Some(s);
+                                }
+                                Err(e) => {
+                                    report.errors += 1;
+                                    if report.failures.len() < 10 {
+                                        report.failures.push(format!("connect: {e}"));
+                                    }
+                                    continue;
+                                }
+                            }
+                        }
+                        let s = stream.as_mut().expect("connected");
+                        match one_request(s, request.as_bytes(), &mut buf) {
+                            Ok((status, body, keep)) => {
+                                if (200..300).contains(&status) {
+                                    report.ok += 1;
+                                    *report.bodies.entry(body).or_default() += 1;
+                                } else {
+                                    *report.non_2xx.entry(status).or_default() += 1;
+                                    if report.failures.len() < 10 {
+                                        report.failures.push(format!("{status}: {body}"));
+                                    }
+                                }
+                                if !keep {
+                                    stream = None;
+                                }
+                            }
+                            Err(e) => {
+                                report.errors += 1;
+                                if report.failures.len() < 10 {
+                                    report.failures.push(e);
+                                }
+                                stream = None;
+                            }
+                        }
+                    }
+                    report
+                })
+            })
+            .collect();
+        Load { stop, threads }
+    }
+
+    pub fn stop(self) -> LoadReport {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut report = LoadReport::default();
+        for t in self.threads {
+            report.merge(t.join().expect("load thread"));
+        }
+        report
+    }
+}
+
+/// One request on a keep-alive connection: (status, body, whether the
+/// connection may be used again).
+fn one_request(stream: &mut TcpStream, request: &[u8], buf: &mut [u8]) -> Result<(u16, String, bool), String> {
+    use std::io::{Read, Write};
+    stream.write_all(request).map_err(|e| format!("write: {e}"))?;
+    let mut have = 0;
+    loop {
+        let n = stream.read(&mut buf[have..]).map_err(|e| format!("read: {e}"))?;
+        if n == 0 {
+            return Err("the connection closed before an answer".into());
+        }
+        have += n;
+        let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") else {
+            if have == buf.len() {
+                return Err("answer head too long".into());
+            }
+            continue;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+        let mut lines = head.lines();
+        let status: u16 =
+            lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut length = 0usize;
+        let mut keep = true;
+        for line in lines {
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("connection:") && lower.contains("close") {
+                keep = false;
+            }
+        }
+        let total = end + 4 + length;
+        if total > buf.len() {
+            return Err("answer body too long".into());
+        }
+        while have < total {
+            let n = stream.read(&mut buf[have..]).map_err(|e| format!("read body: {e}"))?;
+            if n == 0 {
+                return Err("the connection closed in the middle of an answer".into());
+            }
+            have += n;
+        }
+        let body = String::from_utf8_lossy(&buf[end + 4..total]).trim().to_string();
+        return Ok((status, body, keep));
+    }
+}

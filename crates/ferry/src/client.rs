@@ -303,6 +303,11 @@ impl Client {
         self.send(reqwest::Method::GET, path, query, Payload::Empty)
     }
 
+    /// `DELETE path`, answered with JSON.
+    pub fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.send(reqwest::Method::DELETE, path, "", Payload::Empty)
+    }
+
     /// `POST path` with a JSON body, answered with JSON.
     pub fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, Error> {
         let bytes = serde_json::to_vec(body).map_err(|e| Error::Other(format!("cannot encode the request: {e}")))?;

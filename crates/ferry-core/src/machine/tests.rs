@@ -272,3 +272,90 @@ fn a_waiting_deployment_stops_at_once() {
     // A later start changes nothing.
     assert!(step(&mut d, Input::Start { instances: vec!["h1".into()] }, 6).is_empty());
 }
+
+fn with_traffic(min: MinimumHealthyHosts) -> Deployment {
+    let mut d = deployment(min);
+    d.lifecycle_events = crate::events::IN_PLACE_WITH_TRAFFIC.iter().map(|e| e.to_string()).collect();
+    d
+}
+
+fn server_events(effects: &[Effect]) -> Vec<(String, String)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ServerEvent { instance, event, .. } => Some((instance.clone(), event.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn finish_server(d: &mut Deployment, instance: &str, event: &str, succeeded: bool, now: Millis) -> Vec<Effect> {
+    let attempt = d.target(instance).unwrap().attempt;
+    step(
+        d,
+        Input::ServerEventFinished {
+            instance: instance.into(),
+            attempt,
+            event: event.into(),
+            succeeded,
+            diagnostics: None,
+        },
+        now,
+    )
+}
+
+#[test]
+fn traffic_events_go_to_the_server_between_agent_commands() {
+    let mut d = with_traffic(MinimumHealthyHosts::HostCount(0));
+    step(&mut d, Input::Start { instances: hosts(1) }, 1);
+    let first = agent_command(&d, "h1").unwrap();
+    assert_eq!(first.events, ["BeforeBlockTraffic"]);
+    let effects = run_command(&mut d, "h1", None, 2);
+    assert_eq!(server_events(&effects), [("h1".to_string(), "BlockTraffic".to_string())]);
+    assert!(agent_command(&d, "h1").is_none(), "no agent work while the server moves traffic");
+    assert_eq!(server_events_in_progress(&d), [("h1".to_string(), 1, "BlockTraffic".to_string())]);
+
+    let effects = finish_server(&mut d, "h1", "BlockTraffic", true, 3);
+    assert!(effects.contains(&Effect::Notify { instance: "h1".into() }));
+    let second = agent_command(&d, "h1").unwrap();
+    assert_ne!(second.id, first.id);
+    assert_eq!(second.events.first().map(String::as_str), Some("AfterBlockTraffic"));
+    assert_eq!(second.events.last().map(String::as_str), Some("BeforeAllowTraffic"));
+    let effects = run_command(&mut d, "h1", None, 4);
+    assert_eq!(server_events(&effects), [("h1".to_string(), "AllowTraffic".to_string())]);
+    finish_server(&mut d, "h1", "AllowTraffic", true, 5);
+    assert_eq!(agent_command(&d, "h1").unwrap().events, ["AfterAllowTraffic"]);
+    run_command(&mut d, "h1", None, 6);
+    assert_eq!(d.status, DeploymentStatus::Succeeded);
+    let allow = d.targets[0].events.iter().find(|e| e.name == "AllowTraffic").unwrap();
+    assert_eq!((allow.status, allow.start_time, allow.end_time), (EventStatus::Succeeded, Some(4), Some(5)));
+}
+
+#[test]
+fn an_instance_that_never_becomes_healthy_fails_by_the_health_rules() {
+    let mut d = with_traffic(MinimumHealthyHosts::MostConcurrency);
+    step(&mut d, Input::Start { instances: hosts(3) }, 1);
+    run_command(&mut d, "h1", None, 2);
+    finish_server(&mut d, "h1", "BlockTraffic", true, 3);
+    run_command(&mut d, "h1", None, 4);
+    finish_server(&mut d, "h1", "AllowTraffic", false, 5);
+    let t = d.target("h1").unwrap();
+    assert_eq!(t.status, TargetStatus::Failed);
+    assert_eq!(t.events.iter().find(|e| e.name == "AfterAllowTraffic").unwrap().status, EventStatus::Skipped);
+    assert_eq!(d.status, DeploymentStatus::Failed);
+    assert_eq!(d.error.as_ref().unwrap().code, ErrorCode::HealthConstraints);
+    // A late report for an event no longer running changes nothing.
+    assert!(finish_server(&mut d, "h1", "AllowTraffic", true, 6).is_empty());
+}
+
+#[test]
+fn a_stop_waits_for_the_server_event_then_ends() {
+    let mut d = with_traffic(MinimumHealthyHosts::HostCount(0));
+    step(&mut d, Input::Start { instances: hosts(1) }, 1);
+    run_command(&mut d, "h1", None, 2);
+    step(&mut d, Input::Stop { rollback: None, code: ErrorCode::ManualStop, message: "stop".into() }, 3);
+    assert_eq!(d.status, DeploymentStatus::InProgress, "the drain in progress finishes first");
+    let effects = finish_server(&mut d, "h1", "BlockTraffic", true, 4);
+    assert!(server_events(&effects).is_empty());
+    assert_eq!(d.status, DeploymentStatus::Stopped);
+}

@@ -99,7 +99,13 @@ async fn info(ctx: &Ctx<'_>, d: &Deployment) -> AwsResult<wire::DeploymentInfo> 
         Some(p) => location(p.id.clone()).await?,
         None => None,
     };
-    Ok(convert::deployment_info(d, revision, previous))
+    let mut info = convert::deployment_info(d, revision, previous);
+    if d.lifecycle_events.iter().any(|e| e == "BlockTraffic")
+        && let Ok(group) = ctx.state.store.get_group_by_id(&d.group_id).await
+    {
+        info.load_balancer_info = convert::load_balancer_info(&group.target_groups);
+    }
+    Ok(info)
 }
 
 pub async fn get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {

@@ -88,6 +88,7 @@ pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
         iam_session_arn: session,
         agent_key_id: None,
         agent_version: None,
+        address: None,
     };
     ctx.state.store.upsert_instance(&instance).await.map_err(store_error)?;
     Ok(json!({}))

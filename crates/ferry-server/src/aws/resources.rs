@@ -188,18 +188,34 @@ async fn apply_group_input(
         group.outdated_instances_strategy = convert::parse_outdated_instances_strategy(strategy)?;
     }
     if let Some(style) = &input.deployment_style {
-        check_style(style)?;
+        group.traffic_control = check_style(style)?;
+    }
+    if let Some(info) = &input.load_balancer_info {
+        let names = convert::parse_load_balancer_info(info)?;
+        for name in &names {
+            match ctx.state.store.get_target_group(name).await {
+                Ok(_) => {}
+                Err(StoreError::NotFound) => {
+                    return Err(AwsError::new(
+                        "InvalidLoadBalancerInfoException",
+                        format!("Target group {name} does not exist: create it with `ferry lb create {name} …`."),
+                    ));
+                }
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        group.target_groups = names;
+    }
+    if group.traffic_control && group.target_groups.is_empty() {
+        return Err(AwsError::new(
+            "InvalidLoadBalancerInfoException",
+            "WITH_TRAFFIC_CONTROL needs a loadBalancerInfo naming at least one target group.",
+        ));
     }
     if input.blue_green_deployment_configuration.as_ref().is_some_and(|v| !is_empty_json(v)) {
         return Err(AwsError::new(
             "InvalidBlueGreenDeploymentConfigurationException",
             "Blue/green deployments are not supported by this ferry yet: leave out blueGreenDeploymentConfiguration.",
-        ));
-    }
-    if input.load_balancer_info.as_ref().is_some_and(|v| !is_empty_json(v)) {
-        return Err(AwsError::new(
-            "InvalidLoadBalancerInfoException",
-            "Load balancers are not supported by this ferry yet: leave out loadBalancerInfo.",
         ));
     }
     if input.ecs_services.as_deref().is_some_and(|s| !s.is_empty()) {
@@ -224,7 +240,8 @@ fn is_empty_json(v: &Value) -> bool {
     }
 }
 
-fn check_style(style: &wire::DeploymentStyle) -> AwsResult<()> {
+/// Whether the style asks for traffic control; blue/green is refused.
+fn check_style(style: &wire::DeploymentStyle) -> AwsResult<bool> {
     let kind = style.deployment_type.as_deref().unwrap_or("IN_PLACE");
     let option = style.deployment_option.as_deref().unwrap_or("WITHOUT_TRAFFIC_CONTROL");
     validate::one_of(kind, &["IN_PLACE", "BLUE_GREEN"], "InvalidDeploymentStyleException", "The deploymentType")?;
@@ -234,15 +251,13 @@ fn check_style(style: &wire::DeploymentStyle) -> AwsResult<()> {
         "InvalidDeploymentStyleException",
         "The deploymentOption",
     )?;
-    if kind != "IN_PLACE" || option != "WITHOUT_TRAFFIC_CONTROL" {
+    if kind != "IN_PLACE" {
         return Err(AwsError::new(
             "InvalidDeploymentStyleException",
-            format!(
-                "The deployment style {kind}/{option} is not supported by this ferry yet: only IN_PLACE without traffic control."
-            ),
+            format!("The deployment style {kind}/{option} is not supported by this ferry yet: only IN_PLACE."),
         ));
     }
-    Ok(())
+    Ok(option == "WITH_TRAFFIC_CONTROL")
 }
 
 pub async fn create_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
@@ -625,13 +640,14 @@ mod tests {
     }
 
     #[test]
-    fn only_in_place_without_traffic_control() {
+    fn only_in_place_styles() {
         use ferry_aws::wire::DeploymentStyle;
         let style =
             |t: &str, o: &str| DeploymentStyle { deployment_type: Some(t.into()), deployment_option: Some(o.into()) };
-        assert!(super::check_style(&style("IN_PLACE", "WITHOUT_TRAFFIC_CONTROL")).is_ok());
-        assert!(super::check_style(&DeploymentStyle::default()).is_ok());
-        for (t, o) in [("BLUE_GREEN", "WITH_TRAFFIC_CONTROL"), ("IN_PLACE", "WITH_TRAFFIC_CONTROL"), ("X", "Y")] {
+        assert!(!super::check_style(&style("IN_PLACE", "WITHOUT_TRAFFIC_CONTROL")).unwrap());
+        assert!(super::check_style(&style("IN_PLACE", "WITH_TRAFFIC_CONTROL")).unwrap());
+        assert!(!super::check_style(&DeploymentStyle::default()).unwrap());
+        for (t, o) in [("BLUE_GREEN", "WITH_TRAFFIC_CONTROL"), ("IN_PLACE", "SOMETIMES"), ("X", "Y")] {
             assert_eq!(super::check_style(&style(t, o)).unwrap_err().code, "InvalidDeploymentStyleException");
         }
     }

@@ -291,14 +291,35 @@ fn block(view: &DeploymentView, now: u64, max_lines: usize) -> Vec<String> {
         ]);
     }
     let mut rows = table.lines();
-    let room = max_lines.saturating_sub(lines.len());
+    let traffic = traffic_lines(view);
+    let room = max_lines.saturating_sub(lines.len() + traffic.len());
     if rows.len() > room {
         let hidden = rows.len() - room.saturating_sub(1);
         rows.truncate(room.saturating_sub(1));
         rows.push(format!("  … and {hidden} more instances"));
     }
     lines.extend(rows);
+    lines.extend(traffic);
     lines
+}
+
+/// One line per target group: each member's state, traffic share and health.
+pub fn traffic_lines(view: &DeploymentView) -> Vec<String> {
+    view.target_groups
+        .iter()
+        .map(|tg| {
+            let members: Vec<String> = tg
+                .members
+                .iter()
+                .map(|m| match m.state.as_str() {
+                    "ready" => format!("{} {}% {}", m.instance, m.traffic_percent, m.health),
+                    state => format!("{} {state}", m.instance),
+                })
+                .collect();
+            let members = if members.is_empty() { "no members".to_string() } else { members.join(", ") };
+            format!("  traffic {}: {members}", tg.name)
+        })
+        .collect()
 }
 
 /// The lines worth printing between two polls (everything so far when

@@ -136,6 +136,11 @@ fn describe(v: &DeploymentView, now: u64) -> Vec<String> {
         }
     }
     lines.extend(events.lines());
+    for tg in &v.target_groups {
+        lines.push(String::new());
+        lines.push(format!("target group {} (traffic now)", tg.name));
+        lines.extend(super::lb::members_table(tg).lines().into_iter().map(|l| format!("  {l}")));
+    }
     let failures = deploy::failures(v);
     if !failures.is_empty() {
         lines.push(String::new());

@@ -35,6 +35,10 @@ enum GroupCommand {
         /// Roll back to the last successful revision when a deployment fails or is stopped.
         #[arg(long)]
         auto_rollback: bool,
+        /// A target group (see `ferry lb`) whose traffic deployments move:
+        /// instances leave it before they are touched and rejoin once healthy (repeatable).
+        #[arg(long = "target-group", value_name = "NAME")]
+        target_groups: Vec<String>,
         /// Print the API's JSON (`ferry_proto::api::DeploymentGroup`).
         #[arg(long)]
         json: bool,
@@ -55,8 +59,9 @@ enum GroupCommand {
 
 pub fn run(args: GroupArgs) -> ExitCode {
     output::finish(match args.command {
-        GroupCommand::Create { app, group, tags, config, auto_rollback, json, server } => {
-            let request = create_request(group, &tags, config, auto_rollback);
+        GroupCommand::Create { app, group, tags, config, auto_rollback, target_groups, json, server } => {
+            let mut request = create_request(group, &tags, config, auto_rollback);
+            request.target_groups = target_groups;
             create(&app, &request, json, &server)
         }
         GroupCommand::List { app, json, server } => list(&app, json, &server),
@@ -73,6 +78,7 @@ fn create_request(name: String, tags: &[Tag], config: Option<String>, auto_rollb
             enabled: true,
             events: vec!["DEPLOYMENT_FAILURE".into(), "DEPLOYMENT_STOP_ON_REQUEST".into()],
         }),
+        target_groups: Vec::new(),
     }
 }
 
@@ -97,6 +103,9 @@ fn describe(g: &api::DeploymentGroup) -> Vec<String> {
         format!("  config         {}", g.deployment_config_name),
         format!("  auto-rollback  {}", rollback(&g.auto_rollback)),
     ];
+    if !g.target_groups.is_empty() {
+        lines.push(format!("  traffic        {} (in place, with traffic control)", g.target_groups.join(", ")));
+    }
     if g.instances.is_empty() {
         lines.push("  instances      none yet (instances enrolling later with a matching tag are targeted)".into());
     } else {
@@ -182,6 +191,7 @@ mod tests {
             id: "g".into(),
             application_name: "web".into(),
             name: name.into(),
+            target_groups: Vec::new(),
             tag_filters: filters
                 .iter()
                 .map(|(k, v, t)| api::TagFilter { key: k.to_string(), value: v.to_string(), kind: t.to_string() })
@@ -210,7 +220,8 @@ mod tests {
                 ],
                 "tag_set": [],
                 "deployment_config_name": "CodeDeployDefault.AllAtOnce",
-                "auto_rollback": {"enabled": true, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]}
+                "auto_rollback": {"enabled": true, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]},
+                "target_groups": []
             })
         );
         let r = create_request("g".into(), &tags[..1], None, false);

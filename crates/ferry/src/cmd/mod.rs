@@ -13,6 +13,7 @@ mod get;
 mod group;
 mod instances;
 mod keys;
+mod lb;
 mod logs;
 pub(crate) mod output;
 mod push;
@@ -63,6 +64,8 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Create, list and revoke access keys (admin only).
     Keys(keys::KeysArgs),
+    /// Load balancers' target groups that deployments move traffic in.
+    Lb(lb::LbArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -82,6 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Instances(args) => instances::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Keys(args) => keys::run(args),
+        Command::Lb(args) => lb::run(args),
     }
 }
 

@@ -129,6 +129,7 @@ class GroupsAndConfigs(unittest.TestCase):
         self.assertEqual(error_code(cd.create_deployment_group, applicationName="nope", deploymentGroupName="x",
                                     serviceRoleArn=ROLE), "ApplicationDoesNotExistException")
 
+
         cd.update_deployment_group(applicationName="api-groups", currentDeploymentGroupName="web",
                                    newDeploymentGroupName="front", deploymentConfigName="CodeDeployDefault.AllAtOnce",
                                    onPremisesInstanceTagFilters=[{"Key": "app", "Type": "KEY_ONLY"}])
@@ -149,6 +150,26 @@ class GroupsAndConfigs(unittest.TestCase):
         self.assertEqual(cd.list_deployment_groups(applicationName="api-groups")["deploymentGroups"], ["front"])
         self.assertEqual(error_code(cd.list_deployment_groups, applicationName="nope"),
                          "ApplicationDoesNotExistException")
+
+        # In place with traffic control, through a ferry target group.
+        import socket
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        ferry("lb", "create", "api-tg", "--port", "8080", "--listen", f"127.0.0.1:{port}")
+        cd.create_deployment_group(
+            applicationName="api-groups", deploymentGroupName="lb", serviceRoleArn=ROLE,
+            deploymentStyle={"deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+            loadBalancerInfo={"targetGroupInfoList": [{"name": "api-tg"}]})
+        info = cd.get_deployment_group(applicationName="api-groups", deploymentGroupName="lb")["deploymentGroupInfo"]
+        self.assertEqual(info["deploymentStyle"]["deploymentOption"], "WITH_TRAFFIC_CONTROL")
+        self.assertEqual(info["loadBalancerInfo"], {"targetGroupInfoList": [{"name": "api-tg"}]})
+        self.assertEqual(error_code(cd.create_deployment_group, applicationName="api-groups",
+                                    deploymentGroupName="lb2", serviceRoleArn=ROLE,
+                                    deploymentStyle={"deploymentType": "IN_PLACE",
+                                                     "deploymentOption": "WITH_TRAFFIC_CONTROL"}),
+                         "InvalidLoadBalancerInfoException")
 
     def test_deployment_configs(self):
         cd = self.cd

@@ -1,0 +1,204 @@
+//! The server's load balancers: one [`ferry_lb::Backend`] per target group
+//! (a built-in proxy listening in this process, or an HAProxy backend), kept
+//! matching the members the store says each group should have.
+//!
+//! A member change is one step under the target group's lock: read the
+//! group, change the member, persist it, apply it to the load balancer. A
+//! reconcile loop applies every group again every few seconds, so an HAProxy
+//! that restarted (and forgot its runtime changes) is repaired, and a server
+//! that restarted serves its members again before any deployment resumes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_core::resources::{Balancer, MemberState, TargetGroup, TargetMember};
+use ferry_lb::{AdminState, Backend, LbError, MemberStatus};
+use ferry_store::{Store, StoreError};
+
+/// How often every target group is applied again.
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+
+pub struct Traffic {
+    store: Store,
+    balancers: Mutex<HashMap<String, Backend>>,
+    /// One lock per target group: member changes take turns.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrafficError {
+    #[error("target group {0} does not exist")]
+    NoSuchGroup(String),
+    #[error("{0}")]
+    Balancer(#[from] LbError),
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
+}
+
+pub fn health_check(tg: &TargetGroup) -> ferry_lb::HealthCheck {
+    let h = &tg.health_check;
+    ferry_lb::HealthCheck {
+        path: h.path.clone(),
+        interval: Duration::from_millis(h.interval_ms),
+        timeout: Duration::from_millis(h.timeout_ms),
+        healthy_threshold: h.healthy_threshold,
+        unhealthy_threshold: h.unhealthy_threshold,
+    }
+}
+
+/// The load balancer's view of the wanted members (removed ones left out).
+fn lb_members(tg: &TargetGroup) -> Vec<ferry_lb::Member> {
+    tg.members
+        .iter()
+        .filter_map(|m| {
+            let state = match m.state {
+                MemberState::Ready => AdminState::Ready,
+                MemberState::Draining => AdminState::Drain,
+                MemberState::Removed => return None,
+            };
+            let addr: SocketAddr = m.address.parse().ok()?;
+            Some(ferry_lb::Member { name: m.instance.clone(), addr, weight: m.weight, state, test: m.test })
+        })
+        .collect()
+}
+
+impl Traffic {
+    pub fn new(store: Store) -> Self {
+        Self { store, balancers: Mutex::default(), locks: Mutex::default() }
+    }
+
+    /// Sets up the load balancer of a target group (binding the built-in
+    /// proxy's listeners) and applies its members.
+    pub async fn open(&self, tg: &TargetGroup) -> Result<(), TrafficError> {
+        let backend = match &tg.balancer {
+            Balancer::Builtin { listen, test_listen } => {
+                let proxy = ferry_lb::proxy::Proxy::new(health_check(tg));
+                let addr: SocketAddr = listen
+                    .parse()
+                    .map_err(|_| LbError::Invalid(format!("listen address {listen:?} is not ip:port")))?;
+                proxy.listen(addr, false).await?;
+                if let Some(test) = test_listen {
+                    let addr: SocketAddr = test
+                        .parse()
+                        .map_err(|_| LbError::Invalid(format!("test listen address {test:?} is not ip:port")))?;
+                    if let Err(e) = proxy.listen(addr, true).await {
+                        proxy.close();
+                        return Err(e.into());
+                    }
+                }
+                Backend::Builtin(proxy)
+            }
+            Balancer::HaProxy { socket, backend } => Backend::HaProxy(ferry_lb::haproxy::HaProxy {
+                socket: ferry_lb::haproxy::Socket::parse(socket)?,
+                backend: backend.clone(),
+                check: health_check(tg),
+            }),
+        };
+        backend.apply(&lb_members(tg)).await?;
+        self.balancers.lock().unwrap().insert(tg.name.clone(), backend);
+        Ok(())
+    }
+
+    /// Opens every stored target group; one that cannot be opened is logged
+    /// (the reconcile loop tries again) rather than stopping the server.
+    pub async fn open_all(&self) -> Result<(), TrafficError> {
+        for tg in self.store.list_target_groups().await? {
+            if let Err(e) = self.open(&tg).await {
+                tracing::error!(target_group = %tg.name, error = %e, "cannot open the target group's load balancer");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn close(&self, name: &str) {
+        if let Some(Backend::Builtin(proxy)) = self.balancers.lock().unwrap().remove(name) {
+            proxy.close();
+        }
+    }
+
+    fn backend(&self, name: &str) -> Option<Backend> {
+        self.balancers.lock().unwrap().get(name).cloned()
+    }
+
+    fn lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.locks.lock().unwrap().entry(name.to_string()).or_default().clone()
+    }
+
+    /// Changes one member of a target group: persisted, then applied.
+    /// Returns the group as it now is.
+    pub async fn update_member(
+        &self,
+        group: &str,
+        change: impl FnOnce(&mut TargetGroup),
+    ) -> Result<TargetGroup, TrafficError> {
+        let lock = self.lock(group);
+        let _guard = lock.lock().await;
+        let mut tg = match self.store.get_target_group(group).await {
+            Ok(tg) => tg,
+            Err(StoreError::NotFound) => return Err(TrafficError::NoSuchGroup(group.to_string())),
+            Err(e) => return Err(e.into()),
+        };
+        change(&mut tg);
+        self.store.update_target_group(&tg).await?;
+        if let Some(backend) = self.backend(group) {
+            backend.apply(&lb_members(&tg)).await?;
+        }
+        Ok(tg)
+    }
+
+    /// The load balancer's view of the group's members.
+    pub async fn status(&self, group: &str) -> Result<Vec<MemberStatus>, TrafficError> {
+        let backend = self.backend(group).ok_or_else(|| TrafficError::NoSuchGroup(group.to_string()))?;
+        Ok(backend.status().await?)
+    }
+
+    /// The member of `instance`, as the load balancer has it.
+    pub async fn member_status(&self, group: &str, instance: &str) -> Result<Option<MemberStatus>, TrafficError> {
+        Ok(self.status(group).await?.into_iter().find(|m| m.name == instance))
+    }
+
+    /// Counters of a built-in proxy (`None` for HAProxy groups).
+    pub fn proxy_counters(&self, group: &str) -> Option<ferry_lb::proxy::Counters> {
+        match self.backend(group)? {
+            Backend::Builtin(proxy) => Some(proxy.counters()),
+            Backend::HaProxy(_) => None,
+        }
+    }
+
+    /// Every few seconds: open groups not open yet, apply every group again.
+    pub async fn reconcile_forever(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(RECONCILE_EVERY);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let groups = match self.store.list_target_groups().await {
+                Ok(groups) => groups,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list target groups");
+                    continue;
+                }
+            };
+            for tg in groups {
+                let lock = self.lock(&tg.name);
+                let _guard = lock.lock().await;
+                let result = match self.backend(&tg.name) {
+                    Some(backend) => backend.apply(&lb_members(&tg)).await.map_err(TrafficError::from),
+                    None => self.open(&tg).await,
+                };
+                if let Err(e) = result {
+                    tracing::warn!(target_group = %tg.name, error = %e, "cannot apply the target group to its load balancer");
+                }
+            }
+        }
+    }
+}
+
+/// A member of `tg` for an instance at `ip`, in `state`, with `weight`.
+pub fn member(tg: &TargetGroup, instance: &str, ip: &str, state: MemberState, weight: u32) -> TargetMember {
+    let address = if ip.contains(':') { format!("[{ip}]:{}", tg.port) } else { format!("{ip}:{}", tg.port) };
+    TargetMember { instance: instance.to_string(), address, weight, state, test: false }
+}

@@ -1,0 +1,283 @@
+//! Zero-downtime in-place deployments behind a load balancer: a real ferry
+//! server and agents in a local fleet, an HTTP app deployed to them, and a
+//! constant request rate through the load balancer (ferry's built-in proxy,
+//! or a real HAProxy driven through its runtime API) while deployments run
+//! back to back, a broken one among them.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ferry_testkit::Load;
+use serde_json::Value;
+use support::*;
+
+const LONG: Duration = Duration::from_secs(180);
+
+/// A revision of a small HTTP app on port 8080: `/` answers the version,
+/// `/health` 200 (or 500 when `healthy` is false), `/slow` after a second.
+fn web_revision(dir: &Path, version: &str, healthy: bool) -> std::path::PathBuf {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    let app = format!(
+        r#"import http.server, time
+HEALTHY = {healthy}
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path == "/health":
+            code, body = (200, b"ok\n") if HEALTHY else (500, b"sick\n")
+        else:
+            if self.path == "/slow":
+                time.sleep(1.0)
+            code, body = 200, b"{version}\n"
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+Server(("0.0.0.0", 8080), Handler).serve_forever()
+"#,
+        healthy = if healthy { "True" } else { "False" }
+    );
+    std::fs::write(dir.join("app/app.py"), app).unwrap();
+    let scripts = [
+        (
+            "stop.sh",
+            "#!/bin/sh\n[ -f /srv/web/pid ] || exit 0\npid=$(cat /srv/web/pid)\nkill $pid 2>/dev/null\n\
+             for i in $(seq 1 200); do kill -0 $pid 2>/dev/null || break; sleep 0.02; done\nrm -f /srv/web/pid\n",
+        ),
+        (
+            "start.sh",
+            "#!/bin/sh\ncd /srv/web\nsetsid python3 /srv/web/app.py > /srv/web/app.log 2>&1 < /dev/null &\n\
+             echo $! > /srv/web/pid\n",
+        ),
+        (
+            "validate.sh",
+            "#!/bin/sh\nfor i in $(seq 1 250); do\n  python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 8080), 1)' \
+             2>/dev/null && exit 0\n  sleep 0.02\ndone\necho 'the app did not listen on 8080'; exit 1\n",
+        ),
+    ];
+    use std::os::unix::fs::PermissionsExt;
+    for (name, text) in scripts {
+        std::fs::write(dir.join("scripts").join(name), text).unwrap();
+        std::fs::set_permissions(dir.join("scripts").join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(
+        dir.join("appspec.yml"),
+        "version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /srv/web\nhooks:\n\
+         \x20 ApplicationStop:\n    - location: scripts/stop.sh\n\
+         \x20 ApplicationStart:\n    - location: scripts/start.sh\n\
+         \x20 ValidateService:\n    - location: scripts/validate.sh\n",
+    )
+    .unwrap();
+    dir.to_path_buf()
+}
+
+fn push(c: &Cluster, dir: &Path) -> String {
+    c.ferry_ok(&["push", "shop", dir.to_str().unwrap()]).lines().last().unwrap().trim().to_string()
+}
+
+fn deploy(c: &Cluster, revision: &str, config: &str) -> String {
+    c.ferry_ok(&["deploy", "shop", "web", "--revision", revision, "--config", config])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn target_group(c: &Cluster) -> Value {
+    serde_json::from_str(&c.ferry_ok(&["lb", "show", "tg", "--json"])).unwrap()
+}
+
+fn all_serving(c: &Cluster, n: usize) {
+    wait_for("every host ready and healthy in the target group", LONG, || {
+        let tg = target_group(c);
+        let members = tg["members"].as_array()?;
+        (members.iter().filter(|m| m["state"] == "ready" && m["health"] == "healthy").count() == n).then_some(())
+    });
+}
+
+fn event<'a>(instance: &'a Value, name: &str) -> &'a Value {
+    instance["events"].as_array().unwrap().iter().find(|e| e["name"] == name).unwrap()
+}
+
+/// For every instance that ran: it left traffic before its app was
+/// stopped and came back only after it was started.
+fn assert_traffic_order(view: &Value) {
+    for i in view["instances"].as_array().unwrap() {
+        let block = event(i, "BlockTraffic");
+        let stop = event(i, "ApplicationStop");
+        let start = event(i, "ApplicationStart");
+        let allow = event(i, "AllowTraffic");
+        if allow["status"] != "Succeeded" {
+            continue;
+        }
+        assert!(block["end_time"].as_u64() <= stop["start_time"].as_u64(), "blocked before stopping: {i:#}");
+        assert!(allow["start_time"].as_u64() >= start["end_time"].as_u64(), "allowed after starting: {i:#}");
+    }
+}
+
+fn scenario(c: &Cluster, lb: SocketAddr) {
+    let _ = c.ferry(&["app", "create", "shop"]);
+    c.ferry_ok(&["group", "create", "shop", "web", "--tag", "app=demo", "--target-group", "tg", "--auto-rollback"]);
+    let v1 = push(c, &web_revision(&c.tmp.path().join("v1"), "v1", true));
+    let first = deploy(c, &v1, "CodeDeployDefault.OneAtATime");
+    let view = c.wait_done(&first, LONG);
+    assert_eq!(view["status"], "Succeeded", "{view:#}");
+    all_serving(c, 3);
+
+    let load = Load::start(lb, "/", 200, 4);
+    let v2 = push(c, &web_revision(&c.tmp.path().join("v2"), "v2", true));
+    let d2 = deploy(c, &v2, "CodeDeployDefault.OneAtATime");
+    let view = c.wait_done(&d2, LONG);
+    assert_eq!(view["status"], "Succeeded", "{view:#}");
+    assert_traffic_order(&view);
+
+    // A request in flight when its instance drains finishes; the drain waits for it.
+    let slow = std::thread::spawn(move || {
+        let mut slow = Load::start(lb, "/slow", 3, 3);
+        std::thread::sleep(Duration::from_millis(2500));
+        std::mem::replace(&mut slow, Load::start(lb, "/", 1, 1)).stop()
+    });
+    let v3 = push(c, &web_revision(&c.tmp.path().join("v3"), "v3", true));
+    let d3 = deploy(c, &v3, "CodeDeployDefault.HalfAtATime");
+    let view = c.wait_done(&d3, LONG);
+    assert_eq!(view["status"], "Succeeded", "{view:#}");
+    assert_traffic_order(&view);
+    let slow_report = slow.join().unwrap();
+    assert_eq!(slow_report.failed(), 0, "slow requests across a drain: {slow_report:?}");
+
+    // A revision whose app never turns healthy: AllowTraffic fails it, the
+    // deployment fails and rolls back, and no request sees it.
+    let bad = push(c, &web_revision(&c.tmp.path().join("v4"), "v4-broken", false));
+    let d4 = deploy(c, &bad, "CodeDeployDefault.OneAtATime");
+    let view = c.wait_done(&d4, LONG);
+    assert_eq!(view["status"], "Failed", "{view:#}");
+    let failed =
+        view["instances"].as_array().unwrap().iter().find(|i| i["status"] == "Failed").expect("a failed instance");
+    let allow = event(failed, "AllowTraffic");
+    assert_eq!(allow["status"], "Failed");
+    assert!(allow["diagnostics"]["message"].as_str().unwrap().contains("did not become healthy"), "{allow:#}");
+    let rollback = view["rollback_deployment_id"].as_str().expect("rolled back").to_string();
+    let rolled = c.wait_done(&rollback, LONG);
+    assert_eq!(rolled["status"], "Succeeded", "{rolled:#}");
+    all_serving(c, 3);
+
+    let report = load.stop();
+    assert_eq!(report.failed(), 0, "requests failed during deployments: {report:?}");
+    assert!(report.ok > 500, "{report:?}");
+    assert!(!report.bodies.contains_key("v4-broken"), "the broken revision got traffic: {report:?}");
+    assert!(report.bodies.contains_key("v3"), "{report:?}");
+    let tg = target_group(c);
+    assert!(
+        tg["members"].as_array().unwrap().iter().all(|m| m["weight"] == 1 && m["traffic_percent"].as_u64() >= Some(33))
+    );
+
+    // `ferry get` shows the traffic.
+    let text = c.ferry_ok(&["get", &rollback]);
+    assert!(text.contains("target group tg (traffic now)"), "{text}");
+}
+
+fn lb_args<'a>(listen: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "lb",
+        "create",
+        "tg",
+        "--port",
+        "8080",
+        "--health-path",
+        "/health",
+        "--health-interval-ms",
+        "100",
+        "--health-timeout-ms",
+        "500",
+        "--healthy-threshold",
+        "2",
+        "--unhealthy-threshold",
+        "2",
+        "--deregistration-delay-ms",
+        "4000",
+        "--healthy-timeout-ms",
+        "6000",
+    ];
+    if !listen.is_empty() {
+        args.extend(["--listen", listen]);
+    }
+    args.extend_from_slice(extra);
+    args
+}
+
+#[test]
+fn in_place_deployments_behind_the_builtin_proxy_drop_no_request() {
+    if !fleet_supported() {
+        return;
+    }
+    let c = Cluster::start(ClusterOptions::default());
+    let lb = SocketAddr::from(([127, 0, 0, 1], ferry_testkit::free_port()));
+    let listen = lb.to_string();
+    c.ferry_ok(&lb_args(&listen, &[]));
+    scenario(&c, lb);
+}
+
+struct HaProxy {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for HaProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn in_place_deployments_behind_haproxy_drop_no_request() {
+    if !fleet_supported() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = ferry_testkit::free_port();
+    let socket = dir.path().join("admin.sock");
+    let backend = c_backend_config();
+    let config = format!(
+        "global\n    stats socket {} mode 600 level admin\n\ndefaults\n    mode http\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n    retries 3\n    option redispatch\n\nfrontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\n{backend}",
+        socket.display()
+    );
+    std::fs::write(dir.path().join("haproxy.cfg"), config).unwrap();
+    let log = std::fs::File::create(dir.path().join("haproxy.log")).unwrap();
+    let child = Command::new("haproxy")
+        .args(["-db", "-f"])
+        .arg(dir.path().join("haproxy.cfg"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("haproxy (apt-get install haproxy)");
+    let _haproxy = HaProxy { child, _dir: dir };
+    wait_for("haproxy's runtime socket", Duration::from_secs(10), || socket.exists().then_some(()));
+    let c = Cluster::start(ClusterOptions::default());
+    let socket_arg = socket.display().to_string();
+    c.ferry_ok(&lb_args("", &["--haproxy-socket", &socket_arg, "--haproxy-backend", "app"]));
+    scenario(&c, SocketAddr::from(([127, 0, 0, 1], port)));
+}
+
+/// The backend section `ferry lb haproxy-config` prints, with short checks.
+fn c_backend_config() -> String {
+    let out = Command::new(FERRY)
+        .args(["lb", "haproxy-config", "app", "--health-path", "/health", "--health-timeout-ms", "500"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
