@@ -149,23 +149,29 @@ pub fn traffic_routing(t: TrafficRouting) -> wire::TrafficRoutingConfig {
         TrafficRouting::AllAtOnce => {
             wire::TrafficRoutingConfig { kind: Some("AllAtOnce".into()), ..Default::default() }
         }
-        TrafficRouting::TimeBasedCanary { percentage, interval_minutes } => wire::TrafficRoutingConfig {
+        TrafficRouting::TimeBasedCanary { percentage, interval_seconds } => wire::TrafficRoutingConfig {
             kind: Some("TimeBasedCanary".into()),
             time_based_canary: Some(wire::TimeBasedCanary {
                 canary_percentage: Some(i64::from(percentage)),
-                canary_interval: Some(i64::from(interval_minutes)),
+                canary_interval: Some(minutes(interval_seconds)),
             }),
             ..Default::default()
         },
-        TrafficRouting::TimeBasedLinear { percentage, interval_minutes } => wire::TrafficRoutingConfig {
+        TrafficRouting::TimeBasedLinear { percentage, interval_seconds } => wire::TrafficRoutingConfig {
             kind: Some("TimeBasedLinear".into()),
             time_based_linear: Some(wire::TimeBasedLinear {
                 linear_percentage: Some(i64::from(percentage)),
-                linear_interval: Some(i64::from(interval_minutes)),
+                linear_interval: Some(minutes(interval_seconds)),
             }),
             ..Default::default()
         },
     }
+}
+
+/// Whole minutes, as CodeDeploy counts intervals (rounded up: ferry's own
+/// configs may shift every few seconds).
+fn minutes(seconds: u32) -> i64 {
+    i64::from(seconds.div_ceil(60))
 }
 
 pub fn config_info(c: &DeploymentConfig) -> wire::DeploymentConfigInfo {
@@ -655,13 +661,13 @@ pub fn parse_traffic_routing(t: &wire::TrafficRoutingConfig) -> AwsResult<Traffi
         Some("AllAtOnce") => Ok(TrafficRouting::AllAtOnce),
         Some("TimeBasedCanary") => {
             let c = t.time_based_canary.clone().unwrap_or_default();
-            let (percentage, interval_minutes) = pair(c.canary_percentage, c.canary_interval, "TimeBasedCanary")?;
-            Ok(TrafficRouting::TimeBasedCanary { percentage, interval_minutes })
+            let (percentage, interval) = pair(c.canary_percentage, c.canary_interval, "TimeBasedCanary")?;
+            Ok(TrafficRouting::TimeBasedCanary { percentage, interval_seconds: interval * 60 })
         }
         Some("TimeBasedLinear") => {
             let l = t.time_based_linear.clone().unwrap_or_default();
-            let (percentage, interval_minutes) = pair(l.linear_percentage, l.linear_interval, "TimeBasedLinear")?;
-            Ok(TrafficRouting::TimeBasedLinear { percentage, interval_minutes })
+            let (percentage, interval) = pair(l.linear_percentage, l.linear_interval, "TimeBasedLinear")?;
+            Ok(TrafficRouting::TimeBasedLinear { percentage, interval_seconds: interval * 60 })
         }
         other => Err(invalid(format!(
             "The traffic routing type {other:?} is not TimeBasedCanary, TimeBasedLinear or AllAtOnce."

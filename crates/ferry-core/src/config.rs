@@ -57,19 +57,52 @@ impl ComputePlatform {
 }
 
 /// How traffic moves to the new revision (blue/green, Lambda, ECS).
+/// CodeDeploy counts intervals in minutes; ferry in seconds, so that its
+/// own configs (and tests) can shift faster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TrafficRouting {
     AllAtOnce,
-    /// `percentage` first, the rest after `interval_minutes`.
+    /// `percentage` first, the rest after `interval_seconds`.
     TimeBasedCanary {
         percentage: u32,
-        interval_minutes: u32,
+        interval_seconds: u32,
     },
-    /// `percentage` more every `interval_minutes`.
+    /// `percentage` more every `interval_seconds`.
     TimeBasedLinear {
         percentage: u32,
-        interval_minutes: u32,
+        interval_seconds: u32,
     },
+}
+
+impl TrafficRouting {
+    /// The green share (percent) at step `k` (0 = the first shift), and
+    /// whether that is the last step.
+    pub fn share_at(self, k: u32) -> (u32, bool) {
+        match self {
+            Self::AllAtOnce => (100, true),
+            Self::TimeBasedCanary { percentage, .. } => {
+                if k == 0 && percentage < 100 {
+                    (percentage, false)
+                } else {
+                    (100, true)
+                }
+            }
+            Self::TimeBasedLinear { percentage, .. } => {
+                let share = (u64::from(percentage.max(1)) * u64::from(k + 1)).min(100) as u32;
+                (share, share >= 100)
+            }
+        }
+    }
+
+    /// Time between two shifts.
+    pub fn interval_seconds(self) -> u32 {
+        match self {
+            Self::AllAtOnce => 0,
+            Self::TimeBasedCanary { interval_seconds, .. } | Self::TimeBasedLinear { interval_seconds, .. } => {
+                interval_seconds
+            }
+        }
+    }
 }
 
 /// A deployment configuration.
@@ -110,8 +143,8 @@ pub fn builtin_configs() -> Vec<DeploymentConfig> {
         traffic_routing: Some(routing),
         create_time: 0,
     };
-    let canary = |p, i| TimeBasedCanary { percentage: p, interval_minutes: i };
-    let linear = |p, i| TimeBasedLinear { percentage: p, interval_minutes: i };
+    let canary = |p, minutes: u32| TimeBasedCanary { percentage: p, interval_seconds: minutes * 60 };
+    let linear = |p, minutes: u32| TimeBasedLinear { percentage: p, interval_seconds: minutes * 60 };
     vec![
         server(1, "OneAtATime", MinimumHealthyHosts::MostConcurrency),
         server(2, "HalfAtATime", MinimumHealthyHosts::FleetPercent(50)),
@@ -161,5 +194,23 @@ mod tests {
         assert_eq!(names.len(), all.len());
         assert_eq!(builtin_config(ONE_AT_A_TIME).unwrap().id, "00000000-0000-0000-0000-000000000001");
         assert!(MinimumHealthyHosts::FleetPercent(100).validate().is_err());
+    }
+
+    #[test]
+    fn traffic_shifts_step_by_step() {
+        let canary = TrafficRouting::TimeBasedCanary { percentage: 10, interval_seconds: 60 };
+        assert_eq!((canary.share_at(0), canary.share_at(1)), ((10, false), (100, true)));
+        let linear = TrafficRouting::TimeBasedLinear { percentage: 30, interval_seconds: 5 };
+        let shares: Vec<(u32, bool)> = (0..4).map(|k| linear.share_at(k)).collect();
+        assert_eq!(shares, [(30, false), (60, false), (90, false), (100, true)]);
+        assert_eq!(TrafficRouting::AllAtOnce.share_at(0), (100, true));
+        assert_eq!(
+            builtin_config("CodeDeployDefault.LambdaCanary10Percent5Minutes")
+                .unwrap()
+                .traffic_routing
+                .unwrap()
+                .interval_seconds(),
+            300
+        );
     }
 }

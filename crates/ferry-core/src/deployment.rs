@@ -122,6 +122,7 @@ pub enum ErrorCode {
     RevisionMissing,
     Timeout,
     AlarmActive,
+    CustomerApplicationUnhealthy,
 }
 
 impl ErrorCode {
@@ -138,6 +139,7 @@ impl ErrorCode {
             Self::RevisionMissing => "REVISION_MISSING",
             Self::Timeout => "TIMEOUT",
             Self::AlarmActive => "ALARM_ACTIVE",
+            Self::CustomerApplicationUnhealthy => "CUSTOMER_APPLICATION_UNHEALTHY",
         }
     }
 }
@@ -182,6 +184,102 @@ pub struct Target {
     #[serde(default)]
     pub segment_start: Option<usize>,
     pub last_updated: Millis,
+    /// In a blue/green deployment: the original (Blue) or the replacement (Green).
+    #[serde(default)]
+    pub label: Option<Label>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Label {
+    Blue,
+    Green,
+}
+
+impl Label {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Blue => "Blue",
+            Self::Green => "Green",
+        }
+    }
+}
+
+/// How a deployment replaces instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum DeploymentType {
+    #[default]
+    InPlace,
+    BlueGreen,
+}
+
+/// A blue/green deployment's plan and progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlueGreen {
+    pub ready: ReadyAction,
+    pub blue: BlueAction,
+    /// How production traffic moves from blue to green.
+    pub routing: crate::config::TrafficRouting,
+    pub phase: Phase,
+    /// Percent of production traffic on the green instances now.
+    pub green_share: u32,
+    /// When the current traffic step began (the next is due an interval later).
+    pub step_started: Option<Millis>,
+    /// When the Ready or termination wait ends.
+    pub deadline: Option<Millis>,
+    /// Which shift step the green share is at (0 = the first).
+    pub step: u32,
+    /// A rollback: the green instances are the original ones, already
+    /// installed; only traffic moves back to them.
+    pub traffic_only: bool,
+    /// The instances, when decided at creation (a rollback's); otherwise
+    /// discovered when the deployment starts.
+    #[serde(default)]
+    pub green_instances: Vec<String>,
+    #[serde(default)]
+    pub blue_instances: Vec<String>,
+    /// The replacement fleet, by tags (CodeDeploy's `targetInstances`);
+    /// `None`: the group's instances not taking traffic now.
+    #[serde(default)]
+    pub green_selector: Option<crate::resources::InstanceSelector>,
+}
+
+/// What happens once the replacement instances are installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReadyAction {
+    /// Move traffic at once.
+    Continue,
+    /// Wait for ContinueDeployment; stop the deployment after `wait_ms`.
+    Stop { wait_ms: u64 },
+}
+
+/// What happens to the original instances once traffic has left them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BlueAction {
+    /// Deregistered (after the terminate command) once `wait_ms` has passed.
+    Terminate { wait_ms: u64 },
+    /// Left registered and running, out of the load balancer.
+    KeepAlive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// The replacement instances are being installed.
+    Install,
+    /// Installed; waiting for ContinueDeployment.
+    Ready,
+    /// The replacement instances run BeforeAllowTraffic.
+    BeforeAllow,
+    /// Production traffic moves to them step by step (a server job).
+    Shifting,
+    /// They run AfterAllowTraffic.
+    AfterAllow,
+    /// The original instances leave the load balancer.
+    Block,
+    /// Waiting to terminate the original instances.
+    TerminationWait,
+    /// Terminating them (a server job).
+    Terminating,
+    Done,
 }
 
 impl Target {
@@ -202,6 +300,7 @@ impl Target {
                 .collect(),
             segment_start: None,
             last_updated: now,
+            label: None,
         }
     }
 
@@ -356,6 +455,10 @@ pub struct Deployment {
     /// Set once the follow-ups of a terminal status (rollback, group update)
     /// have been recorded, so a restarted driver never repeats them.
     pub finalized: bool,
+    #[serde(default)]
+    pub deployment_type: DeploymentType,
+    #[serde(default)]
+    pub blue_green: Option<BlueGreen>,
 }
 
 impl Deployment {

@@ -28,6 +28,27 @@ pub const IN_PLACE_WITH_TRAFFIC: [&str; 13] = [
     "AfterAllowTraffic",
 ];
 
+/// The events of a blue/green deployment's replacement (green) instances.
+pub const BLUE_GREEN_GREEN: [&str; 10] = [
+    "ApplicationStop",
+    "DownloadBundle",
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "ApplicationStart",
+    "ValidateService",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+];
+
+/// The events of a blue/green deployment's original (blue) instances.
+pub const BLUE_GREEN_BLUE: [&str; 3] = ["BeforeBlockTraffic", "BlockTraffic", "AfterBlockTraffic"];
+
+/// The events of the instances a blue/green rollback moves traffic back to
+/// (already installed).
+pub const TRAFFIC_ONLY_GREEN: [&str; 3] = ["BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"];
+
 /// Who carries an event out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Runner {

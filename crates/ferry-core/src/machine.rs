@@ -11,8 +11,8 @@
 use crate::Millis;
 use crate::config::MinimumHealthyHosts;
 use crate::deployment::{
-    Deployment, DeploymentStatus, ErrorCode, ErrorInfo, EventDiagnostics, EventStatus, RollbackEvent, StopRequest,
-    Target, TargetStatus,
+    Deployment, DeploymentStatus, DeploymentType, ErrorCode, ErrorInfo, EventDiagnostics, EventStatus, Phase,
+    RollbackEvent, StopRequest, Target, TargetStatus,
 };
 use crate::events::{Runner, runner};
 use crate::planner::{Verdict, minimum_is_invalid, plan};
@@ -44,6 +44,25 @@ pub enum Input {
     InstanceLost { instance: String, message: String },
     /// Stop the deployment: no new work; in-flight events finish.
     Stop { rollback: Option<bool>, code: ErrorCode, message: String },
+    /// Begin a blue/green deployment: the replacement and the original instances.
+    StartBlueGreen { green: Vec<String>, blue: Vec<String> },
+    /// ContinueDeployment: end the Ready wait, or skip the termination wait.
+    Continue { wait: Wait },
+    /// Time passed (a Ready or termination wait may have run out).
+    Tick,
+    /// The traffic shift reached `share` percent on green at step `step`.
+    ShiftProgress { step: u32, share: u32 },
+    /// The traffic shift ended: all traffic on green, or (failed) back on blue.
+    ShiftFinished { succeeded: bool, message: String },
+    /// The original instances were terminated (or one could not be).
+    TerminationFinished { succeeded: bool, message: String },
+}
+
+/// The waits ContinueDeployment ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    Ready,
+    Termination,
 }
 
 /// What the driver must do after persisting the new state.
@@ -56,6 +75,14 @@ pub enum Effect {
     /// event is already marked in progress; after a restart the driver finds
     /// it so and carries it out again (it must be idempotent).
     ServerEvent { instance: String, attempt: u32, event: String },
+    /// Put these (installed) replacement instances behind the test listener.
+    TestTraffic { instances: Vec<String> },
+    /// Shift production traffic to the green instances as the plan says,
+    /// reporting [`Input::ShiftProgress`] and then [`Input::ShiftFinished`]
+    /// (after a restart the driver finds the phase Shifting and resumes).
+    Shift,
+    /// Terminate these original instances, reporting [`Input::TerminationFinished`].
+    Terminate { instances: Vec<String> },
     /// The deployment reached a terminal status: record the follow-ups
     /// (group's last successful revision, rollback, next queued deployment).
     Finished,
@@ -120,6 +147,9 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
                 finish_target(target, TargetStatus::Succeeded, now);
             } else if stopping {
                 finish_target(target, TargetStatus::Failed, now);
+            } else if blue_green::at_barrier(target, index + 1) {
+                // A replacement instance waits for the others here.
+                blue_green::hold(target, index + 1, now);
             } else if runner(&target.events[index + 1].name) == Runner::Server {
                 // The agent's command ends here; the server takes over.
                 begin_at(target, index + 1, now, &mut effects);
@@ -198,6 +228,24 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
             }
             advance(d, now, &mut effects);
         }
+        Input::StartBlueGreen { green, blue } => blue_green::start(d, green, blue, now, &mut effects),
+        Input::Continue { wait } => blue_green::continue_wait(d, wait, now, &mut effects),
+        Input::Tick => advance(d, now, &mut effects),
+        Input::ShiftProgress { step, share } => {
+            if let Some(bg) = d.blue_green.as_mut()
+                && bg.phase == Phase::Shifting
+            {
+                bg.step = step;
+                bg.green_share = share;
+                bg.step_started = Some(now);
+            }
+        }
+        Input::ShiftFinished { succeeded, message } => {
+            blue_green::shift_finished(d, succeeded, message, now, &mut effects)
+        }
+        Input::TerminationFinished { succeeded, message } => {
+            blue_green::termination_finished(d, succeeded, message, now, &mut effects)
+        }
     }
     effects
 }
@@ -242,6 +290,9 @@ fn start(d: &mut Deployment, instances: Vec<String>, now: Millis, effects: &mut 
 
 /// Starts what may start, or ends the deployment.
 fn advance(d: &mut Deployment, now: Millis, effects: &mut Vec<Effect>) {
+    if d.deployment_type == DeploymentType::BlueGreen {
+        return blue_green::advance(d, now, effects);
+    }
     if d.status != DeploymentStatus::InProgress {
         return;
     }
@@ -330,7 +381,10 @@ pub fn server_events_in_progress(d: &Deployment) -> Vec<(String, u32, String)> {
         .filter(|t| t.status == TargetStatus::InProgress)
         .filter_map(|t| {
             let e = t.current_event()?;
-            (runner(&e.name) == Runner::Server).then(|| (t.instance.clone(), t.attempt, e.name.clone()))
+            // A green's AllowTraffic is the traffic shift's, not a job of its own.
+            let per_instance = runner(&e.name) == Runner::Server
+                && !(t.label == Some(crate::deployment::Label::Green) && e.name == "AllowTraffic");
+            per_instance.then(|| (t.instance.clone(), t.attempt, e.name.clone()))
         })
         .collect()
 }
@@ -367,8 +421,11 @@ pub fn agent_command(d: &Deployment, instance: &str) -> Option<AgentCommand> {
     let first = target.segment_start?;
     let events: Vec<String> = target.events[first..]
         .iter()
-        .take_while(|e| runner(&e.name) == Runner::Agent)
-        .map(|e| e.name.clone())
+        .enumerate()
+        .take_while(|(i, e)| {
+            runner(&e.name) == Runner::Agent && (*i == 0 || !blue_green::at_barrier(target, first + i))
+        })
+        .map(|(_, e)| e.name.clone())
         .collect();
     Some(AgentCommand {
         id: format!("{}.{}.{}.{}", d.id, target.instance, target.attempt, first),
@@ -406,6 +463,23 @@ pub fn wants_rollback(d: &Deployment) -> bool {
         },
         _ => false,
     }
+}
+
+mod blue_green;
+pub use blue_green::traffic_moved;
+
+/// What a restarted driver must resume of a blue/green deployment: the
+/// traffic shift, or the termination of these original instances.
+pub fn blue_green_jobs(d: &Deployment) -> (bool, Option<Vec<String>>) {
+    let Some(bg) = d.blue_green.as_ref().filter(|_| d.status.is_active()) else { return (false, None) };
+    let terminating = (bg.phase == Phase::Terminating).then(|| {
+        d.targets
+            .iter()
+            .filter(|t| t.label == Some(crate::deployment::Label::Blue))
+            .map(|t| t.instance.clone())
+            .collect()
+    });
+    (bg.phase == Phase::Shifting, terminating)
 }
 
 #[cfg(test)]

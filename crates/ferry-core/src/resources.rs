@@ -121,6 +121,16 @@ pub struct DeploymentGroup {
     /// groups before they are touched and rejoin once healthy.
     #[serde(default)]
     pub traffic_control: bool,
+    /// Blue/green instead of in place (needs traffic control).
+    #[serde(default)]
+    pub blue_green: Option<BlueGreenConfig>,
+}
+
+/// A blue/green group's settings (CodeDeploy's `blueGreenDeploymentConfiguration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlueGreenConfig {
+    pub ready: crate::deployment::ReadyAction,
+    pub blue: crate::deployment::BlueAction,
 }
 
 impl DeploymentGroup {
@@ -155,6 +165,7 @@ impl DeploymentGroup {
             tags: Vec::new(),
             target_groups: Vec::new(),
             traffic_control: false,
+            blue_green: None,
         }
     }
 

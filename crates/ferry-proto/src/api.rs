@@ -88,6 +88,23 @@ pub struct CreateGroup {
     /// Target groups whose traffic deployments move (in-place with traffic control).
     #[serde(default)]
     pub target_groups: Vec<String>,
+    /// Deploy blue/green instead of in place (needs target groups).
+    #[serde(default)]
+    pub blue_green: Option<BlueGreenSettings>,
+}
+
+/// A blue/green group's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlueGreenSettings {
+    /// Wait this long for `ferry continue` once the replacement instances
+    /// are installed (the deployment stops if nobody continues it);
+    /// `None`: move traffic at once.
+    #[serde(default)]
+    pub ready_wait_ms: Option<u64>,
+    /// Terminate the original instances this long after traffic left them;
+    /// `None`: keep them (out of the load balancer).
+    #[serde(default)]
+    pub terminate_after_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +114,8 @@ pub struct DeploymentGroup {
     pub name: String,
     #[serde(default)]
     pub target_groups: Vec<String>,
+    #[serde(default)]
+    pub blue_green: Option<BlueGreenSettings>,
     pub tag_filters: Vec<TagFilter>,
     pub tag_set: Vec<Vec<TagFilter>>,
     pub deployment_config_name: String,
@@ -137,6 +156,10 @@ pub struct CreateDeployment {
     /// Overrides the group's auto-rollback configuration.
     #[serde(default)]
     pub auto_rollback: Option<AutoRollbackConfig>,
+    /// Blue/green: the replacement fleet, instances with ANY of these tags
+    /// (default: the group's instances not taking traffic).
+    #[serde(default)]
+    pub green_tag_filters: Vec<TagFilter>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,6 +231,31 @@ pub struct DeploymentView {
     /// The target groups the deployment moves traffic in, as they are now.
     #[serde(default)]
     pub target_groups: Vec<TargetGroupView>,
+    /// `IN_PLACE` or `BLUE_GREEN`.
+    #[serde(default = "in_place")]
+    pub deployment_type: String,
+    #[serde(default)]
+    pub blue_green: Option<BlueGreenView>,
+}
+
+fn in_place() -> String {
+    "IN_PLACE".into()
+}
+
+/// Where a blue/green deployment is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlueGreenView {
+    /// Install, Ready, BeforeAllow, Shifting, AfterAllow, Block,
+    /// TerminationWait, Terminating or Done.
+    pub phase: String,
+    /// Percent of production traffic on the replacement (green) instances.
+    pub green_share: u32,
+    /// When the Ready or termination wait ends.
+    pub deadline: Option<u64>,
+    /// `AllAtOnce`, `Canary P% then the rest after S s`, `Linear P% every S s`.
+    pub routing: String,
+    /// Whether this (a rollback) only moves traffic back.
+    pub traffic_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +264,9 @@ pub struct InstanceTarget {
     pub status: String,
     pub last_updated: u64,
     pub events: Vec<LifecycleEvent>,
+    /// Blue/green: `Blue` (original) or `Green` (replacement).
+    #[serde(default)]
+    pub label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +297,21 @@ pub struct InstanceView {
 pub struct CreateConfig {
     pub name: String,
     pub minimum_healthy_hosts: MinimumHealthyHosts,
+    /// How blue/green deployments move traffic (default: all at once).
+    #[serde(default)]
+    pub traffic_routing: Option<TrafficRouting>,
+}
+
+/// `AllAtOnce`, `TimeBasedCanary` (percentage, then the rest after the
+/// interval) or `TimeBasedLinear` (percentage more every interval).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficRouting {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub percentage: u32,
+    #[serde(default)]
+    pub interval_seconds: u32,
 }
 
 /// `HOST_COUNT` (a number of hosts) or `FLEET_PERCENT` (0–99).
@@ -262,6 +328,8 @@ pub struct DeploymentConfig {
     pub name: String,
     pub compute_platform: String,
     pub minimum_healthy_hosts: Option<MinimumHealthyHosts>,
+    #[serde(default)]
+    pub traffic_routing: Option<TrafficRouting>,
     pub builtin: bool,
 }
 

@@ -37,6 +37,7 @@ use tokio::sync::Notify;
 
 use crate::ServerConfig;
 
+mod blue_green;
 mod server_events;
 
 pub fn now_millis() -> Millis {
@@ -62,6 +63,10 @@ pub enum DriverError {
     DeploymentNotFound(String),
     #[error("deployment {0} has already completed")]
     AlreadyCompleted(String),
+    #[error("deployment {0} is an in-place deployment: only blue/green deployments wait to be continued")]
+    NotBlueGreen(String),
+    #[error("deployment {id} is not waiting {what}")]
+    NotWaiting { id: String, what: &'static str },
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error("state store: {0}")]
@@ -85,18 +90,34 @@ pub struct NewDeployment {
     pub ignore_application_stop_failures: bool,
     /// `None`: the group's auto-rollback configuration.
     pub auto_rollback: Option<AutoRollback>,
+    /// Blue/green: the replacement fleet by tags (`None`: the group's
+    /// instances that take no traffic now).
+    pub green_selector: Option<ferry_core::resources::InstanceSelector>,
 }
 
 /// An input waiting for the driver lock, and where its caller waits.
 type Queued = (Input, tokio::sync::oneshot::Sender<Result<Deployment, DriverError>>);
 
-/// An event the server carries out itself (see `Driver::carry_out`).
+/// An event the server carries out itself (see `server_events`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ServerJob {
     pub deployment: String,
     pub instance: String,
     pub attempt: u32,
     pub event: String,
+}
+
+/// Work the driver does outside its lock, after persisting what asked for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Job {
+    /// BlockTraffic or AllowTraffic of one instance.
+    Event(ServerJob),
+    /// A blue/green deployment's traffic shift.
+    Shift { deployment: String },
+    /// Installed replacement instances join the test listener.
+    TestTraffic { deployment: String, instances: Vec<String> },
+    /// A blue/green deployment's original instances are terminated.
+    Terminate { deployment: String, instances: Vec<String> },
 }
 
 pub struct Driver {
@@ -112,9 +133,9 @@ pub struct Driver {
     queued: Mutex<HashMap<String, Vec<Queued>>>,
     /// The load balancers.
     pub(crate) traffic: Arc<crate::traffic::Traffic>,
-    /// Server-run events to carry out, and those being carried out.
-    jobs: tokio::sync::mpsc::UnboundedSender<ServerJob>,
-    running_jobs: Mutex<std::collections::HashSet<ServerJob>>,
+    /// Jobs to carry out, and those being carried out.
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    running_jobs: Mutex<std::collections::HashSet<Job>>,
     /// The last address each instance's agent was seen at.
     addresses: Mutex<HashMap<String, String>>,
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
@@ -133,7 +154,7 @@ impl Driver {
         store: Store,
         config: Arc<ServerConfig>,
         traffic: Arc<crate::traffic::Traffic>,
-    ) -> (Self, tokio::sync::mpsc::UnboundedReceiver<ServerJob>) {
+    ) -> (Self, tokio::sync::mpsc::UnboundedReceiver<Job>) {
         let (jobs, receiver) = tokio::sync::mpsc::unbounded_channel();
         let driver = Self {
             store,
@@ -276,9 +297,52 @@ impl Driver {
         let revision = request.revision.clone();
         let config_name = request.config_name.clone().unwrap_or_else(|| group.deployment_config_name.clone());
         let config = self.resolve_config(&config_name).await?;
-        let minimum = config.minimum_healthy_hosts.ok_or_else(|| {
-            DriverError::Invalid(format!("deployment config {config_name} is not for the Server compute platform"))
-        })?;
+        // Blue/green may use a traffic-routing config (canary, linear): its
+        // replacement instances then install all at once.
+        let minimum = match (config.minimum_healthy_hosts, &group.blue_green) {
+            (Some(m), _) => m,
+            (None, Some(_)) if config.traffic_routing.is_some() => MinimumHealthyHosts::HostCount(0),
+            (None, _) => {
+                return Err(DriverError::Invalid(format!(
+                    "deployment config {config_name} is not for the Server compute platform"
+                )));
+            }
+        };
+        if config.traffic_routing.is_some() && group.blue_green.is_none() {
+            return Err(DriverError::Invalid(format!(
+                "deployment config {config_name} shifts traffic, which only blue/green deployment groups do"
+            )));
+        }
+        let blue_green = match group.blue_green {
+            Some(settings) => {
+                if !group.controls_traffic() {
+                    return Err(DriverError::Invalid(format!(
+                        "blue/green deployment group {} has no target group to move traffic in",
+                        group.name
+                    )));
+                }
+                Some(ferry_core::deployment::BlueGreen {
+                    ready: settings.ready,
+                    blue: settings.blue,
+                    routing: config.traffic_routing.unwrap_or(ferry_core::config::TrafficRouting::AllAtOnce),
+                    phase: ferry_core::deployment::Phase::Install,
+                    green_share: 0,
+                    step_started: None,
+                    deadline: None,
+                    step: 0,
+                    traffic_only: false,
+                    green_instances: Vec::new(),
+                    blue_instances: Vec::new(),
+                    green_selector: request.green_selector.clone(),
+                })
+            }
+            None if request.green_selector.is_some() => {
+                return Err(DriverError::Invalid(
+                    "target instances (a green fleet) apply to blue/green deployment groups only".into(),
+                ));
+            }
+            None => None,
+        };
         let previous = match &group.last_successful_revision_id {
             Some(id) => self.store.get_revision(id).await.ok().map(|r| revision_ref(&r)),
             None => None,
@@ -312,6 +376,12 @@ impl Driver {
             },
             targets: Vec::new(),
             finalized: false,
+            deployment_type: if blue_green.is_some() {
+                ferry_core::deployment::DeploymentType::BlueGreen
+            } else {
+                ferry_core::deployment::DeploymentType::InPlace
+            },
+            blue_green,
         };
         let id = deployment.id.clone();
         let mut revision = revision;
@@ -398,7 +468,14 @@ impl Driver {
                         }
                     }
                     Effect::ServerEvent { instance, attempt, event } => {
-                        jobs.push(ServerJob { deployment: d.id.clone(), instance, attempt, event })
+                        jobs.push(Job::Event(ServerJob { deployment: d.id.clone(), instance, attempt, event }))
+                    }
+                    Effect::Shift => jobs.push(Job::Shift { deployment: d.id.clone() }),
+                    Effect::TestTraffic { instances } => {
+                        jobs.push(Job::TestTraffic { deployment: d.id.clone(), instances })
+                    }
+                    Effect::Terminate { instances } => {
+                        jobs.push(Job::Terminate { deployment: d.id.clone(), instances })
                     }
                     Effect::Finished => finished = true,
                 }
@@ -472,6 +549,21 @@ impl Driver {
         if d.status == DeploymentStatus::Succeeded {
             group.last_successful_deployment_id = Some(d.id.clone());
             group.last_successful_revision_id = Some(d.revision.id.clone());
+        } else if machine::wants_rollback(d) && d.deployment_type == ferry_core::deployment::DeploymentType::BlueGreen {
+            if machine::traffic_moved(d) {
+                let rollback = self.traffic_rollback_of(d, &group);
+                let message = format!(
+                    "Deployment {} is triggered to roll back deployment {}: traffic moves back to the original instances.",
+                    rollback.id, d.id
+                );
+                d.rollback_info.rollback_deployment_id = Some(rollback.id.clone());
+                d.rollback_info.rollback_message = Some(message);
+                tracing::info!(deployment = %d.id, rollback = %rollback.id, "rolling back traffic");
+                changes.insert_deployments.push(rollback);
+            } else {
+                d.rollback_info.rollback_message =
+                    Some("Nothing to roll back: production traffic never left the original instances.".into());
+            }
         } else if machine::wants_rollback(d) {
             match &group.last_successful_revision_id {
                 Some(revision_id) => {
@@ -505,6 +597,44 @@ impl Driver {
         Ok(changes)
     }
 
+    /// The rollback of a blue/green deployment whose traffic reached the
+    /// replacement instances: a blue/green deployment that only moves
+    /// traffic, back to the original instances (its greens) from the
+    /// replacements that took some (its blues, kept alive).
+    fn traffic_rollback_of(&self, failed: &Deployment, group: &DeploymentGroup) -> Deployment {
+        use ferry_core::deployment::{BlueAction, BlueGreen, DeploymentType, EventStatus, Label, Phase, ReadyAction};
+        let revision = failed.previous_revision.clone().unwrap_or_else(|| failed.revision.clone());
+        let mut rollback = self.rollback_of(failed, group, revision);
+        let originals: Vec<String> =
+            failed.targets.iter().filter(|t| t.label == Some(Label::Blue)).map(|t| t.instance.clone()).collect();
+        let replacements: Vec<String> = failed
+            .targets
+            .iter()
+            .filter(|t| {
+                t.label == Some(Label::Green)
+                    && t.events.iter().any(|e| e.name == "AllowTraffic" && e.status != EventStatus::Pending)
+            })
+            .map(|t| t.instance.clone())
+            .collect();
+        rollback.deployment_type = DeploymentType::BlueGreen;
+        rollback.minimum_healthy_hosts = MinimumHealthyHosts::HostCount(0);
+        rollback.blue_green = Some(BlueGreen {
+            ready: ReadyAction::Continue,
+            blue: BlueAction::KeepAlive,
+            routing: ferry_core::config::TrafficRouting::AllAtOnce,
+            phase: Phase::Install,
+            green_share: 0,
+            step_started: None,
+            deadline: None,
+            step: 0,
+            traffic_only: true,
+            green_instances: originals,
+            blue_instances: replacements,
+            green_selector: None,
+        });
+        rollback
+    }
+
     fn rollback_of(&self, failed: &Deployment, group: &DeploymentGroup, revision: RevisionRef) -> Deployment {
         let now = now_millis();
         let id = crate::random::deployment_id();
@@ -536,6 +666,8 @@ impl Driver {
             lifecycle_events: failed.lifecycle_events.clone(),
             targets: Vec::new(),
             finalized: false,
+            deployment_type: Default::default(),
+            blue_green: None,
         }
     }
 
@@ -558,14 +690,64 @@ impl Driver {
             waiting.retain(|d| matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued));
             waiting.sort_by_key(|d| (d.creator != Creator::Rollback, d.create_time));
             let Some(next) = waiting.into_iter().next() else { return Ok(notify) };
-            let instances = self.targets_of(group_id).await?;
-            let (d, woken, _) = self.apply_locked(&next.id, vec![Input::Start { instances }]).await?;
+            let start = match next.deployment_type {
+                ferry_core::deployment::DeploymentType::BlueGreen => {
+                    let (green, blue) = self.blue_green_fleets(&next).await?;
+                    Input::StartBlueGreen { green, blue }
+                }
+                ferry_core::deployment::DeploymentType::InPlace => {
+                    Input::Start { instances: self.targets_of(group_id).await? }
+                }
+            };
+            let (d, woken, _) = self.apply_locked(&next.id, vec![start]).await?;
             notify.extend(woken);
             if d.status.is_active() {
                 return Ok(notify);
             }
             // It ended at once (no instances, invalid minimum): try the next one.
         }
+    }
+
+    /// A blue/green deployment's fleets, (green, blue): those decided at its
+    /// creation (a rollback's), else discovered now. Blue: the instances
+    /// taking production traffic in the group's target groups. Green: those
+    /// its target-instance tags select, else the group's instances that are
+    /// not blue.
+    async fn blue_green_fleets(&self, d: &Deployment) -> Result<(Vec<String>, Vec<String>), DriverError> {
+        let bg = d.blue_green.clone().unwrap_or_else(|| unreachable!("a blue/green deployment has its plan"));
+        if !bg.green_instances.is_empty() {
+            return Ok((bg.green_instances, bg.blue_instances));
+        }
+        let group = match self.store.get_group_by_id(&d.group_id).await {
+            Ok(group) => group,
+            Err(StoreError::NotFound) => return Ok((Vec::new(), Vec::new())),
+            Err(e) => return Err(e.into()),
+        };
+        let instances: Vec<_> =
+            self.store.list_instances(false).await?.into_iter().filter(|i| i.deregister_time.is_none()).collect();
+        let mut blue: Vec<String> = Vec::new();
+        for name in &group.target_groups {
+            let tg = match self.store.get_target_group(name).await {
+                Ok(tg) => tg,
+                Err(StoreError::NotFound) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            for m in tg.members.iter().filter(|m| m.state == ferry_core::resources::MemberState::Ready && m.weight > 0)
+            {
+                if instances.iter().any(|i| i.name == m.instance) && !blue.contains(&m.instance) {
+                    blue.push(m.instance.clone());
+                }
+            }
+        }
+        let selector = bg.green_selector.as_ref().unwrap_or(&group.selector);
+        let mut green: Vec<String> = instances
+            .iter()
+            .filter(|i| selector.selects(&i.tags) && !blue.contains(&i.name))
+            .map(|i| i.name.clone())
+            .collect();
+        green.sort();
+        blue.sort();
+        Ok((green, blue))
     }
 
     /// The instances a group targets now, by name (none once it is deleted).
@@ -664,6 +846,28 @@ impl Driver {
         Ok(())
     }
 
+    /// ContinueDeployment: ends a blue/green deployment's Ready wait, or
+    /// skips its termination wait.
+    pub async fn continue_deployment(&self, id: &str, wait: machine::Wait) -> Result<Deployment, DriverError> {
+        use ferry_core::deployment::Phase;
+        let d = self.store.get_deployment(id).await.map_err(|e| match e {
+            StoreError::NotFound => DriverError::DeploymentNotFound(id.to_string()),
+            e => e.into(),
+        })?;
+        if d.status.is_terminal() {
+            return Err(DriverError::AlreadyCompleted(id.to_string()));
+        }
+        let Some(bg) = &d.blue_green else { return Err(DriverError::NotBlueGreen(id.to_string())) };
+        let (wanted, what) = match wait {
+            machine::Wait::Ready => (Phase::Ready, "in the Ready state (for its traffic to be moved)"),
+            machine::Wait::Termination => (Phase::TerminationWait, "to terminate its original instances"),
+        };
+        if bg.phase != wanted {
+            return Err(DriverError::NotWaiting { id: id.to_string(), what });
+        }
+        self.apply(id, Input::Continue { wait }).await
+    }
+
     fn notify_all(&self, instances: &[String]) {
         for instance in instances {
             self.notify(instance);
@@ -688,10 +892,17 @@ impl Driver {
         for group in groups {
             self.start_next(&group).await?;
         }
-        // Server-run events a crash interrupted are carried out again.
+        // Jobs a crash interrupted are carried out again.
         for d in self.live_deployments() {
             for (instance, attempt, event) in machine::server_events_in_progress(&d) {
-                let _ = self.jobs.send(ServerJob { deployment: d.id.clone(), instance, attempt, event });
+                let _ = self.jobs.send(Job::Event(ServerJob { deployment: d.id.clone(), instance, attempt, event }));
+            }
+            let (shifting, terminating) = machine::blue_green_jobs(&d);
+            if shifting {
+                let _ = self.jobs.send(Job::Shift { deployment: d.id.clone() });
+            }
+            if let Some(instances) = terminating {
+                let _ = self.jobs.send(Job::Terminate { deployment: d.id.clone(), instances });
             }
         }
         Ok(())
@@ -714,6 +925,13 @@ impl Driver {
 
     async fn reconcile_once(&self) -> Result<(), DriverError> {
         let deployments = self.live_deployments();
+        // Blue/green waits that ran out.
+        let now = now_millis();
+        for d in &deployments {
+            if d.blue_green.as_ref().and_then(|bg| bg.deadline).is_some_and(|deadline| now >= deadline) {
+                self.apply(&d.id, Input::Tick).await?;
+            }
+        }
         let lost_after = self.config.agent_lost_after;
         for d in &deployments {
             if d.status != DeploymentStatus::InProgress {
@@ -779,7 +997,11 @@ impl Driver {
                     appspec_filename: None,
                     file_exists_behavior: d.file_exists_behavior.map(|b| file_exists_name(b).to_string()),
                     creator: d.creator.as_str().to_string(),
-                    deployment_type: "IN_PLACE".into(),
+                    deployment_type: match d.deployment_type {
+                        ferry_core::deployment::DeploymentType::BlueGreen => "BLUE_GREEN",
+                        ferry_core::deployment::DeploymentType::InPlace => "IN_PLACE",
+                    }
+                    .into(),
                     all_possible_events: None,
                 },
             });

@@ -60,6 +60,10 @@ pub struct ServerConfig {
     /// The region and account id in the ARNs of the AWS API.
     pub aws_region: String,
     pub aws_account_id: String,
+    /// Run (with `sh -c`) for each original instance a blue/green
+    /// deployment terminates, before it is deregistered; FERRY_INSTANCE,
+    /// FERRY_INSTANCE_ADDRESS and FERRY_DEPLOYMENT_ID say which.
+    pub terminate_command: Option<String>,
 }
 
 impl ServerConfig {
@@ -76,6 +80,7 @@ impl ServerConfig {
             git_base_url: ferry_blob::DEFAULT_GIT_BASE_URL.to_string(),
             aws_region: "us-east-1".into(),
             aws_account_id: "000000000000".into(),
+            terminate_command: None,
         }
     }
 }

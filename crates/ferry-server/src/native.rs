@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deployments", post(create_deployment).get(list_deployments))
         .route("/api/v1/deployments/{id}", get(get_deployment))
         .route("/api/v1/deployments/{id}/stop", post(stop_deployment))
+        .route("/api/v1/deployments/{id}/continue", post(continue_deployment))
         .route("/api/v1/instances", get(list_instances))
         .route("/api/v1/configs", post(create_config).get(list_configs))
 }
@@ -43,6 +44,8 @@ impl From<DriverError> for ApiError {
             DriverError::ConfigNotFound(_) => ApiError::not_found("DeploymentConfigDoesNotExist", message),
             DriverError::DeploymentNotFound(_) => ApiError::not_found("DeploymentDoesNotExist", message),
             DriverError::AlreadyCompleted(_) => ApiError::conflict("DeploymentAlreadyCompleted", message),
+            DriverError::NotBlueGreen(_) => ApiError::conflict("UnsupportedActionForDeploymentType", message),
+            DriverError::NotWaiting { .. } => ApiError::conflict("DeploymentNotWaiting", message),
             DriverError::Invalid(_) => ApiError::bad_request("InvalidRequest", message),
             DriverError::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ShuttingDown", message),
             DriverError::Store(e) => ApiError::internal(e),
@@ -125,6 +128,15 @@ async fn create_group(
         auto_rollback,
         target_groups: body.target_groups.clone(),
         traffic_control: !body.target_groups.is_empty(),
+        blue_green: match &body.blue_green {
+            Some(settings) => {
+                if body.target_groups.is_empty() {
+                    return Err(invalid("a blue/green group needs at least one target group to move traffic in"));
+                }
+                Some(views::parse_blue_green(settings))
+            }
+            None => None,
+        },
         ..DeploymentGroup::new(
             crate::random::uuid(),
             app.clone(),
@@ -285,6 +297,19 @@ async fn create_deployment(State(state): State<AppState>, request: Signed) -> Ap
             file_exists_behavior,
             ignore_application_stop_failures: body.ignore_application_stop_failures,
             auto_rollback,
+            green_selector: if body.green_tag_filters.is_empty() {
+                None
+            } else {
+                Some(InstanceSelector {
+                    tag_filters: body
+                        .green_tag_filters
+                        .iter()
+                        .map(views::parse_tag_filter)
+                        .collect::<Result<_, _>>()
+                        .map_err(invalid)?,
+                    tag_set: Vec::new(),
+                })
+            },
         })
         .await?;
     Ok(Json(api::CreatedDeployment { deployment_id: id }))
@@ -354,6 +379,33 @@ async fn stop_deployment(
     Ok(Json(api::StopResult { status: status.into(), message: message.into() }))
 }
 
+#[derive(serde::Deserialize)]
+struct ContinueBody {
+    /// `ready` (move traffic now) or `termination` (terminate the originals now).
+    #[serde(default = "ready")]
+    wait: String,
+}
+
+fn ready() -> String {
+    "ready".into()
+}
+
+async fn continue_deployment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<api::DeploymentView>> {
+    request.caller.require_writer()?;
+    let body: ContinueBody = request.json()?;
+    let wait = match body.wait.as_str() {
+        "ready" => ferry_core::machine::Wait::Ready,
+        "termination" => ferry_core::machine::Wait::Termination,
+        other => return Err(invalid(format!("wait {other:?} is not ready or termination"))),
+    };
+    let d = state.driver.continue_deployment(&id, wait).await?;
+    Ok(Json(views::deployment(&d)))
+}
+
 async fn list_instances(State(state): State<AppState>, request: Signed) -> ApiResult<Json<Vec<api::InstanceView>>> {
     request.caller.require_operator()?;
     let instances = state.store.list_instances(false).await?;
@@ -384,6 +436,18 @@ fn config_view(c: &ferry_core::config::DeploymentConfig) -> api::DeploymentConfi
             M::FleetPercent(v) => api::MinimumHealthyHosts { kind: "FLEET_PERCENT".into(), value: v },
             M::MostConcurrency => api::MinimumHealthyHosts { kind: "MOST_CONCURRENCY".into(), value: 1 },
         }),
+        traffic_routing: c.traffic_routing.map(|r| {
+            use ferry_core::config::TrafficRouting as T;
+            match r {
+                T::AllAtOnce => api::TrafficRouting { kind: "AllAtOnce".into(), percentage: 100, interval_seconds: 0 },
+                T::TimeBasedCanary { percentage, interval_seconds } => {
+                    api::TrafficRouting { kind: "TimeBasedCanary".into(), percentage, interval_seconds }
+                }
+                T::TimeBasedLinear { percentage, interval_seconds } => {
+                    api::TrafficRouting { kind: "TimeBasedLinear".into(), percentage, interval_seconds }
+                }
+            }
+        }),
         builtin: c.name.starts_with(ferry_core::config::BUILTIN_PREFIX),
     }
 }
@@ -404,12 +468,43 @@ async fn create_config(State(state): State<AppState>, request: Signed) -> ApiRes
         }
     };
     minimum.validate().map_err(invalid)?;
+    let traffic_routing = match &body.traffic_routing {
+        None => None,
+        Some(r) => {
+            use ferry_core::config::TrafficRouting as T;
+            let step = |what: &str| -> ApiResult<(u32, u32)> {
+                if !(1..=99).contains(&r.percentage) {
+                    return Err(invalid(format!("{what}: the percentage must be 1 to 99 (got {})", r.percentage)));
+                }
+                if !(1..=172_800).contains(&r.interval_seconds) {
+                    return Err(invalid(format!("{what}: the interval must be 1 s to 48 h")));
+                }
+                Ok((r.percentage, r.interval_seconds))
+            };
+            Some(match r.kind.as_str() {
+                "AllAtOnce" => T::AllAtOnce,
+                "TimeBasedCanary" => {
+                    let (percentage, interval_seconds) = step("a canary")?;
+                    T::TimeBasedCanary { percentage, interval_seconds }
+                }
+                "TimeBasedLinear" => {
+                    let (percentage, interval_seconds) = step("a linear shift")?;
+                    T::TimeBasedLinear { percentage, interval_seconds }
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "traffic routing {other:?} is not AllAtOnce, TimeBasedCanary or TimeBasedLinear"
+                    )));
+                }
+            })
+        }
+    };
     let config = DeploymentConfig {
         id: crate::random::uuid(),
         name: body.name.clone(),
         compute_platform: ComputePlatform::Server,
         minimum_healthy_hosts: Some(minimum),
-        traffic_routing: None,
+        traffic_routing,
         create_time: now_millis(),
     };
     state.store.create_config(&config).await.map_err(|e| match e {

@@ -63,12 +63,41 @@ pub fn parse_auto_rollback(a: &api::AutoRollbackConfig) -> Result<AutoRollback, 
     Ok(AutoRollback { enabled: a.enabled, events })
 }
 
+pub fn parse_blue_green(s: &api::BlueGreenSettings) -> ferry_core::resources::BlueGreenConfig {
+    use ferry_core::deployment::{BlueAction, ReadyAction};
+    ferry_core::resources::BlueGreenConfig {
+        ready: match s.ready_wait_ms {
+            Some(wait_ms) => ReadyAction::Stop { wait_ms },
+            None => ReadyAction::Continue,
+        },
+        blue: match s.terminate_after_ms {
+            Some(wait_ms) => BlueAction::Terminate { wait_ms },
+            None => BlueAction::KeepAlive,
+        },
+    }
+}
+
+pub fn blue_green(c: &ferry_core::resources::BlueGreenConfig) -> api::BlueGreenSettings {
+    use ferry_core::deployment::{BlueAction, ReadyAction};
+    api::BlueGreenSettings {
+        ready_wait_ms: match c.ready {
+            ReadyAction::Stop { wait_ms } => Some(wait_ms),
+            ReadyAction::Continue => None,
+        },
+        terminate_after_ms: match c.blue {
+            BlueAction::Terminate { wait_ms } => Some(wait_ms),
+            BlueAction::KeepAlive => None,
+        },
+    }
+}
+
 pub fn group(g: &DeploymentGroup, instances: Vec<String>) -> api::DeploymentGroup {
     api::DeploymentGroup {
         id: g.id.clone(),
         application_name: g.application_name.clone(),
         name: g.name.clone(),
         target_groups: g.target_groups.clone(),
+        blue_green: g.blue_green.as_ref().map(blue_green),
         tag_filters: g.selector.tag_filters.iter().map(tag_filter).collect(),
         tag_set: g.selector.tag_set.iter().map(|set| set.iter().map(tag_filter).collect()).collect(),
         deployment_config_name: g.deployment_config_name.clone(),
@@ -140,6 +169,7 @@ pub fn deployment(d: &Deployment) -> api::DeploymentView {
                 instance: t.instance.clone(),
                 status: t.status.as_str().to_string(),
                 last_updated: t.last_updated,
+                label: t.label.map(|l| l.as_str().to_string()),
                 events: t
                     .events
                     .iter()
@@ -159,5 +189,28 @@ pub fn deployment(d: &Deployment) -> api::DeploymentView {
             })
             .collect(),
         target_groups: Vec::new(),
+        deployment_type: match d.deployment_type {
+            ferry_core::deployment::DeploymentType::BlueGreen => "BLUE_GREEN",
+            ferry_core::deployment::DeploymentType::InPlace => "IN_PLACE",
+        }
+        .into(),
+        blue_green: d.blue_green.as_ref().map(|bg| api::BlueGreenView {
+            phase: format!("{:?}", bg.phase),
+            green_share: bg.green_share,
+            deadline: bg.deadline,
+            routing: routing_label(bg.routing),
+            traffic_only: bg.traffic_only,
+        }),
+    }
+}
+
+pub fn routing_label(r: ferry_core::config::TrafficRouting) -> String {
+    use ferry_core::config::TrafficRouting::*;
+    match r {
+        AllAtOnce => "AllAtOnce".into(),
+        TimeBasedCanary { percentage, interval_seconds } => {
+            format!("Canary {percentage}% then the rest after {interval_seconds} s")
+        }
+        TimeBasedLinear { percentage, interval_seconds } => format!("Linear {percentage}% every {interval_seconds} s"),
     }
 }

@@ -105,6 +105,7 @@ fn group(app: &str, name: &str) -> DeploymentGroup {
         tags: vec![],
         target_groups: vec!["web-tg".into()],
         traffic_control: true,
+        blue_green: None,
     }
 }
 
@@ -223,6 +224,8 @@ fn deployment(id: &str, app: &str, group: &str, create_time: u64, status: Deploy
         lifecycle_events: events,
         targets: vec![done, waiting],
         finalized: false,
+        deployment_type: Default::default(),
+        blue_green: None,
     }
 }
 
@@ -348,7 +351,7 @@ async fn configs_crud_and_uniqueness(store: Store) {
     let mut linear = config("Custom.Linear");
     linear.compute_platform = ComputePlatform::Lambda;
     linear.minimum_healthy_hosts = None;
-    linear.traffic_routing = Some(TrafficRouting::TimeBasedLinear { percentage: 10, interval_minutes: 3 });
+    linear.traffic_routing = Some(TrafficRouting::TimeBasedLinear { percentage: 10, interval_seconds: 180 });
     store.create_config(&linear).await.unwrap();
 
     assert_eq!(store.get_config("Custom.Quarter").await.unwrap(), config("Custom.Quarter"));

@@ -17,71 +17,6 @@ use support::*;
 
 const LONG: Duration = Duration::from_secs(180);
 
-/// A revision of a small HTTP app on port 8080: `/` answers the version,
-/// `/health` 200 (or 500 when `healthy` is false), `/slow` after a second.
-fn web_revision(dir: &Path, version: &str, healthy: bool) -> std::path::PathBuf {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir.join("scripts")).unwrap();
-    std::fs::create_dir_all(dir.join("app")).unwrap();
-    let app = format!(
-        r#"import http.server, time
-HEALTHY = {healthy}
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        if self.path == "/health":
-            code, body = (200, b"ok\n") if HEALTHY else (500, b"sick\n")
-        else:
-            if self.path == "/slow":
-                time.sleep(1.0)
-            code, body = 200, b"{version}\n"
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-class Server(http.server.ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-Server(("0.0.0.0", 8080), Handler).serve_forever()
-"#,
-        healthy = if healthy { "True" } else { "False" }
-    );
-    std::fs::write(dir.join("app/app.py"), app).unwrap();
-    let scripts = [
-        (
-            "stop.sh",
-            "#!/bin/sh\n[ -f /srv/web/pid ] || exit 0\npid=$(cat /srv/web/pid)\nkill $pid 2>/dev/null\n\
-             for i in $(seq 1 200); do kill -0 $pid 2>/dev/null || break; sleep 0.02; done\nrm -f /srv/web/pid\n",
-        ),
-        (
-            "start.sh",
-            "#!/bin/sh\ncd /srv/web\nsetsid python3 /srv/web/app.py > /srv/web/app.log 2>&1 < /dev/null &\n\
-             echo $! > /srv/web/pid\n",
-        ),
-        (
-            "validate.sh",
-            "#!/bin/sh\nfor i in $(seq 1 250); do\n  python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 8080), 1)' \
-             2>/dev/null && exit 0\n  sleep 0.02\ndone\necho 'the app did not listen on 8080'; exit 1\n",
-        ),
-    ];
-    use std::os::unix::fs::PermissionsExt;
-    for (name, text) in scripts {
-        std::fs::write(dir.join("scripts").join(name), text).unwrap();
-        std::fs::set_permissions(dir.join("scripts").join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    std::fs::write(
-        dir.join("appspec.yml"),
-        "version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /srv/web\nhooks:\n\
-         \x20 ApplicationStop:\n    - location: scripts/stop.sh\n\
-         \x20 ApplicationStart:\n    - location: scripts/start.sh\n\
-         \x20 ValidateService:\n    - location: scripts/validate.sh\n",
-    )
-    .unwrap();
-    dir.to_path_buf()
-}
-
 fn push(c: &Cluster, dir: &Path) -> String {
     c.ferry_ok(&["push", "shop", dir.to_str().unwrap()]).lines().last().unwrap().trim().to_string()
 }
@@ -130,14 +65,14 @@ fn assert_traffic_order(view: &Value) {
 fn scenario(c: &Cluster, lb: SocketAddr) {
     let _ = c.ferry(&["app", "create", "shop"]);
     c.ferry_ok(&["group", "create", "shop", "web", "--tag", "app=demo", "--target-group", "tg", "--auto-rollback"]);
-    let v1 = push(c, &web_revision(&c.tmp.path().join("v1"), "v1", true));
+    let v1 = push(c, &web_revision(&c.tmp.path().join("v1"), "v1", Health::Healthy));
     let first = deploy(c, &v1, "CodeDeployDefault.OneAtATime");
     let view = c.wait_done(&first, LONG);
     assert_eq!(view["status"], "Succeeded", "{view:#}");
     all_serving(c, 3);
 
     let load = Load::start(lb, "/", 200, 4);
-    let v2 = push(c, &web_revision(&c.tmp.path().join("v2"), "v2", true));
+    let v2 = push(c, &web_revision(&c.tmp.path().join("v2"), "v2", Health::Healthy));
     let d2 = deploy(c, &v2, "CodeDeployDefault.OneAtATime");
     let view = c.wait_done(&d2, LONG);
     assert_eq!(view["status"], "Succeeded", "{view:#}");
@@ -149,7 +84,7 @@ fn scenario(c: &Cluster, lb: SocketAddr) {
         std::thread::sleep(Duration::from_millis(2500));
         std::mem::replace(&mut slow, Load::start(lb, "/", 1, 1)).stop()
     });
-    let v3 = push(c, &web_revision(&c.tmp.path().join("v3"), "v3", true));
+    let v3 = push(c, &web_revision(&c.tmp.path().join("v3"), "v3", Health::Healthy));
     let d3 = deploy(c, &v3, "CodeDeployDefault.HalfAtATime");
     let view = c.wait_done(&d3, LONG);
     assert_eq!(view["status"], "Succeeded", "{view:#}");
@@ -159,7 +94,7 @@ fn scenario(c: &Cluster, lb: SocketAddr) {
 
     // A revision whose app never turns healthy: AllowTraffic fails it, the
     // deployment fails and rolls back, and no request sees it.
-    let bad = push(c, &web_revision(&c.tmp.path().join("v4"), "v4-broken", false));
+    let bad = push(c, &web_revision(&c.tmp.path().join("v4"), "v4-broken", Health::Sick));
     let d4 = deploy(c, &bad, "CodeDeployDefault.OneAtATime");
     let view = c.wait_done(&d4, LONG);
     assert_eq!(view["status"], "Failed", "{view:#}");

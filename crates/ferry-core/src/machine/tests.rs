@@ -27,6 +27,8 @@ fn deployment(min: MinimumHealthyHosts) -> Deployment {
         lifecycle_events: IN_PLACE.iter().map(|e| e.to_string()).collect(),
         targets: Vec::new(),
         finalized: false,
+        deployment_type: Default::default(),
+        blue_green: None,
     }
 }
 
@@ -358,4 +360,186 @@ fn a_stop_waits_for_the_server_event_then_ends() {
     let effects = finish_server(&mut d, "h1", "BlockTraffic", true, 4);
     assert!(server_events(&effects).is_empty());
     assert_eq!(d.status, DeploymentStatus::Stopped);
+}
+
+mod blue_green {
+    use super::*;
+    use crate::config::TrafficRouting;
+    use crate::deployment::{BlueAction, BlueGreen, DeploymentType, Label, Phase, ReadyAction};
+
+    fn bg(ready: ReadyAction, blue: BlueAction, routing: TrafficRouting) -> Deployment {
+        let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+        d.deployment_type = DeploymentType::BlueGreen;
+        d.blue_green = Some(BlueGreen {
+            ready,
+            blue,
+            routing,
+            phase: Phase::Install,
+            green_share: 0,
+            step_started: None,
+            deadline: None,
+            step: 0,
+            traffic_only: false,
+            green_instances: vec![],
+            blue_instances: vec![],
+            green_selector: None,
+        });
+        d
+    }
+
+    fn phase(d: &Deployment) -> Phase {
+        d.blue_green.as_ref().unwrap().phase
+    }
+
+    fn start(d: &mut Deployment) -> Vec<Effect> {
+        step(
+            d,
+            Input::StartBlueGreen { green: vec!["g1".into(), "g2".into()], blue: vec!["b1".into(), "b2".into()] },
+            1,
+        )
+    }
+
+    fn status(d: &Deployment, instance: &str) -> TargetStatus {
+        d.target(instance).unwrap().status
+    }
+
+    #[test]
+    fn greens_install_then_traffic_moves_then_blues_leave_and_are_terminated() {
+        let mut d = bg(ReadyAction::Continue, BlueAction::Terminate { wait_ms: 1000 }, TrafficRouting::AllAtOnce);
+        start(&mut d);
+        assert_eq!(d.target("g1").unwrap().label, Some(Label::Green));
+        assert_eq!(status(&d, "b1"), TargetStatus::Pending, "blues wait while greens install");
+        let install = agent_command(&d, "g1").unwrap();
+        assert_eq!(
+            install.events.last().map(String::as_str),
+            Some("ValidateService"),
+            "stops before BeforeAllowTraffic"
+        );
+        run_command(&mut d, "g1", None, 2);
+        assert_eq!(status(&d, "g1"), TargetStatus::Ready);
+        assert_eq!(phase(&d), Phase::Install);
+        let effects = run_command(&mut d, "g2", None, 3);
+        assert!(effects.iter().any(|e| matches!(e, Effect::TestTraffic { instances } if instances.len() == 2)));
+        assert_eq!(phase(&d), Phase::BeforeAllow);
+        assert_eq!(agent_command(&d, "g1").unwrap().events, ["BeforeAllowTraffic"]);
+        run_command(&mut d, "g1", None, 4);
+        assert_eq!(phase(&d), Phase::BeforeAllow, "waits for every green");
+        let effects = run_command(&mut d, "g2", None, 5);
+        assert!(effects.contains(&Effect::Shift));
+        assert_eq!(phase(&d), Phase::Shifting);
+        assert!(server_events_in_progress(&d).is_empty(), "the shift is one job, not one per green");
+        assert_eq!(blue_green_jobs(&d), (true, None));
+
+        step(&mut d, Input::ShiftProgress { step: 0, share: 100 }, 6);
+        step(&mut d, Input::ShiftFinished { succeeded: true, message: "all on green".into() }, 7);
+        assert_eq!(phase(&d), Phase::AfterAllow);
+        run_command(&mut d, "g1", None, 8);
+        run_command(&mut d, "g2", None, 8);
+        assert_eq!(phase(&d), Phase::Block);
+        assert_eq!(agent_command(&d, "b1").unwrap().events, ["BeforeBlockTraffic"]);
+        for b in ["b1", "b2"] {
+            let effects = run_command(&mut d, b, None, 9);
+            assert!(effects.iter().any(|e| matches!(e, Effect::ServerEvent { event, .. } if event == "BlockTraffic")));
+            finish_server(&mut d, b, "BlockTraffic", true, 10);
+            run_command(&mut d, b, None, 11);
+        }
+        assert_eq!(phase(&d), Phase::TerminationWait);
+        assert_eq!(d.status, DeploymentStatus::InProgress);
+        assert!(step(&mut d, Input::Tick, 500).is_empty(), "the wait has not run out");
+        let effects = step(&mut d, Input::Tick, 1011);
+        assert!(effects.iter().any(|e| matches!(e, Effect::Terminate { instances } if instances.len() == 2)));
+        assert_eq!(blue_green_jobs(&d).1.map(|v| v.len()), Some(2));
+        step(&mut d, Input::TerminationFinished { succeeded: true, message: String::new() }, 1020);
+        assert_eq!(d.status, DeploymentStatus::Succeeded);
+        assert!(!traffic_moved(&d), "blues are gone: nothing to roll back to");
+    }
+
+    #[test]
+    fn stop_deployment_waits_for_continue_and_times_out() {
+        let mut d = bg(ReadyAction::Stop { wait_ms: 100 }, BlueAction::KeepAlive, TrafficRouting::AllAtOnce);
+        start(&mut d);
+        run_command(&mut d, "g1", None, 2);
+        run_command(&mut d, "g2", None, 3);
+        assert_eq!(d.status, DeploymentStatus::Ready);
+        assert_eq!(phase(&d), Phase::Ready);
+        step(&mut d, Input::Tick, 50);
+        assert_eq!(d.status, DeploymentStatus::Ready);
+        let mut timed_out = d.clone();
+        step(&mut timed_out, Input::Tick, 104);
+        assert_eq!(timed_out.status, DeploymentStatus::Stopped);
+        assert_eq!(timed_out.error.unwrap().code, ErrorCode::Timeout);
+
+        step(&mut d, Input::Continue { wait: Wait::Ready }, 60);
+        assert_eq!(d.status, DeploymentStatus::InProgress);
+        assert_eq!(phase(&d), Phase::BeforeAllow);
+        assert_eq!(status(&d, "g1"), TargetStatus::InProgress);
+        // A second Continue, or one for the other wait, changes nothing.
+        assert!(step(&mut d, Input::Continue { wait: Wait::Ready }, 61).is_empty());
+    }
+
+    #[test]
+    fn a_failed_shift_fails_the_deployment_with_traffic_back_on_blue() {
+        let mut d = bg(
+            ReadyAction::Continue,
+            BlueAction::KeepAlive,
+            TrafficRouting::TimeBasedCanary { percentage: 10, interval_seconds: 5 },
+        );
+        start(&mut d);
+        for g in ["g1", "g2"] {
+            run_command(&mut d, g, None, 2);
+        }
+        for g in ["g1", "g2"] {
+            run_command(&mut d, g, None, 3);
+        }
+        step(&mut d, Input::ShiftProgress { step: 0, share: 10 }, 4);
+        assert_eq!(d.blue_green.as_ref().unwrap().green_share, 10);
+        assert!(traffic_moved(&d));
+        step(&mut d, Input::ShiftFinished { succeeded: false, message: "g2 became unhealthy".into() }, 5);
+        assert_eq!(d.status, DeploymentStatus::Failed);
+        assert_eq!(d.error.as_ref().unwrap().code, ErrorCode::CustomerApplicationUnhealthy);
+        assert_eq!(status(&d, "b1"), TargetStatus::Skipped);
+        let allow = d.target("g1").unwrap().events.iter().find(|e| e.name == "AllowTraffic").unwrap();
+        assert_eq!(allow.status, EventStatus::Failed);
+    }
+
+    #[test]
+    fn too_many_failed_greens_fail_before_traffic_moves() {
+        let mut d = bg(ReadyAction::Continue, BlueAction::KeepAlive, TrafficRouting::AllAtOnce);
+        d.minimum_healthy_hosts = MinimumHealthyHosts::HostCount(1);
+        start(&mut d);
+        assert_eq!(in_progress(&d), ["g1"], "one at a time keeps one healthy");
+        run_command(&mut d, "g1", Some("AfterInstall"), 2);
+        assert_eq!(d.status, DeploymentStatus::Failed);
+        assert_eq!(d.error.as_ref().unwrap().code, ErrorCode::HealthConstraints);
+        assert!(!traffic_moved(&d));
+    }
+
+    #[test]
+    fn a_rollback_only_moves_traffic() {
+        let mut d = bg(ReadyAction::Continue, BlueAction::KeepAlive, TrafficRouting::AllAtOnce);
+        d.blue_green.as_mut().unwrap().traffic_only = true;
+        start(&mut d);
+        assert_eq!(phase(&d), Phase::BeforeAllow, "nothing to install");
+        assert_eq!(agent_command(&d, "g1").unwrap().events, ["BeforeAllowTraffic"]);
+        for g in ["g1", "g2"] {
+            run_command(&mut d, g, None, 2);
+        }
+        assert_eq!(phase(&d), Phase::Shifting);
+    }
+
+    #[test]
+    fn a_stop_while_shifting_waits_for_the_shift_to_undo() {
+        let mut d = bg(ReadyAction::Continue, BlueAction::KeepAlive, TrafficRouting::AllAtOnce);
+        start(&mut d);
+        for g in ["g1", "g2"] {
+            run_command(&mut d, g, None, 2);
+        }
+        for g in ["g1", "g2"] {
+            run_command(&mut d, g, None, 3);
+        }
+        step(&mut d, Input::Stop { rollback: Some(false), code: ErrorCode::ManualStop, message: "stop".into() }, 4);
+        assert_eq!(d.status, DeploymentStatus::InProgress, "the shift job puts traffic back first");
+        step(&mut d, Input::ShiftFinished { succeeded: false, message: "stopped".into() }, 5);
+        assert_eq!(d.status, DeploymentStatus::Stopped);
+    }
 }

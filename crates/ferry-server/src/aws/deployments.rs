@@ -79,6 +79,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
             file_exists_behavior,
             ignore_application_stop_failures: input.ignore_application_stop_failures.unwrap_or(false),
             auto_rollback,
+            green_selector: None,
         })
         .await
         .map_err(driver_error)?;

@@ -273,6 +273,8 @@ pub(crate) fn driver_error(e: DriverError) -> AwsError {
             AwsError::new("DeploymentAlreadyCompletedException", format!("The deployment {id} has already completed."))
         }
         DriverError::Invalid(m) => AwsError::new("InvalidInputException", m),
+        DriverError::NotBlueGreen(_) => AwsError::new("UnsupportedActionForDeploymentTypeException", message),
+        DriverError::NotWaiting { .. } => AwsError::new("DeploymentIsNotInReadyStateException", message),
         DriverError::ShuttingDown => AwsError::new("ServiceUnavailable", message).with_status(503),
         DriverError::Store(e) => store_error(e),
     }

@@ -25,21 +25,27 @@ use ferry_core::resources::{DeploymentGroup, MemberState};
 use ferry_lb::Health;
 use ferry_store::StoreError;
 
-use super::{Driver, ServerJob};
+use super::{Driver, Job, ServerJob};
 use crate::traffic;
 
 const POLL: Duration = Duration::from_millis(50);
 
 impl Driver {
-    /// Carries out queued server-run events, each in a task of its own.
-    pub async fn run_server_jobs(self: Arc<Self>, mut jobs: tokio::sync::mpsc::UnboundedReceiver<ServerJob>) {
+    /// Carries out queued jobs, each in a task of its own (a job already
+    /// running is not started twice).
+    pub async fn run_server_jobs(self: Arc<Self>, mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>) {
         while let Some(job) = jobs.recv().await {
             if !self.running_jobs.lock().unwrap().insert(job.clone()) {
                 continue;
             }
             let driver = self.clone();
             tokio::spawn(async move {
-                driver.carry_out(&job).await;
+                match &job {
+                    Job::Event(event) => driver.carry_out(event).await,
+                    Job::Shift { deployment } => driver.shift(deployment).await,
+                    Job::TestTraffic { deployment, instances } => driver.test_traffic(deployment, instances).await,
+                    Job::Terminate { deployment, instances } => driver.terminate(deployment, instances).await,
+                }
                 driver.running_jobs.lock().unwrap().remove(&job);
             });
         }
@@ -75,7 +81,7 @@ impl Driver {
         }
     }
 
-    fn live_deployment(&self, id: &str) -> Option<Deployment> {
+    pub(super) fn live_deployment(&self, id: &str) -> Option<Deployment> {
         self.live.lock().unwrap().get(id).cloned()
     }
 

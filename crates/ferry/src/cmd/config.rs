@@ -25,6 +25,12 @@ enum ConfigCommand {
         /// HOST_COUNT:N (at least N hosts stay healthy) or FLEET_PERCENT:P (P% of the fleet, 0–99).
         #[arg(long, value_name = "TYPE:VALUE", value_parser = parse_minimum)]
         minimum_healthy_hosts: api::MinimumHealthyHosts,
+        /// How blue/green deployments move traffic: all-at-once,
+        /// canary:PERCENT:INTERVAL (PERCENT first, the rest after INTERVAL) or
+        /// linear:PERCENT:INTERVAL (PERCENT more every INTERVAL); INTERVAL
+        /// like 30s, 5m.
+        #[arg(long, value_name = "ROUTING", value_parser = parse_routing)]
+        traffic: Option<api::TrafficRouting>,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -48,9 +54,30 @@ fn parse_minimum(text: &str) -> Result<api::MinimumHealthyHosts, String> {
     Ok(api::MinimumHealthyHosts { kind, value })
 }
 
+fn parse_routing(text: &str) -> Result<api::TrafficRouting, String> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let kind = match parts[0].to_ascii_lowercase().as_str() {
+        "all-at-once" | "allatonce" if parts.len() == 1 => {
+            return Ok(api::TrafficRouting { kind: "AllAtOnce".into(), percentage: 100, interval_seconds: 0 });
+        }
+        "canary" => "TimeBasedCanary",
+        "linear" => "TimeBasedLinear",
+        _ => return Err("expected all-at-once, canary:PERCENT:INTERVAL or linear:PERCENT:INTERVAL".into()),
+    };
+    let [_, percentage, interval] = parts[..] else {
+        return Err(format!("expected {}:PERCENT:INTERVAL", parts[0]));
+    };
+    let percentage =
+        percentage.trim_end_matches('%').parse().map_err(|_| format!("{percentage:?} is not a percentage"))?;
+    let ms = output::parse_duration_ms(interval)?;
+    Ok(api::TrafficRouting { kind: kind.into(), percentage, interval_seconds: (ms / 1000).max(1) as u32 })
+}
+
 pub fn run(args: ConfigArgs) -> ExitCode {
     output::finish(match args.command {
-        ConfigCommand::Create { name, minimum_healthy_hosts, server } => create(name, minimum_healthy_hosts, &server),
+        ConfigCommand::Create { name, minimum_healthy_hosts, traffic, server } => {
+            create(name, minimum_healthy_hosts, traffic, &server)
+        }
         ConfigCommand::List { json, server } => list(json, &server),
     })
 }
@@ -58,11 +85,12 @@ pub fn run(args: ConfigArgs) -> ExitCode {
 fn create(
     name: String,
     minimum_healthy_hosts: api::MinimumHealthyHosts,
+    traffic_routing: Option<api::TrafficRouting>,
     server: &ServerArgs,
 ) -> Result<ExitCode, Error> {
     let client = Client::connect(server)?;
     let config: api::DeploymentConfig =
-        client.post("/api/v1/configs", &api::CreateConfig { name, minimum_healthy_hosts })?;
+        client.post("/api/v1/configs", &api::CreateConfig { name, minimum_healthy_hosts, traffic_routing })?;
     println!("created deployment config {}", config.name);
     Ok(ExitCode::SUCCESS)
 }
@@ -74,10 +102,19 @@ fn list(json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
         output::print_json(&configs)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["NAME", "PLATFORM", "MINIMUM HEALTHY HOSTS"]);
+    let mut t = Table::new(&["NAME", "PLATFORM", "MINIMUM HEALTHY HOSTS", "TRAFFIC"]);
     for c in &configs {
         let min = c.minimum_healthy_hosts.as_ref().map(|m| format!("{} {}", m.kind, m.value)).unwrap_or_default();
-        t.row(vec![c.name.clone(), c.compute_platform.clone(), min]);
+        let traffic = c
+            .traffic_routing
+            .as_ref()
+            .map(|r| match r.kind.as_str() {
+                "TimeBasedCanary" => format!("canary {}% then all after {} s", r.percentage, r.interval_seconds),
+                "TimeBasedLinear" => format!("linear {}% every {} s", r.percentage, r.interval_seconds),
+                other => other.to_string(),
+            })
+            .unwrap_or_default();
+        t.row(vec![c.name.clone(), c.compute_platform.clone(), min, traffic]);
     }
     t.print();
     Ok(ExitCode::SUCCESS)
@@ -92,5 +129,16 @@ mod tests {
         assert!(super::parse_minimum("PERCENT:5").is_err());
         assert!(super::parse_minimum("HOST_COUNT").is_err());
         assert!(super::parse_minimum("FLEET_PERCENT:x").is_err());
+    }
+
+    #[test]
+    fn routing_parsing() {
+        let r = super::parse_routing("canary:10:30s").unwrap();
+        assert_eq!((r.kind.as_str(), r.percentage, r.interval_seconds), ("TimeBasedCanary", 10, 30));
+        let r = super::parse_routing("linear:25%:2m").unwrap();
+        assert_eq!((r.kind.as_str(), r.percentage, r.interval_seconds), ("TimeBasedLinear", 25, 120));
+        assert_eq!(super::parse_routing("all-at-once").unwrap().kind, "AllAtOnce");
+        assert!(super::parse_routing("canary:10").is_err());
+        assert!(super::parse_routing("random").is_err());
     }
 }

@@ -44,6 +44,10 @@ pub struct DeployArgs {
     /// Carry on when ApplicationStop (of the previous revision) fails.
     #[arg(long)]
     ignore_application_stop_failures: bool,
+    /// Blue/green: the replacement fleet, instances with this tag KEY=VALUE
+    /// (repeatable; any of them) [default: the group's instances taking no traffic].
+    #[arg(long = "green-tag", value_name = "KEY=VALUE", value_parser = ferry_proto::Tag::parse)]
+    green_tags: Vec<ferry_proto::Tag>,
     /// Follow the deployment to its end; exit 0 only if it succeeds.
     #[arg(long)]
     wait: bool,
@@ -84,6 +88,7 @@ fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         }),
         ignore_application_stop_failures: args.ignore_application_stop_failures,
         auto_rollback: None,
+        green_tag_filters: args.green_tags.iter().map(api::TagFilter::key_and_value).collect(),
     };
     let created: api::CreatedDeployment = client.post("/api/v1/deployments", &request)?;
     if !args.wait {
@@ -272,6 +277,9 @@ fn block(view: &DeploymentView, now: u64, max_lines: usize) -> Vec<String> {
         ),
         format!("  {}", overview(&view.overview)),
     ];
+    if let Some(bg) = &view.blue_green {
+        lines.push(format!("  blue/green {}: {}% of traffic on green ({})", bg.phase, bg.green_share, bg.routing));
+    }
     let mut table = Table::headless(6).right(4).right(5);
     for target in &view.instances {
         let (event, status, took) = match current_event(target) {
@@ -281,8 +289,9 @@ fn block(view: &DeploymentView, now: u64, max_lines: usize) -> Vec<String> {
             None => ("-".into(), String::new(), String::new()),
         };
         let total = instance_elapsed(target, now).map(|ms| format!("total {}", output::duration(ms)));
+        let label = target.label.as_ref().map(|l| format!(" ({})", l.to_lowercase())).unwrap_or_default();
         table.row(vec![
-            format!("  {}", target.instance),
+            format!("  {}{label}", target.instance),
             target.status.clone(),
             event,
             status,

@@ -106,6 +106,16 @@ fn describe(v: &DeploymentView, now: u64) -> Vec<String> {
         field("rollback", m.to_string());
     }
     field("instances", deploy::overview(&v.overview));
+    if let Some(bg) = &v.blue_green {
+        let mut text = format!("{}, {}% of traffic on green, {}", bg.phase, bg.green_share, bg.routing);
+        if let Some(deadline) = bg.deadline {
+            text.push_str(&format!(", wait ends {}", output::utc(deadline)));
+        }
+        if bg.traffic_only {
+            text.push_str(" (moves traffic back)");
+        }
+        field("blue/green", text);
+    }
     let mut lines = header.lines();
     if v.instances.is_empty() {
         return lines;
@@ -115,7 +125,11 @@ fn describe(v: &DeploymentView, now: u64) -> Vec<String> {
     for target in &v.instances {
         let mut first = true;
         let mut instance_cells = || {
-            let cells = if first { (target.instance.clone(), target.status.clone()) } else { Default::default() };
+            let name = match &target.label {
+                Some(label) => format!("{} ({})", target.instance, label.to_lowercase()),
+                None => target.instance.clone(),
+            };
+            let cells = if first { (name, target.status.clone()) } else { Default::default() };
             first = false;
             cells
         };

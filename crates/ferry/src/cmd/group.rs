@@ -39,6 +39,18 @@ enum GroupCommand {
         /// instances leave it before they are touched and rejoin once healthy (repeatable).
         #[arg(long = "target-group", value_name = "NAME")]
         target_groups: Vec<String>,
+        /// Deploy blue/green: install on replacement instances, move the
+        /// traffic to them, then retire the originals (needs --target-group).
+        #[arg(long, requires = "target_groups")]
+        blue_green: bool,
+        /// Blue/green: wait up to this long for `ferry continue` before moving
+        /// traffic (the deployment stops if nobody continues) [default: move at once].
+        #[arg(long, value_name = "DURATION", requires = "blue_green", value_parser = output::parse_duration_ms)]
+        ready_wait: Option<u64>,
+        /// Blue/green: terminate the original instances this long after the
+        /// traffic left them [default: keep them, out of the load balancer].
+        #[arg(long, value_name = "DURATION", requires = "blue_green", value_parser = output::parse_duration_ms)]
+        terminate_after: Option<u64>,
         /// Print the API's JSON (`ferry_proto::api::DeploymentGroup`).
         #[arg(long)]
         json: bool,
@@ -59,9 +71,23 @@ enum GroupCommand {
 
 pub fn run(args: GroupArgs) -> ExitCode {
     output::finish(match args.command {
-        GroupCommand::Create { app, group, tags, config, auto_rollback, target_groups, json, server } => {
+        GroupCommand::Create {
+            app,
+            group,
+            tags,
+            config,
+            auto_rollback,
+            target_groups,
+            blue_green,
+            ready_wait,
+            terminate_after,
+            json,
+            server,
+        } => {
             let mut request = create_request(group, &tags, config, auto_rollback);
             request.target_groups = target_groups;
+            request.blue_green = blue_green
+                .then_some(api::BlueGreenSettings { ready_wait_ms: ready_wait, terminate_after_ms: terminate_after });
             create(&app, &request, json, &server)
         }
         GroupCommand::List { app, json, server } => list(&app, json, &server),
@@ -79,6 +105,7 @@ fn create_request(name: String, tags: &[Tag], config: Option<String>, auto_rollb
             events: vec!["DEPLOYMENT_FAILURE".into(), "DEPLOYMENT_STOP_ON_REQUEST".into()],
         }),
         target_groups: Vec::new(),
+        blue_green: None,
     }
 }
 
@@ -104,7 +131,19 @@ fn describe(g: &api::DeploymentGroup) -> Vec<String> {
         format!("  auto-rollback  {}", rollback(&g.auto_rollback)),
     ];
     if !g.target_groups.is_empty() {
-        lines.push(format!("  traffic        {} (in place, with traffic control)", g.target_groups.join(", ")));
+        let style = match &g.blue_green {
+            Some(bg) => {
+                let ready =
+                    bg.ready_wait_ms.map(|ms| format!("wait up to {} for `ferry continue`", output::duration(ms)));
+                let blue = bg
+                    .terminate_after_ms
+                    .map(|ms| format!("terminate originals after {}", output::duration(ms)))
+                    .unwrap_or_else(|| "keep originals".into());
+                format!("blue/green: {}{blue}", ready.map(|r| format!("{r}, ")).unwrap_or_default())
+            }
+            None => "in place, with traffic control".into(),
+        };
+        lines.push(format!("  traffic        {} ({style})", g.target_groups.join(", ")));
     }
     if g.instances.is_empty() {
         lines.push("  instances      none yet (instances enrolling later with a matching tag are targeted)".into());
@@ -192,6 +231,7 @@ mod tests {
             application_name: "web".into(),
             name: name.into(),
             target_groups: Vec::new(),
+            blue_green: None,
             tag_filters: filters
                 .iter()
                 .map(|(k, v, t)| api::TagFilter { key: k.to_string(), value: v.to_string(), kind: t.to_string() })
@@ -221,7 +261,8 @@ mod tests {
                 "tag_set": [],
                 "deployment_config_name": "CodeDeployDefault.AllAtOnce",
                 "auto_rollback": {"enabled": true, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]},
-                "target_groups": []
+                "target_groups": [],
+                "blue_green": null
             })
         );
         let r = create_request("g".into(), &tags[..1], None, false);

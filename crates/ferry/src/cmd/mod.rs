@@ -58,6 +58,9 @@ enum Command {
     List(get::ListArgs),
     /// Stop a deployment in progress.
     Stop(stop::StopArgs),
+    /// Continue a blue/green deployment waiting in the Ready state (or
+    /// terminate its original instances now, with --termination).
+    Continue(stop::ContinueArgs),
     /// List the instances the server knows, with their agents' state.
     Instances(instances::InstancesArgs),
     /// Show the hook output a deployment's instances reported.
@@ -82,6 +85,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Get(args) => get::run_get(args),
         Command::List(args) => get::run_list(args),
         Command::Stop(args) => stop::run(args),
+        Command::Continue(args) => stop::run_continue(args),
         Command::Instances(args) => instances::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Keys(args) => keys::run(args),

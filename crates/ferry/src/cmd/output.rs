@@ -118,6 +118,22 @@ impl Table {
 }
 
 /// A duration for humans: `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 03 min`.
+/// `500ms`, `30s`, `5m`, `2h` (a bare number is seconds) as milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number.parse().map_err(|_| format!("{text:?} is not a duration like 500ms, 30s, 5m or 2h"))?;
+    let factor = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(format!("{text:?} is not a duration like 500ms, 30s, 5m or 2h")),
+    };
+    Ok(value * factor)
+}
+
 pub fn duration(ms: u64) -> String {
     if ms < 1_000 {
         format!("{ms} ms")

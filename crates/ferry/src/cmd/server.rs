@@ -44,6 +44,11 @@ pub struct ServerArgs {
     /// The account id in the ARNs the AWS API returns.
     #[arg(long, env = "FERRY_AWS_ACCOUNT_ID", default_value = "000000000000", value_name = "ID")]
     aws_account_id: String,
+    /// A shell command run for each original instance a blue/green deployment
+    /// terminates (FERRY_INSTANCE, FERRY_INSTANCE_ADDRESS, FERRY_DEPLOYMENT_ID
+    /// are set); then the instance is deregistered.
+    #[arg(long, env = "FERRY_TERMINATE_COMMAND", value_name = "COMMAND")]
+    terminate_command: Option<String>,
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -63,6 +68,7 @@ pub fn run(args: ServerArgs) -> ExitCode {
     config.git_base_url = args.git_base_url;
     config.aws_region = args.aws_region;
     config.aws_account_id = args.aws_account_id;
+    config.terminate_command = args.terminate_command.filter(|c| !c.trim().is_empty());
     config.poll_hold = Duration::from_secs(args.poll_hold_seconds.max(1));
     config.agent_lost_after = Duration::from_secs(args.agent_lost_after_seconds.max(2));
     if config.agent_lost_after <= config.poll_hold {

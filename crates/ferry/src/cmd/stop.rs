@@ -60,3 +60,32 @@ mod tests {
         assert_eq!(super::describe("d-1", &r), "d-1: stopping (Pending): No more commands.");
     }
 }
+
+/// `ferry continue`: move a blue/green deployment's traffic now (it waits
+/// in the Ready state), or terminate its original instances without
+/// waiting longer.
+#[derive(Debug, Args)]
+pub struct ContinueArgs {
+    /// The deployment's id (d-…).
+    deployment_id: String,
+    /// Skip the wait before the original instances are terminated, instead
+    /// of ending the Ready wait.
+    #[arg(long)]
+    termination: bool,
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+pub fn run_continue(args: ContinueArgs) -> ExitCode {
+    output::finish((|| {
+        let client = Client::connect(&args.server)?;
+        let wait = if args.termination { "termination" } else { "ready" };
+        let view: api::DeploymentView = client.post(
+            &format!("{}/continue", deployment_path(&args.deployment_id)),
+            &serde_json::json!({ "wait": wait }),
+        )?;
+        let phase = view.blue_green.as_ref().map(|bg| bg.phase.as_str()).unwrap_or("-");
+        println!("{}: continued ({}, phase {phase})", view.id, view.status);
+        Ok(ExitCode::SUCCESS)
+    })())
+}

@@ -331,3 +331,86 @@ pub fn proof(cluster: &Cluster, host: usize) -> Vec<(String, String, u64, u64)> 
         })
         .collect()
 }
+
+/// How the web app's `/health` answers.
+#[derive(Debug, Clone, Copy)]
+pub enum Health {
+    Healthy,
+    /// Always 500.
+    Sick,
+    /// 200, then 500 from this many seconds after the app started.
+    SickAfter(u32),
+}
+
+/// A revision of a small HTTP app on port 8080: `/` answers the version,
+/// `/health` as `health` says, `/slow` after a second. Its hooks stop the
+/// previous app (ApplicationStop), start this one (ApplicationStart) and
+/// wait until it listens (ValidateService).
+pub fn web_revision(dir: &Path, version: &str, health: Health) -> std::path::PathBuf {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::create_dir_all(dir.join("app")).unwrap();
+    let sick_after = match health {
+        Health::Healthy => "None".to_string(),
+        Health::Sick => "0".to_string(),
+        Health::SickAfter(s) => s.to_string(),
+    };
+    let app = format!(
+        r#"import http.server, time
+SICK_AFTER = {sick_after}
+STARTED = time.time()
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path == "/health":
+            healthy = SICK_AFTER is None or time.time() - STARTED < SICK_AFTER
+            code, body = (200, b"ok\n") if healthy else (500, b"sick\n")
+        else:
+            if self.path == "/slow":
+                time.sleep(1.0)
+            code, body = 200, b"{version}\n"
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+class Server(http.server.ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+Server(("0.0.0.0", 8080), Handler).serve_forever()
+"#
+    );
+    std::fs::write(dir.join("app/app.py"), app).unwrap();
+    let scripts = [
+        (
+            "stop.sh",
+            "#!/bin/sh\n[ -f /srv/web/pid ] || exit 0\npid=$(cat /srv/web/pid)\nkill $pid 2>/dev/null\n\
+             for i in $(seq 1 200); do kill -0 $pid 2>/dev/null || break; sleep 0.02; done\nrm -f /srv/web/pid\n",
+        ),
+        (
+            "start.sh",
+            "#!/bin/sh\ncd /srv/web\nsetsid python3 /srv/web/app.py > /srv/web/app.log 2>&1 < /dev/null &\n\
+             echo $! > /srv/web/pid\n",
+        ),
+        (
+            "validate.sh",
+            "#!/bin/sh\nfor i in $(seq 1 250); do\n  python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 8080), 1)' \
+             2>/dev/null && exit 0\n  sleep 0.02\ndone\necho 'the app did not listen on 8080'; exit 1\n",
+        ),
+    ];
+    use std::os::unix::fs::PermissionsExt;
+    for (name, text) in scripts {
+        std::fs::write(dir.join("scripts").join(name), text).unwrap();
+        std::fs::set_permissions(dir.join("scripts").join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(
+        dir.join("appspec.yml"),
+        "version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /srv/web\nhooks:\n\
+         \x20 ApplicationStop:\n    - location: scripts/stop.sh\n\
+         \x20 ApplicationStart:\n    - location: scripts/start.sh\n\
+         \x20 ValidateService:\n    - location: scripts/validate.sh\n",
+    )
+    .unwrap();
+    dir.to_path_buf()
+}
