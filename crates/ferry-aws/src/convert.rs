@@ -4,12 +4,12 @@
 use ferry_core::Millis;
 use ferry_core::config::{ComputePlatform, DeploymentConfig, MinimumHealthyHosts, TrafficRouting};
 use ferry_core::deployment::{
-    AutoRollback, Deployment, DeploymentStatus, EventStatus, FileExistsBehavior, LifecycleEvent, RollbackEvent, Target,
-    TargetStatus,
+    AutoRollback, BlueAction, Deployment, DeploymentStatus, DeploymentType, EventStatus, FileExistsBehavior,
+    LifecycleEvent, Phase, ReadyAction, RollbackEvent, Target, TargetStatus,
 };
 use ferry_core::resources::{
-    AlarmConfig, Application, ContentKind, DeploymentGroup, Instance, OutdatedInstancesStrategy, Revision,
-    RevisionLocation, Tag, TagFilter, TagFilterType, Trigger,
+    AlarmConfig, Application, BlueGreenConfig, ContentKind, DeploymentGroup, Instance, InstanceSelector,
+    OutdatedInstancesStrategy, Revision, RevisionLocation, Tag, TagFilter, TagFilterType, Trigger,
 };
 use sha2::Digest;
 
@@ -91,9 +91,154 @@ pub fn trigger(t: &Trigger) -> wire::TriggerConfig {
     }
 }
 
-fn in_place(traffic_control: bool) -> wire::DeploymentStyle {
-    let option = if traffic_control { "WITH_TRAFFIC_CONTROL" } else { "WITHOUT_TRAFFIC_CONTROL" };
-    wire::DeploymentStyle { deployment_type: Some("IN_PLACE".into()), deployment_option: Some(option.into()) }
+fn deployment_style(blue_green: bool, traffic_control: bool) -> wire::DeploymentStyle {
+    let kind = if blue_green { "BLUE_GREEN" } else { "IN_PLACE" };
+    let option = if traffic_control || blue_green { "WITH_TRAFFIC_CONTROL" } else { "WITHOUT_TRAFFIC_CONTROL" };
+    wire::DeploymentStyle { deployment_type: Some(kind.into()), deployment_option: Some(option.into()) }
+}
+
+/// Whole minutes of a wait kept in milliseconds (rounded up, so a wait
+/// set natively in seconds never shows as none).
+fn wait_minutes(ms: u64) -> i64 {
+    i64::try_from(ms.div_ceil(60_000)).unwrap_or(i64::MAX)
+}
+
+pub fn blue_green_configuration(ready: ReadyAction, blue: BlueAction) -> wire::BlueGreenDeploymentConfiguration {
+    let (action_on_timeout, wait) = match ready {
+        ReadyAction::Continue => ("CONTINUE_DEPLOYMENT", 0),
+        ReadyAction::Stop { wait_ms } => ("STOP_DEPLOYMENT", wait_minutes(wait_ms)),
+    };
+    let (action, termination_wait) = match blue {
+        BlueAction::Terminate { wait_ms } => ("TERMINATE", wait_minutes(wait_ms)),
+        BlueAction::KeepAlive => ("KEEP_ALIVE", 0),
+    };
+    wire::BlueGreenDeploymentConfiguration {
+        terminate_blue_instances_on_deployment_success: Some(wire::BlueInstanceTerminationOption {
+            action: Some(action.into()),
+            termination_wait_time_in_minutes: Some(termination_wait),
+        }),
+        deployment_ready_option: Some(wire::DeploymentReadyOption {
+            action_on_timeout: Some(action_on_timeout.into()),
+            wait_time_in_minutes: Some(wait),
+        }),
+        green_fleet_provisioning_option: Some(wire::GreenFleetProvisioningOption {
+            action: Some("DISCOVER_EXISTING".into()),
+        }),
+    }
+}
+
+/// The longest Ready or termination wait CodeDeploy allows for EC2: 48 h.
+const MAX_WAIT_MINUTES: i64 = 2880;
+
+/// A `blueGreenDeploymentConfiguration` applied over `current` (members
+/// left out keep their value). A new group starts from CONTINUE_DEPLOYMENT
+/// and KEEP_ALIVE: nothing waits and nothing is terminated unless asked.
+pub fn parse_blue_green_configuration(
+    c: &wire::BlueGreenDeploymentConfiguration,
+    current: Option<BlueGreenConfig>,
+) -> AwsResult<BlueGreenConfig> {
+    let invalid = |m: String| AwsError::new("InvalidBlueGreenDeploymentConfigurationException", m);
+    let wait_ms = |minutes: Option<i64>, what: &str| -> AwsResult<Option<u64>> {
+        match minutes {
+            None => Ok(None),
+            Some(m) if (0..=MAX_WAIT_MINUTES).contains(&m) => Ok(Some(m as u64 * 60_000)),
+            Some(m) => Err(invalid(format!("{what} must be between 0 and {MAX_WAIT_MINUTES} minutes (got {m})."))),
+        }
+    };
+    let mut config = current.unwrap_or(BlueGreenConfig { ready: ReadyAction::Continue, blue: BlueAction::KeepAlive });
+    if let Some(fleet) = &c.green_fleet_provisioning_option {
+        match fleet.action.as_deref() {
+            None | Some("DISCOVER_EXISTING") => {}
+            Some("COPY_AUTO_SCALING_GROUP") => {
+                return Err(invalid(
+                    "COPY_AUTO_SCALING_GROUP needs Auto Scaling groups, which ferry does not have: use \
+                     DISCOVER_EXISTING and name the replacement instances with targetInstances."
+                        .into(),
+                ));
+            }
+            Some(other) => {
+                return Err(invalid(format!(
+                    "The green fleet provisioning action {other:?} is not DISCOVER_EXISTING or COPY_AUTO_SCALING_GROUP."
+                )));
+            }
+        }
+    }
+    if let Some(ready) = &c.deployment_ready_option {
+        let wait = wait_ms(ready.wait_time_in_minutes, "waitTimeInMinutes")?;
+        let current_wait = match config.ready {
+            ReadyAction::Stop { wait_ms } => wait_ms,
+            ReadyAction::Continue => 0,
+        };
+        config.ready = match ready.action_on_timeout.as_deref() {
+            Some("CONTINUE_DEPLOYMENT") => ReadyAction::Continue,
+            Some("STOP_DEPLOYMENT") => ReadyAction::Stop { wait_ms: wait.unwrap_or(current_wait) },
+            None => match config.ready {
+                ReadyAction::Stop { .. } => ReadyAction::Stop { wait_ms: wait.unwrap_or(current_wait) },
+                ReadyAction::Continue => ReadyAction::Continue,
+            },
+            Some(other) => {
+                return Err(invalid(format!(
+                    "The actionOnTimeout {other:?} is not CONTINUE_DEPLOYMENT or STOP_DEPLOYMENT."
+                )));
+            }
+        };
+    }
+    if let Some(blue) = &c.terminate_blue_instances_on_deployment_success {
+        let wait = wait_ms(blue.termination_wait_time_in_minutes, "terminationWaitTimeInMinutes")?;
+        let current_wait = match config.blue {
+            BlueAction::Terminate { wait_ms } => wait_ms,
+            BlueAction::KeepAlive => 0,
+        };
+        config.blue = match blue.action.as_deref() {
+            Some("TERMINATE") => BlueAction::Terminate { wait_ms: wait.unwrap_or(current_wait) },
+            Some("KEEP_ALIVE") => BlueAction::KeepAlive,
+            None => match config.blue {
+                BlueAction::Terminate { .. } => BlueAction::Terminate { wait_ms: wait.unwrap_or(current_wait) },
+                BlueAction::KeepAlive => BlueAction::KeepAlive,
+            },
+            Some(other) => {
+                return Err(invalid(format!("The blue instance action {other:?} is not TERMINATE or KEEP_ALIVE.")));
+            }
+        };
+    }
+    Ok(config)
+}
+
+/// `targetInstances`: the replacement fleet, by tags. ferry's instances
+/// are all on-premises, so EC2 tag filters select among them.
+pub fn parse_target_instances(t: &wire::TargetInstances) -> AwsResult<InstanceSelector> {
+    if t.auto_scaling_groups.as_deref().is_some_and(|g| !g.is_empty()) {
+        return Err(AwsError::new(
+            "InvalidTargetInstancesException",
+            "ferry has no Auto Scaling groups: select the replacement instances with tagFilters or ec2TagSet.",
+        ));
+    }
+    let tag_filters = parse_tag_filters(t.tag_filters.as_deref().unwrap_or_default(), "InvalidEC2TagException")?;
+    let tag_set = match &t.ec2_tag_set {
+        Some(set) => parse_tag_set(set.ec2_tag_set_list.as_deref().unwrap_or_default(), "InvalidEC2TagException")?,
+        None => Vec::new(),
+    };
+    if !tag_filters.is_empty() && !tag_set.is_empty() {
+        return Err(AwsError::new(
+            "InvalidEC2TagCombinationException",
+            "targetInstances takes tagFilters or ec2TagSet, not both.",
+        ));
+    }
+    if tag_filters.is_empty() && tag_set.is_empty() {
+        return Err(AwsError::new(
+            "InvalidTargetInstancesException",
+            "targetInstances names no instances: give tagFilters or ec2TagSet.",
+        ));
+    }
+    Ok(InstanceSelector { tag_filters, tag_set })
+}
+
+fn target_instances(s: &InstanceSelector) -> wire::TargetInstances {
+    wire::TargetInstances {
+        tag_filters: (!s.tag_filters.is_empty()).then(|| s.tag_filters.iter().map(tag_filter).collect()),
+        auto_scaling_groups: None,
+        ec2_tag_set: (!s.tag_set.is_empty()).then(|| wire::Ec2TagSet { ec2_tag_set_list: Some(tag_set(&s.tag_set)) }),
+    }
 }
 
 /// Target groups as CodeDeploy's `loadBalancerInfo` (none: absent).
@@ -280,7 +425,8 @@ pub fn group_info(g: &DeploymentGroup, context: GroupContext) -> wire::Deploymen
         trigger_configurations: g.triggers.iter().map(trigger).collect(),
         alarm_configuration: alarm_configuration(&g.alarms),
         auto_rollback_configuration: auto_rollback(&g.auto_rollback),
-        deployment_style: in_place(g.traffic_control),
+        deployment_style: deployment_style(g.blue_green.is_some(), g.traffic_control),
+        blue_green_deployment_configuration: g.blue_green.map(|c| blue_green_configuration(c.ready, c.blue)),
         load_balancer_info: load_balancer_info(&g.target_groups),
         outdated_instances_strategy: match g.outdated_instances_strategy {
             OutdatedInstancesStrategy::Update => "UPDATE".into(),
@@ -347,9 +493,23 @@ pub fn deployment_info(
         auto_rollback_configuration: auto_rollback(&d.auto_rollback),
         update_outdated_instances_only: false,
         rollback_info,
-        deployment_style: in_place(d.lifecycle_events.iter().any(|e| e == "BlockTraffic")),
+        deployment_style: deployment_style(
+            d.deployment_type == DeploymentType::BlueGreen,
+            d.lifecycle_events.iter().any(|e| e == "BlockTraffic"),
+        ),
+        blue_green_deployment_configuration: d
+            .blue_green
+            .as_ref()
+            .map(|bg| blue_green_configuration(bg.ready, bg.blue)),
+        target_instances: d.blue_green.as_ref().and_then(|bg| bg.green_selector.as_ref()).map(target_instances),
         load_balancer_info: None,
-        instance_termination_wait_time_started: false,
+        instance_termination_wait_time_started: d.blue_green.as_ref().is_some_and(|bg| {
+            matches!(bg.phase, Phase::TerminationWait | Phase::Terminating)
+                || (bg.phase == Phase::Done
+                    && d.status == DeploymentStatus::Succeeded
+                    && matches!(bg.blue, BlueAction::Terminate { .. })
+                    && !bg.traffic_only)
+        }),
         file_exists_behavior: Some(
             file_exists_name(d.file_exists_behavior.unwrap_or(FileExistsBehavior::Disallow)).into(),
         ),
@@ -410,6 +570,7 @@ pub fn instance_target(d: &Deployment, t: &Target, arns: &Arns) -> wire::Deploym
             status: target_status(t.status),
             last_updated_at: ts(t.last_updated),
             lifecycle_events: t.events.iter().map(lifecycle_event).collect(),
+            instance_label: t.label.map(|l| l.as_str().to_string()),
         },
     }
 }
@@ -421,6 +582,7 @@ pub fn instance_summary(d: &Deployment, t: &Target) -> wire::InstanceSummary {
         status: target_status(t.status),
         last_updated_at: ts(t.last_updated),
         lifecycle_events: t.events.iter().map(lifecycle_event).collect(),
+        instance_type: t.label.map(|l| l.as_str().to_string()),
     }
 }
 

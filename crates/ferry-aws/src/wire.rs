@@ -95,10 +95,45 @@ pub struct DeploymentStyle {
     pub deployment_option: Option<String>,
 }
 
-/// Settings ferry does not deploy (blue/green for now, ECS services, zonal
-/// configs) are read only to be refused with the right exception, so they
-/// stay untyped JSON.
+/// Settings ferry does not deploy (ECS services, zonal configs) are read
+/// only to be refused with the right exception, so they stay untyped JSON.
 pub type Opaque = serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueGreenDeploymentConfiguration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminate_blue_instances_on_deployment_success: Option<BlueInstanceTerminationOption>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_ready_option: Option<DeploymentReadyOption>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub green_fleet_provisioning_option: Option<GreenFleetProvisioningOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueInstanceTerminationOption {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_wait_time_in_minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentReadyOption {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_on_timeout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_time_in_minutes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct GreenFleetProvisioningOption {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct NamedInfo {
@@ -269,6 +304,8 @@ pub struct DeploymentGroupInfo {
     pub auto_rollback_configuration: AutoRollbackConfiguration,
     pub deployment_style: DeploymentStyle,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub blue_green_deployment_configuration: Option<BlueGreenDeploymentConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub load_balancer_info: Option<LoadBalancerInfo>,
     pub outdated_instances_strategy: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -359,6 +396,10 @@ pub struct DeploymentInfo {
     pub rollback_info: Option<RollbackInfo>,
     pub deployment_style: DeploymentStyle,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub blue_green_deployment_configuration: Option<BlueGreenDeploymentConfiguration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_instances: Option<TargetInstances>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub load_balancer_info: Option<LoadBalancerInfo>,
     pub instance_termination_wait_time_started: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -400,6 +441,8 @@ pub struct InstanceTarget {
     pub status: String,
     pub last_updated_at: Timestamp,
     pub lifecycle_events: Vec<LifecycleEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -417,6 +460,8 @@ pub struct InstanceSummary {
     pub status: String,
     pub last_updated_at: Timestamp,
     pub lifecycle_events: Vec<LifecycleEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -504,7 +549,7 @@ input!(DeploymentGroupInput {
     auto_rollback_configuration: Option<AutoRollbackConfiguration>,
     outdated_instances_strategy: Option<String>,
     deployment_style: Option<DeploymentStyle>,
-    blue_green_deployment_configuration: Option<Opaque>,
+    blue_green_deployment_configuration: Option<BlueGreenDeploymentConfiguration>,
     load_balancer_info: Option<LoadBalancerInfo>,
     ec2_tag_set: Option<Ec2TagSet>,
     ecs_services: Option<Vec<Opaque>>,

@@ -59,11 +59,15 @@ pub fn from_request(body: &api::CreateTargetGroup) -> ApiResult<TargetGroup> {
     if !body.health_path.starts_with('/') {
         return Err(invalid(format!("the health check path {:?} must start with /", body.health_path)));
     }
-    if body.health_interval_ms < 10
-        || body.health_timeout_ms == 0
-        || body.health_timeout_ms > body.health_interval_ms * 10
-    {
+    if body.health_interval_ms < 10 || body.health_timeout_ms == 0 {
         return Err(invalid("the health check interval must be at least 10 ms and its timeout above 0"));
+    }
+    // A timeout far above the interval would let checks pile up.
+    if body.health_timeout_ms > body.health_interval_ms * 10 {
+        return Err(invalid(format!(
+            "the health check timeout ({} ms) must be at most 10 times the interval ({} ms)",
+            body.health_timeout_ms, body.health_interval_ms
+        )));
     }
     if body.healthy_threshold == 0 || body.unhealthy_threshold == 0 {
         return Err(invalid("health thresholds must be at least 1"));

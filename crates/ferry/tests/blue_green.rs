@@ -2,7 +2,8 @@
 //! and linear traffic shifting under a constant request rate, a revision
 //! that never becomes healthy, one that turns unhealthy mid-shift (traffic
 //! rolled back), the Ready wait with ContinueDeployment, the test listener,
-//! and the termination of the original instances.
+//! and the termination of the original instances (through ferry's CLI and
+//! the real AWS CLI).
 
 mod support;
 
@@ -271,19 +272,47 @@ fn ready_wait_test_listener_continue_and_termination() {
     assert_eq!(c.wait_done(&d1, LONG)["status"], "Succeeded");
     assert_eq!(serving(&c), ["host1"]);
 
+    // The second deployment through the AWS CLI: the Ready wait, the
+    // labels, ContinueDeployment and the deprecated SkipWait… operation.
     let v2 = push(&c, "v2", Health::Healthy);
-    let d2 = deploy(&c, &v2, &[]);
-    wait_for("the Ready state", LONG, || (c.get(&d2)["status"] == "Ready").then_some(()));
+    let revision = format!("revisionType=S3,s3Location={{bucket=FerryServer,key={v2},bundleType=zip}}");
+    let created = c.aws_ok(&[
+        "create-deployment",
+        "--application-name",
+        "shop",
+        "--deployment-group-name",
+        "web",
+        "--revision",
+        &revision,
+    ]);
+    let d2 = created["deploymentId"].as_str().unwrap().to_string();
+    let info = |c: &Cluster| c.aws_ok(&["get-deployment", "--deployment-id", &d2])["deploymentInfo"].clone();
+    wait_for("the Ready state", LONG, || (info(&c)["status"] == "Ready").then_some(()));
+    let shown = info(&c);
+    assert_eq!(shown["deploymentStyle"]["deploymentType"], "BLUE_GREEN", "{shown:#}");
+    assert_eq!(
+        shown["blueGreenDeploymentConfiguration"]["deploymentReadyOption"]["actionOnTimeout"],
+        "STOP_DEPLOYMENT"
+    );
+    assert_eq!(shown["instanceTerminationWaitTimeStarted"], false);
+    let labelled = |label: &str| {
+        let filter = format!("ServerInstanceLabel={label}");
+        c.aws_ok(&["list-deployment-targets", "--deployment-id", &d2, "--target-filters", &filter])["targetIds"].clone()
+    };
+    assert_eq!(labelled("Green"), serde_json::json!(["host2"]));
+    assert_eq!(labelled("Blue"), serde_json::json!(["host1"]));
     // Before production traffic moves: the test listener reaches the green only.
     wait_for("host2 behind the test listener", LONG, || (get_body(test).as_deref() == Some("v2")).then_some(()));
     assert_eq!(get_body(prod).as_deref(), Some("v1"));
-    let refused = c.ferry(&["continue", &d2, "--termination"]);
-    assert!(!refused.status.success(), "not waiting for termination yet");
-    c.ferry_ok(&["continue", &d2]);
-    wait_for("the termination wait", LONG, || (c.get(&d2)["blue_green"]["phase"] == "TerminationWait").then_some(()));
+    let refused = c.aws(&["continue-deployment", "--deployment-id", &d2, "--deployment-wait-type", "TERMINATION_WAIT"]);
+    let refused = refused.unwrap_err();
+    assert!(refused.contains("DeploymentIsNotInReadyStateException"), "not waiting for termination yet: {refused}");
+    c.aws_ok(&["continue-deployment", "--deployment-id", &d2, "--deployment-wait-type", "READY_WAIT"]);
+    wait_for("the termination wait", LONG, || (info(&c)["instanceTerminationWaitTimeStarted"] == true).then_some(()));
+    assert_eq!(info(&c)["status"], "InProgress", "the termination wait is part of the deployment");
     assert_eq!(get_body(prod).as_deref(), Some("v2"));
     assert!(!terminated.exists(), "nothing terminated before the wait ends");
-    c.ferry_ok(&["continue", &d2, "--termination"]);
+    c.aws_ok(&["skip-wait-time-for-instance-termination", "--deployment-id", &d2]);
     let view = c.wait_done(&d2, LONG);
     assert_eq!(view["status"], "Succeeded", "{view:#}");
     let log = std::fs::read_to_string(&terminated).unwrap();
@@ -292,4 +321,6 @@ fn ready_wait_test_listener_continue_and_termination() {
     let names: Vec<&str> = instances.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["host2"], "the terminated original is deregistered");
     assert_eq!(serving(&c), ["host2"]);
+    let refused = c.aws(&["continue-deployment", "--deployment-id", &d2]);
+    assert!(refused.unwrap_err().contains("DeploymentAlreadyCompletedException"));
 }

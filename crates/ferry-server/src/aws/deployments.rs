@@ -5,6 +5,7 @@ use ferry_aws::validate::{self, Name, one_of};
 use ferry_aws::{AwsError, AwsResult, token, wire};
 use ferry_blob::FetchError;
 use ferry_core::deployment::{Deployment, DeploymentStatus, Target};
+use ferry_core::machine::Wait;
 use ferry_store::{DeploymentFilter, StoreError};
 use serde_json::{Value, json};
 
@@ -32,12 +33,19 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
         Some(name) => Some(ctx.server_config(name).await?.name),
         None => None,
     };
-    if input.target_instances.is_some() {
-        return Err(AwsError::new(
-            "InvalidTargetInstancesException",
-            "targetInstances applies to blue/green deployments, which this ferry does not run yet.",
-        ));
-    }
+    let green_selector = match &input.target_instances {
+        None => None,
+        Some(_) if group.blue_green.is_none() => {
+            return Err(AwsError::new(
+                "InvalidTargetInstancesException",
+                format!(
+                    "targetInstances names the replacement fleet of a blue/green deployment; group {} deploys in place.",
+                    group.name
+                ),
+            ));
+        }
+        Some(t) => Some(convert::parse_target_instances(t)?),
+    };
     if input.update_outdated_instances_only == Some(true) {
         return Err(AwsError::new(
             "InvalidUpdateOutdatedInstancesOnlyValueException",
@@ -79,7 +87,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
             file_exists_behavior,
             ignore_application_stop_failures: input.ignore_application_stop_failures.unwrap_or(false),
             auto_rollback,
-            green_selector: None,
+            green_selector,
         })
         .await
         .map_err(driver_error)?;
@@ -101,7 +109,7 @@ async fn info(ctx: &Ctx<'_>, d: &Deployment) -> AwsResult<wire::DeploymentInfo> 
         None => None,
     };
     let mut info = convert::deployment_info(d, revision, previous);
-    if d.lifecycle_events.iter().any(|e| e == "BlockTraffic")
+    if (d.blue_green.is_some() || d.lifecycle_events.iter().any(|e| e == "BlockTraffic"))
         && let Ok(group) = ctx.state.store.get_group_by_id(&d.group_id).await
     {
         info.load_balancer_info = convert::load_balancer_info(&group.target_groups);
@@ -182,40 +190,37 @@ pub async fn stop(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(json!({ "status": status, "statusMessage": message }))
 }
 
-fn in_place_only(d: &Deployment, what: &str) -> AwsError {
-    if d.status.is_terminal() {
-        return AwsError::new(
-            "DeploymentAlreadyCompletedException",
-            format!("The deployment {} has already completed.", d.id),
-        );
-    }
-    AwsError::new(
-        "UnsupportedActionForDeploymentTypeException",
-        format!("{what} applies to blue/green deployments; {} is an in-place deployment.", d.id),
-    )
-}
-
+/// ContinueDeployment: READY_WAIT (the default) moves traffic to a Ready
+/// deployment's replacement instances; TERMINATION_WAIT ends the wait
+/// before the original instances are terminated.
 pub async fn continue_deployment(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     let input: wire::ContinueDeploymentInput = ctx.op.input(body)?;
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
-    if let Some(kind) = input.deployment_wait_type.as_deref() {
-        one_of(
+    let wait = match input.deployment_wait_type.as_deref() {
+        None => Wait::Ready,
+        Some(kind) => match one_of(
             kind,
             &["READY_WAIT", "TERMINATION_WAIT"],
             "InvalidDeploymentWaitTypeException",
             "The deploymentWaitType",
-        )?;
-    }
-    Err(in_place_only(&d, "ContinueDeployment"))
+        )? {
+            "TERMINATION_WAIT" => Wait::Termination,
+            _ => Wait::Ready,
+        },
+    };
+    ctx.state.driver.continue_deployment(&d.id, wait).await.map_err(driver_error)?;
+    Ok(json!({}))
 }
 
+/// The deprecated twin of ContinueDeployment{TERMINATION_WAIT}.
 pub async fn skip_wait(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     let input: wire::DeploymentIdInput = ctx.op.input(body)?;
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     if matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
         return Err(not_started(&d));
     }
-    Err(in_place_only(&d, "SkipWaitTimeForInstanceTermination"))
+    ctx.state.driver.continue_deployment(&d.id, Wait::Termination).await.map_err(driver_error)?;
+    Ok(json!({}))
 }
 
 pub async fn put_hook_status(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
@@ -324,12 +329,16 @@ pub async fn list_targets(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
         .targets
         .iter()
         .filter(|t| statuses.as_ref().is_none_or(|s| s.iter().any(|s| s == t.status.as_str())))
-        // In-place targets carry no Blue/Green label.
-        .filter(|_| labels.as_ref().is_none_or(|l| l.is_empty()))
+        // In-place targets carry no Blue/Green label: a label filter leaves them out.
+        .filter(|t| labels.as_ref().is_none_or(|l| l.is_empty() || has_label(t, l)))
         .map(|t| t.instance.clone())
         .collect();
     let (page, next) = token::page(ctx.op, ids, input.next_token.as_deref())?;
     Ok(with_token(json!({ "targetIds": page }), "nextToken", next))
+}
+
+fn has_label(t: &Target, labels: &[String]) -> bool {
+    t.label.is_some_and(|label| labels.iter().any(|l| l == label.as_str()))
 }
 
 const STATUSES: [&str; 7] = ["Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown", "Ready"];
@@ -387,7 +396,7 @@ pub async fn list_instances(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
         .targets
         .iter()
         .filter(|t| statuses.is_empty() || statuses.iter().any(|s| s == t.status.as_str()))
-        .filter(|_| kinds.is_empty())
+        .filter(|t| kinds.is_empty() || has_label(t, &kinds))
         .map(|t| t.instance.clone())
         .collect();
     let (page, next) = token::page(ctx.op, ids, input.next_token.as_deref())?;

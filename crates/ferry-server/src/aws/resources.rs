@@ -7,7 +7,8 @@ use ferry_aws::convert::{self, GroupContext};
 use ferry_aws::validate::{self, Name};
 use ferry_aws::{AwsError, AwsResult, token, wire};
 use ferry_core::config::{BUILTIN_PREFIX, ComputePlatform, DeploymentConfig, builtin_configs};
-use ferry_core::resources::{Application, DeploymentGroup, InstanceSelector, Tag};
+use ferry_core::deployment::{BlueAction, ReadyAction};
+use ferry_core::resources::{Application, BlueGreenConfig, DeploymentGroup, InstanceSelector, Tag};
 use ferry_store::StoreError;
 use serde_json::{Value, json};
 
@@ -188,7 +189,24 @@ async fn apply_group_input(
         group.outdated_instances_strategy = convert::parse_outdated_instances_strategy(strategy)?;
     }
     if let Some(style) = &input.deployment_style {
-        group.traffic_control = check_style(style)?;
+        let (blue_green, traffic_control) = check_style(style)?;
+        group.traffic_control = traffic_control;
+        group.blue_green = match (blue_green, group.blue_green) {
+            (true, current) => {
+                Some(current.unwrap_or(BlueGreenConfig { ready: ReadyAction::Continue, blue: BlueAction::KeepAlive }))
+            }
+            (false, _) => None,
+        };
+    }
+    if let Some(config) = input.blue_green_deployment_configuration.as_ref().filter(|c| !is_empty_config(c)) {
+        if group.blue_green.is_none() {
+            return Err(AwsError::new(
+                "InvalidBlueGreenDeploymentConfigurationException",
+                "blueGreenDeploymentConfiguration applies to BLUE_GREEN groups: set deploymentStyle \
+                 {deploymentType: BLUE_GREEN, deploymentOption: WITH_TRAFFIC_CONTROL} too.",
+            ));
+        }
+        group.blue_green = Some(convert::parse_blue_green_configuration(config, group.blue_green)?);
     }
     if let Some(info) = &input.load_balancer_info {
         let names = convert::parse_load_balancer_info(info)?;
@@ -210,12 +228,6 @@ async fn apply_group_input(
         return Err(AwsError::new(
             "InvalidLoadBalancerInfoException",
             "WITH_TRAFFIC_CONTROL needs a loadBalancerInfo naming at least one target group.",
-        ));
-    }
-    if input.blue_green_deployment_configuration.as_ref().is_some_and(|v| !is_empty_json(v)) {
-        return Err(AwsError::new(
-            "InvalidBlueGreenDeploymentConfigurationException",
-            "Blue/green deployments are not supported by this ferry yet: leave out blueGreenDeploymentConfiguration.",
         ));
     }
     if input.ecs_services.as_deref().is_some_and(|s| !s.is_empty()) {
@@ -240,8 +252,15 @@ fn is_empty_json(v: &Value) -> bool {
     }
 }
 
-/// Whether the style asks for traffic control; blue/green is refused.
-fn check_style(style: &wire::DeploymentStyle) -> AwsResult<bool> {
+fn is_empty_config(c: &wire::BlueGreenDeploymentConfiguration) -> bool {
+    c.deployment_ready_option.is_none()
+        && c.terminate_blue_instances_on_deployment_success.is_none()
+        && c.green_fleet_provisioning_option.is_none()
+}
+
+/// Whether the style is blue/green, and whether it asks for traffic
+/// control (which blue/green always needs: traffic moves between fleets).
+fn check_style(style: &wire::DeploymentStyle) -> AwsResult<(bool, bool)> {
     let kind = style.deployment_type.as_deref().unwrap_or("IN_PLACE");
     let option = style.deployment_option.as_deref().unwrap_or("WITHOUT_TRAFFIC_CONTROL");
     validate::one_of(kind, &["IN_PLACE", "BLUE_GREEN"], "InvalidDeploymentStyleException", "The deploymentType")?;
@@ -251,13 +270,14 @@ fn check_style(style: &wire::DeploymentStyle) -> AwsResult<bool> {
         "InvalidDeploymentStyleException",
         "The deploymentOption",
     )?;
-    if kind != "IN_PLACE" {
+    let blue_green = kind == "BLUE_GREEN";
+    if blue_green && option != "WITH_TRAFFIC_CONTROL" {
         return Err(AwsError::new(
             "InvalidDeploymentStyleException",
-            format!("The deployment style {kind}/{option} is not supported by this ferry yet: only IN_PLACE."),
+            "A BLUE_GREEN deployment moves traffic between fleets: its deploymentOption must be WITH_TRAFFIC_CONTROL.",
         ));
     }
-    Ok(option == "WITH_TRAFFIC_CONTROL")
+    Ok((blue_green, option == "WITH_TRAFFIC_CONTROL"))
 }
 
 pub async fn create_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
@@ -398,12 +418,9 @@ pub async fn create_deployment_config(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<V
             "Zonal configs are not supported: ferry's on-premises instances have no Availability Zones.",
         ));
     }
-    if input.traffic_routing_config.is_some() {
-        return Err(AwsError::new(
-            "InvalidTrafficRoutingConfigurationException",
-            "A trafficRoutingConfig is not supported for the Server compute platform by this ferry yet.",
-        ));
-    }
+    // A ferry extension: CodeDeploy shifts traffic by steps only for Lambda
+    // and ECS; ferry also does it for blue/green deployments of servers.
+    let traffic_routing = input.traffic_routing_config.as_ref().map(convert::parse_traffic_routing).transpose()?;
     let minimum = input.minimum_healthy_hosts.as_ref().ok_or_else(|| {
         AwsError::new(
             "InvalidMinimumHealthyHostValueException",
@@ -423,7 +440,7 @@ pub async fn create_deployment_config(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<V
         name: name.to_string(),
         compute_platform: platform,
         minimum_healthy_hosts: Some(minimum),
-        traffic_routing: None,
+        traffic_routing,
         create_time: now_millis(),
     };
     ctx.state.store.create_config(&config).await.map_err(|e| match e {
@@ -644,10 +661,11 @@ mod tests {
         use ferry_aws::wire::DeploymentStyle;
         let style =
             |t: &str, o: &str| DeploymentStyle { deployment_type: Some(t.into()), deployment_option: Some(o.into()) };
-        assert!(!super::check_style(&style("IN_PLACE", "WITHOUT_TRAFFIC_CONTROL")).unwrap());
-        assert!(super::check_style(&style("IN_PLACE", "WITH_TRAFFIC_CONTROL")).unwrap());
-        assert!(!super::check_style(&DeploymentStyle::default()).unwrap());
-        for (t, o) in [("BLUE_GREEN", "WITH_TRAFFIC_CONTROL"), ("IN_PLACE", "SOMETIMES"), ("X", "Y")] {
+        assert_eq!(super::check_style(&style("IN_PLACE", "WITHOUT_TRAFFIC_CONTROL")).unwrap(), (false, false));
+        assert_eq!(super::check_style(&style("IN_PLACE", "WITH_TRAFFIC_CONTROL")).unwrap(), (false, true));
+        assert_eq!(super::check_style(&style("BLUE_GREEN", "WITH_TRAFFIC_CONTROL")).unwrap(), (true, true));
+        assert_eq!(super::check_style(&DeploymentStyle::default()).unwrap(), (false, false));
+        for (t, o) in [("BLUE_GREEN", "WITHOUT_TRAFFIC_CONTROL"), ("IN_PLACE", "SOMETIMES"), ("X", "Y")] {
             assert_eq!(super::check_style(&style(t, o)).unwrap_err().code, "InvalidDeploymentStyleException");
         }
     }

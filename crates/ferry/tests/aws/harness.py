@@ -178,6 +178,14 @@ def host_log(app, host, name):
         return ""
 
 
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_for(what, check, timeout=120):
     deadline = time.time() + timeout
     pause = 0.05

@@ -109,8 +109,14 @@ class GroupsAndConfigs(unittest.TestCase):
             (dict(deploymentGroupName="x", serviceRoleArn=ROLE, autoScalingGroups=["asg-1"]),
              "InvalidAutoScalingGroupException"),
             (dict(deploymentGroupName="x", serviceRoleArn=ROLE,
-                  deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}),
+                  deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"}),
              "InvalidDeploymentStyleException"),
+            (dict(deploymentGroupName="x", serviceRoleArn=ROLE,
+                  deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}),
+             "InvalidLoadBalancerInfoException"),
+            (dict(deploymentGroupName="x", serviceRoleArn=ROLE,
+                  blueGreenDeploymentConfiguration={"deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT"}}),
+             "InvalidBlueGreenDeploymentConfigurationException"),
             (dict(deploymentGroupName="x", serviceRoleArn=ROLE, loadBalancerInfo={"elbInfoList": [{"name": "lb"}]}),
              "InvalidLoadBalancerInfoException"),
             (dict(deploymentGroupName="x", serviceRoleArn=ROLE, autoRollbackConfiguration={"enabled": True}),
@@ -195,6 +201,10 @@ class GroupsAndConfigs(unittest.TestCase):
                   zonalConfig={"monitorDurationInSeconds": 60}), "InvalidZonalDeploymentConfigurationException"),
             (dict(deploymentConfigName="ecs", computePlatform="ECS",
                   trafficRoutingConfig={"type": "AllAtOnce"}), "InvalidComputePlatformException"),
+            (dict(deploymentConfigName="canary-0", minimumHealthyHosts={"type": "HOST_COUNT", "value": 0},
+                  trafficRoutingConfig={"type": "TimeBasedCanary",
+                                        "timeBasedCanary": {"canaryPercentage": 0, "canaryInterval": 1}}),
+             "InvalidTrafficRoutingConfigurationException"),
         ]
         for kwargs, expected in cases:
             self.assertEqual(error_code(cd.create_deployment_config, **kwargs), expected, kwargs)
@@ -472,6 +482,104 @@ class RevisionsAndDeployments(unittest.TestCase):
         self.assertEqual(installed_versions("api-native"), ["n1"] * 3)
 
 
+class BlueGreen(unittest.TestCase):
+    """Blue/green through the AWS API, to the point where traffic would move:
+    the successful cut-over runs in tests/blue_green.rs behind a real proxy."""
+
+    def test_groups_deployments_ready_wait_and_a_green_fleet_that_never_turns_healthy(self):
+        cd = client()
+        # A ferry target group (no AWS API makes one); nothing listens on the
+        # instances' port 8080, so AllowTraffic must time out.
+        port = harness.free_port()
+        ferry("lb", "create", "api-bg-tg", "--port", "8080", "--listen", f"127.0.0.1:{port}",
+              "--health-interval-ms", "100", "--health-timeout-ms", "500", "--healthy-timeout-ms", "1500")
+        bg = {
+            "deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 30},
+            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 5},
+            "greenFleetProvisioningOption": {"action": "DISCOVER_EXISTING"},
+        }
+        style = {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}
+        lb = {"targetGroupInfoList": [{"name": "api-bg-tg"}]}
+        make_group(cd, "api-bg", deploymentStyle=style, loadBalancerInfo=lb, blueGreenDeploymentConfiguration=bg)
+        info = cd.get_deployment_group(applicationName="api-bg", deploymentGroupName="web")["deploymentGroupInfo"]
+        self.assertEqual(info["deploymentStyle"], style)
+        self.assertEqual(info["blueGreenDeploymentConfiguration"], bg)
+        for config, expected in [
+            ({"greenFleetProvisioningOption": {"action": "COPY_AUTO_SCALING_GROUP"}},
+             "InvalidBlueGreenDeploymentConfigurationException"),
+            ({"deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 2881}},
+             "InvalidBlueGreenDeploymentConfigurationException"),
+            ({"terminateBlueInstancesOnDeploymentSuccess": {"action": "MAYBE"}},
+             "InvalidBlueGreenDeploymentConfigurationException"),
+        ]:
+            self.assertEqual(error_code(cd.update_deployment_group, applicationName="api-bg",
+                                        currentDeploymentGroupName="web", blueGreenDeploymentConfiguration=config),
+                             expected, config)
+        # Members left out keep their values.
+        cd.update_deployment_group(applicationName="api-bg", currentDeploymentGroupName="web",
+                                   blueGreenDeploymentConfiguration={
+                                       "deploymentReadyOption": {"waitTimeInMinutes": 20}})
+        info = cd.get_deployment_group(applicationName="api-bg", deploymentGroupName="web")["deploymentGroupInfo"]
+        self.assertEqual(info["blueGreenDeploymentConfiguration"]["deploymentReadyOption"],
+                         {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 20})
+        self.assertEqual(info["blueGreenDeploymentConfiguration"]["terminateBlueInstancesOnDeploymentSuccess"],
+                         bg["terminateBlueInstancesOnDeploymentSuccess"])
+
+        cd.create_deployment_config(deploymentConfigName="api-bg-canary",
+                                    minimumHealthyHosts={"type": "HOST_COUNT", "value": 0},
+                                    trafficRoutingConfig={"type": "TimeBasedCanary", "timeBasedCanary": {
+                                        "canaryPercentage": 10, "canaryInterval": 5}})
+        config = cd.get_deployment_config(deploymentConfigName="api-bg-canary")["deploymentConfigInfo"]
+        self.assertEqual(config["trafficRoutingConfig"]["timeBasedCanary"],
+                         {"canaryPercentage": 10, "canaryInterval": 5})
+
+        # The replacement fleet: host3, by a tag given for this test.
+        green_tag = {"Key": "fleet", "Value": "api-bg-green"}
+        cd.add_tags_to_on_premises_instances(tags=[green_tag], instanceNames=["host3"])
+        self.addCleanup(cd.remove_tags_from_on_premises_instances, tags=[green_tag], instanceNames=["host3"])
+        ensure_bucket(BUCKET)
+        loc = upload(BUCKET, "api/bg-1.zip", revision_dir("api-bg", "b1"))
+        target = {"tagFilters": [dict(green_tag, Type="KEY_AND_VALUE")]}
+        self.assertEqual(error_code(cd.create_deployment, applicationName="api-bg", deploymentGroupName="web",
+                                    revision=loc, targetInstances={"autoScalingGroups": ["asg"]}),
+                         "InvalidTargetInstancesException")
+        d = cd.create_deployment(applicationName="api-bg", deploymentGroupName="web", revision=loc,
+                                 deploymentConfigName="api-bg-canary", targetInstances=target)["deploymentId"]
+        harness.wait_for("the Ready state",
+                         lambda: cd.get_deployment(deploymentId=d)["deploymentInfo"]["status"] == "Ready")
+        info = cd.get_deployment(deploymentId=d)["deploymentInfo"]
+        self.assertEqual(info["deploymentStyle"], style)
+        self.assertEqual(info["targetInstances"], target)
+        self.assertEqual(info["blueGreenDeploymentConfiguration"]["deploymentReadyOption"]["waitTimeInMinutes"], 20)
+        self.assertEqual(info["loadBalancerInfo"], lb)
+        self.assertFalse(info["instanceTerminationWaitTimeStarted"])
+        self.assertEqual(info["deploymentOverview"]["Ready"], 1)
+        self.assertEqual(installed_versions("api-bg")[2], "b1")
+        self.assertEqual(installed_versions("api-bg")[:2], [None, None], "only the green fleet is installed")
+        self.assertEqual(cd.list_deployment_targets(deploymentId=d, targetFilters={"ServerInstanceLabel": ["Green"]})
+                         ["targetIds"], ["host3"])
+        self.assertEqual(cd.list_deployment_targets(deploymentId=d, targetFilters={"ServerInstanceLabel": ["Blue"]})
+                         ["targetIds"], [])
+        self.assertEqual(cd.list_deployment_instances(deploymentId=d, instanceTypeFilter=["Green"])["instancesList"],
+                         ["host3"])
+        t = cd.get_deployment_target(deploymentId=d, targetId="host3")["deploymentTarget"]["instanceTarget"]
+        self.assertEqual((t["instanceLabel"], t["status"]), ("Green", "Ready"))
+        self.assertEqual(error_code(cd.continue_deployment, deploymentId=d, deploymentWaitType="TERMINATION_WAIT"),
+                         "DeploymentIsNotInReadyStateException")
+        self.assertEqual(error_code(cd.continue_deployment, deploymentId=d, deploymentWaitType="SOON"),
+                         "InvalidDeploymentWaitTypeException")
+
+        cd.continue_deployment(deploymentId=d, deploymentWaitType="READY_WAIT")
+        info = wait_done(cd, d)
+        self.assertEqual((info["status"], info["errorInformation"]["code"]), ("Failed", "CUSTOMER_APPLICATION_UNHEALTHY"),
+                         info)
+        self.assertEqual(error_code(cd.continue_deployment, deploymentId=d), "DeploymentAlreadyCompletedException")
+        events = {e["lifecycleEventName"]: e["status"]
+                  for e in cd.get_deployment_target(deploymentId=d, targetId="host3")
+                  ["deploymentTarget"]["instanceTarget"]["lifecycleEvents"]}
+        self.assertEqual(events["AllowTraffic"], "Failed", events)
+
+
 class AwsOnlyOperations(unittest.TestCase):
     def test_github_and_cloudformation_operations_answer_as_aws_does_when_there_is_nothing(self):
         cd = client()
@@ -483,7 +591,9 @@ class AwsOnlyOperations(unittest.TestCase):
 
 def ferry(*args):
     out = subprocess.run([os.environ["FERRY_BIN"], *args, "--server", harness.ENDPOINT, "--credentials",
-                          harness.CREDENTIALS_FILE], check=True, capture_output=True, text=True)
+                          harness.CREDENTIALS_FILE], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise AssertionError(f"ferry {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     return out.stdout
 
 

@@ -234,6 +234,32 @@ impl Cluster {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// Runs the real AWS CLI against this cluster's CodeDeploy API with the
+    /// admin credentials: `Ok(json)` or `Err(stderr)`.
+    pub fn aws(&self, args: &[&str]) -> Result<serde_json::Value, String> {
+        let out = Command::new("aws")
+            .args(["--endpoint-url", &self.url(), "--output", "json", "deploy"])
+            .args(args)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.data_dir().join("credentials"))
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_PAGER", "")
+            .output()
+            .expect("the AWS CLI (pip install awscli)");
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(if text.trim().is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    pub fn aws_ok(&self, args: &[&str]) -> serde_json::Value {
+        self.aws(args).unwrap_or_else(|e| panic!("aws deploy {args:?} failed:\n{e}"))
+    }
+
     pub fn get(&self, deployment: &str) -> serde_json::Value {
         serde_json::from_str(&self.ferry_ok(&["get", deployment, "--json"])).unwrap()
     }
