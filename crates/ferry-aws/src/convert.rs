@@ -713,21 +713,16 @@ pub fn parse_alarm_configuration(a: &wire::AlarmConfiguration) -> AwsResult<Alar
     if enabled && names.is_empty() {
         return Err(invalid("The alarm configuration is enabled but lists no alarms.".into()));
     }
-    Ok(AlarmConfig { enabled, ignore_poll_alarm_failure: a.ignore_poll_alarm_failure.unwrap_or(false), alarms: names })
+    // The bake time is ferry's own (native API only); callers keep the current one.
+    Ok(AlarmConfig {
+        enabled,
+        ignore_poll_alarm_failure: a.ignore_poll_alarm_failure.unwrap_or(false),
+        alarms: names,
+        bake_time_ms: 0,
+    })
 }
 
-pub const TRIGGER_EVENTS: [&str; 10] = [
-    "DeploymentStart",
-    "DeploymentSuccess",
-    "DeploymentFailure",
-    "DeploymentStop",
-    "DeploymentRollback",
-    "DeploymentReady",
-    "InstanceStart",
-    "InstanceSuccess",
-    "InstanceFailure",
-    "InstanceReady",
-];
+pub const TRIGGER_EVENTS: [&str; 10] = ferry_core::notices::TRIGGER_EVENT_NAMES;
 
 pub fn parse_triggers(triggers: &[wire::TriggerConfig]) -> AwsResult<Vec<Trigger>> {
     if triggers.len() > 10 {

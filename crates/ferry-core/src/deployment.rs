@@ -459,9 +459,54 @@ pub struct Deployment {
     pub deployment_type: DeploymentType,
     #[serde(default)]
     pub blue_green: Option<BlueGreen>,
+    /// The alarms watched while it runs (the group's, or CreateDeployment's
+    /// override), and how long it bakes under them after the last instance.
+    #[serde(default)]
+    pub alarms: crate::resources::AlarmConfig,
+    /// While Baking: when the bake time ends and the deployment succeeds.
+    #[serde(default)]
+    pub bake_until: Option<Millis>,
+    /// The group's triggers when it was created: where its notices go.
+    #[serde(default)]
+    pub triggers: Vec<crate::resources::Trigger>,
 }
 
 impl Deployment {
+    /// A Created in-place deployment of `events` on nothing yet, for tests.
+    #[cfg(test)]
+    pub(crate) fn fixture(events: &[&str]) -> Self {
+        Self {
+            id: "d-AAAAAAAAA".into(),
+            application_name: "app".into(),
+            group_name: "group".into(),
+            group_id: "gid".into(),
+            config_name: "custom".into(),
+            minimum_healthy_hosts: MinimumHealthyHosts::HostCount(0),
+            revision: RevisionRef { id: "r1".into(), summary: String::new(), bundle: None },
+            previous_revision: None,
+            creator: Creator::User,
+            description: None,
+            status: DeploymentStatus::Created,
+            error: None,
+            create_time: 0,
+            start_time: None,
+            complete_time: None,
+            ignore_application_stop_failures: false,
+            file_exists_behavior: None,
+            auto_rollback: AutoRollback::default(),
+            rollback_info: RollbackInfo::default(),
+            stop: None,
+            lifecycle_events: events.iter().map(|e| e.to_string()).collect(),
+            targets: Vec::new(),
+            finalized: false,
+            deployment_type: DeploymentType::default(),
+            blue_green: None,
+            alarms: Default::default(),
+            bake_until: None,
+            triggers: Vec::new(),
+        }
+    }
+
     pub fn overview(&self) -> Overview {
         let mut o = Overview::default();
         for t in &self.targets {

@@ -16,12 +16,14 @@
 //! - [`deployment`]: the deployment aggregate (targets, lifecycle events, statuses).
 //! - [`planner`]: minimum-healthy-hosts arithmetic.
 //! - [`machine`]: the transitions.
+//! - [`notices`]: what changed between two versions of a deployment (event stream, triggers).
 
 pub mod config;
 pub mod deployment;
 pub mod events;
 pub mod ids;
 pub mod machine;
+pub mod notices;
 pub mod planner;
 pub mod resources;
 

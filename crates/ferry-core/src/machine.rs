@@ -293,7 +293,7 @@ fn advance(d: &mut Deployment, now: Millis, effects: &mut Vec<Effect>) {
     if d.deployment_type == DeploymentType::BlueGreen {
         return blue_green::advance(d, now, effects);
     }
-    if d.status != DeploymentStatus::InProgress {
+    if !matches!(d.status, DeploymentStatus::InProgress | DeploymentStatus::Baking) {
         return;
     }
     if let Some(stop) = d.stop.clone() {
@@ -315,6 +315,17 @@ fn advance(d: &mut Deployment, now: Millis, effects: &mut Vec<Effect>) {
                     Some(first) => begin_at(target, first, now, effects),
                     None => finish_target(target, TargetStatus::Succeeded, now),
                 }
+            }
+        }
+        Verdict::Succeeded if d.alarms.watches() && d.alarms.bake_time_ms > 0 => {
+            // Bake: the alarms keep watching before it counts as a success.
+            let until = *d.bake_until.get_or_insert(now + d.alarms.bake_time_ms);
+            if now < until {
+                d.status = DeploymentStatus::Baking;
+            } else {
+                d.status = DeploymentStatus::Succeeded;
+                d.complete_time = Some(now);
+                effects.push(Effect::Finished);
             }
         }
         Verdict::Succeeded => {

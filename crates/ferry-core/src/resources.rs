@@ -192,8 +192,71 @@ pub struct Trigger {
 pub struct AlarmConfig {
     pub enabled: bool,
     pub ignore_poll_alarm_failure: bool,
-    /// Alarm names.
+    /// Alarm names (see [`Alarm`]).
     pub alarms: Vec<String>,
+    /// After its last instance succeeded, a deployment stays Baking this
+    /// long while the alarms are still watched (0: it succeeds at once).
+    #[serde(default)]
+    pub bake_time_ms: Millis,
+}
+
+impl AlarmConfig {
+    /// Whether a deployment watches any alarm.
+    pub fn watches(&self) -> bool {
+        self.enabled && !self.alarms.is_empty()
+    }
+}
+
+/// A named alarm: a PromQL expression that fires while it returns any
+/// sample (as a Prometheus alerting rule does), evaluated against
+/// `prometheus_url` or the server's default Prometheus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alarm {
+    pub name: String,
+    pub expression: String,
+    pub prometheus_url: Option<String>,
+    pub create_time: Millis,
+}
+
+/// A trigger's notice on its way to the trigger's webhook: kept until the
+/// receiver took it (at least once; `id` lets receivers drop duplicates).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    /// The stored event it delivers.
+    pub event_seq: u64,
+    pub deployment_id: String,
+    pub trigger_name: String,
+    /// CodeDeploy's event name (DeploymentStart, …).
+    pub event: String,
+    pub url: String,
+    /// The JSON body, fixed when the event happened.
+    pub body: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt: Millis,
+    pub last_error: Option<String>,
+    pub delivered_time: Option<Millis>,
+    pub create_time: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryState {
+    /// Not yet taken by the receiver; retried with backoff.
+    Pending,
+    Delivered,
+    /// Given up on after the retry window.
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "Pending",
+            Self::Delivered => "Delivered",
+            Self::Failed => "Failed",
+        }
+    }
 }
 
 /// What happens to instances that join a group while a deployment runs.

@@ -131,7 +131,8 @@ impl HaProxy {
     }
 
     /// Current sessions per server name (`show stat`).
-    pub async fn sessions(&self) -> Result<HashMap<String, u64>, LbError> {
+    /// Per server of the backend: (sessions now, sessions in all).
+    pub async fn sessions(&self) -> Result<HashMap<String, (u64, u64)>, LbError> {
         let answer = self.command("show stat").await?;
         Ok(parse_sessions(&answer, &self.backend))
     }
@@ -200,7 +201,8 @@ impl HaProxy {
         Ok(servers
             .into_iter()
             .map(|s| MemberStatus {
-                in_flight: sessions.get(&s.name).copied().unwrap_or(0),
+                in_flight: sessions.get(&s.name).map_or(0, |c| c.0),
+                requests: sessions.get(&s.name).map_or(0, |c| c.1),
                 health: s.health(),
                 state: s.state(),
                 weight: s.weight,
@@ -261,16 +263,19 @@ pub fn parse_servers_state(answer: &str) -> Result<Vec<ServerState>, LbError> {
     Ok(out)
 }
 
-pub fn parse_sessions(answer: &str, backend: &str) -> HashMap<String, u64> {
+/// `show stat`'s current (`scur`) and total (`stot`) sessions of each server of `backend`.
+pub fn parse_sessions(answer: &str, backend: &str) -> HashMap<String, (u64, u64)> {
     let mut lines = answer.lines();
     let Some(header) = lines.next() else { return HashMap::new() };
     let columns: Vec<&str> = header.trim_start_matches("# ").split(',').collect();
     let at = |name: &str| columns.iter().position(|c| *c == name);
     let (Some(px), Some(sv), Some(scur)) = (at("pxname"), at("svname"), at("scur")) else { return HashMap::new() };
+    let stot = at("stot");
+    let number = |f: &[&str], i: Option<usize>| i.and_then(|i| f.get(i)).and_then(|v| v.parse().ok()).unwrap_or(0);
     lines
         .map(|l| l.split(',').collect::<Vec<_>>())
         .filter(|f| f.len() > scur && f[px] == backend && f[sv] != "BACKEND" && f[sv] != "FRONTEND")
-        .map(|f| (f[sv].to_string(), f[scur].parse().unwrap_or(0)))
+        .map(|f| (f[sv].to_string(), (number(&f, Some(scur)), number(&f, stot))))
         .collect()
 }
 
@@ -304,11 +309,11 @@ mod tests {
 
     #[test]
     fn parses_sessions_of_one_backend() {
-        let answer = "# pxname,svname,qcur,qmax,scur,smax\napp,FRONTEND,,,3,9\napp,web1,0,0,2,5\napp,web2,0,0,0,1\nother,web1,0,0,7,7\napp,BACKEND,0,0,2,5\n";
+        let answer = "# pxname,svname,qcur,qmax,scur,smax,slim,stot\napp,FRONTEND,,,3,9,,40\napp,web1,0,0,2,5,,31\napp,web2,0,0,0,1,,9\nother,web1,0,0,7,7,,70\napp,BACKEND,0,0,2,5,,40\n";
         let s = parse_sessions(answer, "app");
         assert_eq!(s.len(), 2);
-        assert_eq!(s["web1"], 2);
-        assert_eq!(s["web2"], 0);
+        assert_eq!(s["web1"], (2, 31));
+        assert_eq!(s["web2"], (0, 9));
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub struct MemberStatus {
     pub health: Health,
     /// Requests (built-in proxy) or sessions (HAProxy) in progress.
     pub in_flight: u64,
+    /// Requests (sessions) it was sent since the load balancer started.
+    pub requests: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -91,6 +91,78 @@ pub struct CreateGroup {
     /// Deploy blue/green instead of in place (needs target groups).
     #[serde(default)]
     pub blue_green: Option<BlueGreenSettings>,
+    /// Webhooks told of the group's deployment and instance events.
+    #[serde(default)]
+    pub triggers: Vec<TriggerConfig>,
+    /// Alarms that stop the group's deployments.
+    #[serde(default)]
+    pub alarms: Option<AlarmSettings>,
+}
+
+/// A trigger: CodeDeploy's events (DeploymentStart, …, InstanceReady) POSTed to `url`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TriggerConfig {
+    pub name: String,
+    pub url: String,
+    pub events: Vec<String>,
+}
+
+/// A group's alarms: names of alarms (`/api/v1/alarms`) watched while a
+/// deployment runs and for `bake_time_ms` after its last instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AlarmSettings {
+    pub alarms: Vec<String>,
+    /// An alarm that cannot be evaluated does not stop the deployment.
+    #[serde(default)]
+    pub ignore_poll_alarm_failure: bool,
+    #[serde(default)]
+    pub bake_time_ms: u64,
+}
+
+/// A named alarm: fires while the PromQL `expression` returns any sample.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alarm {
+    pub name: String,
+    pub expression: String,
+    /// `None`: the server's `--prometheus-url`.
+    #[serde(default)]
+    pub prometheus_url: Option<String>,
+}
+
+/// One trigger delivery and how it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: String,
+    pub deployment_id: String,
+    pub trigger_name: String,
+    pub event: String,
+    pub url: String,
+    /// Pending, Delivered or Failed.
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub create_time: u64,
+    pub delivered_time: Option<u64>,
+    pub next_attempt: Option<u64>,
+}
+
+/// One entry of the event stream (`GET /api/v1/events`, server-sent events
+/// whose `id` is `seq` and whose `event` is `kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub time: u64,
+    pub kind: String,
+    pub deployment_id: String,
+    pub application_name: String,
+    pub group_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_event: Option<String>,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// A blue/green group's settings.
@@ -116,6 +188,10 @@ pub struct DeploymentGroup {
     pub target_groups: Vec<String>,
     #[serde(default)]
     pub blue_green: Option<BlueGreenSettings>,
+    #[serde(default)]
+    pub triggers: Vec<TriggerConfig>,
+    #[serde(default)]
+    pub alarms: Option<AlarmSettings>,
     pub tag_filters: Vec<TagFilter>,
     pub tag_set: Vec<Vec<TagFilter>>,
     pub deployment_config_name: String,

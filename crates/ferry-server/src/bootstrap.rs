@@ -1,8 +1,9 @@
 //! First-start secrets: the admin access key (also written to
 //! `<data_dir>/credentials` in the AWS credentials-file format, profile
 //! `default`) and the join token agents enrol with (`<data_dir>/join-token`).
-//! Both files are mode 0600. Flags or environment variables may supply them
-//! instead.
+//! Both files are mode 0600, as is `<data_dir>/webhook-secret`, the key
+//! trigger webhooks are signed with. Flags or environment variables may
+//! supply them instead.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -89,6 +90,43 @@ pub async fn ensure_secrets(config: &ServerConfig, store: &Store) -> Result<Stri
         return Err("the join token must be at least 16 characters".into());
     }
     Ok(hash_token(&token))
+}
+
+/// The key trigger webhooks are signed with: the configured one, else
+/// `<data_dir>/webhook-secret` (created on first start, mode 0600).
+pub fn webhook_secret(config: &ServerConfig) -> Result<Vec<u8>, String> {
+    if let Some(secret) = &config.webhook_secret {
+        if secret.len() < 16 {
+            return Err("the webhook secret must be at least 16 characters".into());
+        }
+        return Ok(secret.clone().into_bytes());
+    }
+    let path = config.data_dir.join("webhook-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().to_string().into_bytes()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = crate::random::string(48, crate::random::UPPER_ALNUM);
+            write_private(&path, format!("{secret}\n").as_bytes())?;
+            tracing::info!(path = %path.display(), "wrote the webhook signing secret");
+            Ok(secret.into_bytes())
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// The bearer token `/metrics` accepts: `<data_dir>/metrics-token`
+/// (created on first start, mode 0600).
+pub fn metrics_token(config: &ServerConfig) -> Result<String, String> {
+    let path = config.data_dir.join("metrics-token");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token = crate::random::string(40, crate::random::UPPER_ALNUM);
+            write_private(&path, format!("{token}\n").as_bytes())?;
+            Ok(token)
+        }
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
 }
 
 pub fn hash_token(token: &str) -> String {

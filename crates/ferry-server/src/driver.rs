@@ -93,6 +93,8 @@ pub struct NewDeployment {
     /// Blue/green: the replacement fleet by tags (`None`: the group's
     /// instances that take no traffic now).
     pub green_selector: Option<ferry_core::resources::InstanceSelector>,
+    /// `None`: the group's alarms (CodeDeploy's `overrideAlarmConfiguration`).
+    pub alarms: Option<ferry_core::resources::AlarmConfig>,
 }
 
 /// An input waiting for the driver lock, and where its caller waits.
@@ -145,6 +147,10 @@ pub struct Driver {
     shutting_down: AtomicBool,
     /// Wakes every poll at shutdown.
     shutdown_notify: Notify,
+    /// Announces each commit's newest event.
+    pub(crate) events: crate::events::EventBus,
+    messages: crate::events::MessageContext,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Driver {
@@ -158,7 +164,7 @@ impl Driver {
         let (jobs, receiver) = tokio::sync::mpsc::unbounded_channel();
         let driver = Self {
             store,
-            config,
+            config: config.clone(),
             traffic,
             jobs,
             running_jobs: Mutex::default(),
@@ -172,6 +178,14 @@ impl Driver {
             started: Instant::now(),
             shutting_down: AtomicBool::new(false),
             shutdown_notify: Notify::new(),
+            events: crate::events::EventBus::new(0),
+            metrics: Arc::default(),
+            messages: crate::events::MessageContext {
+                arns: ferry_aws::arn::Arns {
+                    region: config.aws_region.clone(),
+                    account: config.aws_account_id.clone(),
+                },
+            },
         };
         (driver, receiver)
     }
@@ -382,6 +396,9 @@ impl Driver {
                 ferry_core::deployment::DeploymentType::InPlace
             },
             blue_green,
+            alarms: request.alarms.clone().unwrap_or_else(|| group.alarms.clone()),
+            bake_until: None,
+            triggers: group.triggers.clone(),
         };
         let id = deployment.id.clone();
         let mut revision = revision;
@@ -500,8 +517,24 @@ impl Driver {
 
     /// Persists `changes`, then mirrors their deployments in the live set.
     /// Caller holds the lock (or is the only task running, at start-up).
-    async fn commit(&self, changes: Changes) -> Result<(), DriverError> {
-        self.store.commit(changes.clone()).await?;
+    async fn commit(&self, mut changes: Changes) -> Result<(), DriverError> {
+        // What changed, for the event log and the triggers: stored with the change.
+        let now = now_millis();
+        {
+            let live = self.live.lock().unwrap();
+            for d in &changes.update_deployments {
+                let events = crate::events::events_of(live.get(&d.id), d, now, &self.messages);
+                self.count_finished_events(d, &events);
+                changes.events.extend(events);
+            }
+        }
+        for d in &changes.insert_deployments {
+            changes.events.extend(crate::events::events_of(None, d, now, &self.messages));
+        }
+        let last_event = self.store.commit(changes.clone()).await?;
+        if let Some(seq) = last_event {
+            self.events.published(seq);
+        }
         let mut live = self.live.lock().unwrap();
         for d in changes.update_deployments.into_iter().chain(changes.insert_deployments) {
             if is_live(&d) {
@@ -511,6 +544,31 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// Lifecycle events that just ended, into the duration histograms.
+    fn count_finished_events(&self, d: &Deployment, events: &[ferry_store::NewEvent]) {
+        use ferry_core::notices::NoticeKind;
+        for e in events.iter().map(|e| &e.notice).filter(|n| n.kind == NoticeKind::LifecycleEvent) {
+            let (Some(instance), Some(name)) = (&e.instance, &e.lifecycle_event) else { continue };
+            let Some(event) = d.target(instance).and_then(|t| t.events.iter().find(|ev| &ev.name == name)) else {
+                continue;
+            };
+            let status = match event.status {
+                ferry_core::deployment::EventStatus::Succeeded => "Succeeded",
+                ferry_core::deployment::EventStatus::Failed => "Failed",
+                _ => continue,
+            };
+            if let (Some(start), Some(end)) = (event.start_time, event.end_time) {
+                self.metrics.observe_lifecycle_event(name, status, end.saturating_sub(start) as f64 / 1000.0);
+            }
+        }
+    }
+
+    /// Running deployments that watch alarms.
+    pub(crate) fn watching_alarms(&self) -> Vec<Deployment> {
+        let live = self.live.lock().unwrap();
+        live.values().filter(|d| d.status.is_active() && d.stop.is_none() && d.alarms.watches()).cloned().collect()
     }
 
     /// The live deployments, oldest first.
@@ -668,6 +726,10 @@ impl Driver {
             finalized: false,
             deployment_type: Default::default(),
             blue_green: None,
+            // A rollback is not stopped by the alarm that may have caused it.
+            alarms: Default::default(),
+            bake_until: None,
+            triggers: group.triggers.clone(),
         }
     }
 
@@ -928,7 +990,9 @@ impl Driver {
         // Blue/green waits that ran out.
         let now = now_millis();
         for d in &deployments {
-            if d.blue_green.as_ref().and_then(|bg| bg.deadline).is_some_and(|deadline| now >= deadline) {
+            let bg_deadline = d.blue_green.as_ref().and_then(|bg| bg.deadline);
+            let baked = d.status == DeploymentStatus::Baking && d.bake_until.is_some_and(|until| now >= until);
+            if bg_deadline.is_some_and(|deadline| now >= deadline) || baked {
                 self.apply(&d.id, Input::Tick).await?;
             }
         }

@@ -10,17 +10,22 @@
 //! - `views`: domain types to native wire types.
 
 mod agent_api;
+mod alarms;
 mod auth;
 mod aws;
 mod bootstrap;
 mod bundles;
+mod console;
 mod driver;
 mod error;
+mod events;
 mod keys;
+mod metrics;
 mod native;
 pub mod random;
 mod target_groups;
 mod traffic;
+mod triggers;
 mod views;
 
 use std::net::SocketAddr;
@@ -64,6 +69,13 @@ pub struct ServerConfig {
     /// deployment terminates, before it is deregistered; FERRY_INSTANCE,
     /// FERRY_INSTANCE_ADDRESS and FERRY_DEPLOYMENT_ID say which.
     pub terminate_command: Option<String>,
+    /// The Prometheus that alarms without a URL of their own are evaluated against.
+    pub prometheus_url: Option<String>,
+    /// How often running deployments' alarms are evaluated.
+    pub alarm_interval: Duration,
+    /// The key trigger webhooks are signed with; read from (or created in)
+    /// `<data_dir>/webhook-secret` when absent.
+    pub webhook_secret: Option<String>,
 }
 
 impl ServerConfig {
@@ -81,6 +93,9 @@ impl ServerConfig {
             aws_region: "us-east-1".into(),
             aws_account_id: "000000000000".into(),
             terminate_command: None,
+            prometheus_url: None,
+            alarm_interval: Duration::from_secs(5),
+            webhook_secret: None,
         }
     }
 }
@@ -94,6 +109,8 @@ pub(crate) struct AppState {
     pub driver: Arc<Driver>,
     pub config: Arc<ServerConfig>,
     pub join_token_hash: Arc<String>,
+    /// The bearer token `/metrics` accepts.
+    pub metrics_token: Arc<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,7 +167,12 @@ pub async fn serve(
     let (driver, server_jobs) = Driver::new(store.clone(), config.clone(), traffic.clone());
     let driver = Arc::new(driver);
     let jobs = tokio::spawn(driver.clone().run_server_jobs(server_jobs));
+    let last_event =
+        store.last_event_seq().await.map_err(|e| ServerError::Setup(format!("cannot read events: {e}")))?;
+    driver.events.published(last_event);
     driver.recover().await.map_err(|e| ServerError::Setup(format!("cannot resume deployments: {e}")))?;
+    let webhook_secret = Arc::new(bootstrap::webhook_secret(&config).map_err(ServerError::Setup)?);
+    let state_store = store.clone();
     let state = AppState {
         store,
         blobs,
@@ -158,12 +180,26 @@ pub async fn serve(
         driver: driver.clone(),
         config: config.clone(),
         join_token_hash: Arc::new(secrets),
+        metrics_token: Arc::new(bootstrap::metrics_token(&config).map_err(ServerError::Setup)?),
     };
     let app = router(state);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let reconciler = tokio::spawn(driver.clone().reconcile_forever(stop_rx.clone()));
     let balancers = tokio::spawn(traffic.clone().reconcile_forever(stop_rx.clone()));
+    let deliverer = tokio::spawn(triggers::deliver_forever(
+        state_store.clone(),
+        webhook_secret,
+        driver.events.clone(),
+        stop_rx.clone(),
+    ));
+    let alarm_watcher = tokio::spawn(alarms::watch_forever(
+        driver.clone(),
+        state_store.clone(),
+        alarms::Evaluator::new(config.prometheus_url.clone()),
+        config.alarm_interval,
+        stop_rx.clone(),
+    ));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -193,16 +229,25 @@ pub async fn serve(
     }
     reconciler.abort();
     balancers.abort();
+    alarm_watcher.abort();
+    // A delivery in flight is sent again after a restart (at least once).
+    deliverer.abort();
     jobs.abort();
     Ok(())
 }
 
 fn router(state: AppState) -> Router {
+    let timing = axum::middleware::from_fn_with_state(state.clone(), metrics::time_requests);
     Router::new()
         .merge(native::routes())
         .merge(agent_api::routes())
         .merge(aws::routes())
         .merge(keys::routes())
         .merge(target_groups::routes())
+        .merge(console::routes())
+        .merge(alarms::routes())
+        .merge(events::routes())
+        .merge(metrics::routes())
+        .layer(timing)
         .with_state(state)
 }

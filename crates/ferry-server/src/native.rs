@@ -124,8 +124,21 @@ async fn create_group(
     for name in &body.target_groups {
         crate::target_groups::get_target_group(&state, name).await?;
     }
+    let triggers = views::parse_triggers(&body.triggers).map_err(invalid)?;
+    let alarms = match &body.alarms {
+        Some(a) => {
+            let alarms = views::parse_alarms(a).map_err(invalid)?;
+            for name in &alarms.alarms {
+                crate::alarms::find(&state, name).await?;
+            }
+            alarms
+        }
+        None => Default::default(),
+    };
     let group = DeploymentGroup {
         auto_rollback,
+        triggers,
+        alarms,
         target_groups: body.target_groups.clone(),
         traffic_control: !body.target_groups.is_empty(),
         blue_green: match &body.blue_green {
@@ -267,6 +280,13 @@ async fn list_revisions(
 async fn create_deployment(State(state): State<AppState>, request: Signed) -> ApiResult<Json<api::CreatedDeployment>> {
     request.caller.require_writer()?;
     let body: api::CreateDeployment = request.json()?;
+    let id = create_deployment_from(&state, body).await?;
+    Ok(Json(api::CreatedDeployment { deployment_id: id }))
+}
+
+/// Creates a deployment as `POST /api/v1/deployments` asks (the caller has
+/// checked the role); the console's Redeploy uses it too. Returns its id.
+pub(crate) async fn create_deployment_from(state: &AppState, body: api::CreateDeployment) -> ApiResult<String> {
     let file_exists_behavior =
         match &body.file_exists_behavior {
             Some(name) => Some(parse_file_exists(name).ok_or_else(|| {
@@ -310,9 +330,10 @@ async fn create_deployment(State(state): State<AppState>, request: Signed) -> Ap
                     tag_set: Vec::new(),
                 })
             },
+            alarms: None,
         })
         .await?;
-    Ok(Json(api::CreatedDeployment { deployment_id: id }))
+    Ok(id)
 }
 
 #[derive(serde::Deserialize, Default)]

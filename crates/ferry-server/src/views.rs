@@ -98,6 +98,16 @@ pub fn group(g: &DeploymentGroup, instances: Vec<String>) -> api::DeploymentGrou
         name: g.name.clone(),
         target_groups: g.target_groups.clone(),
         blue_green: g.blue_green.as_ref().map(blue_green),
+        triggers: g
+            .triggers
+            .iter()
+            .map(|t| api::TriggerConfig { name: t.name.clone(), url: t.target.clone(), events: t.events.clone() })
+            .collect(),
+        alarms: g.alarms.enabled.then(|| api::AlarmSettings {
+            alarms: g.alarms.alarms.clone(),
+            ignore_poll_alarm_failure: g.alarms.ignore_poll_alarm_failure,
+            bake_time_ms: g.alarms.bake_time_ms,
+        }),
         tag_filters: g.selector.tag_filters.iter().map(tag_filter).collect(),
         tag_set: g.selector.tag_set.iter().map(|set| set.iter().map(tag_filter).collect()).collect(),
         deployment_config_name: g.deployment_config_name.clone(),
@@ -106,6 +116,52 @@ pub fn group(g: &DeploymentGroup, instances: Vec<String>) -> api::DeploymentGrou
         last_successful_revision_id: g.last_successful_revision_id.clone(),
         instances,
     }
+}
+
+/// Native triggers as stored, checked as the AWS API checks them.
+pub fn parse_triggers(triggers: &[api::TriggerConfig]) -> Result<Vec<resources::Trigger>, String> {
+    if triggers.len() > 10 {
+        return Err(format!("a group has at most 10 triggers (got {})", triggers.len()));
+    }
+    let mut out: Vec<resources::Trigger> = Vec::new();
+    for t in triggers {
+        ferry_core::ids::validate_name(&t.name).map_err(|e| format!("trigger name: {e}"))?;
+        if out.iter().any(|o| o.name == t.name) {
+            return Err(format!("trigger {} is listed twice", t.name));
+        }
+        crate::triggers::check_target(&t.url).map_err(|e| format!("trigger {}: {e}", t.name))?;
+        if t.events.is_empty() {
+            return Err(format!("trigger {} lists no events", t.name));
+        }
+        for e in &t.events {
+            if !ferry_core::notices::NoticeKind::from_name(e).is_some_and(|k| k.is_trigger_event()) {
+                let names: Vec<&str> = ferry_core::notices::TRIGGER_KINDS.iter().map(|k| k.as_str()).collect();
+                return Err(format!("trigger {}: {e:?} is not one of {}", t.name, names.join(", ")));
+            }
+        }
+        out.push(resources::Trigger { name: t.name.clone(), target: t.url.clone(), events: t.events.clone() });
+    }
+    Ok(out)
+}
+
+pub fn parse_alarms(a: &api::AlarmSettings) -> Result<resources::AlarmConfig, String> {
+    if a.alarms.is_empty() {
+        return Err("the alarm settings list no alarms".into());
+    }
+    if a.alarms.len() > 10 {
+        return Err(format!("a group watches at most 10 alarms (got {})", a.alarms.len()));
+    }
+    for (i, name) in a.alarms.iter().enumerate() {
+        if a.alarms[..i].contains(name) {
+            return Err(format!("alarm {name} is listed twice"));
+        }
+    }
+    Ok(resources::AlarmConfig {
+        enabled: true,
+        ignore_poll_alarm_failure: a.ignore_poll_alarm_failure,
+        alarms: a.alarms.clone(),
+        bake_time_ms: a.bake_time_ms,
+    })
 }
 
 pub fn revision(r: &resources::Revision) -> api::Revision {

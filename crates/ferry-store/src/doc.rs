@@ -10,7 +10,10 @@
 
 use ferry_core::config::DeploymentConfig;
 use ferry_core::deployment::Deployment;
-use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision, TargetGroup};
+use ferry_core::notices::Notice;
+use ferry_core::resources::{
+    AccessKey, Alarm, Application, Delivery, DeploymentGroup, Instance, Revision, TargetGroup,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -52,6 +55,15 @@ impl Document for AccessKey {
 }
 impl Document for Deployment {
     const KIND: &'static str = "deployment";
+}
+impl Document for Notice {
+    const KIND: &'static str = "event";
+}
+impl Document for Delivery {
+    const KIND: &'static str = "delivery";
+}
+impl Document for Alarm {
+    const KIND: &'static str = "alarm";
 }
 
 pub(crate) fn encode<T: Document>(value: &T) -> Result<String> {

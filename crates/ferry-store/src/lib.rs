@@ -39,7 +39,10 @@ use std::path::Path;
 use ferry_core::Millis;
 use ferry_core::config::DeploymentConfig;
 use ferry_core::deployment::{Deployment, DeploymentStatus};
-use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision, TargetGroup};
+use ferry_core::notices::Notice;
+use ferry_core::resources::{
+    AccessKey, Alarm, Application, Delivery, DeliveryState, DeploymentGroup, Instance, Revision, TargetGroup,
+};
 
 pub use crate::error::{Result, StoreError};
 
@@ -83,7 +86,8 @@ pub struct DeploymentFilter {
 
 /// Writes that [`Store::commit`] applies together or not at all, in this
 /// order: deployment updates, deployment inserts, group updates, revision
-/// puts. Each behaves as its single-call method does.
+/// puts, events (each with its trigger deliveries). Each behaves as its
+/// single-call method does.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
     /// As [`Store::update_deployment`].
@@ -94,6 +98,32 @@ pub struct Changes {
     pub update_groups: Vec<DeploymentGroup>,
     /// As [`Store::put_revision`].
     pub put_revisions: Vec<Revision>,
+    /// Appended to the event log, in order.
+    pub events: Vec<NewEvent>,
+}
+
+/// An event to append, with the trigger deliveries it causes (their
+/// `event_seq` is filled in when the event gets its number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub notice: Notice,
+    pub deliveries: Vec<Delivery>,
+}
+
+/// An event as the log holds it: numbered from 1, in commit order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub notice: Notice,
+}
+
+/// Which deliveries [`Store::list_deliveries`] returns (oldest first; at
+/// most `limit`, the newest, 1000 by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    pub deployment_id: Option<String>,
+    pub state: Option<DeliveryState>,
+    pub limit: Option<u32>,
 }
 
 impl Changes {
@@ -126,6 +156,7 @@ impl Changes {
             && self.insert_deployments.is_empty()
             && self.update_groups.is_empty()
             && self.put_revisions.is_empty()
+            && self.events.is_empty()
     }
 }
 
@@ -364,12 +395,70 @@ impl Store {
     }
 
     /// Applies every change in one transaction: all of them or, on the
-    /// first error (returned), none.
-    pub async fn commit(&self, changes: Changes) -> Result<()> {
+    /// first error (returned), none. Returns the last event's number, if
+    /// it appended events.
+    pub async fn commit(&self, changes: Changes) -> Result<Option<u64>> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         on_backend!(self, b => b.commit(&changes).await)
+    }
+
+    /// How many deployments there are of each status (statuses with none left out).
+    pub async fn count_deployments_by_status(&self) -> Result<Vec<(DeploymentStatus, u64)>> {
+        on_backend!(self, b => b.count_deployments_by_status().await)
+    }
+
+    // Events and trigger deliveries.
+
+    /// Events numbered above `after`, oldest first, at most `limit`; of one
+    /// deployment if given.
+    pub async fn events_after(&self, after: u64, deployment: Option<&str>, limit: u32) -> Result<Vec<StoredEvent>> {
+        on_backend!(self, b => b.events_after(after, deployment, limit).await)
+    }
+
+    /// The newest event's number (0 when there is none).
+    pub async fn last_event_seq(&self) -> Result<u64> {
+        on_backend!(self, b => b.last_event_seq().await)
+    }
+
+    /// Pending deliveries whose next attempt is due at `now`, oldest event first.
+    pub async fn due_deliveries(&self, now: Millis, limit: u32) -> Result<Vec<Delivery>> {
+        on_backend!(self, b => b.due_deliveries(now, limit).await)
+    }
+
+    /// When the next pending delivery is due, if any is pending.
+    pub async fn next_delivery_time(&self) -> Result<Option<Millis>> {
+        on_backend!(self, b => b.next_delivery_time().await)
+    }
+
+    /// Records an attempt's outcome (replaces the delivery with this id).
+    pub async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
+        on_backend!(self, b => b.update_delivery(delivery).await)
+    }
+
+    pub async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
+        on_backend!(self, b => b.list_deliveries(filter).await)
+    }
+
+    // Alarms.
+
+    /// Creates or replaces the alarm with this name.
+    pub async fn put_alarm(&self, alarm: &Alarm) -> Result<()> {
+        on_backend!(self, b => b.put_alarm(alarm).await)
+    }
+
+    pub async fn get_alarm(&self, name: &str) -> Result<Alarm> {
+        on_backend!(self, b => b.get_alarm(name).await)
+    }
+
+    /// By name.
+    pub async fn list_alarms(&self) -> Result<Vec<Alarm>> {
+        on_backend!(self, b => b.list_alarms().await)
+    }
+
+    pub async fn delete_alarm(&self, name: &str) -> Result<()> {
+        on_backend!(self, b => b.delete_alarm(name).await)
     }
 
     // Settings.

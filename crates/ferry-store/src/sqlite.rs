@@ -13,7 +13,10 @@ use std::time::Duration;
 use ferry_core::Millis;
 use ferry_core::config::{DeploymentConfig, builtin_config};
 use ferry_core::deployment::{Deployment, DeploymentStatus};
-use ferry_core::resources::{AccessKey, Application, DeploymentGroup, Instance, Revision, TargetGroup};
+use ferry_core::notices::Notice;
+use ferry_core::resources::{
+    AccessKey, Alarm, Application, Delivery, DeploymentGroup, Instance, Revision, TargetGroup,
+};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -22,7 +25,7 @@ use sqlx::{QueryBuilder, SqlSafeStr, Sqlite, Transaction};
 
 use crate::doc::{Document, Row, decode, decode_row, decode_rows, encode};
 use crate::error::{Result, StoreError};
-use crate::{Changes, DeploymentFilter};
+use crate::{Changes, DeliveryFilter, DeploymentFilter, NewEvent, StoredEvent};
 
 /// How long a connection waits for another one's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -37,6 +40,7 @@ const MAX_CONNECTIONS: u32 = 4;
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
     (2, "target groups", include_str!("../migrations/sqlite/0002_target_groups.sql")),
+    (3, "events", include_str!("../migrations/sqlite/0003_events.sql")),
 ];
 
 fn migrator() -> Migrator {
@@ -555,7 +559,7 @@ impl SqliteStore {
         write_deployment(&mut conn, deployment).await
     }
 
-    pub(crate) async fn commit(&self, changes: &Changes) -> Result<()> {
+    pub(crate) async fn commit(&self, changes: &Changes) -> Result<Option<u64>> {
         let mut tx = self.begin_write().await?;
         for deployment in &changes.update_deployments {
             write_deployment(&mut tx, deployment).await?;
@@ -569,8 +573,127 @@ impl SqliteStore {
         for revision in &changes.put_revisions {
             put_revision(&mut tx, revision).await?;
         }
+        let mut last_seq = None;
+        for event in &changes.events {
+            last_seq = Some(insert_event(&mut tx, event).await?);
+        }
         tx.commit().await?;
+        Ok(last_seq)
+    }
+
+    pub(crate) async fn count_deployments_by_status(&self) -> Result<Vec<(DeploymentStatus, u64)>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT status, COUNT(*) FROM deployments GROUP BY status").fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(status, n)| DeploymentStatus::from_name(&status).map(|s| (s, n.max(0) as u64)))
+            .collect())
+    }
+
+    // Events and deliveries.
+
+    pub(crate) async fn events_after(
+        &self,
+        after: u64,
+        deployment: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT seq, schema_version, doc FROM events WHERE seq > ");
+        query.push_bind(int(after));
+        if let Some(d) = deployment {
+            query.push(" AND deployment_id = ").push_bind(d.to_string());
+        }
+        query.push(" ORDER BY seq LIMIT ").push_bind(i64::from(limit));
+        let rows: Vec<(i64, i64, String)> = query.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|(seq, version, doc)| Ok(StoredEvent { seq: seq as u64, notice: decode::<Notice>(version, &doc)? }))
+            .collect()
+    }
+
+    pub(crate) async fn last_event_seq(&self) -> Result<u64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events").fetch_one(&self.pool).await?;
+        Ok(seq.unwrap_or(0) as u64)
+    }
+
+    pub(crate) async fn due_deliveries(&self, now: Millis, limit: u32) -> Result<Vec<Delivery>> {
+        let rows = sqlx::query_as(
+            "SELECT schema_version, doc FROM deliveries WHERE state = 'Pending' AND next_attempt <= $1 \
+             ORDER BY event_seq, id LIMIT $2",
+        )
+        .bind(int(now))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn next_delivery_time(&self) -> Result<Option<Millis>> {
+        let next: Option<i64> = sqlx::query_scalar("SELECT MIN(next_attempt) FROM deliveries WHERE state = 'Pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(next.map(|n| n.max(0) as u64))
+    }
+
+    pub(crate) async fn update_delivery(&self, delivery: &Delivery) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET state = $2, next_attempt = $3, schema_version = $4, doc = $5 WHERE id = $1",
+        )
+        .bind(delivery.id.as_str())
+        .bind(delivery.state.as_str())
+        .bind(int(delivery.next_attempt))
+        .bind(Delivery::VERSION)
+        .bind(encode(delivery)?)
+        .execute(&self.pool)
+        .await?;
+        affected(done.rows_affected())
+    }
+
+    pub(crate) async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT schema_version, doc FROM deliveries WHERE TRUE");
+        if let Some(d) = &filter.deployment_id {
+            query.push(" AND deployment_id = ").push_bind(d.clone());
+        }
+        if let Some(state) = filter.state {
+            query.push(" AND state = ").push_bind(state.as_str());
+        }
+        query.push(" ORDER BY event_seq DESC, id LIMIT ").push_bind(i64::from(filter.limit.unwrap_or(1000)));
+        let rows: Vec<Row> = query.build_query_as().fetch_all(&self.pool).await?;
+        let mut out: Vec<Delivery> = decode_rows(rows)?;
+        out.reverse();
+        Ok(out)
+    }
+
+    // Alarms.
+
+    pub(crate) async fn put_alarm(&self, alarm: &Alarm) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO alarms (name, schema_version, doc) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET schema_version = excluded.schema_version, doc = excluded.doc",
+        )
+        .bind(alarm.name.as_str())
+        .bind(Alarm::VERSION)
+        .bind(encode(alarm)?)
+        .execute(&self.pool)
+        .await?;
         Ok(())
+    }
+
+    pub(crate) async fn get_alarm(&self, name: &str) -> Result<Alarm> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM alarms WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_alarms(&self) -> Result<Vec<Alarm>> {
+        let rows = sqlx::query_as("SELECT schema_version, doc FROM alarms ORDER BY name").fetch_all(&self.pool).await?;
+        decode_rows(rows)
+    }
+
+    pub(crate) async fn delete_alarm(&self, name: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM alarms WHERE name = $1").bind(name).execute(&self.pool).await?;
+        affected(done.rows_affected())
     }
 
     // Settings.
@@ -727,6 +850,37 @@ async fn put_revision(conn: &mut SqliteConnection, revision: &Revision) -> Resul
     .await
     .map_err(err(|| format!("revision {}", revision.id)))?;
     if done.rows_affected() == 0 { Err(StoreError::Conflict) } else { Ok(()) }
+}
+
+/// Stores one event and its trigger deliveries; returns its sequence number.
+async fn insert_event(tx: &mut Transaction<'static, Sqlite>, event: &NewEvent) -> Result<u64> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO events (deployment_id, time, schema_version, doc) VALUES ($1, $2, $3, $4) RETURNING seq",
+    )
+    .bind(event.notice.deployment_id.as_str())
+    .bind(int(event.notice.time))
+    .bind(Notice::VERSION)
+    .bind(encode(&event.notice)?)
+    .fetch_one(&mut **tx)
+    .await?;
+    for delivery in &event.deliveries {
+        let delivery = Delivery { event_seq: seq as u64, ..delivery.clone() };
+        sqlx::query(
+            "INSERT INTO deliveries (id, event_seq, deployment_id, state, next_attempt, schema_version, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(delivery.id.as_str())
+        .bind(seq)
+        .bind(delivery.deployment_id.as_str())
+        .bind(delivery.state.as_str())
+        .bind(int(delivery.next_attempt))
+        .bind(Delivery::VERSION)
+        .bind(encode(&delivery)?)
+        .execute(&mut **tx)
+        .await
+        .map_err(err(|| format!("delivery {}", delivery.id)))?;
+    }
+    Ok(seq as u64)
 }
 
 #[cfg(test)]

@@ -13,12 +13,14 @@ use ferry_core::deployment::{
     AutoRollback, Bundle, Creator, Deployment, DeploymentStatus, ErrorCode, ErrorInfo, EventDiagnostics, EventStatus,
     FileExistsBehavior, RevisionRef, RollbackEvent, RollbackInfo, StopRequest, Target, TargetStatus,
 };
+use ferry_core::notices::{Notice, NoticeKind};
 use ferry_core::resources::{
     AccessKey, AlarmConfig, Application, Balancer, DeploymentGroup, HealthCheck, Instance, InstanceSelector,
     MemberState, OutdatedInstancesStrategy, Revision, RevisionLocation, Role, Tag, TagFilter, TagFilterType,
     TargetGroup, TargetMember, Trigger,
 };
-use ferry_store::{Changes, DeploymentFilter, Store, StoreError};
+use ferry_core::resources::{Alarm, Delivery, DeliveryState};
+use ferry_store::{Changes, DeliveryFilter, DeploymentFilter, NewEvent, Store, StoreError};
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -62,6 +64,8 @@ conformance!(
     commit_is_atomic,
     settings_get_put,
     concurrent_writers_and_readers,
+    events_and_deliveries,
+    alarms_put_get_list_delete,
 );
 
 // Fixtures.
@@ -99,7 +103,12 @@ fn group(app: &str, name: &str) -> DeploymentGroup {
             target: "https://hooks.example/ferry".into(),
             events: vec!["DeploymentFailure".into()],
         }],
-        alarms: AlarmConfig { enabled: true, ignore_poll_alarm_failure: false, alarms: vec!["errors".into()] },
+        alarms: AlarmConfig {
+            enabled: true,
+            ignore_poll_alarm_failure: false,
+            alarms: vec!["errors".into()],
+            bake_time_ms: 60_000,
+        },
         outdated_instances_strategy: OutdatedInstancesStrategy::Update,
         termination_hook_enabled: false,
         tags: vec![],
@@ -226,6 +235,13 @@ fn deployment(id: &str, app: &str, group: &str, create_time: u64, status: Deploy
         finalized: false,
         deployment_type: Default::default(),
         blue_green: None,
+        alarms: AlarmConfig { enabled: true, alarms: vec!["errors".into()], ..Default::default() },
+        bake_until: Some(create_time + 30),
+        triggers: vec![Trigger {
+            name: "ops".into(),
+            target: "http://hooks/x".into(),
+            events: vec!["DeploymentFailure".into()],
+        }],
     }
 }
 
@@ -248,7 +264,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert_eq!(store.schema_version().await.unwrap(), 3);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -627,6 +643,7 @@ async fn deployment_filters_and_order(store: Store) {
 }
 
 async fn active_and_queued_deployments(store: Store) {
+    assert!(store.count_deployments_by_status().await.unwrap().is_empty());
     use DeploymentStatus::*;
     store.create_application(&app("web")).await.unwrap();
     let cases = [
@@ -647,6 +664,22 @@ async fn active_and_queued_deployments(store: Store) {
         d.finalized = *finalized;
         store.insert_deployment(&d).await.unwrap();
     }
+    let mut counts = store.count_deployments_by_status().await.unwrap();
+    counts.sort_by_key(|(s, _)| s.as_str());
+    let counted: Vec<(&str, u64)> = counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+    assert_eq!(
+        counted,
+        [
+            ("Baking", 1),
+            ("Created", 1),
+            ("Failed", 2),
+            ("InProgress", 1),
+            ("Queued", 1),
+            ("Ready", 1),
+            ("Stopped", 1),
+            ("Succeeded", 2)
+        ]
+    );
     let mut expected: Vec<&str> = cases.iter().filter(|c| c.3).map(|c| c.0).collect();
     expected.reverse();
     assert_eq!(ids(&store.active_and_queued_deployments().await.unwrap()), expected);
@@ -834,7 +867,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 2);
+        assert_eq!(store.schema_version().await.unwrap(), 3);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -963,4 +996,107 @@ async fn write_cost(store: &Store) -> (std::time::Duration, std::time::Duration,
         store.commit(Changes::new().update_deployment(d.clone())).await.unwrap();
     }
     (update, start.elapsed() / WRITES, doc_bytes)
+}
+
+fn notice(deployment: &str, kind: NoticeKind, time: u64) -> Notice {
+    Notice {
+        kind,
+        time,
+        deployment_id: deployment.into(),
+        application_name: "web".into(),
+        group_name: "prod".into(),
+        instance: None,
+        lifecycle_event: None,
+        status: "InProgress".into(),
+        message: None,
+    }
+}
+
+fn delivery(id: &str, deployment: &str, next_attempt: u64) -> Delivery {
+    Delivery {
+        id: id.into(),
+        event_seq: 0,
+        deployment_id: deployment.into(),
+        trigger_name: "ops".into(),
+        event: "DeploymentStart".into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        body: "{}".into(),
+        state: DeliveryState::Pending,
+        attempts: 0,
+        next_attempt,
+        last_error: None,
+        delivered_time: None,
+        create_time: next_attempt,
+    }
+}
+
+async fn events_and_deliveries(store: Store) {
+    assert_eq!(store.last_event_seq().await.unwrap(), 0);
+    let changes = Changes {
+        events: vec![
+            NewEvent {
+                notice: notice("d-EVENTS", NoticeKind::DeploymentStart, 100),
+                deliveries: vec![delivery("dl-1", "d-EVENTS", 100)],
+            },
+            NewEvent { notice: notice("d-OTHER", NoticeKind::LifecycleEvent, 101), deliveries: vec![] },
+        ],
+        ..Default::default()
+    };
+    let last = store.commit(changes).await.unwrap().expect("events appended");
+    assert_eq!(store.last_event_seq().await.unwrap(), last);
+    let all = store.events_after(0, None, 10).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].seq < all[1].seq);
+    assert_eq!(all[1].seq, last);
+    assert_eq!(all[0].notice, notice("d-EVENTS", NoticeKind::DeploymentStart, 100));
+    let mine = store.events_after(0, Some("d-OTHER"), 10).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert!(store.events_after(last, None, 10).await.unwrap().is_empty());
+    assert_eq!(store.events_after(0, None, 1).await.unwrap().len(), 1, "the limit holds");
+
+    // The delivery points at its event and is due from its next attempt on.
+    assert!(store.due_deliveries(99, 10).await.unwrap().is_empty());
+    let due = store.due_deliveries(100, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].event_seq, all[0].seq);
+    assert_eq!(store.next_delivery_time().await.unwrap(), Some(100));
+    let mut retried = due[0].clone();
+    retried.attempts = 1;
+    retried.next_attempt = 2000;
+    retried.last_error = Some("connection refused".into());
+    store.update_delivery(&retried).await.unwrap();
+    assert!(store.due_deliveries(1999, 10).await.unwrap().is_empty());
+    let mut done = retried.clone();
+    done.state = DeliveryState::Delivered;
+    done.delivered_time = Some(2000);
+    store.update_delivery(&done).await.unwrap();
+    assert!(store.due_deliveries(u64::MAX / 2, 10).await.unwrap().is_empty());
+    assert_eq!(store.next_delivery_time().await.unwrap(), None);
+    let listed = store
+        .list_deliveries(&DeliveryFilter { deployment_id: Some("d-EVENTS".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(listed, [done.clone()]);
+    let pending =
+        store.list_deliveries(&DeliveryFilter { state: Some(DeliveryState::Pending), ..Default::default() }).await;
+    assert!(pending.unwrap().is_empty());
+    not_found(store.update_delivery(&delivery("dl-missing", "d-EVENTS", 1)).await);
+}
+
+async fn alarms_put_get_list_delete(store: Store) {
+    let alarm = |name: &str, expression: &str| Alarm {
+        name: name.into(),
+        expression: expression.into(),
+        prometheus_url: None,
+        create_time: 1,
+    };
+    store.put_alarm(&alarm("errors", "rate(errors[1m]) > 1")).await.unwrap();
+    store.put_alarm(&alarm("latency", "p99 > 0.5")).await.unwrap();
+    store.put_alarm(&alarm("errors", "rate(errors[1m]) > 2")).await.unwrap();
+    assert_eq!(store.get_alarm("errors").await.unwrap().expression, "rate(errors[1m]) > 2");
+    let names: Vec<String> = store.list_alarms().await.unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["errors", "latency"]);
+    store.delete_alarm("errors").await.unwrap();
+    not_found(store.get_alarm("errors").await);
+    not_found(store.delete_alarm("errors").await);
 }

@@ -341,45 +341,7 @@ impl Client {
         } else {
             format!("{}{full_path}?{query}", self.base.origin)
         };
-        let mut headers: Vec<(String, String)> = vec![("host".into(), self.base.host.clone())];
-        match &payload {
-            Payload::Empty => {}
-            Payload::Json(_) => headers.push(("content-type".into(), "application/json".into())),
-            Payload::File { sha256, .. } => {
-                headers.push(("content-type".into(), "application/octet-stream".into()));
-                headers.push(("x-amz-content-sha256".into(), sha256.clone()));
-            }
-        }
-        let signed_body: &[u8] = match &payload {
-            Payload::Json(bytes) => bytes,
-            _ => &[],
-        };
-        let parts = ferry_sigv4::RequestParts {
-            method: method.as_str(),
-            path: &full_path,
-            query,
-            headers: &headers,
-            body: signed_body,
-        };
-        let added = ferry_sigv4::sign(
-            &parts,
-            &self.credentials,
-            ferry_proto::SIGNING_SERVICE,
-            ferry_proto::SIGNING_REGION,
-            SystemTime::now(),
-        );
-        let mut map = HeaderMap::new();
-        for (name, value) in headers.iter().chain(added.iter()) {
-            let name = HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| Error::Other(format!("bad header name {name:?}: {e}")))?;
-            let value =
-                HeaderValue::from_str(value).map_err(|e| Error::Other(format!("bad value for header {name}: {e}")))?;
-            map.insert(name, value);
-        }
-        if let Payload::File { len, .. } = &payload {
-            // Not signed (stacks may rewrite it), but sent so the stream is not chunked.
-            map.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(*len));
-        }
+        let map = self.signed_headers(&method, &full_path, query, &payload)?;
         let what = format!("{method} {full_path}");
         self.runtime.block_on(async {
             let mut request = self.http.request(method, &url).headers(map);
@@ -404,6 +366,103 @@ impl Client {
             } else {
                 Err(api_error(status.as_u16(), &bytes))
             }
+        })
+    }
+
+    /// The request's headers with its SigV4 signature.
+    fn signed_headers(
+        &self,
+        method: &reqwest::Method,
+        full_path: &str,
+        query: &str,
+        payload: &Payload,
+    ) -> Result<HeaderMap, Error> {
+        let mut headers: Vec<(String, String)> = vec![("host".into(), self.base.host.clone())];
+        match payload {
+            Payload::Empty => {}
+            Payload::Json(_) => headers.push(("content-type".into(), "application/json".into())),
+            Payload::File { sha256, .. } => {
+                headers.push(("content-type".into(), "application/octet-stream".into()));
+                headers.push(("x-amz-content-sha256".into(), sha256.clone()));
+            }
+        }
+        let signed_body: &[u8] = match payload {
+            Payload::Json(bytes) => bytes,
+            _ => &[],
+        };
+        let parts = ferry_sigv4::RequestParts {
+            method: method.as_str(),
+            path: full_path,
+            query,
+            headers: &headers,
+            body: signed_body,
+        };
+        let added = ferry_sigv4::sign(
+            &parts,
+            &self.credentials,
+            ferry_proto::SIGNING_SERVICE,
+            ferry_proto::SIGNING_REGION,
+            SystemTime::now(),
+        );
+        let mut map = HeaderMap::new();
+        for (name, value) in headers.iter().chain(added.iter()) {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| Error::Other(format!("bad header name {name:?}: {e}")))?;
+            let value =
+                HeaderValue::from_str(value).map_err(|e| Error::Other(format!("bad value for header {name}: {e}")))?;
+            map.insert(name, value);
+        }
+        if let Payload::File { len, .. } = payload {
+            // Not signed (stacks may rewrite it), but sent so the stream is not chunked.
+            map.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(*len));
+        }
+        Ok(map)
+    }
+
+    /// `GET path?query` answered with server-sent events: calls `each` with
+    /// every event's `(event, data)` until it returns false or the stream ends.
+    pub fn follow_events(
+        &self,
+        path: &str,
+        query: &str,
+        mut each: impl FnMut(&str, &str) -> bool,
+    ) -> Result<(), Error> {
+        let full_path = format!("{}{path}", self.base.prefix);
+        let url = format!("{}{full_path}?{query}", self.base.origin);
+        let map = self.signed_headers(&reqwest::Method::GET, &full_path, query, &Payload::Empty)?;
+        let what = format!("GET {full_path}");
+        self.runtime.block_on(async {
+            let mut response =
+                self.http.get(&url).headers(map).send().await.map_err(|e| self.transport_error(&what, &e))?;
+            let status = response.status();
+            if !status.is_success() {
+                let bytes = response.bytes().await.map_err(|e| self.transport_error(&what, &e))?;
+                return Err(api_error(status.as_u16(), &bytes));
+            }
+            let mut pending = String::new();
+            let (mut event, mut data) = (String::new(), String::new());
+            while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_error(&what, &e))? {
+                pending.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = pending.find('\n') {
+                    let line: String = pending.drain(..=end).collect();
+                    let line = line.trim_end_matches(['\r', '\n']);
+                    if line.is_empty() {
+                        if !data.is_empty() && !each(&event, &data) {
+                            return Ok(());
+                        }
+                        event.clear();
+                        data.clear();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim_start().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        if !data.is_empty() {
+                            data.push('\n');
+                        }
+                        data.push_str(v.trim_start());
+                    }
+                }
+            }
+            Ok(())
         })
     }
 

@@ -118,6 +118,14 @@ fn scenario(c: &Cluster, lb: SocketAddr) {
         tg["members"].as_array().unwrap().iter().all(|m| m["weight"] == 1 && m["traffic_percent"].as_u64() >= Some(33))
     );
 
+    // The metrics show the load balancer's members and what they served.
+    let text = c.metrics();
+    for host in ["host1", "host2", "host3"] {
+        let labels = format!("{{target_group=\"tg\",member=\"{host}\"}}");
+        assert_eq!(metric(&text, &format!("ferry_lb_member_healthy{labels}")), Some(1.0), "{text}");
+        assert!(metric(&text, &format!("ferry_lb_requests_total{labels}")) > Some(0.0), "{text}");
+    }
+
     // `ferry get` shows the traffic.
     let text = c.ferry_ok(&["get", &rollback]);
     assert!(text.contains("target group tg (traffic now)"), "{text}");

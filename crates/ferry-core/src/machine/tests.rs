@@ -1,35 +1,9 @@
 use super::*;
-use crate::deployment::{AutoRollback, Creator, Deployment, RevisionRef, RollbackInfo};
+use crate::deployment::{AutoRollback, Creator, Deployment};
 use crate::events::IN_PLACE;
 
 fn deployment(min: MinimumHealthyHosts) -> Deployment {
-    Deployment {
-        id: "d-AAAAAAAAA".into(),
-        application_name: "app".into(),
-        group_name: "group".into(),
-        group_id: "gid".into(),
-        config_name: "custom".into(),
-        minimum_healthy_hosts: min,
-        revision: RevisionRef { id: "r1".into(), summary: String::new(), bundle: None },
-        previous_revision: None,
-        creator: Creator::User,
-        description: None,
-        status: DeploymentStatus::Created,
-        error: None,
-        create_time: 0,
-        start_time: None,
-        complete_time: None,
-        ignore_application_stop_failures: false,
-        file_exists_behavior: None,
-        auto_rollback: AutoRollback::default(),
-        rollback_info: RollbackInfo::default(),
-        stop: None,
-        lifecycle_events: IN_PLACE.iter().map(|e| e.to_string()).collect(),
-        targets: Vec::new(),
-        finalized: false,
-        deployment_type: Default::default(),
-        blue_green: None,
-    }
+    Deployment { minimum_healthy_hosts: min, ..Deployment::fixture(&IN_PLACE) }
 }
 
 fn hosts(n: usize) -> Vec<String> {
@@ -80,6 +54,43 @@ fn all_at_once_succeeds_and_records_every_event() {
     assert_eq!(d.status, DeploymentStatus::Succeeded);
     assert!(d.targets.iter().all(|t| t.events.iter().all(|e| e.status == EventStatus::Succeeded)));
     assert_eq!(d.complete_time, Some(20));
+}
+
+#[test]
+fn a_deployment_with_alarms_bakes_before_it_succeeds_and_can_be_stopped_meanwhile() {
+    let baking = |d: &mut Deployment| {
+        d.alarms = crate::resources::AlarmConfig {
+            enabled: true,
+            alarms: vec!["errors".into()],
+            bake_time_ms: 1000,
+            ..Default::default()
+        };
+        step(d, Input::Start { instances: hosts(2) }, 10);
+        for h in hosts(2) {
+            run_command(d, &h, None, 20);
+        }
+    };
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    baking(&mut d);
+    assert_eq!((d.status, d.bake_until), (DeploymentStatus::Baking, Some(1020)));
+    assert!(step(&mut d, Input::Tick, 1019).is_empty());
+    assert_eq!(d.status, DeploymentStatus::Baking);
+    assert_eq!(step(&mut d, Input::Tick, 1020), [Effect::Finished]);
+    assert_eq!((d.status, d.complete_time), (DeploymentStatus::Succeeded, Some(1020)));
+
+    // An alarm during the bake stops it (and asks for its rollback).
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    d.auto_rollback =
+        AutoRollback { enabled: true, events: vec![crate::deployment::RollbackEvent::DeploymentStopOnAlarm] };
+    baking(&mut d);
+    let effects = step(
+        &mut d,
+        Input::Stop { rollback: None, code: ErrorCode::AlarmActive, message: "Activated alarms: errors".into() },
+        500,
+    );
+    assert_eq!(effects, [Effect::Finished]);
+    assert_eq!(d.status, DeploymentStatus::Stopped);
+    assert!(wants_rollback(&d));
 }
 
 #[test]

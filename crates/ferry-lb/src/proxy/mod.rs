@@ -245,6 +245,7 @@ impl Proxy {
                 state: e.state,
                 health: e.rt.health(),
                 in_flight: e.rt.in_flight.load(Ordering::SeqCst),
+                requests: e.rt.requests.load(Ordering::Relaxed),
             })
             .collect()
     }

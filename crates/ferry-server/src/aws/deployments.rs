@@ -55,9 +55,10 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     let file_exists_behavior =
         input.file_exists_behavior.as_deref().map(convert::parse_file_exists_behavior).transpose()?;
     let auto_rollback = input.auto_rollback_configuration.as_ref().map(convert::parse_auto_rollback).transpose()?;
-    if let Some(alarms) = &input.override_alarm_configuration {
-        convert::parse_alarm_configuration(alarms)?;
-    }
+    let alarms = match &input.override_alarm_configuration {
+        Some(alarms) => Some(convert::parse_alarm_configuration(alarms)?),
+        None => None,
+    };
     let request = convert::parse_revision(input.revision.as_ref())?;
     let mut revision = match &request {
         RevisionRequest::Stored { revision_id } => {
@@ -88,6 +89,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
             ignore_application_stop_failures: input.ignore_application_stop_failures.unwrap_or(false),
             auto_rollback,
             green_selector,
+            alarms: alarms.map(|a| ferry_core::resources::AlarmConfig { bake_time_ms: group.alarms.bake_time_ms, ..a }),
         })
         .await
         .map_err(driver_error)?;

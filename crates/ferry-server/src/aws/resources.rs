@@ -8,7 +8,7 @@ use ferry_aws::validate::{self, Name};
 use ferry_aws::{AwsError, AwsResult, token, wire};
 use ferry_core::config::{BUILTIN_PREFIX, ComputePlatform, DeploymentConfig, builtin_configs};
 use ferry_core::deployment::{BlueAction, ReadyAction};
-use ferry_core::resources::{Application, BlueGreenConfig, DeploymentGroup, InstanceSelector, Tag};
+use ferry_core::resources::{AlarmConfig, Application, BlueGreenConfig, DeploymentGroup, InstanceSelector, Tag};
 use ferry_store::StoreError;
 use serde_json::{Value, json};
 
@@ -178,9 +178,14 @@ async fn apply_group_input(
     }
     if let Some(triggers) = &input.trigger_configurations {
         group.triggers = convert::parse_triggers(triggers)?;
+        for t in &group.triggers {
+            crate::triggers::check_target(&t.target)
+                .map_err(|m| AwsError::new("InvalidTriggerConfigException", format!("Trigger {:?}: {m}", t.name)))?;
+        }
     }
     if let Some(alarms) = &input.alarm_configuration {
-        group.alarms = convert::parse_alarm_configuration(alarms)?;
+        group.alarms =
+            AlarmConfig { bake_time_ms: group.alarms.bake_time_ms, ..convert::parse_alarm_configuration(alarms)? };
     }
     if let Some(rollback) = &input.auto_rollback_configuration {
         group.auto_rollback = convert::parse_auto_rollback(rollback)?;

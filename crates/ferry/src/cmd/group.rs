@@ -18,6 +18,8 @@ pub struct GroupArgs {
     command: GroupCommand,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum GroupCommand {
     /// Create a deployment group: the instances carrying ANY of the given tags.
@@ -51,6 +53,30 @@ enum GroupCommand {
         /// traffic left them [default: keep them, out of the load balancer].
         #[arg(long, value_name = "DURATION", requires = "blue_green", value_parser = output::parse_duration_ms)]
         terminate_after: Option<u64>,
+        /// A webhook told of the group's events, NAME=URL (repeatable; see
+        /// --trigger-events). Requests are signed with the server's webhook secret.
+        #[arg(long = "trigger", value_name = "NAME=URL", value_parser = parse_trigger)]
+        triggers: Vec<(String, String)>,
+        /// The events the triggers are told of, comma-separated [default: all ten:
+        /// DeploymentStart, DeploymentSuccess, DeploymentFailure, DeploymentStop,
+        /// DeploymentRollback, DeploymentReady, InstanceStart, InstanceSuccess,
+        /// InstanceFailure, InstanceReady].
+        #[arg(long, value_name = "EVENTS", value_delimiter = ',', requires = "triggers")]
+        trigger_events: Vec<String>,
+        /// An alarm (see `ferry alarm`) that stops the group's deployments
+        /// while it fires (repeatable).
+        #[arg(long = "alarm", value_name = "NAME")]
+        alarms: Vec<String>,
+        /// Go on when an alarm cannot be evaluated (Prometheus down) instead of stopping.
+        #[arg(long, requires = "alarms")]
+        ignore_poll_alarm_failure: bool,
+        /// Keep watching the alarms this long after the last instance
+        /// succeeded; the deployment is Baking meanwhile [default: 0].
+        #[arg(long, value_name = "DURATION", requires = "alarms", value_parser = output::parse_duration_ms)]
+        bake_time: Option<u64>,
+        /// Roll back when an alarm stops a deployment (DEPLOYMENT_STOP_ON_ALARM).
+        #[arg(long, requires = "alarms")]
+        rollback_on_alarm: bool,
         /// Print the API's JSON (`ferry_proto::api::DeploymentGroup`).
         #[arg(long)]
         json: bool,
@@ -81,10 +107,36 @@ pub fn run(args: GroupArgs) -> ExitCode {
             blue_green,
             ready_wait,
             terminate_after,
+            triggers,
+            trigger_events,
+            alarms,
+            ignore_poll_alarm_failure,
+            bake_time,
+            rollback_on_alarm,
             json,
             server,
         } => {
             let mut request = create_request(group, &tags, config, auto_rollback);
+            if rollback_on_alarm {
+                let rollback = request
+                    .auto_rollback
+                    .get_or_insert_with(|| api::AutoRollbackConfig { enabled: true, events: Vec::new() });
+                rollback.events.push("DEPLOYMENT_STOP_ON_ALARM".into());
+            }
+            let events = if trigger_events.is_empty() {
+                ferry_core::notices::TRIGGER_EVENT_NAMES.iter().map(|e| e.to_string()).collect()
+            } else {
+                trigger_events
+            };
+            request.triggers = triggers
+                .into_iter()
+                .map(|(name, url)| api::TriggerConfig { name, url, events: events.clone() })
+                .collect();
+            request.alarms = (!alarms.is_empty()).then(|| api::AlarmSettings {
+                alarms,
+                ignore_poll_alarm_failure,
+                bake_time_ms: bake_time.unwrap_or(0),
+            });
             request.target_groups = target_groups;
             request.blue_green = blue_green
                 .then_some(api::BlueGreenSettings { ready_wait_ms: ready_wait, terminate_after_ms: terminate_after });
@@ -92,6 +144,14 @@ pub fn run(args: GroupArgs) -> ExitCode {
         }
         GroupCommand::List { app, json, server } => list(&app, json, &server),
     })
+}
+
+fn parse_trigger(text: &str) -> Result<(String, String), String> {
+    let (name, url) = text.split_once('=').ok_or_else(|| format!("{text:?} is not NAME=URL"))?;
+    if name.is_empty() || url.is_empty() {
+        return Err(format!("{text:?} is not NAME=URL"));
+    }
+    Ok((name.to_string(), url.to_string()))
 }
 
 fn create_request(name: String, tags: &[Tag], config: Option<String>, auto_rollback: bool) -> api::CreateGroup {
@@ -106,6 +166,8 @@ fn create_request(name: String, tags: &[Tag], config: Option<String>, auto_rollb
         }),
         target_groups: Vec::new(),
         blue_green: None,
+        triggers: Vec::new(),
+        alarms: None,
     }
 }
 
@@ -144,6 +206,19 @@ fn describe(g: &api::DeploymentGroup) -> Vec<String> {
             None => "in place, with traffic control".into(),
         };
         lines.push(format!("  traffic        {} ({style})", g.target_groups.join(", ")));
+    }
+    for t in &g.triggers {
+        lines.push(format!("  trigger        {} → {} ({})", t.name, t.url, t.events.join(", ")));
+    }
+    if let Some(a) = &g.alarms {
+        let mut text = a.alarms.join(", ");
+        if a.bake_time_ms > 0 {
+            text.push_str(&format!(", bake {}", output::duration(a.bake_time_ms)));
+        }
+        if a.ignore_poll_alarm_failure {
+            text.push_str(", unreadable alarms ignored");
+        }
+        lines.push(format!("  alarms         {text}"));
     }
     if g.instances.is_empty() {
         lines.push("  instances      none yet (instances enrolling later with a matching tag are targeted)".into());
@@ -232,6 +307,8 @@ mod tests {
             name: name.into(),
             target_groups: Vec::new(),
             blue_green: None,
+            triggers: Vec::new(),
+            alarms: None,
             tag_filters: filters
                 .iter()
                 .map(|(k, v, t)| api::TagFilter { key: k.to_string(), value: v.to_string(), kind: t.to_string() })
@@ -262,7 +339,9 @@ mod tests {
                 "deployment_config_name": "CodeDeployDefault.AllAtOnce",
                 "auto_rollback": {"enabled": true, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]},
                 "target_groups": [],
-                "blue_green": null
+                "blue_green": null,
+                "triggers": [],
+                "alarms": null
             })
         );
         let r = create_request("g".into(), &tags[..1], None, false);

@@ -6,9 +6,11 @@ mod agent;
 mod fleet;
 mod server;
 // Operator commands (clients of the server's native API).
+mod alarm;
 mod app;
 mod config;
 mod deploy;
+mod events;
 mod get;
 mod group;
 mod instances;
@@ -69,6 +71,12 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Load balancers' target groups that deployments move traffic in.
     Lb(lb::LbArgs),
+    /// Alarms (PromQL expressions) that stop deployments when they fire.
+    Alarm(alarm::AlarmArgs),
+    /// The event stream: every state change of deployments and instances.
+    Events(events::EventsArgs),
+    /// Trigger webhook deliveries and how they went.
+    Deliveries(events::DeliveriesArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -90,6 +98,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Logs(args) => logs::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Lb(args) => lb::run(args),
+        Command::Alarm(args) => alarm::run(args),
+        Command::Events(args) => events::run(args),
+        Command::Deliveries(args) => events::run_deliveries(args),
     }
 }
 

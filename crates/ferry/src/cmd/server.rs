@@ -49,6 +49,15 @@ pub struct ServerArgs {
     /// are set); then the instance is deregistered.
     #[arg(long, env = "FERRY_TERMINATE_COMMAND", value_name = "COMMAND")]
     terminate_command: Option<String>,
+    /// The Prometheus alarms are evaluated against (alarms may name their own).
+    #[arg(long, env = "FERRY_PROMETHEUS_URL", value_name = "URL")]
+    prometheus_url: Option<String>,
+    /// How often running deployments' alarms are evaluated.
+    #[arg(long, env = "FERRY_ALARM_INTERVAL", value_name = "DURATION", default_value = "5s", value_parser = super::output::parse_duration_ms)]
+    alarm_interval: u64,
+    /// The key trigger webhooks are signed with (HMAC-SHA256) [default: DATA_DIR/webhook-secret, created on first start].
+    #[arg(long, env = "FERRY_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true)]
+    webhook_secret: Option<String>,
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -69,6 +78,9 @@ pub fn run(args: ServerArgs) -> ExitCode {
     config.aws_region = args.aws_region;
     config.aws_account_id = args.aws_account_id;
     config.terminate_command = args.terminate_command.filter(|c| !c.trim().is_empty());
+    config.prometheus_url = args.prometheus_url.filter(|u| !u.trim().is_empty());
+    config.alarm_interval = Duration::from_millis(args.alarm_interval.max(100));
+    config.webhook_secret = args.webhook_secret;
     config.poll_hold = Duration::from_secs(args.poll_hold_seconds.max(1));
     config.agent_lost_after = Duration::from_secs(args.agent_lost_after_seconds.max(2));
     if config.agent_lost_after <= config.poll_hold {

@@ -79,7 +79,7 @@ class GroupsAndConfigs(unittest.TestCase):
             deploymentConfigName="CodeDeployDefault.HalfAtATime",
             onPremisesTagSet={"onPremisesTagSetList": [[{"Key": "app", "Value": "demo", "Type": "KEY_AND_VALUE"}]]},
             autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
-            triggerConfigurations=[{"triggerName": "ops", "triggerTargetArn": "arn:aws:sns:us-east-1:1:t",
+            triggerConfigurations=[{"triggerName": "ops", "triggerTargetArn": "http://127.0.0.1:9/ops",
                                     "triggerEvents": ["DeploymentFailure"]}],
             alarmConfiguration={"enabled": True, "alarms": [{"name": "errors"}]},
             outdatedInstancesStrategy="IGNORE",
@@ -126,6 +126,11 @@ class GroupsAndConfigs(unittest.TestCase):
              "InvalidAlarmConfigException"),
             (dict(deploymentGroupName="x", serviceRoleArn=ROLE,
                   triggerConfigurations=[{"triggerName": "t", "triggerTargetArn": "arn", "triggerEvents": []}]),
+             "InvalidTriggerConfigException"),
+            # ferry delivers triggers as webhooks: an SNS topic cannot be one.
+            (dict(deploymentGroupName="x", serviceRoleArn=ROLE,
+                  triggerConfigurations=[{"triggerName": "t", "triggerTargetArn": "arn:aws:sns:us-east-1:1:t",
+                                          "triggerEvents": ["DeploymentFailure"]}]),
              "InvalidTriggerConfigException"),
             (dict(deploymentGroupName="bad name", serviceRoleArn=ROLE), "InvalidDeploymentGroupNameException"),
         ]

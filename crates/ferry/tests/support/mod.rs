@@ -373,6 +373,12 @@ pub enum Health {
 /// previous app (ApplicationStop), start this one (ApplicationStart) and
 /// wait until it listens (ValidateService).
 pub fn web_revision(dir: &Path, version: &str, health: Health) -> std::path::PathBuf {
+    web_revision_with_errors(dir, version, health, 0.0)
+}
+
+/// [`web_revision`] whose `/metrics` (Prometheus text format) reports
+/// `app_error_ratio{version="…"} error_ratio`.
+pub fn web_revision_with_errors(dir: &Path, version: &str, health: Health, error_ratio: f64) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir.join("scripts")).unwrap();
     std::fs::create_dir_all(dir.join("app")).unwrap();
@@ -391,6 +397,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path == "/health":
             healthy = SICK_AFTER is None or time.time() - STARTED < SICK_AFTER
             code, body = (200, b"ok\n") if healthy else (500, b"sick\n")
+        elif self.path == "/metrics":
+            code, body = 200, b'# TYPE app_error_ratio gauge\napp_error_ratio{{version="{version}"}} {error_ratio}\n'
         else:
             if self.path == "/slow":
                 time.sleep(1.0)
@@ -439,4 +447,57 @@ Server(("0.0.0.0", 8080), Handler).serve_forever()
     )
     .unwrap();
     dir.to_path_buf()
+}
+
+/// A plain HTTP/1.1 GET with extra headers: `(status, body)`, or `None` if
+/// nothing answered.
+pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    s.write_all(request.as_bytes()).ok()?;
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    Some((status, body))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+impl Cluster {
+    /// `/metrics` with the metrics token.
+    pub fn metrics(&self) -> String {
+        let token = std::fs::read_to_string(self.data_dir().join("metrics-token")).unwrap();
+        let bearer = format!("Bearer {}", token.trim());
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let (status, body) = http_get(addr, "/metrics", &[("authorization", &bearer)]).expect("the server answers");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}
+
+/// The value of the sample `name{labels}` (exactly as rendered) in a metrics text.
+pub fn metric(text: &str, sample: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }

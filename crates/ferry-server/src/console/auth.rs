@@ -1,0 +1,431 @@
+//! Signing in to the console, sessions, CSRF tokens and roles.
+//!
+//! People sign in with an access key (id and secret), the same keys the CLI
+//! and the AWS API use; agent keys may not. A session is a cookie
+//! `ferry_session=<key id>.<expiry ms>.<hmac>`, the HMAC-SHA256 of
+//! `<key id>.<expiry ms>` under a key derived from a random secret made at
+//! server start, valid 12 hours (HttpOnly, SameSite=Strict, Path=/console).
+//! The secret lives only in this process's memory: **restarting the server
+//! signs everyone out**, and several server processes do not share sessions.
+//! Every request re-reads the key from the store, so a revoked or disabled
+//! key is signed out at its next request (a live stream ends within a tick).
+//!
+//! Forms that change something carry a CSRF token, the HMAC of the session
+//! cookie's value under a second derived key, and are refused when the
+//! browser says they come from another origin. Only admin and deployer keys
+//! may act; read-only keys see no action buttons and their POSTs get 403.
+
+use std::sync::OnceLock;
+
+use axum::Form;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use ferry_core::resources::Role;
+use ferry_store::StoreError;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::{Flash, Html, Problem, enc, page};
+use crate::AppState;
+use crate::driver::now_millis;
+
+const COOKIE: &str = "ferry_session";
+const SESSION_MS: u64 = 12 * 3600 * 1000;
+
+/// Keys derived from the random secret made at server start (see the module doc).
+struct Keys {
+    session: [u8; 32],
+    csrf: [u8; 32],
+}
+
+static KEYS: OnceLock<Keys> = OnceLock::new();
+
+fn keys() -> &'static Keys {
+    KEYS.get_or_init(|| {
+        let secret: [u8; 32] = crate::random::bytes();
+        Keys { session: hmac(&secret, b"ferry console session"), csrf: hmac(&secret, b"ferry console csrf") }
+    })
+}
+
+/// Makes the secret now (at server start) rather than at the first request.
+pub fn init() {
+    keys();
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    ferry_blob::hex(bytes)
+}
+
+/// A signed-in person, as of this request.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub key_id: String,
+    pub role: Role,
+    pub expiry_ms: u64,
+    /// The cookie's value, which CSRF tokens are derived from.
+    cookie: String,
+}
+
+impl Session {
+    #[cfg(test)]
+    pub fn for_test(role: Role) -> Self {
+        Session { key_id: "FKIATEST".into(), role, expiry_ms: u64::MAX, cookie: "FKIATEST.1.00".into() }
+    }
+
+    /// Admins and deployers may stop, continue and redeploy.
+    pub fn can_act(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Deployer)
+    }
+
+    /// The CSRF token of this session's forms.
+    pub fn csrf(&self) -> String {
+        hex(&hmac(&keys().csrf, self.cookie.as_bytes()))
+    }
+
+    fn csrf_matches(&self, token: &str) -> bool {
+        bool::from(self.csrf().as_bytes().ct_eq(token.trim().as_bytes()))
+    }
+
+    /// Whether the key still signs this session in (re-read from the store).
+    pub async fn still_valid(&self, state: &AppState) -> bool {
+        self.expiry_ms > now_millis()
+            && matches!(state.store.get_access_key(&self.key_id).await, Ok(k) if !k.disabled && k.role == self.role)
+    }
+
+    /// May this session's POST change something? Role first (a read-only key
+    /// is refused whatever token it sends), then origin, then the token.
+    pub fn authorize_action(&self, headers: &HeaderMap, csrf: &str) -> Result<(), Problem> {
+        if !self.can_act() {
+            return Err(Problem::forbidden(format!(
+                "Access key {} is read-only: it may look at everything in the console, but not stop, \
+                 continue or redeploy deployments.",
+                self.key_id
+            )));
+        }
+        if !same_origin(headers) {
+            return Err(Problem::forbidden("This request came from another site and was refused."));
+        }
+        if !self.csrf_matches(csrf) {
+            return Err(Problem::forbidden(
+                "This form did not come from your console session (its CSRF token does not match). \
+                 Reload the page and try again.",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The cookie value for `key_id`, valid until `expiry_ms`.
+fn cookie_value(key_id: &str, expiry_ms: u64) -> String {
+    let signed = format!("{key_id}.{expiry_ms}");
+    let mac = hex(&hmac(&keys().session, signed.as_bytes()));
+    format!("{signed}.{mac}")
+}
+
+/// The key id and expiry of a cookie value whose HMAC is right and which
+/// has not expired.
+fn verify_cookie(value: &str, now: u64) -> Option<(&str, u64)> {
+    let mut parts = value.splitn(3, '.');
+    let (key_id, expiry, mac) = (parts.next()?, parts.next()?, parts.next()?);
+    if key_id.is_empty() || !key_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    if expiry.is_empty() || !expiry.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let expected = hex(&hmac(&keys().session, format!("{key_id}.{expiry}").as_bytes()));
+    if !bool::from(expected.as_bytes().ct_eq(mac.as_bytes())) {
+        return None;
+    }
+    let expiry: u64 = expiry.parse().ok()?;
+    (expiry > now).then_some((key_id, expiry))
+}
+
+/// Every value of the session cookie the request carries.
+fn cookies(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+}
+
+/// The request's session, if it has a valid one (its key re-read now).
+pub(crate) async fn session_from(headers: &HeaderMap, state: &AppState) -> Result<Option<Session>, Problem> {
+    for value in cookies(headers) {
+        let Some((key_id, expiry_ms)) = verify_cookie(value, now_millis()) else { continue };
+        match state.store.get_access_key(key_id).await {
+            Ok(key) if !key.disabled && key.role != Role::Agent => {
+                return Ok(Some(Session { key_id: key.id, role: key.role, expiry_ms, cookie: value.to_string() }));
+            }
+            Ok(_) | Err(StoreError::NotFound) => continue,
+            Err(e) => return Err(Problem::internal(e)),
+        }
+    }
+    Ok(None)
+}
+
+/// Pages that need a session take a `Session`: without one, the browser is
+/// sent to sign in (and back here afterwards, for a GET).
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match session_from(&parts.headers, state).await {
+            Ok(Some(session)) => Ok(session),
+            Ok(None) => {
+                let here = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/console");
+                let next = if parts.method == Method::GET { safe_next(here) } else { "/console" };
+                let to = if next == "/console" {
+                    "/console/login".to_string()
+                } else {
+                    format!("/console/login?next={}", enc(next))
+                };
+                Err(Redirect::to(&to).into_response())
+            }
+            Err(problem) => Err(problem.render(None)),
+        }
+    }
+}
+
+/// `next` if it is a console path (`/console`, `/console/…`, `/console?…`)
+/// that cannot lead elsewhere, else `/console`.
+pub(crate) fn safe_next(next: &str) -> &str {
+    let path = next.split(['?', '#']).next().unwrap_or("");
+    let console = path == "/console" || path.starts_with("/console/") || next.starts_with("/console?");
+    let clean = !next.contains("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c == ' ')
+        && !path.to_ascii_lowercase().contains("%2e")
+        && !path.split('/').any(|segment| segment == "." || segment == "..");
+    if console && clean { next } else { "/console" }
+}
+
+/// Whether a POST comes from this console's origin (when the browser says
+/// where it comes from at all: browsers send `Origin` on every POST).
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else { return true };
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+    let origin = origin.to_str().unwrap_or("");
+    origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")).is_some_and(|o| o == host)
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct LoginQuery {
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct LoginForm {
+    #[serde(default)]
+    access_key_id: String,
+    #[serde(default)]
+    secret_access_key: String,
+    #[serde(default)]
+    next: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+fn login_page(status: StatusCode, next: &str, key_id: &str, error: Option<&str>) -> Response {
+    let mut h = Html::new();
+    h.raw("<div class=\"card login\"><h1>Sign in to ferry</h1>")
+        .raw("<p class=\"muted\">Use an access key: the admin key in <code>DATA_DIR/credentials</code>, or one ")
+        .raw("made with <code>ferry keys create</code>.</p>");
+    if let Some(error) = error {
+        h.raw("<p class=\"flash error\" role=\"alert\" id=\"login-error\">").text(error).raw("</p>");
+    }
+    h.raw("<form method=\"post\" action=\"/console/login\">")
+        .raw("<input type=\"hidden\" name=\"next\" value=\"")
+        .text(safe_next(next))
+        .raw("\"><label>Access key id <input name=\"access_key_id\" id=\"access_key_id\" autocomplete=\"username\" ")
+        .raw("spellcheck=\"false\" required value=\"")
+        .text(key_id)
+        .raw("\"></label><label>Secret access key <input type=\"password\" name=\"secret_access_key\" ")
+        .raw("id=\"secret_access_key\" autocomplete=\"current-password\" required></label>")
+        .raw("<button class=\"btn primary\" type=\"submit\" id=\"sign-in\">Sign in</button></form></div>");
+    page(status, "Sign in", None, &Flash::default(), &h)
+}
+
+/// GET `/console/login`: the form (or straight on, when already signed in).
+pub(crate) async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
+    match session_from(&headers, &state).await {
+        Ok(Some(_)) => Redirect::to(safe_next(&query.next)).into_response(),
+        Ok(None) => login_page(StatusCode::OK, &query.next, "", None),
+        Err(problem) => problem.render(None),
+    }
+}
+
+/// POST `/console/login`.
+pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    if !same_origin(&headers) {
+        return Problem::forbidden("This sign-in came from another site and was refused.").render(None);
+    }
+    let key_id = form.access_key_id.trim();
+    let key = if key_id.is_empty() {
+        None
+    } else {
+        match state.store.get_access_key(key_id).await {
+            Ok(key) => Some(key),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Problem::internal(e).render(None),
+        }
+    };
+    let given = form.secret_access_key.trim().as_bytes();
+    let secret_ok = match &key {
+        Some(key) => bool::from(key.secret.as_bytes().ct_eq(given)),
+        None => {
+            // The same work as for a real key, so timing tells nothing.
+            let _ = [0u8; 40].ct_eq(given);
+            false
+        }
+    };
+    let key = match key {
+        Some(key) if secret_ok && !key.disabled => key,
+        _ => {
+            tracing::info!(key_id, "console: sign-in refused");
+            return login_page(
+                StatusCode::UNAUTHORIZED,
+                &form.next,
+                key_id,
+                Some("Wrong access key id or secret, or the key was revoked."),
+            );
+        }
+    };
+    if key.role == Role::Agent {
+        return login_page(
+            StatusCode::FORBIDDEN,
+            &form.next,
+            key_id,
+            Some("Agent keys cannot sign in to the console: use an admin, deployer or read-only key."),
+        );
+    }
+    let value = cookie_value(&key.id, now_millis() + SESSION_MS);
+    let cookie = format!("{COOKIE}={value}; Path=/console; Max-Age={}; HttpOnly; SameSite=Strict", SESSION_MS / 1000);
+    tracing::info!(key_id = %key.id, role = key.role.as_str(), "console: signed in");
+    let mut response = Redirect::to(safe_next(&form.next)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// POST `/console/logout`: forgets the cookie. (The cookie itself stays
+/// valid until it expires; revoking the key ends it at once.)
+pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    match session_from(&headers, &state).await {
+        Ok(Some(session)) if !session.csrf_matches(&form.csrf) || !same_origin(&headers) => {
+            return Problem::forbidden("This sign-out did not come from your console session.").render(Some(&session));
+        }
+        Err(problem) => return problem.render(None),
+        _ => {}
+    }
+    let mut response = Redirect::to("/console/login").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("ferry_session=; Path=/console; Max-Age=0; HttpOnly; SameSite=Strict"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_verify_only_as_issued() {
+        let now = 1_000_000;
+        let value = cookie_value("FKIAABC", now + 10);
+        assert_eq!(verify_cookie(&value, now), Some(("FKIAABC", now + 10)));
+        // Expired.
+        assert_eq!(verify_cookie(&value, now + 10), None);
+        // Another key id, a later expiry, a changed MAC: all refused.
+        let mac = value.rsplit('.').next().unwrap();
+        assert_eq!(verify_cookie(&format!("FKIAABD.{}.{mac}", now + 10), now), None);
+        assert_eq!(verify_cookie(&format!("FKIAABC.{}.{mac}", now + 99), now), None);
+        let mut flipped = value.clone();
+        let last = flipped.pop().unwrap();
+        flipped.push(if last == '0' { '1' } else { '0' });
+        assert_eq!(verify_cookie(&flipped, now), None);
+        assert_eq!(verify_cookie("", now), None);
+        assert_eq!(verify_cookie("a.b.c.d", now), None);
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_their_session() {
+        let session = |cookie: &str| Session {
+            key_id: "K".into(),
+            role: Role::Admin,
+            expiry_ms: u64::MAX,
+            cookie: cookie.into(),
+        };
+        let (a, b) = (session("K.1.aa"), session("K.1.bb"));
+        assert!(a.csrf_matches(&a.csrf()));
+        assert!(!a.csrf_matches(&b.csrf()));
+        assert!(!a.csrf_matches(""));
+    }
+
+    #[test]
+    fn read_only_sessions_are_refused_whatever_their_token() {
+        let s = Session { key_id: "K".into(), role: Role::ReadOnly, expiry_ms: u64::MAX, cookie: "K.1.aa".into() };
+        let e = s.authorize_action(&HeaderMap::new(), &s.csrf()).unwrap_err();
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        assert!(e.message.contains("read-only"), "{}", e.message);
+        let admin = Session { role: Role::Admin, ..s };
+        assert!(admin.authorize_action(&HeaderMap::new(), &admin.csrf()).is_ok());
+        assert!(admin.authorize_action(&HeaderMap::new(), "bad").is_err());
+    }
+
+    #[test]
+    fn next_stays_in_the_console() {
+        for good in ["/console", "/console/deployments/d-ABC?ok=x", "/console?status=Failed"] {
+            assert_eq!(safe_next(good), good);
+        }
+        for bad in [
+            "https://evil.example/console",
+            "//evil.example/console",
+            "/consolex",
+            "/console/../api/v1/keys",
+            "/console/%2e%2e/api",
+            "/console/\\evil",
+            "/api/v1",
+            "",
+            "/console//evil.example",
+        ] {
+            assert_eq!(safe_next(bad), "/console", "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins_must_match_the_host() {
+        let headers = |origin: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:7800"));
+            h.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+            h
+        };
+        assert!(same_origin(&headers("http://127.0.0.1:7800")));
+        assert!(!same_origin(&headers("http://evil.example")));
+        assert!(!same_origin(&headers("null")));
+        assert!(same_origin(&HeaderMap::new()));
+    }
+}
