@@ -171,6 +171,13 @@ fn a_rising_error_rate_stops_the_deployment_and_rolls_it_back() {
     let stop = events.iter().find(|e| e["kind"] == "DeploymentStop").unwrap();
     assert!(stop["message"].as_str().unwrap().contains("Activated alarms: errors"), "{stop}");
 
+    // ...and in the console, on the deployment's page.
+    let page = c.console_page(&format!("/console/deployments/{d2}"));
+    let timeline = &page[page.find("id=\"timeline\"").expect("a timeline on the page")..];
+    assert!(timeline.contains("data-kind=\"DeploymentStop\""), "{timeline}");
+    assert!(timeline.contains("Activated alarms: errors"), "{timeline}");
+    assert!(timeline.contains("data-kind=\"DeploymentRollback\""), "{timeline}");
+
     // An alarm that cannot be evaluated stops a deployment...
     c.ferry_ok(&["alarm", "create", "blind", "--expr", "up", "--prometheus", "http://127.0.0.1:9"]);
     c.ferry_ok(&["group", "create", "shop", "strict", "--tag", "app=demo", "--alarm", "blind", "--bake-time", "3s"]);

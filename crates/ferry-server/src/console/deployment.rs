@@ -6,8 +6,11 @@
 //! status, error, overview, blue/green phase, the actions, the instance ×
 //! lifecycle-event grid, the target groups (traffic and health now) and the
 //! hook output. The page renders it once; the stream re-renders it whenever
-//! the deployment (or its target groups) changed, checking every 250 ms,
-//! and ends once the deployment is terminal.
+//! the deployment (or its target groups) changed: woken by every new
+//! event in the event log, and every second for target-group health and
+//! traffic (which are not events), and ends once the deployment is
+//! terminal. The fragment ends with the deployment's timeline: its
+//! deployment and instance notices from the event log.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -25,8 +28,10 @@ use super::{Flash, Html, Problem, badge, duration, enc, page as layout, respond,
 use crate::AppState;
 use crate::driver::{DriverError, now_millis};
 
-/// How often the live stream looks for changes.
-const LIVE_TICK: Duration = Duration::from_millis(250);
+/// How often the live stream looks for changes that are not events.
+const LIVE_TICK: Duration = Duration::from_secs(1);
+/// The newest timeline entries shown.
+const TIMELINE_ROWS: usize = 200;
 
 fn is_final(status: &str) -> bool {
     matches!(status, "Succeeded" | "Failed" | "Stopped")
@@ -38,6 +43,35 @@ fn no_such(id: &str) -> Problem {
 
 /// The deployment as `ferry get` sees it, target groups included; `None`
 /// when there is no such deployment.
+/// The deployment's timeline: its notices but lifecycle events (those are the grid).
+async fn timeline_of(state: &AppState, id: &str) -> Result<Vec<api::Event>, Problem> {
+    let mut events: Vec<api::Event> = state
+        .store
+        .events_after(0, Some(id), 100_000)
+        .await?
+        .iter()
+        .filter(|e| e.notice.kind != ferry_core::notices::NoticeKind::LifecycleEvent)
+        .map(crate::events::event_view)
+        .collect();
+    let skip = events.len().saturating_sub(TIMELINE_ROWS);
+    events.drain(..skip);
+    Ok(events)
+}
+
+fn timeline(h: &mut Html, events: &[api::Event]) {
+    if events.is_empty() {
+        return;
+    }
+    h.raw("<section class=\"card timeline\" id=\"timeline\"><h3>Timeline</h3><table class=\"events\">");
+    h.raw("<tr><th>Time</th><th>Event</th><th>Instance</th><th>Status</th><th></th></tr>");
+    for e in events {
+        h.raw("<tr data-kind=\"").text(&e.kind).raw("\"><td>").text(utc(e.time)).raw("</td><td>").text(&e.kind);
+        h.raw("</td><td>").text(e.instance.as_deref().unwrap_or("")).raw("</td><td>").text(&e.status);
+        h.raw("</td><td class=\"msg\">").text(e.message.as_deref().unwrap_or("")).raw("</td></tr>");
+    }
+    h.raw("</table></section>");
+}
+
 async fn load(state: &AppState, id: &str) -> Result<Option<DeploymentView>, Problem> {
     let d = match state.store.get_deployment(id).await {
         Ok(d) => d,
@@ -81,7 +115,8 @@ async fn deployment_page(state: &AppState, session: &Session, id: &str, flash: &
     if !is_final(&view.status) {
         h.raw(" data-src=\"/console/deployments/").text(enc(&view.id)).raw("/live\"");
     }
-    h.raw(">").html(&fragment(&view, session, now_millis())).raw("</div>");
+    let events = timeline_of(state, id).await?;
+    h.raw(">").html(&fragment(&view, &events, session, now_millis())).raw("</div>");
     Ok(layout(StatusCode::OK, &format!("Deployment {}", view.id), Some(session), flash, &h))
 }
 
@@ -97,7 +132,7 @@ pub(crate) async fn page(
 /// The part of the page that changes while the deployment runs. Times of
 /// running things carry `data-since` (ms since the epoch), which
 /// `console.js` ticks on from the server's `data-now`.
-fn fragment(view: &DeploymentView, session: &Session, now: u64) -> Html {
+fn fragment(view: &DeploymentView, events: &[api::Event], session: &Session, now: u64) -> Html {
     let mut h = Html::new();
     h.raw("<div class=\"frag\" data-now=\"").text(now).raw("\" data-deployment-status=\"").text(&view.status);
     h.raw("\"><section class=\"card summary\"><div class=\"status-line\">");
@@ -165,6 +200,7 @@ fn fragment(view: &DeploymentView, session: &Session, now: u64) -> Html {
         target_group(&mut h, tg);
     }
     hook_output(&mut h, view, now);
+    timeline(&mut h, events);
     h.raw("</div>");
     h
 }
@@ -425,9 +461,8 @@ pub(crate) async fn live(State(state): State<AppState>, session: Session, Path(i
         Ok(None) => return no_such(&id).render(Some(&session)),
         Err(problem) => return problem.render(Some(&session)),
     }
-    let mut tick = tokio::time::interval(LIVE_TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let live = Live { state, session, id, last: None, tick, ended: false };
+    let events = state.driver.events.subscribe();
+    let live = Live { state, session, id, last: None, events, first: true, ended: false };
     let stream = futures_util::stream::unfold(live, |mut live| async move {
         let event = live.next().await?;
         Some((Ok::<_, Infallible>(event), live))
@@ -442,9 +477,11 @@ struct Live {
     state: AppState,
     session: Session,
     id: String,
-    /// What was last sent (the view as JSON), to send only changes.
+    /// What was last sent (the view as JSON and the timeline's length), to send only changes.
     last: Option<String>,
-    tick: tokio::time::Interval,
+    /// Wakes the stream when the event log grows.
+    events: tokio::sync::watch::Receiver<u64>,
+    first: bool,
     ended: bool,
 }
 
@@ -454,7 +491,15 @@ impl Live {
             return None;
         }
         loop {
-            self.tick.tick().await;
+            if !self.first {
+                tokio::select! {
+                    _ = self.events.changed() => {}
+                    _ = tokio::time::sleep(LIVE_TICK) => {}
+                    _ = self.state.driver.wait_shutdown() => {}
+                }
+            }
+            self.first = false;
+            self.events.borrow_and_update();
             let done = |why: &str| Some(Event::default().event("done").data(why));
             if self.state.driver.is_shutting_down() {
                 self.ended = true;
@@ -473,10 +518,12 @@ impl Live {
                 // Try again at the next tick.
                 Err(_) => continue,
             };
-            let seen = serde_json::to_string(&view).unwrap_or_default();
+            let Ok(events) = timeline_of(&self.state, &self.id).await else { continue };
+            let seen =
+                format!("{}|{}", events.last().map_or(0, |e| e.seq), serde_json::to_string(&view).unwrap_or_default());
             if self.last.as_deref() != Some(seen.as_str()) {
                 self.last = Some(seen);
-                let html = fragment(&view, &self.session, now_millis()).into_string();
+                let html = fragment(&view, &events, &self.session, now_millis()).into_string();
                 return Some(Event::default().event("fragment").data(html));
             }
             if is_final(&view.status) {
@@ -671,7 +718,7 @@ mod tests {
 
     #[test]
     fn the_fragment_shows_grid_failures_traffic_and_continue() {
-        let html = fragment(&view(), &Session::for_test(Role::Deployer), 5_000).into_string();
+        let html = fragment(&view(), &[], &Session::for_test(Role::Deployer), 5_000).into_string();
         for expected in [
             "data-deployment-status=\"Ready\"",
             "<caption>Replacement instances (green)</caption>",
@@ -698,8 +745,31 @@ mod tests {
     }
 
     #[test]
+    fn the_timeline_lists_notices_escaped() {
+        let event = |kind: &str, message: Option<&str>| api::Event {
+            seq: 1,
+            time: 1_000,
+            kind: kind.into(),
+            deployment_id: "d-1".into(),
+            application_name: "a".into(),
+            group_name: "g".into(),
+            instance: None,
+            lifecycle_event: None,
+            status: "Stopped".into(),
+            message: message.map(str::to_string),
+        };
+        let events = [event("DeploymentStart", None), event("DeploymentStop", Some("<b>Activated alarms: x</b>"))];
+        let html = fragment(&view(), &events, &Session::for_test(Role::ReadOnly), 5_000).into_string();
+        assert!(html.contains("id=\"timeline\""), "{html}");
+        assert!(html.contains("data-kind=\"DeploymentStop\""));
+        assert!(html.contains("&lt;b&gt;Activated alarms: x&lt;/b&gt;"), "escaped: {html}");
+        let none = fragment(&view(), &[], &Session::for_test(Role::ReadOnly), 5_000).into_string();
+        assert!(!none.contains("id=\"timeline\""));
+    }
+
+    #[test]
     fn read_only_sessions_get_no_forms() {
-        let html = fragment(&view(), &Session::for_test(Role::ReadOnly), 5_000).into_string();
+        let html = fragment(&view(), &[], &Session::for_test(Role::ReadOnly), 5_000).into_string();
         assert!(html.contains("id=\"read-only\""), "{html}");
         assert!(!html.contains("<form"), "{html}");
         assert!(!html.contains("csrf"), "{html}");
@@ -709,7 +779,7 @@ mod tests {
     fn terminal_deployments_offer_only_redeploy() {
         let mut v = view();
         v.status = "Stopped".into();
-        let html = fragment(&v, &Session::for_test(Role::Admin), 5_000).into_string();
+        let html = fragment(&v, &[], &Session::for_test(Role::Admin), 5_000).into_string();
         assert!(html.contains("id=\"action-redeploy\""), "{html}");
         assert!(!html.contains("action-stop") && !html.contains("action-continue"), "{html}");
     }

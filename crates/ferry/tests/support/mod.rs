@@ -452,23 +452,12 @@ Server(("0.0.0.0", 8080), Handler).serve_forever()
 /// A plain HTTP/1.1 GET with extra headers: `(status, body)`, or `None` if
 /// nothing answered.
 pub fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Option<(u16, String)> {
-    use std::io::{Read, Write};
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    s.write_all(request.as_bytes()).ok()?;
-    let mut bytes = Vec::new();
-    s.read_to_end(&mut bytes).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let body =
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
-    Some((status, body))
+    http_request(addr, &request).map(|(status, _, body)| (status, body))
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -500,4 +489,54 @@ impl Cluster {
 pub fn metric(text: &str, sample: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(sample).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+}
+
+/// A raw HTTP/1.1 request: `(status, head, body)`.
+pub fn http_request(addr: SocketAddr, request: &str) -> Option<(u16, String, String)> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(request.as_bytes()).ok()?;
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).ok()?;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    Some((status, head.to_string(), body))
+}
+
+impl Cluster {
+    /// A console page, signed in with the admin key.
+    pub fn console_page(&self, path: &str) -> String {
+        let text = std::fs::read_to_string(self.data_dir().join("credentials")).unwrap();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == name).map(|(_, v)| v.trim().to_string()))
+                .unwrap()
+        };
+        let form = format!(
+            "access_key_id={}&secret_access_key={}&next=%2Fconsole",
+            field("aws_access_key_id"),
+            field("aws_secret_access_key").replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
+        );
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let login = format!(
+            "POST /console/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        );
+        let (status, head, _) = http_request(addr, &login).expect("the console answers");
+        assert_eq!(status, 303, "{head}");
+        let cookie = head
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_string();
+        let (status, body) = http_get(addr, path, &[("cookie", &cookie)]).expect("the console answers");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
 }
