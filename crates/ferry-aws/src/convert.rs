@@ -713,12 +713,13 @@ pub fn parse_alarm_configuration(a: &wire::AlarmConfiguration) -> AwsResult<Alar
     if enabled && names.is_empty() {
         return Err(invalid("The alarm configuration is enabled but lists no alarms.".into()));
     }
-    // The bake time is ferry's own (native API only); callers keep the current one.
+    // The bake time and the Prometheus are ferry's own (native API only); callers keep the current ones.
     Ok(AlarmConfig {
         enabled,
         ignore_poll_alarm_failure: a.ignore_poll_alarm_failure.unwrap_or(false),
         alarms: names,
         bake_time_ms: 0,
+        prometheus_url: None,
     })
 }
 

@@ -198,6 +198,10 @@ pub struct AlarmConfig {
     /// long while the alarms are still watched (0: it succeeds at once).
     #[serde(default)]
     pub bake_time_ms: Millis,
+    /// The Prometheus the group's alarms are evaluated against, unless an
+    /// alarm names its own (`None`: the server's default).
+    #[serde(default)]
+    pub prometheus_url: Option<String>,
 }
 
 impl AlarmConfig {

@@ -117,6 +117,9 @@ pub struct AlarmSettings {
     pub ignore_poll_alarm_failure: bool,
     #[serde(default)]
     pub bake_time_ms: u64,
+    /// The Prometheus to ask, unless an alarm names its own (`None`: the server's).
+    #[serde(default)]
+    pub prometheus_url: Option<String>,
 }
 
 /// A named alarm: fires while the PromQL `expression` returns any sample.

@@ -46,6 +46,15 @@ fn view(a: &Alarm) -> api::Alarm {
     api::Alarm { name: a.name.clone(), expression: a.expression.clone(), prometheus_url: a.prometheus_url.clone() }
 }
 
+/// Whether `url` can be a Prometheus's address.
+pub fn check_url(url: &str) -> Result<(), String> {
+    reqwest::Url::parse(url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(|_| ())
+        .ok_or_else(|| format!("{url:?} is not an http(s) URL"))
+}
+
 /// The alarm, or a 404 that says how to create it.
 pub async fn find(state: &AppState, name: &str) -> ApiResult<Alarm> {
     state.store.get_alarm(name).await.map_err(|e| match e {
@@ -67,10 +76,7 @@ async fn put(State(state): State<AppState>, request: Signed) -> ApiResult<Json<a
         return Err(ApiError::bad_request("InvalidAlarm", format!("alarm {}: the expression is empty", body.name)));
     }
     if let Some(url) = &body.prometheus_url {
-        reqwest::Url::parse(url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .ok_or_else(|| ApiError::bad_request("InvalidAlarm", format!("{url:?} is not an http(s) URL")))?;
+        check_url(url).map_err(|m| ApiError::bad_request("InvalidAlarm", m))?;
     }
     let alarm = Alarm {
         name: body.name.clone(),
@@ -104,7 +110,7 @@ async fn state_now(State(state): State<AppState>, Path(name): Path<String>, requ
     request.caller.require_operator()?;
     let alarm = find(&state, &name).await?;
     let evaluator = Evaluator::new(state.config.prometheus_url.clone());
-    let (word, reason) = match evaluator.firing(&alarm).await {
+    let (word, reason) = match evaluator.firing(&alarm, None).await {
         Ok(true) => ("ALARM", None),
         Ok(false) => ("OK", None),
         Err(e) => ("UNKNOWN", Some(e)),
@@ -124,10 +130,14 @@ impl Evaluator {
         Self { client, default_url }
     }
 
-    /// Whether the alarm fires now; an error says why it could not be told.
-    pub async fn firing(&self, alarm: &Alarm) -> Result<bool, String> {
-        let base = alarm.prometheus_url.as_ref().or(self.default_url.as_ref()).ok_or_else(|| {
-            format!("alarm {} names no Prometheus and the server has no --prometheus-url", alarm.name)
+    /// Whether the alarm fires now, asking the alarm's own Prometheus, else
+    /// `group_url`, else the server's; an error says why it could not be told.
+    pub async fn firing(&self, alarm: &Alarm, group_url: Option<&str>) -> Result<bool, String> {
+        let base = alarm.prometheus_url.as_deref().or(group_url).or(self.default_url.as_deref()).ok_or_else(|| {
+            format!(
+                "alarm {} names no Prometheus, nor does its group, and the server has no --prometheus-url",
+                alarm.name
+            )
         })?;
         let url = format!("{}/api/v1/query", base.trim_end_matches('/'));
         let url = reqwest::Url::parse_with_params(&url, [("query", alarm.expression.as_str())])
@@ -187,7 +197,7 @@ pub async fn watch_forever(
             let mut failures = Vec::new();
             for name in &d.alarms.alarms {
                 let outcome = match store.get_alarm(name).await {
-                    Ok(alarm) => evaluator.firing(&alarm).await,
+                    Ok(alarm) => evaluator.firing(&alarm, d.alarms.prometheus_url.as_deref()).await,
                     Err(StoreError::NotFound) => Err(format!("alarm {name} does not exist")),
                     Err(e) => Err(format!("cannot read alarm {name}: {e}")),
                 };

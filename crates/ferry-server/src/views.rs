@@ -107,6 +107,7 @@ pub fn group(g: &DeploymentGroup, instances: Vec<String>) -> api::DeploymentGrou
             alarms: g.alarms.alarms.clone(),
             ignore_poll_alarm_failure: g.alarms.ignore_poll_alarm_failure,
             bake_time_ms: g.alarms.bake_time_ms,
+            prometheus_url: g.alarms.prometheus_url.clone(),
         }),
         tag_filters: g.selector.tag_filters.iter().map(tag_filter).collect(),
         tag_set: g.selector.tag_set.iter().map(|set| set.iter().map(tag_filter).collect()).collect(),
@@ -156,11 +157,15 @@ pub fn parse_alarms(a: &api::AlarmSettings) -> Result<resources::AlarmConfig, St
             return Err(format!("alarm {name} is listed twice"));
         }
     }
+    if let Some(url) = &a.prometheus_url {
+        crate::alarms::check_url(url)?;
+    }
     Ok(resources::AlarmConfig {
         enabled: true,
         ignore_poll_alarm_failure: a.ignore_poll_alarm_failure,
         alarms: a.alarms.clone(),
         bake_time_ms: a.bake_time_ms,
+        prometheus_url: a.prometheus_url.clone(),
     })
 }
 

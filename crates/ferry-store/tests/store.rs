@@ -108,6 +108,7 @@ fn group(app: &str, name: &str) -> DeploymentGroup {
             ignore_poll_alarm_failure: false,
             alarms: vec!["errors".into()],
             bake_time_ms: 60_000,
+            prometheus_url: Some("http://prometheus:9090".into()),
         },
         outdated_instances_strategy: OutdatedInstancesStrategy::Update,
         termination_hook_enabled: false,

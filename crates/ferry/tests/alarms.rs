@@ -178,27 +178,23 @@ fn a_rising_error_rate_stops_the_deployment_and_rolls_it_back() {
     assert!(timeline.contains("Activated alarms: errors"), "{timeline}");
     assert!(timeline.contains("data-kind=\"DeploymentRollback\""), "{timeline}");
 
-    // An alarm that cannot be evaluated stops a deployment...
-    c.ferry_ok(&["alarm", "create", "blind", "--expr", "up", "--prometheus", "http://127.0.0.1:9"]);
-    c.ferry_ok(&["group", "create", "shop", "strict", "--tag", "app=demo", "--alarm", "blind", "--bake-time", "3s"]);
+    // An alarm that cannot be evaluated stops a deployment: here the
+    // group's own Prometheus (which wins over the server's) is not there...
+    c.ferry_ok(&["alarm", "create", "quiet", "--expr", "max(app_error_ratio) > 100"]);
+    let nowhere = "http://127.0.0.1:9";
+    let strict = ["--alarm", "quiet", "--prometheus", nowhere, "--bake-time", "3s"];
+    let mut args = vec!["group", "create", "shop", "strict", "--tag", "app=demo"];
+    args.extend(strict);
+    c.ferry_ok(&args);
     let d3 = deploy(&c, "strict", &good);
     let view = c.wait_done(&d3, LONG);
     assert_eq!(view["status"], "Stopped", "{view:#}");
-    assert!(view["error"]["message"].as_str().unwrap().contains("could not be evaluated"), "{view:#}");
+    let message = view["error"]["message"].as_str().unwrap();
+    assert!(message.contains("could not be evaluated") && message.contains(nowhere), "{view:#}");
     // ...unless the group ignores poll failures.
-    c.ferry_ok(&[
-        "group",
-        "create",
-        "shop",
-        "lenient",
-        "--tag",
-        "app=demo",
-        "--alarm",
-        "blind",
-        "--ignore-poll-alarm-failure",
-        "--bake-time",
-        "3s",
-    ]);
+    let mut args = vec!["group", "create", "shop", "lenient", "--tag", "app=demo", "--ignore-poll-alarm-failure"];
+    args.extend(strict);
+    c.ferry_ok(&args);
     let d4 = deploy(&c, "lenient", &good);
     let view = c.wait_done(&d4, LONG);
     assert_eq!(view["status"], "Succeeded", "{view:#}");

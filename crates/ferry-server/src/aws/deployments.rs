@@ -89,7 +89,11 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
             ignore_application_stop_failures: input.ignore_application_stop_failures.unwrap_or(false),
             auto_rollback,
             green_selector,
-            alarms: alarms.map(|a| ferry_core::resources::AlarmConfig { bake_time_ms: group.alarms.bake_time_ms, ..a }),
+            alarms: alarms.map(|a| ferry_core::resources::AlarmConfig {
+                bake_time_ms: group.alarms.bake_time_ms,
+                prometheus_url: group.alarms.prometheus_url.clone(),
+                ..a
+            }),
         })
         .await
         .map_err(driver_error)?;

@@ -184,8 +184,11 @@ async fn apply_group_input(
         }
     }
     if let Some(alarms) = &input.alarm_configuration {
-        group.alarms =
-            AlarmConfig { bake_time_ms: group.alarms.bake_time_ms, ..convert::parse_alarm_configuration(alarms)? };
+        group.alarms = AlarmConfig {
+            bake_time_ms: group.alarms.bake_time_ms,
+            prometheus_url: group.alarms.prometheus_url.clone(),
+            ..convert::parse_alarm_configuration(alarms)?
+        };
     }
     if let Some(rollback) = &input.auto_rollback_configuration {
         group.auto_rollback = convert::parse_auto_rollback(rollback)?;

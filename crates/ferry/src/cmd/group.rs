@@ -77,6 +77,10 @@ enum GroupCommand {
         /// Roll back when an alarm stops a deployment (DEPLOYMENT_STOP_ON_ALARM).
         #[arg(long, requires = "alarms")]
         rollback_on_alarm: bool,
+        /// The Prometheus the group's alarms are evaluated against, unless an
+        /// alarm names its own [default: the server's --prometheus-url].
+        #[arg(long, value_name = "URL", requires = "alarms")]
+        prometheus: Option<String>,
         /// Print the API's JSON (`ferry_proto::api::DeploymentGroup`).
         #[arg(long)]
         json: bool,
@@ -113,6 +117,7 @@ pub fn run(args: GroupArgs) -> ExitCode {
             ignore_poll_alarm_failure,
             bake_time,
             rollback_on_alarm,
+            prometheus,
             json,
             server,
         } => {
@@ -136,6 +141,7 @@ pub fn run(args: GroupArgs) -> ExitCode {
                 alarms,
                 ignore_poll_alarm_failure,
                 bake_time_ms: bake_time.unwrap_or(0),
+                prometheus_url: prometheus,
             });
             request.target_groups = target_groups;
             request.blue_green = blue_green
@@ -217,6 +223,9 @@ fn describe(g: &api::DeploymentGroup) -> Vec<String> {
         }
         if a.ignore_poll_alarm_failure {
             text.push_str(", unreadable alarms ignored");
+        }
+        if let Some(url) = &a.prometheus_url {
+            text.push_str(&format!(", Prometheus {url}"));
         }
         lines.push(format!("  alarms         {text}"));
     }
