@@ -30,18 +30,20 @@ command -v ip >/dev/null || { apt-get update -qq && apt-get install -y -qq iprou
 
 cargo build --release --locked -p ferry
 stop
+if [ -f "$demo/join-token" ]; then
+    # A demo from before TLS: its agents trust no CA. Start afresh.
+    echo "removing the plain-HTTP demo state in $demo (made by an earlier ferry)"
+    rm -rf "$demo"
+fi
 mkdir -p "$demo"
 port=7800
-token_file="$demo/join-token"
-[ -f "$token_file" ] || echo "ferry-join-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$token_file"
-chmod 600 "$token_file"
-export FERRY_JOIN_TOKEN
-FERRY_JOIN_TOKEN=$(cat "$token_file")
 
 echo "== starting a local fleet of 3 hosts"
 rm -f "$demo/fleet/gateway"
+# The agents start once the server has written its join token (which carries
+# the fingerprint of the server's own TLS CA, so agents verify the server).
 nohup "$ferry" fleet run --hosts 3 --dir "$demo/fleet" --server-port "$port" --tag app=hello \
-    > "$demo/fleet.log" 2>&1 &
+    --join-token-file "$demo/data/join-token" > "$demo/fleet.log" 2>&1 &
 echo $! > "$demo/fleet.pid"
 for _ in $(seq 1 100); do [ -f "$demo/fleet/gateway" ] && break; sleep 0.1; done
 [ -f "$demo/fleet/gateway" ] || { cat "$demo/fleet.log"; exit 1; }
@@ -51,7 +53,8 @@ echo "== starting ferry server (data in $demo/data; agents reach it on $gateway:
 nohup "$ferry" server --data-dir "$demo/data" --listen "127.0.0.1:$port,$gateway:$port" \
     > "$demo/server.log" 2>&1 &
 echo $! > "$demo/server.pid"
-export FERRY_SERVER="http://127.0.0.1:$port"
+# The CLI trusts the server's CA in $demo/data/tls/ca.pem, beside the credentials file.
+export FERRY_SERVER="https://127.0.0.1:$port"
 export AWS_SHARED_CREDENTIALS_FILE="$demo/data/credentials"
 for _ in $(seq 1 100); do [ -f "$demo/data/credentials" ] && break; sleep 0.1; done
 creds=(--credentials "$demo/data/credentials")
@@ -93,7 +96,7 @@ Try next (credentials: --credentials $demo/data/credentials, or export AWS_ACCES
 
 The AWS CLI works too (ferry speaks CodeDeploy's API):
   AWS_SHARED_CREDENTIALS_FILE=$demo/data/credentials AWS_DEFAULT_REGION=us-east-1 \\
-    aws --endpoint-url $FERRY_SERVER deploy list-deployments --application-name hello
+    AWS_CA_BUNDLE=$demo/data/tls/ca.pem aws --endpoint-url $FERRY_SERVER deploy list-deployments --application-name hello
 
   scripts/demo.sh stop
 EOT

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 # System packages the tests use (Debian names → a binary each provides).
 declare -A needs=([iproute2]=ip [util-linux]=unshare [acl]=setfacl [zip]=zip [unzip]=unzip [passwd]=useradd
                   [python3]=python3 [python3-pip]=pip3 [git]=git [haproxy]=haproxy [wrk]=wrk
-                  [chromium]=chromium [chromium-driver]=chromedriver [prometheus]=prometheus)
+                  [chromium]=chromium [chromium-driver]=chromedriver [prometheus]=prometheus
+                  [systemd]=systemd-analyze)
 missing=()
 for pkg in "${!needs[@]}"; do
     command -v "${needs[$pkg]}" >/dev/null 2>&1 || missing+=("$pkg")

@@ -45,13 +45,22 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     let mut shutdown = std::pin::pin!(shutdown);
     prepare_layout(&config)?;
     let _lock = lock_root(&config)?;
-    let client = Client::new(&config.server)?;
+    let https = reqwest::Url::parse(&config.server).is_ok_and(|url| url.scheme() == "https");
+    let existing = credentials::load(&config.credentials_file())?;
+    let enrolled = existing.is_some();
+    let client = Client::new(&config.server, &credentials::trust(&config, enrolled, https)?)?;
+    if !https {
+        tracing::warn!(server = %config.server, "talking plain HTTP to the server: nothing verifies that it is the right one");
+    }
 
     let stored = tokio::select! {
         biased;
         () = &mut shutdown => return Ok(()),
-        stored = credentials::load_or_enrol(&config, &client) => stored?,
+        stored = credentials::load_or_enrol(&config, &client, existing) => stored?,
     };
+    // Just enrolled: from now on only the CA pinned at enrolment is trusted.
+    let client =
+        if enrolled { client } else { Client::new(&config.server, &credentials::trust(&config, true, https)?)? };
     let client = client.with_key(stored.key());
 
     let mut host = HostConfig::new(config.deployment_root());
@@ -261,8 +270,14 @@ impl Commands {
                         }
                         Err(e) if e.is_transient() => {
                             if failures.changed(&e.class()) {
-                                tracing::warn!(error = %e, "cannot poll the server; retrying with backoff \
-                                    (logged again when the error changes)");
+                                if matches!(e, RequestError::Tls(_)) {
+                                    tracing::error!(error = %e, "the server failed the TLS checks: this agent \
+                                        sends it nothing (no signed request); retrying with backoff in case the \
+                                        right server comes back (logged again when the error changes)");
+                                } else {
+                                    tracing::warn!(error = %e, "cannot poll the server; retrying with backoff \
+                                        (logged again when the error changes)");
+                                }
                             }
                             let since = *failing_since.get_or_insert_with(Instant::now);
                             if let Some(lost_after) = lost_after

@@ -18,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 use crate::AGENT_VERSION;
 use crate::backoff::Backoff;
 use crate::error::AgentError;
+use crate::tls::{Trust, Verdicts};
 
 pub(crate) const ENROL_PATH: &str = "/agent/v1/enrol";
 pub(crate) const POLL_PATH: &str = "/agent/v1/poll";
@@ -25,6 +26,8 @@ pub(crate) const REPORT_PATH: &str = "/agent/v1/report";
 pub(crate) const BUNDLES_PATH: &str = "/agent/v1/bundles/";
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle connections are kept this long (longer than any poll hold) and reused.
+const POOL_IDLE: Duration = Duration::from_secs(120);
 /// For enrolment and reports, which the server answers at once.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest silence while a bundle streams in.
@@ -44,6 +47,10 @@ pub(crate) struct HostKey {
 pub(crate) enum RequestError {
     /// No answer: connection refused or reset, timeout, truncated body.
     Network(String),
+    /// The TLS handshake failed: the server is not the one this agent
+    /// trusts (the message says why), or it does not speak TLS. Nothing
+    /// was sent to it.
+    Tls(String),
     /// The server answered with an error status; `message` is the server's.
     Status { status: u16, code: String, message: String },
     /// A 2xx answer that does not parse as the protocol says.
@@ -54,7 +61,7 @@ impl RequestError {
     /// Worth retrying: the server may answer properly later.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Network(_) | Self::BadResponse(_) => true,
+            Self::Network(_) | Self::Tls(_) | Self::BadResponse(_) => true,
             Self::Status { status, .. } => *status >= 500 || *status == 408 || *status == 429,
         }
     }
@@ -68,6 +75,7 @@ impl RequestError {
     pub fn class(&self) -> String {
         match self {
             Self::Network(_) => "unreachable".into(),
+            Self::Tls(_) => "TLS".into(),
             Self::Status { status, .. } => format!("HTTP {status}"),
             Self::BadResponse(_) => "bad response".into(),
         }
@@ -78,6 +86,7 @@ impl std::fmt::Display for RequestError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Network(message) | Self::BadResponse(message) => f.write_str(message),
+            Self::Tls(message) => write!(f, "refused the server (TLS): {message}"),
             Self::Status { status, code, message } => {
                 let reason = StatusCode::from_u16(*status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
                 write!(f, "HTTP {status} {reason}")?;
@@ -93,10 +102,13 @@ impl std::fmt::Display for RequestError {
     }
 }
 
-/// A client of one ferry server. Cheap to clone.
+/// A client of one ferry server. Cheap to clone; clones share connections
+/// (kept alive and reused, so a poll costs no new TLS handshake).
 #[derive(Clone)]
 pub(crate) struct Client {
     http: reqwest::Client,
+    /// What the TLS verifier saw (`None` over plain HTTP or the system's roots).
+    verdicts: Option<Arc<Verdicts>>,
     /// The server address without a trailing `/`.
     base: String,
     /// The `Host` header, as signed.
@@ -105,15 +117,15 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    /// Builds the HTTP client (plain HTTP for now; TLS will be set up here).
-    pub fn new(server: &str) -> Result<Self, AgentError> {
+    /// Builds the HTTP client; over https it trusts only what `trust` says.
+    pub fn new(server: &str, trust: &Trust) -> Result<Self, AgentError> {
         let bad = |reason: &str| AgentError::BadServer { url: server.to_string(), reason: reason.to_string() };
         let url = Url::parse(server).map_err(|e| bad(&e.to_string()))?;
-        match url.scheme() {
-            "http" => {}
-            "https" => return Err(bad("https is not supported by this build yet; use http://")),
-            other => return Err(bad(&format!("unsupported scheme {other:?}; expected http://host:port"))),
-        }
+        let https = match url.scheme() {
+            "https" => true,
+            "http" => false,
+            other => return Err(bad(&format!("unsupported scheme {other:?}; expected https://host:port"))),
+        };
         if url.query().is_some() || url.fragment().is_some() {
             return Err(bad("the address must not have a query or fragment"));
         }
@@ -123,12 +135,33 @@ impl Client {
             None => host_name.to_string(),
         };
         let base = format!("{}://{}{}", url.scheme(), host, url.path().trim_end_matches('/'));
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(format!("ferry-agent/{AGENT_VERSION}"))
+            .pool_idle_timeout(POOL_IDLE)
+            .user_agent(format!("ferry-agent/{AGENT_VERSION}"));
+        let mut verdicts = None;
+        if https {
+            let shared = Arc::new(Verdicts::default());
+            if let Some(config) = crate::tls::client_config(trust, shared.clone()).map_err(AgentError::Setup)? {
+                builder = builder.tls_backend_preconfigured(config);
+                verdicts = Some(shared);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| AgentError::Setup(format!("cannot set up the HTTP client: {}", error_chain(&e))))?;
-        Ok(Self { http, base, host, key: None })
+        Ok(Self { http, verdicts, base, host, key: None })
+    }
+
+    /// Whether this client speaks TLS to the server.
+    pub fn is_https(&self) -> bool {
+        self.base.starts_with("https://")
+    }
+
+    /// The CA a join token's fingerprint found in the server's chain, once a
+    /// request went through.
+    pub fn pinned_ca(&self) -> Option<rustls::pki_types::CertificateDer<'static>> {
+        self.verdicts.as_ref()?.pinned_ca()
     }
 
     /// The same client, signing with `key`.
@@ -184,8 +217,11 @@ impl Client {
     ) -> Result<reqwest::Response, RequestError> {
         let url = Url::parse(&format!("{}{path}", self.base))
             .map_err(|e| RequestError::Network(format!("bad request address {}{path}: {e}", self.base)))?;
-        let mut headers =
-            vec![("host".to_string(), self.host.clone()), (VERSION_HEADER.to_string(), AGENT_VERSION.to_string())];
+        let mut headers = vec![
+            ("host".to_string(), self.host.clone()),
+            (VERSION_HEADER.to_string(), AGENT_VERSION.to_string()),
+            (ferry_proto::agent::PROTOCOL_HEADER.to_string(), ferry_proto::AGENT_PROTOCOL_VERSION.to_string()),
+        ];
         let (content_type, body) = match body {
             Some((content_type, body)) => (Some(content_type), body),
             None => (None, Vec::new()),
@@ -219,7 +255,30 @@ impl Client {
         if content_type.is_some() {
             request = request.body(body);
         }
-        request.send().await.map_err(|e| network_error(&format!("{method} {path}"), &e))
+        request.send().await.map_err(|e| self.network_error(&format!("{method} {path}"), &e))
+    }
+
+    /// A failed request's error: the TLS verifier's account of a refused
+    /// server first, then any other TLS failure, else a network error.
+    fn network_error(&self, what: &str, e: &reqwest::Error) -> RequestError {
+        if let Some(why) = self.verdicts.as_ref().and_then(|v| v.take()) {
+            return RequestError::Tls(format!("{what} to {}: {why}", self.base));
+        }
+        if let Some(tls) = tls_cause(e) {
+            let hint = match tls {
+                rustls::Error::InvalidMessage(_) => {
+                    "; does the server speak plain HTTP (`ferry server --insecure-http`)? then use an http:// URL"
+                }
+                // Only the system's roots: no CA was pinned (enrolled over plain HTTP).
+                rustls::Error::InvalidCertificate(_) if self.verdicts.is_none() => {
+                    "; this agent has no pinned CA and trusts only the system's roots: pass --ca-file with \
+                     the server's DATA_DIR/tls/ca.pem"
+                }
+                _ => "",
+            };
+            return RequestError::Tls(format!("{what} to {}: {tls}{hint}", self.base));
+        }
+        network_error(what, e)
     }
 
     /// `GET /agent/v1/bundles/<sha256>` into `dest`, checking size and
@@ -270,7 +329,7 @@ impl Client {
                         CHUNK_TIMEOUT.as_secs()
                     )));
                 }
-                Ok(Err(e)) => return Err(Download::Transient(network_error(path, &e).to_string())),
+                Ok(Err(e)) => return Err(Download::Transient(self.network_error(path, &e).to_string())),
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(chunk))) => chunk,
             };
@@ -321,6 +380,21 @@ fn network_error(what: &str, e: &reqwest::Error) -> RequestError {
     RequestError::Network(format!("{what}: {}", error_chain(e)))
 }
 
+/// The rustls error among an error's causes (io::Error hides its inner
+/// error from `source()`, so each is looked into).
+fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    // (hyper-rustls wraps tokio-rustls's io::Error in another one.)
+    if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref())
+        && let Some(tls) = tls_cause(inner)
+    {
+        return Some(tls);
+    }
+    e.source().and_then(tls_cause)
+}
+
 /// An error and its sources, joined (reqwest's own message hides the cause).
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -365,14 +439,17 @@ mod tests {
 
     #[test]
     fn server_addresses() {
-        let c = Client::new("http://127.0.0.1:7800/").unwrap();
+        let system = Trust::System;
+        let c = Client::new("http://127.0.0.1:7800/", &system).unwrap();
         assert_eq!((c.base.as_str(), c.host.as_str()), ("http://127.0.0.1:7800", "127.0.0.1:7800"));
-        let c = Client::new("http://ferry.example/prefix/").unwrap();
-        assert_eq!((c.base.as_str(), c.host.as_str()), ("http://ferry.example/prefix", "ferry.example"));
-        let c = Client::new("http://[::1]:80").unwrap();
-        assert_eq!(c.host, "[::1]");
-        for bad in ["ferry:7800", "ftp://x", "https://x", "http://x/?a=b"] {
-            assert!(Client::new(bad).is_err(), "{bad}");
+        assert!(!c.is_https());
+        let c = Client::new("https://ferry.example/prefix/", &system).unwrap();
+        assert_eq!((c.base.as_str(), c.host.as_str()), ("https://ferry.example/prefix", "ferry.example"));
+        assert!(c.is_https());
+        let c = Client::new("https://[::1]:7800", &Trust::Fingerprint("00".repeat(32))).unwrap();
+        assert_eq!(c.host, "[::1]:7800");
+        for bad in ["ferry:7800", "ftp://x", "http://x/?a=b"] {
+            assert!(Client::new(bad, &system).is_err(), "{bad}");
         }
     }
 

@@ -13,10 +13,15 @@ pub const DEFAULT_ROOT: &str = "/opt/ferry";
 /// Everything [`crate::run`] needs.
 #[derive(Clone)]
 pub struct AgentConfig {
-    /// The server's base address, `http://host:port` (a path prefix is allowed).
+    /// The server's base address, `https://host:port` (a path prefix is
+    /// allowed; `http://` for a server run with `--insecure-http`).
     pub server: String,
     /// The fleet's join token; needed only until this host has enrolled.
+    /// As the server prints it, it ends in `.sha256-<CA fingerprint>`.
     pub join_token: Option<String>,
+    /// The CA the server's certificate must chain to (PEM); when absent, the
+    /// one pinned at enrolment (`state/ca.pem`), found by the join token's fingerprint.
+    pub ca_file: Option<PathBuf>,
     /// The instance name to enrol as (unique in the fleet).
     pub name: String,
     /// Tags sent at enrolment.
@@ -43,6 +48,7 @@ impl AgentConfig {
         Self {
             server: server.into(),
             join_token: None,
+            ca_file: None,
             name: name.into(),
             tags: Vec::new(),
             root: PathBuf::from(DEFAULT_ROOT),
@@ -70,6 +76,11 @@ impl AgentConfig {
         self.state_dir().join("credentials")
     }
 
+    /// `<root>/state/ca.pem`: the server's CA, pinned at enrolment.
+    pub fn pinned_ca_file(&self) -> PathBuf {
+        self.state_dir().join("ca.pem")
+    }
+
     /// `<root>/state/commands`: the command journal.
     pub fn journal_dir(&self) -> PathBuf {
         self.state_dir().join("commands")
@@ -86,6 +97,7 @@ impl std::fmt::Debug for AgentConfig {
         f.debug_struct("AgentConfig")
             .field("server", &self.server)
             .field("join_token", &self.join_token.as_ref().map(|_| "<redacted>"))
+            .field("ca_file", &self.ca_file)
             .field("name", &self.name)
             .field("tags", &self.tags)
             .field("root", &self.root)

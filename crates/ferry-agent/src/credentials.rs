@@ -7,7 +7,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ferry_proto::AGENT_PROTOCOL_VERSION;
-use ferry_proto::agent::EnrolRequest;
+use ferry_proto::agent::{EnrolRequest, JoinToken};
 use serde::{Deserialize, Serialize};
 
 use crate::AGENT_VERSION;
@@ -15,6 +15,7 @@ use crate::backoff::{Backoff, FailureLog};
 use crate::client::{Client, HostKey};
 use crate::config::AgentConfig;
 use crate::error::AgentError;
+use crate::tls::{self, Trust};
 
 /// The content of `state/credentials`.
 #[derive(Clone, Serialize, Deserialize)]
@@ -59,12 +60,60 @@ pub(crate) fn save(path: &Path, stored: &StoredCredentials) -> Result<(), AgentE
     write_atomically(path, &text, 0o600).map_err(|e| AgentError::io(format!("cannot write {}", path.display()), e))
 }
 
-/// Uses the saved credentials, or enrols with the join token and saves them.
-/// Network errors and 5xx answers are retried with backoff; a 4xx answer is
-/// fatal and carries the server's message.
-pub(crate) async fn load_or_enrol(config: &AgentConfig, client: &Client) -> Result<StoredCredentials, AgentError> {
+/// Whom the agent trusts over https. An enrolled host: `--ca-file`, else
+/// the CA pinned at enrolment (`state/ca.pem`), else the system's roots.
+/// Enrolment: `--ca-file` (which must match the join token's fingerprint,
+/// if it has one), else the CA the token's fingerprint names; a token
+/// without a fingerprint is refused, as nothing would tell the server from
+/// an impostor.
+pub(crate) fn trust(config: &AgentConfig, enrolled: bool, https: bool) -> Result<Trust, AgentError> {
+    if !https {
+        return Ok(Trust::System);
+    }
+    let given = config.ca_file.as_deref().map(Trust::from_pem_file).transpose().map_err(AgentError::Setup)?;
+    if enrolled {
+        if let Some(ca) = given {
+            return Ok(Trust::Ca(ca));
+        }
+        let pinned = config.pinned_ca_file();
+        if pinned.exists() {
+            return Ok(Trust::Ca(Trust::from_pem_file(&pinned).map_err(AgentError::Setup)?));
+        }
+        return Ok(Trust::System);
+    }
+    let Some(token) = &config.join_token else {
+        // Not enrolled and no token: `load_or_enrol` says so.
+        return Ok(Trust::System);
+    };
+    let token = JoinToken::parse(token).map_err(AgentError::BadJoinToken)?;
+    match (given, token.ca_fingerprint) {
+        (Some(ca), Some(expected)) if tls::fingerprint(&ca) != expected => Err(AgentError::BadJoinToken(format!(
+            "the join token's CA fingerprint sha256-{expected} is not that of --ca-file {} (sha256-{})",
+            config.ca_file.as_deref().unwrap_or(Path::new("")).display(),
+            tls::fingerprint(&ca)
+        ))),
+        (Some(ca), _) => Ok(Trust::Ca(ca)),
+        (None, Some(expected)) => Ok(Trust::Fingerprint(expected)),
+        (None, None) => Err(AgentError::BadJoinToken(format!(
+            "the join token has no CA fingerprint, so this agent cannot tell the server at {} from an \
+             impostor: use the whole token the server wrote to DATA_DIR/join-token (it ends in \
+             .sha256-<fingerprint>), or pass --ca-file with the server's CA (DATA_DIR/tls/ca.pem)",
+            config.server
+        ))),
+    }
+}
+
+/// Uses the saved credentials (`existing`, from [`load`]), or enrols with
+/// the join token and saves them, with the server's CA when over https.
+/// Network errors and 5xx answers are retried with backoff; a 4xx answer,
+/// or a server that fails the TLS checks, is fatal and says why.
+pub(crate) async fn load_or_enrol(
+    config: &AgentConfig,
+    client: &Client,
+    existing: Option<StoredCredentials>,
+) -> Result<StoredCredentials, AgentError> {
     let path = config.credentials_file();
-    if let Some(stored) = load(&path)? {
+    if let Some(stored) = existing {
         if stored.instance_name != config.name && !config.name.is_empty() {
             tracing::warn!(
                 enrolled_as = %stored.instance_name,
@@ -75,11 +124,16 @@ pub(crate) async fn load_or_enrol(config: &AgentConfig, client: &Client) -> Resu
         tracing::info!(instance = %stored.instance_name, access_key_id = %stored.access_key_id, "using saved credentials");
         return Ok(stored);
     }
-    let Some(join_token) = config.join_token.clone() else {
+    let Some(join_token) = config.join_token.as_deref() else {
         return Err(AgentError::NotEnrolled { path });
     };
+    let token = JoinToken::parse(join_token).map_err(AgentError::BadJoinToken)?;
+    if !client.is_https() {
+        tracing::warn!(server = %config.server,
+            "enrolling over plain HTTP: the join token crosses the network unencrypted and the server is not verified");
+    }
     let request = EnrolRequest {
-        join_token,
+        join_token: token.secret,
         name: config.name.clone(),
         tags: config.tags.clone(),
         agent_version: AGENT_VERSION.to_string(),
@@ -91,6 +145,7 @@ pub(crate) async fn load_or_enrol(config: &AgentConfig, client: &Client) -> Resu
     let response = loop {
         match client.enrol(&request).await {
             Ok(response) => break response,
+            Err(crate::client::RequestError::Tls(reason)) => return Err(AgentError::ServerNotTrusted { reason }),
             Err(e) if e.is_transient() => {
                 if failures.changed(&e.class()) {
                     tracing::warn!(error = %e, "cannot enrol yet; retrying with backoff");
@@ -110,6 +165,22 @@ pub(crate) async fn load_or_enrol(config: &AgentConfig, client: &Client) -> Resu
         secret_access_key: response.secret_access_key,
         server: config.server.clone(),
     };
+    if client.is_https() {
+        // The CA the connection was verified against: --ca-file's, or the
+        // one the join token's fingerprint found. Saved before the
+        // credentials, so a host with credentials has its CA.
+        let ca = match &config.ca_file {
+            Some(file) => Some(Trust::from_pem_file(file).map_err(AgentError::Setup)?),
+            None => client.pinned_ca(),
+        };
+        if let Some(ca) = ca {
+            let ca_path = config.pinned_ca_file();
+            write_atomically(&ca_path, tls::to_pem(&ca).as_bytes(), 0o644)
+                .map_err(|e| AgentError::io(format!("cannot write {}", ca_path.display()), e))?;
+            tracing::info!(path = %ca_path.display(), fingerprint = %format!("sha256-{}", tls::fingerprint(&ca)),
+                "pinned the server's CA");
+        }
+    }
     save(&path, &stored)?;
     tracing::info!(instance = %stored.instance_name, access_key_id = %stored.access_key_id, "enrolled");
     Ok(stored)

@@ -26,6 +26,14 @@ pub enum AgentError {
     #[error("the server refused the agent's {what} (HTTP {status}): {message}")]
     Refused { what: &'static str, status: u16, message: String },
 
+    /// The server failed the TLS checks at enrolment; nothing was sent to it.
+    #[error("not enrolling: {reason}")]
+    ServerNotTrusted { reason: String },
+
+    /// The join token cannot be used as given (no CA fingerprint over https, a malformed one, ...).
+    #[error("{0}")]
+    BadJoinToken(String),
+
     #[error("bad server address {url:?}: {reason}")]
     BadServer { url: String, reason: String },
 

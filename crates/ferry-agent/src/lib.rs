@@ -10,11 +10,21 @@
 //! ```text
 //! <root>/deployment-root/        the host engine's deployment root
 //! <root>/state/credentials       this host's access key (JSON, mode 0600)
+//! <root>/state/ca.pem            the server's CA, pinned at enrolment (over https)
 //! <root>/state/agent.lock        held (flock) while an agent runs on this root
 //! <root>/state/commands/<id>.json  the command journal, one file per command (id %-escaped)
 //! ```
 //!
 //! # Protocol
+//! - **TLS**: over https the agent trusts one CA only (module `tls`). At
+//!   enrolment the join token (`<secret>.sha256-<fingerprint>`) names it by
+//!   the SHA-256 of its DER: the server's chain must contain it, else the
+//!   agent refuses the server during the handshake (nothing is sent) and
+//!   stops, naming the expected and presented fingerprints. The CA is kept
+//!   in `state/ca.pem` (or given with `--ca-file`) and pins every later
+//!   connection; a server that does not chain to it is refused and retried
+//!   with backoff, with the reason logged. `http://` works only against a
+//!   server run with `--insecure-http`.
 //! - **Enrolment** happens once: the join token buys a per-host access key,
 //!   written atomically to `state/credentials`. Later runs use that file and
 //!   need no token. A 4xx answer to enrolment is fatal and shown verbatim.
@@ -84,6 +94,7 @@
 //! - `credentials`: loading, enrolling and saving the host's access key.
 //! - `client`: the one place the HTTP client is built; signing, JSON calls,
 //!   the digest-checked bundle download.
+//! - `tls`: whom the agent trusts over https; the pinning certificate verifier.
 //! - `journal`: the command journal on disk.
 //! - `execute`: carrying out one command, event by event, and reporting.
 //! - `agent`: [`run`]: start-up, recovery and the poll loop.
@@ -99,6 +110,7 @@ mod credentials;
 mod error;
 mod execute;
 mod journal;
+mod tls;
 
 pub use agent::run;
 pub use config::{AgentConfig, DEFAULT_ROOT};

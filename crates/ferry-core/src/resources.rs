@@ -464,11 +464,141 @@ pub struct AccessKey {
     pub description: String,
     pub create_time: Millis,
     pub disabled: bool,
+    /// For deployer keys: the applications (`app`) and deployment groups
+    /// (`app/group`) it may change; empty means all of them.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// What a change is to, for deciding whether a key may make it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// Something outside every application: deployment configs, target
+    /// groups, alarms, instances.
+    Global,
+    /// An application itself (create, rename, delete).
+    Application(&'a str),
+    /// A revision of an application: any scope in the application covers
+    /// it, so a deployer of one group can push what it deploys.
+    Revision(&'a str),
+    /// A deployment group, or a deployment of it.
+    Group(&'a str, &'a str),
+}
+
+impl AccessKey {
+    /// Whether this key may make a change to `subject`: admins anything,
+    /// deployers what their scopes cover (all when they have none), others
+    /// nothing. `app` covers the application and all its groups; `app/group`
+    /// covers that group (and its deployments) only.
+    pub fn may_change(&self, subject: Subject<'_>) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Deployer if self.scopes.is_empty() => true,
+            Role::Deployer => self.scopes.iter().any(|scope| {
+                let (app, group) = match scope.split_once('/') {
+                    Some((a, g)) => (a, Some(g)),
+                    None => (scope.as_str(), None),
+                };
+                match subject {
+                    Subject::Global => false,
+                    Subject::Application(a) => group.is_none() && a == app,
+                    Subject::Revision(a) => a == app,
+                    Subject::Group(a, g) => a == app && group.is_none_or(|group| group == g),
+                }
+            }),
+            Role::ReadOnly | Role::Agent => false,
+        }
+    }
+}
+
+/// One mutating API call, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub time: Millis,
+    /// The access key that signed the call (as claimed, if the signature
+    /// did not verify), or the session's key in the console.
+    pub key_id: Option<String>,
+    /// Its role, once verified.
+    pub role: Option<String>,
+    /// The caller's address.
+    pub source: String,
+    /// `native`, `aws`, `console` or `agent`.
+    pub api: String,
+    /// `POST /api/v1/deployments`, `CreateDeployment`, …
+    pub action: String,
+    /// What it was about (`shop/web`, `d-…`, a key id), where known.
+    pub target: Option<String>,
+    /// The HTTP status of the answer.
+    pub status: u16,
+    /// The error code of a refusal or failure.
+    pub error: Option<String>,
+}
+
+impl AuditEntry {
+    pub fn refused(&self) -> bool {
+        self.status >= 400
+    }
+}
+
+/// Checks a scope (`app` or `app/group`) a deployer key may be limited to.
+pub fn validate_scope(scope: &str) -> Result<(), String> {
+    let mut parts = scope.split('/');
+    let app = parts.next().unwrap_or_default();
+    crate::ids::validate_name(app).map_err(|e| format!("scope {scope:?}: application name: {e}"))?;
+    if let Some(group) = parts.next() {
+        crate::ids::validate_name(group).map_err(|e| format!("scope {scope:?}: group name: {e}"))?;
+    }
+    if parts.next().is_some() {
+        return Err(format!("scope {scope:?} is not APP or APP/GROUP"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_limit_deployers_and_only_deployers() {
+        let key = |role: Role, scopes: &[&str]| AccessKey {
+            id: "K".into(),
+            secret: "s".into(),
+            role,
+            instance: None,
+            description: String::new(),
+            create_time: 0,
+            disabled: false,
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        };
+        let everything = [
+            Subject::Global,
+            Subject::Application("shop"),
+            Subject::Group("shop", "web"),
+            Subject::Group("blog", "web"),
+        ];
+        for t in everything {
+            assert!(key(Role::Admin, &[]).may_change(t));
+            assert!(key(Role::Deployer, &[]).may_change(t));
+            assert!(!key(Role::ReadOnly, &[]).may_change(t));
+            assert!(!key(Role::Agent, &[]).may_change(t));
+        }
+        let app = key(Role::Deployer, &["shop"]);
+        assert!(app.may_change(Subject::Application("shop")));
+        assert!(app.may_change(Subject::Group("shop", "web")));
+        assert!(!app.may_change(Subject::Group("blog", "web")));
+        assert!(!app.may_change(Subject::Application("shopping")));
+        assert!(!app.may_change(Subject::Global));
+        let group = key(Role::Deployer, &["shop/web", "blog"]);
+        assert!(group.may_change(Subject::Group("shop", "web")));
+        assert!(!group.may_change(Subject::Group("shop", "api")));
+        assert!(!group.may_change(Subject::Application("shop")), "a group scope does not cover its application");
+        assert!(group.may_change(Subject::Revision("shop")), "but it may push the application's revisions");
+        assert!(!group.may_change(Subject::Revision("other")));
+        assert!(group.may_change(Subject::Group("blog", "anything")));
+        assert!(validate_scope("shop/web").is_ok());
+        assert!(validate_scope("shop/web/x").is_err());
+        assert!(validate_scope("").is_err());
+    }
 
     fn tag(k: &str, v: &str) -> Tag {
         Tag { key: k.into(), value: v.into() }

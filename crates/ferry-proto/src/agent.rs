@@ -15,9 +15,61 @@ use crate::Tag;
 
 /// Header carrying the agent's version on every request.
 pub const VERSION_HEADER: &str = "x-ferry-agent-version";
+/// Header carrying the agent's protocol version on every request; a server
+/// that speaks another protocol answers 426 with what to upgrade.
+pub const PROTOCOL_HEADER: &str = "x-ferry-agent-protocol";
+
+/// A join token as the server prints it: `<secret>.sha256-<hex>`, the
+/// secret agents enrol with and the SHA-256 of the DER of the CA the
+/// server's TLS certificate chains to (a kubeadm-style pin). A token
+/// without the `.sha256-…` part is the secret alone (plain HTTP, or an
+/// agent given the CA with `--ca-file`). The server checks only the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinToken {
+    pub secret: String,
+    /// Lower-case hex SHA-256 of the CA certificate's DER.
+    pub ca_fingerprint: Option<String>,
+}
+
+/// What separates the secret from the fingerprint in a join token.
+pub const JOIN_TOKEN_FINGERPRINT: &str = ".sha256-";
+
+impl JoinToken {
+    /// Splits a token; a `.sha256-` part that is not 64 hex digits is an error.
+    pub fn parse(token: &str) -> Result<Self, String> {
+        let token = token.trim();
+        match token.rsplit_once(JOIN_TOKEN_FINGERPRINT) {
+            None => Ok(Self { secret: token.to_string(), ca_fingerprint: None }),
+            Some((secret, hex)) => {
+                if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(format!(
+                        "the join token's CA fingerprint (after {JOIN_TOKEN_FINGERPRINT:?}) must be 64 hex digits"
+                    ));
+                }
+                Ok(Self { secret: secret.to_string(), ca_fingerprint: Some(hex.to_ascii_lowercase()) })
+            }
+        }
+    }
+
+    /// The token as printed: the secret, then the fingerprint if any.
+    pub fn render(&self) -> String {
+        match &self.ca_fingerprint {
+            Some(hex) => format!("{}{JOIN_TOKEN_FINGERPRINT}{hex}", self.secret),
+            None => self.secret.clone(),
+        }
+    }
+}
+
+/// Leaves the secret out.
+impl std::fmt::Debug for JoinToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinToken").field("ca_fingerprint", &self.ca_fingerprint).finish_non_exhaustive()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrolRequest {
+    /// The join token's secret (the server also accepts a whole [`JoinToken`]).
     pub join_token: String,
     /// The instance name (unique in the fleet).
     pub name: String,
@@ -159,4 +211,22 @@ pub struct ReportResponse {
     /// For `Started`: whether the agent may run the event. False when the
     /// deployment was stopped or this host was given up on meanwhile.
     pub proceed: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_tokens_split_into_secret_and_fingerprint() {
+        let hex = "ab".repeat(32);
+        let t = JoinToken::parse(&format!("ferry-join-SECRET.sha256-{}\n", hex.to_uppercase())).unwrap();
+        assert_eq!((t.secret.as_str(), t.ca_fingerprint.as_deref()), ("ferry-join-SECRET", Some(hex.as_str())));
+        assert_eq!(t.render(), format!("ferry-join-SECRET.sha256-{hex}"));
+        let old = JoinToken::parse("ferry-join-SECRET").unwrap();
+        assert_eq!((old.secret.as_str(), old.ca_fingerprint.as_deref()), ("ferry-join-SECRET", None));
+        assert_eq!(old.render(), "ferry-join-SECRET");
+        assert!(JoinToken::parse("ferry-join-SECRET.sha256-abc").unwrap_err().contains("64 hex digits"));
+        assert!(!format!("{t:?}").contains("SECRET"));
+    }
 }

@@ -132,6 +132,22 @@ pub struct Alarm {
     pub prometheus_url: Option<String>,
 }
 
+/// One audited call (`GET /api/v1/audit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub time: u64,
+    pub key_id: Option<String>,
+    pub role: Option<String>,
+    pub source: String,
+    /// `native`, `aws`, `console` or `agent`.
+    pub api: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub status: u16,
+    pub error: Option<String>,
+}
+
 /// One trigger delivery and how it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
@@ -419,6 +435,10 @@ pub struct CreateKey {
     pub role: String,
     #[serde(default)]
     pub description: String,
+    /// Deployer keys only: the applications (`app`) and groups
+    /// (`app/group`) it may change (empty: all).
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -443,6 +463,8 @@ pub struct KeyView {
     pub instance: Option<String>,
     pub create_time: u64,
     pub disabled: bool,
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// A load balancer's target group.

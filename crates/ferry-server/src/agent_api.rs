@@ -6,7 +6,7 @@ use axum::body::Body;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ferry_core::resources::{AccessKey, Instance, Role, Tag};
@@ -24,6 +24,30 @@ pub fn routes() -> Router<AppState> {
         .route("/agent/v1/poll", post(poll))
         .route("/agent/v1/report", post(report))
         .route("/agent/v1/bundles/{revision}", get(bundle))
+}
+
+/// The agent's version, if its protocol is this server's; an agent that
+/// says it speaks another protocol is told what to upgrade (426). Agents
+/// older than the protocol header speak protocol 2 (checked at enrolment).
+fn speaks_our_protocol(headers: &HeaderMap) -> ApiResult<Option<&str>> {
+    let version = headers.get(wire::VERSION_HEADER).and_then(|v| v.to_str().ok());
+    let Some(protocol) = headers.get(wire::PROTOCOL_HEADER).and_then(|v| v.to_str().ok()) else {
+        return Ok(version);
+    };
+    if protocol.trim().parse::<u32>().ok() == Some(ferry_proto::AGENT_PROTOCOL_VERSION) {
+        return Ok(version);
+    }
+    Err(ApiError::new(
+        StatusCode::UPGRADE_REQUIRED,
+        "UnsupportedAgentVersion",
+        format!(
+            "agent {} speaks protocol {protocol}, this server (ferry {}) speaks protocol {}: install ferry {} on the host",
+            version.unwrap_or("(unknown version)"),
+            env!("CARGO_PKG_VERSION"),
+            ferry_proto::AGENT_PROTOCOL_VERSION,
+            env!("CARGO_PKG_VERSION"),
+        ),
+    ))
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -47,7 +71,9 @@ async fn enrol(
             ),
         ));
     }
-    let presented = crate::bootstrap::hash_token(&request.join_token);
+    // A whole token (`<secret>.sha256-<fingerprint>`) counts by its secret.
+    let secret = wire::JoinToken::parse(&request.join_token).map(|t| t.secret).unwrap_or_default();
+    let presented = crate::bootstrap::hash_token(&secret);
     if !constant_time_eq(&presented, &state.join_token_hash) {
         tracing::warn!(instance = %request.name, "enrolment refused: wrong join token");
         return Err(ApiError::new(
@@ -98,6 +124,7 @@ async fn enrol(
         description: format!("agent credential of {}", instance.name),
         create_time: now,
         disabled: false,
+        scopes: Vec::new(),
     };
     state.store.put_access_key(&key).await?;
     instance.agent_key_id = Some(key.id.clone());
@@ -114,10 +141,12 @@ async fn enrol(
 async fn poll(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     request: Signed,
 ) -> ApiResult<Json<wire::PollResponse>> {
     let instance = request.caller.require_agent()?.to_string();
-    state.driver.observe_address(&instance, peer.ip()).await?;
+    let version = speaks_our_protocol(&headers)?;
+    state.driver.observe_address(&instance, peer.ip(), version).await?;
     let body: wire::PollRequest = request.json()?;
     let hold = state.config.poll_hold;
     let deadline = tokio::time::Instant::now() + hold;
@@ -141,13 +170,25 @@ async fn poll(
             _ = tokio::time::sleep_until(deadline) => {}
             _ = state.driver.wait_shutdown() => {}
         }
+        // A credential revoked while the poll was held ends it at once.
+        if state.store.get_access_key(&request.caller.key_id).await.is_ok_and(|k| k.disabled) {
+            return Err(ApiError::forbidden(format!(
+                "the agent credential {} of {instance} was revoked: enrol the agent again with the join token",
+                request.caller.key_id
+            )));
+        }
         // Keep the host marked alive while it waits on us.
         state.driver.saw(&instance);
     }
 }
 
-async fn report(State(state): State<AppState>, request: Signed) -> ApiResult<Json<wire::ReportResponse>> {
+async fn report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Signed,
+) -> ApiResult<Json<wire::ReportResponse>> {
     let instance = request.caller.require_agent()?.to_string();
+    speaks_our_protocol(&headers)?;
     let body: wire::EventReport = request.json()?;
     let proceed = state.driver.report(&instance, body).await?;
     Ok(Json(wire::ReportResponse { proceed }))

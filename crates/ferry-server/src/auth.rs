@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use ferry_core::resources::Role;
+use ferry_core::resources::{AccessKey, Role, Subject};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -23,6 +23,8 @@ pub struct Caller {
     pub role: Role,
     /// For agent keys: the instance the key belongs to.
     pub instance: Option<String>,
+    /// For deployer keys: what they may change (empty: everything).
+    pub scopes: Vec<String>,
 }
 
 impl Caller {
@@ -34,13 +36,48 @@ impl Caller {
         }
     }
 
-    /// Only admins and deployers change things.
-    pub fn require_writer(&self) -> ApiResult<()> {
-        match self.role {
-            Role::Admin | Role::Deployer => Ok(()),
-            Role::ReadOnly => Err(ApiError::forbidden(format!("access key {} is read-only", self.key_id))),
-            Role::Agent => Err(ApiError::forbidden("agent credentials cannot use the native API")),
+    /// Only admins and deployers change things, deployers only within
+    /// their scopes. The refusal says why, in the same words on every API.
+    pub fn may_change(&self, subject: Subject<'_>) -> Result<(), String> {
+        match subject {
+            Subject::Global => {}
+            Subject::Application(app) | Subject::Revision(app) => crate::audit::note_target(app),
+            Subject::Group(app, group) => crate::audit::note_target(format!("{app}/{group}")),
         }
+        let key = AccessKey {
+            id: self.key_id.clone(),
+            secret: String::new(),
+            role: self.role,
+            instance: None,
+            description: String::new(),
+            create_time: 0,
+            disabled: false,
+            scopes: self.scopes.clone(),
+        };
+        if key.may_change(subject) {
+            return Ok(());
+        }
+        Err(match self.role {
+            Role::ReadOnly => format!("access key {} is read-only", self.key_id),
+            Role::Agent => "agent credentials may only use the agent protocol".to_string(),
+            _ => format!(
+                "access key {} is limited to {}: it may not change {}",
+                self.key_id,
+                self.scopes.join(", "),
+                describe(subject)
+            ),
+        })
+    }
+
+    /// [`Caller::may_change`], as the native API answers it.
+    pub fn require_change(&self, subject: Subject<'_>) -> ApiResult<()> {
+        self.may_change(subject).map_err(ApiError::forbidden)
+    }
+
+    /// A change to something outside every application (configs, target
+    /// groups, alarms, instances): admins and unlimited deployers.
+    pub fn require_writer(&self) -> ApiResult<()> {
+        self.require_change(Subject::Global)
     }
 
     /// Only admins manage access keys.
@@ -117,10 +154,22 @@ pub async fn verify_request(state: &AppState, parts: &Parts, body: &[u8]) -> Res
         .collect();
     let authorization = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
     let key_id = access_key_from_authorization(authorization);
+    if let Some(id) = key_id {
+        crate::audit::note_claimed_key(id);
+    }
     let key = match key_id {
-        Some(id) => state.store.get_access_key(id).await.ok().filter(|k| !k.disabled),
+        Some(id) => state.store.get_access_key(id).await.ok(),
         None => None,
     };
+    // A disabled key is refused before its signature is looked at, and says so.
+    if let Some(k) = key.as_ref().filter(|k| k.disabled) {
+        let what = if k.role == Role::Agent { "agent credential" } else { "access key" };
+        return Err(AuthFailure {
+            status: StatusCode::FORBIDDEN,
+            aws_code: "UnrecognizedClientException",
+            message: format!("The security token included in the request is invalid: {what} {} is disabled.", k.id),
+        });
+    }
     let request = ferry_sigv4::RequestParts {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -152,7 +201,20 @@ pub async fn verify_request(state: &AppState, parts: &Parts, body: &[u8]) -> Res
     if let (Role::Agent, Some(instance)) = (key.role, &key.instance) {
         state.driver.saw(instance);
     }
-    Ok(Caller { key_id: key.id, role: key.role, instance: key.instance })
+    crate::audit::note_caller(&key.id, key.role);
+    Ok(Caller { key_id: key.id, role: key.role, instance: key.instance, scopes: key.scopes })
+}
+
+/// A change's subject in words.
+pub fn describe(subject: Subject<'_>) -> String {
+    match subject {
+        Subject::Global => {
+            "resources outside applications (deployment configs, target groups, alarms, instances)".into()
+        }
+        Subject::Application(app) => format!("application {app}"),
+        Subject::Revision(app) => format!("revisions of application {app}"),
+        Subject::Group(app, group) => format!("deployment group {app}/{group}"),
+    }
 }
 
 /// The access key id in `Credential=<id>/...`, if the header has one.

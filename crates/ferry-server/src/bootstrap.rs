@@ -1,6 +1,7 @@
 //! First-start secrets: the admin access key (also written to
 //! `<data_dir>/credentials` in the AWS credentials-file format, profile
-//! `default`) and the join token agents enrol with (`<data_dir>/join-token`).
+//! `default`) and the join token agents enrol with (`<data_dir>/join-token`:
+//! the secret, then `.sha256-<hex>` of the TLS CA when TLS is on).
 //! Both files are mode 0600, as is `<data_dir>/webhook-secret`, the key
 //! trigger webhooks are signed with. Flags or environment variables may
 //! supply them instead.
@@ -10,6 +11,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use ferry_core::resources::{AccessKey, Role};
+use ferry_proto::agent::JoinToken;
 use ferry_store::Store;
 use sha2::{Digest, Sha256};
 
@@ -30,8 +32,15 @@ impl std::fmt::Debug for AdminCredentials {
 
 const BOOTSTRAP_KEY_SETTING: &str = "bootstrap_admin_key_id";
 
-/// Makes sure an admin key and a join token exist; returns the join token's hash.
-pub async fn ensure_secrets(config: &ServerConfig, store: &Store) -> Result<String, String> {
+/// Makes sure an admin key and a join token exist; returns the hash of the
+/// join token's secret. `ca_fingerprint` (hex SHA-256 of the TLS CA's DER,
+/// `None` for plain HTTP) is appended to the token in `<data_dir>/join-token`
+/// as `.sha256-<hex>`; the file is rewritten when it changes.
+pub async fn ensure_secrets(
+    config: &ServerConfig,
+    store: &Store,
+    ca_fingerprint: Option<&str>,
+) -> Result<String, String> {
     let credentials_path = config.data_dir.join("credentials");
     let admin = match &config.admin {
         Some(admin) => admin.clone(),
@@ -57,6 +66,7 @@ pub async fn ensure_secrets(config: &ServerConfig, store: &Store) -> Result<Stri
                 description: "admin key created at first start".into(),
                 create_time: crate::driver::now_millis(),
                 disabled: false,
+                scopes: Vec::new(),
             })
             .await
             .map_err(|e| format!("cannot store the admin key: {e}"))?;
@@ -73,23 +83,46 @@ pub async fn ensure_secrets(config: &ServerConfig, store: &Store) -> Result<Stri
     }
 
     let token_path = config.data_dir.join("join-token");
-    let token = match &config.join_token {
-        Some(token) => token.clone(),
-        None => match std::fs::read_to_string(&token_path) {
-            Ok(text) => text.trim().to_string(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let token = format!("ferry-join-{}", crate::random::string(40, crate::random::UPPER_ALNUM));
-                write_private(&token_path, format!("{token}\n").as_bytes())?;
-                tracing::info!(path = %token_path.display(), "wrote the join token");
-                token
+    let fingerprint = ca_fingerprint.map(str::to_string);
+    let secret = match &config.join_token {
+        Some(token) => {
+            let given = JoinToken::parse(token).map_err(|e| format!("--join-token: {e}"))?;
+            if given.ca_fingerprint.is_some() && given.ca_fingerprint != fingerprint {
+                tracing::warn!(
+                    "the configured join token carries a CA fingerprint that is not this server's: \
+                    agents given it will refuse this server; the server checks only its secret"
+                );
             }
-            Err(e) => return Err(format!("cannot read {}: {e}", token_path.display())),
-        },
+            given.secret
+        }
+        None => {
+            let stored = match std::fs::read_to_string(&token_path) {
+                Ok(text) => Some(text.trim().to_string()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(format!("cannot read {}: {e}", token_path.display())),
+            };
+            let secret = match &stored {
+                Some(text) => JoinToken::parse(text).map_err(|e| format!("{}: {e}", token_path.display()))?.secret,
+                None => format!("ferry-join-{}", crate::random::string(40, crate::random::UPPER_ALNUM)),
+            };
+            // The file always holds the token for the server as it runs now
+            // (the fingerprint follows the CA; plain HTTP has none).
+            let full = JoinToken { secret: secret.clone(), ca_fingerprint: fingerprint.clone() }.render();
+            if stored.as_deref() != Some(full.as_str()) {
+                write_private(&token_path, format!("{full}\n").as_bytes())?;
+                tracing::info!(path = %token_path.display(), "wrote the join token");
+            }
+            secret
+        }
     };
-    if token.len() < 16 {
+    if secret.len() < 16 {
         return Err("the join token must be at least 16 characters".into());
     }
-    Ok(hash_token(&token))
+    if let Some(hex) = &fingerprint {
+        tracing::info!(ca_fingerprint = %format!("sha256-{hex}"),
+            "agents enrol with the join token followed by .sha256-<this fingerprint> (as in DATA_DIR/join-token)");
+    }
+    Ok(hash_token(&secret))
 }
 
 /// The key trigger webhooks are signed with: the configured one, else

@@ -192,23 +192,35 @@ impl Driver {
 
     /// Records where `instance`'s agent connects from: the address load
     /// balancers reach it at. Written to the store only when it changes.
-    pub async fn observe_address(&self, instance: &str, ip: std::net::IpAddr) -> Result<(), DriverError> {
-        let ip = ip.to_string();
-        if self.addresses.lock().unwrap().get(instance) == Some(&ip) {
+    /// Records where an instance's agent connects from and which version
+    /// it runs (an agent upgraded in place reports its new version).
+    pub async fn observe_address(
+        &self,
+        instance: &str,
+        ip: std::net::IpAddr,
+        version: Option<&str>,
+    ) -> Result<(), DriverError> {
+        let seen = format!("{ip} {}", version.unwrap_or(""));
+        if self.addresses.lock().unwrap().get(instance) == Some(&seen) {
             return Ok(());
         }
+        let ip = ip.to_string();
         match self.store.get_instance(instance).await {
             Ok(mut record) => {
-                if record.address.as_deref() != Some(&ip) {
-                    tracing::info!(instance, address = %ip, "instance address learned");
+                let version_changed = version.is_some_and(|v| record.agent_version.as_deref() != Some(v));
+                if record.address.as_deref() != Some(&ip) || version_changed {
+                    tracing::info!(instance, address = %ip, version, "instance address and agent version");
                     record.address = Some(ip.clone());
+                    if let Some(v) = version {
+                        record.agent_version = Some(v.to_string());
+                    }
                     self.store.upsert_instance(&record).await?;
                 }
             }
             Err(StoreError::NotFound) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        self.addresses.lock().unwrap().insert(instance.to_string(), ip);
+        self.addresses.lock().unwrap().insert(instance.to_string(), seen);
         Ok(())
     }
 
@@ -237,7 +249,7 @@ impl Driver {
         self.waiters.lock().unwrap().entry(instance.to_string()).or_default().clone()
     }
 
-    fn notify(&self, instance: &str) {
+    pub(crate) fn notify(&self, instance: &str) {
         if let Some(n) = self.waiters.lock().unwrap().get(instance) {
             n.notify_waiters();
         }

@@ -47,6 +47,7 @@ impl From<ferry_store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        crate::audit::note_error(self.code);
         let body = ErrorBody { code: self.code.to_string(), message: self.message };
         (self.status, axum::Json(body)).into_response()
     }

@@ -8,9 +8,11 @@
 //! - `native`: `/api/v1`, the API the `ferry` CLI uses.
 //! - `agent_api`: `/agent/v1`, the protocol agents speak.
 //! - `views`: domain types to native wire types.
+//! - `tls`: the listeners' certificate (given, or made by the server's own CA) and TLS accept loop.
 
 mod agent_api;
 mod alarms;
+mod audit;
 mod auth;
 mod aws;
 mod bootstrap;
@@ -24,6 +26,7 @@ mod metrics;
 mod native;
 pub mod random;
 mod target_groups;
+pub mod tls;
 mod traffic;
 mod triggers;
 mod views;
@@ -39,6 +42,7 @@ use ferry_store::Store;
 
 pub use bootstrap::{AdminCredentials, write_credentials_file};
 pub use driver::Driver;
+pub use tls::TlsMode;
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
@@ -76,6 +80,13 @@ pub struct ServerConfig {
     /// The key trigger webhooks are signed with; read from (or created in)
     /// `<data_dir>/webhook-secret` when absent.
     pub webhook_secret: Option<String>,
+    /// Finished deployments older than this are pruned (`None`: kept).
+    pub retention: Option<Duration>,
+    /// Audit entries older than this are pruned (`None`: kept).
+    pub audit_retention: Option<Duration>,
+    /// HTTPS with the server's own CA (the default), given certificate
+    /// files, or plain HTTP.
+    pub tls: TlsMode,
 }
 
 impl ServerConfig {
@@ -96,6 +107,9 @@ impl ServerConfig {
             prometheus_url: None,
             alarm_interval: Duration::from_secs(5),
             webhook_secret: None,
+            retention: Some(Duration::from_secs(90 * 24 * 3600)),
+            audit_retention: Some(Duration::from_secs(365 * 24 * 3600)),
+            tls: TlsMode::default(),
         }
     }
 }
@@ -153,7 +167,18 @@ pub async fn serve(
     let blobs = LocalBlobs::open(config.data_dir.join("blobs"))
         .await
         .map_err(|e| ServerError::Setup(format!("cannot open the blob store: {e}")))?;
-    let secrets = bootstrap::ensure_secrets(&config, &store).await.map_err(ServerError::Setup)?;
+    let listening: Vec<SocketAddr> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let tls = tls::prepare(&config.tls, &config.data_dir, &listening).map_err(ServerError::Setup)?;
+    if tls.is_none() {
+        tracing::warn!(
+            "PLAIN HTTP (--insecure-http): the join token, access key signatures, console sessions and \
+             bundles cross the network unencrypted and agents cannot tell this server from another; \
+             for local development only"
+        );
+    }
+    let secrets = bootstrap::ensure_secrets(&config, &store, tls.as_ref().map(|t| t.ca_fingerprint.as_str()))
+        .await
+        .map_err(ServerError::Setup)?;
     let git = ferry_blob::GitSource::new(config.data_dir.join("git-cache"))
         .with_base_url(&config.git_base_url)
         .map_err(|e| ServerError::Setup(format!("--git-base-url: {e}")))?;
@@ -193,6 +218,7 @@ pub async fn serve(
         driver.events.clone(),
         stop_rx.clone(),
     ));
+    let pruner = tokio::spawn(prune_forever(state_store.clone(), config.clone(), stop_rx.clone()));
     let alarm_watcher = tokio::spawn(alarms::watch_forever(
         driver.clone(),
         state_store.clone(),
@@ -203,22 +229,32 @@ pub async fn serve(
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
-        tracing::info!(?addr, "listening");
+        tracing::info!(?addr, tls = tls.is_some(), "listening");
         let app = app.clone();
         let mut stop = stop_rx.clone();
-        // Without TCP_NODELAY a streamed body (a bundle download) waits
-        // ~40 ms behind its headers for the client's delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        // Peer addresses tell the server where its agents' hosts are.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        servers.push(match &tls {
+            Some(tls) => {
+                let listener = tls::TlsListener::new(listener, tls.config.clone())
+                    .map_err(|e| ServerError::Setup(format!("cannot listen: {e}")))?;
+                // (`tap_io` also gives axum a way to take the peer address
+                // from a listener of ours; TCP_NODELAY is set before the handshake.)
+                let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
+                tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped).await })
+            }
+            None => {
+                // Without TCP_NODELAY a streamed body (a bundle download) waits
+                // ~40 ms behind its headers for the client's delayed ACK.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped).await })
+            }
         });
-        servers.push(tokio::spawn(async move {
-            // Peer addresses tell the server where its agents' hosts are.
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        }));
     }
     shutdown.await;
     tracing::info!("shutting down: draining polls");
@@ -230,14 +266,40 @@ pub async fn serve(
     reconciler.abort();
     balancers.abort();
     alarm_watcher.abort();
+    pruner.abort();
     // A delivery in flight is sent again after a restart (at least once).
     deliverer.abort();
     jobs.abort();
     Ok(())
 }
 
+/// Applies the retention policy now and then every hour.
+async fn prune_forever(store: Store, config: Arc<ServerConfig>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    const EVERY: Duration = Duration::from_secs(3600);
+    loop {
+        let now = driver::now_millis();
+        let before = |keep: Option<Duration>| keep.map_or(0, |k| now.saturating_sub(k.as_millis() as u64));
+        match store.prune(before(config.retention), before(config.audit_retention)).await {
+            Ok(p) if p != ferry_store::Pruned::default() => tracing::info!(
+                deployments = p.deployments,
+                events = p.events,
+                deliveries = p.deliveries,
+                audit = p.audit,
+                "pruned old records"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot prune old records"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
 fn router(state: AppState) -> Router {
     let timing = axum::middleware::from_fn_with_state(state.clone(), metrics::time_requests);
+    let auditing = axum::middleware::from_fn_with_state(state.clone(), audit::record);
     Router::new()
         .merge(native::routes())
         .merge(agent_api::routes())
@@ -248,6 +310,8 @@ fn router(state: AppState) -> Router {
         .merge(alarms::routes())
         .merge(events::routes())
         .merge(metrics::routes())
+        .merge(audit::routes())
+        .layer(auditing)
         .layer(timing)
         .with_state(state)
 }

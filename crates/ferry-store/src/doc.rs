@@ -12,7 +12,7 @@ use ferry_core::config::DeploymentConfig;
 use ferry_core::deployment::Deployment;
 use ferry_core::notices::Notice;
 use ferry_core::resources::{
-    AccessKey, Alarm, Application, Delivery, DeploymentGroup, Instance, Revision, TargetGroup,
+    AccessKey, Alarm, Application, AuditEntry, Delivery, DeploymentGroup, Instance, Revision, TargetGroup,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -64,6 +64,9 @@ impl Document for Delivery {
 }
 impl Document for Alarm {
     const KIND: &'static str = "alarm";
+}
+impl Document for AuditEntry {
+    const KIND: &'static str = "audit entry";
 }
 
 pub(crate) fn encode<T: Document>(value: &T) -> Result<String> {

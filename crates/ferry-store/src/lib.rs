@@ -41,7 +41,8 @@ use ferry_core::config::DeploymentConfig;
 use ferry_core::deployment::{Deployment, DeploymentStatus};
 use ferry_core::notices::Notice;
 use ferry_core::resources::{
-    AccessKey, Alarm, Application, Delivery, DeliveryState, DeploymentGroup, Instance, Revision, TargetGroup,
+    AccessKey, Alarm, Application, AuditEntry, Delivery, DeliveryState, DeploymentGroup, Instance, Revision,
+    TargetGroup,
 };
 
 pub use crate::error::{Result, StoreError};
@@ -115,6 +116,33 @@ pub struct NewEvent {
 pub struct StoredEvent {
     pub seq: u64,
     pub notice: Notice,
+}
+
+/// What [`Store::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub deployments: u64,
+    pub events: u64,
+    pub deliveries: u64,
+    pub audit: u64,
+}
+
+/// An audit entry as the log holds it, numbered in the order it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAudit {
+    pub seq: u64,
+    pub entry: AuditEntry,
+}
+
+/// Which audit entries [`Store::list_audit`] returns (oldest first; at
+/// most `limit`, the newest, 1000 by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub key_id: Option<String>,
+    pub since: Option<Millis>,
+    pub until: Option<Millis>,
+    pub refused_only: bool,
+    pub limit: Option<u32>,
 }
 
 /// Which deliveries [`Store::list_deliveries`] returns (oldest first; at
@@ -439,6 +467,27 @@ impl Store {
 
     pub async fn list_deliveries(&self, filter: &DeliveryFilter) -> Result<Vec<Delivery>> {
         on_backend!(self, b => b.list_deliveries(filter).await)
+    }
+
+    // Retention.
+
+    /// Deletes finished deployments created before `deployments_before`
+    /// (but never a group's last successful or last attempted one), the
+    /// events and finished deliveries of deployments that are gone, and
+    /// audit entries older than `audit_before`.
+    pub async fn prune(&self, deployments_before: Millis, audit_before: Millis) -> Result<Pruned> {
+        on_backend!(self, b => b.prune(deployments_before, audit_before).await)
+    }
+
+    // The audit log.
+
+    /// Appends an entry; returns its number.
+    pub async fn append_audit(&self, entry: &AuditEntry) -> Result<u64> {
+        on_backend!(self, b => b.append_audit(entry).await)
+    }
+
+    pub async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredAudit>> {
+        on_backend!(self, b => b.list_audit(filter).await)
     }
 
     // Alarms.

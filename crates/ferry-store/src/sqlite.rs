@@ -15,7 +15,7 @@ use ferry_core::config::{DeploymentConfig, builtin_config};
 use ferry_core::deployment::{Deployment, DeploymentStatus};
 use ferry_core::notices::Notice;
 use ferry_core::resources::{
-    AccessKey, Alarm, Application, Delivery, DeploymentGroup, Instance, Revision, TargetGroup,
+    AccessKey, Alarm, Application, AuditEntry, Delivery, DeploymentGroup, Instance, Revision, TargetGroup,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
@@ -25,7 +25,7 @@ use sqlx::{QueryBuilder, SqlSafeStr, Sqlite, Transaction};
 
 use crate::doc::{Document, Row, decode, decode_row, decode_rows, encode};
 use crate::error::{Result, StoreError};
-use crate::{Changes, DeliveryFilter, DeploymentFilter, NewEvent, StoredEvent};
+use crate::{AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, StoredAudit, StoredEvent};
 
 /// How long a connection waits for another one's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
     (2, "target groups", include_str!("../migrations/sqlite/0002_target_groups.sql")),
     (3, "events", include_str!("../migrations/sqlite/0003_events.sql")),
+    (4, "audit", include_str!("../migrations/sqlite/0004_audit.sql")),
 ];
 
 fn migrator() -> Migrator {
@@ -659,6 +660,83 @@ impl SqliteStore {
         query.push(" ORDER BY event_seq DESC, id LIMIT ").push_bind(i64::from(filter.limit.unwrap_or(1000)));
         let rows: Vec<Row> = query.build_query_as().fetch_all(&self.pool).await?;
         let mut out: Vec<Delivery> = decode_rows(rows)?;
+        out.reverse();
+        Ok(out)
+    }
+
+    // Retention.
+
+    pub(crate) async fn prune(&self, deployments_before: Millis, audit_before: Millis) -> Result<Pruned> {
+        let mut tx = self.begin_write().await?;
+        // A group's last successful and last attempted deployments stay.
+        let deployments = sqlx::query(
+            "DELETE FROM deployments WHERE finalized = 1 AND create_time < $1 AND id NOT IN ( \
+               SELECT json_extract(doc, '$.last_successful_deployment_id') FROM deployment_groups \
+                 WHERE json_extract(doc, '$.last_successful_deployment_id') IS NOT NULL \
+               UNION SELECT json_extract(doc, '$.last_attempted_deployment_id') FROM deployment_groups \
+                 WHERE json_extract(doc, '$.last_attempted_deployment_id') IS NOT NULL)",
+        )
+        .bind(int(deployments_before))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let events =
+            sqlx::query("DELETE FROM events WHERE time < $1 AND deployment_id NOT IN (SELECT id FROM deployments)")
+                .bind(int(deployments_before))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        let deliveries = sqlx::query(
+            "DELETE FROM deliveries WHERE state != 'Pending' AND deployment_id NOT IN (SELECT id FROM deployments)",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let audit = sqlx::query("DELETE FROM audit WHERE time < $1")
+            .bind(int(audit_before))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Pruned { deployments, events, deliveries, audit })
+    }
+
+    // The audit log.
+
+    pub(crate) async fn append_audit(&self, entry: &AuditEntry) -> Result<u64> {
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO audit (time, key_id, refused, schema_version, doc) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+        )
+        .bind(int(entry.time))
+        .bind(entry.key_id.as_deref())
+        .bind(i64::from(entry.refused()))
+        .bind(AuditEntry::VERSION)
+        .bind(encode(entry)?)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(seq as u64)
+    }
+
+    pub(crate) async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredAudit>> {
+        let mut query = QueryBuilder::<Sqlite>::new("SELECT seq, schema_version, doc FROM audit WHERE TRUE");
+        if let Some(key) = &filter.key_id {
+            query.push(" AND key_id = ").push_bind(key.clone());
+        }
+        if let Some(since) = filter.since {
+            query.push(" AND time >= ").push_bind(int(since));
+        }
+        if let Some(until) = filter.until {
+            query.push(" AND time <= ").push_bind(int(until));
+        }
+        if filter.refused_only {
+            query.push(" AND refused = 1");
+        }
+        query.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(filter.limit.unwrap_or(1000)));
+        let rows: Vec<(i64, i64, String)> = query.build_query_as().fetch_all(&self.pool).await?;
+        let mut out = rows
+            .into_iter()
+            .map(|(seq, version, doc)| Ok(StoredAudit { seq: seq as u64, entry: decode::<AuditEntry>(version, &doc)? }))
+            .collect::<Result<Vec<_>>>()?;
         out.reverse();
         Ok(out)
     }

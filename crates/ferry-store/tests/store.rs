@@ -66,6 +66,8 @@ conformance!(
     concurrent_writers_and_readers,
     events_and_deliveries,
     alarms_put_get_list_delete,
+    audit_append_and_filter,
+    prune_keeps_what_groups_and_recent_history_need,
 );
 
 // Fixtures.
@@ -170,6 +172,7 @@ fn access_key(id: &str, create_time: u64) -> AccessKey {
         description: "ci".into(),
         create_time,
         disabled: false,
+        scopes: vec!["shop".into(), "blog/web".into()],
     }
 }
 
@@ -265,7 +268,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 3);
+    assert_eq!(store.schema_version().await.unwrap(), 4);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -868,7 +871,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 3);
+        assert_eq!(store.schema_version().await.unwrap(), 4);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -1100,4 +1103,102 @@ async fn alarms_put_get_list_delete(store: Store) {
     store.delete_alarm("errors").await.unwrap();
     not_found(store.get_alarm("errors").await);
     not_found(store.delete_alarm("errors").await);
+}
+
+async fn audit_append_and_filter(store: Store) {
+    use ferry_core::resources::AuditEntry;
+    use ferry_store::AuditFilter;
+    let entry = |time: u64, key: Option<&str>, status: u16| AuditEntry {
+        time,
+        key_id: key.map(str::to_string),
+        role: key.map(|_| "deployer".to_string()),
+        source: "10.0.0.1".into(),
+        api: "native".into(),
+        action: "POST /api/v1/deployments".into(),
+        target: Some("shop/web".into()),
+        status,
+        error: (status >= 400).then(|| "AccessDenied".to_string()),
+    };
+    let first = store.append_audit(&entry(10, Some("K1"), 200)).await.unwrap();
+    let second = store.append_audit(&entry(20, Some("K2"), 403)).await.unwrap();
+    store.append_audit(&entry(30, None, 403)).await.unwrap();
+    assert!(second > first);
+    let all = store.list_audit(&AuditFilter::default()).await.unwrap();
+    assert_eq!(all.iter().map(|a| a.entry.time).collect::<Vec<_>>(), [10, 20, 30], "oldest first");
+    assert_eq!(all[0].entry, entry(10, Some("K1"), 200));
+    let refused = store.list_audit(&AuditFilter { refused_only: true, ..Default::default() }).await.unwrap();
+    assert_eq!(refused.len(), 2);
+    let by_key = store.list_audit(&AuditFilter { key_id: Some("K2".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(by_key.len(), 1);
+    let window =
+        store.list_audit(&AuditFilter { since: Some(15), until: Some(25), ..Default::default() }).await.unwrap();
+    assert_eq!(window[0].entry.time, 20);
+    let newest = store.list_audit(&AuditFilter { limit: Some(1), ..Default::default() }).await.unwrap();
+    assert_eq!(newest[0].entry.time, 30, "the limit keeps the newest");
+}
+
+async fn prune_keeps_what_groups_and_recent_history_need(store: Store) {
+    use ferry_core::notices::{Notice, NoticeKind};
+    store.create_application(&app("web")).await.unwrap();
+    let mut g = group("web", "prod");
+    g.last_successful_deployment_id = Some("d-good".into());
+    g.last_attempted_deployment_id = Some("d-last".into());
+    store.create_group(&g).await.unwrap();
+    for (id, created, status, finalized) in [
+        ("d-old", 100, DeploymentStatus::Failed, true),
+        ("d-good", 110, DeploymentStatus::Succeeded, true),
+        ("d-last", 120, DeploymentStatus::Stopped, true),
+        ("d-unfinished", 130, DeploymentStatus::Failed, false),
+        ("d-new", 5000, DeploymentStatus::Succeeded, true),
+    ] {
+        let mut d = deployment(id, "web", "prod", created, status);
+        d.finalized = finalized;
+        store.insert_deployment(&d).await.unwrap();
+    }
+    let notice = |d: &str, time: u64| Notice {
+        kind: NoticeKind::DeploymentStart,
+        time,
+        deployment_id: d.into(),
+        application_name: "web".into(),
+        group_name: "prod".into(),
+        instance: None,
+        lifecycle_event: None,
+        status: "InProgress".into(),
+        message: None,
+    };
+    let changes = Changes {
+        events: vec![
+            NewEvent { notice: notice("d-old", 100), deliveries: vec![delivery("dl-old", "d-old", 100)] },
+            NewEvent { notice: notice("d-good", 110), deliveries: vec![] },
+        ],
+        ..Default::default()
+    };
+    store.commit(changes).await.unwrap();
+    let mut done = store.due_deliveries(u64::MAX / 2, 10).await.unwrap().remove(0);
+    done.state = DeliveryState::Delivered;
+    store.update_delivery(&done).await.unwrap();
+    store
+        .append_audit(&ferry_core::resources::AuditEntry {
+            time: 50,
+            key_id: None,
+            role: None,
+            source: String::new(),
+            api: "native".into(),
+            action: "POST /x".into(),
+            target: None,
+            status: 200,
+            error: None,
+        })
+        .await
+        .unwrap();
+
+    let pruned = store.prune(1000, 60).await.unwrap();
+    assert_eq!(pruned, ferry_store::Pruned { deployments: 1, events: 1, deliveries: 1, audit: 1 });
+    not_found(store.get_deployment("d-old").await);
+    for kept in ["d-good", "d-last", "d-unfinished", "d-new"] {
+        store.get_deployment(kept).await.unwrap();
+    }
+    let events = store.events_after(0, None, 10).await.unwrap();
+    assert_eq!(events.len(), 1, "only the events of deployments still there");
+    assert_eq!(store.prune(1000, 60).await.unwrap(), ferry_store::Pruned::default(), "idempotent");
 }

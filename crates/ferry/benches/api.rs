@@ -15,6 +15,10 @@
 //! - GetDeployment: one of those deployments.
 //! - ListDeployments: the application's deployments (first page of 100).
 //!
+//! The server speaks HTTPS with its own CA, as by default; the client keeps
+//! its connections (one TLS handshake per connection, not per request).
+//! FERRY_BENCH_INSECURE=1 runs it against `--insecure-http` instead.
+//!
 //! Run: `cargo bench -p ferry --bench api` (FERRY_BENCH_RATE, default 100
 //! requests/s; FERRY_BENCH_SECONDS per operation, default 5).
 
@@ -30,6 +34,8 @@ struct Server {
     url: String,
     host: String,
     credentials: ferry_sigv4::Credentials,
+    /// The server's CA (`None`: plain HTTP).
+    ca: Option<reqwest::Certificate>,
     _dir: tempfile::TempDir,
 }
 
@@ -40,13 +46,14 @@ impl Drop for Server {
     }
 }
 
-fn start_server() -> Server {
+fn start_server(insecure: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = Command::new(FERRY)
         .args(["server", "--data-dir"])
         .arg(dir.path().join("data"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(insecure.then_some("--insecure-http"))
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -70,9 +77,13 @@ fn start_server() -> Server {
         secret_access_key: field("aws_secret_access_key").unwrap(),
         session_token: None,
     };
+    let ca = (!insecure)
+        .then(|| reqwest::Certificate::from_pem(&std::fs::read(dir.path().join("data/tls/ca.pem")).unwrap()).unwrap());
+    let scheme = if insecure { "http" } else { "https" };
     Server {
         child,
-        url: format!("http://127.0.0.1:{port}/"),
+        ca,
+        url: format!("{scheme}://127.0.0.1:{port}/"),
         host: format!("127.0.0.1:{port}"),
         credentials,
         _dir: dir,
@@ -179,10 +190,15 @@ fn ms(d: Duration) -> String {
 fn main() {
     let rate: u32 = std::env::var("FERRY_BENCH_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
     let seconds: u32 = std::env::var("FERRY_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    let server = Arc::new(start_server());
+    let insecure = std::env::var("FERRY_BENCH_INSECURE").is_ok_and(|v| v == "1");
+    let server = Arc::new(start_server(insecure));
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+        let mut http = reqwest::Client::builder().pool_max_idle_per_host(256);
+        if let Some(ca) = &server.ca {
+            http = http.tls_certs_only([ca.clone()]);
+        }
+        let http = http.build().unwrap();
         let setup = |op: &'static str, body: &'static str| {
             let http = http.clone();
             let server = server.clone();
@@ -206,7 +222,8 @@ fn main() {
             .unwrap()
             .to_string();
 
-        println!("ferry CodeDeploy API, {rate} requests/s for {seconds} s each, open loop, SigV4 verified");
+        let transport = if insecure { "plain HTTP (--insecure-http)" } else { "HTTPS" };
+        println!("ferry CodeDeploy API, {rate} requests/s for {seconds} s each, open loop, SigV4 verified, {transport}");
         println!("{:<36} {:>10} {:>10} {:>10} {:>12} {:>7}", "operation", "p50", "p99", "max", "achieved/s", "errors");
         let get = format!(r#"{{"deploymentId":"{id}"}}"#);
         let runs: [(&'static str, &str, u16, bool, String); 4] = [

@@ -4,7 +4,13 @@
 //! and turns the server's answers into typed values or [`Error`]s.
 //!
 //! It is blocking on the outside: each client owns a current-thread tokio
-//! runtime and every call runs to completion on it.
+//! runtime and every call runs to completion on it, over one pooled
+//! connection where it can (one TLS handshake per command, not per request).
+//!
+//! Over https it trusts only the server's CA when it knows it: `--ca-file`
+//! / `FERRY_CA_FILE`, else `tls/ca.pem` beside the credentials file it
+//! uses (the server's data directory), else `./ferry-data/tls/ca.pem`;
+//! without any, the system's roots (a server with a public certificate).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -19,7 +25,9 @@ use serde::de::DeserializeOwned;
 /// Where ferry's server writes the admin credentials on first start, relative
 /// to the directory it runs in (its default data directory is `./ferry-data`).
 pub const DEFAULT_CREDENTIALS_FILE: &str = "ferry-data/credentials";
-pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7800";
+pub const DEFAULT_SERVER: &str = "https://127.0.0.1:7800";
+/// Where the server keeps its own CA, relative to its data directory.
+pub const CA_IN_DATA_DIR: &str = "tls/ca.pem";
 
 /// How long a JSON request may take, all in; uploads have no overall limit.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -41,6 +49,10 @@ pub struct ServerArgs {
     /// ./ferry-data/credentials is read with `default` unless --profile is given].
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
+    /// The CA (PEM) the server's certificate must chain to [default: tls/ca.pem beside
+    /// the credentials file, i.e. the server's DATA_DIR/tls/ca.pem; else the system's roots].
+    #[arg(long, value_name = "FILE", env = "FERRY_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Why a command failed; each kind has its exit code (see [`Error::exit_code`]).
@@ -50,6 +62,9 @@ pub enum Error {
     Api { code: String, message: String },
     /// No connection to the server could be made.
     Unreachable { url: String, detail: String },
+    /// The TLS handshake failed: the server's certificate is not trusted, or
+    /// one side does not speak TLS.
+    Tls { url: String, detail: String, hint: String },
     /// The command could not be carried out as given (credentials, local input).
     Setup(String),
     /// Anything else (an unexpected answer, an I/O failure mid-way).
@@ -62,7 +77,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Api { .. } | Self::Other(_) => 1,
-            Self::Unreachable { .. } | Self::Setup(_) => 2,
+            Self::Unreachable { .. } | Self::Tls { .. } | Self::Setup(_) => 2,
         }
     }
 }
@@ -74,6 +89,7 @@ impl fmt::Display for Error {
             Self::Unreachable { url, detail } => {
                 write!(f, "cannot reach the ferry server at {url}: {detail} (is `ferry server` running?)")
             }
+            Self::Tls { url, detail, hint } => write!(f, "TLS with the ferry server at {url} failed: {detail}{hint}"),
             Self::Setup(message) | Self::Other(message) => f.write_str(message),
         }
     }
@@ -83,6 +99,27 @@ impl std::error::Error for Error {}
 
 // ---------------------------------------------------------------------------
 // Credentials
+
+/// The CA file to trust: `--ca-file`, else `tls/ca.pem` beside the
+/// credentials file [`resolve_credentials`] reads, else
+/// `./ferry-data/tls/ca.pem`; `None` when none exists (the system's roots).
+pub fn resolve_ca_file(args: &ServerArgs) -> Result<Option<PathBuf>, Error> {
+    if let Some(file) = &args.ca_file {
+        if !file.exists() {
+            return Err(Error::Setup(format!("--ca-file {}: no such file", file.display())));
+        }
+        return Ok(Some(file.clone()));
+    }
+    let env_keys = std::env::var("AWS_ACCESS_KEY_ID").is_ok_and(|v| !v.trim().is_empty());
+    let credentials_file = match &args.credentials {
+        Some(file) => Some(file.clone()),
+        None if env_keys => None,
+        None => Some(PathBuf::from(DEFAULT_CREDENTIALS_FILE)),
+    };
+    let beside = credentials_file.and_then(|f| f.parent().map(|dir| dir.join(CA_IN_DATA_DIR)));
+    let fallback = Path::new(DEFAULT_CREDENTIALS_FILE).parent().map(|dir| dir.join(CA_IN_DATA_DIR));
+    Ok([beside, fallback].into_iter().flatten().find(|path| path.exists()))
+}
 
 /// Finds the credentials to sign with, in order: `--credentials FILE`; the
 /// environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, optional
@@ -225,7 +262,7 @@ pub fn query(pairs: &[(&str, Option<&str>)]) -> String {
 /// The server's base URL, checked: scheme, host, port and an optional path prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Base {
-    /// `http://host:port` (no trailing slash).
+    /// `https://host:port` (no trailing slash).
     origin: String,
     /// What the `Host` header says: `host` or `host:port`.
     host: String,
@@ -238,13 +275,8 @@ impl Base {
         let bad = |why: String| Error::Setup(format!("bad --server URL {server:?}: {why}"));
         let url = reqwest::Url::parse(server.trim()).map_err(|e| bad(e.to_string()))?;
         match url.scheme() {
-            "http" => {}
-            "https" => {
-                return Err(bad("this ferry build speaks plain http only; put ferry behind a proxy \
-                     that terminates TLS on the same host, or use http://"
-                    .into()));
-            }
-            other => return Err(bad(format!("unsupported scheme {other}:"))),
+            "https" | "http" => {}
+            other => return Err(bad(format!("unsupported scheme {other}: (expected https://host:port)"))),
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(bad("a query or fragment is not allowed".into()));
@@ -269,6 +301,8 @@ pub struct Client {
     credentials: ferry_sigv4::Credentials,
     http: reqwest::Client,
     runtime: tokio::runtime::Runtime,
+    /// The CA trusted over https (`None`: the system's roots).
+    ca_file: Option<PathBuf>,
 }
 
 /// How a request's body is given and hashed.
@@ -286,16 +320,25 @@ impl Client {
     pub fn connect(args: &ServerArgs) -> Result<Self, Error> {
         let base = Base::parse(&args.server)?;
         let credentials = resolve_credentials(args)?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Other(format!("cannot set up the HTTP client: {}", chain(&e))))?;
+            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")));
+        let ca_file = if base.origin.starts_with("https://") { resolve_ca_file(args)? } else { None };
+        if let Some(file) = &ca_file {
+            let pem = std::fs::read(file)
+                .map_err(|e| Error::Setup(format!("cannot read the CA file {}: {e}", file.display())))?;
+            let ca = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| Error::Setup(format!("the CA file {} is not a PEM certificate: {e}", file.display())))?;
+            // Only the server's own CA: no system root can vouch for an impostor.
+            builder = builder.tls_certs_only([ca]);
+        }
+        let http =
+            builder.build().map_err(|e| Error::Other(format!("cannot set up the HTTP client: {}", chain(&e))))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::Other(format!("cannot start the runtime: {e}")))?;
-        Ok(Self { base, server: args.server.trim().to_string(), credentials, http, runtime })
+        Ok(Self { base, server: args.server.trim().to_string(), credentials, http, runtime, ca_file })
     }
 
     /// `GET path?query`, answered with JSON.
@@ -467,6 +510,24 @@ impl Client {
     }
 
     fn transport_error(&self, what: &str, e: &reqwest::Error) -> Error {
+        if let Some(tls) = tls_cause(e) {
+            let hint = match (tls, &self.ca_file) {
+                (rustls::Error::InvalidMessage(_), _) => {
+                    " (does the server serve plain HTTP, `ferry server --insecure-http`? then use an http:// URL)"
+                        .to_string()
+                }
+                (rustls::Error::InvalidCertificate(_), Some(file)) => format!(
+                    " (checked against the CA in {}: is it this server's? pass --ca-file with the server's \
+                     DATA_DIR/tls/ca.pem, or FERRY_CA_FILE)",
+                    file.display()
+                ),
+                (rustls::Error::InvalidCertificate(_), None) => " (no CA file was found, so only the system's roots \
+                     are trusted: pass --ca-file with the server's DATA_DIR/tls/ca.pem, or set FERRY_CA_FILE)"
+                    .to_string(),
+                _ => String::new(),
+            };
+            return Error::Tls { url: self.server.clone(), detail: tls.to_string(), hint };
+        }
         if e.is_connect() {
             Error::Unreachable { url: self.server.clone(), detail: innermost(e) }
         } else if e.is_timeout() {
@@ -492,6 +553,21 @@ fn api_error(status: u16, body: &[u8]) -> Error {
             Error::Api { code: format!("HTTP{status}"), message }
         }
     }
+}
+
+/// The rustls error among an error's causes (an io::Error hides its inner
+/// error from `source()`, so each is looked into).
+fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    // (hyper-rustls wraps tokio-rustls's io::Error in another one.)
+    if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref())
+        && let Some(tls) = tls_cause(inner)
+    {
+        return Some(tls);
+    }
+    e.source().and_then(tls_cause)
 }
 
 /// The deepest cause of an error (for connection failures: `Connection refused (os error 111)`).
@@ -607,6 +683,7 @@ aws_secret_access_key =
             server: DEFAULT_SERVER.into(),
             credentials: Some(dir.path().join("nope")),
             profile: Some("default".into()),
+            ca_file: None,
         };
         let e = resolve_credentials(&args).unwrap_err();
         assert!(matches!(e, Error::Setup(_)));
@@ -621,6 +698,25 @@ aws_secret_access_key =
         );
         let args = ServerArgs { profile: Some("ci".into()), ..args };
         assert_eq!(resolve_credentials(&args).unwrap().access_key_id, "FKIACI");
+    }
+
+    #[test]
+    fn the_ca_is_found_beside_the_credentials_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("tls")).unwrap();
+        let args = ServerArgs {
+            server: DEFAULT_SERVER.into(),
+            credentials: Some(data.join("credentials")),
+            profile: None,
+            ca_file: None,
+        };
+        assert_eq!(resolve_ca_file(&args).unwrap(), None, "no CA yet");
+        std::fs::write(data.join("tls/ca.pem"), "x").unwrap();
+        assert_eq!(resolve_ca_file(&args).unwrap(), Some(data.join("tls/ca.pem")));
+        let given = ServerArgs { ca_file: Some(dir.path().join("other.pem")), ..args };
+        let e = resolve_ca_file(&given).unwrap_err().to_string();
+        assert!(e.contains("--ca-file") && e.contains("other.pem"), "{e}");
     }
 
     #[test]
@@ -645,7 +741,9 @@ aws_secret_access_key =
         let b = Base::parse("http://[::1]:80/").unwrap();
         assert_eq!((b.origin.as_str(), b.host.as_str()), ("http://[::1]", "[::1]"));
         assert!(Base::parse("127.0.0.1:7800").is_err());
-        assert!(Base::parse("https://x").unwrap_err().to_string().contains("plain http"));
+        let b = Base::parse("https://127.0.0.1:7800").unwrap();
+        assert_eq!(b.origin, "https://127.0.0.1:7800");
+        assert!(Base::parse("ftp://x").unwrap_err().to_string().contains("https://"));
     }
 
     #[test]

@@ -3,12 +3,13 @@
 
 mod client;
 mod cmd;
+mod settings;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = cmd::Cli::parse();
-    cmd::run(cli)
+    match cmd::parse(std::env::args_os().collect()) {
+        Ok(cli) => cmd::run(cli),
+        Err(code) => code,
+    }
 }

@@ -34,6 +34,8 @@ fn the_aws_cli_and_boto3_drive_ferry_unchanged() {
         .args(std::env::var("FERRY_AWS_TESTS").ok().iter().flat_map(|t| t.split(',')))
         .env("FERRY_ENDPOINT", c.url())
         .env("FERRY_CREDENTIALS", c.data_dir().join("credentials"))
+        // The server's own CA, for boto3, the AWS CLI and urllib.
+        .env("FERRY_CA_BUNDLE", c.ca_file())
         .env("FERRY_S3_ENDPOINT", &moto.endpoint)
         .env("FERRY_HOST_SRV", srv.join(","))
         .env("FERRY_BIN", FERRY)

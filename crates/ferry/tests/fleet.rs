@@ -300,9 +300,10 @@ fn unknown_agents_are_refused() {
         return;
     }
     let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
-    // A wrong join token.
+    // A wrong join token (with the right CA fingerprint, so that the agent talks to the server).
+    let wrong = format!("ferry-join-WRONGWRONGWRONGWRONG.sha256-{}", c.ca_fingerprint());
     let out = std::process::Command::new(FERRY)
-        .args(["agent", "--server", &c.url(), "--join-token", "ferry-join-WRONGWRONGWRONGWRONG", "--name", "intruder"])
+        .args(["agent", "--server", &c.url(), "--join-token", &wrong, "--name", "intruder"])
         .args(["--root", c.tmp.path().join("intruder").to_str().unwrap()])
         .output()
         .unwrap();
@@ -315,21 +316,15 @@ fn unknown_agents_are_refused() {
     assert_eq!(status, 403);
 }
 
-/// A minimal HTTP/1.1 request on loopback; returns the status and body.
+/// A minimal HTTP/1.1 request to the server (over TLS); returns the status and body.
 fn raw_http(c: &Cluster, method: &str, path: &str, headers: &[(String, String)], body: &[u8]) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", c.port)).unwrap();
     let mut request = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\nconnection: close\r\n", c.port);
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
     request.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    request.push_str(std::str::from_utf8(body).unwrap());
+    let (status, _, body) = c.server_request(&request).expect("the server answers");
     (status, body)
 }
 

@@ -293,9 +293,8 @@ fn triggers_reach_a_receiver_that_was_down_and_the_stream_tells_everything() {
     assert_eq!(metric(&text, "ferry_agents_connected"), Some(2.0), "{text}");
     assert_eq!(metric(&text, "ferry_trigger_deliveries_pending"), Some(0.0), "{text}");
     assert!(metric(&text, "ferry_api_request_duration_seconds_count{api=\"native\",code=\"2xx\"}") > Some(0.0));
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], c.port));
-    assert_eq!(http_get(addr, "/metrics", &[]).map(|r| r.0), Some(403), "no token, no metrics");
-    assert_eq!(http_get(addr, "/metrics", &[("authorization", "Bearer wrong")]).map(|r| r.0), Some(403));
+    assert_eq!(c.server_get("/metrics", &[]).map(|r| r.0), Some(403), "no token, no metrics");
+    assert_eq!(c.server_get("/metrics", &[("authorization", "Bearer wrong")]).map(|r| r.0), Some(403));
 
     let lifecycle: Value = serde_json::from_str(instance_failure["lifecycleEvents"].as_str().unwrap()).unwrap();
     assert!(

@@ -29,7 +29,7 @@ use ferry_aws::validate::Name;
 use ferry_aws::{AwsError, AwsResult, Operation};
 use ferry_core::config::DeploymentConfig;
 use ferry_core::deployment::Deployment;
-use ferry_core::resources::{Application, DeploymentGroup, Role};
+use ferry_core::resources::{Application, DeploymentGroup, Role, Subject};
 use ferry_store::StoreError;
 use serde_json::Value;
 
@@ -64,7 +64,8 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
             .await
             .map_err(|f| AwsError::new(f.aws_code, f.message).with_status(f.status.as_u16()))?;
         let op = Operation::from_target(parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()))?;
-        authorize(&caller, op)?;
+        crate::audit::note_action(op.name());
+        authorize(&state, &caller, op, &body).await?;
         let arns = Arns { region: state.config.aws_region.clone(), account: state.config.aws_account_id.clone() };
         let ctx = Ctx { state: &state, caller, arns, op };
         let outcome = dispatch(&ctx, &body).await;
@@ -92,6 +93,7 @@ fn respond(request_id: &str, result: AwsResult<Value>) -> Response {
     match result {
         Ok(value) => (StatusCode::OK, headers, Bytes::from(value.to_string())).into_response(),
         Err(e) => {
+            crate::audit::note_error(&e.code);
             if let Ok(code) = HeaderValue::from_str(&e.code) {
                 headers.insert("x-amzn-errortype", code);
             }
@@ -101,21 +103,91 @@ fn respond(request_id: &str, result: AwsResult<Value>) -> Response {
     }
 }
 
-/// Agents may not use the AWS API; read-only keys only read.
-fn authorize(caller: &Caller, op: Operation) -> AwsResult<()> {
-    match caller.role {
-        Role::Agent => Err(AwsError::access_denied(format!(
+/// Agents may not use the AWS API; read-only keys only read; deployers
+/// limited to applications and groups change only those (the same rule as
+/// the native API's, `Caller::may_change`).
+async fn authorize(state: &AppState, caller: &Caller, op: Operation, body: &[u8]) -> AwsResult<()> {
+    if caller.role == Role::Agent {
+        return Err(AwsError::access_denied(format!(
             "Access key {} belongs to an agent and cannot call {}.",
             caller.key_id,
             op.name()
-        ))),
-        Role::ReadOnly if op.mutates() => Err(AwsError::access_denied(format!(
-            "Access key {} is read-only and cannot call {}.",
-            caller.key_id,
-            op.name()
-        ))),
-        _ => Ok(()),
+        )));
     }
+    if !op.mutates() {
+        return Ok(());
+    }
+    let subjects = subjects_of(state, op, body).await;
+    let subjects: Vec<Subject<'_>> = subjects.iter().map(Owned::subject).collect();
+    for subject in subjects {
+        if let Err(why) = caller.may_change(subject) {
+            return Err(AwsError::access_denied(format!("{why}, so it cannot call {}.", op.name())));
+        }
+    }
+    Ok(())
+}
+
+/// A [`Subject`] with its names owned.
+enum Owned {
+    Global,
+    Application(String),
+    Revision(String),
+    Group(String, String),
+}
+
+impl Owned {
+    fn subject(&self) -> Subject<'_> {
+        match self {
+            Owned::Global => Subject::Global,
+            Owned::Application(a) => Subject::Application(a),
+            Owned::Revision(a) => Subject::Revision(a),
+            Owned::Group(a, g) => Subject::Group(a, g),
+        }
+    }
+}
+
+/// What a mutating call changes, read from its input: the application and
+/// group it names, the deployment it names (looked up), or the resource of
+/// its ARN; everything else is global. A name that cannot be read here is
+/// checked as global (the strictest), and the handler refuses bad input.
+async fn subjects_of(state: &AppState, op: Operation, body: &[u8]) -> Vec<Owned> {
+    let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = |name: &str| input.get(name).and_then(Value::as_str).map(str::to_string);
+    if let Some(id) = text("deploymentId") {
+        return match state.store.get_deployment(&id).await {
+            Ok(d) => vec![Owned::Group(d.application_name, d.group_name)],
+            // Unknown deployments are the handler's to refuse.
+            Err(_) => vec![Owned::Global],
+        };
+    }
+    if let Some(arn) = text("resourceArn") {
+        return match ferry_aws::arn::parse(Some(&arn)) {
+            Ok(ferry_aws::arn::Resource::Application(a)) => vec![Owned::Application(a)],
+            Ok(ferry_aws::arn::Resource::DeploymentGroup { application, group }) => {
+                vec![Owned::Group(application, group)]
+            }
+            _ => vec![Owned::Global],
+        };
+    }
+    let Some(app) = text("applicationName") else { return vec![Owned::Global] };
+    let group = text("deploymentGroupName").or_else(|| text("currentDeploymentGroupName"));
+    let mut subjects = match group {
+        Some(g) => vec![Owned::Group(app.clone(), g)],
+        None if op == Operation::RegisterApplicationRevision => vec![Owned::Revision(app.clone())],
+        // Creating, renaming or deleting an application.
+        None => vec![Owned::Application(app.clone())],
+    };
+    if op == Operation::UpdateDeploymentGroup
+        && let Some(new) = text("newDeploymentGroupName")
+    {
+        subjects.push(Owned::Group(app.clone(), new));
+    }
+    if op == Operation::UpdateApplication
+        && let Some(new) = text("newApplicationName")
+    {
+        subjects.push(Owned::Application(new));
+    }
+    subjects
 }
 
 async fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {

@@ -70,6 +70,8 @@ fn hex(bytes: &[u8]) -> String {
 pub(crate) struct Session {
     pub key_id: String,
     pub role: Role,
+    /// A deployer key's applications and groups (empty: all).
+    pub scopes: Vec<String>,
     pub expiry_ms: u64,
     /// The cookie's value, which CSRF tokens are derived from.
     cookie: String,
@@ -78,12 +80,33 @@ pub(crate) struct Session {
 impl Session {
     #[cfg(test)]
     pub fn for_test(role: Role) -> Self {
-        Session { key_id: "FKIATEST".into(), role, expiry_ms: u64::MAX, cookie: "FKIATEST.1.00".into() }
+        Session {
+            key_id: "FKIATEST".into(),
+            role,
+            scopes: Vec::new(),
+            expiry_ms: u64::MAX,
+            cookie: "FKIATEST.1.00".into(),
+        }
     }
 
     /// Admins and deployers may stop, continue and redeploy.
     pub fn can_act(&self) -> bool {
         matches!(self.role, Role::Admin | Role::Deployer)
+    }
+
+    /// The caller as the APIs see it, for the one rule of who may change what.
+    fn caller(&self) -> crate::auth::Caller {
+        crate::auth::Caller {
+            key_id: self.key_id.clone(),
+            role: self.role,
+            instance: None,
+            scopes: self.scopes.clone(),
+        }
+    }
+
+    /// Whether this session may act on a deployment of `app`/`group`.
+    pub fn can_act_on(&self, app: &str, group: &str) -> bool {
+        self.can_act() && self.caller().may_change(ferry_core::resources::Subject::Group(app, group)).is_ok()
     }
 
     /// The CSRF token of this session's forms.
@@ -103,13 +126,21 @@ impl Session {
 
     /// May this session's POST change something? Role first (a read-only key
     /// is refused whatever token it sends), then origin, then the token.
-    pub fn authorize_action(&self, headers: &HeaderMap, csrf: &str) -> Result<(), Problem> {
+    pub fn authorize_action(
+        &self,
+        headers: &HeaderMap,
+        csrf: &str,
+        subject: ferry_core::resources::Subject<'_>,
+    ) -> Result<(), Problem> {
         if !self.can_act() {
             return Err(Problem::forbidden(format!(
                 "Access key {} is read-only: it may look at everything in the console, but not stop, \
                  continue or redeploy deployments.",
                 self.key_id
             )));
+        }
+        if let Err(why) = self.caller().may_change(subject) {
+            return Err(Problem::forbidden(format!("{why}.")));
         }
         if !same_origin(headers) {
             return Err(Problem::forbidden("This request came from another site and was refused."));
@@ -166,7 +197,14 @@ pub(crate) async fn session_from(headers: &HeaderMap, state: &AppState) -> Resul
         let Some((key_id, expiry_ms)) = verify_cookie(value, now_millis()) else { continue };
         match state.store.get_access_key(key_id).await {
             Ok(key) if !key.disabled && key.role != Role::Agent => {
-                return Ok(Some(Session { key_id: key.id, role: key.role, expiry_ms, cookie: value.to_string() }));
+                crate::audit::note_caller(&key.id, key.role);
+                return Ok(Some(Session {
+                    key_id: key.id,
+                    role: key.role,
+                    scopes: key.scopes,
+                    expiry_ms,
+                    cookie: value.to_string(),
+                }));
             }
             Ok(_) | Err(StoreError::NotFound) => continue,
             Err(e) => return Err(Problem::internal(e)),
@@ -281,6 +319,10 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, For
         return Problem::forbidden("This sign-in came from another site and was refused.").render(None);
     }
     let key_id = form.access_key_id.trim();
+    crate::audit::note_action("console sign-in");
+    if !key_id.is_empty() {
+        crate::audit::note_claimed_key(key_id);
+    }
     let key = if key_id.is_empty() {
         None
     } else {
@@ -311,6 +353,7 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, For
             );
         }
     };
+    crate::audit::note_caller(&key.id, key.role);
     if key.role == Role::Agent {
         return login_page(
             StatusCode::FORBIDDEN,
@@ -320,7 +363,10 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, For
         );
     }
     let value = cookie_value(&key.id, now_millis() + SESSION_MS);
-    let cookie = format!("{COOKIE}={value}; Path=/console; Max-Age={}; HttpOnly; SameSite=Strict", SESSION_MS / 1000);
+    // Secure unless the server speaks plain HTTP (--insecure-http).
+    let secure = if state.config.tls == crate::TlsMode::Off { "" } else { "; Secure" };
+    let cookie =
+        format!("{COOKIE}={value}; Path=/console; Max-Age={}; HttpOnly; SameSite=Strict{secure}", SESSION_MS / 1000);
     tracing::info!(key_id = %key.id, role = key.role.as_str(), "console: signed in");
     let mut response = Redirect::to(safe_next(&form.next)).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -375,6 +421,7 @@ mod tests {
         let session = |cookie: &str| Session {
             key_id: "K".into(),
             role: Role::Admin,
+            scopes: Vec::new(),
             expiry_ms: u64::MAX,
             cookie: cookie.into(),
         };
@@ -386,13 +433,26 @@ mod tests {
 
     #[test]
     fn read_only_sessions_are_refused_whatever_their_token() {
-        let s = Session { key_id: "K".into(), role: Role::ReadOnly, expiry_ms: u64::MAX, cookie: "K.1.aa".into() };
-        let e = s.authorize_action(&HeaderMap::new(), &s.csrf()).unwrap_err();
+        use ferry_core::resources::Subject;
+        let web = Subject::Group("shop", "web");
+        let s = Session {
+            key_id: "K".into(),
+            role: Role::ReadOnly,
+            scopes: Vec::new(),
+            expiry_ms: u64::MAX,
+            cookie: "K.1.aa".into(),
+        };
+        let e = s.authorize_action(&HeaderMap::new(), &s.csrf(), web).unwrap_err();
         assert_eq!(e.status, StatusCode::FORBIDDEN);
         assert!(e.message.contains("read-only"), "{}", e.message);
-        let admin = Session { role: Role::Admin, ..s };
-        assert!(admin.authorize_action(&HeaderMap::new(), &admin.csrf()).is_ok());
-        assert!(admin.authorize_action(&HeaderMap::new(), "bad").is_err());
+        let admin = Session { role: Role::Admin, ..s.clone() };
+        assert!(admin.authorize_action(&HeaderMap::new(), &admin.csrf(), web).is_ok());
+        assert!(admin.authorize_action(&HeaderMap::new(), "bad", web).is_err());
+        let scoped = Session { role: Role::Deployer, scopes: vec!["blog".into()], ..s };
+        let e = scoped.authorize_action(&HeaderMap::new(), &scoped.csrf(), web).unwrap_err();
+        assert!(e.message.contains("limited to blog"), "{}", e.message);
+        assert!(scoped.authorize_action(&HeaderMap::new(), &scoped.csrf(), Subject::Group("blog", "x")).is_ok());
+        assert!(!scoped.can_act_on("shop", "web") && scoped.can_act_on("blog", "web"));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
+use ferry_core::resources::Subject;
 use ferry_proto::api::{self, DeploymentView, InstanceTarget, LifecycleEvent};
 use ferry_store::StoreError;
 
@@ -209,6 +210,10 @@ fn fragment(view: &DeploymentView, events: &[api::Event], session: &Session, now
 fn actions(h: &mut Html, view: &DeploymentView, session: &Session) {
     if !session.can_act() {
         h.raw("<p class=\"muted\" id=\"read-only\">Your access key is read-only: you can look, not act.</p>");
+        return;
+    }
+    if !session.can_act_on(&view.application_name, &view.group_name) {
+        h.raw("<p class=\"muted\" id=\"out-of-scope\">Your access key may not act on this deployment group.</p>");
         return;
     }
     let csrf = session.csrf();
@@ -534,6 +539,16 @@ impl Live {
     }
 }
 
+/// The application and group of a deployment, for checking who may act on it.
+async fn owner_of(state: &AppState, id: &str) -> Result<(String, String), Problem> {
+    crate::audit::note_target(id);
+    match state.store.get_deployment(id).await {
+        Ok(d) => Ok((d.application_name, d.group_name)),
+        Err(StoreError::NotFound) => Err(no_such(id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The fields of the action forms.
 #[derive(Debug, Default, serde::Deserialize)]
 pub(crate) struct ActionForm {
@@ -571,7 +586,8 @@ pub(crate) async fn stop(
     Form(form): Form<ActionForm>,
 ) -> Response {
     let result = async {
-        session.authorize_action(&headers, &form.csrf)?;
+        let (app, group) = owner_of(&state, &id).await?;
+        session.authorize_action(&headers, &form.csrf, Subject::Group(&app, &group))?;
         let rollback = match form.rollback.as_str() {
             "true" => true,
             "false" | "" => false,
@@ -606,7 +622,8 @@ pub(crate) async fn continue_(
     Form(form): Form<ActionForm>,
 ) -> Response {
     let result = async {
-        session.authorize_action(&headers, &form.csrf)?;
+        let (app, group) = owner_of(&state, &id).await?;
+        session.authorize_action(&headers, &form.csrf, Subject::Group(&app, &group))?;
         let (wait, message) = match form.wait.as_str() {
             "ready" | "" => (ferry_core::machine::Wait::Ready, "Traffic moves to the replacement instances now."),
             "termination" => (ferry_core::machine::Wait::Termination, "The original instances are terminated now."),
@@ -635,7 +652,8 @@ pub(crate) async fn redeploy(
     Form(form): Form<ActionForm>,
 ) -> Response {
     let result = async {
-        session.authorize_action(&headers, &form.csrf)?;
+        let (app, group) = owner_of(&state, &id).await?;
+        session.authorize_action(&headers, &form.csrf, Subject::Group(&app, &group))?;
         let d = match state.store.get_deployment(&id).await {
             Ok(d) => d,
             Err(StoreError::NotFound) => return Err(no_such(&id)),

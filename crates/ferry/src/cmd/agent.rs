@@ -10,7 +10,7 @@ use ferry_proto::Tag;
 
 #[derive(Debug, Args)]
 pub struct AgentArgs {
-    /// The server, e.g. http://10.0.0.5:7800.
+    /// The server, e.g. https://10.0.0.5:7800 (http:// only for `ferry server --insecure-http`).
     #[arg(long, env = "FERRY_SERVER", value_name = "URL")]
     server: String,
     /// The fleet's join token (only needed until this host has enrolled).
@@ -28,6 +28,13 @@ pub struct AgentArgs {
     /// Deployment directories kept per deployment group (at least 1).
     #[arg(long, default_value_t = 5, value_name = "N")]
     max_revisions: u32,
+    /// The CA (PEM) the server's certificate must chain to [default: the one the join
+    /// token's fingerprint pinned at enrolment, kept in ROOT/state/ca.pem].
+    #[arg(long, env = "FERRY_CA_FILE", value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Enrol (unless enrolled already) and exit instead of polling: `ferry agent install` runs this.
+    #[arg(long, hide = true)]
+    enrol_only: bool,
 }
 
 pub fn run(args: AgentArgs) -> ExitCode {
@@ -45,6 +52,7 @@ pub fn run(args: AgentArgs) -> ExitCode {
     };
     let mut config = AgentConfig::new(args.server, name);
     config.join_token = args.join_token;
+    config.ca_file = args.ca_file;
     config.tags = args.tags;
     config.root = args.root;
     config.max_revisions = args.max_revisions;
@@ -55,6 +63,28 @@ pub fn run(args: AgentArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if args.enrol_only {
+        // The agent's own start-up, stopped as soon as the host key is saved.
+        let credentials = config.credentials_file();
+        let enrolled = {
+            let credentials = credentials.clone();
+            async move {
+                while !credentials.exists() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        };
+        return match runtime.block_on(ferry_agent::run(config, enrolled)) {
+            Ok(()) => {
+                println!("enrolled; the host key is in {}", credentials.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ferry agent: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(ferry_agent::run(config, super::shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -36,9 +36,23 @@ struct RunArgs {
     /// so the server must listen there too (the gateway is written to DIR/gateway).
     #[arg(long, default_value_t = 7800, value_name = "PORT")]
     server_port: u16,
-    /// The join token agents enrol with.
-    #[arg(long, env = "FERRY_JOIN_TOKEN", hide_env_values = true, value_name = "TOKEN")]
-    join_token: String,
+    /// The join token agents enrol with, as the server wrote it (with its CA fingerprint).
+    #[arg(
+        long,
+        env = "FERRY_JOIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN",
+        required_unless_present = "join_token_file"
+    )]
+    join_token: Option<String>,
+    /// Read the join token from FILE (the server's DATA_DIR/join-token), waiting
+    /// until the server has written it: the fleet's gateway (DIR/gateway) is
+    /// written first, so the server can be started to listen on it.
+    #[arg(long, conflicts_with = "join_token", value_name = "FILE")]
+    join_token_file: Option<PathBuf>,
+    /// The server serves plain HTTP (`ferry server --insecure-http`).
+    #[arg(long)]
+    insecure_http: bool,
     /// A tag for every host's instance; repeat for several.
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     tags: Vec<String>,
@@ -56,21 +70,43 @@ pub fn run(args: FleetArgs) -> ExitCode {
     }
 }
 
+/// The token in `file` once the server has written it (it checks every 100 ms, for up to 5 minutes).
+fn wait_for_token(file: &std::path::Path) -> Result<String, String> {
+    println!("waiting for the join token in {} (written by `ferry server` when it starts)", file.display());
+    for _ in 0..3000 {
+        if let Ok(text) = std::fs::read_to_string(file)
+            && !text.trim().is_empty()
+        {
+            return Ok(text.trim().to_string());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(format!("no join token in {} after 5 minutes: is `ferry server` running?", file.display()))
+}
+
 fn run_fleet(args: RunArgs) -> Result<(), String> {
     let dir = std::path::absolute(&args.dir).map_err(|e| format!("bad --dir: {e}"))?;
     let mut config = FleetConfig::new(&dir, args.hosts);
     config.name_prefix = args.name_prefix;
     let fleet = Fleet::create(config).map_err(|e| e.to_string())?;
     let gateway = fleet.gateway();
-    let server = format!("http://{gateway}:{}", args.server_port);
+    let scheme = if args.insecure_http { "http" } else { "https" };
+    let server = format!("{scheme}://{gateway}:{}", args.server_port);
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the ferry binary: {e}"))?;
+    std::fs::write(dir.join("gateway"), format!("{gateway}\n")).map_err(|e| format!("cannot write gateway: {e}"))?;
+    println!("gateway {gateway}: the server must listen on {gateway}:{}", args.server_port);
+    let join_token = match (args.join_token, &args.join_token_file) {
+        (Some(token), _) => token,
+        (None, Some(file)) => wait_for_token(file)?,
+        (None, None) => return Err("pass --join-token or --join-token-file".into()),
+    };
     for (i, host) in fleet.hosts().iter().enumerate() {
         let mut agent_args = vec![
             "agent".to_string(),
             "--server".into(),
             server.clone(),
             "--join-token".into(),
-            args.join_token.clone(),
+            join_token.clone(),
             "--name".into(),
             host.name.clone(),
         ];
@@ -83,8 +119,6 @@ fn run_fleet(args: RunArgs) -> Result<(), String> {
         fleet.spawn(i, &exe, &agent_args, &env, &log).map_err(|e| e.to_string())?;
         println!("{:<8} {:<15} agent log {}", host.name, host.address, log.display());
     }
-    std::fs::write(dir.join("gateway"), format!("{gateway}\n")).map_err(|e| format!("cannot write gateway: {e}"))?;
-    println!("gateway {gateway}: the server must listen on {gateway}:{}", args.server_port);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(super::shutdown_signal());
     println!("stopping the fleet");

@@ -11,7 +11,10 @@ use super::output::{self, Table};
 use crate::client::{Client, Error, ServerArgs};
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct InstancesArgs {
+    #[command(subcommand)]
+    command: Option<InstancesCommand>,
     /// Print the API's `Vec<InstanceView>` as JSON.
     #[arg(long)]
     json: bool,
@@ -19,8 +22,30 @@ pub struct InstancesArgs {
     server: ServerArgs,
 }
 
+#[derive(Debug, clap::Subcommand)]
+enum InstancesCommand {
+    /// Revoke an instance's agent credential (admin only): its agent is
+    /// refused from its next request on, until it enrols again.
+    Revoke {
+        name: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
 pub fn run(args: InstancesArgs) -> ExitCode {
-    output::finish(instances(args))
+    match args.command {
+        Some(InstancesCommand::Revoke { name, server }) => output::finish(revoke(&name, &server)),
+        None => output::finish(instances(args)),
+    }
+}
+
+fn revoke(name: &str, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let path = format!("/api/v1/instances/{}/revoke", crate::client::encode(name));
+    let key: api::KeyView = client.post(&path, &serde_json::json!({}))?;
+    println!("revoked the agent credential {} of {name}; its agent must enrol again", key.access_key_id);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn instances(args: InstancesArgs) -> Result<ExitCode, Error> {

@@ -30,6 +30,10 @@ enum KeysCommand {
         /// What the key is for.
         #[arg(long, default_value = "")]
         description: String,
+        /// Deployer keys: limit the key to an application (APP) or a
+        /// deployment group (APP/GROUP) (repeatable) [default: all].
+        #[arg(long = "scope", value_name = "APP[/GROUP]")]
+        scopes: Vec<String>,
         /// Write the key to FILE (AWS credentials-file format, profile
         /// `default`, mode 0600) instead of printing the secret.
         #[arg(long, value_name = "FILE")]
@@ -47,9 +51,22 @@ enum KeysCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Revoke an access key: requests signed with it are refused from now on.
-    Revoke {
+    /// Disable an access key: requests signed with it are refused from now on.
+    #[command(alias = "revoke")]
+    Disable {
         /// The access key id.
+        id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Enable a disabled access key again.
+    Enable {
+        id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Delete an access key for good.
+    Delete {
         id: String,
         #[command(flatten)]
         server: ServerArgs,
@@ -58,23 +75,24 @@ enum KeysCommand {
 
 pub fn run(args: KeysArgs) -> ExitCode {
     output::finish(match args.command {
-        KeysCommand::Create { role, description, write, json, server } => {
-            create(role, description, write, json, &server)
+        KeysCommand::Create { role, description, scopes, write, json, server } => {
+            create(api::CreateKey { role, description, scopes }, write, json, &server)
         }
         KeysCommand::List { json, server } => list(json, &server),
-        KeysCommand::Revoke { id, server } => revoke(&id, &server),
+        KeysCommand::Disable { id, server } => change(&id, "disable", "disabled", &server),
+        KeysCommand::Enable { id, server } => change(&id, "enable", "enabled", &server),
+        KeysCommand::Delete { id, server } => Client::connect(&server)
+            .and_then(|c| c.delete::<serde_json::Value>(&format!("/api/v1/keys/{}", encode(&id))))
+            .map(|_| {
+                println!("deleted key {id}");
+                ExitCode::SUCCESS
+            }),
     })
 }
 
-fn create(
-    role: String,
-    description: String,
-    write: Option<PathBuf>,
-    json: bool,
-    server: &ServerArgs,
-) -> Result<ExitCode, Error> {
+fn create(request: api::CreateKey, write: Option<PathBuf>, json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
     let client = Client::connect(server)?;
-    let key: api::CreatedKey = client.post("/api/v1/keys", &api::CreateKey { role, description })?;
+    let key: api::CreatedKey = client.post("/api/v1/keys", &request)?;
     if json {
         output::print_json(&key)?;
         return Ok(ExitCode::SUCCESS);
@@ -110,22 +128,30 @@ fn list(json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
         output::print_json(&keys)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new(&["ACCESS KEY ID", "ROLE", "STATE", "CREATED", "DESCRIPTION"]);
+    let mut t = Table::new(&["ACCESS KEY ID", "ROLE", "SCOPE", "STATE", "CREATED", "DESCRIPTION"]);
     for k in &keys {
-        let state = if k.disabled { "revoked" } else { "active" };
+        let state = if k.disabled { "disabled" } else { "active" };
         let description = match &k.instance {
             Some(instance) if k.description.is_empty() => format!("agent of {instance}"),
             _ => k.description.clone(),
         };
-        t.row(vec![k.access_key_id.clone(), k.role.clone(), state.into(), output::utc(k.create_time), description]);
+        let scope = if k.scopes.is_empty() { "-".to_string() } else { k.scopes.join(",") };
+        t.row(vec![
+            k.access_key_id.clone(),
+            k.role.clone(),
+            scope,
+            state.into(),
+            output::utc(k.create_time),
+            description,
+        ]);
     }
     t.print();
     Ok(ExitCode::SUCCESS)
 }
 
-fn revoke(id: &str, server: &ServerArgs) -> Result<ExitCode, Error> {
+fn change(id: &str, verb: &str, done: &str, server: &ServerArgs) -> Result<ExitCode, Error> {
     let client = Client::connect(server)?;
-    let key: api::KeyView = client.post(&format!("/api/v1/keys/{}/revoke", encode(id)), &serde_json::json!({}))?;
-    println!("revoked {} key {}", key.role, key.access_key_id);
+    let key: api::KeyView = client.post(&format!("/api/v1/keys/{}/{verb}", encode(id)), &serde_json::json!({}))?;
+    println!("{done} {} key {}", key.role, key.access_key_id);
     Ok(ExitCode::SUCCESS)
 }

@@ -4,10 +4,14 @@ mod local;
 // Running ferry itself.
 mod agent;
 mod fleet;
+mod install;
 mod server;
+// --config, --check-config, print-config and install around `server` and `agent`.
+mod service;
 // Operator commands (clients of the server's native API).
 mod alarm;
 mod app;
+mod audit;
 mod config;
 mod deploy;
 mod events;
@@ -25,6 +29,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub use service::parse;
+
 /// ferry: self-hosted deployments for any fleet of Linux servers.
 #[derive(Debug, Parser)]
 #[command(name = "ferry", version, about, long_about = None)]
@@ -39,9 +45,9 @@ enum Command {
     /// (the counterpart of AWS's codedeploy-local).
     Local(local::LocalArgs),
     /// Run the ferry server (the control plane).
-    Server(server::ServerArgs),
+    Server(service::ServerCommand),
     /// Run the ferry agent on this host: enrol once, then carry out deployments.
-    Agent(agent::AgentArgs),
+    Agent(service::AgentCommand),
     /// A local fleet of isolated hosts running agents, for demos and trials (needs root).
     Fleet(fleet::FleetArgs),
     /// Create and list applications.
@@ -77,13 +83,15 @@ enum Command {
     Events(events::EventsArgs),
     /// Trigger webhook deliveries and how they went.
     Deliveries(events::DeliveriesArgs),
+    /// The audit log: who changed what, when, from where, with what result (admin only).
+    Audit(audit::AuditArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Local(args) => local::run(args),
-        Command::Server(args) => server::run(args),
-        Command::Agent(args) => agent::run(args),
+        Command::Server(args) => service::run_server(args),
+        Command::Agent(args) => service::run_agent(args),
         Command::Fleet(args) => fleet::run(args),
         Command::Config(args) => config::run(args),
         Command::App(args) => app::run(args),
@@ -101,6 +109,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Alarm(args) => alarm::run(args),
         Command::Events(args) => events::run(args),
         Command::Deliveries(args) => events::run_deliveries(args),
+        Command::Audit(args) => audit::run(args),
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use ferry_server::{AdminCredentials, ServerConfig};
+use ferry_server::{AdminCredentials, ServerConfig, TlsMode};
 
 #[derive(Debug, Args)]
 pub struct ServerArgs {
@@ -58,6 +58,27 @@ pub struct ServerArgs {
     /// The key trigger webhooks are signed with (HMAC-SHA256) [default: DATA_DIR/webhook-secret, created on first start].
     #[arg(long, env = "FERRY_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true)]
     webhook_secret: Option<String>,
+    /// Finished deployments older than this many days are deleted with their
+    /// events (never a group's last successful or last attempted one); 0 keeps all.
+    #[arg(long, env = "FERRY_RETENTION_DAYS", value_name = "DAYS", default_value_t = 90)]
+    retention_days: u64,
+    /// Audit entries older than this many days are deleted; 0 keeps all.
+    #[arg(long, env = "FERRY_AUDIT_RETENTION_DAYS", value_name = "DAYS", default_value_t = 365)]
+    audit_retention_days: u64,
+    /// The TLS certificate chain (PEM), leaf first; agents pin its last certificate
+    /// [default: DATA_DIR/tls/server.pem, issued by the server's own CA DATA_DIR/tls/ca.pem].
+    #[arg(long, env = "FERRY_TLS_CERT", requires = "tls_key", conflicts_with = "insecure_http", value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS certificate's private key (PEM).
+    #[arg(long, env = "FERRY_TLS_KEY", requires = "tls_cert", value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Another name (DNS name or IP address) for the server's own certificate,
+    /// besides the listen addresses, localhost and the host name; repeat for several.
+    #[arg(long = "tls-san", env = "FERRY_TLS_SAN", value_delimiter = ',', conflicts_with_all = ["tls_cert", "insecure_http"], value_name = "NAME")]
+    tls_sans: Vec<String>,
+    /// Serve plain HTTP instead of HTTPS: for local development only.
+    #[arg(long, env = "FERRY_INSECURE_HTTP")]
+    insecure_http: bool,
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -73,6 +94,18 @@ pub fn run(args: ServerArgs) -> ExitCode {
         _ => None,
     };
     config.join_token = args.join_token;
+    config.tls = match (args.tls_cert, args.tls_key) {
+        _ if args.insecure_http => {
+            eprintln!(
+                "ferry server: WARNING: --insecure-http: serving PLAIN HTTP. The join token, request \
+                 signatures, console sessions and bundles cross the network unencrypted, and agents \
+                 cannot tell this server from an impostor. Use it for local development only."
+            );
+            TlsMode::Off
+        }
+        (Some(cert), Some(key)) => TlsMode::Files { cert, key },
+        _ => TlsMode::Auto { extra_names: args.tls_sans },
+    };
     config.s3_endpoint = args.s3_endpoint.filter(|e| !e.is_empty());
     config.git_base_url = args.git_base_url;
     config.aws_region = args.aws_region;
@@ -80,6 +113,9 @@ pub fn run(args: ServerArgs) -> ExitCode {
     config.terminate_command = args.terminate_command.filter(|c| !c.trim().is_empty());
     config.prometheus_url = args.prometheus_url.filter(|u| !u.trim().is_empty());
     config.alarm_interval = Duration::from_millis(args.alarm_interval.max(100));
+    let days = |d: u64| (d > 0).then(|| Duration::from_secs(d * 24 * 3600));
+    config.retention = days(args.retention_days);
+    config.audit_retention = days(args.audit_retention_days);
     config.webhook_secret = args.webhook_secret;
     config.poll_hold = Duration::from_secs(args.poll_hold_seconds.max(1));
     config.agent_lost_after = Duration::from_secs(args.agent_lost_after_seconds.max(2));

@@ -5,6 +5,8 @@ fleet and a real S3 API (moto_server), all started by `tests/aws.rs`, which
 passes their addresses in the environment:
 
 - FERRY_ENDPOINT: the server's URL; FERRY_CREDENTIALS: its admin credentials file;
+- FERRY_CA_BUNDLE: the server's TLS CA (DATA_DIR/tls/ca.pem), given to boto3
+  (`verify=`), the AWS CLI (AWS_CA_BUNDLE) and urllib;
 - FERRY_S3_ENDPOINT: the S3 endpoint the server fetches revisions from;
 - FERRY_HOST_SRV: for each fleet host, where its /srv is seen from here.
 
@@ -30,6 +32,8 @@ ENDPOINT = os.environ["FERRY_ENDPOINT"]
 S3_ENDPOINT = os.environ["FERRY_S3_ENDPOINT"]
 HOST_SRV = os.environ["FERRY_HOST_SRV"].split(",")
 CREDENTIALS_FILE = os.environ["FERRY_CREDENTIALS"]
+# None: a plain-HTTP server (or one with a publicly trusted certificate).
+CA_BUNDLE = os.environ.get("FERRY_CA_BUNDLE") or None
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
 
@@ -55,6 +59,7 @@ def client(access_key=ACCESS_KEY, secret_key=SECRET_KEY, check=True):
         region_name=REGION,
         aws_access_key_id=access_key,
         aws_secret_access_key=secret_key,
+        verify=CA_BUNDLE,
         config=botocore.config.Config(retries={"max_attempts": 1}),
     )
     if check:
@@ -84,6 +89,8 @@ def cli(*args, check=True, env=None):
             "AWS_PAGER": "",
         }
     )
+    if CA_BUNDLE:
+        full_env["AWS_CA_BUNDLE"] = CA_BUNDLE
     full_env.update(env or {})
     p = subprocess.run(
         ["aws", "--endpoint-url", ENDPOINT, "--output", "json", *args],
@@ -95,6 +102,14 @@ def cli(*args, check=True, env=None):
     if check and p.returncode != 0:
         raise AssertionError(f"aws {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
     return p.returncode, p.stdout, p.stderr
+
+
+def urlopen(request):
+    """urllib's urlopen, trusting the server's CA."""
+    import ssl
+    import urllib.request
+
+    return urllib.request.urlopen(request, context=ssl.create_default_context(cafile=CA_BUNDLE))
 
 
 def cli_json(*args):

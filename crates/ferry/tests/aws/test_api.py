@@ -631,7 +631,7 @@ class Authentication(unittest.TestCase):
         request = urllib.request.Request(harness.ENDPOINT + "/", data=b"{}", method="POST", headers={
             "X-Amz-Target": "CodeDeploy_20141006.ListApplications", "Content-Type": "application/x-amz-json-1.1"})
         try:
-            urllib.request.urlopen(request)
+            harness.urlopen(request)
             raise AssertionError("an unsigned request was answered")
         except urllib.error.HTTPError as e:
             self.assertEqual(e.code, 403)

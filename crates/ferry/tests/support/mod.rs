@@ -1,12 +1,19 @@
 //! A real ferry cluster for black-box tests: `ferry server` as a process in
 //! the root namespace and one `ferry agent` per host of a local fleet
 //! (network + mount namespaces), driven through the `ferry` CLI.
+//!
+//! TLS is on as in production: the server makes its own CA in its data
+//! directory, agents enrol with the join token it writes (which carries the
+//! CA's fingerprint), the CLI finds the CA beside the credentials file, the
+//! AWS CLI gets it as AWS_CA_BUNDLE, and raw requests to the server
+//! ([`Cluster::server_request`]) go over TLS trusting it.
 
 #![allow(dead_code)]
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_fleet::{Fleet, FleetConfig, Signal};
@@ -35,6 +42,8 @@ pub struct Cluster {
     pub server_env: Vec<(String, String)>,
     agents: Vec<Option<u32>>,
     pub tags: Vec<Vec<(String, String)>>,
+    /// The server serves plain HTTP (`--insecure-http`).
+    pub insecure_http: bool,
 }
 
 pub struct ClusterOptions {
@@ -46,6 +55,8 @@ pub struct ClusterOptions {
     /// More `ferry server` arguments, and environment for it.
     pub server_args: Vec<String>,
     pub server_env: Vec<(String, String)>,
+    /// Plain HTTP (`ferry server --insecure-http`) instead of TLS.
+    pub insecure_http: bool,
 }
 
 impl Default for ClusterOptions {
@@ -57,6 +68,7 @@ impl Default for ClusterOptions {
             tags: |_| vec![("app".into(), "demo".into())],
             server_args: Vec::new(),
             server_env: Vec::new(),
+            insecure_http: false,
         }
     }
 }
@@ -79,7 +91,8 @@ impl Cluster {
             "--agent-lost-after-seconds".into(),
             options.lost_after_seconds.to_string(),
         ];
-        let server_args = server_args.into_iter().chain(options.server_args).collect();
+        let insecure = options.insecure_http.then(|| "--insecure-http".to_string());
+        let server_args = server_args.into_iter().chain(insecure).chain(options.server_args).collect();
         let tags: Vec<_> = (0..options.hosts).map(options.tags).collect();
         let mut cluster = Cluster {
             tmp,
@@ -90,6 +103,7 @@ impl Cluster {
             server_env: options.server_env,
             agents: vec![None; options.hosts],
             tags,
+            insecure_http: options.insecure_http,
         };
         cluster.start_server();
         for i in 0..options.hosts {
@@ -103,8 +117,24 @@ impl Cluster {
         self.tmp.path().join("data")
     }
 
+    /// `https` (or `http` with `insecure_http`).
+    pub fn scheme(&self) -> &'static str {
+        if self.insecure_http { "http" } else { "https" }
+    }
+
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme(), self.port)
+    }
+
+    /// The server's own CA (PEM), made at its first start.
+    pub fn ca_file(&self) -> PathBuf {
+        self.data_dir().join("tls/ca.pem")
+    }
+
+    /// The hex SHA-256 the join token pins the CA by.
+    pub fn ca_fingerprint(&self) -> String {
+        let token = self.join_token();
+        token.rsplit_once(".sha256-").map(|(_, hex)| hex.to_string()).expect("a join token with a CA fingerprint")
     }
 
     pub fn start_server(&mut self) {
@@ -120,10 +150,8 @@ impl Cluster {
             .spawn()
             .unwrap();
         self.server = Some(child);
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        wait_for("the server to listen", Duration::from_secs(20), || {
-            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
-        });
+        // Answering (over TLS with the CA it has now) means set up, not just bound.
+        wait_for("the server to answer", Duration::from_secs(20), || self.server_get("/metrics", &[]).map(|_| ()));
         wait_for("the join token", Duration::from_secs(5), || {
             self.data_dir().join("join-token").exists().then_some(())
         });
@@ -164,7 +192,7 @@ impl Cluster {
         let mut args = vec![
             "agent".to_string(),
             "--server".into(),
-            format!("http://{gateway}:{}", self.port),
+            format!("{}://{gateway}:{}", self.scheme(), self.port),
             "--join-token".into(),
             self.join_token(),
             "--name".into(),
@@ -237,7 +265,9 @@ impl Cluster {
     /// Runs the real AWS CLI against this cluster's CodeDeploy API with the
     /// admin credentials: `Ok(json)` or `Err(stderr)`.
     pub fn aws(&self, args: &[&str]) -> Result<serde_json::Value, String> {
-        let out = Command::new("aws")
+        let mut command = Command::new("aws");
+        self.trust_aws(&mut command);
+        let out = command
             .args(["--endpoint-url", &self.url(), "--output", "json", "deploy"])
             .args(args)
             .env_remove("AWS_ACCESS_KEY_ID")
@@ -478,10 +508,26 @@ impl Cluster {
     pub fn metrics(&self) -> String {
         let token = std::fs::read_to_string(self.data_dir().join("metrics-token")).unwrap();
         let bearer = format!("Bearer {}", token.trim());
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let (status, body) = http_get(addr, "/metrics", &[("authorization", &bearer)]).expect("the server answers");
+        let (status, body) = self.server_get("/metrics", &[("authorization", &bearer)]).expect("the server answers");
         assert_eq!(status, 200, "{body}");
         body
+    }
+
+    /// A raw HTTP/1.1 request to the server on 127.0.0.1 (over TLS trusting
+    /// its CA, unless `insecure_http`): `(status, head, body)`.
+    pub fn server_request(&self, request: &str) -> Option<(u16, String, String)> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        if self.insecure_http { http_request(addr, request) } else { https_request(addr, &self.ca_file(), request) }
+    }
+
+    /// A GET to the server with extra headers: `(status, body)`.
+    pub fn server_get(&self, path: &str, headers: &[(&str, &str)]) -> Option<(u16, String)> {
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n", self.port);
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        self.server_request(&request).map(|(status, _, body)| (status, body))
     }
 }
 
@@ -499,7 +545,40 @@ pub fn http_request(addr: SocketAddr, request: &str) -> Option<(u16, String, Str
     s.write_all(request.as_bytes()).ok()?;
     let mut bytes = Vec::new();
     s.read_to_end(&mut bytes).ok()?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    parse_response(&bytes)
+}
+
+/// [`http_request`] over TLS, trusting only the CA in `ca` (PEM); the
+/// server's certificate must be valid for `addr`'s IP.
+pub fn https_request(addr: SocketAddr, ca: &Path, request: &str) -> Option<(u16, String, String)> {
+    use rustls::pki_types::pem::PemObject;
+    use std::io::{Read, Write};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).ok()? {
+        roots.add(cert.ok()?).ok()?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tls = rustls::ClientConnection::new(Arc::new(config), addr.ip().into()).ok()?;
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut s = rustls::StreamOwned::new(tls, tcp);
+    s.write_all(request.as_bytes()).ok()?;
+    let mut bytes = Vec::new();
+    // A peer that closes without close_notify ends the answer all the same.
+    match s.read_to_end(&mut bytes) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !bytes.is_empty() => {}
+        Err(_) => return None,
+    }
+    parse_response(&bytes)
+}
+
+fn parse_response(bytes: &[u8]) -> Option<(u16, String, String)> {
+    let text = String::from_utf8_lossy(bytes).into_owned();
     let status = text.split_whitespace().nth(1)?.parse().ok()?;
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let body =
@@ -508,9 +587,59 @@ pub fn http_request(addr: SocketAddr, request: &str) -> Option<(u16, String, Str
 }
 
 impl Cluster {
+    /// Makes a `ferry` command trust this cluster's server (its TLS CA, when it has one).
+    pub fn trust(&self, command: &mut Command) {
+        if !self.insecure_http {
+            command.env("FERRY_CA_FILE", self.ca_file());
+        }
+    }
+
+    /// Makes an `aws` command trust this cluster's server.
+    pub fn trust_aws(&self, command: &mut Command) {
+        if !self.insecure_http {
+            command.env("AWS_CA_BUNDLE", self.ca_file());
+        }
+    }
+
     /// A console page, signed in with the admin key.
     pub fn console_page(&self, path: &str) -> String {
-        let text = std::fs::read_to_string(self.data_dir().join("credentials")).unwrap();
+        self.console_page_as(&self.data_dir().join("credentials"), path)
+    }
+
+    /// A console page, signed in with the key in `credentials`.
+    pub fn console_page_as(&self, credentials: &Path, path: &str) -> String {
+        let cookie = self.console_cookie(credentials);
+        let (status, body) = self.server_get(path, &[("cookie", &cookie)]).expect("the console answers");
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// POSTs a console form (with the session's CSRF token added) signed in
+    /// with the key in `credentials`: `(status, body)`.
+    pub fn console_post_as(&self, credentials: &Path, path: &str, form: &str) -> (u16, String) {
+        let cookie = self.console_cookie(credentials);
+        let (_, page) = self.server_get("/console", &[("cookie", &cookie)]).expect("the console answers");
+        let at =
+            page.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + "name=\"csrf\" value=\"".len();
+        let csrf = &page[at..at + page[at..].find('"').unwrap()];
+        let body = format!("{form}&csrf={csrf}");
+        let addr = self.loopback();
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let (status, _, body) = self.server_request(&request).expect("the console answers");
+        (status, body)
+    }
+
+    fn loopback(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Signs in to the console with the key in `credentials`; returns the session cookie.
+    fn console_cookie(&self, credentials: &Path) -> String {
+        let text = std::fs::read_to_string(credentials).unwrap();
         let field = |name: &str| {
             text.lines()
                 .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == name).map(|(_, v)| v.trim().to_string()))
@@ -521,22 +650,18 @@ impl Cluster {
             field("aws_access_key_id"),
             field("aws_secret_access_key").replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")
         );
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let addr = self.loopback();
         let login = format!(
             "POST /console/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
             form.len()
         );
-        let (status, head, _) = http_request(addr, &login).expect("the console answers");
+        let (status, head, _) = self.server_request(&login).expect("the console answers");
         assert_eq!(status, 303, "{head}");
-        let cookie = head
-            .lines()
+        head.lines()
             .find_map(|l| l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: ")))
             .and_then(|c| c.split(';').next())
             .expect("a session cookie")
-            .to_string();
-        let (status, body) = http_get(addr, path, &[("cookie", &cookie)]).expect("the console answers");
-        assert_eq!(status, 200, "{body}");
-        body
+            .to_string()
     }
 }
