@@ -211,3 +211,29 @@ async fn bundle(State(state): State<AppState>, Path(sha256): Path<String>, reque
     Ok(([(header::CONTENT_LENGTH, size.to_string()), (header::CONTENT_TYPE, "application/octet-stream".into())], body)
         .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn agents_of_another_protocol_are_told_what_to_install() {
+        let headers = |protocol: Option<&str>| {
+            let mut h = HeaderMap::new();
+            h.insert(wire::VERSION_HEADER, HeaderValue::from_static("0.9.0"));
+            if let Some(p) = protocol {
+                h.insert(wire::PROTOCOL_HEADER, HeaderValue::from_str(p).unwrap());
+            }
+            h
+        };
+        let ours = ferry_proto::AGENT_PROTOCOL_VERSION.to_string();
+        assert_eq!(speaks_our_protocol(&headers(Some(&ours))).unwrap(), Some("0.9.0"));
+        assert_eq!(speaks_our_protocol(&headers(None)).unwrap(), Some("0.9.0"), "agents before the header");
+        let refused = speaks_our_protocol(&headers(Some("99"))).unwrap_err();
+        assert_eq!(refused.status, StatusCode::UPGRADE_REQUIRED);
+        assert_eq!(refused.code, "UnsupportedAgentVersion");
+        assert!(refused.message.contains("speaks protocol 99"), "{}", refused.message);
+        assert!(refused.message.contains(concat!("install ferry ", env!("CARGO_PKG_VERSION"))), "{}", refused.message);
+    }
+}

@@ -278,6 +278,11 @@ fn each_role_may_do_exactly_what_it_should_and_the_audit_log_tells_it_all() {
     assert!(find(&|e| e["action"] == "POST /api/v1/keys/".to_string() + &deployer.id + "/disable").is_some());
     assert!(entries.iter().all(|e| !e["action"].as_str().unwrap().starts_with("GET ")), "reads are not audited");
     assert!(entries.iter().all(|e| e["action"] != "GetDeployment" && e["action"] != "ListApplications"));
+    // The console shows the log to admins only.
+    let page = c.console_page("/console/audit?refused=on");
+    assert!(page.contains("id=\"audit\"") && page.contains(&scoped.id) && page.contains("AccessDenied"), "{page}");
+    let (status, _) = c.console_get_as(&reader.file, "/console/audit");
+    assert_eq!(status, 403, "the audit log is for admins");
     let refused_only: Vec<Value> =
         serde_json::from_str(&c.ferry_ok(&["audit", "--json", "--refused", "--key", &scoped.id])).unwrap();
     assert!(!refused_only.is_empty() && refused_only.iter().all(|e| e["status"].as_u64() >= Some(400)));

@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/logout", post(auth::logout))
         .route("/console/applications", get(pages::applications))
         .route("/console/applications/{app}", get(pages::application))
+        .route("/console/audit", get(pages::audit))
         .route("/console/deployments/{id}", get(deployment::page))
         .route("/console/deployments/{id}/live", get(deployment::live))
         .route("/console/deployments/{id}/stop", post(deployment::stop))
@@ -206,7 +207,11 @@ pub(crate) fn page(status: StatusCode, title: &str, session: Option<&Session>, f
         .raw("<script src=\"/console/console.js\" defer></script></head><body>")
         .raw("<header class=\"top\"><a class=\"brand\" href=\"/console\">ferry</a>");
     if let Some(s) = session {
-        h.raw("<nav><a href=\"/console\">Deployments</a><a href=\"/console/applications\">Applications</a></nav>")
+        h.raw("<nav><a href=\"/console\">Deployments</a><a href=\"/console/applications\">Applications</a>");
+        if s.role == ferry_core::resources::Role::Admin {
+            h.raw("<a href=\"/console/audit\">Audit</a>");
+        }
+        h.raw("</nav>")
             .raw("<span class=\"who\" id=\"who\">")
             .text(&s.key_id)
             .raw(" · ")

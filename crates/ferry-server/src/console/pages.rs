@@ -355,3 +355,60 @@ fn group_card(h: &mut Html, g: &DeploymentGroup, instances: &[String], target_gr
     h.raw("<p><a href=\"/console?application=").text(enc(&g.application_name)).raw("&amp;group=");
     h.text(enc(&g.name)).raw("\">Deployments to ").text(&g.name).raw("</a></p></section>");
 }
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct AuditQuery {
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    refused: String,
+}
+
+/// GET `/console/audit`: the newest audited calls (admins only), filtered
+/// by key and by refusals.
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    session: Session,
+    axum::extract::Query(query): axum::extract::Query<AuditQuery>,
+) -> Response {
+    respond(&session, audit_page(&state, &session, &query).await)
+}
+
+async fn audit_page(state: &AppState, session: &Session, query: &AuditQuery) -> Result<Response, Problem> {
+    if session.role != ferry_core::resources::Role::Admin {
+        return Err(Problem::forbidden(format!(
+            "Access key {} is not an admin key: the audit log is for admins.",
+            session.key_id
+        )));
+    }
+    let filter = ferry_store::AuditFilter {
+        key_id: Some(query.key.trim().to_string()).filter(|k| !k.is_empty()),
+        refused_only: query.refused == "on" || query.refused == "true",
+        limit: Some(500),
+        ..Default::default()
+    };
+    let entries = state.store.list_audit(&filter).await?;
+    let mut h = Html::new();
+    h.raw("<h1>Audit log</h1><form class=\"filters\" method=\"get\" action=\"/console/audit\">");
+    h.raw("<label>Access key <input name=\"key\" value=\"").text(query.key.trim()).raw("\"></label>");
+    h.raw("<label><input type=\"checkbox\" name=\"refused\"");
+    if filter.refused_only {
+        h.raw(" checked");
+    }
+    h.raw("> refused only</label><button class=\"btn small\" type=\"submit\">Filter</button></form>");
+    h.raw("<table class=\"list\" id=\"audit\"><thead><tr><th>Time</th><th>Key</th><th>Role</th><th>From</th>");
+    h.raw("<th>API</th><th>Action</th><th>Target</th><th>Result</th></tr></thead><tbody>");
+    for a in entries.iter().rev() {
+        let e = &a.entry;
+        h.raw("<tr data-status=\"").text(e.status).raw("\"><td>").text(utc(e.time)).raw("</td><td>");
+        h.text(e.key_id.as_deref().unwrap_or("-")).raw("</td><td>").text(e.role.as_deref().unwrap_or("-"));
+        h.raw("</td><td>").text(&e.source).raw("</td><td>").text(&e.api).raw("</td><td>").text(&e.action);
+        h.raw("</td><td>").text(e.target.as_deref().unwrap_or("")).raw("</td><td>").text(e.status);
+        if let Some(code) = &e.error {
+            h.raw(" ").text(code);
+        }
+        h.raw("</td></tr>");
+    }
+    h.raw("</tbody></table>");
+    Ok(page(StatusCode::OK, "Audit log", Some(session), &Flash::default(), &h))
+}

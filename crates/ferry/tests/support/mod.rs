@@ -608,10 +608,15 @@ impl Cluster {
 
     /// A console page, signed in with the key in `credentials`.
     pub fn console_page_as(&self, credentials: &Path, path: &str) -> String {
-        let cookie = self.console_cookie(credentials);
-        let (status, body) = self.server_get(path, &[("cookie", &cookie)]).expect("the console answers");
+        let (status, body) = self.console_get_as(credentials, path);
         assert_eq!(status, 200, "{body}");
         body
+    }
+
+    /// A console GET signed in with the key in `credentials`: `(status, body)`.
+    pub fn console_get_as(&self, credentials: &Path, path: &str) -> (u16, String) {
+        let cookie = self.console_cookie(credentials);
+        self.server_get(path, &[("cookie", &cookie)]).expect("the console answers")
     }
 
     /// POSTs a console form (with the session's CSRF token added) signed in
