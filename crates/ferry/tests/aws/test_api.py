@@ -640,3 +640,60 @@ class Authentication(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RoleMatrix(unittest.TestCase):
+    """Every operation of CodeDeploy's model, as a read-only key and as a
+    deployer limited to one group: read-only keys may call exactly the
+    operations that change nothing (Get*, List*, BatchGet*); the limited
+    deployer is refused every change outside its group."""
+
+    def test_every_operation_as_each_limited_role(self):
+        import json
+        import boto3
+        import botocore.config
+        from botocore import xform_name
+
+        reader = json.loads(ferry("keys", "create", "--role", "read-only", "--json"))
+        scoped = json.loads(ferry("keys", "create", "--role", "deployer", "--scope", "matrix-app/web", "--json"))
+
+        def unchecked(key):
+            # No client-side validation: the server must refuse before it reads the input.
+            return boto3.client(
+                "codedeploy", endpoint_url=harness.ENDPOINT, region_name=harness.REGION,
+                aws_access_key_id=key["access_key_id"], aws_secret_access_key=key["secret_access_key"],
+                verify=harness.CA_BUNDLE,
+                config=botocore.config.Config(retries={"max_attempts": 1}, parameter_validation=False))
+
+        ro, limited = unchecked(reader), unchecked(scoped)
+        model = ro.meta.service_model
+        elsewhere = "arn:aws:codedeploy:us-east-1:000000000000:application:elsewhere"
+
+        def code(c, name, params):
+            try:
+                getattr(c, xform_name(name))(**params)
+                return None
+            except botocore.exceptions.ClientError as e:
+                return e.response["Error"]["Code"]
+
+        checked = 0
+        for name in model.operation_names:
+            reads = name.startswith(("Get", "List", "BatchGet"))
+            members = model.operation_model(name).input_shape.members if model.operation_model(name).input_shape else {}
+            params = {}
+            for member in members:
+                if member == "applicationName":
+                    params[member] = "elsewhere"
+                elif member in ("deploymentGroupName", "currentDeploymentGroupName"):
+                    params[member] = "web"
+                elif member == "resourceArn":
+                    params[member] = elsewhere
+            got = code(ro, name, params)
+            if reads:
+                self.assertNotEqual(got, "AccessDeniedException", f"read-only refused {name}")
+            else:
+                self.assertEqual(got, "AccessDeniedException", f"read-only allowed {name}")
+                got = code(limited, name, params)
+                self.assertEqual(got, "AccessDeniedException", f"a deployer limited to matrix-app/web allowed {name}")
+            checked += 1
+        self.assertEqual(checked, 47)
