@@ -543,9 +543,13 @@ impl Driver {
         for d in &changes.insert_deployments {
             changes.events.extend(crate::events::events_of(None, d, now, &self.messages));
         }
+        let has_deliveries = changes.events.iter().any(|e| !e.deliveries.is_empty());
         let last_event = self.store.commit(changes.clone()).await?;
         if let Some(seq) = last_event {
             self.events.published(seq);
+        }
+        if has_deliveries {
+            self.events.deliveries_added();
         }
         let mut live = self.live.lock().unwrap();
         for d in changes.update_deployments.into_iter().chain(changes.insert_deployments) {

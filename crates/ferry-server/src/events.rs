@@ -21,11 +21,22 @@ use crate::triggers;
 #[derive(Debug, Clone)]
 pub struct EventBus {
     last: watch::Sender<u64>,
+    /// Bumped when a commit queued trigger deliveries: only that wakes the
+    /// deliverer, so commits without triggers cost it nothing.
+    deliveries: watch::Sender<u64>,
 }
 
 impl EventBus {
     pub fn new(last: u64) -> Self {
-        Self { last: watch::Sender::new(last) }
+        Self { last: watch::Sender::new(last), deliveries: watch::Sender::new(0) }
+    }
+
+    pub fn deliveries_added(&self) {
+        self.deliveries.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn subscribe_deliveries(&self) -> watch::Receiver<u64> {
+        self.deliveries.subscribe()
     }
 
     pub fn published(&self, seq: u64) {

@@ -168,7 +168,7 @@ pub async fn deliver_forever(
             return;
         }
     };
-    let mut events = bus.subscribe();
+    let mut events = bus.subscribe_deliveries();
     loop {
         let wait = match deliver_due(&store, &client, &secret).await {
             Ok(()) => match store.next_delivery_time().await {
