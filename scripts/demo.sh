@@ -96,7 +96,7 @@ Try next (credentials: --credentials $demo/data/credentials, or export AWS_ACCES
 
 The AWS CLI works too (ferry speaks CodeDeploy's API):
   AWS_SHARED_CREDENTIALS_FILE=$demo/data/credentials AWS_DEFAULT_REGION=us-east-1 \\
-    AWS_CA_BUNDLE=$demo/data/tls/ca.pem aws --endpoint-url $FERRY_SERVER deploy list-deployments --application-name hello
+    AWS_CA_BUNDLE=$demo/data/tls/ca.pem aws --endpoint-url $FERRY_SERVER deploy list-deployments --application-name hello --deployment-group-name web
 
   scripts/demo.sh stop
 EOT

@@ -18,11 +18,15 @@
 pub mod arn;
 pub mod convert;
 mod error;
+#[cfg(test)]
+mod members;
+mod request;
 pub mod token;
 pub mod validate;
 pub mod wire;
 
 pub use error::{AwsError, AwsResult};
+pub use request::Named;
 
 /// The `X-Amz-Target` prefix of every CodeDeploy operation.
 pub const TARGET_PREFIX: &str = "CodeDeploy_20141006.";
@@ -32,7 +36,7 @@ pub const SIGNING_SERVICE: &str = "codedeploy";
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 
 macro_rules! operations {
-    ($($name:ident: $mutates:expr),* $(,)?) => {
+    ($($name:ident: $mutates:expr => $input:ident),* $(,)?) => {
         /// Every operation of CodeDeploy's model (2014-10-06).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Operation {
@@ -63,57 +67,86 @@ macro_rules! operations {
                 }
             }
         }
+
+        /// A decoded request: the operation and its input, read once.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Request {
+            $($name(wire::$input),)*
+        }
+
+        impl Request {
+            /// Reads `body` as `op`'s input; unknown members are refused.
+            pub fn decode(op: Operation, body: &[u8]) -> AwsResult<Request> {
+                Ok(match op {
+                    $(Operation::$name => Request::$name(op.input(body)?),)*
+                })
+            }
+
+            pub fn operation(&self) -> Operation {
+                match self {
+                    $(Request::$name(_) => Operation::$name,)*
+                }
+            }
+        }
+
+        /// The member names each operation's input struct accepts.
+        #[cfg(test)]
+        fn accepted_members(op: Operation) -> Vec<&'static str> {
+            match op {
+                $(Operation::$name => members::of::<wire::$input>(),)*
+            }
+        }
     };
 }
 
 operations! {
-    AddTagsToOnPremisesInstances: true,
-    BatchGetApplicationRevisions: false,
-    BatchGetApplications: false,
-    BatchGetDeploymentGroups: false,
-    BatchGetDeploymentInstances: false,
-    BatchGetDeploymentTargets: false,
-    BatchGetDeployments: false,
-    BatchGetOnPremisesInstances: false,
-    ContinueDeployment: true,
-    CreateApplication: true,
-    CreateDeployment: true,
-    CreateDeploymentConfig: true,
-    CreateDeploymentGroup: true,
-    DeleteApplication: true,
-    DeleteDeploymentConfig: true,
-    DeleteDeploymentGroup: true,
-    DeleteGitHubAccountToken: true,
-    DeleteResourcesByExternalId: true,
-    DeregisterOnPremisesInstance: true,
-    GetApplication: false,
-    GetApplicationRevision: false,
-    GetDeployment: false,
-    GetDeploymentConfig: false,
-    GetDeploymentGroup: false,
-    GetDeploymentInstance: false,
-    GetDeploymentTarget: false,
-    GetOnPremisesInstance: false,
-    ListApplicationRevisions: false,
-    ListApplications: false,
-    ListDeploymentConfigs: false,
-    ListDeploymentGroups: false,
-    ListDeploymentInstances: false,
-    ListDeploymentTargets: false,
-    ListDeployments: false,
-    ListGitHubAccountTokenNames: false,
-    ListOnPremisesInstances: false,
-    ListTagsForResource: false,
-    PutLifecycleEventHookExecutionStatus: true,
-    RegisterApplicationRevision: true,
-    RegisterOnPremisesInstance: true,
-    RemoveTagsFromOnPremisesInstances: true,
-    SkipWaitTimeForInstanceTermination: true,
-    StopDeployment: true,
-    TagResource: true,
-    UntagResource: true,
-    UpdateApplication: true,
-    UpdateDeploymentGroup: true,
+    AddTagsToOnPremisesInstances: true => InstanceTagsInput,
+    BatchGetApplicationRevisions: false => BatchGetApplicationRevisionsInput,
+    BatchGetApplications: false => BatchGetApplicationsInput,
+    BatchGetDeploymentGroups: false => BatchGetDeploymentGroupsInput,
+    BatchGetDeploymentInstances: false => BatchGetDeploymentInstancesInput,
+    BatchGetDeploymentTargets: false => BatchGetDeploymentTargetsInput,
+    BatchGetDeployments: false => BatchGetDeploymentsInput,
+    BatchGetOnPremisesInstances: false => BatchGetOnPremisesInstancesInput,
+    ContinueDeployment: true => ContinueDeploymentInput,
+    CreateApplication: true => CreateApplicationInput,
+    CreateDeployment: true => CreateDeploymentInput,
+    CreateDeploymentConfig: true => CreateDeploymentConfigInput,
+    CreateDeploymentGroup: true => CreateDeploymentGroupInput,
+    DeleteApplication: true => ApplicationNameInput,
+    DeleteDeploymentConfig: true => DeploymentConfigNameInput,
+    DeleteDeploymentGroup: true => DeploymentGroupNameInput,
+    DeleteGitHubAccountToken: true => GitHubTokenNameInput,
+    DeleteResourcesByExternalId: true => ExternalIdInput,
+    DeregisterOnPremisesInstance: true => InstanceNameInput,
+    GetApplication: false => ApplicationNameInput,
+    GetApplicationRevision: false => GetApplicationRevisionInput,
+    GetDeployment: false => DeploymentIdInput,
+    GetDeploymentConfig: false => DeploymentConfigNameInput,
+    GetDeploymentGroup: false => DeploymentGroupNameInput,
+    GetDeploymentInstance: false => DeploymentInstanceInput,
+    GetDeploymentTarget: false => DeploymentTargetInput,
+    GetOnPremisesInstance: false => InstanceNameInput,
+    ListApplicationRevisions: false => ListApplicationRevisionsInput,
+    ListApplications: false => NextTokenInput,
+    ListDeploymentConfigs: false => NextTokenInput,
+    ListDeploymentGroups: false => ListDeploymentGroupsInput,
+    ListDeploymentInstances: false => ListDeploymentInstancesInput,
+    ListDeploymentTargets: false => ListDeploymentTargetsInput,
+    ListDeployments: false => ListDeploymentsInput,
+    ListGitHubAccountTokenNames: false => NextTokenInput,
+    ListOnPremisesInstances: false => ListOnPremisesInstancesInput,
+    ListTagsForResource: false => ListTagsForResourceInput,
+    PutLifecycleEventHookExecutionStatus: true => PutLifecycleEventHookExecutionStatusInput,
+    RegisterApplicationRevision: true => RegisterApplicationRevisionInput,
+    RegisterOnPremisesInstance: true => RegisterOnPremisesInstanceInput,
+    RemoveTagsFromOnPremisesInstances: true => InstanceTagsInput,
+    SkipWaitTimeForInstanceTermination: true => DeploymentIdInput,
+    StopDeployment: true => StopDeploymentInput,
+    TagResource: true => TagResourceInput,
+    UntagResource: true => UntagResourceInput,
+    UpdateApplication: true => UpdateApplicationInput,
+    UpdateDeploymentGroup: true => UpdateDeploymentGroupInput,
 }
 
 impl Operation {
@@ -158,6 +191,74 @@ mod tests {
         assert_eq!(err.code, "UnknownOperationException");
         assert!(Operation::from_target(None).is_err());
         assert!(Operation::from_target(Some("DynamoDB_20120810.GetItem")).is_err());
+    }
+
+    /// The model's input members (`model-inputs.json`, from botocore).
+    fn model() -> serde_json::Value {
+        serde_json::from_str(include_str!("../model-inputs.json")).unwrap()
+    }
+
+    fn sorted(members: &serde_json::Value) -> Vec<&str> {
+        let mut names: Vec<&str> = members.as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    #[test]
+    fn every_operation_accepts_exactly_its_model_members() {
+        let model = model();
+        let operations = model["operations"].as_object().unwrap();
+        assert_eq!(operations.len(), Operation::ALL.len());
+        for op in Operation::ALL {
+            let expected = sorted(&operations[op.name()]);
+            assert_eq!(accepted_members(*op), expected, "{}", op.name());
+        }
+    }
+
+    #[test]
+    fn nested_input_shapes_accept_exactly_their_model_members() {
+        use wire::*;
+        let model = model();
+        let shapes = model["shapes"].as_object().unwrap();
+        let ours: &[(&str, Vec<&str>)] = &[
+            ("Alarm", members::of::<Alarm>()),
+            ("AlarmConfiguration", members::of::<AlarmConfiguration>()),
+            ("AppSpecContent", members::of::<RawString>()),
+            ("AutoRollbackConfiguration", members::of::<AutoRollbackConfiguration>()),
+            ("BlueGreenDeploymentConfiguration", members::of::<BlueGreenDeploymentConfiguration>()),
+            ("BlueInstanceTerminationOption", members::of::<BlueInstanceTerminationOption>()),
+            ("DeploymentReadyOption", members::of::<DeploymentReadyOption>()),
+            ("DeploymentStyle", members::of::<DeploymentStyle>()),
+            ("EC2TagFilter", members::of::<TagFilter>()),
+            ("EC2TagSet", members::of::<Ec2TagSet>()),
+            ("ELBInfo", members::of::<NamedInfo>()),
+            ("GitHubLocation", members::of::<GitHubLocation>()),
+            ("GreenFleetProvisioningOption", members::of::<GreenFleetProvisioningOption>()),
+            ("LoadBalancerInfo", members::of::<LoadBalancerInfo>()),
+            ("MinimumHealthyHosts", members::of::<MinimumHealthyHosts>()),
+            ("OnPremisesTagSet", members::of::<OnPremisesTagSet>()),
+            ("RawString", members::of::<RawString>()),
+            ("RevisionLocation", members::of::<RevisionLocation>()),
+            ("S3Location", members::of::<S3Location>()),
+            ("Tag", members::of::<Tag>()),
+            ("TagFilter", members::of::<TagFilter>()),
+            ("TargetGroupInfo", members::of::<NamedInfo>()),
+            ("TargetInstances", members::of::<TargetInstances>()),
+            ("TimeBasedCanary", members::of::<TimeBasedCanary>()),
+            ("TimeBasedLinear", members::of::<TimeBasedLinear>()),
+            ("TimeRange", members::of::<TimeRange>()),
+            ("TrafficRoutingConfig", members::of::<TrafficRoutingConfig>()),
+            ("TriggerConfig", members::of::<TriggerConfig>()),
+        ];
+        // Shapes of features ferry refuses are read as opaque JSON.
+        let opaque = ["ECSService", "MinimumHealthyHostsPerZone", "TargetGroupPairInfo", "TrafficRoute", "ZonalConfig"];
+        for (name, members) in shapes {
+            if opaque.contains(&name.as_str()) {
+                continue;
+            }
+            let (_, accepted) = ours.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no struct for {name}"));
+            assert_eq!(*accepted, sorted(members), "{name}");
+        }
     }
 
     #[test]

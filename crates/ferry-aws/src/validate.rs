@@ -44,6 +44,9 @@ impl Name {
         if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))) {
             return Err(self.invalid_error(name, &format!("{c:?} is not allowed (letters, digits and +=,.@_- are)")));
         }
+        if ferry_core::ids::is_dot_name(name) {
+            return Err(self.invalid_error(name, "\".\" and \"..\" cannot be names (URLs and paths could not reach them)"));
+        }
         if self == Name::Instance && name.starts_with("i-") {
             return Err(self.invalid_error(name, "on-premises instance names must not start with \"i-\""));
         }

@@ -17,6 +17,7 @@ pub type Timestamp = f64;
 // ---------------------------------------------------------------- shared shapes
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct Tag {
     #[serde(rename = "Key", default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -26,6 +27,7 @@ pub struct Tag {
 
 /// `TagFilter` and `EC2TagFilter` have the same members.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct TagFilter {
     #[serde(rename = "Key", default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -36,21 +38,21 @@ pub struct TagFilter {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Ec2TagSet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ec2_tag_set_list: Option<Vec<Vec<TagFilter>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OnPremisesTagSet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_premises_tag_set_list: Option<Vec<Vec<TagFilter>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AutoRollbackConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -59,13 +61,14 @@ pub struct AutoRollbackConfiguration {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct Alarm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AlarmConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -76,7 +79,7 @@ pub struct AlarmConfiguration {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TriggerConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_name: Option<String>,
@@ -87,7 +90,7 @@ pub struct TriggerConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeploymentStyle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_type: Option<String>,
@@ -100,7 +103,7 @@ pub struct DeploymentStyle {
 pub type Opaque = serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BlueGreenDeploymentConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminate_blue_instances_on_deployment_success: Option<BlueInstanceTerminationOption>,
@@ -111,7 +114,7 @@ pub struct BlueGreenDeploymentConfiguration {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BlueInstanceTerminationOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
@@ -120,7 +123,7 @@ pub struct BlueInstanceTerminationOption {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DeploymentReadyOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action_on_timeout: Option<String>,
@@ -129,20 +132,21 @@ pub struct DeploymentReadyOption {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GreenFleetProvisioningOption {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct NamedInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoadBalancerInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elb_info_list: Option<Vec<NamedInfo>>,
@@ -153,7 +157,7 @@ pub struct LoadBalancerInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MinimumHealthyHosts {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -162,7 +166,7 @@ pub struct MinimumHealthyHosts {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TimeBasedCanary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary_percentage: Option<i64>,
@@ -171,7 +175,7 @@ pub struct TimeBasedCanary {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TimeBasedLinear {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear_percentage: Option<i64>,
@@ -180,7 +184,7 @@ pub struct TimeBasedLinear {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrafficRoutingConfig {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -191,7 +195,7 @@ pub struct TrafficRoutingConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct S3Location {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket: Option<String>,
@@ -206,7 +210,7 @@ pub struct S3Location {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GitHubLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
@@ -216,6 +220,7 @@ pub struct GitHubLocation {
 
 /// `RawString` and `AppSpecContent` have the same members.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct RawString {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
@@ -224,7 +229,7 @@ pub struct RawString {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevisionLocation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision_type: Option<String>,
@@ -239,7 +244,7 @@ pub struct RevisionLocation {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TargetInstances {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_filters: Option<Vec<TagFilter>>,
@@ -250,6 +255,7 @@ pub struct TargetInstances {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct TimeRange {
     #[serde(default)]
     pub start: Option<Timestamp>,
@@ -501,10 +507,15 @@ pub struct InstanceInfo {
 
 // ---------------------------------------------------------------- operation inputs
 
+// Each operation decodes into a struct with exactly the members its input
+// shape has in the model (`model-inputs.json`, checked by a test), and an
+// unknown member is refused: a request is read once, into the value its
+// handler acts on and its permission check reads (`crate::request`).
 macro_rules! input {
-    ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-        #[serde(rename_all = "camelCase", default)]
+        #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
         pub struct $name {
             $(pub $field: $ty,)*
         }
@@ -534,29 +545,86 @@ input!(ListApplicationRevisionsInput {
     next_token: Option<String>,
 });
 
-input!(DeploymentGroupInput {
+/// The settings CreateDeploymentGroup and UpdateDeploymentGroup share, as
+/// the handler applies them to a group.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GroupSettings<'a> {
+    pub deployment_config_name: Option<&'a str>,
+    pub ec2_tag_filters: Option<&'a [TagFilter]>,
+    pub on_premises_instance_tag_filters: Option<&'a [TagFilter]>,
+    pub auto_scaling_groups: Option<&'a [String]>,
+    pub service_role_arn: Option<&'a str>,
+    pub trigger_configurations: Option<&'a [TriggerConfig]>,
+    pub alarm_configuration: Option<&'a AlarmConfiguration>,
+    pub auto_rollback_configuration: Option<&'a AutoRollbackConfiguration>,
+    pub outdated_instances_strategy: Option<&'a str>,
+    pub deployment_style: Option<&'a DeploymentStyle>,
+    pub blue_green_deployment_configuration: Option<&'a BlueGreenDeploymentConfiguration>,
+    pub load_balancer_info: Option<&'a LoadBalancerInfo>,
+    pub ec2_tag_set: Option<&'a Ec2TagSet>,
+    pub ecs_services: Option<&'a [Opaque]>,
+    pub on_premises_tag_set: Option<&'a OnPremisesTagSet>,
+    pub termination_hook_enabled: Option<bool>,
+}
+
+macro_rules! group_input {
+    ($name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
+        input!($name {
+            $($field: $ty,)*
+            deployment_config_name: Option<String>,
+            ec2_tag_filters: Option<Vec<TagFilter>>,
+            on_premises_instance_tag_filters: Option<Vec<TagFilter>>,
+            auto_scaling_groups: Option<Vec<String>>,
+            service_role_arn: Option<String>,
+            trigger_configurations: Option<Vec<TriggerConfig>>,
+            alarm_configuration: Option<AlarmConfiguration>,
+            auto_rollback_configuration: Option<AutoRollbackConfiguration>,
+            outdated_instances_strategy: Option<String>,
+            deployment_style: Option<DeploymentStyle>,
+            blue_green_deployment_configuration: Option<BlueGreenDeploymentConfiguration>,
+            load_balancer_info: Option<LoadBalancerInfo>,
+            ec2_tag_set: Option<Ec2TagSet>,
+            ecs_services: Option<Vec<Opaque>>,
+            on_premises_tag_set: Option<OnPremisesTagSet>,
+            termination_hook_enabled: Option<bool>,
+        });
+
+        impl $name {
+            pub fn settings(&self) -> GroupSettings<'_> {
+                GroupSettings {
+                    deployment_config_name: self.deployment_config_name.as_deref(),
+                    ec2_tag_filters: self.ec2_tag_filters.as_deref(),
+                    on_premises_instance_tag_filters: self.on_premises_instance_tag_filters.as_deref(),
+                    auto_scaling_groups: self.auto_scaling_groups.as_deref(),
+                    service_role_arn: self.service_role_arn.as_deref(),
+                    trigger_configurations: self.trigger_configurations.as_deref(),
+                    alarm_configuration: self.alarm_configuration.as_ref(),
+                    auto_rollback_configuration: self.auto_rollback_configuration.as_ref(),
+                    outdated_instances_strategy: self.outdated_instances_strategy.as_deref(),
+                    deployment_style: self.deployment_style.as_ref(),
+                    blue_green_deployment_configuration: self.blue_green_deployment_configuration.as_ref(),
+                    load_balancer_info: self.load_balancer_info.as_ref(),
+                    ec2_tag_set: self.ec2_tag_set.as_ref(),
+                    ecs_services: self.ecs_services.as_deref(),
+                    on_premises_tag_set: self.on_premises_tag_set.as_ref(),
+                    termination_hook_enabled: self.termination_hook_enabled,
+                }
+            }
+        }
+    };
+}
+
+group_input!(CreateDeploymentGroupInput {
     application_name: Option<String>,
     deployment_group_name: Option<String>,
+    tags: Option<Vec<Tag>>,
+});
+group_input!(UpdateDeploymentGroupInput {
+    application_name: Option<String>,
     current_deployment_group_name: Option<String>,
     new_deployment_group_name: Option<String>,
-    deployment_config_name: Option<String>,
-    ec2_tag_filters: Option<Vec<TagFilter>>,
-    on_premises_instance_tag_filters: Option<Vec<TagFilter>>,
-    auto_scaling_groups: Option<Vec<String>>,
-    service_role_arn: Option<String>,
-    trigger_configurations: Option<Vec<TriggerConfig>>,
-    alarm_configuration: Option<AlarmConfiguration>,
-    auto_rollback_configuration: Option<AutoRollbackConfiguration>,
-    outdated_instances_strategy: Option<String>,
-    deployment_style: Option<DeploymentStyle>,
-    blue_green_deployment_configuration: Option<BlueGreenDeploymentConfiguration>,
-    load_balancer_info: Option<LoadBalancerInfo>,
-    ec2_tag_set: Option<Ec2TagSet>,
-    ecs_services: Option<Vec<Opaque>>,
-    on_premises_tag_set: Option<OnPremisesTagSet>,
-    tags: Option<Vec<Tag>>,
-    termination_hook_enabled: Option<bool>,
 });
+input!(DeploymentGroupNameInput { application_name: Option<String>, deployment_group_name: Option<String> });
 input!(BatchGetDeploymentGroupsInput { application_name: Option<String>, deployment_group_names: Option<Vec<String>> });
 input!(ListDeploymentGroupsInput { application_name: Option<String>, next_token: Option<String> });
 
@@ -631,19 +699,26 @@ input!(ListOnPremisesInstancesInput {
     next_token: Option<String>,
 });
 
-/// The tagging operations capitalise their members.
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
-#[serde(default)]
-pub struct TagResourceInput {
-    #[serde(rename = "ResourceArn")]
-    pub resource_arn: Option<String>,
-    #[serde(rename = "Tags")]
-    pub tags: Option<Vec<Tag>>,
-    #[serde(rename = "TagKeys")]
-    pub tag_keys: Option<Vec<String>>,
-    #[serde(rename = "NextToken")]
-    pub next_token: Option<String>,
+// The tagging operations capitalise their members.
+macro_rules! tagging_input {
+    ($name:ident { $($field:ident as $wire:literal : $ty:ty),* $(,)? }) => {
+        #[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct $name {
+            $(#[serde(rename = $wire)] pub $field: $ty,)*
+        }
+    };
 }
 
-input!(GitHubTokenInput { token_name: Option<String>, next_token: Option<String> });
+tagging_input!(TagResourceInput { resource_arn as "ResourceArn": Option<String>, tags as "Tags": Option<Vec<Tag>> });
+tagging_input!(UntagResourceInput {
+    resource_arn as "ResourceArn": Option<String>,
+    tag_keys as "TagKeys": Option<Vec<String>>,
+});
+tagging_input!(ListTagsForResourceInput {
+    resource_arn as "ResourceArn": Option<String>,
+    next_token as "NextToken": Option<String>,
+});
+
+input!(GitHubTokenNameInput { token_name: Option<String> });
 input!(ExternalIdInput { external_id: Option<String> });

@@ -30,8 +30,15 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     }
     match name.chars().find(|c| !(c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))) {
         Some(c) => Err(format!("name {name:?} contains {c:?}; allowed are letters, digits and +=,.@_-")),
+        None if is_dot_name(name) => Err(format!("{name:?} cannot be a name (URLs and paths could not reach it)")),
         None => Ok(()),
     }
+}
+
+/// `.` and `..`: allowed by CodeDeploy's character rule, but a URL path or
+/// a file path cannot name them, so ferry refuses them everywhere.
+pub fn is_dot_name(name: &str) -> bool {
+    name == "." || name == ".."
 }
 
 #[cfg(test)]
@@ -59,5 +66,8 @@ mod tests {
         assert!(validate_name("").is_err());
         assert!(validate_name("has space").is_err());
         assert!(validate_name(&"a".repeat(101)).is_err());
+        assert!(validate_name(".").is_err());
+        assert!(validate_name("..").is_err());
+        assert!(validate_name("...").is_ok());
     }
 }

@@ -142,11 +142,35 @@ impl From<AuthFailure> for ApiError {
 /// `body`: the signature then covers the `x-amz-content-sha256` the client
 /// declared, which the caller must check against the streamed content.
 pub async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> ApiResult<Caller> {
-    Ok(verify_request(state, parts, body).await?)
+    Ok(verify_request(state, Service::Ferry, parts, body).await?)
+}
+
+/// The service a request's credential scope must name. The region is not
+/// checked: clients sign with whatever region they are configured for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// The native API, the agent protocol and /metrics.
+    Ferry,
+    /// CodeDeploy's own API (`POST /`).
+    CodeDeploy,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Ferry => ferry_proto::SIGNING_SERVICE,
+            Service::CodeDeploy => ferry_aws::SIGNING_SERVICE,
+        }
+    }
 }
 
 /// [`authenticate`], with the failure kept apart for the AWS edge.
-pub async fn verify_request(state: &AppState, parts: &Parts, body: &[u8]) -> Result<Caller, AuthFailure> {
+pub async fn verify_request(
+    state: &AppState,
+    service: Service,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<Caller, AuthFailure> {
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
@@ -161,15 +185,6 @@ pub async fn verify_request(state: &AppState, parts: &Parts, body: &[u8]) -> Res
         Some(id) => state.store.get_access_key(id).await.ok(),
         None => None,
     };
-    // A disabled key is refused before its signature is looked at, and says so.
-    if let Some(k) = key.as_ref().filter(|k| k.disabled) {
-        let what = if k.role == Role::Agent { "agent credential" } else { "access key" };
-        return Err(AuthFailure {
-            status: StatusCode::FORBIDDEN,
-            aws_code: "UnrecognizedClientException",
-            message: format!("The security token included in the request is invalid: {what} {} is disabled.", k.id),
-        });
-    }
     let request = ferry_sigv4::RequestParts {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -178,10 +193,22 @@ pub async fn verify_request(state: &AppState, parts: &Parts, body: &[u8]) -> Res
         body,
     };
     let secret = key.as_ref().map(|k| k.secret.clone());
-    let verified = ferry_sigv4::verify(&request, None, SystemTime::now(), MAX_CLOCK_SKEW, |_| secret).map_err(|e| {
-        let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-        AuthFailure { status, aws_code: e.aws_code(), message: e.to_string() }
-    })?;
+    let verified =
+        ferry_sigv4::verify(&request, Some(service.name()), SystemTime::now(), MAX_CLOCK_SKEW, |_| secret)
+            .map_err(|e| {
+                let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+                AuthFailure { status, aws_code: e.aws_code(), message: e.to_string() }
+            })?;
+    // A disabled key says so, but only to whoever holds its secret: an
+    // unsigned guess learns nothing about which keys exist.
+    if let Some(k) = key.as_ref().filter(|k| k.disabled) {
+        let what = if k.role == Role::Agent { "agent credential" } else { "access key" };
+        return Err(AuthFailure {
+            status: StatusCode::FORBIDDEN,
+            aws_code: "UnrecognizedClientException",
+            message: format!("The security token included in the request is invalid: {what} {} is disabled.", k.id),
+        });
+    }
     // A body sent with UNSIGNED-PAYLOAD would be unauthenticated: only the
     // streamed upload (which checks its declared digest itself) may skip it.
     if matches!(verified.payload, ferry_sigv4::Payload::Unsigned) {

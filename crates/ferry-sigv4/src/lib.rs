@@ -438,6 +438,19 @@ pub fn verify(
             ));
         }
     };
+    // Every x-amz-* header sent must be signed, as AWS requires: otherwise
+    // one added after signing (say, a different X-Amz-Target) would change
+    // what a captured request means without breaking its signature.
+    if let Some((name, _)) = parts
+        .headers
+        .iter()
+        .find(|(name, _)| name.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("x-amz-")) && !is_signed(name))
+    {
+        return Err(SigV4Error::incomplete(format!(
+            "'{}' must be a 'SignedHeader' in the AWS Authorization: every x-amz-* header sent is signed.",
+            printable(name)
+        )));
+    }
     for name in &auth.signed_headers {
         if parts.header_values(name).next().is_none() {
             return Err(SigV4Error::incomplete(format!(

@@ -514,3 +514,27 @@ fn errors_and_debug_never_show_secrets() {
         assert!(!m.contains(SECRET) && !m.contains("s3cr3t"), "{m}");
     }
 }
+
+/// A captured request cannot be given another meaning by a header added
+/// after signing: e.g. an `X-Amz-Target` turning GetApplication into
+/// DeleteApplication.
+#[test]
+fn every_x_amz_header_must_be_signed() {
+    let mut req = api_request().signed();
+    req.add_header("X-Amz-Target", "CodeDeploy_20141006.DeleteApplication");
+    assert_incomplete(req.verify(), "'X-Amz-Target' must be a 'SignedHeader'");
+
+    // Signed, it is fine; then changing it breaks the signature.
+    let mut req = api_request();
+    req.add_header("X-Amz-Target", "CodeDeploy_20141006.GetApplication");
+    let mut req = req.signed();
+    req.verify().unwrap();
+    req.set_header("x-amz-target", "CodeDeploy_20141006.DeleteApplication");
+    assert_mismatch(req.verify());
+
+    // Other headers may still come and go unsigned.
+    let mut req = api_request().signed();
+    req.add_header("X-Amzn-Trace-Id", "Root=1-2-3");
+    req.add_header("X-Forwarded-For", "10.0.0.1");
+    req.verify().unwrap();
+}

@@ -21,31 +21,11 @@ fn fetch_error(e: FetchError) -> AwsError {
     }
 }
 
-pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::CreateDeploymentInput = ctx.op.input(body)?;
-    let app = ctx.application(input.application_name.as_deref()).await?;
-    if input.deployment_group_name.as_deref().is_none_or(str::is_empty) {
-        return Err(Name::DeploymentGroup.required_error());
-    }
-    let group = ctx.group(&app.name, input.deployment_group_name.as_deref()).await?;
+pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsResult<Value> {
+    // The request's own members first, as AWS checks them; then what they name.
+    let app_name = Name::Application.check(input.application_name.as_deref())?;
+    let group_name = Name::DeploymentGroup.check(input.deployment_group_name.as_deref())?;
     let description = validate::description(input.description.as_deref())?;
-    let config_name = match input.deployment_config_name.as_deref() {
-        Some(name) => Some(ctx.server_config(name).await?.name),
-        None => None,
-    };
-    let green_selector = match &input.target_instances {
-        None => None,
-        Some(_) if group.blue_green.is_none() => {
-            return Err(AwsError::new(
-                "InvalidTargetInstancesException",
-                format!(
-                    "targetInstances names the replacement fleet of a blue/green deployment; group {} deploys in place.",
-                    group.name
-                ),
-            ));
-        }
-        Some(t) => Some(convert::parse_target_instances(t)?),
-    };
     if input.update_outdated_instances_only == Some(true) {
         return Err(AwsError::new(
             "InvalidUpdateOutdatedInstancesOnlyValueException",
@@ -59,7 +39,27 @@ pub async fn create(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
         Some(alarms) => Some(convert::parse_alarm_configuration(alarms)?),
         None => None,
     };
+    let target_instances = input.target_instances.as_ref().map(convert::parse_target_instances).transpose()?;
     let request = convert::parse_revision(input.revision.as_ref())?;
+
+    let app = ctx.application(Some(app_name)).await?;
+    let group = ctx.group(&app.name, Some(group_name)).await?;
+    let config_name = match input.deployment_config_name.as_deref() {
+        Some(name) => Some(ctx.server_config(name).await?.name),
+        None => None,
+    };
+    let green_selector = match target_instances {
+        Some(_) if group.blue_green.is_none() => {
+            return Err(AwsError::new(
+                "InvalidTargetInstancesException",
+                format!(
+                    "targetInstances names the replacement fleet of a blue/green deployment; group {} deploys in place.",
+                    group.name
+                ),
+            ));
+        }
+        selector => selector,
+    };
     let mut revision = match &request {
         RevisionRequest::Stored { revision_id } => {
             ctx.state.driver.resolve_revision(&app.name, Some(revision_id)).await.map_err(driver_error)?
@@ -123,15 +123,13 @@ async fn info(ctx: &Ctx<'_>, d: &Deployment) -> AwsResult<wire::DeploymentInfo> 
     Ok(info)
 }
 
-pub async fn get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::DeploymentIdInput = ctx.op.input(body)?;
+pub async fn get(ctx: &Ctx<'_>, input: wire::DeploymentIdInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     Ok(json!({ "deploymentInfo": json(&info(ctx, &d).await?)? }))
 }
 
 /// Unknown ids are left out, as CodeDeploy does.
-pub async fn batch_get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::BatchGetDeploymentsInput = ctx.op.input(body)?;
+pub async fn batch_get(ctx: &Ctx<'_>, input: wire::BatchGetDeploymentsInput) -> AwsResult<Value> {
     let ids = input.deployment_ids.as_deref().filter(|i| !i.is_empty()).ok_or_else(|| {
         AwsError::new("DeploymentIdRequiredException", "At least one deployment ID must be specified.")
     })?;
@@ -148,23 +146,18 @@ pub async fn batch_get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(json!({ "deploymentsInfo": json(&out)? }))
 }
 
-pub async fn list(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::ListDeploymentsInput = ctx.op.input(body)?;
-    let mut filter = DeploymentFilter::default();
-    if let Some(app) = input.application_name.as_deref() {
-        let app = ctx.application(Some(app)).await?;
-        if let Some(group) = input.deployment_group_name.as_deref() {
-            let group = ctx.group(&app.name, Some(group)).await?;
-            filter.group = Some(group.name);
-        }
-        filter.application = Some(app.name);
-    } else if input.deployment_group_name.is_some() {
-        return Err(AwsError::new(
-            "ApplicationNameRequiredException",
-            "A deploymentGroupName filter needs the applicationName too.",
-        ));
-    }
-    filter.statuses = convert::parse_deployment_statuses(input.include_only_statuses.as_deref().unwrap_or_default())?;
+pub async fn list(ctx: &Ctx<'_>, input: wire::ListDeploymentsInput) -> AwsResult<Value> {
+    // The request's own members first, as AWS checks them; then what they name.
+    let names = match (input.application_name.as_deref(), input.deployment_group_name.as_deref()) {
+        (None, None) => None,
+        (Some(_), None) => return Err(Name::DeploymentGroup.required_error()),
+        (None, Some(_)) => return Err(Name::Application.required_error()),
+        (app, group) => Some((Name::Application.check(app)?, Name::DeploymentGroup.check(group)?)),
+    };
+    let mut filter = DeploymentFilter {
+        statuses: convert::parse_deployment_statuses(input.include_only_statuses.as_deref().unwrap_or_default())?,
+        ..DeploymentFilter::default()
+    };
     if let Some(range) = &input.create_time_range {
         if let (Some(start), Some(end)) = (range.start, range.end)
             && start > end
@@ -173,6 +166,12 @@ pub async fn list(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
         }
         filter.created_after = range.start.map(convert::millis);
         filter.created_before = range.end.map(convert::millis);
+    }
+    if let Some((app, group)) = names {
+        let app = ctx.application(Some(app)).await?;
+        let group = ctx.group(&app.name, Some(group)).await?;
+        filter.application = Some(app.name);
+        filter.group = Some(group.name);
     }
     // ferry creates no deployments for CloudFormation: none has an external id.
     let ids = if input.external_id.is_some() {
@@ -184,8 +183,7 @@ pub async fn list(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(with_token(json!({ "deployments": page }), "nextToken", next))
 }
 
-pub async fn stop(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::StopDeploymentInput = ctx.op.input(body)?;
+pub async fn stop(ctx: &Ctx<'_>, input: wire::StopDeploymentInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     let d = ctx.state.driver.stop(&d.id, input.auto_rollback_enabled).await.map_err(driver_error)?;
     let (status, message) = if d.status.is_terminal() {
@@ -199,8 +197,7 @@ pub async fn stop(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
 /// ContinueDeployment: READY_WAIT (the default) moves traffic to a Ready
 /// deployment's replacement instances; TERMINATION_WAIT ends the wait
 /// before the original instances are terminated.
-pub async fn continue_deployment(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::ContinueDeploymentInput = ctx.op.input(body)?;
+pub async fn continue_deployment(ctx: &Ctx<'_>, input: wire::ContinueDeploymentInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     let wait = match input.deployment_wait_type.as_deref() {
         None => Wait::Ready,
@@ -219,8 +216,7 @@ pub async fn continue_deployment(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value>
 }
 
 /// The deprecated twin of ContinueDeployment{TERMINATION_WAIT}.
-pub async fn skip_wait(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::DeploymentIdInput = ctx.op.input(body)?;
+pub async fn skip_wait(ctx: &Ctx<'_>, input: wire::DeploymentIdInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     if matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
         return Err(not_started(&d));
@@ -229,8 +225,7 @@ pub async fn skip_wait(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(json!({}))
 }
 
-pub async fn put_hook_status(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::PutLifecycleEventHookExecutionStatusInput = ctx.op.input(body)?;
+pub async fn put_hook_status(ctx: &Ctx<'_>, input: wire::PutLifecycleEventHookExecutionStatusInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     if let Some(status) = input.status.as_deref() {
         one_of(status, &["Succeeded", "Failed"], "InvalidLifecycleEventHookExecutionStatusException", "The status")?;
@@ -276,8 +271,7 @@ fn target_id_required() -> AwsError {
     AwsError::new("DeploymentTargetIdRequiredException", "A deployment target ID was not provided.")
 }
 
-pub async fn get_target(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::DeploymentTargetInput = ctx.op.input(body)?;
+pub async fn get_target(ctx: &Ctx<'_>, input: wire::DeploymentTargetInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     let id = input.target_id.as_deref().filter(|t| !t.is_empty()).ok_or_else(target_id_required)?;
     started(&d)?;
@@ -285,8 +279,7 @@ pub async fn get_target(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(json!({ "deploymentTarget": json(&convert::instance_target(&d, t, &ctx.arns))? }))
 }
 
-pub async fn batch_get_targets(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::BatchGetDeploymentTargetsInput = ctx.op.input(body)?;
+pub async fn batch_get_targets(ctx: &Ctx<'_>, input: wire::BatchGetDeploymentTargetsInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     let ids = input.target_ids.as_deref().filter(|t| !t.is_empty()).ok_or_else(target_id_required)?;
     if ids.len() > 25 {
@@ -303,8 +296,7 @@ pub async fn batch_get_targets(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(json!({ "deploymentTargets": json(&out)? }))
 }
 
-pub async fn list_targets(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::ListDeploymentTargetsInput = ctx.op.input(body)?;
+pub async fn list_targets(ctx: &Ctx<'_>, input: wire::ListDeploymentTargetsInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     started(&d)?;
     let mut statuses: Option<Vec<String>> = None;
@@ -349,8 +341,7 @@ fn has_label(t: &Target, labels: &[String]) -> bool {
 
 const STATUSES: [&str; 7] = ["Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown", "Ready"];
 
-pub async fn get_instance(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::DeploymentInstanceInput = ctx.op.input(body)?;
+pub async fn get_instance(ctx: &Ctx<'_>, input: wire::DeploymentInstanceInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     let id = input.instance_id.as_deref().filter(|i| !i.is_empty()).ok_or_else(instance_id_required)?;
     let t = d.target(instance_name(id)).ok_or_else(|| {
@@ -366,8 +357,7 @@ fn instance_id_required() -> AwsError {
     AwsError::new("InstanceIdRequiredException", "The instance ID was not specified.")
 }
 
-pub async fn batch_get_instances(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::BatchGetDeploymentInstancesInput = ctx.op.input(body)?;
+pub async fn batch_get_instances(ctx: &Ctx<'_>, input: wire::BatchGetDeploymentInstancesInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     let ids = input.instance_ids.as_deref().filter(|i| !i.is_empty()).ok_or_else(instance_id_required)?;
     validate::batch_limit(ids.len(), 25)?;
@@ -386,8 +376,7 @@ pub async fn batch_get_instances(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value>
     Ok(result)
 }
 
-pub async fn list_instances(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::ListDeploymentInstancesInput = ctx.op.input(body)?;
+pub async fn list_instances(ctx: &Ctx<'_>, input: wire::ListDeploymentInstancesInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     started(&d)?;
     let statuses = input.instance_status_filter.unwrap_or_default();

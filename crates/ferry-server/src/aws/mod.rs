@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use ferry_aws::arn::Arns;
 use ferry_aws::validate::Name;
-use ferry_aws::{AwsError, AwsResult, Operation};
+use ferry_aws::{AwsError, AwsResult, Named, Operation, Request as AwsRequest};
 use ferry_core::config::DeploymentConfig;
 use ferry_core::deployment::Deployment;
 use ferry_core::resources::{Application, DeploymentGroup, Role, Subject};
@@ -34,7 +34,7 @@ use ferry_store::StoreError;
 use serde_json::Value;
 
 use crate::AppState;
-use crate::auth::{Caller, verify_request};
+use crate::auth::{Caller, Service, verify_request};
 use crate::driver::DriverError;
 
 /// Largest request body (CodeDeploy's requests are small; inline appspecs
@@ -56,19 +56,25 @@ pub(crate) struct Ctx<'a> {
 async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let request_id = crate::random::uuid();
     let (parts, body) = request.into_parts();
+    // The operation is named before the signature is checked, so that a
+    // refused (forged, expired) call is audited as what it claimed to be.
+    let op = Operation::from_target(parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()));
+    if let Ok(op) = op {
+        crate::audit::note_action(op.name());
+    }
     let result = async {
         let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
             AwsError::new("SerializationException", format!("The request body exceeds {MAX_BODY} bytes."))
         })?;
-        let caller = verify_request(&state, &parts, &body)
+        let caller = verify_request(&state, Service::CodeDeploy, &parts, &body)
             .await
             .map_err(|f| AwsError::new(f.aws_code, f.message).with_status(f.status.as_u16()))?;
-        let op = Operation::from_target(parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()))?;
-        crate::audit::note_action(op.name());
-        authorize(&state, &caller, op, &body).await?;
+        let op = op?;
+        let request = AwsRequest::decode(op, &body)?;
+        authorize(&state, &caller, &request).await?;
         let arns = Arns { region: state.config.aws_region.clone(), account: state.config.aws_account_id.clone() };
         let ctx = Ctx { state: &state, caller, arns, op };
-        let outcome = dispatch(&ctx, &body).await;
+        let outcome = dispatch(&ctx, request).await;
         match &outcome {
             Ok(_) => tracing::debug!(operation = op.name(), key = %ctx.caller.key_id, "aws api call"),
             Err(e) if e.status >= 500 => {
@@ -105,8 +111,10 @@ fn respond(request_id: &str, result: AwsResult<Value>) -> Response {
 
 /// Agents may not use the AWS API; read-only keys only read; deployers
 /// limited to applications and groups change only those (the same rule as
-/// the native API's, `Caller::may_change`).
-async fn authorize(state: &AppState, caller: &Caller, op: Operation, body: &[u8]) -> AwsResult<()> {
+/// the native API's, `Caller::may_change`). What a call changes is read from
+/// the decoded request its handler acts on ([`AwsRequest::changes`]).
+async fn authorize(state: &AppState, caller: &Caller, request: &AwsRequest) -> AwsResult<()> {
+    let op = request.operation();
     if caller.role == Role::Agent {
         return Err(AwsError::access_denied(format!(
             "Access key {} belongs to an agent and cannot call {}.",
@@ -117,10 +125,9 @@ async fn authorize(state: &AppState, caller: &Caller, op: Operation, body: &[u8]
     if !op.mutates() {
         return Ok(());
     }
-    let subjects = subjects_of(state, op, body).await;
-    let subjects: Vec<Subject<'_>> = subjects.iter().map(Owned::subject).collect();
-    for subject in subjects {
-        if let Err(why) = caller.may_change(subject) {
+    for named in request.changes() {
+        let subject = resolve(state, named).await?;
+        if let Err(why) = caller.may_change(subject.subject()) {
             return Err(AwsError::access_denied(format!("{why}, so it cannot call {}.", op.name())));
         }
     }
@@ -146,100 +153,78 @@ impl Owned {
     }
 }
 
-/// What a mutating call changes, read from its input: the application and
-/// group it names, the deployment it names (looked up), or the resource of
-/// its ARN; everything else is global. A name that cannot be read here is
-/// checked as global (the strictest), and the handler refuses bad input.
-async fn subjects_of(state: &AppState, op: Operation, body: &[u8]) -> Vec<Owned> {
-    let input: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let text = |name: &str| input.get(name).and_then(Value::as_str).map(str::to_string);
-    if let Some(id) = text("deploymentId") {
-        return match state.store.get_deployment(&id).await {
-            Ok(d) => vec![Owned::Group(d.application_name, d.group_name)],
-            // Unknown deployments are the handler's to refuse.
-            Err(_) => vec![Owned::Global],
-        };
-    }
-    if let Some(arn) = text("resourceArn") {
-        return match ferry_aws::arn::parse(Some(&arn)) {
-            Ok(ferry_aws::arn::Resource::Application(a)) => vec![Owned::Application(a)],
-            Ok(ferry_aws::arn::Resource::DeploymentGroup { application, group }) => {
-                vec![Owned::Group(application, group)]
-            }
-            _ => vec![Owned::Global],
-        };
-    }
-    let Some(app) = text("applicationName") else { return vec![Owned::Global] };
-    let group = text("deploymentGroupName").or_else(|| text("currentDeploymentGroupName"));
-    let mut subjects = match group {
-        Some(g) => vec![Owned::Group(app.clone(), g)],
-        None if op == Operation::RegisterApplicationRevision => vec![Owned::Revision(app.clone())],
-        // Creating, renaming or deleting an application.
-        None => vec![Owned::Application(app.clone())],
-    };
-    if op == Operation::UpdateDeploymentGroup
-        && let Some(new) = text("newDeploymentGroupName")
-    {
-        subjects.push(Owned::Group(app.clone(), new));
-    }
-    if op == Operation::UpdateApplication
-        && let Some(new) = text("newApplicationName")
-    {
-        subjects.push(Owned::Application(new));
-    }
-    subjects
+/// The subject of a name: a deployment's group (looked up), an ARN's
+/// resource; what cannot be resolved is checked as global (the strictest),
+/// and the handler then refuses the bad input.
+async fn resolve(state: &AppState, named: Named<'_>) -> AwsResult<Owned> {
+    Ok(match named {
+        Named::Everything => Owned::Global,
+        Named::Application(a) => Owned::Application(a.to_string()),
+        Named::Revisions(a) => Owned::Revision(a.to_string()),
+        Named::Group(a, g) => Owned::Group(a.to_string(), g.to_string()),
+        Named::Deployment(id) => match state.store.get_deployment(id).await {
+            Ok(d) => Owned::Group(d.application_name, d.group_name),
+            Err(StoreError::NotFound) => Owned::Global,
+            Err(e) => return Err(store_error(e)),
+        },
+        Named::Arn(arn) => match ferry_aws::arn::parse(Some(arn)) {
+            Ok(ferry_aws::arn::Resource::Application(a)) => Owned::Application(a),
+            Ok(ferry_aws::arn::Resource::DeploymentGroup { application, group }) => Owned::Group(application, group),
+            _ => Owned::Global,
+        },
+    })
 }
 
-async fn dispatch(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    use Operation::*;
-    match ctx.op {
-        CreateApplication => resources::create_application(ctx, body).await,
-        GetApplication => resources::get_application(ctx, body).await,
-        BatchGetApplications => resources::batch_get_applications(ctx, body).await,
-        ListApplications => resources::list_applications(ctx, body).await,
-        UpdateApplication => resources::update_application(ctx, body).await,
-        DeleteApplication => resources::delete_application(ctx, body).await,
-        CreateDeploymentGroup => resources::create_deployment_group(ctx, body).await,
-        GetDeploymentGroup => resources::get_deployment_group(ctx, body).await,
-        BatchGetDeploymentGroups => resources::batch_get_deployment_groups(ctx, body).await,
-        ListDeploymentGroups => resources::list_deployment_groups(ctx, body).await,
-        UpdateDeploymentGroup => resources::update_deployment_group(ctx, body).await,
-        DeleteDeploymentGroup => resources::delete_deployment_group(ctx, body).await,
-        CreateDeploymentConfig => resources::create_deployment_config(ctx, body).await,
-        GetDeploymentConfig => resources::get_deployment_config(ctx, body).await,
-        ListDeploymentConfigs => resources::list_deployment_configs(ctx, body).await,
-        DeleteDeploymentConfig => resources::delete_deployment_config(ctx, body).await,
-        TagResource => resources::tag_resource(ctx, body).await,
-        UntagResource => resources::untag_resource(ctx, body).await,
-        ListTagsForResource => resources::list_tags_for_resource(ctx, body).await,
-        ListGitHubAccountTokenNames => resources::list_github_account_token_names(ctx, body).await,
-        DeleteGitHubAccountToken => resources::delete_github_account_token(ctx, body).await,
-        DeleteResourcesByExternalId => resources::delete_resources_by_external_id(ctx, body).await,
-        RegisterApplicationRevision => revisions::register(ctx, body).await,
-        GetApplicationRevision => revisions::get(ctx, body).await,
-        BatchGetApplicationRevisions => revisions::batch_get(ctx, body).await,
-        ListApplicationRevisions => revisions::list(ctx, body).await,
-        CreateDeployment => deployments::create(ctx, body).await,
-        GetDeployment => deployments::get(ctx, body).await,
-        BatchGetDeployments => deployments::batch_get(ctx, body).await,
-        ListDeployments => deployments::list(ctx, body).await,
-        StopDeployment => deployments::stop(ctx, body).await,
-        ContinueDeployment => deployments::continue_deployment(ctx, body).await,
-        SkipWaitTimeForInstanceTermination => deployments::skip_wait(ctx, body).await,
-        PutLifecycleEventHookExecutionStatus => deployments::put_hook_status(ctx, body).await,
-        GetDeploymentTarget => deployments::get_target(ctx, body).await,
-        BatchGetDeploymentTargets => deployments::batch_get_targets(ctx, body).await,
-        ListDeploymentTargets => deployments::list_targets(ctx, body).await,
-        GetDeploymentInstance => deployments::get_instance(ctx, body).await,
-        BatchGetDeploymentInstances => deployments::batch_get_instances(ctx, body).await,
-        ListDeploymentInstances => deployments::list_instances(ctx, body).await,
-        RegisterOnPremisesInstance => onprem::register(ctx, body).await,
-        DeregisterOnPremisesInstance => onprem::deregister(ctx, body).await,
-        GetOnPremisesInstance => onprem::get(ctx, body).await,
-        BatchGetOnPremisesInstances => onprem::batch_get(ctx, body).await,
-        ListOnPremisesInstances => onprem::list(ctx, body).await,
-        AddTagsToOnPremisesInstances => onprem::add_tags(ctx, body).await,
-        RemoveTagsFromOnPremisesInstances => onprem::remove_tags(ctx, body).await,
+async fn dispatch(ctx: &Ctx<'_>, request: AwsRequest) -> AwsResult<Value> {
+    use AwsRequest::*;
+    match request {
+        CreateApplication(i) => resources::create_application(ctx, i).await,
+        GetApplication(i) => resources::get_application(ctx, i).await,
+        BatchGetApplications(i) => resources::batch_get_applications(ctx, i).await,
+        ListApplications(i) => resources::list_applications(ctx, i).await,
+        UpdateApplication(i) => resources::update_application(ctx, i).await,
+        DeleteApplication(i) => resources::delete_application(ctx, i).await,
+        CreateDeploymentGroup(i) => resources::create_deployment_group(ctx, i).await,
+        GetDeploymentGroup(i) => resources::get_deployment_group(ctx, i).await,
+        BatchGetDeploymentGroups(i) => resources::batch_get_deployment_groups(ctx, i).await,
+        ListDeploymentGroups(i) => resources::list_deployment_groups(ctx, i).await,
+        UpdateDeploymentGroup(i) => resources::update_deployment_group(ctx, i).await,
+        DeleteDeploymentGroup(i) => resources::delete_deployment_group(ctx, i).await,
+        CreateDeploymentConfig(i) => resources::create_deployment_config(ctx, i).await,
+        GetDeploymentConfig(i) => resources::get_deployment_config(ctx, i).await,
+        ListDeploymentConfigs(i) => resources::list_deployment_configs(ctx, i).await,
+        DeleteDeploymentConfig(i) => resources::delete_deployment_config(ctx, i).await,
+        TagResource(i) => resources::tag_resource(ctx, i).await,
+        UntagResource(i) => resources::untag_resource(ctx, i).await,
+        ListTagsForResource(i) => resources::list_tags_for_resource(ctx, i).await,
+        ListGitHubAccountTokenNames(i) => resources::list_github_account_token_names(ctx, i).await,
+        DeleteGitHubAccountToken(i) => resources::delete_github_account_token(ctx, i).await,
+        DeleteResourcesByExternalId(i) => resources::delete_resources_by_external_id(ctx, i).await,
+        RegisterApplicationRevision(i) => revisions::register(ctx, i).await,
+        GetApplicationRevision(i) => revisions::get(ctx, i).await,
+        BatchGetApplicationRevisions(i) => revisions::batch_get(ctx, i).await,
+        ListApplicationRevisions(i) => revisions::list(ctx, i).await,
+        CreateDeployment(i) => deployments::create(ctx, i).await,
+        GetDeployment(i) => deployments::get(ctx, i).await,
+        BatchGetDeployments(i) => deployments::batch_get(ctx, i).await,
+        ListDeployments(i) => deployments::list(ctx, i).await,
+        StopDeployment(i) => deployments::stop(ctx, i).await,
+        ContinueDeployment(i) => deployments::continue_deployment(ctx, i).await,
+        SkipWaitTimeForInstanceTermination(i) => deployments::skip_wait(ctx, i).await,
+        PutLifecycleEventHookExecutionStatus(i) => deployments::put_hook_status(ctx, i).await,
+        GetDeploymentTarget(i) => deployments::get_target(ctx, i).await,
+        BatchGetDeploymentTargets(i) => deployments::batch_get_targets(ctx, i).await,
+        ListDeploymentTargets(i) => deployments::list_targets(ctx, i).await,
+        GetDeploymentInstance(i) => deployments::get_instance(ctx, i).await,
+        BatchGetDeploymentInstances(i) => deployments::batch_get_instances(ctx, i).await,
+        ListDeploymentInstances(i) => deployments::list_instances(ctx, i).await,
+        RegisterOnPremisesInstance(i) => onprem::register(ctx, i).await,
+        DeregisterOnPremisesInstance(i) => onprem::deregister(ctx, i).await,
+        GetOnPremisesInstance(i) => onprem::get(ctx, i).await,
+        BatchGetOnPremisesInstances(i) => onprem::batch_get(ctx, i).await,
+        ListOnPremisesInstances(i) => onprem::list(ctx, i).await,
+        AddTagsToOnPremisesInstances(i) => onprem::add_tags(ctx, i).await,
+        RemoveTagsFromOnPremisesInstances(i) => onprem::remove_tags(ctx, i).await,
     }
 }
 

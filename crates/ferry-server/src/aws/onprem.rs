@@ -40,8 +40,7 @@ fn check_iam_arn(arn: &str, service: &str, resource: &str, exception: &'static s
     if ok { Ok(()) } else { Err(AwsError::new(exception, format!("The ARN {arn:?} is not valid here."))) }
 }
 
-pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::RegisterOnPremisesInstanceInput = ctx.op.input(body)?;
+pub async fn register(ctx: &Ctx<'_>, input: wire::RegisterOnPremisesInstanceInput) -> AwsResult<Value> {
     let name = Name::Instance.check(input.instance_name.as_deref())?;
     let user = input.iam_user_arn.filter(|a| !a.is_empty());
     let session = input.iam_session_arn.filter(|a| !a.is_empty());
@@ -96,8 +95,7 @@ pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
 
 /// Deregistering an unknown instance succeeds, as in CodeDeploy. The
 /// instance leaves every group, and its agent's credential is revoked.
-pub async fn deregister(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::InstanceNameInput = ctx.op.input(body)?;
+pub async fn deregister(ctx: &Ctx<'_>, input: wire::InstanceNameInput) -> AwsResult<Value> {
     let name = Name::Instance.check(input.instance_name.as_deref())?;
     let mut instance = match ctx.state.store.get_instance(name).await {
         Ok(i) if i.deregister_time.is_none() => i,
@@ -116,8 +114,7 @@ pub async fn deregister(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(json!({}))
 }
 
-pub async fn get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::InstanceNameInput = ctx.op.input(body)?;
+pub async fn get(ctx: &Ctx<'_>, input: wire::InstanceNameInput) -> AwsResult<Value> {
     let name = Name::Instance.check(input.instance_name.as_deref())?;
     let instance = match ctx.state.store.get_instance(name).await {
         Ok(i) => i,
@@ -127,8 +124,7 @@ pub async fn get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(json!({ "instanceInfo": json(&convert::instance_info(&instance, &ctx.arns))? }))
 }
 
-pub async fn batch_get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::BatchGetOnPremisesInstancesInput = ctx.op.input(body)?;
+pub async fn batch_get(ctx: &Ctx<'_>, input: wire::BatchGetOnPremisesInstancesInput) -> AwsResult<Value> {
     let names = Name::Instance.check_list(input.instance_names.as_deref(), 25)?;
     let mut out = Vec::new();
     for name in names {
@@ -143,8 +139,7 @@ pub async fn batch_get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
 
 /// Instances matching ANY tag filter; deregistered ones too unless a
 /// registration status is given, as in CodeDeploy.
-pub async fn list(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::ListOnPremisesInstancesInput = ctx.op.input(body)?;
+pub async fn list(ctx: &Ctx<'_>, input: wire::ListOnPremisesInstancesInput) -> AwsResult<Value> {
     let status = match input.registration_status.as_deref() {
         Some(s) => Some(validate::one_of(
             s,
@@ -176,8 +171,7 @@ pub async fn list(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(with_token(json!({ "instanceNames": page }), "nextToken", next))
 }
 
-fn tags_input(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<(Vec<ferry_core::resources::Tag>, Vec<String>)> {
-    let input: wire::InstanceTagsInput = ctx.op.input(body)?;
+fn tags_input(input: wire::InstanceTagsInput) -> AwsResult<(Vec<ferry_core::resources::Tag>, Vec<String>)> {
     let tags = input
         .tags
         .as_deref()
@@ -201,8 +195,8 @@ fn tags_input(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<(Vec<ferry_core::resource
     Ok((tags, names))
 }
 
-pub async fn add_tags(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let (tags, names) = tags_input(ctx, body)?;
+pub async fn add_tags(ctx: &Ctx<'_>, input: wire::InstanceTagsInput) -> AwsResult<Value> {
+    let (tags, names) = tags_input(input)?;
     let mut instances = Vec::new();
     for name in &names {
         instances.push(registered(ctx, name).await?);
@@ -225,8 +219,8 @@ pub async fn add_tags(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
 }
 
 /// Removes tags that match key and value.
-pub async fn remove_tags(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let (tags, names) = tags_input(ctx, body)?;
+pub async fn remove_tags(ctx: &Ctx<'_>, input: wire::InstanceTagsInput) -> AwsResult<Value> {
+    let (tags, names) = tags_input(input)?;
     let mut instances = Vec::new();
     for name in &names {
         instances.push(registered(ctx, name).await?);

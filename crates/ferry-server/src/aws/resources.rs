@@ -20,8 +20,7 @@ const MAX_CUSTOM_CONFIGS: usize = 200;
 
 // ---------------------------------------------------------------- applications
 
-pub async fn create_application(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::CreateApplicationInput = ctx.op.input(body)?;
+pub async fn create_application(ctx: &Ctx<'_>, input: wire::CreateApplicationInput) -> AwsResult<Value> {
     let name = Name::Application.check(input.application_name.as_deref())?;
     let platform = convert::parse_compute_platform(input.compute_platform.as_deref())?;
     if platform != ComputePlatform::Server {
@@ -52,14 +51,12 @@ pub fn unsupported_platform(platform: ComputePlatform) -> AwsError {
     )
 }
 
-pub async fn get_application(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::ApplicationNameInput = ctx.op.input(body)?;
+pub async fn get_application(ctx: &Ctx<'_>, input: wire::ApplicationNameInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     Ok(json!({ "application": json(&convert::application_info(&app))? }))
 }
 
-pub async fn batch_get_applications(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::BatchGetApplicationsInput = ctx.op.input(body)?;
+pub async fn batch_get_applications(ctx: &Ctx<'_>, input: wire::BatchGetApplicationsInput) -> AwsResult<Value> {
     let names = Name::Application.check_list(input.application_names.as_deref(), 100)?;
     let mut infos = Vec::new();
     for name in names {
@@ -69,16 +66,14 @@ pub async fn batch_get_applications(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Val
     Ok(json!({ "applicationsInfo": json(&infos)? }))
 }
 
-pub async fn list_applications(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::NextTokenInput = ctx.op.input(body)?;
+pub async fn list_applications(ctx: &Ctx<'_>, input: wire::NextTokenInput) -> AwsResult<Value> {
     let names: Vec<String> =
         ctx.state.store.list_applications().await.map_err(store_error)?.into_iter().map(|a| a.name).collect();
     let (page, next) = token::page(ctx.op, names, input.next_token.as_deref())?;
     Ok(with_token(json!({ "applications": page }), "nextToken", next))
 }
 
-pub async fn update_application(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::UpdateApplicationInput = ctx.op.input(body)?;
+pub async fn update_application(ctx: &Ctx<'_>, input: wire::UpdateApplicationInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let new = Name::Application.check(input.new_application_name.as_deref())?;
     if new != app.name {
@@ -97,8 +92,7 @@ pub async fn update_application(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> 
 
 /// Deleting an application that does not exist succeeds, as in CodeDeploy.
 /// Its running deployments are stopped first.
-pub async fn delete_application(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::ApplicationNameInput = ctx.op.input(body)?;
+pub async fn delete_application(ctx: &Ctx<'_>, input: wire::ApplicationNameInput) -> AwsResult<Value> {
     let name = Name::Application.check(input.application_name.as_deref())?;
     ctx.state.driver.delete_application(name).await.map_err(super::driver_error)?;
     Ok(json!({}))
@@ -126,7 +120,7 @@ fn check_role(arn: &str) -> AwsResult<()> {
 async fn apply_group_input(
     ctx: &Ctx<'_>,
     group: &mut DeploymentGroup,
-    input: &wire::DeploymentGroupInput,
+    input: wire::GroupSettings<'_>,
 ) -> AwsResult<()> {
     if let Some(role) = input.service_role_arn.as_deref().filter(|r| !r.is_empty()) {
         check_role(role)?;
@@ -288,8 +282,7 @@ fn check_style(style: &wire::DeploymentStyle) -> AwsResult<(bool, bool)> {
     Ok((blue_green, option == "WITH_TRAFFIC_CONTROL"))
 }
 
-pub async fn create_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::DeploymentGroupInput = ctx.op.input(body)?;
+pub async fn create_deployment_group(ctx: &Ctx<'_>, input: wire::CreateDeploymentGroupInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let name = Name::DeploymentGroup.check(input.deployment_group_name.as_deref())?;
     if input.service_role_arn.as_deref().is_none_or(str::is_empty) {
@@ -306,7 +299,7 @@ pub async fn create_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Va
             now_millis(),
         )
     };
-    apply_group_input(ctx, &mut group, &input).await?;
+    apply_group_input(ctx, &mut group, input.settings()).await?;
     ctx.state.store.create_group(&group).await.map_err(|e| match e {
         StoreError::AlreadyExists { .. } => AwsError::new(
             "DeploymentGroupAlreadyExistsException",
@@ -339,15 +332,13 @@ async fn group_info(ctx: &Ctx<'_>, g: &DeploymentGroup) -> AwsResult<wire::Deplo
     Ok(convert::group_info(g, context))
 }
 
-pub async fn get_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::DeploymentGroupInput = ctx.op.input(body)?;
+pub async fn get_deployment_group(ctx: &Ctx<'_>, input: wire::DeploymentGroupNameInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let group = ctx.group(&app.name, input.deployment_group_name.as_deref()).await?;
     Ok(json!({ "deploymentGroupInfo": json(&group_info(ctx, &group).await?)? }))
 }
 
-pub async fn batch_get_deployment_groups(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::BatchGetDeploymentGroupsInput = ctx.op.input(body)?;
+pub async fn batch_get_deployment_groups(ctx: &Ctx<'_>, input: wire::BatchGetDeploymentGroupsInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let names = Name::DeploymentGroup.check_list(input.deployment_group_names.as_deref(), 100)?;
     let mut infos = Vec::new();
@@ -366,8 +357,7 @@ pub async fn batch_get_deployment_groups(ctx: &Ctx<'_>, body: &[u8]) -> AwsResul
     Ok(out)
 }
 
-pub async fn list_deployment_groups(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::ListDeploymentGroupsInput = ctx.op.input(body)?;
+pub async fn list_deployment_groups(ctx: &Ctx<'_>, input: wire::ListDeploymentGroupsInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let names: Vec<String> =
         ctx.state.store.list_groups(&app.name).await.map_err(store_error)?.into_iter().map(|g| g.name).collect();
@@ -375,14 +365,13 @@ pub async fn list_deployment_groups(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Val
     Ok(with_token(json!({ "applicationName": app.name, "deploymentGroups": page }), "nextToken", next))
 }
 
-pub async fn update_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::DeploymentGroupInput = ctx.op.input(body)?;
+pub async fn update_deployment_group(ctx: &Ctx<'_>, input: wire::UpdateDeploymentGroupInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let mut group = ctx.group(&app.name, input.current_deployment_group_name.as_deref()).await?;
     if let Some(new) = input.new_deployment_group_name.as_deref() {
         group.name = Name::DeploymentGroup.check(Some(new))?.to_string();
     }
-    apply_group_input(ctx, &mut group, &input).await?;
+    apply_group_input(ctx, &mut group, input.settings()).await?;
     let name = group.name.clone();
     ctx.state.store.update_group(&group).await.map_err(|e| match e {
         StoreError::AlreadyExists { .. } => AwsError::new(
@@ -400,8 +389,7 @@ pub async fn update_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Va
 
 /// Deleting a group that does not exist succeeds, as in CodeDeploy; its
 /// running and queued deployments are stopped first.
-pub async fn delete_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::DeploymentGroupInput = ctx.op.input(body)?;
+pub async fn delete_deployment_group(ctx: &Ctx<'_>, input: wire::DeploymentGroupNameInput) -> AwsResult<Value> {
     let app_name = Name::Application.check(input.application_name.as_deref())?;
     let name = Name::DeploymentGroup.check(input.deployment_group_name.as_deref())?;
     ctx.state.driver.delete_group(app_name, name).await.map_err(super::driver_error)?;
@@ -410,8 +398,7 @@ pub async fn delete_deployment_group(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Va
 
 // ---------------------------------------------------------------- deployment configs
 
-pub async fn create_deployment_config(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::CreateDeploymentConfigInput = ctx.op.input(body)?;
+pub async fn create_deployment_config(ctx: &Ctx<'_>, input: wire::CreateDeploymentConfigInput) -> AwsResult<Value> {
     let name = Name::DeploymentConfig.check(input.deployment_config_name.as_deref())?;
     if name.starts_with(BUILTIN_PREFIX) {
         return Err(Name::DeploymentConfig.invalid_error(name, &format!("the prefix {BUILTIN_PREFIX} is reserved")));
@@ -461,15 +448,13 @@ pub async fn create_deployment_config(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<V
     Ok(json!({ "deploymentConfigId": config.id }))
 }
 
-pub async fn get_deployment_config(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::DeploymentConfigNameInput = ctx.op.input(body)?;
+pub async fn get_deployment_config(ctx: &Ctx<'_>, input: wire::DeploymentConfigNameInput) -> AwsResult<Value> {
     let name = Name::DeploymentConfig.check(input.deployment_config_name.as_deref())?;
     let config = ctx.config(name).await?;
     Ok(json!({ "deploymentConfigInfo": json(&convert::config_info(&config))? }))
 }
 
-pub async fn list_deployment_configs(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::NextTokenInput = ctx.op.input(body)?;
+pub async fn list_deployment_configs(ctx: &Ctx<'_>, input: wire::NextTokenInput) -> AwsResult<Value> {
     let mut names: Vec<String> = builtin_configs().into_iter().map(|c| c.name).collect();
     names.extend(ctx.state.store.list_configs().await.map_err(store_error)?.into_iter().map(|c| c.name));
     let (page, next) = token::page(ctx.op, names, input.next_token.as_deref())?;
@@ -478,8 +463,7 @@ pub async fn list_deployment_configs(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Va
 
 /// Built-in configs cannot be deleted, nor configs a group uses; deleting
 /// one that does not exist succeeds, as in CodeDeploy.
-pub async fn delete_deployment_config(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::DeploymentConfigNameInput = ctx.op.input(body)?;
+pub async fn delete_deployment_config(ctx: &Ctx<'_>, input: wire::DeploymentConfigNameInput) -> AwsResult<Value> {
     let name = Name::DeploymentConfig.check(input.deployment_config_name.as_deref())?;
     if name.starts_with(BUILTIN_PREFIX) {
         return Err(AwsError::new(
@@ -562,8 +546,7 @@ async fn save_tags(ctx: &Ctx<'_>, resource: &Tagged) -> AwsResult<()> {
     }
 }
 
-pub async fn tag_resource(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::TagResourceInput = ctx.op.input(body)?;
+pub async fn tag_resource(ctx: &Ctx<'_>, input: wire::TagResourceInput) -> AwsResult<Value> {
     let mut resource = tagged(ctx, input.resource_arn.as_deref()).await?;
     let new = input.tags.as_deref().filter(|t| !t.is_empty()).ok_or_else(tag_required)?;
     let new = convert::parse_tags(new, "InvalidTagsToAddException")?;
@@ -583,8 +566,7 @@ pub async fn tag_resource(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(json!({}))
 }
 
-pub async fn untag_resource(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::TagResourceInput = ctx.op.input(body)?;
+pub async fn untag_resource(ctx: &Ctx<'_>, input: wire::UntagResourceInput) -> AwsResult<Value> {
     let mut resource = tagged(ctx, input.resource_arn.as_deref()).await?;
     let keys = input.tag_keys.as_deref().filter(|k| !k.is_empty()).ok_or_else(tag_required)?;
     resource.tags_mut().retain(|t| !keys.contains(&t.key));
@@ -596,8 +578,7 @@ fn tag_required() -> AwsError {
     AwsError::new("TagRequiredException", "A tag was not specified.")
 }
 
-pub async fn list_tags_for_resource(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::TagResourceInput = ctx.op.input(body)?;
+pub async fn list_tags_for_resource(ctx: &Ctx<'_>, input: wire::ListTagsForResourceInput) -> AwsResult<Value> {
     // This operation declares no does-not-exist exceptions: an ARN of
     // nothing is an invalid ARN here.
     let resource = tagged(ctx, input.resource_arn.as_deref()).await.map_err(|e| match e.code.as_ref() {
@@ -615,14 +596,12 @@ pub async fn list_tags_for_resource(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Val
 
 /// ferry has no GitHub connections (git revisions use the server's own git
 /// credentials): the list is empty.
-pub async fn list_github_account_token_names(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::GitHubTokenInput = ctx.op.input(body)?;
+pub async fn list_github_account_token_names(ctx: &Ctx<'_>, input: wire::NextTokenInput) -> AwsResult<Value> {
     token::page(ctx.op, Vec::<String>::new(), input.next_token.as_deref())?;
     Ok(json!({ "tokenNameList": [] }))
 }
 
-pub async fn delete_github_account_token(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::GitHubTokenInput = ctx.op.input(body)?;
+pub async fn delete_github_account_token(_ctx: &Ctx<'_>, input: wire::GitHubTokenNameInput) -> AwsResult<Value> {
     let name = input.token_name.filter(|n| !n.is_empty()).ok_or_else(|| {
         AwsError::new(
             "GitHubAccountTokenNameRequiredException",
@@ -638,8 +617,7 @@ pub async fn delete_github_account_token(ctx: &Ctx<'_>, body: &[u8]) -> AwsResul
 }
 
 /// Nothing in ferry is created by CloudFormation, so nothing matches.
-pub async fn delete_resources_by_external_id(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let _: wire::ExternalIdInput = ctx.op.input(body)?;
+pub async fn delete_resources_by_external_id(_ctx: &Ctx<'_>, _input: wire::ExternalIdInput) -> AwsResult<Value> {
     Ok(json!({}))
 }
 

@@ -106,8 +106,7 @@ pub(crate) async fn register_located(
     Ok(revision)
 }
 
-pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::RegisterApplicationRevisionInput = ctx.op.input(body)?;
+pub async fn register(ctx: &Ctx<'_>, input: wire::RegisterApplicationRevisionInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let description = validate::description(input.description.as_deref())?;
     let request = convert::parse_revision(input.revision.as_ref())?;
@@ -122,8 +121,7 @@ fn info(r: &Revision) -> wire::RevisionInfo {
     }
 }
 
-pub async fn get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::GetApplicationRevisionInput = ctx.op.input(body)?;
+pub async fn get(ctx: &Ctx<'_>, input: wire::GetApplicationRevisionInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let request = convert::parse_revision(input.revision.as_ref())?;
     let r = find(ctx, &app, &request).await?.ok_or_else(|| no_revision(&request))?;
@@ -134,8 +132,7 @@ pub async fn get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     }))
 }
 
-pub async fn batch_get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::BatchGetApplicationRevisionsInput = ctx.op.input(body)?;
+pub async fn batch_get(ctx: &Ctx<'_>, input: wire::BatchGetApplicationRevisionsInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let revisions = input
         .revisions
@@ -159,8 +156,7 @@ pub async fn batch_get(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
     Ok(result)
 }
 
-pub async fn list(ctx: &Ctx<'_>, body: &[u8]) -> AwsResult<Value> {
-    let input: wire::ListApplicationRevisionsInput = ctx.op.input(body)?;
+pub async fn list(ctx: &Ctx<'_>, input: wire::ListApplicationRevisionsInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let sort_by = match input.sort_by.as_deref() {
         Some(s) => one_of(s, &["registerTime", "firstUsedTime", "lastUsedTime"], "InvalidSortByException", "sortBy")?,

@@ -331,12 +331,17 @@ class RevisionsAndDeployments(unittest.TestCase):
         self.assertLessEqual(info["startTime"], info["completeTime"])
         self.assertEqual([i["deploymentId"] for i in cd.batch_get_deployments(deploymentIds=[d, "d-AAAAAAAAA"])[
             "deploymentsInfo"]], [d])
-        self.assertIn(d, cd.list_deployments(applicationName="api-deploy")["deployments"])
+        self.assertIn(d, cd.list_deployments(applicationName="api-deploy", deploymentGroupName="web")["deployments"])
         self.assertIn(d, cd.list_deployments()["deployments"])
-        self.assertEqual(cd.list_deployments(applicationName="api-deploy", includeOnlyStatuses=["Failed"])[
-            "deployments"], [])
-        self.assertEqual(cd.list_deployments(applicationName="api-deploy",
+        self.assertEqual(cd.list_deployments(applicationName="api-deploy", deploymentGroupName="web",
+                                             includeOnlyStatuses=["Failed"])["deployments"], [])
+        self.assertEqual(cd.list_deployments(applicationName="api-deploy", deploymentGroupName="web",
                                              createTimeRange={"start": 0, "end": 1})["deployments"], [])
+        # The request's own members are checked before anything is looked up,
+        # as AWS does: an application alone is incomplete, known or not.
+        for app in ("api-deploy", "no-such-app"):
+            self.assertEqual(error_code(cd.list_deployments, applicationName=app),
+                             "DeploymentGroupNameRequiredException")
 
         targets = cd.list_deployment_targets(deploymentId=d)["targetIds"]
         self.assertEqual(sorted(targets), ["host1", "host2", "host3"])
@@ -686,7 +691,7 @@ class RoleMatrix(unittest.TestCase):
                     params[member] = "elsewhere"
                 elif member in ("deploymentGroupName", "currentDeploymentGroupName"):
                     params[member] = "web"
-                elif member == "resourceArn":
+                elif member == "ResourceArn":
                     params[member] = elsewhere
             got = code(ro, name, params)
             if reads:
@@ -697,3 +702,139 @@ class RoleMatrix(unittest.TestCase):
                 self.assertEqual(got, "AccessDeniedException", f"a deployer limited to matrix-app/web allowed {name}")
             checked += 1
         self.assertEqual(checked, 47)
+
+
+def raw_call(key, operation, body, unsigned_headers=None, signed_headers=None):
+    """Signs and sends a request exactly as given (no client-side model),
+    optionally with headers added after signing. Returns (status, error code)."""
+    import json
+    import urllib.error
+    import urllib.request
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    headers = {"X-Amz-Target": "CodeDeploy_20141006." + operation, "Content-Type": "application/x-amz-json-1.1"}
+    headers.update(signed_headers or {})
+    request = AWSRequest(method="POST", url=harness.ENDPOINT + "/", data=json.dumps(body).encode(), headers=headers)
+    SigV4Auth(Credentials(key["access_key_id"], key["secret_access_key"]), "codedeploy", harness.REGION).add_auth(request)
+    sent = dict(request.headers.items())
+    sent.update(unsigned_headers or {})
+    try:
+        with harness.urlopen(urllib.request.Request(request.url, data=request.body, headers=sent, method="POST")) as r:
+            return r.status, None
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("x-amzn-ErrorType")
+
+
+class ScopeInjection(unittest.TestCase):
+    """A deployer limited to one application or group names another
+    resource in the members an operation acts on, and its own resource in
+    members the operation does not have (the probe's injections): every such
+    call is refused, and the other resources are untouched."""
+
+    def test_injected_members_never_decide_the_permission(self):
+        import json
+
+        admin = client()
+        for app in ("inj-shop", "inj-victim"):
+            make_group(admin, app, "web")
+            admin.create_deployment_group(applicationName=app, deploymentGroupName="prod", serviceRoleArn=ROLE,
+                                          onPremisesInstanceTagFilters=[{"Key": "app", "Value": "none",
+                                                                         "Type": "KEY_AND_VALUE"}])
+        # A deployment of the limited key's own group, to inject its id.
+        own = admin.create_deployment(applicationName="inj-shop", deploymentGroupName="prod", revision={
+            "revisionType": "String", "string": {"content": "version: 0.0\nos: linux\n"}})["deploymentId"]
+        victim_deployment = admin.create_deployment(
+            applicationName="inj-victim", deploymentGroupName="prod",
+            revision={"revisionType": "String", "string": {"content": "version: 0.0\nos: linux\n"}})["deploymentId"]
+        app_key = json.loads(ferry("keys", "create", "--role", "deployer", "--scope", "inj-shop", "--json"))
+        group_key = json.loads(ferry("keys", "create", "--role", "deployer", "--scope", "inj-shop/prod", "--json"))
+        own_arn = f"arn:aws:codedeploy:{harness.REGION}:000000000000:application:inj-shop"
+        own_group_arn = f"arn:aws:codedeploy:{harness.REGION}:000000000000:deploymentgroup:inj-shop/prod"
+        victim_arn = f"arn:aws:codedeploy:{harness.REGION}:000000000000:application:inj-victim"
+        injections = {"applicationName": "inj-shop", "deploymentGroupName": "prod",
+                      "currentDeploymentGroupName": "prod", "deploymentId": own, "resourceArn": own_arn,
+                      "ResourceArn": own_group_arn}
+        # What each mutating operation names when it is about the victim.
+        victim = {
+            "applicationName": "inj-victim", "newApplicationName": "inj-victim2", "deploymentGroupName": "web",
+            "currentDeploymentGroupName": "web", "newDeploymentGroupName": "web2", "deploymentId": victim_deployment,
+            "ResourceArn": victim_arn, "Tags": [{"Key": "k", "Value": "v"}], "TagKeys": ["k"],
+            "serviceRoleArn": ROLE, "deploymentConfigName": "inj-config",
+            "minimumHealthyHosts": {"type": "HOST_COUNT", "value": 0}, "instanceName": "inj-host",
+            "iamUserArn": "arn:aws:iam::000000000000:user/x", "instanceNames": ["inj-host"],
+            "tags": [{"Key": "k", "Value": "v"}], "tokenName": "t", "externalId": "x",
+            "revision": {"revisionType": "String", "string": {"content": "version: 0.0\nos: linux\n"}},
+            "lifecycleEventHookExecutionId": "x", "status": "Succeeded",
+        }
+        model = admin.meta.service_model
+        refused = 0
+        for name in model.operation_names:
+            if name.startswith(("Get", "List", "BatchGet")):
+                continue
+            members = model.operation_model(name).input_shape.members
+            body = {m: victim[m] for m in members if m in victim}
+            for member, value in injections.items():
+                if member in members:
+                    continue
+                for key in (app_key, group_key):
+                    status, code = raw_call(key, name, {**body, member: value})
+                    self.assertIn(code, ("SerializationException", "AccessDeniedException"),
+                                  f"{name} with an injected {member} as {key['access_key_id']}: {status} {code}")
+                    refused += 1
+        self.assertGreater(refused, 150)
+        # The victim is as it was.
+        self.assertEqual(admin.get_application(applicationName="inj-victim")["application"]["applicationName"],
+                         "inj-victim")
+        self.assertEqual(sorted(admin.list_deployment_groups(applicationName="inj-victim")["deploymentGroups"]),
+                         ["prod", "web"])
+        self.assertEqual(admin.list_tags_for_resource(ResourceArn=victim_arn)["Tags"], [])
+        self.assertEqual(len(admin.list_deployments(applicationName="inj-victim",
+                                                    deploymentGroupName="prod")["deployments"]), 1)
+        # The limited keys still do what they may, through the real members.
+        status, code = raw_call(app_key, "TagResource", {"ResourceArn": own_arn, "Tags": [{"Key": "k", "Value": "v"}]})
+        self.assertEqual((status, code), (200, None))
+        status, code = raw_call(group_key, "TagResource", {"ResourceArn": own_group_arn, "Tags": [{"Key": "k"}]})
+        self.assertEqual((status, code), (200, None))
+        status, code = raw_call(group_key, "TagResource", {"ResourceArn": own_arn, "Tags": [{"Key": "k"}]})
+        self.assertEqual(code, "AccessDeniedException")
+
+    def test_the_operation_and_every_amz_header_must_be_signed(self):
+        # A captured GetApplication cannot be replayed as DeleteApplication.
+        import json
+        key = json.loads(ferry("keys", "create", "--role", "admin", "--json"))
+        client().create_application(applicationName="inj-replay")
+        body = {"applicationName": "inj-replay"}
+        self.assertEqual(raw_call(key, "GetApplication", body)[0], 200)
+        # Signed without X-Amz-Target, the header added afterwards.
+        from botocore.auth import SigV4Auth
+        original = SigV4Auth.headers_to_sign
+
+        def without_target(self, request):
+            names = original(self, request)
+            names.pop("x-amz-target", None)
+            return names
+
+        SigV4Auth.headers_to_sign = without_target
+        try:
+            status, code = raw_call(key, "DeleteApplication", body)
+        finally:
+            SigV4Auth.headers_to_sign = original
+        self.assertEqual((status, code), (400, "IncompleteSignatureException"))
+        self.assertEqual(client().get_application(applicationName="inj-replay")["application"]["applicationName"],
+                         "inj-replay")
+        # A credential scoped to another service is refused too.
+        import urllib.error
+        import urllib.request
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        request = AWSRequest(method="POST", url=harness.ENDPOINT + "/", data=json.dumps(body).encode(), headers={
+            "X-Amz-Target": "CodeDeploy_20141006.GetApplication", "Content-Type": "application/x-amz-json-1.1"})
+        SigV4Auth(Credentials(key["access_key_id"], key["secret_access_key"]), "s3", harness.REGION).add_auth(request)
+        try:
+            harness.urlopen(urllib.request.Request(request.url, data=request.body, headers=dict(request.headers.items()),
+                                                   method="POST"))
+            raise AssertionError("a request signed for s3 was answered")
+        except urllib.error.HTTPError as e:
+            self.assertEqual(e.headers["x-amzn-ErrorType"], "IncompleteSignatureException")
