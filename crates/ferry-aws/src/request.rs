@@ -127,15 +127,24 @@ mod tests {
                 Operation::CreateDeployment,
                 r#"{"applicationName":"victim","deploymentGroupName":"prod","deploymentId":"d-1"}"#,
             ),
-            (Operation::DeleteApplication, r#"{"applicationName":"victim","resourceArn":"arn:aws:codedeploy:r:1:application:shop"}"#),
+            (
+                Operation::DeleteApplication,
+                r#"{"applicationName":"victim","resourceArn":"arn:aws:codedeploy:r:1:application:shop"}"#,
+            ),
             (
                 Operation::UpdateDeploymentGroup,
                 r#"{"applicationName":"shop","currentDeploymentGroupName":"prod","deploymentGroupName":"web"}"#,
             ),
-            (Operation::DeleteDeploymentGroup, r#"{"applicationName":"shop","deploymentGroupName":"prod","deploymentId":"d-1"}"#),
+            (
+                Operation::DeleteDeploymentGroup,
+                r#"{"applicationName":"shop","deploymentGroupName":"prod","deploymentId":"d-1"}"#,
+            ),
             (Operation::TagResource, r#"{"ResourceArn":"arn:x","resourceArn":"arn:y","Tags":[]}"#),
             (Operation::CreateDeploymentConfig, r#"{"deploymentConfigName":"c","applicationName":"shop"}"#),
-            (Operation::CreateDeployment, r#"{"applicationName":"a","deploymentGroupName":"g","revision":{"s3Location":{"bucket":"b","evil":1}}}"#),
+            (
+                Operation::CreateDeployment,
+                r#"{"applicationName":"a","deploymentGroupName":"g","revision":{"s3Location":{"bucket":"b","evil":1}}}"#,
+            ),
         ];
         for (op, body) in cases {
             let err = Request::decode(*op, body.as_bytes()).unwrap_err();

@@ -45,7 +45,9 @@ impl Name {
             return Err(self.invalid_error(name, &format!("{c:?} is not allowed (letters, digits and +=,.@_- are)")));
         }
         if ferry_core::ids::is_dot_name(name) {
-            return Err(self.invalid_error(name, "\".\" and \"..\" cannot be names (URLs and paths could not reach them)"));
+            return Err(
+                self.invalid_error(name, "\".\" and \"..\" cannot be names (URLs and paths could not reach them)")
+            );
         }
         if self == Name::Instance && name.starts_with("i-") {
             return Err(self.invalid_error(name, "on-premises instance names must not start with \"i-\""));

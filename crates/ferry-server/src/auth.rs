@@ -193,12 +193,11 @@ pub async fn verify_request(
         body,
     };
     let secret = key.as_ref().map(|k| k.secret.clone());
-    let verified =
-        ferry_sigv4::verify(&request, Some(service.name()), SystemTime::now(), MAX_CLOCK_SKEW, |_| secret)
-            .map_err(|e| {
-                let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-                AuthFailure { status, aws_code: e.aws_code(), message: e.to_string() }
-            })?;
+    let verified = ferry_sigv4::verify(&request, Some(service.name()), SystemTime::now(), MAX_CLOCK_SKEW, |_| secret)
+        .map_err(|e| {
+        let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+        AuthFailure { status, aws_code: e.aws_code(), message: e.to_string() }
+    })?;
     // A disabled key says so, but only to whoever holds its secret: an
     // unsigned guess learns nothing about which keys exist.
     if let Some(k) = key.as_ref().filter(|k| k.disabled) {

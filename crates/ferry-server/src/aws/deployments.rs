@@ -225,7 +225,10 @@ pub async fn skip_wait(ctx: &Ctx<'_>, input: wire::DeploymentIdInput) -> AwsResu
     Ok(json!({}))
 }
 
-pub async fn put_hook_status(ctx: &Ctx<'_>, input: wire::PutLifecycleEventHookExecutionStatusInput) -> AwsResult<Value> {
+pub async fn put_hook_status(
+    ctx: &Ctx<'_>,
+    input: wire::PutLifecycleEventHookExecutionStatusInput,
+) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
     if let Some(status) = input.status.as_deref() {
         one_of(status, &["Succeeded", "Failed"], "InvalidLifecycleEventHookExecutionStatusException", "The status")?;

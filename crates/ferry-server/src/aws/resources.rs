@@ -338,7 +338,10 @@ pub async fn get_deployment_group(ctx: &Ctx<'_>, input: wire::DeploymentGroupNam
     Ok(json!({ "deploymentGroupInfo": json(&group_info(ctx, &group).await?)? }))
 }
 
-pub async fn batch_get_deployment_groups(ctx: &Ctx<'_>, input: wire::BatchGetDeploymentGroupsInput) -> AwsResult<Value> {
+pub async fn batch_get_deployment_groups(
+    ctx: &Ctx<'_>,
+    input: wire::BatchGetDeploymentGroupsInput,
+) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let names = Name::DeploymentGroup.check_list(input.deployment_group_names.as_deref(), 100)?;
     let mut infos = Vec::new();

@@ -813,7 +813,7 @@ class ScopeInjection(unittest.TestCase):
 
         def without_target(self, request):
             names = original(self, request)
-            names.pop("x-amz-target", None)
+            del names["x-amz-target"]
             return names
 
         SigV4Auth.headers_to_sign = without_target
@@ -838,3 +838,37 @@ class ScopeInjection(unittest.TestCase):
             raise AssertionError("a request signed for s3 was answered")
         except urllib.error.HTTPError as e:
             self.assertEqual(e.headers["x-amzn-ErrorType"], "IncompleteSignatureException")
+
+
+class ModelFile(unittest.TestCase):
+    def test_ferrys_copy_of_the_input_members_is_botocores(self):
+        """crates/ferry-aws/model-inputs.json (which a unit test holds every
+        input struct to) says what the installed botocore's model says."""
+        import json
+        path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "ferry-aws", "model-inputs.json")
+        with open(path) as f:
+            ours = json.load(f)
+        model = client().meta.service_model
+        for name in model.operation_names:
+            shape = model.operation_model(name).input_shape
+            self.assertEqual(ours["operations"][name], list(shape.members), name)
+        self.assertEqual(sorted(ours["operations"]), sorted(model.operation_names))
+        seen = {}
+
+        def walk(shape):
+            if shape.type_name == "structure":
+                if shape.name in seen:
+                    return
+                seen[shape.name] = list(shape.members)
+                for member in shape.members.values():
+                    walk(member)
+            elif shape.type_name == "list":
+                walk(shape.member)
+            elif shape.type_name == "map":
+                walk(shape.key)
+                walk(shape.value)
+
+        for name in model.operation_names:
+            for member in model.operation_model(name).input_shape.members.values():
+                walk(member)
+        self.assertEqual(ours["shapes"], seen)
