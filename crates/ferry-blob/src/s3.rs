@@ -193,6 +193,22 @@ impl S3Source {
         expected_etag: Option<&str>,
         limit: u64,
     ) -> Result<FetchedS3, FetchError> {
+        self.fetch_s3_counting(blobs, bucket, key, version, expected_etag, limit, Arc::default()).await
+    }
+
+    /// [`S3Source::fetch_s3`], adding each chunk's size to `progress` as it
+    /// arrives (to show a long copy's progress).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn fetch_s3_counting(
+        &self,
+        blobs: &LocalBlobs,
+        bucket: &str,
+        key: &str,
+        version: Option<&str>,
+        expected_etag: Option<&str>,
+        limit: u64,
+        progress: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Result<FetchedS3, FetchError> {
         // Empty strings are absent ones: no ETag check, the current version.
         let version = version.filter(|v| !v.is_empty());
         let expected_etag = expected_etag.map(unquote).filter(|e| !e.is_empty());
@@ -217,6 +233,9 @@ impl S3Source {
             let failure: Arc<Mutex<Option<String>>> = Arc::default();
             let seen = Arc::clone(&failure);
             let body = result.into_stream().map(move |chunk| {
+                if let Ok(bytes) = &chunk {
+                    progress.fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
                 chunk.map_err(|e| {
                     let message = e.to_string();
                     *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(message.clone());

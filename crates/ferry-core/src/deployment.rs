@@ -469,6 +469,19 @@ pub struct Deployment {
     /// The group's triggers when it was created: where its notices go.
     #[serde(default)]
     pub triggers: Vec<crate::resources::Trigger>,
+    /// Set while the server copies the revision's bytes in (S3, git): the
+    /// deployment waits, Created or Queued, until its bundle is pinned
+    /// ([`crate::machine::Input::BundleReady`]) or the copy fails
+    /// ([`crate::machine::Input::BundleFailed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetching: Option<Fetching>,
+}
+
+/// A revision copy in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fetching {
+    /// When the copy began.
+    pub since: Millis,
 }
 
 impl Deployment {
@@ -503,6 +516,7 @@ impl Deployment {
             blue_green: None,
             alarms: Default::default(),
             bake_until: None,
+            fetching: None,
             triggers: Vec::new(),
         }
     }

@@ -56,6 +56,12 @@ pub enum Input {
     ShiftFinished { succeeded: bool, message: String },
     /// The original instances were terminated (or one could not be).
     TerminationFinished { succeeded: bool, message: String },
+    /// The revision's bytes are in the server's blob store: pin them; the
+    /// deployment may start.
+    BundleReady { bundle: crate::deployment::Bundle },
+    /// The revision's bytes could not be copied in: the deployment fails
+    /// before it starts.
+    BundleFailed { code: ErrorCode, message: String },
 }
 
 /// The waits ContinueDeployment ends.
@@ -220,7 +226,9 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
                 }
             }
             if matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
-                // It never started: nothing runs, nothing to wait for.
+                // It never started: nothing runs, nothing to wait for (a
+                // revision copy still running is ignored when it ends).
+                d.fetching = None;
                 d.start_time.get_or_insert(now);
                 let stop = d.stop.clone().expect("just set");
                 finish(d, DeploymentStatus::Stopped, stop.code, stop.message, now, &mut effects);
@@ -246,12 +254,28 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
         Input::TerminationFinished { succeeded, message } => {
             blue_green::termination_finished(d, succeeded, message, now, &mut effects)
         }
+        Input::BundleReady { bundle } => {
+            if d.fetching.take().is_some() {
+                d.revision.bundle = Some(bundle);
+            }
+        }
+        Input::BundleFailed { code, message } => {
+            if d.fetching.take().is_some() && matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
+                d.start_time.get_or_insert(now);
+                finish(d, DeploymentStatus::Failed, code, message, now, &mut effects);
+            }
+        }
     }
     effects
 }
 
+/// Whether a waiting deployment has what it needs to start (its bundle).
+pub fn ready_to_start(d: &Deployment) -> bool {
+    d.fetching.is_none()
+}
+
 fn start(d: &mut Deployment, instances: Vec<String>, now: Millis, effects: &mut Vec<Effect>) {
-    if !matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
+    if !matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) || !ready_to_start(d) {
         return;
     }
     d.status = DeploymentStatus::InProgress;

@@ -331,6 +331,30 @@ pub struct DeploymentView {
     pub deployment_type: String,
     #[serde(default)]
     pub blue_green: Option<BlueGreenView>,
+    /// While the server copies the revision in (the deployment waits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetching: Option<FetchingView>,
+}
+
+/// A revision copy in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchingView {
+    /// When it began (epoch milliseconds).
+    pub since: u64,
+    /// Bytes copied so far (when this server runs the copy).
+    pub bytes: Option<u64>,
+}
+
+impl FetchingView {
+    /// "copying the revision to the server: 12.0 MiB so far".
+    pub fn describe(&self) -> String {
+        match self.bytes {
+            Some(bytes) => {
+                format!("copying the revision to the server: {:.1} MiB so far", bytes as f64 / (1 << 20) as f64)
+            }
+            None => "copying the revision to the server".to_string(),
+        }
+    }
 }
 
 fn in_place() -> String {

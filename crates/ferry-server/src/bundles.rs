@@ -6,6 +6,9 @@
 //! appspec never changes; an S3 object is HEADed and reused while its ETag
 //! (and version) match what was fetched before.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
 use ferry_blob::{FetchError, GitSource, LocalBlobs, S3Source};
 use ferry_core::deployment::Bundle;
 use ferry_core::resources::{Revision, RevisionLocation};
@@ -23,11 +26,60 @@ pub struct Fetcher {
     pub max_bundle_bytes: u64,
 }
 
+/// What a new deployment's bundle is: pinned at once, or copied in later.
+#[derive(Debug)]
+pub enum Pin {
+    Now(Bundle),
+    /// The revision passed the cheap checks (the S3 object exists, with
+    /// the registered ETag and version, within the size limit); its bytes
+    /// are still to be copied in ([`Fetcher::materialize`]).
+    Later,
+}
+
 impl Fetcher {
+    /// Decides, cheaply, how a new deployment of `revision` gets its bytes:
+    /// what is already here (uploads, a current earlier copy, an inline
+    /// appspec) is pinned now; an S3 object is HEADed (so a missing object,
+    /// another ETag or version, or one too large is refused with a clear
+    /// error); a copy is left for later. Updates `revision` as
+    /// `materialize` does when it pins now.
+    pub async fn prepare(&self, revision: &mut Revision) -> Result<Pin, FetchError> {
+        match &revision.location {
+            RevisionLocation::Blob { .. } | RevisionLocation::Content { .. } => {
+                self.materialize(revision, &Arc::default()).await.map(Pin::Now)
+            }
+            RevisionLocation::S3 { bucket, key, version, etag } => {
+                let now = self.s3.stat_s3(bucket, key, version.as_deref()).await?;
+                check_registered_etag(etag.as_deref(), &now.etag)?;
+                let limit =
+                    if is_appspec_type(&revision.bundle_type) { MAX_APPSPEC_BYTES } else { self.max_bundle_bytes };
+                if now.size > limit {
+                    return Err(FetchError::Blob(ferry_blob::BlobError::TooLarge(limit)));
+                }
+                if let Some(cached) = self.reusable(revision).await {
+                    let same_etag = cached.etag.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&now.etag));
+                    if same_etag && cached.version == now.version {
+                        return Ok(Pin::Now(cached));
+                    }
+                }
+                Ok(Pin::Later)
+            }
+            RevisionLocation::GitHub { repository, .. } => {
+                if let Some(cached) = self.reusable(revision).await {
+                    return Ok(Pin::Now(cached));
+                }
+                // The location must at least be one the server may fetch.
+                self.git.resolve(repository)?;
+                Ok(Pin::Later)
+            }
+        }
+    }
+
     /// Makes sure `revision`'s bytes are in the blob store and returns them
-    /// as a bundle to pin. Updates `revision.last_fetch`, `sha256` and
-    /// `size` when it fetched (the caller persists the revision).
-    pub async fn materialize(&self, revision: &mut Revision) -> Result<Bundle, FetchError> {
+    /// as a bundle to pin, counting the bytes copied in `progress`. Updates
+    /// `revision.last_fetch`, `sha256` and `size` when it fetched (the
+    /// caller persists the revision).
+    pub async fn materialize(&self, revision: &mut Revision, progress: &Arc<AtomicU64>) -> Result<Bundle, FetchError> {
         let bundle = match &revision.location {
             RevisionLocation::Blob { key } => {
                 return Ok(Bundle {
@@ -52,7 +104,17 @@ impl Fetcher {
                 }
                 let limit =
                     if is_appspec_type(&revision.bundle_type) { MAX_APPSPEC_BYTES } else { self.max_bundle_bytes };
-                let fetched = s3.fetch_s3(&self.blobs, bucket, key, version.as_deref(), etag.as_deref(), limit).await?;
+                let fetched = s3
+                    .fetch_s3_counting(
+                        &self.blobs,
+                        bucket,
+                        key,
+                        version.as_deref(),
+                        etag.as_deref(),
+                        limit,
+                        Arc::clone(progress),
+                    )
+                    .await?;
                 let mut bundle = Bundle {
                     blob_key: fetched.info.key,
                     sha256: fetched.info.sha256,

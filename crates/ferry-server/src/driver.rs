@@ -81,8 +81,10 @@ pub struct NewDeployment {
     /// The revision (see [`Driver::resolve_revision`]), persisted with the
     /// deployment (its use times and groups are updated).
     pub revision: Revision,
-    /// Its bytes, pinned for the deployment (see `bundles::Fetcher`).
-    pub bundle: Bundle,
+    /// Its bytes, pinned for the deployment (see `bundles::Fetcher`);
+    /// `None` while they are still being copied in (`fetches`): the
+    /// deployment then waits for them.
+    pub bundle: Option<Bundle>,
     /// `None`: the group's config.
     pub config_name: Option<String>,
     pub description: Option<String>,
@@ -381,7 +383,7 @@ impl Driver {
             group_id: group.id.clone(),
             config_name: config.name.clone(),
             minimum_healthy_hosts: minimum,
-            revision: RevisionRef { bundle: Some(request.bundle.clone()), ..revision_ref(&revision) },
+            revision: RevisionRef { bundle: request.bundle.clone(), ..revision_ref(&revision) },
             previous_revision: previous,
             creator: Creator::User,
             description: request.description.clone(),
@@ -410,6 +412,7 @@ impl Driver {
             blue_green,
             alarms: request.alarms.clone().unwrap_or_else(|| group.alarms.clone()),
             bake_until: None,
+            fetching: request.bundle.is_none().then_some(ferry_core::deployment::Fetching { since: now }),
             triggers: group.triggers.clone(),
         };
         let id = deployment.id.clone();
@@ -433,6 +436,40 @@ impl Driver {
         drop(_guard);
         self.notify_all(&notify);
         Ok(id)
+    }
+
+    /// A revision copy of a deployment created waiting for one ended: pin
+    /// the bytes (and keep the copy on the revision for later deployments)
+    /// and start the group's next deployment, or fail the deployment.
+    pub async fn bundle_fetched(
+        &self,
+        deployment_id: &str,
+        outcome: Result<(Bundle, Revision), (ErrorCode, String)>,
+    ) -> Result<(), DriverError> {
+        let input = match outcome {
+            Ok((bundle, revision)) => {
+                let _guard = self.lock.lock().await;
+                self.commit(Changes { put_revisions: vec![revision], ..Default::default() }).await?;
+                drop(_guard);
+                Input::BundleReady { bundle }
+            }
+            Err((code, message)) => Input::BundleFailed { code, message },
+        };
+        let deployment = self.apply(deployment_id, input).await?;
+        let guard = self.lock.lock().await;
+        let notify = self.start_next(&deployment.group_id).await?;
+        drop(guard);
+        self.notify_all(&notify);
+        Ok(())
+    }
+
+    /// Deployments waiting for their revision's bytes, with the revision.
+    pub fn waiting_for_bundles(&self) -> Vec<(String, String)> {
+        self.live_deployments()
+            .into_iter()
+            .filter(|d| d.fetching.is_some() && !d.status.is_terminal())
+            .map(|d| (d.id, d.revision.id))
+            .collect()
     }
 
     /// Applies `input` to a deployment; returns the deployment as persisted
@@ -745,6 +782,7 @@ impl Driver {
             // A rollback is not stopped by the alarm that may have caused it.
             alarms: Default::default(),
             bake_until: None,
+            fetching: None,
             triggers: group.triggers.clone(),
         }
     }
@@ -768,6 +806,11 @@ impl Driver {
             waiting.retain(|d| matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued));
             waiting.sort_by_key(|d| (d.creator != Creator::Rollback, d.create_time));
             let Some(next) = waiting.into_iter().next() else { return Ok(notify) };
+            if !machine::ready_to_start(&next) {
+                // Its bytes are still being copied in; it starts (and the
+                // ones behind it after it) once they are.
+                return Ok(notify);
+            }
             let start = match next.deployment_type {
                 ferry_core::deployment::DeploymentType::BlueGreen => {
                     let (green, blue) = self.blue_green_fleets(&next).await?;

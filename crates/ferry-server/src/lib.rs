@@ -21,6 +21,7 @@ mod console;
 mod driver;
 mod error;
 mod events;
+mod fetches;
 mod keys;
 mod metrics;
 mod native;
@@ -125,6 +126,8 @@ pub(crate) struct AppState {
     pub join_token_hash: Arc<String>,
     /// The bearer token `/metrics` accepts.
     pub metrics_token: Arc<String>,
+    /// Revision copies running in the background, and how far they got.
+    pub fetch_progress: fetches::Progress,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,7 +209,9 @@ pub async fn serve(
         config: config.clone(),
         join_token_hash: Arc::new(secrets),
         metrics_token: Arc::new(bootstrap::metrics_token(&config).map_err(ServerError::Setup)?),
+        fetch_progress: fetches::Progress::default(),
     };
+    fetches::resume(&state);
     let app = router(state);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -300,11 +300,17 @@ pub(crate) async fn create_deployment_from(state: &AppState, body: api::CreateDe
     };
     state.driver.group(&body.application_name, &body.group_name).await?;
     let mut revision = state.driver.resolve_revision(&body.application_name, body.revision_id.as_deref()).await?;
-    let bundle = state
+    let pin = state
         .fetcher
-        .materialize(&mut revision)
+        .prepare(&mut revision)
         .await
         .map_err(|e| ApiError::bad_request("InvalidRevision", format!("revision {}: {e}", revision.id)))?;
+    let revision_id = revision.id.clone();
+    let bundle = match pin {
+        crate::bundles::Pin::Now(bundle) => Some(bundle),
+        crate::bundles::Pin::Later => None,
+    };
+    let copy_later = bundle.is_none();
     let id = state
         .driver
         .create_deployment(NewDeployment {
@@ -333,6 +339,9 @@ pub(crate) async fn create_deployment_from(state: &AppState, body: api::CreateDe
             alarms: None,
         })
         .await?;
+    if copy_later {
+        crate::fetches::spawn(state, id.clone(), revision_id);
+    }
     Ok(id)
 }
 
@@ -374,6 +383,9 @@ async fn get_deployment(
         e => e.into(),
     })?;
     let mut view = views::deployment(&d);
+    if let Some(fetching) = view.fetching.as_mut() {
+        fetching.bytes = state.fetch_progress.bytes(&d.id);
+    }
     if let Ok(group) = state.store.get_group_by_id(&d.group_id).await {
         for name in &group.target_groups {
             if let Ok(tg) = state.store.get_target_group(name).await {

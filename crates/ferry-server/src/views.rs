@@ -220,6 +220,7 @@ pub fn deployment(d: &Deployment) -> api::DeploymentView {
             skipped: o.skipped,
             ready: o.ready,
         },
+        fetching: d.fetching.as_ref().map(|f| api::FetchingView { since: f.since, bytes: None }),
         rollback_deployment_id: d.rollback_info.rollback_deployment_id.clone(),
         rollback_triggering_deployment_id: d.rollback_info.rollback_triggering_deployment_id.clone(),
         rollback_message: d.rollback_info.rollback_message.clone(),

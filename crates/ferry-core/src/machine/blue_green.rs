@@ -45,7 +45,7 @@ fn labelled(d: &Deployment, label: Label) -> Vec<usize> {
 }
 
 pub(super) fn start(d: &mut Deployment, green: Vec<String>, blue: Vec<String>, now: Millis, effects: &mut Vec<Effect>) {
-    if !matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
+    if !matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) || !super::ready_to_start(d) {
         return;
     }
     let Some(bg) = d.blue_green.as_mut() else { return };

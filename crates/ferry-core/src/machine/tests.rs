@@ -554,3 +554,50 @@ mod blue_green {
         assert_eq!(d.status, DeploymentStatus::Stopped);
     }
 }
+
+#[test]
+fn a_deployment_whose_bundle_is_still_copied_waits_then_starts_or_fails() {
+    use crate::deployment::{Bundle, Fetching};
+    let bundle = Bundle {
+        blob_key: "sha256/ab".into(),
+        sha256: "ab".into(),
+        size: 3,
+        bundle_type: "zip".into(),
+        etag: None,
+        version: None,
+    };
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    d.revision.bundle = None;
+    d.fetching = Some(Fetching { since: 0 });
+    assert!(!ready_to_start(&d));
+    step(&mut d, Input::Start { instances: hosts(1) }, 1);
+    assert_eq!(d.status, DeploymentStatus::Created, "no start without the bytes");
+    step(&mut d, Input::BundleReady { bundle: bundle.clone() }, 2);
+    assert!(ready_to_start(&d));
+    assert_eq!(d.revision.bundle.as_ref(), Some(&bundle));
+    step(&mut d, Input::Start { instances: hosts(1) }, 3);
+    assert_eq!(d.status, DeploymentStatus::InProgress);
+    // A late second report changes nothing.
+    step(&mut d, Input::BundleFailed { code: ErrorCode::RevisionMissing, message: "gone".into() }, 4);
+    assert_eq!(d.status, DeploymentStatus::InProgress);
+
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    d.fetching = Some(Fetching { since: 0 });
+    d.status = DeploymentStatus::Queued;
+    step(&mut d, Input::BundleFailed { code: ErrorCode::RevisionMissing, message: "no such key".into() }, 5);
+    assert_eq!(d.status, DeploymentStatus::Failed);
+    assert_eq!(
+        d.error.as_ref().map(|e| (e.code, e.message.as_str())),
+        Some((ErrorCode::RevisionMissing, "no such key"))
+    );
+    assert_eq!(d.complete_time, Some(5));
+    assert!(d.fetching.is_none());
+
+    // Stopped while copying: it ends Stopped, and the copy's result is ignored.
+    let mut d = deployment(MinimumHealthyHosts::HostCount(0));
+    d.fetching = Some(Fetching { since: 0 });
+    step(&mut d, Input::Stop { rollback: None, code: ErrorCode::ManualStop, message: "stop".into() }, 6);
+    assert_eq!(d.status, DeploymentStatus::Stopped);
+    step(&mut d, Input::BundleReady { bundle }, 7);
+    assert_eq!(d.status, DeploymentStatus::Stopped);
+}

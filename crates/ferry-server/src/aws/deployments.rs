@@ -72,9 +72,17 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
             }
         }
     };
-    // The bytes are copied in (or found current) now, so every host gets
-    // the same ones and a bad revision is refused here, not on each host.
-    let bundle = ctx.state.fetcher.materialize(&mut revision).await.map_err(fetch_error)?;
+    // What is cheap to check is checked now (a missing S3 object, another
+    // ETag, too large: refused here, not on each host); the bytes are then
+    // pinned now if they are here, else copied in the background while the
+    // deployment waits (a large bundle must not outlast the caller's timeout).
+    let pin = ctx.state.fetcher.prepare(&mut revision).await.map_err(fetch_error)?;
+    let revision_id = revision.id.clone();
+    let bundle = match pin {
+        crate::bundles::Pin::Now(bundle) => Some(bundle),
+        crate::bundles::Pin::Later => None,
+    };
+    let copy_later = bundle.is_none();
     let id = ctx
         .state
         .driver
@@ -97,6 +105,9 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
         })
         .await
         .map_err(driver_error)?;
+    if copy_later {
+        crate::fetches::spawn(ctx.state, id.clone(), revision_id);
+    }
     Ok(json!({ "deploymentId": id }))
 }
 
@@ -115,6 +126,10 @@ async fn info(ctx: &Ctx<'_>, d: &Deployment) -> AwsResult<wire::DeploymentInfo> 
         None => None,
     };
     let mut info = convert::deployment_info(d, revision, previous);
+    if let Some(f) = &d.fetching {
+        let view = ferry_proto::api::FetchingView { since: f.since, bytes: ctx.state.fetch_progress.bytes(&d.id) };
+        info.deployment_status_messages.push(view.describe());
+    }
     if (d.blue_green.is_some() || d.lifecycle_events.iter().any(|e| e == "BlockTraffic"))
         && let Ok(group) = ctx.state.store.get_group_by_id(&d.group_id).await
     {

@@ -122,11 +122,11 @@ async fn apply_group_input(
     group: &mut DeploymentGroup,
     input: wire::GroupSettings<'_>,
 ) -> AwsResult<()> {
-    if let Some(role) = input.service_role_arn.as_deref().filter(|r| !r.is_empty()) {
+    if let Some(role) = input.service_role_arn.filter(|r| !r.is_empty()) {
         check_role(role)?;
         group.service_role_arn = Some(role.to_string());
     }
-    if let Some(name) = input.deployment_config_name.as_deref() {
+    if let Some(name) = input.deployment_config_name {
         group.deployment_config_name = ctx.server_config(name).await?.name;
     }
     if let Some(filters) = &input.on_premises_instance_tag_filters {
@@ -161,7 +161,7 @@ async fn apply_group_input(
             "ec2TagFilters and ec2TagSet cannot be used together.",
         ));
     }
-    if let Some(names) = input.auto_scaling_groups.as_deref().filter(|n| !n.is_empty()) {
+    if let Some(names) = input.auto_scaling_groups.filter(|n| !n.is_empty()) {
         return Err(AwsError::new(
             "InvalidAutoScalingGroupException",
             format!(
@@ -187,7 +187,7 @@ async fn apply_group_input(
     if let Some(rollback) = &input.auto_rollback_configuration {
         group.auto_rollback = convert::parse_auto_rollback(rollback)?;
     }
-    if let Some(strategy) = input.outdated_instances_strategy.as_deref() {
+    if let Some(strategy) = input.outdated_instances_strategy {
         group.outdated_instances_strategy = convert::parse_outdated_instances_strategy(strategy)?;
     }
     if let Some(style) = &input.deployment_style {
@@ -232,7 +232,7 @@ async fn apply_group_input(
             "WITH_TRAFFIC_CONTROL needs a loadBalancerInfo naming at least one target group.",
         ));
     }
-    if input.ecs_services.as_deref().is_some_and(|s| !s.is_empty()) {
+    if input.ecs_services.is_some_and(|s| !s.is_empty()) {
         return Err(AwsError::new(
             "InvalidECSServiceException",
             "ECS services belong to the ECS compute platform, which ferry does not support.",

@@ -277,6 +277,9 @@ fn block(view: &DeploymentView, now: u64, max_lines: usize) -> Vec<String> {
         ),
         format!("  {}", overview(&view.overview)),
     ];
+    if let Some(fetching) = &view.fetching {
+        lines.push(format!("  {}", fetching.describe()));
+    }
     if let Some(bg) = &view.blue_green {
         lines.push(format!("  blue/green {}: {}% of traffic on green ({})", bg.phase, bg.green_share, bg.routing));
     }

@@ -106,6 +106,9 @@ fn describe(v: &DeploymentView, now: u64) -> Vec<String> {
         field("rollback", m.to_string());
     }
     field("instances", deploy::overview(&v.overview));
+    if let Some(fetching) = &v.fetching {
+        field("revision copy", format!("{}, since {}", fetching.describe(), at(fetching.since)));
+    }
     if let Some(bg) = &v.blue_green {
         let mut text = format!("{}, {}% of traffic on green, {}", bg.phase, bg.green_share, bg.routing);
         if let Some(deadline) = bg.deadline {

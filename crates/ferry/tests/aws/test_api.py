@@ -457,9 +457,21 @@ class RevisionsAndDeployments(unittest.TestCase):
         self.assertEqual(wait_done(cd, d)["status"], "Succeeded")
         self.assertEqual(installed_versions("api-git"), ["g1"] * 3)
         self.assertIn(f"BUNDLE_COMMIT={commit}\n", harness.host_log("api-git", 0, "bundle-env"))
+        # A revision that cannot be copied in is no API error (the copy runs
+        # after the call answered): the deployment fails with the reason, as
+        # CodeDeploy's do when their revision cannot be downloaded.
         bad = {"revisionType": "GitHub", "gitHubLocation": {"repository": repo, "commitId": "0" * 40}}
+        d = cd.create_deployment(applicationName="api-git", deploymentGroupName="web", revision=bad)["deploymentId"]
+        info = wait_done(cd, d)
+        self.assertEqual(info["status"], "Failed")
+        self.assertIn(info["errorInformation"]["code"], ("REVISION_MISSING", "INVALID_REVISION"), info)
+        self.assertIn("0" * 40, info["errorInformation"]["message"])
+        self.assertEqual(info["deploymentOverview"]["Succeeded"], 0)
+        self.assertEqual(installed_versions("api-git"), ["g1"] * 3)
+        # A location the server may not fetch from is still refused at once.
+        odd = {"revisionType": "GitHub", "gitHubLocation": {"repository": "not a repo", "commitId": commit}}
         self.assertEqual(error_code(cd.create_deployment, applicationName="api-git", deploymentGroupName="web",
-                                    revision=bad), "InvalidRevisionException")
+                                    revision=odd), "InvalidRevisionException")
 
         # An appspec alone (nothing to install, no scripts to run).
         appspec = "version: 0.0\nos: linux\n"
