@@ -279,11 +279,8 @@ pub(crate) async fn read_bodies(State(state): State<AppState>, request: Request,
     let limits = &state.config.limits;
     let aws = request.uri().path() == "/";
     let route = Route::of(request.method(), request.uri().path());
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let free = limits.unauthenticated_body;
     let max = match route {
         Route::BundleUpload => {
@@ -319,22 +316,33 @@ pub(crate) async fn read_bodies(State(state): State<AppState>, request: Request,
     }
     let (parts, mut body) = request.into_parts();
     let read = async {
-        let mut buffer = Vec::with_capacity(declared.map_or(0, |n| n as usize).min(max));
+        // The pieces are joined once, at their final size: growing one buffer
+        // by doubling would leave the allocator's arenas fragmented.
+        let mut pieces: Vec<Bytes> = Vec::new();
+        let mut length = 0usize;
         while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
             let Ok(data) = frame.map_err(|_| Refused::unreadable())?.into_data() else { continue };
-            let after = buffer.len() + data.len();
-            if after > max {
+            length += data.len();
+            if length > max {
                 return Err(Refused::too_large(max, signed));
             }
             // Beyond what was reserved (a body without a length), take more as it comes.
-            if after > reserved.max(free) {
-                let more = after - reserved.max(free);
+            if length > reserved.max(free) {
+                let more = length - reserved.max(free);
                 held.push(state.body_budget.try_take(more).ok_or_else(Refused::busy)?);
-                reserved = after;
+                reserved = length;
             }
-            buffer.extend_from_slice(&data);
+            pieces.push(data);
         }
-        Ok(Bytes::from(buffer))
+        Ok(match pieces.len() {
+            0 => Bytes::new(),
+            1 => pieces.remove(0),
+            _ => {
+                let mut joined = Vec::with_capacity(length);
+                pieces.iter().for_each(|piece| joined.extend_from_slice(piece));
+                Bytes::from(joined)
+            }
+        })
     };
     let bytes = match tokio::time::timeout(limits.body_read_timeout, read).await {
         Ok(Ok(bytes)) => bytes,
@@ -351,19 +359,17 @@ pub(crate) async fn read_bodies(State(state): State<AppState>, request: Request,
 /// enabled access key, dated within the signature's window. Cheap: neither
 /// the body nor the signature is looked at (the handler verifies both).
 async fn plausibly_signed(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(key_id) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(sigv4_key_id)
-    else {
+    let Some(key_id) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(sigv4_key_id) else {
         return false;
     };
-    let dated = headers
-        .get("x-amz-date")
-        .and_then(|v| v.to_str().ok())
-        .and_then(ferry_sigv4::parse_amz_date)
-        .is_some_and(|at| {
-            let now = SystemTime::now();
-            let skew = now.duration_since(at).or_else(|_| at.duration_since(now)).unwrap_or_default();
-            skew <= Duration::from_secs(15 * 60)
-        });
+    let dated =
+        headers.get("x-amz-date").and_then(|v| v.to_str().ok()).and_then(ferry_sigv4::parse_amz_date).is_some_and(
+            |at| {
+                let now = SystemTime::now();
+                let skew = now.duration_since(at).or_else(|_| at.duration_since(now)).unwrap_or_default();
+                skew <= Duration::from_secs(15 * 60)
+            },
+        );
     dated && state.store.get_access_key(key_id).await.is_ok_and(|key| !key.disabled)
 }
 
@@ -453,7 +459,10 @@ mod tests {
     fn routes_take_the_bodies_they_need() {
         assert_eq!(Route::of(&Method::POST, "/"), Route::Signed { max: AWS_MAX_BODY });
         assert_eq!(Route::of(&Method::POST, "/api/v1/applications/shop/revisions"), Route::BundleUpload);
-        assert_eq!(Route::of(&Method::GET, "/api/v1/applications/shop/revisions"), Route::Signed { max: NATIVE_MAX_BODY });
+        assert_eq!(
+            Route::of(&Method::GET, "/api/v1/applications/shop/revisions"),
+            Route::Signed { max: NATIVE_MAX_BODY }
+        );
         assert_eq!(Route::of(&Method::POST, "/api/v1/applications"), Route::Signed { max: NATIVE_MAX_BODY });
         assert_eq!(Route::of(&Method::POST, "/agent/v1/report"), Route::Signed { max: NATIVE_MAX_BODY });
         assert_eq!(Route::of(&Method::POST, "/agent/v1/enrol"), Route::Unsigned);

@@ -156,7 +156,8 @@ async fn connection(
     let _ = tcp.set_nodelay(true);
     match &edge.tls {
         Some(acceptor) => {
-            let handshake = tokio::time::timeout(edge.limits.handshake_timeout, crate::tls::handshake(acceptor, tcp, peer));
+            let handshake =
+                tokio::time::timeout(edge.limits.handshake_timeout, crate::tls::handshake(acceptor, tcp, peer));
             let stream = tokio::select! {
                 done = handshake => match done {
                     Ok(Some(stream)) => stream,

@@ -41,7 +41,9 @@ impl Server {
             .spawn()
             .unwrap();
         let server = Server { tmp, child: Some(child), port };
-        wait_for("the server to answer", Duration::from_secs(20), || server.request("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        wait_for("the server to answer", Duration::from_secs(20), || {
+            server.request("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        });
         server
     }
 
@@ -100,7 +102,8 @@ impl Server {
     fn admin(&self) -> (String, String) {
         let text = std::fs::read_to_string(self.data().join("credentials")).unwrap();
         let value = |name: &str| {
-            text.lines().find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == name).map(|(_, v)| v.trim().to_string()))
+            text.lines()
+                .find_map(|l| l.split_once('=').filter(|(k, _)| k.trim() == name).map(|(_, v)| v.trim().to_string()))
         };
         (value("aws_access_key_id").unwrap(), value("aws_secret_access_key").unwrap())
     }
@@ -112,11 +115,12 @@ impl Server {
         for cert in rustls::pki_types::CertificateDer::pem_file_iter(self.data().join("tls/ca.pem")).unwrap() {
             roots.add(cert.unwrap()).unwrap();
         }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         Arc::new(config)
     }
 
@@ -124,7 +128,8 @@ impl Server {
     fn connect(&self, config: &Arc<rustls::ClientConfig>) -> std::io::Result<Tls> {
         let tcp = TcpStream::connect_timeout(&self.addr(), Duration::from_secs(2))?;
         tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
-        let tls = rustls::ClientConnection::new(config.clone(), self.addr().ip().into()).map_err(std::io::Error::other)?;
+        let tls =
+            rustls::ClientConnection::new(config.clone(), self.addr().ip().into()).map_err(std::io::Error::other)?;
         let mut stream = rustls::StreamOwned::new(tls, tcp);
         while stream.conn.is_handshaking() {
             stream.conn.complete_io(&mut stream.sock)?;
@@ -274,8 +279,14 @@ fn a_flood_of_large_slow_unauthenticated_uploads_keeps_memory_bounded() {
                     // real key, a third forge one and send no length.
                     let (auth, length) = match i % 3 {
                         0 => (String::new(), format!("content-length: {BODY}\r\n")),
-                        1 => (format!("authorization: {}\r\n", forged_authorization(&key_id)), format!("content-length: {BODY}\r\n")),
-                        _ => (format!("authorization: {}\r\n", forged_authorization(&key_id)), "transfer-encoding: chunked\r\n".to_string()),
+                        1 => (
+                            format!("authorization: {}\r\n", forged_authorization(&key_id)),
+                            format!("content-length: {BODY}\r\n"),
+                        ),
+                        _ => (
+                            format!("authorization: {}\r\n", forged_authorization(&key_id)),
+                            "transfer-encoding: chunked\r\n".to_string(),
+                        ),
                     };
                     let head = format!(
                         "POST / HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-amz-json-1.1\r\n\
@@ -359,7 +370,8 @@ fn a_flood_of_large_slow_unauthenticated_uploads_keeps_memory_bounded() {
 
 #[test]
 fn partial_headers_idle_connections_and_stalled_handshakes_are_closed() {
-    let server = Server::start(&["--header-read-timeout", "1s", "--idle-timeout", "2s", "--tls-handshake-timeout", "1s"]);
+    let server =
+        Server::start(&["--header-read-timeout", "1s", "--idle-timeout", "2s", "--tls-handshake-timeout", "1s"]);
     let config = server.client_config();
 
     // Partial headers: closed after the header timeout, not the idle one.
@@ -495,7 +507,10 @@ fn oversized_bodies_are_413_before_they_are_read_and_signed_large_ones_still_wor
         exchange(&server, &config, &signed_aws_request(&server, &admin, "CreateApplication", large.as_bytes()));
     assert_ne!(status, 413, "{body}");
     assert!(!body.contains("Signature"), "the signature of the large body was verified: {body}");
-    assert!(body.contains("applicationName") || body.contains("ValidationException") || body.contains("Invalid"), "{body}");
+    assert!(
+        body.contains("applicationName") || body.contains("ValidationException") || body.contains("Invalid"),
+        "{body}"
+    );
 
     // Unauthenticated, 100 KB, on each API: 413 without waiting for the body.
     let pad = "x".repeat(100_000);
