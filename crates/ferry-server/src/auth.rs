@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
 /// Largest JSON request body.
-const MAX_JSON_BODY: usize = 1 << 20;
+pub(crate) const MAX_JSON_BODY: usize = 1 << 20;
 const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// The verified caller of a request.

@@ -8,7 +8,9 @@
 //! - `native`: `/api/v1`, the API the `ferry` CLI uses.
 //! - `agent_api`: `/agent/v1`, the protocol agents speak.
 //! - `views`: domain types to native wire types.
-//! - `tls`: the listeners' certificate (given, or made by the server's own CA) and TLS accept loop.
+//! - `tls`: the listeners' certificate (given, or made by the server's own CA) and TLS handshake.
+//! - `listen`: accept loops, HTTP/1.1 connections, their limits and timeouts, bounded shutdown.
+//! - `limits`: connection and body limits; the middleware that reads request bodies.
 
 mod agent_api;
 mod alarms;
@@ -23,6 +25,8 @@ mod error;
 mod events;
 mod fetches;
 mod keys;
+pub mod limits;
+mod listen;
 mod metrics;
 mod native;
 pub mod random;
@@ -43,6 +47,7 @@ use ferry_store::Store;
 
 pub use bootstrap::{AdminCredentials, write_credentials_file};
 pub use driver::Driver;
+pub use limits::Limits;
 pub use tls::TlsMode;
 
 /// How the server is set up.
@@ -88,6 +93,8 @@ pub struct ServerConfig {
     /// HTTPS with the server's own CA (the default), given certificate
     /// files, or plain HTTP.
     pub tls: TlsMode,
+    /// Connections, timeouts and request-body memory.
+    pub limits: Limits,
 }
 
 impl ServerConfig {
@@ -111,6 +118,7 @@ impl ServerConfig {
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
             audit_retention: Some(Duration::from_secs(365 * 24 * 3600)),
             tls: TlsMode::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -128,6 +136,8 @@ pub(crate) struct AppState {
     pub metrics_token: Arc<String>,
     /// Revision copies running in the background, and how far they got.
     pub fetch_progress: fetches::Progress,
+    /// Memory request bodies may take beyond their free allowance (`limits`).
+    pub body_budget: limits::BodyBudget,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +220,7 @@ pub async fn serve(
         join_token_hash: Arc::new(secrets),
         metrics_token: Arc::new(bootstrap::metrics_token(&config).map_err(ServerError::Setup)?),
         fetch_progress: fetches::Progress::default(),
+        body_budget: limits::BodyBudget::new(&config.limits),
     };
     fetches::resume(&state);
     let app = router(state);
@@ -231,35 +242,14 @@ pub async fn serve(
         config.alarm_interval,
         stop_rx.clone(),
     ));
+    // One connection limit for all listeners.
+    let limiter = limits::ConnectionLimiter::new(&config.limits);
+    let edge = listen::Edge::new(app, config.limits.clone(), limiter, tls.as_ref().map(|t| t.config.clone()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
         tracing::info!(?addr, tls = tls.is_some(), "listening");
-        let app = app.clone();
-        let mut stop = stop_rx.clone();
-        let stopped = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        // Peer addresses tell the server where its agents' hosts are.
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        servers.push(match &tls {
-            Some(tls) => {
-                let listener = tls::TlsListener::new(listener, tls.config.clone())
-                    .map_err(|e| ServerError::Setup(format!("cannot listen: {e}")))?;
-                // (`tap_io` also gives axum a way to take the peer address
-                // from a listener of ours; TCP_NODELAY is set before the handshake.)
-                let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
-                tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped).await })
-            }
-            None => {
-                // Without TCP_NODELAY a streamed body (a bundle download) waits
-                // ~40 ms behind its headers for the client's delayed ACK.
-                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                    let _ = tcp.set_nodelay(true);
-                });
-                tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stopped).await })
-            }
-        });
+        servers.push(tokio::spawn(listen::serve(listener, edge.clone(), stop_rx.clone())));
     }
     shutdown.await;
     tracing::info!("shutting down: draining polls");
@@ -305,6 +295,7 @@ async fn prune_forever(store: Store, config: Arc<ServerConfig>, mut stop: tokio:
 fn router(state: AppState) -> Router {
     let timing = axum::middleware::from_fn_with_state(state.clone(), metrics::time_requests);
     let auditing = axum::middleware::from_fn_with_state(state.clone(), audit::record);
+    let bodies = axum::middleware::from_fn_with_state(state.clone(), limits::read_bodies);
     Router::new()
         .merge(native::routes())
         .merge(agent_api::routes())
@@ -317,6 +308,8 @@ fn router(state: AppState) -> Router {
         .merge(metrics::routes())
         .merge(audit::routes())
         .layer(auditing)
+        // Outside the audit: a body refused unread leaves no audit entry to fill the disk with.
+        .layer(bodies)
         .layer(timing)
         .with_state(state)
 }

@@ -14,10 +14,10 @@
 //! ([`fingerprint`]); with given certificates, the CA is the last
 //! certificate of the `--tls-cert` file.
 //!
-//! [`TlsListener`] accepts TCP, sets TCP_NODELAY and completes each
-//! handshake in a task of its own (a slow client never holds up the accept
-//! loop), then hands the connection to axum. A client that speaks plain
-//! HTTP to the TLS port is answered `400` in plain text saying so.
+//! [`handshake`] completes each accepted connection's handshake (the accept
+//! loop in `listen` runs it in the connection's own task, within
+//! `--tls-handshake-timeout`). A client that speaks plain HTTP to the TLS
+//! port is answered `400` in plain text saying so.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -32,8 +32,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -71,8 +70,6 @@ const SERVER_VALIDITY: Duration = Duration::from_secs(2 * 365 * 24 * 3600);
 /// Certificates are valid from this long before they were made, so hosts
 /// whose clocks are a little behind accept them.
 const BACKDATE: Duration = Duration::from_secs(24 * 3600);
-/// Longest a client may take to complete its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Hex SHA-256 of a certificate's DER: what `openssl x509 -noout
 /// -fingerprint -sha256` prints, lower case and without colons.
@@ -364,88 +361,16 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), String> {
     result.map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// A listener that yields connections whose TLS handshake is complete.
-pub struct TlsListener {
-    incoming: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-    accepting: tokio::task::JoinHandle<()>,
-}
-
-impl TlsListener {
-    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
-        let local = listener.local_addr()?;
-        let (tx, incoming) = mpsc::channel(64);
-        let accepting = tokio::spawn(accept_forever(listener, TlsAcceptor::from(config), tx));
-        Ok(Self { incoming, local, accepting })
-    }
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        self.accepting.abort();
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.incoming.recv().await {
-            Some(connection) => connection,
-            // The accept loop ended (it never does on its own): accept nothing more.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
-async fn accept_forever(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // As axum does: errors of one connection are not the listener's.
-                if !matches!(
-                    e.kind(),
-                    std::io::ErrorKind::ConnectionRefused
-                        | std::io::ErrorKind::ConnectionAborted
-                        | std::io::ErrorKind::ConnectionReset
-                ) {
-                    tracing::error!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-                continue;
-            }
-        };
-        // Without TCP_NODELAY a streamed body (a bundle download) waits
-        // ~40 ms behind its headers for the client's delayed ACK.
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let ready = ready.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&acceptor, tcp, peer)).await {
-                Ok(Some(stream)) => {
-                    let _ = ready.send((stream, peer)).await;
-                }
-                Ok(None) => {}
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
-        });
-    }
-}
-
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE: u8 = 0x16;
 
-async fn handshake(acceptor: &TlsAcceptor, tcp: TcpStream, peer: SocketAddr) -> Option<TlsStream<TcpStream>> {
+/// Completes the TLS handshake of an accepted connection (the caller bounds
+/// its time); a client speaking plain HTTP is answered in plain HTTP.
+pub(crate) async fn handshake(
+    acceptor: &TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) -> Option<TlsStream<TcpStream>> {
     let mut first = [0u8; 1];
     match tcp.peek(&mut first).await {
         Ok(1) => {}

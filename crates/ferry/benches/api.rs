@@ -54,6 +54,9 @@ fn start_server(insecure: bool) -> Server {
         .arg(dir.path().join("data"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(insecure.then_some("--insecure-http"))
+        // The whole load comes from one address; at high rates it needs more
+        // connections than one client normally may open.
+        .args(["--max-connections-per-address", "4096"])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -39,7 +39,7 @@ use crate::driver::DriverError;
 
 /// Largest request body (CodeDeploy's requests are small; inline appspecs
 /// are the largest).
-const MAX_BODY: usize = 2 << 20;
+pub(crate) const MAX_BODY: usize = 2 << 20;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/", post(handle))
@@ -64,7 +64,8 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
     }
     let result = async {
         let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-            AwsError::new("SerializationException", format!("The request body exceeds {MAX_BODY} bytes."))
+            AwsError::new("RequestEntityTooLargeException", format!("The request body exceeds {MAX_BODY} bytes."))
+                .with_status(413)
         })?;
         let caller = verify_request(&state, Service::CodeDeploy, &parts, &body)
             .await

@@ -79,6 +79,50 @@ pub struct ServerArgs {
     /// Serve plain HTTP instead of HTTPS: for local development only.
     #[arg(long, env = "FERRY_INSECURE_HTTP")]
     insecure_http: bool,
+    /// Open connections in all; beyond it new connections are closed at once
+    /// (each agent keeps one open).
+    #[arg(long, default_value_t = 4096, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Open connections from one IP address (raise it for many agents behind one NAT address).
+    #[arg(long, default_value_t = 128, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections_per_address: u64,
+    /// Time a client has to complete its TLS handshake.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::output::parse_duration_ms)]
+    tls_handshake_timeout: u64,
+    /// Time from the first byte of a request to the end of its headers.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = super::output::parse_duration_ms)]
+    header_read_timeout: u64,
+    /// Time to receive a request body (for a bundle upload: the longest pause in it).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::output::parse_duration_ms)]
+    body_read_timeout: u64,
+    /// A connection with no request in flight is closed after this long.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::output::parse_duration_ms)]
+    idle_timeout: u64,
+    /// On SIGTERM, requests in flight get this long to finish before their
+    /// connections are closed (keep it below systemd's TimeoutStopSec).
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = super::output::parse_duration_ms)]
+    shutdown_timeout: u64,
+    /// Memory all request bodies being read may take together (beyond 16 KiB
+    /// each); a request that finds it taken is answered 503 with Retry-After.
+    #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_bytes)]
+    max_body_memory: u64,
+}
+
+/// `65536`, `64KiB`, `64MiB` or `1GiB`.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || format!("{text:?} is not a size like 65536, 64KiB, 64MiB or 1GiB");
+    let value: u64 = number.parse().map_err(|_| bad())?;
+    let factor: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    value.checked_mul(factor).ok_or_else(bad)
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
@@ -117,6 +161,17 @@ pub fn run(args: ServerArgs) -> ExitCode {
     config.retention = days(args.retention_days);
     config.audit_retention = days(args.audit_retention_days);
     config.webhook_secret = args.webhook_secret;
+    config.limits = ferry_server::Limits {
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        max_connections_per_address: usize::try_from(args.max_connections_per_address).unwrap_or(usize::MAX),
+        handshake_timeout: Duration::from_millis(args.tls_handshake_timeout.max(100)),
+        header_read_timeout: Duration::from_millis(args.header_read_timeout.max(100)),
+        body_read_timeout: Duration::from_millis(args.body_read_timeout.max(100)),
+        idle_timeout: Duration::from_millis(args.idle_timeout.max(100)),
+        shutdown_timeout: Duration::from_millis(args.shutdown_timeout),
+        body_memory: usize::try_from(args.max_body_memory).unwrap_or(usize::MAX),
+        ..ferry_server::Limits::default()
+    };
     config.poll_hold = Duration::from_secs(args.poll_hold_seconds.max(1));
     config.agent_lost_after = Duration::from_secs(args.agent_lost_after_seconds.max(2));
     if config.agent_lost_after <= config.poll_hold {
@@ -139,5 +194,21 @@ pub fn run(args: ServerArgs) -> ExitCode {
             tracing::error!(data_dir = %data_dir.display(), ?listen, "server failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_in_bytes_or_binary_units() {
+        assert_eq!(parse_bytes("65536"), Ok(65536));
+        assert_eq!(parse_bytes("16KiB"), Ok(16 << 10));
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
+        assert!(parse_bytes("64MB").is_err());
+        assert!(parse_bytes("MiB").is_err());
+        assert!(parse_bytes("99999999999999999999GiB").is_err());
     }
 }
