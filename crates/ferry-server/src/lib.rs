@@ -26,6 +26,7 @@ mod metrics;
 mod native;
 pub mod random;
 mod target_groups;
+mod throttle;
 pub mod tls;
 mod traffic;
 mod triggers;
@@ -125,6 +126,8 @@ pub(crate) struct AppState {
     pub join_token_hash: Arc<String>,
     /// The bearer token `/metrics` accepts.
     pub metrics_token: Arc<String>,
+    /// Back-off and audit limits for unauthenticated callers, per address.
+    pub throttles: Arc<throttle::Throttles>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,8 +209,9 @@ pub async fn serve(
         config: config.clone(),
         join_token_hash: Arc::new(secrets),
         metrics_token: Arc::new(bootstrap::metrics_token(&config).map_err(ServerError::Setup)?),
+        throttles: Arc::default(),
     };
-    let app = router(state);
+    let app = router(state.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let reconciler = tokio::spawn(driver.clone().reconcile_forever(stop_rx.clone()));
@@ -226,6 +230,7 @@ pub async fn serve(
         config.alarm_interval,
         stop_rx.clone(),
     ));
+    let audit_summaries = tokio::spawn(audit::summarise_forever(state.clone()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -267,6 +272,7 @@ pub async fn serve(
     balancers.abort();
     alarm_watcher.abort();
     pruner.abort();
+    audit_summaries.abort();
     // A delivery in flight is sent again after a restart (at least once).
     deliverer.abort();
     jobs.abort();
@@ -306,7 +312,7 @@ fn router(state: AppState) -> Router {
         .merge(aws::routes())
         .merge(keys::routes())
         .merge(target_groups::routes())
-        .merge(console::routes())
+        .merge(console::routes(state.config.tls != TlsMode::Off))
         .merge(alarms::routes())
         .merge(events::routes())
         .merge(metrics::routes())
