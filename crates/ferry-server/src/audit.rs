@@ -279,6 +279,34 @@ mod tests {
         assert_eq!(audited(&Method::POST, "/", Some("CodeDeploy_20141006.GetDeployment")), None);
     }
 
+    #[test]
+    fn caller_chosen_text_is_cut_and_escaped() {
+        assert_eq!(bounded("FKIAABC"), "FKIAABC");
+        assert_eq!(bounded("evil\nFORGED line\u{1b}[2J\u{9b}"), "evil\\nFORGED line\\u{1b}[2J\\u{9b}");
+        let huge = "K".repeat(1_900_000);
+        let cut = bounded(&huge);
+        assert_eq!(cut, format!("{}…[cut, 1900000 bytes in all]", "K".repeat(MAX_FIELD)));
+        // Escapes cannot make it long either.
+        assert!(bounded(&"\u{1b}".repeat(10_000)).len() < 1100);
+        // Every note takes bounded text.
+        let note = note_of(|| {
+            note_claimed_key(&huge);
+            note_target(huge.clone());
+            note_action(&huge);
+            note_error(&huge);
+        });
+        for field in [note.key_id, note.target, note.action, note.error] {
+            assert_eq!(field.as_deref(), Some(cut.as_str()));
+        }
+    }
+
+    fn note_of(f: impl FnOnce()) -> Note {
+        NOTE.sync_scope(RefCell::new(Note::default()), || {
+            f();
+            NOTE.with(|n| n.borrow().clone())
+        })
+    }
+
     #[tokio::test]
     async fn notes_are_per_request_and_ignored_outside_one() {
         note_caller("OUTSIDE", Role::Admin);

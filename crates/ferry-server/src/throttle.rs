@@ -212,6 +212,7 @@ impl RowLimiter {
         if !rows.table.contains_key(&ip) && rows.table.len() >= self.capacity {
             Self::end_windows(&mut rows, self.window, now, ended);
             if rows.table.len() >= self.capacity {
+                // Counted together, summarised by the periodic [`RowLimiter::ended`].
                 rows.overflow += 1;
                 return Admit::Suppress;
             }
@@ -238,6 +239,9 @@ impl RowLimiter {
         let mut rows = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let mut ended = Vec::new();
         Self::end_windows(&mut rows, self.window, now, &mut ended);
+        if rows.overflow > 0 {
+            ended.push(Suppressed { source: None, count: std::mem::take(&mut rows.overflow) });
+        }
         ended
     }
 
@@ -249,9 +253,6 @@ impl RowLimiter {
             }
             !over
         });
-        if rows.overflow > 0 {
-            ended.push(Suppressed { source: None, count: std::mem::take(&mut rows.overflow) });
-        }
     }
 }
 
@@ -345,6 +346,7 @@ mod tests {
         let written =
             (0..1000u32).filter(|i| rows.admit(IpAddr::from(i.to_be_bytes()), now, &mut ended) == Admit::Write).count();
         assert_eq!(written, 10);
+        assert!(ended.is_empty(), "no entry per refusal: {ended:?}");
         assert_eq!(rows.ended(now), vec![Suppressed { source: None, count: 990 }]);
     }
 }

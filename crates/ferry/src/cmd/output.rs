@@ -334,7 +334,7 @@ mod tests {
         assert_eq!(clean(&clean(hostile)), clean(hostile), "idempotent");
         let mut t = Table::new(&["KEY", "RESULT"]);
         t.row(vec!["\u{1b}[2Jx".into(), "401".into()]);
-        assert_eq!(t.lines(), vec!["KEY          RESULT", "\\u{1b}[2Jx  401"]);
+        assert_eq!(t.lines(), vec!["KEY         RESULT", "\\u{1b}[2Jx  401"]);
     }
 
     #[test]
