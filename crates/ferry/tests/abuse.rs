@@ -83,7 +83,7 @@ fn refused_calls_with_huge_fields_do_not_fill_the_disk() {
     if !fleet_supported() {
         return;
     }
-    let c = Cluster::start(ClusterOptions { hosts: 0, ..Default::default() });
+    let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
     let (db_before, log_before) = (db_size(&c), server_log(&c).len());
     // 50 each: sign-ins with a 12 KB key id, signed-looking calls claiming a
     // 48 KB key id, and calls to a 24 KB path; 7.2 MB of caller-chosen text.
@@ -141,7 +141,7 @@ fn failed_sign_ins_and_enrolments_back_off_per_address() {
     if !fleet_supported() {
         return;
     }
-    let c = Cluster::start(ClusterOptions { hosts: 0, ..Default::default() });
+    let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
     let (id, secret) = admin_key(&c);
     // Sign-ins: a few failures are answered; then the address waits.
     let statuses: Vec<u16> = (0..20).map(|_| sign_in(&c, &id, "wrong secret").0).collect();
@@ -244,7 +244,7 @@ fn signing_out_ends_the_session_on_the_server() {
     if !fleet_supported() {
         return;
     }
-    let c = Cluster::start(ClusterOptions { hosts: 0, ..Default::default() });
+    let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
     let (id, secret) = admin_key(&c);
     let (status, head, _) = sign_in(&c, &id, &secret);
     assert_eq!(status, 303, "{head}");
@@ -287,7 +287,7 @@ fn the_console_sends_hsts_over_tls_only_and_bearer_is_case_insensitive() {
     if !fleet_supported() {
         return;
     }
-    let c = Cluster::start(ClusterOptions { hosts: 0, ..Default::default() });
+    let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
     let (status, head, _) = request(&c, "GET", "/console/login", &[], "");
     assert_eq!(status, 200);
     assert!(head.to_ascii_lowercase().contains("strict-transport-security: max-age=31536000"), "{head}");
@@ -299,7 +299,7 @@ fn the_console_sends_hsts_over_tls_only_and_bearer_is_case_insensitive() {
     }
     assert_eq!(c.server_get("/metrics", &[("authorization", "bearer wrong")]).unwrap().0, 403);
 
-    let plain = Cluster::start(ClusterOptions { hosts: 0, insecure_http: true, ..Default::default() });
+    let plain = Cluster::start(ClusterOptions { hosts: 1, insecure_http: true, ..Default::default() });
     let (status, head, _) = request(&plain, "GET", "/console/login", &[], "");
     assert_eq!(status, 200);
     assert!(!head.to_ascii_lowercase().contains("strict-transport-security"), "{head}");
