@@ -782,8 +782,13 @@ pub fn parse_minimum_healthy_hosts(m: &wire::MinimumHealthyHosts) -> AwsResult<M
     let value = m.value.unwrap_or(0);
     let parsed = match m.kind.as_deref() {
         Some("HOST_COUNT") => {
-            let v =
-                u32::try_from(value).map_err(|_| invalid(format!("HOST_COUNT must be 0 or more (got {value}).")))?;
+            let v = u32::try_from(value).map_err(|_| {
+                invalid(if value < 0 {
+                    format!("HOST_COUNT must be 0 or more (got {value}).")
+                } else {
+                    format!("HOST_COUNT {value} is out of range: at most {} hosts.", u32::MAX)
+                })
+            })?;
             MinimumHealthyHosts::HostCount(v)
         }
         Some("FLEET_PERCENT") => {
@@ -1024,6 +1029,14 @@ mod tests {
     fn configs_rollbacks_and_alarms_are_checked() {
         let bad = wire::MinimumHealthyHosts { kind: Some("FLEET_PERCENT".into()), value: Some(100) };
         assert_eq!(parse_minimum_healthy_hosts(&bad).unwrap_err().code, "InvalidMinimumHealthyHostValueException");
+        let huge = wire::MinimumHealthyHosts { kind: Some("HOST_COUNT".into()), value: Some(99_999_999_999) };
+        let e = parse_minimum_healthy_hosts(&huge).unwrap_err();
+        assert_eq!(e.message, "HOST_COUNT 99999999999 is out of range: at most 4294967295 hosts.");
+        let negative = wire::MinimumHealthyHosts { kind: Some("HOST_COUNT".into()), value: Some(-1) };
+        assert_eq!(
+            parse_minimum_healthy_hosts(&negative).unwrap_err().message,
+            "HOST_COUNT must be 0 or more (got -1)."
+        );
         let on_without_events = wire::AutoRollbackConfiguration { enabled: Some(true), events: Some(vec![]) };
         assert_eq!(parse_auto_rollback(&on_without_events).unwrap_err().code, "InvalidAutoRollbackConfigException");
         let dup = wire::AlarmConfiguration {

@@ -54,12 +54,28 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Enrolment: the join token buys the host its own access key.
+/// Enrolment: the join token buys the host its own access key. After a
+/// few wrong tokens from one address, its enrolments are refused (429, with
+/// the wait) for an exponentially growing time, so the token cannot be
+/// guessed at network speed.
 async fn enrol(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Json(request): Json<wire::EnrolRequest>,
 ) -> ApiResult<Json<wire::EnrolResponse>> {
+    crate::audit::note_target(&request.name);
+    if let Err(wait) = state.throttles.enrol.check(peer.ip(), std::time::Instant::now()) {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TooManyFailedEnrolments",
+            format!(
+                "too many enrolments with a wrong join token from {}: wait {seconds} s before trying again \
+                 (each further failure doubles the wait)",
+                peer.ip()
+            ),
+        ));
+    }
     if request.protocol_version != ferry_proto::AGENT_PROTOCOL_VERSION {
         return Err(ApiError::bad_request(
             "UnsupportedAgentVersion",
@@ -75,13 +91,22 @@ async fn enrol(
     let secret = wire::JoinToken::parse(&request.join_token).map(|t| t.secret).unwrap_or_default();
     let presented = crate::bootstrap::hash_token(&secret);
     if !constant_time_eq(&presented, &state.join_token_hash) {
-        tracing::warn!(instance = %request.name, "enrolment refused: wrong join token");
+        let instance = crate::audit::bounded(&request.name);
+        tracing::warn!(%instance, address = %peer.ip(), "enrolment refused: wrong join token");
+        if let Some(block) = state.throttles.enrol.failed(peer.ip(), std::time::Instant::now()) {
+            tracing::warn!(
+                address = %peer.ip(),
+                seconds = block.as_secs(),
+                "too many enrolments with a wrong join token from this address; refusing its enrolments for a while"
+            );
+        }
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "InvalidJoinToken",
             "the join token is not valid for this server",
         ));
     }
+    state.throttles.enrol.succeeded(peer.ip());
     ferry_core::ids::validate_name(&request.name)
         .map_err(|e| ApiError::bad_request("InvalidInstanceName", format!("instance name: {e}")))?;
     let now = now_millis();

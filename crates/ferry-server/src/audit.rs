@@ -10,10 +10,19 @@
 //! so an acknowledged call is always on record. Agents' polls and reports
 //! are not audited (they are the deployment itself, in the event log).
 //!
+//! Whatever a caller chose (a claimed key id, a path, a name) is kept only
+//! as [`bounded`] text: control characters escaped and cut to
+//! [`MAX_FIELD`] characters. Refused calls of callers that did not
+//! authenticate are limited per address (`throttle::RowLimiter`): past
+//! the limit they are counted and recorded as one summary entry a minute,
+//! so refusals cannot fill the disk.
+//!
 //! Routes: `GET /api/v1/audit` (admins).
 
 use std::cell::RefCell;
-use std::net::SocketAddr;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::middleware::Next;
@@ -28,6 +37,30 @@ use crate::AppState;
 use crate::auth::Signed;
 use crate::driver::now_millis;
 use crate::error::ApiResult;
+use crate::throttle::{Admit, Suppressed};
+
+/// Longest text (in characters) kept of anything a caller chose, in audit
+/// entries and in log lines.
+pub const MAX_FIELD: usize = 128;
+
+/// `text` safe to store, log and print: control characters (C0, DEL, C1)
+/// and line or paragraph separators escaped (`\n`, `\u{1b}`), and cut to
+/// [`MAX_FIELD`] characters, the cut marked with how long it was.
+pub fn bounded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_FIELD + 32));
+    for (kept, c) in text.chars().enumerate() {
+        if kept >= MAX_FIELD {
+            let _ = write!(out, "…[cut, {} bytes in all]", text.len());
+            return out;
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            let _ = write!(out, "{}", c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// What is learnt about a call while it is handled.
 #[derive(Debug, Default, Clone)]
@@ -49,32 +82,32 @@ fn with_note(f: impl FnOnce(&mut Note)) {
 
 /// The key a request claims (before its signature is checked).
 pub fn note_claimed_key(key_id: &str) {
-    with_note(|n| n.key_id = Some(key_id.to_string()));
+    with_note(|n| n.key_id = Some(bounded(key_id)));
 }
 
 /// The verified caller.
 pub fn note_caller(key_id: &str, role: Role) {
     with_note(|n| {
-        n.key_id = Some(key_id.to_string());
+        n.key_id = Some(bounded(key_id));
         n.role = Some(role);
     });
 }
 
 /// The operation (for the AWS API, whose path says nothing).
 pub fn note_action(action: &str) {
-    with_note(|n| n.action = Some(action.to_string()));
+    with_note(|n| n.action = Some(bounded(action)));
 }
 
 /// What the call is about: `app`, `app/group`, a deployment id, a key id.
 pub fn note_target(target: impl Into<String>) {
     with_note(|n| {
-        n.target.get_or_insert_with(|| target.into());
+        n.target.get_or_insert_with(|| bounded(&target.into()));
     });
 }
 
 /// The error code the call was answered with.
 pub fn note_error(code: &str) {
-    with_note(|n| n.error = Some(code.to_string()));
+    with_note(|n| n.error = Some(bounded(code)));
 }
 
 /// Which API a path belongs to, and whether a request there is audited.
@@ -104,12 +137,9 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let Some(api) = audited(request.method(), request.uri().path(), aws_target.as_deref()) else {
         return next.run(request).await;
     };
-    let source = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip().to_string())
-        .unwrap_or_default();
-    let action = format!("{} {}", request.method(), request.uri().path());
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip());
+    let source = peer.map(|ip| ip.to_string()).unwrap_or_default();
+    let action = bounded(&format!("{} {}", request.method(), request.uri().path()));
     let (response, note) = NOTE
         .scope(RefCell::new(Note::default()), async move {
             let response = next.run(request).await;
@@ -127,11 +157,62 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         status: response.status().as_u16(),
         error: note.error.or_else(|| (response.status().as_u16() >= 400).then(|| "Error".to_string())),
     };
-    if let Err(e) = state.store.append_audit(&entry).await {
+    // Nobody is accountable for an unauthenticated refusal: past the
+    // address's limit it is only counted.
+    let mut ended = Vec::new();
+    let admit = if entry.role.is_none() && entry.refused() {
+        state.throttles.audit.admit(peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), Instant::now(), &mut ended)
+    } else {
+        Admit::Write
+    };
+    write_summaries(&state, &ended).await;
+    if admit == Admit::Write {
+        append(&state, &entry).await;
+    }
+    response
+}
+
+async fn append(state: &AppState, entry: &AuditEntry) {
+    if let Err(e) = state.store.append_audit(entry).await {
         // The change (if any) is made; losing its record is logged loudly.
         tracing::error!(error = %e, action = %entry.action, key = ?entry.key_id, "cannot write the audit log");
     }
-    response
+}
+
+/// The entry that stands for refusals counted but not recorded one by one.
+fn summary(s: &Suppressed, time: u64) -> AuditEntry {
+    AuditEntry {
+        time,
+        key_id: None,
+        role: None,
+        source: s.source.map(|ip| ip.to_string()).unwrap_or_else(|| "(many addresses)".into()),
+        api: "audit".into(),
+        action: "refused unauthenticated calls (summary)".into(),
+        target: Some(format!(
+            "{} more refused unauthenticated calls in a minute, past the limit of {} recorded one by one",
+            s.count,
+            crate::throttle::AUDIT_ROWS_PER_MINUTE
+        )),
+        status: 429,
+        error: Some("Summarised".into()),
+    }
+}
+
+async fn write_summaries(state: &AppState, ended: &[Suppressed]) {
+    for s in ended {
+        append(state, &summary(s, now_millis())).await;
+    }
+}
+
+/// Writes the summaries of rate-limited minutes that ended, every few
+/// seconds (so that the count of an address that went quiet is recorded too).
+pub async fn summarise_forever(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tick.tick().await;
+        let ended = state.throttles.audit.ended(Instant::now());
+        write_summaries(&state, &ended).await;
+    }
 }
 
 pub fn routes() -> Router<AppState> {
@@ -196,6 +277,34 @@ mod tests {
         assert_eq!(audited(&Method::POST, "/console/deployments/d-1/stop", None), Some("console"));
         assert_eq!(audited(&Method::POST, "/", Some("CodeDeploy_20141006.CreateDeployment")), Some("aws"));
         assert_eq!(audited(&Method::POST, "/", Some("CodeDeploy_20141006.GetDeployment")), None);
+    }
+
+    #[test]
+    fn caller_chosen_text_is_cut_and_escaped() {
+        assert_eq!(bounded("FKIAABC"), "FKIAABC");
+        assert_eq!(bounded("evil\nFORGED line\u{1b}[2J\u{9b}"), "evil\\nFORGED line\\u{1b}[2J\\u{9b}");
+        let huge = "K".repeat(1_900_000);
+        let cut = bounded(&huge);
+        assert_eq!(cut, format!("{}…[cut, 1900000 bytes in all]", "K".repeat(MAX_FIELD)));
+        // Escapes cannot make it long either.
+        assert!(bounded(&"\u{1b}".repeat(10_000)).len() < 1100);
+        // Every note takes bounded text.
+        let note = note_of(|| {
+            note_claimed_key(&huge);
+            note_target(huge.clone());
+            note_action(&huge);
+            note_error(&huge);
+        });
+        for field in [note.key_id, note.target, note.action, note.error] {
+            assert_eq!(field.as_deref(), Some(cut.as_str()));
+        }
+    }
+
+    fn note_of(f: impl FnOnce()) -> Note {
+        NOTE.sync_scope(RefCell::new(Note::default()), || {
+            f();
+            NOTE.with(|n| n.borrow().clone())
+        })
     }
 
     #[tokio::test]

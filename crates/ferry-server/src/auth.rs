@@ -243,6 +243,14 @@ pub fn describe(subject: Subject<'_>) -> String {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` header; the scheme is
+/// case-insensitive (RFC 9110, section 11.1).
+pub fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The access key id in `Credential=<id>/...`, if the header has one.
 fn access_key_from_authorization(header: &str) -> Option<&str> {
     let start = header.find("Credential=")? + "Credential=".len();
@@ -259,5 +267,15 @@ mod tests {
             "AWS4-HMAC-SHA256 Credential=AKID123/20250101/local/ferry/aws4_request, SignedHeaders=host, Signature=x";
         assert_eq!(super::access_key_from_authorization(h), Some("AKID123"));
         assert_eq!(super::access_key_from_authorization("Bearer x"), None);
+    }
+
+    #[test]
+    fn bearer_schemes_are_case_insensitive() {
+        for header in ["Bearer tok", "bearer tok", "BEARER  tok ", "bEaReR tok"] {
+            assert_eq!(super::bearer_token(header), Some("tok"), "{header:?}");
+        }
+        for header in ["Bearertok", "Basic tok", "Bearer ", "Bearer", ""] {
+            assert_eq!(super::bearer_token(header), None, "{header:?}");
+        }
     }
 }

@@ -31,6 +31,7 @@ mod metrics;
 mod native;
 pub mod random;
 mod target_groups;
+mod throttle;
 pub mod tls;
 mod traffic;
 mod triggers;
@@ -138,6 +139,8 @@ pub(crate) struct AppState {
     pub fetch_progress: fetches::Progress,
     /// Memory request bodies may take beyond their free allowance (`limits`).
     pub body_budget: limits::BodyBudget,
+    /// Back-off and audit limits for unauthenticated callers, per address.
+    pub throttles: Arc<throttle::Throttles>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -221,9 +224,10 @@ pub async fn serve(
         metrics_token: Arc::new(bootstrap::metrics_token(&config).map_err(ServerError::Setup)?),
         fetch_progress: fetches::Progress::default(),
         body_budget: limits::BodyBudget::new(&config.limits),
+        throttles: Arc::default(),
     };
     fetches::resume(&state);
-    let app = router(state);
+    let app = router(state.clone());
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let reconciler = tokio::spawn(driver.clone().reconcile_forever(stop_rx.clone()));
@@ -245,6 +249,7 @@ pub async fn serve(
     // One connection limit for all listeners.
     let limiter = limits::ConnectionLimiter::new(&config.limits);
     let edge = listen::Edge::new(app, config.limits.clone(), limiter, tls.as_ref().map(|t| t.config.clone()));
+    let audit_summaries = tokio::spawn(audit::summarise_forever(state.clone()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -262,6 +267,7 @@ pub async fn serve(
     balancers.abort();
     alarm_watcher.abort();
     pruner.abort();
+    audit_summaries.abort();
     // A delivery in flight is sent again after a restart (at least once).
     deliverer.abort();
     jobs.abort();
@@ -302,7 +308,7 @@ fn router(state: AppState) -> Router {
         .merge(aws::routes())
         .merge(keys::routes())
         .merge(target_groups::routes())
-        .merge(console::routes())
+        .merge(console::routes(state.config.tls != TlsMode::Off))
         .merge(alarms::routes())
         .merge(events::routes())
         .merge(metrics::routes())

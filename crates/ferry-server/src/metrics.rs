@@ -123,11 +123,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn scrape(State(state): State<AppState>, headers: HeaderMap, request: Request) -> ApiResult<Response> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    let bearer = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(crate::auth::bearer_token);
     match bearer {
         Some(token) if bool::from(token.as_bytes().ct_eq(state.metrics_token.as_bytes())) => {}
         Some(_) => return Err(ApiError::forbidden("the metrics token is not right")),

@@ -9,16 +9,29 @@
 //! signs everyone out**, and several server processes do not share sessions.
 //! Every request re-reads the key from the store, so a revoked or disabled
 //! key is signed out at its next request (a live stream ends within a tick).
+//! Signing out revokes the session on the server too: its MAC is kept in
+//! a revocation list until it would have expired anyway (bounded: when the
+//! list is full, signing out ends every session of that key issued so far),
+//! so a copied cookie stops working when its owner signs out.
+//!
+//! After a few failed sign-ins from one address, further attempts are
+//! answered 429 for an exponentially growing time without looking at the
+//! credentials (`throttle::Throttle`). A POST without a valid session is
+//! answered 401 with the sign-in page and an error, never a redirect that
+//! would look like success.
 //!
 //! Forms that change something carry a CSRF token, the HMAC of the session
 //! cookie's value under a second derived key, and are refused when the
 //! browser says they come from another origin. Only admin and deployer keys
 //! may act; read-only keys see no action buttons and their POSTs get 403.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 use axum::Form;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -48,6 +61,42 @@ fn keys() -> &'static Keys {
         let secret: [u8; 32] = crate::random::bytes();
         Keys { session: hmac(&secret, b"ferry console session"), csrf: hmac(&secret, b"ferry console csrf") }
     })
+}
+
+/// Sessions ended by signing out, until they would have expired.
+#[derive(Default)]
+struct Revocations {
+    /// A session's MAC → its expiry.
+    sessions: HashMap<String, u64>,
+    /// A key id → the time before which (inclusive) every session of the key
+    /// was issued is revoked (used when `sessions` is full).
+    keys: HashMap<String, u64>,
+}
+
+/// Sessions the revocation list holds at most (then whole keys are signed out).
+const MAX_REVOKED_SESSIONS: usize = 10_000;
+
+impl Revocations {
+    fn revoke(&mut self, key_id: &str, mac: &str, expiry_ms: u64, now: u64) {
+        self.sessions.retain(|_, expiry| *expiry > now);
+        self.keys.retain(|_, before| before.saturating_add(SESSION_MS) > now);
+        if self.sessions.len() < MAX_REVOKED_SESSIONS {
+            self.sessions.insert(mac.to_string(), expiry_ms);
+        } else {
+            self.keys.insert(key_id.to_string(), now);
+        }
+    }
+
+    fn is_revoked(&self, key_id: &str, mac: &str, expiry_ms: u64) -> bool {
+        let issued = expiry_ms.saturating_sub(SESSION_MS);
+        self.sessions.contains_key(mac) || self.keys.get(key_id).is_some_and(|before| issued <= *before)
+    }
+}
+
+static REVOKED: OnceLock<Mutex<Revocations>> = OnceLock::new();
+
+fn revoked() -> std::sync::MutexGuard<'static, Revocations> {
+    REVOKED.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Makes the secret now (at server start) rather than at the first request.
@@ -181,6 +230,11 @@ fn verify_cookie(value: &str, now: u64) -> Option<(&str, u64)> {
     (expiry > now).then_some((key_id, expiry))
 }
 
+/// The MAC part of a cookie value.
+fn mac_of(value: &str) -> &str {
+    value.rsplit('.').next().unwrap_or_default()
+}
+
 /// Every value of the session cookie the request carries.
 fn cookies(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
@@ -195,6 +249,9 @@ fn cookies(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 pub(crate) async fn session_from(headers: &HeaderMap, state: &AppState) -> Result<Option<Session>, Problem> {
     for value in cookies(headers) {
         let Some((key_id, expiry_ms)) = verify_cookie(value, now_millis()) else { continue };
+        if revoked().is_revoked(key_id, mac_of(value), expiry_ms) {
+            continue;
+        }
         match state.store.get_access_key(key_id).await {
             Ok(key) if !key.disabled && key.role != Role::Agent => {
                 crate::audit::note_caller(&key.id, key.role);
@@ -221,9 +278,18 @@ impl FromRequestParts<AppState> for Session {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match session_from(&parts.headers, state).await {
             Ok(Some(session)) => Ok(session),
+            Ok(None) if parts.method != Method::GET && parts.method != Method::HEAD => {
+                // Nothing was done: say so (a redirect would look like success).
+                Err(login_page(
+                    StatusCode::UNAUTHORIZED,
+                    "/console",
+                    "",
+                    Some("You are not signed in (or your session ended), so nothing was done: sign in and try again."),
+                ))
+            }
             Ok(None) => {
                 let here = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/console");
-                let next = if parts.method == Method::GET { safe_next(here) } else { "/console" };
+                let next = safe_next(here);
                 let to = if next == "/console" {
                     "/console/login".to_string()
                 } else {
@@ -314,7 +380,12 @@ pub(crate) async fn login_form(
 }
 
 /// POST `/console/login`.
-pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     if !same_origin(&headers) {
         return Problem::forbidden("This sign-in came from another site and was refused.").render(None);
     }
@@ -322,6 +393,12 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, For
     crate::audit::note_action("console sign-in");
     if !key_id.is_empty() {
         crate::audit::note_claimed_key(key_id);
+    }
+    // An absurd key id is not shown back in the form.
+    let shown = if key_id.chars().count() <= crate::audit::MAX_FIELD { key_id } else { "" };
+    if let Err(wait) = state.throttles.sign_in.check(peer.ip(), Instant::now()) {
+        crate::audit::note_error("TooManyFailedSignIns");
+        return too_many_failures(&form.next, shown, wait);
     }
     let key = if key_id.is_empty() {
         None
@@ -344,11 +421,19 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, For
     let key = match key {
         Some(key) if secret_ok && !key.disabled => key,
         _ => {
-            tracing::info!(key_id, "console: sign-in refused");
+            let key_id = crate::audit::bounded(key_id);
+            tracing::info!(%key_id, address = %peer.ip(), "console: sign-in refused");
+            if let Some(block) = state.throttles.sign_in.failed(peer.ip(), Instant::now()) {
+                tracing::warn!(
+                    address = %peer.ip(),
+                    seconds = block.as_secs(),
+                    "console: too many failed sign-ins from this address; refusing its sign-ins for a while"
+                );
+            }
             return login_page(
                 StatusCode::UNAUTHORIZED,
                 &form.next,
-                key_id,
+                shown,
                 Some("Wrong access key id or secret, or the key was revoked."),
             );
         }
@@ -358,10 +443,11 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, For
         return login_page(
             StatusCode::FORBIDDEN,
             &form.next,
-            key_id,
+            shown,
             Some("Agent keys cannot sign in to the console: use an admin, deployer or read-only key."),
         );
     }
+    state.throttles.sign_in.succeeded(peer.ip());
     let value = cookie_value(&key.id, now_millis() + SESSION_MS);
     // Secure unless the server speaks plain HTTP (--insecure-http).
     let secure = if state.config.tls == crate::TlsMode::Off { "" } else { "; Secure" };
@@ -375,15 +461,31 @@ pub(crate) async fn login(State(state): State<AppState>, headers: HeaderMap, For
     response
 }
 
-/// POST `/console/logout`: forgets the cookie. (The cookie itself stays
-/// valid until it expires; revoking the key ends it at once.)
+/// 429: the address failed to sign in too often; it may try again after `wait`.
+fn too_many_failures(next: &str, key_id: &str, wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let message = format!(
+        "Too many failed sign-ins from your address: wait {seconds} s before trying again \
+         (each further failure doubles the wait)."
+    );
+    let mut response = login_page(StatusCode::TOO_MANY_REQUESTS, next, key_id, Some(&message));
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// POST `/console/logout`: ends the session on the server (its cookie no
+/// longer signs anyone in, even a copy of it) and forgets the cookie.
 pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
     match session_from(&headers, &state).await {
         Ok(Some(session)) if !session.csrf_matches(&form.csrf) || !same_origin(&headers) => {
             return Problem::forbidden("This sign-out did not come from your console session.").render(Some(&session));
         }
+        Ok(Some(session)) => {
+            revoked().revoke(&session.key_id, mac_of(&session.cookie), session.expiry_ms, now_millis());
+            tracing::info!(key_id = %session.key_id, "console: signed out");
+        }
         Err(problem) => return problem.render(None),
-        _ => {}
+        Ok(None) => {}
     }
     let mut response = Redirect::to("/console/login").into_response();
     response.headers_mut().insert(
@@ -414,6 +516,31 @@ mod tests {
         assert_eq!(verify_cookie(&flipped, now), None);
         assert_eq!(verify_cookie("", now), None);
         assert_eq!(verify_cookie("a.b.c.d", now), None);
+    }
+
+    #[test]
+    fn signed_out_sessions_stay_revoked_and_the_list_is_bounded() {
+        let now = 1_000_000;
+        let mut r = Revocations::default();
+        let (a, b) = (cookie_value("FKIAA", now + SESSION_MS), cookie_value("FKIAA", now + SESSION_MS + 1));
+        r.revoke("FKIAA", mac_of(&a), now + SESSION_MS, now);
+        assert!(r.is_revoked("FKIAA", mac_of(&a), now + SESSION_MS));
+        assert!(!r.is_revoked("FKIAA", mac_of(&b), now + SESSION_MS + 1), "another session of the key lives on");
+        // Expired entries are dropped at the next revocation.
+        r.revoke("FKIAA", mac_of(&b), now + SESSION_MS + 1, now + SESSION_MS + 1);
+        assert_eq!(r.sessions.len(), 1);
+        // Full: the whole key is signed out instead (sessions issued up to now).
+        for i in r.sessions.len()..MAX_REVOKED_SESSIONS {
+            r.sessions.insert(format!("mac{i}"), u64::MAX);
+        }
+        let later = now + 5_000;
+        let c = cookie_value("FKIAC", later + SESSION_MS);
+        r.revoke("FKIAC", mac_of(&c), later + SESSION_MS, later);
+        assert_eq!(r.sessions.len(), MAX_REVOKED_SESSIONS);
+        assert!(r.is_revoked("FKIAC", mac_of(&c), later + SESSION_MS));
+        assert!(r.is_revoked("FKIAC", "older", later - 1 + SESSION_MS));
+        assert!(!r.is_revoked("FKIAC", "newer", later + 1 + SESSION_MS), "a later sign-in works");
+        assert!(!r.is_revoked("FKIAA", "fresh", later + SESSION_MS), "other keys are untouched");
     }
 
     #[test]

@@ -31,10 +31,12 @@ use axum::routing::{get, post};
 use crate::AppState;
 use auth::Session;
 
-pub fn routes() -> Router<AppState> {
+/// The console's routes; `https`: it is served over TLS, so every answer
+/// carries HSTS (browsers then refuse plain HTTP to this host).
+pub fn routes(https: bool) -> Router<AppState> {
     // Generated now, at server start (see `auth::secret`).
     auth::init();
-    Router::new()
+    let router = Router::new()
         .route("/console", get(pages::deployments))
         .route("/console/", get(|| async { Redirect::to("/console") }))
         .route("/console/login", get(auth::login_form).post(auth::login))
@@ -49,7 +51,16 @@ pub fn routes() -> Router<AppState> {
         .route("/console/deployments/{id}/redeploy", post(deployment::redeploy))
         .route("/console/console.css", get(assets::css))
         .route("/console/console.js", get(assets::js))
-        .route("/console/{*rest}", get(not_found).post(not_found))
+        .route("/console/{*rest}", get(not_found).post(not_found));
+    if https { router.layer(axum::middleware::map_response(with_hsts)) } else { router }
+}
+
+/// A year; subdomains are left alone (the console may share a name with others).
+const HSTS: &str = "max-age=31536000";
+
+async fn with_hsts(mut response: Response) -> Response {
+    response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    response
 }
 
 async fn not_found(session: Session) -> Response {

@@ -57,7 +57,7 @@ pub fn run(args: AlarmArgs) -> ExitCode {
         AlarmCommand::Create { name, expression, prometheus, server } => {
             let request = api::Alarm { name, expression, prometheus_url: prometheus };
             Client::connect(&server).and_then(|c| c.post::<_, api::Alarm>("/api/v1/alarms", &request)).map(|a| {
-                println!("alarm {} created: {}", a.name, a.expression);
+                output::say!("alarm {} created: {}", a.name, a.expression);
                 ExitCode::SUCCESS
             })
         }
@@ -66,7 +66,7 @@ pub fn run(args: AlarmArgs) -> ExitCode {
         AlarmCommand::Delete { name, server } => Client::connect(&server)
             .and_then(|c| c.delete::<serde_json::Value>(&format!("/api/v1/alarms/{}", encode(&name))))
             .map(|_| {
-                println!("alarm {name} deleted");
+                output::say!("alarm {name} deleted");
                 ExitCode::SUCCESS
             }),
     })
@@ -95,8 +95,8 @@ fn state(name: &str, server: &ServerArgs) -> Result<ExitCode, Error> {
         Client::connect(server)?.get(&format!("/api/v1/alarms/{}/state", encode(name)), "")?;
     let word = answer["state"].as_str().unwrap_or("UNKNOWN");
     match answer["reason"].as_str() {
-        Some(reason) => println!("{name}: {word} ({reason})"),
-        None => println!("{name}: {word}"),
+        Some(reason) => output::say!("{name}: {word} ({reason})"),
+        None => output::say!("{name}: {word}"),
     }
     Ok(ExitCode::SUCCESS)
 }

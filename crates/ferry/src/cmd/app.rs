@@ -46,7 +46,7 @@ fn create(name: &str, server: &ServerArgs) -> Result<ExitCode, Error> {
     let client = Client::connect(server)?;
     let app: api::Application =
         client.post("/api/v1/applications", &api::CreateApplication { name: name.to_string() })?;
-    println!("created application {} ({}, id {})", app.name, app.compute_platform, app.id);
+    output::say!("created application {} ({}, id {})", app.name, app.compute_platform, app.id);
     Ok(ExitCode::SUCCESS)
 }
 

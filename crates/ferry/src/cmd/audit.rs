@@ -30,6 +30,9 @@ pub struct AuditArgs {
     server: ServerArgs,
 }
 
+/// Widest cell of the table, in characters.
+const MAX_CELL: usize = 200;
+
 pub fn run(args: AuditArgs) -> ExitCode {
     output::finish(audit(args))
 }
@@ -49,23 +52,55 @@ fn audit(args: AuditArgs) -> Result<ExitCode, Error> {
         output::print_json(&entries)?;
         return Ok(ExitCode::SUCCESS);
     }
+    table(&entries).print();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The human view: one row per entry, every cell escaped and cut.
+fn table(entries: &[api::AuditEntry]) -> Table {
     let mut t = Table::new(&["TIME", "KEY", "ROLE", "FROM", "API", "ACTION", "TARGET", "RESULT"]);
-    for e in &entries {
+    for e in entries {
         let result = match &e.error {
             Some(code) => format!("{} {code}", e.status),
             None => e.status.to_string(),
         };
+        // Entries written before the server bounded them may hold megabytes.
+        let cut = |text: String| output::truncate(&output::clean_line(&text), MAX_CELL);
         t.row(vec![
             output::utc(e.time),
-            output::or_dash(e.key_id.as_deref()),
+            cut(output::or_dash(e.key_id.as_deref())),
             output::or_dash(e.role.as_deref()),
-            e.source.clone(),
-            e.api.clone(),
-            e.action.clone(),
-            output::or_dash(e.target.as_deref()),
-            result,
+            cut(e.source.clone()),
+            cut(e.api.clone()),
+            cut(e.action.clone()),
+            cut(output::or_dash(e.target.as_deref())),
+            cut(result),
         ]);
     }
-    t.print();
-    Ok(ExitCode::SUCCESS)
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_shown_escaped_and_cut() {
+        let entry = api::AuditEntry {
+            seq: 1,
+            time: 0,
+            key_id: Some(format!("\u{1b}[2J{}", "K".repeat(1_000_000))),
+            role: None,
+            source: "10.0.0.1".into(),
+            api: "console".into(),
+            action: "console sign-in".into(),
+            target: None,
+            status: 401,
+            error: Some("Error".into()),
+        };
+        let lines = table(&[entry]).lines();
+        assert!(lines[1].len() < 400, "{} bytes", lines[1].len());
+        assert!(lines[1].contains(r"\u{1b}[2JKKK") && lines[1].contains('…'), "{}", lines[1]);
+        assert!(!lines[1].contains('\u{1b}'));
+    }
 }

@@ -50,8 +50,26 @@ fn parse_minimum(text: &str) -> Result<api::MinimumHealthyHosts, String> {
     if kind != "HOST_COUNT" && kind != "FLEET_PERCENT" {
         return Err(format!("{kind} is not HOST_COUNT or FLEET_PERCENT"));
     }
-    let value = value.parse().map_err(|_| format!("{value:?} is not a whole number"))?;
+    let value = parse_count(&kind, value.trim())?;
     Ok(api::MinimumHealthyHosts { kind, value })
+}
+
+/// The value of HOST_COUNT:N or FLEET_PERCENT:P, with a message that says
+/// what is wrong with it (a sign, the range, or not a number at all).
+fn parse_count(kind: &str, value: &str) -> Result<u32, String> {
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    if value.starts_with('-') && value.len() > 1 && value[1..].bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{kind}:{value}: the value must be 0 or more"));
+    }
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{kind}:{value}: {value:?} is not a whole number"));
+    }
+    let max = if kind == "FLEET_PERCENT" { 99 } else { u64::from(u32::MAX) };
+    match digits.parse::<u64>() {
+        Ok(n) if n <= max => Ok(n as u32),
+        _ if kind == "FLEET_PERCENT" => Err(format!("FLEET_PERCENT:{value}: a percentage must be between 0 and 99")),
+        _ => Err(format!("HOST_COUNT:{value} is out of range: at most {max} hosts")),
+    }
 }
 
 fn parse_routing(text: &str) -> Result<api::TrafficRouting, String> {
@@ -91,7 +109,7 @@ fn create(
     let client = Client::connect(server)?;
     let config: api::DeploymentConfig =
         client.post("/api/v1/configs", &api::CreateConfig { name, minimum_healthy_hosts, traffic_routing })?;
-    println!("created deployment config {}", config.name);
+    output::say!("created deployment config {}", config.name);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -128,6 +146,15 @@ mod tests {
         assert_eq!((m.kind.as_str(), m.value), ("HOST_COUNT", 2));
         assert!(super::parse_minimum("PERCENT:5").is_err());
         assert!(super::parse_minimum("HOST_COUNT").is_err());
+        let message = |text: &str| super::parse_minimum(text).unwrap_err();
+        assert_eq!(
+            message("HOST_COUNT:99999999999"),
+            "HOST_COUNT:99999999999 is out of range: at most 4294967295 hosts"
+        );
+        assert_eq!(message("HOST_COUNT:-1"), "HOST_COUNT:-1: the value must be 0 or more");
+        assert_eq!(message("HOST_COUNT:two"), "HOST_COUNT:two: \"two\" is not a whole number");
+        assert_eq!(message("FLEET_PERCENT:100"), "FLEET_PERCENT:100: a percentage must be between 0 and 99");
+        assert_eq!(super::parse_minimum("HOST_COUNT:4294967295").unwrap().value, u32::MAX);
         assert!(super::parse_minimum("FLEET_PERCENT:x").is_err());
     }
 

@@ -95,12 +95,12 @@ fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         if args.json {
             output::print_json(&created)?;
         } else {
-            println!("{}", created.deployment_id);
+            output::say!("{}", created.deployment_id);
         }
         return Ok(ExitCode::SUCCESS);
     }
     if !args.json {
-        println!("{}", created.deployment_id);
+        output::say!("{}", created.deployment_id);
     }
     // With --json, stdout carries only the final view; progress goes to stderr, line by line.
     let mode = if args.json {
@@ -114,12 +114,12 @@ fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
     let lines = summary(&view);
     if args.json {
         for line in &lines {
-            eprintln!("{line}");
+            output::say_err!("{line}");
         }
         output::print_json(&view)?;
     } else {
         for line in &lines {
-            println!("{line}");
+            output::say!("{line}");
         }
     }
     Ok(if view.status == "Succeeded" { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -173,7 +173,7 @@ fn watch(client: &Client, id: &str, mode: Mode) -> Result<DeploymentView, Error>
                     text.push_str(&format!("\x1b[{drawn}A\r\x1b[J"));
                 }
                 for line in &lines {
-                    text.push_str(&output::truncate(line, width.saturating_sub(1).max(20)));
+                    text.push_str(&output::truncate(&output::clean_line(line), width.saturating_sub(1).max(20)));
                     text.push('\n');
                 }
                 let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
@@ -182,9 +182,9 @@ fn watch(client: &Client, id: &str, mode: Mode) -> Result<DeploymentView, Error>
             Mode::Lines { to_stderr } => {
                 for line in changes(previous.as_ref(), &view) {
                     if to_stderr {
-                        eprintln!("{line}");
+                        output::say_err!("{line}");
                     } else {
-                        println!("{line}");
+                        output::say!("{line}");
                     }
                 }
             }

@@ -69,7 +69,7 @@ fn events(args: EventsArgs) -> Result<ExitCode, Error> {
         if args.json {
             println!("{}", serde_json::to_string(e).map_err(|e| Error::Other(e.to_string()))?);
         } else {
-            println!("{}", line(e));
+            output::say!("{}", line(e));
         }
         Ok(())
     };

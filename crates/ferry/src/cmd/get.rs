@@ -60,7 +60,7 @@ fn get(args: GetArgs) -> Result<ExitCode, Error> {
         output::print_json(&view)?;
     } else {
         for line in describe(&view, output::now_millis()) {
-            println!("{line}");
+            output::say!("{line}");
         }
     }
     Ok(ExitCode::SUCCESS)

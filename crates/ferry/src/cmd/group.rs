@@ -184,7 +184,7 @@ fn create(app: &str, request: &api::CreateGroup, json: bool, server: &ServerArgs
         output::print_json(&group)?;
     } else {
         for line in describe(&group) {
-            println!("{line}");
+            output::say!("{line}");
         }
     }
     Ok(ExitCode::SUCCESS)

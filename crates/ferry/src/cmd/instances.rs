@@ -44,7 +44,7 @@ fn revoke(name: &str, server: &ServerArgs) -> Result<ExitCode, Error> {
     let client = Client::connect(server)?;
     let path = format!("/api/v1/instances/{}/revoke", crate::client::encode(name));
     let key: api::KeyView = client.post(&path, &serde_json::json!({}))?;
-    println!("revoked the agent credential {} of {name}; its agent must enrol again", key.access_key_id);
+    output::say!("revoked the agent credential {} of {name}; its agent must enrol again", key.access_key_id);
     Ok(ExitCode::SUCCESS)
 }
 

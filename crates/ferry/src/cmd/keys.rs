@@ -84,7 +84,7 @@ pub fn run(args: KeysArgs) -> ExitCode {
         KeysCommand::Delete { id, server } => Client::connect(&server)
             .and_then(|c| c.delete::<serde_json::Value>(&format!("/api/v1/keys/{}", encode(&id))))
             .map(|_| {
-                println!("deleted key {id}");
+                output::say!("deleted key {id}");
                 ExitCode::SUCCESS
             }),
     })
@@ -111,7 +111,7 @@ fn create(request: api::CreateKey, write: Option<PathBuf>, json: bool, server: &
                 .map_err(|e| Error::Setup(format!("cannot create {}: {e}", path.display())))?;
             out.write_all(file.as_bytes())
                 .map_err(|e| Error::Other(format!("cannot write {}: {e}", path.display())))?;
-            println!("created {} key {}; credentials written to {}", key.role, key.access_key_id, path.display());
+            output::say!("created {} key {}; credentials written to {}", key.role, key.access_key_id, path.display());
         }
         None => {
             eprintln!("created {} key {} (the secret is not shown again):", key.role, key.access_key_id);
@@ -152,6 +152,6 @@ fn list(json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
 fn change(id: &str, verb: &str, done: &str, server: &ServerArgs) -> Result<ExitCode, Error> {
     let client = Client::connect(server)?;
     let key: api::KeyView = client.post(&format!("/api/v1/keys/{}/{verb}", encode(id)), &serde_json::json!({}))?;
-    println!("{done} {} key {}", key.role, key.access_key_id);
+    output::say!("{done} {} key {}", key.role, key.access_key_id);
     Ok(ExitCode::SUCCESS)
 }

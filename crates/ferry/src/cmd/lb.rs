@@ -153,7 +153,7 @@ fn create(request: &api::CreateTargetGroup, json: bool, server: &ServerArgs) -> 
     if json {
         output::print_json(&tg)?;
     } else {
-        println!("created target group {} ({})", tg.name, balancer(&tg));
+        output::say!("created target group {} ({})", tg.name, balancer(&tg));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -211,19 +211,23 @@ fn list(json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
 }
 
 fn print_group(tg: &api::TargetGroupView) {
-    println!("{}: {}", tg.name, balancer(tg));
-    println!(
+    output::say!("{}: {}", tg.name, balancer(tg));
+    output::say!(
         "  health: GET {} every {} ms, {} to pass, {} to fail; drain up to {} ms",
-        tg.health_path, tg.health_interval_ms, tg.healthy_threshold, tg.unhealthy_threshold, tg.deregistration_delay_ms
+        tg.health_path,
+        tg.health_interval_ms,
+        tg.healthy_threshold,
+        tg.unhealthy_threshold,
+        tg.deregistration_delay_ms
     );
     if let Some(e) = &tg.balancer_error {
-        println!("  load balancer not reachable: {e}");
+        output::say!("  load balancer not reachable: {e}");
     }
     if tg.members.is_empty() {
-        println!("  no members yet (instances join on their group's first deployment)");
+        output::say!("  no members yet (instances join on their group's first deployment)");
     } else {
         for line in members_table(tg).lines() {
-            println!("  {line}");
+            output::say!("  {line}");
         }
     }
 }
@@ -242,6 +246,6 @@ fn show(name: &str, json: bool, server: &ServerArgs) -> Result<ExitCode, Error> 
 fn delete(name: &str, server: &ServerArgs) -> Result<ExitCode, Error> {
     let client = Client::connect(server)?;
     client.delete::<serde_json::Value>(&format!("/api/v1/target-groups/{}", encode(name)))?;
-    println!("deleted target group {name}");
+    output::say!("deleted target group {name}");
     Ok(ExitCode::SUCCESS)
 }

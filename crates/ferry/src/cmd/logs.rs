@@ -32,7 +32,7 @@ fn logs(args: LogsArgs) -> Result<ExitCode, Error> {
         eprintln!("no hook output recorded for {}", view.id);
     }
     for line in lines {
-        println!("{line}");
+        output::say!("{line}");
     }
     Ok(ExitCode::SUCCESS)
 }

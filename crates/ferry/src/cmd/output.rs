@@ -6,6 +6,8 @@
 //! could not be carried out (usage, credentials, server unreachable, a bad
 //! bundle directory).
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,11 +18,64 @@ pub fn finish(outcome: Result<ExitCode, Error>) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", clean(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
     }
 }
+
+/// Whether `c` must not reach a terminal as it is: C0 controls (ESC, CR,
+/// BEL, …), DEL, C1 controls (CSI, OSC, …), the line and paragraph
+/// separators, and the bidirectional overrides that reorder what is shown.
+fn unsafe_for_terminal(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn neutralise(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !text.chars().any(|c| unsafe_for_terminal(c) && !keep(c)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_for_terminal(c) && !keep(c) {
+            let _ = write!(out, "{}", c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Text the server sent (names, descriptions, messages, hook output), safe
+/// to print: every control character is shown escaped (`\u{1b}`, `\r`),
+/// so nothing a caller or a script wrote can move the cursor, clear the
+/// screen or forge a line, but newlines and tabs stay (multi-line output).
+/// Everything the CLI prints from the server goes through this or
+/// [`clean_line`] ([`say!`], [`Table`], [`finish`]).
+pub fn clean(text: &str) -> Cow<'_, str> {
+    neutralise(text, |c| c == '\n' || c == '\t')
+}
+
+/// [`clean`] for one line or a table cell: newlines are escaped too.
+pub fn clean_line(text: &str) -> Cow<'_, str> {
+    neutralise(text, |_| false)
+}
+
+/// `println!` of one line holding server-provided text, through [`clean_line`].
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", $crate::cmd::output::clean_line(&format!($($arg)*)))
+    };
+}
+pub(crate) use say;
+
+/// [`say!`] on stderr.
+macro_rules! say_err {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::cmd::output::clean_line(&format!($($arg)*)))
+    };
+}
+pub(crate) use say_err;
 
 /// Prints `value` as pretty JSON on stdout (the `--json` output of every command).
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
@@ -76,11 +131,13 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// The rendered lines, header first.
+    /// The rendered lines, header first (cells through [`clean_line`]).
     pub fn lines(&self) -> Vec<String> {
+        let cleaned: Vec<Vec<String>> =
+            self.rows.iter().map(|row| row.iter().map(|cell| clean_line(cell).into_owned()).collect()).collect();
         let columns = self.align.len();
         let mut widths = vec![0usize; columns];
-        let all = std::iter::once(&self.header).filter(|h| !h.is_empty()).chain(self.rows.iter());
+        let all = std::iter::once(&self.header).filter(|h| !h.is_empty()).chain(cleaned.iter());
         for row in all.clone() {
             for (i, cell) in row.iter().enumerate().take(columns) {
                 widths[i] = widths[i].max(cell.chars().count());
@@ -265,6 +322,19 @@ mod tests {
     fn utc_times() {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_709_210_096_789), "2024-02-29 12:34:56 UTC");
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        let hostile = "ok\u{1b}[2J\u{1b}]0;title\u{7}\rdone\u{9b}31m\u{202e}x";
+        assert_eq!(clean(hostile), "ok\\u{1b}[2J\\u{1b}]0;title\\u{7}\\rdone\\u{9b}31m\\u{202e}x");
+        assert_eq!(clean("line 1\n\tline 2"), "line 1\n\tline 2", "newlines and tabs stay");
+        assert_eq!(clean_line("a\nstatus  Succeeded"), "a\\nstatus  Succeeded");
+        assert!(matches!(clean("plain text, é ✓"), Cow::Borrowed(_)));
+        assert_eq!(clean(&clean(hostile)), clean(hostile), "idempotent");
+        let mut t = Table::new(&["KEY", "RESULT"]);
+        t.row(vec!["\u{1b}[2Jx".into(), "401".into()]);
+        assert_eq!(t.lines(), vec!["KEY         RESULT", "\\u{1b}[2Jx  401"]);
     }
 
     #[test]

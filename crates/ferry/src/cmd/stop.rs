@@ -38,7 +38,7 @@ fn stop(args: StopArgs) -> Result<ExitCode, Error> {
     if args.json {
         output::print_json(&result)?;
     } else {
-        println!("{}", describe(&args.deployment_id, &result));
+        output::say!("{}", describe(&args.deployment_id, &result));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -85,7 +85,7 @@ pub fn run_continue(args: ContinueArgs) -> ExitCode {
             &serde_json::json!({ "wait": wait }),
         )?;
         let phase = view.blue_green.as_ref().map(|bg| bg.phase.as_str()).unwrap_or("-");
-        println!("{}: continued ({}, phase {phase})", view.id, view.status);
+        output::say!("{}: continued ({}, phase {phase})", view.id, view.status);
         Ok(ExitCode::SUCCESS)
     })())
 }
