@@ -79,9 +79,22 @@ pub struct ServerArgs {
     /// Serve plain HTTP instead of HTTPS: for local development only.
     #[arg(long, env = "FERRY_INSECURE_HTTP")]
     insecure_http: bool,
+    /// The key access keys' secrets are sealed with in the database (64 hex
+    /// digits, mode 0600); back it up apart from the database
+    /// [default: DATA_DIR/secret.key, created on first start].
+    #[arg(long, env = "FERRY_SECRETS_KEY_FILE", value_name = "FILE")]
+    secrets_key_file: Option<PathBuf>,
+    /// Start even if the data directory (or a file in it, or the secrets key)
+    /// is open to other users, which is refused by default.
+    #[arg(long, env = "FERRY_ALLOW_OPEN_DATA_DIR")]
+    allow_open_data_dir: bool,
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
+    // Everything the server creates (database, WAL, blobs, keys, the git
+    // cache) is its own alone, whatever umask it was started with (the
+    // systemd unit sets the same).
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     super::init_logging();
     let mut config = ServerConfig::new(args.data_dir);
     config.listen = args.listen;
@@ -117,6 +130,8 @@ pub fn run(args: ServerArgs) -> ExitCode {
     config.retention = days(args.retention_days);
     config.audit_retention = days(args.audit_retention_days);
     config.webhook_secret = args.webhook_secret;
+    config.secrets_key_file = args.secrets_key_file;
+    config.allow_open_data_dir = args.allow_open_data_dir;
     config.poll_hold = Duration::from_secs(args.poll_hold_seconds.max(1));
     config.agent_lost_after = Duration::from_secs(args.agent_lost_after_seconds.max(2));
     if config.agent_lost_after <= config.poll_hold {
