@@ -120,9 +120,17 @@ fn server_exits(args: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let exited = wait_for("the server to exit", Duration::from_secs(20), || child.try_wait().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("the server did not refuse to start:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let out = child.wait_with_output().unwrap();
-    assert!(!exited.success(), "the server was expected to refuse to start");
+    assert!(!out.status.success(), "the server was expected to refuse to start");
     out
 }
 
