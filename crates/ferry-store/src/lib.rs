@@ -285,7 +285,10 @@ impl Store {
     fn open_key(&self, mut key: AccessKey) -> Result<AccessKey> {
         if secrets::is_sealed(&key.secret) {
             let secrets = self.secrets.as_ref().ok_or_else(|| {
-                StoreError::Backend(format!("the secret of access key {} is sealed and no secrets key was given", key.id))
+                StoreError::Backend(format!(
+                    "the secret of access key {} is sealed and no secrets key was given",
+                    key.id
+                ))
             })?;
             key.secret = secrets.open(&key.secret, &Self::secret_context(&key.id))?;
         }

@@ -25,7 +25,9 @@ use sqlx::{QueryBuilder, SqlSafeStr, Sqlite, Transaction};
 
 use crate::doc::{Document, Row, decode, decode_row, decode_rows, encode};
 use crate::error::{Result, StoreError};
-use crate::{AgentLiveness, AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, StoredAudit, StoredEvent};
+use crate::{
+    AgentLiveness, AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, StoredAudit, StoredEvent,
+};
 
 /// How long a connection waits for another one's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

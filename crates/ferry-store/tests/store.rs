@@ -1249,7 +1249,10 @@ async fn agent_liveness_round_trip(store: Store) {
     assert_eq!(store.liveness().await.unwrap(), (Some(1_000), vec![record("a", 900, true), record("b", 800, false)]));
     // Only what changed is written; the time up to which the server ran always.
     store.save_liveness(2_000, &[record("a", 1_900, false)]).await.unwrap();
-    assert_eq!(store.liveness().await.unwrap(), (Some(2_000), vec![record("a", 1_900, false), record("b", 800, false)]));
+    assert_eq!(
+        store.liveness().await.unwrap(),
+        (Some(2_000), vec![record("a", 1_900, false), record("b", 800, false)])
+    );
     store.save_liveness(3_000, &[]).await.unwrap();
     assert_eq!(store.liveness().await.unwrap().0, Some(3_000));
     // A deleted instance takes its record along.

@@ -73,8 +73,12 @@ fn a_dead_host_is_failed_across_server_restarts_more_frequent_than_lost_after() 
         return;
     }
     let lost_after = 6;
-    let mut c =
-        Cluster::start(ClusterOptions { hosts: 1, poll_hold_seconds: 2, lost_after_seconds: lost_after, ..Default::default() });
+    let mut c = Cluster::start(ClusterOptions {
+        hosts: 1,
+        poll_hold_seconds: 2,
+        lost_after_seconds: lost_after,
+        ..Default::default()
+    });
     let id = start_deployment(&c, 120_000);
     c.kill_agent(0);
     let died = Instant::now();
@@ -119,8 +123,12 @@ fn a_live_agent_is_not_failed_after_a_server_outage_longer_than_lost_after() {
     }
     // Longer than the agent's longest retry delay (10 s), as in production.
     let lost_after = 12;
-    let mut c =
-        Cluster::start(ClusterOptions { hosts: 1, poll_hold_seconds: 2, lost_after_seconds: lost_after, ..Default::default() });
+    let mut c = Cluster::start(ClusterOptions {
+        hosts: 1,
+        poll_hold_seconds: 2,
+        lost_after_seconds: lost_after,
+        ..Default::default()
+    });
     let id = start_deployment(&c, 8_000);
     c.kill_server();
     // The outage itself is what is tested (not a wait for a condition).

@@ -115,8 +115,9 @@ impl Driver {
     }
 
     pub fn is_online(&self, instance: &str) -> bool {
-        self.last_seen_millis(instance)
-            .is_some_and(|heard| now_millis().saturating_sub(heard) < self.config.agent_lost_after.as_millis() as Millis)
+        self.last_seen_millis(instance).is_some_and(|heard| {
+            now_millis().saturating_sub(heard) < self.config.agent_lost_after.as_millis() as Millis
+        })
     }
 
     /// When the instance's agent last sent a request (also before a restart).
@@ -132,8 +133,7 @@ impl Driver {
         let now = Instant::now();
         let mut agents = self.seen.lock().unwrap();
         for record in records {
-            let waiting_on_server =
-                record.polling || up_until.saturating_sub(record.poll_ended) <= POLL_CYCLE_WINDOW;
+            let waiting_on_server = record.polling || up_until.saturating_sub(record.poll_ended) <= POLL_CYCLE_WINDOW;
             let silent_before = if waiting_on_server {
                 Duration::ZERO
             } else {
@@ -141,7 +141,14 @@ impl Driver {
             };
             agents.insert(
                 record.instance,
-                Liveness { silent_before, since: now, heard: record.heard, polls: 0, poll_ended: record.poll_ended, dirty: true },
+                Liveness {
+                    silent_before,
+                    since: now,
+                    heard: record.heard,
+                    polls: 0,
+                    poll_ended: record.poll_ended,
+                    dirty: true,
+                },
             );
         }
         Ok(())
@@ -152,6 +159,10 @@ impl Driver {
         let now = now_millis();
         let changed: Vec<AgentLiveness> = {
             let mut agents = self.seen.lock().unwrap();
+            if agents.is_empty() {
+                // No agent has a silence to carry over: nothing to write.
+                return Ok(());
+            }
             agents
                 .iter_mut()
                 .filter(|(_, agent)| agent.dirty)
@@ -197,3 +208,66 @@ impl Driver {
 
 /// Each agent's liveness, by instance name.
 pub(crate) type Agents = HashMap<String, Liveness>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn driver(store: &ferry_store::Store) -> Arc<Driver> {
+        let config = Arc::new(crate::ServerConfig::new("/nonexistent"));
+        let traffic = Arc::new(crate::traffic::Traffic::new(store.clone()));
+        Arc::new(Driver::new(store.clone(), config, traffic).0)
+    }
+
+    #[tokio::test]
+    async fn silence_carries_over_a_restart_unless_the_agent_was_waiting_on_a_poll() {
+        let store = ferry_store::Store::open_sqlite_memory().await.unwrap();
+        let now = now_millis();
+        let record = |instance: &str, silent_for: Millis, polling: bool, poll_ended: Millis| AgentLiveness {
+            instance: instance.into(),
+            heard: now - silent_for,
+            silent_since: now - silent_for,
+            polling,
+            poll_ended,
+        };
+        store
+            .save_liveness(
+                now,
+                &[
+                    record("dead", 20_000, false, now - 18_000),
+                    record("polling", 5_000, true, now - 25_000),
+                    record("just-answered", 5_000, false, now - 1_000),
+                ],
+            )
+            .await
+            .unwrap();
+        let restarted = driver(&store).await;
+        restarted.restore_liveness().await.unwrap();
+        let silent = |instance: &str| restarted.silent_for(instance).as_secs();
+        assert_eq!(silent("dead"), 20, "a dead host keeps its silence");
+        assert_eq!(silent("polling"), 0, "cut off by the restart while polling: a fresh start");
+        assert_eq!(silent("just-answered"), 0, "between two polls: a fresh start");
+        assert_eq!(restarted.last_seen_millis("dead"), Some(now - 20_000), "when it last spoke, for display");
+
+        // What the restarted server records carries the dead host's silence
+        // on, and no longer says the others were polling: a second restart
+        // does not give them another fresh start.
+        restarted.persist_liveness().await.unwrap();
+        let (_, records) = store.liveness().await.unwrap();
+        assert!(records.iter().all(|r| !r.polling), "{records:?}");
+        let dead = records.iter().find(|r| r.instance == "dead").unwrap();
+        assert!(now_millis() - dead.silent_since >= 20_000, "{dead:?}");
+
+        // A request resets the silence; a held poll does not.
+        restarted.saw("dead");
+        assert_eq!(silent("dead"), 0);
+        let held = restarted.hold_poll("polling");
+        assert!(restarted.persist_liveness().await.is_ok());
+        assert!(store.liveness().await.unwrap().1.iter().any(|r| r.instance == "polling" && r.polling));
+        drop(held);
+        restarted.persist_liveness().await.unwrap();
+        let (_, records) = store.liveness().await.unwrap();
+        let polling = records.iter().find(|r| r.instance == "polling").unwrap();
+        assert!(!polling.polling && polling.poll_ended >= now, "{polling:?}");
+    }
+}
