@@ -25,6 +25,8 @@
 //! - `lib.rs`: [`Store`], which dispatches to a backend; [`DeploymentFilter`], [`Changes`].
 //! - `error`: [`StoreError`].
 //! - `doc`: documents, their schema versions and upgrades.
+//! - `secrets`: [`SecretsKey`], sealing access keys' secrets at rest
+//!   (AES-256-GCM) so that the database alone gives none away.
 //! - `sqlite`: the SQLite backend, the only module with SQL in it. A
 //!   PostgreSQL backend becomes a sibling module (`pg`, with
 //!   `migrations/postgres/`) and a second [`Backend`] variant; the
