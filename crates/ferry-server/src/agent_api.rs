@@ -176,6 +176,9 @@ async fn poll(
     let hold = state.config.poll_hold;
     let deadline = tokio::time::Instant::now() + hold;
     let notifier = state.driver.notifier(&instance);
+    // Liveness counts the poll's arrival (authentication), not its hold: a
+    // frozen host keeps its connection open as well as a live one does.
+    let _held = state.driver.hold_poll(&instance);
     loop {
         let notified = notifier.notified();
         tokio::pin!(notified);
@@ -202,8 +205,6 @@ async fn poll(
                 request.caller.key_id
             )));
         }
-        // Keep the host marked alive while it waits on us.
-        state.driver.saw(&instance);
     }
 }
 

@@ -5,14 +5,20 @@
 //! Both files are mode 0600, as is `<data_dir>/webhook-secret`, the key
 //! trigger webhooks are signed with. Flags or environment variables may
 //! supply them instead.
+//!
+//! Before any of that: the data directory is made private ([`prepare_data_dir`]:
+//! created 0700, an existing one refused if other users can reach it) and
+//! the store is given its secrets key ([`unlock_secrets`]: access keys'
+//! secrets are sealed in the database with `<data_dir>/secret.key` or
+//! `--secrets-key-file`, kept apart from the database).
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 use ferry_core::resources::{AccessKey, Role};
 use ferry_proto::agent::JoinToken;
-use ferry_store::Store;
+use ferry_store::{SecretsKey, Store};
 use sha2::{Digest, Sha256};
 
 use crate::ServerConfig;
@@ -31,6 +37,142 @@ impl std::fmt::Debug for AdminCredentials {
 }
 
 const BOOTSTRAP_KEY_SETTING: &str = "bootstrap_admin_key_id";
+
+/// Permission bits that let users other than the owner in.
+const OPEN_BITS: u32 = 0o077;
+
+/// Creates the data directory (mode 0700, whatever the umask), or refuses an
+/// existing one that other users can reach (the directory itself, any entry
+/// in it, or in its `tls/`) unless `allow_open`; then creates the database
+/// file 0600 if it is missing, because SQLite gives its `-wal` and `-shm`
+/// files the database file's mode.
+pub fn prepare_data_dir(dir: &Path, allow_open: bool) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Ok(meta) if !meta.is_dir() => return Err(format!("data dir {} is not a directory", dir.display())),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| format!("cannot make data dir {} private: {e}", dir.display()))?;
+        }
+        Err(e) => return Err(format!("cannot read data dir {}: {e}", dir.display())),
+    }
+    let open = open_entries(dir)?;
+    if !open.is_empty() {
+        let list: Vec<String> =
+            open.iter().take(5).map(|(path, mode)| format!("{} (mode {mode:04o})", path.display())).collect();
+        let more = if open.len() > 5 { format!(" and {} more", open.len() - 5) } else { String::new() };
+        if !allow_open {
+            return Err(format!(
+                "data dir {dir} is open to other users: {list}{more}. It holds the state database, access keys \
+                 and TLS keys. Make it private with `chmod -R go-rwx {dir}`, or start with --allow-open-data-dir \
+                 to accept this",
+                dir = dir.display(),
+                list = list.join(", "),
+            ));
+        }
+        tracing::warn!(open = %format!("{}{more}", list.join(", ")),
+            "--allow-open-data-dir: the data directory is open to other users");
+    }
+    let database = dir.join("ferry.db");
+    if !database.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&database)
+            .map_err(|e| format!("cannot create {}: {e}", database.display()))?;
+    }
+    Ok(())
+}
+
+/// The data directory, its entries and those of its `tls/` that have group
+/// or other permission bits (symbolic links, whose own mode means nothing,
+/// are skipped). Deeper trees (blobs, the git cache) are reached only
+/// through these directories, so they are private when these are.
+fn open_entries(dir: &Path) -> Result<Vec<(PathBuf, u32)>, String> {
+    let mode_of = |path: &Path| -> Result<Option<u32>, String> {
+        let meta = std::fs::symlink_metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Ok((!meta.file_type().is_symlink()).then_some(meta.permissions().mode() & 0o7777))
+    };
+    let mut open = Vec::new();
+    let mut check = |path: PathBuf| -> Result<(), String> {
+        if let Some(mode) = mode_of(&path)?
+            && mode & OPEN_BITS != 0
+        {
+            open.push((path, mode));
+        }
+        Ok(())
+    };
+    check(dir.to_path_buf())?;
+    for parent in [dir.to_path_buf(), dir.join("tls")] {
+        let entries = match std::fs::read_dir(&parent) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && parent != dir => continue,
+            Err(e) => return Err(format!("cannot read {}: {e}", parent.display())),
+        };
+        for entry in entries {
+            check(entry.map_err(|e| format!("cannot read {}: {e}", parent.display()))?.path())?;
+        }
+    }
+    Ok(open)
+}
+
+/// Gives the store the key access keys' secrets are sealed with:
+/// `--secrets-key-file`, else `<data_dir>/secret.key`, created (0600) on
+/// first start. A database whose secrets are sealed is never given a new
+/// key: a missing key file is an error naming it. Secrets still stored in
+/// plain text (by an earlier ferry) are sealed now.
+pub async fn unlock_secrets(config: &ServerConfig, store: Store) -> Result<Store, String> {
+    let path = config.secrets_key_file.clone().unwrap_or_else(|| config.data_dir.join("secret.key"));
+    let key = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mode = std::fs::metadata(&path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0);
+            if mode & OPEN_BITS != 0 {
+                if !config.allow_open_data_dir {
+                    return Err(format!(
+                        "the secrets key {path} (mode {mode:04o}) is open to other users: `chmod 600 {path}`, \
+                         or start with --allow-open-data-dir to accept this",
+                        path = path.display()
+                    ));
+                }
+                tracing::warn!(path = %path.display(), "--allow-open-data-dir: the secrets key is open to other users");
+            }
+            SecretsKey::parse(&text).map_err(|e| format!("the secrets key {}: {e}", path.display()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if store.has_sealed_secrets().await.map_err(|e| format!("cannot read the state database: {e}"))? {
+                return Err(format!(
+                    "the access keys in {} are sealed with a secrets key, but the key file {} does not exist: \
+                     restore it from your backup (or name it with --secrets-key-file); without it no stored \
+                     secret can be read",
+                    config.data_dir.join("ferry.db").display(),
+                    path.display()
+                ));
+            }
+            let (key, text) = SecretsKey::generate().map_err(|e| e.to_string())?;
+            write_private(&path, format!("{text}\n").as_bytes())?;
+            tracing::info!(path = %path.display(),
+                "wrote the secrets key that seals access keys in the database: back it up, apart from the database");
+            key
+        }
+        Err(e) => return Err(format!("cannot read the secrets key {}: {e}", path.display())),
+    };
+    let store = store.with_secrets_key(key);
+    let sealed = store.seal_stored_secrets().await.map_err(|e| match e {
+        ferry_store::StoreError::Backend(message) => format!("the secrets key {}: {message}", path.display()),
+        e => format!("the secrets key {}: {e}", path.display()),
+    })?;
+    if sealed > 0 {
+        tracing::info!(sealed, "sealed access key secrets that an earlier ferry stored in plain text");
+    }
+    Ok(store)
+}
 
 /// Makes sure an admin key and a join token exist; returns the hash of the
 /// join token's secret. `ca_fingerprint` (hex SHA-256 of the TLS CA's DER,

@@ -38,6 +38,7 @@ use tokio::sync::Notify;
 use crate::ServerConfig;
 
 mod blue_green;
+mod liveness;
 mod server_events;
 
 pub fn now_millis() -> Millis {
@@ -143,8 +144,8 @@ pub struct Driver {
     /// The last address each instance's agent was seen at.
     addresses: Mutex<HashMap<String, String>>,
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
-    /// When each instance's agent was last heard from.
-    seen: Mutex<HashMap<String, Instant>>,
+    /// When each instance's agent was last heard from (module `liveness`).
+    seen: Mutex<liveness::Agents>,
     started: Instant,
     shutting_down: AtomicBool,
     /// Wakes every poll at shutdown.
@@ -224,27 +225,6 @@ impl Driver {
         }
         self.addresses.lock().unwrap().insert(instance.to_string(), seen);
         Ok(())
-    }
-
-    /// Records that `instance`'s agent made an authenticated request.
-    pub fn saw(&self, instance: &str) {
-        self.seen.lock().unwrap().insert(instance.to_string(), Instant::now());
-    }
-
-    /// How long since the instance's agent was heard from (counting from the
-    /// server's start for agents not heard from since).
-    fn silent_for(&self, instance: &str) -> Duration {
-        let seen = self.seen.lock().unwrap().get(instance).copied().unwrap_or(self.started);
-        seen.elapsed()
-    }
-
-    pub fn is_online(&self, instance: &str) -> bool {
-        self.seen.lock().unwrap().get(instance).is_some_and(|t| t.elapsed() < self.config.agent_lost_after)
-    }
-
-    pub fn last_seen_millis(&self, instance: &str) -> Option<Millis> {
-        let seen = *self.seen.lock().unwrap().get(instance)?;
-        Some(now_millis().saturating_sub(seen.elapsed().as_millis() as Millis))
     }
 
     pub fn notifier(&self, instance: &str) -> Arc<Notify> {

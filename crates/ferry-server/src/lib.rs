@@ -2,7 +2,8 @@
 //! the deployment driver over the store and the blob store.
 //!
 //! # Layout
-//! - `bootstrap`: first-start secrets (admin credentials file, join token).
+//! - `bootstrap`: the private data directory, the secrets key, first-start
+//!   secrets (admin credentials file, join token).
 //! - `auth`: SigV4 verification of every request, and who the caller is.
 //! - `driver`: the deployment driver (persist, then act) and liveness checks.
 //! - `native`: `/api/v1`, the API the `ferry` CLI uses.
@@ -96,6 +97,12 @@ pub struct ServerConfig {
     pub tls: TlsMode,
     /// Connections, timeouts and request-body memory.
     pub limits: Limits,
+    /// The key access keys' secrets are sealed with in the database
+    /// (`None`: `<data_dir>/secret.key`, created on first start).
+    pub secrets_key_file: Option<PathBuf>,
+    /// Start even if the data directory or files in it are open to other
+    /// users (they are refused by default).
+    pub allow_open_data_dir: bool,
 }
 
 impl ServerConfig {
@@ -120,6 +127,8 @@ impl ServerConfig {
             audit_retention: Some(Duration::from_secs(365 * 24 * 3600)),
             tls: TlsMode::default(),
             limits: Limits::default(),
+            secrets_key_file: None,
+            allow_open_data_dir: false,
         }
     }
 }
@@ -175,11 +184,11 @@ pub async fn serve(
     listeners: Vec<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| ServerError::Setup(format!("cannot create data dir {}: {e}", config.data_dir.display())))?;
+    bootstrap::prepare_data_dir(&config.data_dir, config.allow_open_data_dir).map_err(ServerError::Setup)?;
     let store = Store::open_sqlite(&config.data_dir.join("ferry.db"))
         .await
         .map_err(|e| ServerError::Setup(format!("cannot open the state database: {e}")))?;
+    let store = bootstrap::unlock_secrets(&config, store).await.map_err(ServerError::Setup)?;
     let blobs = LocalBlobs::open(config.data_dir.join("blobs"))
         .await
         .map_err(|e| ServerError::Setup(format!("cannot open the blob store: {e}")))?;
@@ -212,6 +221,7 @@ pub async fn serve(
         store.last_event_seq().await.map_err(|e| ServerError::Setup(format!("cannot read events: {e}")))?;
     driver.events.published(last_event);
     driver.recover().await.map_err(|e| ServerError::Setup(format!("cannot resume deployments: {e}")))?;
+    driver.restore_liveness().await.map_err(|e| ServerError::Setup(format!("cannot read agent liveness: {e}")))?;
     let webhook_secret = Arc::new(bootstrap::webhook_secret(&config).map_err(ServerError::Setup)?);
     let state_store = store.clone();
     let state = AppState {
@@ -231,6 +241,7 @@ pub async fn serve(
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let reconciler = tokio::spawn(driver.clone().reconcile_forever(stop_rx.clone()));
+    let liveness = tokio::spawn(driver.clone().persist_liveness_forever(stop_rx.clone()));
     let balancers = tokio::spawn(traffic.clone().reconcile_forever(stop_rx.clone()));
     let deliverer = tokio::spawn(triggers::deliver_forever(
         state_store.clone(),
@@ -262,6 +273,11 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     for server in servers {
         let _ = server.await;
+    }
+    // Polls are over: the next server resumes every agent's silence from here.
+    liveness.abort();
+    if let Err(e) = driver.persist_liveness().await {
+        tracing::warn!(error = %e, "cannot record agent liveness");
     }
     reconciler.abort();
     balancers.abort();

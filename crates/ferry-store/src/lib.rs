@@ -25,6 +25,8 @@
 //! - `lib.rs`: [`Store`], which dispatches to a backend; [`DeploymentFilter`], [`Changes`].
 //! - `error`: [`StoreError`].
 //! - `doc`: documents, their schema versions and upgrades.
+//! - `secrets`: [`SecretsKey`], sealing access keys' secrets at rest
+//!   (AES-256-GCM) so that the database alone gives none away.
 //! - `sqlite`: the SQLite backend, the only module with SQL in it. A
 //!   PostgreSQL backend becomes a sibling module (`pg`, with
 //!   `migrations/postgres/`) and a second [`Backend`] variant; the
@@ -32,9 +34,11 @@
 
 mod doc;
 mod error;
+mod secrets;
 mod sqlite;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use ferry_core::Millis;
 use ferry_core::config::DeploymentConfig;
@@ -46,12 +50,37 @@ use ferry_core::resources::{
 };
 
 pub use crate::error::{Result, StoreError};
+pub use crate::secrets::SecretsKey;
 
 /// The state store. Clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
+    /// Seals access keys' secrets as they are written and opens them as
+    /// they are read; without one, secrets are written in plain text (tests).
+    secrets: Option<Arc<SecretsKey>>,
 }
+
+/// What the server last recorded about an agent's liveness (see
+/// [`Store::save_liveness`]). Times are milliseconds since the epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentLiveness {
+    pub instance: String,
+    /// When the agent's last request arrived.
+    pub heard: Millis,
+    /// The time its silence is counted from: `heard`, or earlier when
+    /// silence carried over a server restart.
+    pub silent_since: Millis,
+    /// A poll of it was being held when this was recorded.
+    pub polling: bool,
+    /// When its last held poll ended (0: none).
+    pub poll_ended: Millis,
+}
+
+/// The settings key of the sealed check value that tells a wrong secrets key
+/// from the right one before any secret is read.
+const SECRETS_CHECK_SETTING: &str = "secrets_key_check";
+const SECRETS_CHECK_CONTEXT: &str = "the secrets key check";
 
 /// The database behind a [`Store`]. Each variant owns its SQL.
 #[derive(Debug, Clone)]
@@ -192,13 +221,80 @@ impl Store {
     /// Opens (creating it if needed) the SQLite database at `path` and
     /// brings its schema up to date. The directory must exist.
     pub async fn open_sqlite(path: &Path) -> Result<Store> {
-        Ok(Store { backend: Backend::Sqlite(sqlite::SqliteStore::open(path).await?) })
+        Ok(Store { backend: Backend::Sqlite(sqlite::SqliteStore::open(path).await?), secrets: None })
     }
 
     /// A fresh, empty in-memory SQLite database, for tests. It lives as
     /// long as the store (and its clones).
     pub async fn open_sqlite_memory() -> Result<Store> {
-        Ok(Store { backend: Backend::Sqlite(sqlite::SqliteStore::open_memory().await?) })
+        Ok(Store { backend: Backend::Sqlite(sqlite::SqliteStore::open_memory().await?), secrets: None })
+    }
+
+    /// Seals secrets with `key` from now on (call before cloning the store).
+    /// Check it with [`Store::seal_stored_secrets`] before use.
+    pub fn with_secrets_key(mut self, key: SecretsKey) -> Store {
+        self.secrets = Some(Arc::new(key));
+        self
+    }
+
+    /// Whether secrets in this database were sealed (so a key is needed to read them).
+    pub async fn has_sealed_secrets(&self) -> Result<bool> {
+        Ok(self.get_setting(SECRETS_CHECK_SETTING).await?.is_some())
+    }
+
+    /// Checks that the store's secrets key is the one the database was
+    /// sealed with (a clear error if not), then seals every secret still
+    /// stored in plain text (written before sealing existed) and clears
+    /// the old plain text from the database and its write-ahead log.
+    /// Returns how many secrets it sealed.
+    pub async fn seal_stored_secrets(&self) -> Result<usize> {
+        let key = self.secrets.as_ref().ok_or_else(|| StoreError::Backend("no secrets key was given".into()))?;
+        match self.get_setting(SECRETS_CHECK_SETTING).await? {
+            Some(check) => {
+                key.open(&check, SECRETS_CHECK_CONTEXT).map_err(|_| {
+                    StoreError::Backend(
+                        "the secrets key does not match the one this database's secrets were sealed with".into(),
+                    )
+                })?;
+            }
+            None => self.put_setting(SECRETS_CHECK_SETTING, &key.seal("ferry", SECRETS_CHECK_CONTEXT)?).await?,
+        }
+        let mut sealed = 0;
+        for stored in on_backend!(self, b => b.list_access_keys().await)? {
+            if !secrets::is_sealed(&stored.secret) {
+                self.put_access_key(&stored).await?;
+                sealed += 1;
+            }
+        }
+        if sealed > 0 {
+            on_backend!(self, b => b.truncate_log().await)?;
+        }
+        Ok(sealed)
+    }
+
+    fn secret_context(id: &str) -> String {
+        format!("access key {id}")
+    }
+
+    fn seal_key(&self, key: &AccessKey) -> Result<AccessKey> {
+        let mut stored = key.clone();
+        if let Some(secrets) = &self.secrets {
+            stored.secret = secrets.seal(&key.secret, &Self::secret_context(&key.id))?;
+        }
+        Ok(stored)
+    }
+
+    fn open_key(&self, mut key: AccessKey) -> Result<AccessKey> {
+        if secrets::is_sealed(&key.secret) {
+            let secrets = self.secrets.as_ref().ok_or_else(|| {
+                StoreError::Backend(format!(
+                    "the secret of access key {} is sealed and no secrets key was given",
+                    key.id
+                ))
+            })?;
+            key.secret = secrets.open(&key.secret, &Self::secret_context(&key.id))?;
+        }
+        Ok(key)
     }
 
     /// Closes every connection, waiting for those in use to come back.
@@ -371,17 +467,19 @@ impl Store {
     // Access keys.
 
     /// Inserts or replaces the key of this id (disabling a key is a put).
+    /// The secret is sealed when the store has a secrets key.
     pub async fn put_access_key(&self, key: &AccessKey) -> Result<()> {
-        on_backend!(self, b => b.put_access_key(key).await)
+        let stored = self.seal_key(key)?;
+        on_backend!(self, b => b.put_access_key(&stored).await)
     }
 
     pub async fn get_access_key(&self, id: &str) -> Result<AccessKey> {
-        on_backend!(self, b => b.get_access_key(id).await)
+        self.open_key(on_backend!(self, b => b.get_access_key(id).await)?)
     }
 
     /// Oldest first.
     pub async fn list_access_keys(&self) -> Result<Vec<AccessKey>> {
-        on_backend!(self, b => b.list_access_keys().await)
+        on_backend!(self, b => b.list_access_keys().await)?.into_iter().map(|k| self.open_key(k)).collect()
     }
 
     pub async fn delete_access_key(&self, id: &str) -> Result<()> {
@@ -519,5 +617,19 @@ impl Store {
     /// Inserts or replaces.
     pub async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
         on_backend!(self, b => b.put_setting(key, value).await)
+    }
+
+    // Agent liveness.
+
+    /// Records, in one transaction, that the server was up at `up_until`
+    /// and the given agents' liveness (others keep their last record).
+    pub async fn save_liveness(&self, up_until: Millis, agents: &[AgentLiveness]) -> Result<()> {
+        on_backend!(self, b => b.save_liveness(up_until, agents).await)
+    }
+
+    /// The last [`Store::save_liveness`]: when the server was last known up
+    /// (`None` if never recorded) and every agent's record.
+    pub async fn liveness(&self) -> Result<(Option<Millis>, Vec<AgentLiveness>)> {
+        on_backend!(self, b => b.liveness().await)
     }
 }

@@ -25,7 +25,9 @@ use sqlx::{QueryBuilder, SqlSafeStr, Sqlite, Transaction};
 
 use crate::doc::{Document, Row, decode, decode_row, decode_rows, encode};
 use crate::error::{Result, StoreError};
-use crate::{AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, StoredAudit, StoredEvent};
+use crate::{
+    AgentLiveness, AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, StoredAudit, StoredEvent,
+};
 
 /// How long a connection waits for another one's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,7 +44,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "target groups", include_str!("../migrations/sqlite/0002_target_groups.sql")),
     (3, "events", include_str!("../migrations/sqlite/0003_events.sql")),
     (4, "audit", include_str!("../migrations/sqlite/0004_audit.sql")),
+    (5, "agent liveness", include_str!("../migrations/sqlite/0005_agent_liveness.sql")),
 ];
+
+/// The settings key of the time the server was last known up.
+const UP_UNTIL_SETTING: &str = "liveness_up_until";
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -98,7 +104,10 @@ impl SqliteStore {
             // crash of the process (which NORMAL already survives).
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Overwritten and deleted content is zeroed, so a secret once
+            // written in plain text does not linger in free pages.
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .connect_with(options)
@@ -124,6 +133,13 @@ impl SqliteStore {
     async fn migrated(pool: SqlitePool) -> Result<Self> {
         migrator().run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// Checkpoints the write-ahead log into the database and truncates it,
+    /// so that no earlier version of a page survives in the log.
+    pub(crate) async fn truncate_log(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
+        Ok(())
     }
 
     pub(crate) async fn close(&self) {
@@ -437,8 +453,12 @@ impl SqliteStore {
     }
 
     pub(crate) async fn delete_instance(&self, name: &str) -> Result<()> {
-        let done = sqlx::query("DELETE FROM instances WHERE name = $1").bind(name).execute(&self.pool).await?;
-        affected(done.rows_affected())
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM instances WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        affected(done.rows_affected())?;
+        sqlx::query("DELETE FROM agent_liveness WHERE instance = $1").bind(name).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     // Revisions.
@@ -789,6 +809,58 @@ impl SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    // Agent liveness.
+
+    pub(crate) async fn save_liveness(&self, up_until: Millis, agents: &[AgentLiveness]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(UP_UNTIL_SETTING)
+        .bind(up_until.to_string())
+        .execute(&mut *tx)
+        .await?;
+        for agent in agents {
+            sqlx::query(
+                "INSERT INTO agent_liveness (instance, heard, silent_since, polling, poll_ended) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (instance) DO UPDATE SET heard = excluded.heard, \
+                 silent_since = excluded.silent_since, polling = excluded.polling, poll_ended = excluded.poll_ended",
+            )
+            .bind(agent.instance.as_str())
+            .bind(int(agent.heard))
+            .bind(int(agent.silent_since))
+            .bind(agent.polling)
+            .bind(int(agent.poll_ended))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn liveness(&self) -> Result<(Option<Millis>, Vec<AgentLiveness>)> {
+        let up_until = self.get_setting(UP_UNTIL_SETTING).await?.and_then(|v| v.parse().ok());
+        let rows: Vec<(String, i64, i64, bool, i64)> = sqlx::query_as(
+            "SELECT instance, heard, silent_since, polling, poll_ended FROM agent_liveness ORDER BY instance",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let millis = |v: i64| Millis::try_from(v).unwrap_or(0);
+        let agents = rows
+            .into_iter()
+            .map(|(instance, heard, silent_since, polling, poll_ended)| AgentLiveness {
+                instance,
+                heard: millis(heard),
+                silent_since: millis(silent_since),
+                polling,
+                poll_ended: millis(poll_ended),
+            })
+            .collect();
+        Ok((up_until, agents))
     }
 }
 

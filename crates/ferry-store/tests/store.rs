@@ -20,7 +20,7 @@ use ferry_core::resources::{
     TargetGroup, TargetMember, Trigger,
 };
 use ferry_core::resources::{Alarm, Delivery, DeliveryState};
-use ferry_store::{Changes, DeliveryFilter, DeploymentFilter, NewEvent, Store, StoreError};
+use ferry_store::{AgentLiveness, Changes, DeliveryFilter, DeploymentFilter, NewEvent, SecretsKey, Store, StoreError};
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -68,6 +68,8 @@ conformance!(
     alarms_put_get_list_delete,
     audit_append_and_filter,
     prune_keeps_what_groups_and_recent_history_need,
+    secrets_are_sealed_at_rest_and_need_their_key,
+    agent_liveness_round_trip,
 );
 
 // Fixtures.
@@ -268,7 +270,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 4);
+    assert_eq!(store.schema_version().await.unwrap(), 5);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -871,7 +873,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 4);
+        assert_eq!(store.schema_version().await.unwrap(), 5);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -1201,4 +1203,60 @@ async fn prune_keeps_what_groups_and_recent_history_need(store: Store) {
     let events = store.events_after(0, None, 10).await.unwrap();
     assert_eq!(events.len(), 1, "only the events of deployments still there");
     assert_eq!(store.prune(1000, 60).await.unwrap(), ferry_store::Pruned::default(), "idempotent");
+}
+
+async fn secrets_are_sealed_at_rest_and_need_their_key(store: Store) {
+    // `unkeyed` shares the database but has no key: it reads what is at rest.
+    let unkeyed = store.clone();
+    let (key, key_text) = SecretsKey::generate().unwrap();
+    let keyed = store.with_secrets_key(key);
+    assert!(!keyed.has_sealed_secrets().await.unwrap());
+    unkeyed.put_access_key(&access_key("OLD", 1)).await.unwrap();
+    assert_eq!(unkeyed.get_access_key("OLD").await.unwrap(), access_key("OLD", 1), "plain text before sealing");
+
+    assert_eq!(keyed.seal_stored_secrets().await.unwrap(), 1, "the plain-text secret is sealed");
+    assert!(keyed.has_sealed_secrets().await.unwrap());
+    assert_eq!(keyed.seal_stored_secrets().await.unwrap(), 0, "only once");
+    keyed.put_access_key(&access_key("NEW", 2)).await.unwrap();
+    assert_eq!(keyed.get_access_key("OLD").await.unwrap(), access_key("OLD", 1));
+    assert_eq!(keyed.list_access_keys().await.unwrap(), [access_key("OLD", 1), access_key("NEW", 2)]);
+    for id in ["OLD", "NEW"] {
+        let err = unkeyed.get_access_key(id).await.unwrap_err();
+        assert!(err.to_string().contains("is sealed and no secrets key was given"), "{err}");
+    }
+    assert!(unkeyed.list_access_keys().await.is_err());
+
+    // Another key is told apart before any secret is read.
+    let (other, _) = SecretsKey::generate().unwrap();
+    let err = unkeyed.clone().with_secrets_key(other).seal_stored_secrets().await.unwrap_err();
+    assert!(err.to_string().contains("does not match"), "{err}");
+    // The same key from its text form opens everything.
+    let again = unkeyed.with_secrets_key(SecretsKey::parse(&key_text).unwrap());
+    assert_eq!(again.seal_stored_secrets().await.unwrap(), 0);
+    assert_eq!(again.get_access_key("NEW").await.unwrap(), access_key("NEW", 2));
+}
+
+async fn agent_liveness_round_trip(store: Store) {
+    assert_eq!(store.liveness().await.unwrap(), (None, Vec::new()));
+    let record = |instance: &str, heard: u64, polling: bool| AgentLiveness {
+        instance: instance.into(),
+        heard,
+        silent_since: heard - 5,
+        polling,
+        poll_ended: heard - 1,
+    };
+    store.save_liveness(1_000, &[record("a", 900, true), record("b", 800, false)]).await.unwrap();
+    assert_eq!(store.liveness().await.unwrap(), (Some(1_000), vec![record("a", 900, true), record("b", 800, false)]));
+    // Only what changed is written; the time up to which the server ran always.
+    store.save_liveness(2_000, &[record("a", 1_900, false)]).await.unwrap();
+    assert_eq!(
+        store.liveness().await.unwrap(),
+        (Some(2_000), vec![record("a", 1_900, false), record("b", 800, false)])
+    );
+    store.save_liveness(3_000, &[]).await.unwrap();
+    assert_eq!(store.liveness().await.unwrap().0, Some(3_000));
+    // A deleted instance takes its record along.
+    store.upsert_instance(&instance("b")).await.unwrap();
+    store.delete_instance("b").await.unwrap();
+    assert_eq!(store.liveness().await.unwrap().1, vec![record("a", 1_900, false)]);
 }

@@ -106,6 +106,15 @@ pub struct ServerArgs {
     /// each); a request that finds it taken is answered 503 with Retry-After.
     #[arg(long, value_name = "BYTES", default_value = "64MiB", value_parser = parse_bytes)]
     max_body_memory: u64,
+    /// The key access keys' secrets are sealed with in the database (64 hex
+    /// digits, mode 0600); back it up apart from the database
+    /// [default: DATA_DIR/secret.key, created on first start].
+    #[arg(long, env = "FERRY_SECRETS_KEY_FILE", value_name = "FILE")]
+    secrets_key_file: Option<PathBuf>,
+    /// Start even if the data directory (or a file in it, or the secrets key)
+    /// is open to other users, which is refused by default.
+    #[arg(long, env = "FERRY_ALLOW_OPEN_DATA_DIR")]
+    allow_open_data_dir: bool,
 }
 
 /// `65536`, `64KiB`, `64MiB` or `1GiB`.
@@ -126,6 +135,10 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
 }
 
 pub fn run(args: ServerArgs) -> ExitCode {
+    // Everything the server creates (database, WAL, blobs, keys, the git
+    // cache) is its own alone, whatever umask it was started with (the
+    // systemd unit sets the same).
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     super::init_logging();
     let mut config = ServerConfig::new(args.data_dir);
     config.listen = args.listen;
@@ -172,6 +185,8 @@ pub fn run(args: ServerArgs) -> ExitCode {
         body_memory: usize::try_from(args.max_body_memory).unwrap_or(usize::MAX),
         ..ferry_server::Limits::default()
     };
+    config.secrets_key_file = args.secrets_key_file;
+    config.allow_open_data_dir = args.allow_open_data_dir;
     config.poll_hold = Duration::from_secs(args.poll_hold_seconds.max(1));
     config.agent_lost_after = Duration::from_secs(args.agent_lost_after_seconds.max(2));
     if config.agent_lost_after <= config.poll_hold {
