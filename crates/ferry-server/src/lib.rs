@@ -87,6 +87,10 @@ pub struct ServerConfig {
     /// HTTPS with the server's own CA (the default), given certificate
     /// files, or plain HTTP.
     pub tls: TlsMode,
+    /// The control socket of the `ferry proxy` that serves the built-in
+    /// proxy's target groups (`None`: they are served in this process, and
+    /// their traffic stops whenever the server does).
+    pub proxy_socket: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -110,6 +114,7 @@ impl ServerConfig {
             retention: Some(Duration::from_secs(90 * 24 * 3600)),
             audit_retention: Some(Duration::from_secs(365 * 24 * 3600)),
             tls: TlsMode::default(),
+            proxy_socket: None,
         }
     }
 }
@@ -187,7 +192,7 @@ pub async fn serve(
         .map_err(|e| ServerError::Setup(format!("--s3-endpoint: {e}")))?;
     let fetcher = bundles::Fetcher { blobs: blobs.clone(), s3, git, max_bundle_bytes: config.max_bundle_bytes };
     let config = Arc::new(config);
-    let traffic = Arc::new(traffic::Traffic::new(store.clone()));
+    let traffic = Arc::new(traffic::Traffic::new(store.clone(), config.proxy_socket.clone()));
     traffic.open_all().await.map_err(|e| ServerError::Setup(format!("cannot open the load balancers: {e}")))?;
     let (driver, server_jobs) = Driver::new(store.clone(), config.clone(), traffic.clone());
     let driver = Arc::new(driver);
