@@ -127,6 +127,15 @@ impl ProxyDaemon {
         Some(GroupStatus { members: group.proxy.status(), forwarded: counters.forwarded, refused: counters.refused })
     }
 
+    /// Closes every listener, as the process's exit would, leaving the
+    /// state file as it is (the next start serves it again).
+    pub async fn shutdown(&self) {
+        let mut groups = self.groups.lock().await;
+        for (_, group) in std::mem::take(&mut *groups) {
+            group.proxy.shutdown().await;
+        }
+    }
+
     pub async fn names(&self) -> Vec<String> {
         self.groups.lock().await.keys().cloned().collect()
     }
