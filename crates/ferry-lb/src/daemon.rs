@@ -64,7 +64,9 @@ impl ProxyDaemon {
                 ))
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => StateFile::default(),
-            Err(e) => return Err(LbError::Backend(format!("cannot read the state file {}: {e}", state_file.display()))),
+            Err(e) => {
+                return Err(LbError::Backend(format!("cannot read the state file {}: {e}", state_file.display())));
+            }
         };
         let daemon = Arc::new(ProxyDaemon { groups: tokio::sync::Mutex::default(), state_file });
         {
@@ -272,7 +274,10 @@ pub fn bind_control_socket(path: &Path) -> Result<UnixListener, LbError> {
             std::fs::remove_file(path).map_err(|e| failed("remove the stale socket", e))?;
         }
         Ok(_) => {
-            return Err(LbError::Invalid(format!("{} exists and is not a socket; refusing to replace it", path.display())));
+            return Err(LbError::Invalid(format!(
+                "{} exists and is not a socket; refusing to replace it",
+                path.display()
+            )));
         }
         Err(_) => {}
     }
@@ -283,15 +288,15 @@ pub fn bind_control_socket(path: &Path) -> Result<UnixListener, LbError> {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    !name.is_empty() && name.len() <= 255 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(serde_json::to_vec(value).unwrap_or_default())));
     *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
     response
 }
 

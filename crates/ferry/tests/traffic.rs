@@ -303,6 +303,7 @@ fn restart_scenario(c: &mut Cluster, lb: SocketAddr, unchanged_for: &dyn Fn() ->
     });
 
     let report = load.stop();
+    eprintln!("across the restarts: {} answered, {} failed", report.ok, report.failed());
     assert_eq!(report.failed(), 0, "requests failed across server restarts: {report:?}");
     assert!(report.ok > 1000, "{report:?}");
     assert!(report.bodies.contains_key("v2"), "{report:?}");
@@ -356,7 +357,10 @@ impl FerryProxy {
 impl Drop for FerryProxy {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("==== ferry proxy\n{}", std::fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default());
+            eprintln!(
+                "==== ferry proxy\n{}",
+                std::fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default()
+            );
         }
         self.kill();
     }
@@ -407,5 +411,9 @@ fn traffic_through_haproxy_survives_server_restarts_and_crashes() {
     let (_haproxy, socket, port) = start_haproxy();
     let mut c = Cluster::start(ClusterOptions::default());
     c.ferry_ok(&lb_args("", &["--haproxy-socket", &socket, "--haproxy-backend", "app"]));
-    restart_scenario(&mut c, SocketAddr::from(([127, 0, 0, 1], port)), &|| haproxy_unchanged_for(&socket));
+    restart_scenario(&mut c, SocketAddr::from(([127, 0, 0, 1], port)), &|| {
+        let servers = haproxy_unchanged_for(&socket);
+        assert_eq!(servers.len(), 3, "{servers:?}");
+        servers
+    });
 }

@@ -69,7 +69,8 @@ pub struct ServerArgs {
     /// balancer's target groups, so that their traffic survives restarts and
     /// crashes of the server [default: none: the server serves them itself,
     /// and their traffic stops whenever it does].
-    #[arg(long, env = "FERRY_PROXY_SOCKET", value_name = "PATH")]
+    // Not checked for existence: the proxy may start after the server.
+    #[arg(long, env = "FERRY_PROXY_SOCKET", value_name = "PATH", value_hint = clap::ValueHint::Other)]
     proxy_socket: Option<PathBuf>,
     /// The TLS certificate chain (PEM), leaf first; agents pin its last certificate
     /// [default: DATA_DIR/tls/server.pem, issued by the server's own CA DATA_DIR/tls/ca.pem].
