@@ -122,13 +122,18 @@ impl Traffic {
                 check: health_check(tg),
             }),
         };
-        if let Err(e) = backend.apply(&lb_members(tg)).await {
-            if let Backend::Builtin(proxy) = &backend {
+        if let Backend::Builtin(proxy) = &backend {
+            if let Err(e) = backend.apply(&lb_members(tg)).await {
                 proxy.close();
+                return Err(e.into());
             }
-            return Err(e.into());
+            self.balancers.lock().unwrap().insert(tg.name.clone(), backend);
+            return Ok(());
         }
-        self.balancers.lock().unwrap().insert(tg.name.clone(), backend);
+        // Kept even when unreachable now: views then say why, and the
+        // reconcile loop applies the group again.
+        self.balancers.lock().unwrap().insert(tg.name.clone(), backend.clone());
+        backend.apply(&lb_members(tg)).await?;
         Ok(())
     }
 
