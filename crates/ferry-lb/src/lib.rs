@@ -8,16 +8,22 @@
 //! member's [`Health`] by the load balancer's own active checks and its
 //! in-flight requests, which is what draining waits on.
 //!
-//! Two backends:
+//! Three backends:
 //! - [`proxy::Proxy`]: ferry's own HTTP reverse proxy (hyper): weighted
 //!   members, active health checks, draining, keep-alive pooling, a routing
 //!   table swapped atomically, and an optional test listener.
+//! - [`control::RemoteProxy`]: the same proxy in its own process (`ferry
+//!   proxy`, [`daemon::ProxyDaemon`]), driven over a Unix socket, which keeps
+//!   serving (and keeps its routing table in a state file) while the server
+//!   restarts.
 //! - [`haproxy::HaProxy`]: a real HAProxy driven through its runtime API
 //!   (`add server`, `set server … state|weight`, `show servers state`, `show stat`).
 //!
 //! **Architecture Invariant:** knows nothing of deployments, instances as
 //! ferry records them, or the store: only addresses, weights and states.
 
+pub mod control;
+pub mod daemon;
 pub mod haproxy;
 pub mod proxy;
 
@@ -27,10 +33,12 @@ use std::time::Duration;
 /// How a member's health is checked: `GET path` every `interval`; a member
 /// becomes healthy after `healthy_threshold` answers in 200–399 within
 /// `timeout`, and unhealthy after `unhealthy_threshold` failures in a row.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HealthCheck {
     pub path: String,
+    #[serde(with = "millis", rename = "interval_ms")]
     pub interval: Duration,
+    #[serde(with = "millis", rename = "timeout_ms")]
     pub timeout: Duration,
     pub healthy_threshold: u32,
     pub unhealthy_threshold: u32,
@@ -50,7 +58,8 @@ impl Default for HealthCheck {
 }
 
 /// What the load balancer may do with a member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AdminState {
     /// Takes new requests (when healthy and its weight is above 0).
     Ready,
@@ -71,7 +80,7 @@ impl AdminState {
 }
 
 /// One member of a target group as it should be.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     /// Unique in the group (ferry uses the instance name).
     pub name: String,
@@ -84,7 +93,8 @@ pub struct Member {
 }
 
 /// A member's health by the load balancer's checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Health {
     /// Not checked enough yet.
     Unknown,
@@ -103,7 +113,7 @@ impl Health {
 }
 
 /// A member as the load balancer has it now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemberStatus {
     pub name: String,
     pub addr: SocketAddr,
@@ -130,6 +140,8 @@ pub enum LbError {
 #[derive(Clone)]
 pub enum Backend {
     Builtin(proxy::Proxy),
+    /// The built-in proxy in its own process (`ferry proxy`).
+    Remote(control::RemoteProxy),
     HaProxy(haproxy::HaProxy),
 }
 
@@ -142,6 +154,7 @@ impl Backend {
                 p.apply(members);
                 Ok(())
             }
+            Backend::Remote(r) => r.apply(members).await,
             Backend::HaProxy(h) => h.apply(members).await,
         }
     }
@@ -150,8 +163,22 @@ impl Backend {
     pub async fn status(&self) -> Result<Vec<MemberStatus>, LbError> {
         match self {
             Backend::Builtin(p) => Ok(p.status()),
+            Backend::Remote(r) => Ok(r.status().await?.members),
             Backend::HaProxy(h) => h.status().await,
         }
+    }
+}
+
+/// Durations as whole milliseconds on the wire and in state files.
+mod millis {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis().try_into().unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(serde::Deserialize::deserialize(d)?))
     }
 }
 

@@ -103,6 +103,10 @@ pub struct ServerConfig {
     /// Start even if the data directory or files in it are open to other
     /// users (they are refused by default).
     pub allow_open_data_dir: bool,
+    /// The control socket of the `ferry proxy` that serves the built-in
+    /// proxy's target groups (`None`: they are served in this process, and
+    /// their traffic stops whenever the server does).
+    pub proxy_socket: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -129,6 +133,7 @@ impl ServerConfig {
             limits: Limits::default(),
             secrets_key_file: None,
             allow_open_data_dir: false,
+            proxy_socket: None,
         }
     }
 }
@@ -212,7 +217,7 @@ pub async fn serve(
         .map_err(|e| ServerError::Setup(format!("--s3-endpoint: {e}")))?;
     let fetcher = bundles::Fetcher { blobs: blobs.clone(), s3, git, max_bundle_bytes: config.max_bundle_bytes };
     let config = Arc::new(config);
-    let traffic = Arc::new(traffic::Traffic::new(store.clone()));
+    let traffic = Arc::new(traffic::Traffic::new(store.clone(), config.proxy_socket.clone()));
     traffic.open_all().await.map_err(|e| ServerError::Setup(format!("cannot open the load balancers: {e}")))?;
     let (driver, server_jobs) = Driver::new(store.clone(), config.clone(), traffic.clone());
     let driver = Arc::new(driver);

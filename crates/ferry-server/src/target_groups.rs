@@ -161,7 +161,9 @@ async fn create(State(state): State<AppState>, request: Signed) -> ApiResult<Jso
     // Open first: a listen address that cannot be bound is refused, not stored.
     state.driver.traffic.open(&tg).await.map_err(|e| invalid(e.to_string()))?;
     if let Err(e) = state.store.create_target_group(&tg).await {
-        state.driver.traffic.close(&tg.name);
+        if let Err(close) = state.driver.traffic.close(&tg.name).await {
+            tracing::warn!(target_group = %tg.name, error = %close, "cannot close the load balancer of a target group not created");
+        }
         return Err(match e {
             StoreError::AlreadyExists { .. } => {
                 ApiError::conflict("TargetGroupAlreadyExists", format!("target group {} already exists", tg.name))
@@ -218,7 +220,15 @@ async fn delete(
             }
         }
     }
+    // The load balancer first: a `ferry proxy` that cannot be told would
+    // keep serving the group's listener.
+    state.driver.traffic.close(&name).await.map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "LoadBalancerUnavailable",
+            format!("cannot stop serving target group {name}: {e}"),
+        )
+    })?;
     state.store.delete_target_group(&name).await?;
-    state.driver.traffic.close(&name);
     Ok(Json(serde_json::json!({})))
 }

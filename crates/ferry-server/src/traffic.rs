@@ -1,6 +1,12 @@
 //! The server's load balancers: one [`ferry_lb::Backend`] per target group
-//! (a built-in proxy listening in this process, or an HAProxy backend), kept
-//! matching the members the store says each group should have.
+//! (the built-in proxy, in a `ferry proxy` process when the server runs with
+//! `--proxy-socket`, else listening in this process; or an HAProxy
+//! backend), kept matching the members the store says each group should have.
+//!
+//! Only the store's own members are ever applied, and only after the store
+//! answered: a server that starts applies exactly what it persisted last,
+//! which is what the load balancer already has, so a restart changes nothing
+//! there (a `ferry proxy` or an HAProxy keeps serving throughout).
 //!
 //! A member change is one step under the target group's lock: read the
 //! group, change the member, persist it, apply it to the load balancer. A
@@ -10,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +29,9 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 
 pub struct Traffic {
     store: Store,
+    /// The control socket of the `ferry proxy` that serves built-in groups
+    /// (`None`: they are served in this process, and stop with it).
+    proxy_socket: Option<PathBuf>,
     balancers: Mutex<HashMap<String, Backend>>,
     /// One lock per target group: member changes take turns.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -65,30 +75,46 @@ fn lb_members(tg: &TargetGroup) -> Vec<ferry_lb::Member> {
 }
 
 impl Traffic {
-    pub fn new(store: Store) -> Self {
-        Self { store, balancers: Mutex::default(), locks: Mutex::default() }
+    pub fn new(store: Store, proxy_socket: Option<PathBuf>) -> Self {
+        Self { store, proxy_socket, balancers: Mutex::default(), locks: Mutex::default() }
     }
 
     /// Sets up the load balancer of a target group (binding the built-in
-    /// proxy's listeners) and applies its members.
+    /// proxy's listeners, here or in the `ferry proxy`) and applies its members.
     pub async fn open(&self, tg: &TargetGroup) -> Result<(), TrafficError> {
         let backend = match &tg.balancer {
             Balancer::Builtin { listen, test_listen } => {
-                let proxy = ferry_lb::proxy::Proxy::new(health_check(tg));
                 let addr: SocketAddr = listen
                     .parse()
                     .map_err(|_| LbError::Invalid(format!("listen address {listen:?} is not ip:port")))?;
-                proxy.listen(addr, false).await?;
-                if let Some(test) = test_listen {
-                    let addr: SocketAddr = test
-                        .parse()
-                        .map_err(|_| LbError::Invalid(format!("test listen address {test:?} is not ip:port")))?;
-                    if let Err(e) = proxy.listen(addr, true).await {
-                        proxy.close();
-                        return Err(e.into());
+                let test_addr: Option<SocketAddr> = match test_listen {
+                    Some(test) => Some(
+                        test.parse()
+                            .map_err(|_| LbError::Invalid(format!("test listen address {test:?} is not ip:port")))?,
+                    ),
+                    None => None,
+                };
+                match &self.proxy_socket {
+                    // The proxy process binds them when it is given the members.
+                    Some(socket) => Backend::Remote(ferry_lb::control::RemoteProxy {
+                        socket: socket.clone(),
+                        group: tg.name.clone(),
+                        listen: addr,
+                        test_listen: test_addr,
+                        check: health_check(tg),
+                    }),
+                    None => {
+                        let proxy = ferry_lb::proxy::Proxy::new(health_check(tg));
+                        proxy.listen(addr, false).await?;
+                        if let Some(test) = test_addr
+                            && let Err(e) = proxy.listen(test, true).await
+                        {
+                            proxy.close();
+                            return Err(e.into());
+                        }
+                        Backend::Builtin(proxy)
                     }
                 }
-                Backend::Builtin(proxy)
             }
             Balancer::HaProxy { socket, backend } => Backend::HaProxy(ferry_lb::haproxy::HaProxy {
                 socket: ferry_lb::haproxy::Socket::parse(socket)?,
@@ -96,8 +122,18 @@ impl Traffic {
                 check: health_check(tg),
             }),
         };
+        if let Backend::Builtin(proxy) = &backend {
+            if let Err(e) = backend.apply(&lb_members(tg)).await {
+                proxy.close();
+                return Err(e.into());
+            }
+            self.balancers.lock().unwrap().insert(tg.name.clone(), backend);
+            return Ok(());
+        }
+        // Kept even when unreachable now: views then say why, and the
+        // reconcile loop applies the group again.
+        self.balancers.lock().unwrap().insert(tg.name.clone(), backend.clone());
         backend.apply(&lb_members(tg)).await?;
-        self.balancers.lock().unwrap().insert(tg.name.clone(), backend);
         Ok(())
     }
 
@@ -112,10 +148,21 @@ impl Traffic {
         Ok(())
     }
 
-    pub fn close(&self, name: &str) {
-        if let Some(Backend::Builtin(proxy)) = self.balancers.lock().unwrap().remove(name) {
-            proxy.close();
+    /// Stops serving a target group that is being deleted. A `ferry proxy`
+    /// that cannot be told is an error: its listener would keep running.
+    pub async fn close(&self, name: &str) -> Result<(), TrafficError> {
+        let backend = self.balancers.lock().unwrap().remove(name);
+        match backend {
+            Some(Backend::Builtin(proxy)) => proxy.close(),
+            Some(Backend::Remote(remote)) => {
+                if let Err(e) = remote.remove().await {
+                    self.balancers.lock().unwrap().insert(name.to_string(), Backend::Remote(remote));
+                    return Err(e.into());
+                }
+            }
+            Some(Backend::HaProxy(_)) | None => {}
         }
+        Ok(())
     }
 
     fn backend(&self, name: &str) -> Option<Backend> {
@@ -157,14 +204,6 @@ impl Traffic {
     /// The member of `instance`, as the load balancer has it.
     pub async fn member_status(&self, group: &str, instance: &str) -> Result<Option<MemberStatus>, TrafficError> {
         Ok(self.status(group).await?.into_iter().find(|m| m.name == instance))
-    }
-
-    /// Counters of a built-in proxy (`None` for HAProxy groups).
-    pub fn proxy_counters(&self, group: &str) -> Option<ferry_lb::proxy::Counters> {
-        match self.backend(group)? {
-            Backend::Builtin(proxy) => Some(proxy.counters()),
-            Backend::HaProxy(_) => None,
-        }
     }
 
     /// Every few seconds: open groups not open yet, apply every group again.

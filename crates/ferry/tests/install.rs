@@ -193,7 +193,8 @@ fn server_install_writes_the_config_the_unit_and_the_binary() {
     let stdout = text(&out.stdout);
     let config = root.join("etc/ferry/ferry.toml");
     let unit = root.join("etc/systemd/system/ferry-server.service");
-    for written in [&config, &unit, &root.join("usr/local/bin/ferry")] {
+    let proxy_unit = root.join("etc/systemd/system/ferry-proxy.service");
+    for written in [&config, &unit, &proxy_unit, &root.join("usr/local/bin/ferry")] {
         assert!(stdout.contains(&written.display().to_string()), "{written:?} not reported in:\n{stdout}");
     }
     assert!(
@@ -209,12 +210,17 @@ fn server_install_writes_the_config_the_unit_and_the_binary() {
         "\nlisten = [\"0.0.0.0:7800\"]\n",
         "\npoll-hold-seconds = 15\n",
         "\n#aws-region = ",
+        "\nproxy-socket = \"/run/ferry-proxy/control.sock\"\n",
     ] {
         assert!(toml.contains(line), "{line:?} not in:\n{toml}");
     }
     assert_eq!(
         std::fs::read_to_string(&unit).unwrap(),
         std::fs::read_to_string(dist("systemd/ferry-server.service")).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&proxy_unit).unwrap(),
+        std::fs::read_to_string(dist("systemd/ferry-proxy.service")).unwrap()
     );
     assert_eq!(mode(&root.join("usr/local/bin/ferry")), 0o755);
     assert_eq!(mode(&root.join("var/lib/ferry")), 0o700);
@@ -368,7 +374,7 @@ fn the_shipped_units_pass_systemd_analyze_verify() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    for name in ["ferry-server.service", "ferry-agent.service"] {
+    for name in ["ferry-server.service", "ferry-agent.service", "ferry-proxy.service"] {
         let shipped = std::fs::read_to_string(dist(&format!("systemd/{name}"))).unwrap();
         assert!(shipped.contains("ExecStart=/usr/local/bin/ferry "), "{name}");
         // verify checks that ExecStart's program exists: point it at this build.

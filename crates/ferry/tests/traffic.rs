@@ -184,11 +184,9 @@ impl Drop for HaProxy {
     }
 }
 
-#[test]
-fn in_place_deployments_behind_haproxy_drop_no_request() {
-    if !fleet_supported() {
-        return;
-    }
+/// A real HAProxy with one frontend on `port` and the backend `app`,
+/// driven through the runtime API at `socket`.
+fn start_haproxy() -> (HaProxy, String, u16) {
     let dir = tempfile::tempdir().unwrap();
     let port = ferry_testkit::free_port();
     let socket = dir.path().join("admin.sock");
@@ -207,11 +205,19 @@ fn in_place_deployments_behind_haproxy_drop_no_request() {
         .stderr(log)
         .spawn()
         .expect("haproxy (apt-get install haproxy)");
-    let _haproxy = HaProxy { child, _dir: dir };
+    let haproxy = HaProxy { child, _dir: dir };
     wait_for("haproxy's runtime socket", Duration::from_secs(10), || socket.exists().then_some(()));
+    (haproxy, socket.display().to_string(), port)
+}
+
+#[test]
+fn in_place_deployments_behind_haproxy_drop_no_request() {
+    if !fleet_supported() {
+        return;
+    }
+    let (_haproxy, socket, port) = start_haproxy();
     let c = Cluster::start(ClusterOptions::default());
-    let socket_arg = socket.display().to_string();
-    c.ferry_ok(&lb_args("", &["--haproxy-socket", &socket_arg, "--haproxy-backend", "app"]));
+    c.ferry_ok(&lb_args("", &["--haproxy-socket", &socket, "--haproxy-backend", "app"]));
     scenario(&c, SocketAddr::from(([127, 0, 0, 1], port)));
 }
 
@@ -223,4 +229,191 @@ fn c_backend_config() -> String {
         .unwrap();
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Seconds since each HAProxy server of backend `app` last changed state
+/// (`show servers state`), by name.
+fn haproxy_unchanged_for(socket: &str) -> Vec<(String, u64)> {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream.write_all(b"show servers state app\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((f.get(3)?.to_string(), f.get(9)?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Production traffic through the load balancer at `lb` across a server
+/// restart (SIGTERM) and a server crash (SIGKILL): not one request fails,
+/// and the server that returns drives the load balancer again (a deployment
+/// after the restarts moves the traffic to its revision). `unchanged_for`
+/// says how long each member has been in its state, by the load balancer
+/// (empty if it cannot say): a restart must not have touched any.
+fn restart_scenario(c: &mut Cluster, lb: SocketAddr, unchanged_for: &dyn Fn() -> Vec<(String, u64)>) {
+    let _ = c.ferry(&["app", "create", "shop"]);
+    c.ferry_ok(&["group", "create", "shop", "web", "--tag", "app=demo", "--target-group", "tg"]);
+    let v1 = push(c, &web_revision(&c.tmp.path().join("v1"), "v1", Health::Healthy));
+    let first = deploy(c, &v1, "CodeDeployDefault.AllAtOnce");
+    let view = c.wait_done(&first, LONG);
+    assert_eq!(view["status"], "Succeeded", "{view:#}");
+    all_serving(c, 3);
+
+    let load = Load::start(lb, "/", 400, 8);
+    for crash in [false, true] {
+        let before = unchanged_for();
+        let since = std::time::Instant::now();
+        if crash {
+            c.kill_server();
+        } else {
+            c.stop_server();
+        }
+        // The load runs on its keep-alive connections meanwhile; new
+        // connections are answered too.
+        for _ in 0..50 {
+            let (status, body) = http_get(lb, "/", &[]).expect("an answer while the server is down");
+            assert_eq!((status, body.trim()), (200, "v1"), "while the server is down (crash: {crash})");
+        }
+        c.start_server();
+        all_serving(c, 3);
+        let elapsed = since.elapsed().as_secs();
+        for (name, after) in unchanged_for() {
+            let was = before.iter().find(|(n, _)| *n == name).map(|(_, s)| *s).expect("the member was there");
+            assert!(
+                after + 1 >= was + elapsed,
+                "{name} changed state across the server's restart (crash: {crash}): unchanged for {was} s, {elapsed} s later for {after} s"
+            );
+        }
+    }
+
+    // The server that returned drives the load balancer.
+    let v2 = push(c, &web_revision(&c.tmp.path().join("v2"), "v2", Health::Healthy));
+    let d2 = deploy(c, &v2, "CodeDeployDefault.OneAtATime");
+    let view = c.wait_done(&d2, LONG);
+    assert_eq!(view["status"], "Succeeded", "{view:#}");
+    assert_traffic_order(&view);
+    wait_for("the load balancer to send every request to v2", LONG, || {
+        (0..10).all(|_| http_get(lb, "/", &[]).is_some_and(|(_, body)| body.trim() == "v2")).then_some(())
+    });
+
+    let report = load.stop();
+    eprintln!("across the restarts: {} answered, {} failed", report.ok, report.failed());
+    assert_eq!(report.failed(), 0, "requests failed across server restarts: {report:?}");
+    assert!(report.ok > 1000, "{report:?}");
+    assert!(report.bodies.contains_key("v2"), "{report:?}");
+}
+
+/// A `ferry proxy` process with its control socket and state file in a directory of its own.
+struct FerryProxy {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl FerryProxy {
+    fn start() -> FerryProxy {
+        let mut proxy = FerryProxy { child: None, dir: tempfile::tempdir().unwrap() };
+        proxy.restart();
+        proxy
+    }
+
+    fn socket(&self) -> String {
+        self.dir.path().join("control.sock").display().to_string()
+    }
+
+    /// Starts the process (again) and waits until its control socket answers.
+    fn restart(&mut self) {
+        let log =
+            std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("proxy.log")).unwrap();
+        let child = Command::new(FERRY)
+            .args(["proxy", "--socket", &self.socket(), "--state-file"])
+            .arg(self.dir.path().join("state/state.json"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        wait_for("ferry proxy's control socket", Duration::from_secs(10), || {
+            std::os::unix::net::UnixStream::connect(self.socket()).ok().map(|_| ())
+        });
+    }
+
+    /// SIGKILLs the process.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for FerryProxy {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "==== ferry proxy\n{}",
+                std::fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default()
+            );
+        }
+        self.kill();
+    }
+}
+
+#[test]
+fn traffic_through_ferry_proxy_survives_server_restarts_and_crashes() {
+    if !fleet_supported() {
+        return;
+    }
+    let mut proxy = FerryProxy::start();
+    let socket = proxy.socket();
+    let mut c = Cluster::start(ClusterOptions {
+        server_args: vec!["--proxy-socket".into(), socket.clone()],
+        ..ClusterOptions::default()
+    });
+    let lb = SocketAddr::from(([127, 0, 0, 1], ferry_testkit::free_port()));
+    let listen = lb.to_string();
+    c.ferry_ok(&lb_args(&listen, &[]));
+    restart_scenario(&mut c, lb, &Vec::new);
+
+    // The proxy keeps the last routing table through its own crash: with
+    // the server down, it serves again from its state file alone.
+    c.stop_server();
+    proxy.kill();
+    proxy.restart();
+    let (status, body) = http_get(lb, "/", &[]).expect("the restarted proxy answers");
+    assert_eq!((status, body.trim()), (200, "v2"));
+    c.start_server();
+    all_serving(&c, 3);
+
+    // Deleting a target group stops its listener in the proxy.
+    let other = SocketAddr::from(([127, 0, 0, 1], ferry_testkit::free_port()));
+    let other_listen = other.to_string();
+    let mut args = lb_args(&other_listen, &[]);
+    args[2] = "unused";
+    c.ferry_ok(&args);
+    assert_eq!(http_get(other, "/", &[]).map(|(status, _)| status), Some(503), "served, with no member yet");
+    c.ferry_ok(&["lb", "delete", "unused"]);
+    assert!(http_get(other, "/", &[]).is_none(), "the deleted group's listener is closed");
+}
+
+#[test]
+fn traffic_through_haproxy_survives_server_restarts_and_crashes() {
+    if !fleet_supported() {
+        return;
+    }
+    let (_haproxy, socket, port) = start_haproxy();
+    let mut c = Cluster::start(ClusterOptions::default());
+    c.ferry_ok(&lb_args("", &["--haproxy-socket", &socket, "--haproxy-backend", "app"]));
+    restart_scenario(&mut c, SocketAddr::from(([127, 0, 0, 1], port)), &|| {
+        let servers = haproxy_unchanged_for(&socket);
+        assert_eq!(servers.len(), 3, "{servers:?}");
+        servers
+    });
 }

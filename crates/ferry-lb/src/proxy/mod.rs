@@ -273,6 +273,16 @@ impl Proxy {
             task.abort();
         }
     }
+
+    /// Stops listening and returns once the listening sockets are closed,
+    /// so their addresses can be bound again.
+    pub async fn shutdown(&self) {
+        let tasks: Vec<_> = self.listeners.lock().unwrap().drain(..).map(|(_, task)| task).collect();
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
+    }
 }
 
 impl Inner {

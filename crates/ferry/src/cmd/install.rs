@@ -1,6 +1,7 @@
 //! `ferry server install` and `ferry agent install`: write the config file
 //! (`/etc/ferry/ferry.toml`, `/etc/ferry/agent.toml`, mode 0600), the shipped
-//! systemd unit, and this executable as `/usr/local/bin/ferry`; the agent
+//! systemd unit (for the server also `ferry-proxy.service`, the load balancer
+//! the server drives through `proxy-socket`, unless that is set empty), and this executable as `/usr/local/bin/ferry`; the agent
 //! then enrols once (`ferry agent --enrol-only`, a child process reading the
 //! written file); then `systemctl daemon-reload`, `enable`, `restart` when
 //! systemd runs here. `--root DIR` prefixes every path and never runs
@@ -22,6 +23,9 @@ use crate::settings;
 /// The shipped units, written as they are.
 pub const SERVER_UNIT: &str = include_str!("../../../../dist/systemd/ferry-server.service");
 pub const AGENT_UNIT: &str = include_str!("../../../../dist/systemd/ferry-agent.service");
+pub const PROXY_UNIT: &str = include_str!("../../../../dist/systemd/ferry-proxy.service");
+/// The control socket `ferry-proxy.service` listens on.
+const PROXY_SOCKET: &str = "/run/ferry-proxy/control.sock";
 
 const BINARY: &str = "/usr/local/bin/ferry";
 const UNIT_DIR: &str = "/etc/systemd/system";
@@ -113,7 +117,20 @@ fn install_server(args: ServerInstallArgs) -> Result<(), String> {
     let cmd = service("server");
     let base =
         vec![("data-dir".to_string(), vec![args.data_dir.display().to_string()]), ("listen".to_string(), args.listen)];
-    let values = collect(&cmd, base, &args.set)?;
+    let mut values = collect(&cmd, base, &args.set)?;
+    // The load balancer runs as its own service unless told otherwise
+    // (`--set proxy-socket=`: inside the server, stopping with it).
+    let proxy_socket = values.entry("proxy-socket".into()).or_insert_with(|| vec![PROXY_SOCKET.into()]);
+    let with_proxy = match proxy_socket.first().map(String::as_str) {
+        Some(PROXY_SOCKET) => true,
+        Some("") | None => false,
+        Some(other) => {
+            return Err(format!(
+                "proxy-socket = {other:?}: ferry-proxy.service listens on {PROXY_SOCKET}; give that, or an empty \
+                 value to run the load balancer inside the server"
+            ));
+        }
+    };
     let data_dir = PathBuf::from(&values["data-dir"][0]);
     if data_dir.to_string_lossy().contains(|c: char| c.is_whitespace() || "\"'\\%".contains(c)) {
         return Err(format!(
@@ -124,17 +141,29 @@ fn install_server(args: ServerInstallArgs) -> Result<(), String> {
     let root = &args.options.root;
     let config = under(root, SERVER_CONFIG);
     let unit = under(root, UNIT_DIR).join("ferry-server.service");
-    refuse_overwrite(&[&config, &unit], args.options.force)?;
+    let proxy_unit = under(root, UNIT_DIR).join("ferry-proxy.service");
+    let mut written: Vec<&Path> = vec![&config, &unit];
+    if with_proxy {
+        written.push(&proxy_unit);
+    }
+    refuse_overwrite(&written, args.options.force)?;
     install_binary(&args.options)?;
     let text = format!("# Written by `ferry server install`.\n{}", settings::reference(&cmd, &values));
     write_file(&config, text.as_bytes(), 0o600)?;
     println!("wrote {} (mode 0600)", config.display());
     write_file(&unit, server_unit(&data_dir).as_bytes(), 0o644)?;
     println!("wrote {}", unit.display());
+    if with_proxy {
+        write_file(&proxy_unit, PROXY_UNIT.as_bytes(), 0o644)?;
+        println!("wrote {}", proxy_unit.display());
+    }
     let data = under(root, &data_dir);
     std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| format!("cannot restrict {}: {e}", data.display()))?;
+    if with_proxy {
+        start("ferry-proxy.service", &args.options)?;
+    }
     start("ferry-server.service", &args.options)?;
     let scheme = if values.get("insecure-http").is_some_and(|v| v == &["true"]) { "http" } else { "https" };
     println!(
@@ -372,11 +401,12 @@ mod tests {
         assert_eq!(server_unit(Path::new(DEFAULT_DATA_DIR)), SERVER_UNIT);
         let unit = server_unit(Path::new("/srv/ferry"));
         assert!(unit.contains("\nReadWritePaths=/srv/ferry\n") && !unit.contains(DATA_DIR_LINE), "{unit}");
-        for unit in [SERVER_UNIT, AGENT_UNIT] {
+        for unit in [SERVER_UNIT, AGENT_UNIT, PROXY_UNIT] {
             assert!(unit.contains(&format!("ExecStart={BINARY} ")), "{unit}");
         }
         assert!(SERVER_UNIT.contains(&format!("--config {SERVER_CONFIG}\n")));
         assert!(AGENT_UNIT.contains(&format!("--config {AGENT_CONFIG}\n")));
+        assert!(PROXY_UNIT.contains(&format!("--socket {PROXY_SOCKET} ")));
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod local;
 mod agent;
 mod fleet;
 mod install;
+mod proxy;
 mod server;
 // --config, --check-config, print-config and install around `server` and `agent`.
 mod service;
@@ -50,6 +51,9 @@ enum Command {
     Server(service::ServerCommand),
     /// Run the ferry agent on this host: enrol once, then carry out deployments.
     Agent(service::AgentCommand),
+    /// Run the built-in load balancer as its own process, so that traffic
+    /// survives restarts of the server (which drives it with --proxy-socket).
+    Proxy(proxy::ProxyArgs),
     /// A local fleet of isolated hosts running agents, for demos and trials (needs root).
     Fleet(fleet::FleetArgs),
     /// Create and list applications.
@@ -94,6 +98,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Local(args) => local::run(args),
         Command::Server(args) => service::run_server(args),
         Command::Agent(args) => service::run_agent(args),
+        Command::Proxy(args) => proxy::run(args),
         Command::Fleet(args) => fleet::run(args),
         Command::Config(args) => config::run(args),
         Command::App(args) => app::run(args),

@@ -65,6 +65,13 @@ pub struct ServerArgs {
     /// Audit entries older than this many days are deleted; 0 keeps all.
     #[arg(long, env = "FERRY_AUDIT_RETENTION_DAYS", value_name = "DAYS", default_value_t = 365)]
     audit_retention_days: u64,
+    /// The control socket of the `ferry proxy` that serves the built-in load
+    /// balancer's target groups, so that their traffic survives restarts and
+    /// crashes of the server [default: none: the server serves them itself,
+    /// and their traffic stops whenever it does].
+    // Not checked for existence: the proxy may start after the server.
+    #[arg(long, env = "FERRY_PROXY_SOCKET", value_name = "PATH", value_hint = clap::ValueHint::Other)]
+    proxy_socket: Option<PathBuf>,
     /// The TLS certificate chain (PEM), leaf first; agents pin its last certificate
     /// [default: DATA_DIR/tls/server.pem, issued by the server's own CA DATA_DIR/tls/ca.pem].
     #[arg(long, env = "FERRY_TLS_CERT", requires = "tls_key", conflicts_with = "insecure_http", value_name = "FILE")]
@@ -187,6 +194,7 @@ pub fn run(args: ServerArgs) -> ExitCode {
     };
     config.secrets_key_file = args.secrets_key_file;
     config.allow_open_data_dir = args.allow_open_data_dir;
+    config.proxy_socket = args.proxy_socket.filter(|p| !p.as_os_str().is_empty());
     config.poll_hold = Duration::from_secs(args.poll_hold_seconds.max(1));
     config.agent_lost_after = Duration::from_secs(args.agent_lost_after_seconds.max(2));
     if config.agent_lost_after <= config.poll_hold {
