@@ -243,6 +243,7 @@ fn deployment(id: &str, app: &str, group: &str, create_time: u64, status: Deploy
         blue_green: None,
         alarms: AlarmConfig { enabled: true, alarms: vec!["errors".into()], ..Default::default() },
         bake_until: Some(create_time + 30),
+        fetching: Some(ferry_core::deployment::Fetching { since: create_time }),
         triggers: vec![Trigger {
             name: "ops".into(),
             target: "http://hooks/x".into(),

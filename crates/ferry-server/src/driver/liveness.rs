@@ -215,7 +215,7 @@ mod tests {
 
     async fn driver(store: &ferry_store::Store) -> Arc<Driver> {
         let config = Arc::new(crate::ServerConfig::new("/nonexistent"));
-        let traffic = Arc::new(crate::traffic::Traffic::new(store.clone()));
+        let traffic = Arc::new(crate::traffic::Traffic::new(store.clone(), None));
         Arc::new(Driver::new(store.clone(), config, traffic).0)
     }
 
