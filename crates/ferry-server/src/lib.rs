@@ -264,7 +264,7 @@ pub async fn serve(
     ));
     // One connection limit for all listeners.
     let limiter = limits::ConnectionLimiter::new(&config.limits);
-    let edge = listen::Edge::new(app, config.limits.clone(), limiter, tls.as_ref().map(|t| t.config.clone()));
+    let edge = listen::Edge::new(app, config.limits.clone(), limiter, tls.as_ref());
     let audit_summaries = tokio::spawn(audit::summarise_forever(state.clone()));
     let mut servers = Vec::new();
     for listener in listeners {

@@ -50,6 +50,8 @@ pub(crate) struct Edge {
     pub limiter: Arc<ConnectionLimiter>,
     /// `None`: plain HTTP (`--insecure-http`).
     pub tls: Option<TlsAcceptor>,
+    /// A certificate that learns local addresses as connections arrive on them.
+    pub tls_names: Option<Arc<crate::tls::GrowingNames>>,
     /// When a refused connection was last logged (ms since the Unix epoch),
     /// so that a flood is logged once every few seconds, not per connection.
     last_refusal_logged: AtomicU64,
@@ -60,13 +62,14 @@ impl Edge {
         router: Router,
         limits: Limits,
         limiter: Arc<ConnectionLimiter>,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        tls: Option<&crate::tls::Tls>,
     ) -> Arc<Self> {
         Arc::new(Self {
             router,
             limits,
             limiter,
-            tls: tls.map(TlsAcceptor::from),
+            tls: tls.map(|t| TlsAcceptor::from(t.config.clone())),
+            tls_names: tls.and_then(|t| t.names.clone()),
             last_refusal_logged: AtomicU64::new(0),
         })
     }
@@ -154,6 +157,11 @@ async fn connection(
     // Without TCP_NODELAY a streamed body (a bundle download) waits
     // ~40 ms behind its headers for the client's delayed ACK.
     let _ = tcp.set_nodelay(true);
+    if let Some(names) = &edge.tls_names
+        && let Ok(local) = tcp.local_addr()
+    {
+        names.cover(local.ip());
+    }
     match &edge.tls {
         Some(acceptor) => {
             let handshake =

@@ -59,6 +59,69 @@ pub struct Tls {
     pub config: Arc<rustls::ServerConfig>,
     /// Hex SHA-256 of the CA certificate's DER (see [`fingerprint`]).
     pub ca_fingerprint: String,
+    /// With ferry's own CA and an unspecified listen address: the names
+    /// of the certificate, which grow when an address appears later.
+    pub names: Option<Arc<GrowingNames>>,
+}
+
+/// The server certificate of a server that listens on every interface with
+/// ferry's own CA: when a connection arrives on a local address the
+/// certificate does not name (an interface or bridge that appeared after
+/// start), the certificate is issued again with it and swapped in, without
+/// a restart, before that connection's handshake.
+#[derive(Debug)]
+pub struct GrowingNames {
+    dir: PathBuf,
+    names: std::sync::Mutex<Vec<String>>,
+    current: Arc<SwappedCert>,
+}
+
+/// The certificate the listeners present, replaceable at run time.
+#[derive(Debug)]
+struct SwappedCert(std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>);
+
+impl rustls::server::ResolvesServerCert for SwappedCert {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+}
+
+impl GrowingNames {
+    /// Makes sure the certificate names `ip` (the local address a
+    /// connection arrived on).
+    pub fn cover(&self, ip: IpAddr) {
+        let name = ip.to_canonical().to_string();
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if names.contains(&name) {
+            return;
+        }
+        let mut wanted = names.clone();
+        wanted.push(name.clone());
+        wanted.sort();
+        wanted.dedup();
+        match auto(&self.dir, &wanted).and_then(|(chain, key)| certified(chain, key)) {
+            Ok(key) => {
+                *self.current.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(key);
+                tracing::info!(address = %name, "a new local address: the server's TLS certificate now names it too");
+            }
+            // Not retried for every connection: the next start tries again.
+            Err(e) => tracing::warn!(address = %name, error = %e, "cannot issue the TLS certificate for a new address"),
+        }
+        *names = wanted;
+    }
+
+    #[cfg(test)]
+    fn presented(&self) -> Arc<rustls::sign::CertifiedKey> {
+        self.current.0.read().unwrap().clone()
+    }
+}
+
+fn certified(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<rustls::sign::CertifiedKey, String> {
+    let signing = provider().key_provider.load_private_key(key).map_err(|e| format!("the server key: {e}"))?;
+    Ok(rustls::sign::CertifiedKey::new(chain, signing))
 }
 
 /// The prefix of a fingerprint as the join token spells it.
@@ -84,24 +147,40 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// Loads or makes the certificate for `mode`; `None` for plain HTTP.
 /// `listening` are the bound addresses (their IPs become certificate names).
 pub fn prepare(mode: &TlsMode, data_dir: &Path, listening: &[SocketAddr]) -> Result<Option<Tls>, String> {
+    let mut growing = None;
     let (chain, key) = match mode {
         TlsMode::Off => return Ok(None),
         TlsMode::Files { cert, key } => load_files(cert, key)?,
         TlsMode::Auto { extra_names } => {
             let names = server_names(listening, extra_names)?;
+            if listening.iter().any(|a| a.ip().is_unspecified()) {
+                growing = Some(names.clone());
+            }
             auto(&data_dir.join("tls"), &names)?
         }
     };
     let ca = chain.last().ok_or("the certificate chain is empty")?;
     let ca_fingerprint = fingerprint(ca);
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("the TLS certificate and key do not fit together: {e}"))?;
+        .with_no_client_auth();
+    let (mut config, names) = match growing {
+        Some(names) => {
+            let current = Arc::new(SwappedCert(std::sync::RwLock::new(Arc::new(certified(chain, key)?))));
+            let growing =
+                GrowingNames { dir: data_dir.join("tls"), names: std::sync::Mutex::new(names), current: current.clone() };
+            (builder.with_cert_resolver(current), Some(Arc::new(growing)))
+        }
+        None => (
+            builder
+                .with_single_cert(chain, key)
+                .map_err(|e| format!("the TLS certificate and key do not fit together: {e}"))?,
+            None,
+        ),
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Some(Tls { config: Arc::new(config), ca_fingerprint }))
+    Ok(Some(Tls { config: Arc::new(config), ca_fingerprint, names }))
 }
 
 fn load_files(cert: &Path, key: &Path) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
@@ -483,5 +562,30 @@ mod tests {
         assert!(prepare(&TlsMode::Off, dir.path(), &listening).unwrap().is_none());
         let missing = TlsMode::Files { cert: dir.path().join("nope.pem"), key: dir.path().join("tls/server-key.pem") };
         assert!(prepare(&missing, dir.path(), &listening).err().unwrap().contains("--tls-cert"));
+    }
+
+    #[test]
+    fn an_address_that_appears_later_is_added_to_the_certificate_without_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let listening = [SocketAddr::from(([0, 0, 0, 0], 7800))];
+        let tls = prepare(&TlsMode::default(), dir.path(), &listening).unwrap().unwrap();
+        let names = tls.names.clone().expect("an unspecified listen address lets the names grow");
+        let ca = CertificateDer::from_pem_file(dir.path().join("tls/ca.pem")).unwrap();
+        let late = IpAddr::from([203, 0, 113, 7]);
+        let presented = |n: &GrowingNames| n.presented().cert[0].clone();
+        assert!(!still_good(&presented(&names), &ca, &[late.to_string()], SystemTime::now()));
+        names.cover(late);
+        assert!(still_good(&presented(&names), &ca, &[late.to_string(), "127.0.0.1".into()], SystemTime::now()));
+        // Kept for the next start, issued by the same CA (agents' pin holds).
+        let written = std::fs::read_to_string(dir.path().join("tls/server.names")).unwrap();
+        assert!(written.lines().any(|l| l == "203.0.113.7"), "{written}");
+        assert_eq!(prepare(&TlsMode::default(), dir.path(), &listening).unwrap().unwrap().ca_fingerprint, tls.ca_fingerprint);
+        // A known address changes nothing.
+        let before = presented(&names);
+        names.cover(late);
+        assert_eq!(presented(&names), before);
+        // A specific listen address keeps a fixed certificate.
+        let fixed = prepare(&TlsMode::default(), dir.path(), &[SocketAddr::from(([127, 0, 0, 1], 7800))]).unwrap();
+        assert!(fixed.unwrap().names.is_none());
     }
 }

@@ -22,9 +22,10 @@ enum ConfigCommand {
     Create {
         /// The config's name (the CodeDeployDefault. prefix is reserved).
         name: String,
-        /// HOST_COUNT:N (at least N hosts stay healthy) or FLEET_PERCENT:P (P% of the fleet, 0–99).
-        #[arg(long, value_name = "TYPE:VALUE", value_parser = parse_minimum)]
-        minimum_healthy_hosts: api::MinimumHealthyHosts,
+        /// HOST_COUNT:N (at least N hosts stay healthy) or FLEET_PERCENT:P (P% of the fleet, 0–99);
+        /// with --traffic it may be left out (HOST_COUNT:0: the replacement fleet installs at once).
+        #[arg(long, value_name = "TYPE:VALUE", value_parser = parse_minimum, required_unless_present = "traffic")]
+        minimum_healthy_hosts: Option<api::MinimumHealthyHosts>,
         /// How blue/green deployments move traffic: all-at-once,
         /// canary:PERCENT:INTERVAL (PERCENT first, the rest after INTERVAL) or
         /// linear:PERCENT:INTERVAL (PERCENT more every INTERVAL); INTERVAL
@@ -94,7 +95,9 @@ fn parse_routing(text: &str) -> Result<api::TrafficRouting, String> {
 pub fn run(args: ConfigArgs) -> ExitCode {
     output::finish(match args.command {
         ConfigCommand::Create { name, minimum_healthy_hosts, traffic, server } => {
-            create(name, minimum_healthy_hosts, traffic, &server)
+            let minimum = minimum_healthy_hosts
+                .unwrap_or_else(|| api::MinimumHealthyHosts { kind: "HOST_COUNT".into(), value: 0 });
+            create(name, minimum, traffic, &server)
         }
         ConfigCommand::List { json, server } => list(json, &server),
     })
