@@ -394,6 +394,7 @@ mod blue_green {
             green_instances: vec![],
             blue_instances: vec![],
             green_selector: None,
+            retired: vec![],
         });
         d
     }
