@@ -27,7 +27,14 @@ impl Fetcher {
     /// Makes sure `revision`'s bytes are in the blob store and returns them
     /// as a bundle to pin. Updates `revision.last_fetch`, `sha256` and
     /// `size` when it fetched (the caller persists the revision).
+    /// The bundle's appspec must pass ferry's rules (`appspec_check`).
     pub async fn materialize(&self, revision: &mut Revision) -> Result<Bundle, FetchError> {
+        let bundle = self.copy_in(revision).await?;
+        crate::appspec_check::check(&self.blobs, &bundle).await?;
+        Ok(bundle)
+    }
+
+    async fn copy_in(&self, revision: &mut Revision) -> Result<Bundle, FetchError> {
         let bundle = match &revision.location {
             RevisionLocation::Blob { key } => {
                 return Ok(Bundle {

@@ -12,6 +12,7 @@
 
 mod agent_api;
 mod alarms;
+mod appspec_check;
 mod audit;
 mod auth;
 mod aws;
