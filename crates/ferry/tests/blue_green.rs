@@ -383,9 +383,6 @@ fn termination_without_a_terminate_command_only_leaves_the_group() {
     let (d2, view) = release("v2", &["--config", "CodeDeployDefault.AllAtOnce"]);
     assert_eq!(serving(&c), ["host2"]);
     assert_eq!(label(&view, "host1"), "Blue");
-    let retired = &view["blue_green"]["retired"];
-    assert_eq!(retired.as_array().map(Vec::len), Some(1), "{view:#}");
-    assert_eq!((&retired[0]["instance"], &retired[0]["terminated"]), (&"host1".into(), &false.into()), "{view:#}");
 
     // host1 is still registered and online: nothing was terminated or revoked.
     let instances: Value = serde_json::from_str(&c.ferry_ok(&["instances", "--json"])).unwrap();
@@ -405,6 +402,9 @@ fn termination_without_a_terminate_command_only_leaves_the_group() {
     assert_eq!(removed.len(), 1, "{events}");
     assert_eq!(removed[0]["instance"], "host1");
     assert!(!events.contains("InstanceTerminated"), "{events}");
+    let retired = &view["blue_green"]["retired"];
+    assert_eq!(retired.as_array().map(Vec::len), Some(1), "{view:#}");
+    assert_eq!((&retired[0]["instance"], &retired[0]["terminated"]), (&"host1".into(), &false.into()), "{view:#}");
     let shown = c.ferry_ok(&["get", &d2]);
     assert!(shown.contains("host1") && shown.contains("left the group"), "{shown}");
 

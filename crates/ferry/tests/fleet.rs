@@ -281,7 +281,11 @@ fn a_tampered_bundle_is_refused_by_the_agent() {
     let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
     let rev = revision(&c.tmp.path().join("rev"), "v1", 0, None);
     setup(&c, "shop", "web", "app=demo", &[], &rev);
-    // Corrupt the stored bundle behind the server's back.
+    // The server reads a bundle's appspec when it is first deployed (and
+    // would refuse a corrupt one there): deploy it once, then corrupt the
+    // stored bundle behind the server's back.
+    let first = deploy(&c, "shop", "web", &[]);
+    assert_eq!(c.wait_done(&first, LONG)["status"], "Succeeded");
     let blobs = c.data_dir().join("blobs/sha256");
     for entry in std::fs::read_dir(&blobs).unwrap() {
         std::fs::write(entry.unwrap().path(), b"not the bundle that was pushed").unwrap();
@@ -291,7 +295,7 @@ fn a_tampered_bundle_is_refused_by_the_agent() {
     assert_eq!(view["status"], "Failed");
     let e = event(instance(&view, "host1"), "DownloadBundle");
     assert!(e["diagnostics"]["message"].as_str().unwrap().contains("digest mismatch"), "{e:#}");
-    assert_eq!(begins(&c, 0).get("v1 BeforeInstall"), None);
+    assert_eq!(begins(&c, 0).get("v1 BeforeInstall"), Some(&1), "only the first deployment ran hooks");
 }
 
 #[test]
@@ -451,21 +455,11 @@ fn fleet_run_restarts_dead_agents_and_exits_when_none_is_left() {
     let output = || std::fs::read_to_string(&out_path).unwrap_or_default();
     // The pid printed last for `host` as started ("agent pid N") or restarted ("agent restarted (pid N)").
     let pid_of = |host: &str| -> Option<i32> {
-        output()
-            .lines()
-            .filter(|l| l.starts_with(host))
-            .filter_map(|l| {
-                let rest = l
-                    .split_once("agent pid ")
-                    .map(|(_, r)| r)
-                    .or(l.split_once("agent restarted (pid ").map(|(_, r)| r))?;
-                rest.trim_end_matches(|c: char| !c.is_ascii_digit())
-                    .split(|c: char| !c.is_ascii_digit())
-                    .next()?
-                    .parse()
-                    .ok()
-            })
-            .last()
+        output().lines().rev().filter(|l| l.starts_with(host)).find_map(|l| {
+            let rest =
+                l.split_once("agent pid ").map(|(_, r)| r).or(l.split_once("agent restarted (pid ").map(|(_, r)| r))?;
+            rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        })
     };
     let kill =
         |pid: i32| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), ferry_fleet::Signal::SIGKILL).unwrap();
