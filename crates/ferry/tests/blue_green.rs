@@ -251,9 +251,9 @@ fn ready_wait_test_listener_continue_and_termination() {
         "tg",
         "--blue-green",
         "--ready-wait",
-        "60s",
+        "10m",
         "--terminate-after",
-        "60s",
+        "10m",
     ]);
     let get_body = |addr: SocketAddr| -> Option<String> {
         let load = Load::start(addr, "/", 20, 1);
