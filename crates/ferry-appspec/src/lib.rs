@@ -14,7 +14,30 @@ pub mod model;
 mod parse;
 
 pub use model::*;
-pub use parse::{MAX_APPSPEC_BYTES, parse, parse_server};
+pub use parse::{
+    MAX_APPSPEC_BYTES, codedeploy_warnings, parse, parse_installed_server, parse_server, parse_server_with_events,
+};
+
+/// Checks the events a deployment is told to run (`ferry local --events`)
+/// against its appspec, parsed with [`parse_server_with_events`] given the
+/// non-standard ones: each must be a Server lifecycle event, or a custom
+/// event the appspec hooks (else it is most likely a typo).
+pub fn check_requested_events(events: &[String], spec: &ServerAppSpec) -> Result<(), String> {
+    for event in events.iter().filter(|e| !SERVER_LIFECYCLE_EVENTS.contains(&e.as_str())) {
+        if spec.hooks.iter().any(|(hooked, _)| hooked == event) {
+            continue;
+        }
+        let hint = match parse::suggestion(event, &SERVER_LIFECYCLE_EVENTS) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "a custom event needs a hook in the appspec; the lifecycle events are {}",
+                SERVER_LIFECYCLE_EVENTS.join(", ")
+            ),
+        };
+        return Err(format!("`{event}` is not a lifecycle event and the appspec has no hook for it ({hint})"));
+    }
+    Ok(())
+}
 
 /// A problem with an appspec file. `Display` gives a one-line message such as
 /// `appspec.yml: hooks.BeforeInstall[0].timeout: expected a whole number of seconds greater than 0, got "soon"`.

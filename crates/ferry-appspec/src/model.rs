@@ -108,10 +108,12 @@ impl ServerAppSpec {
         self.hooks.iter().find(|(name, _)| name == event).map(|(_, scripts)| scripts.as_slice()).unwrap_or(&[])
     }
 
-    /// Events in `hooks` that are not standard Server lifecycle events (custom
-    /// events, or typos such as `Afterinstall`), in file order. The parser
-    /// allows them; callers may warn about them or check them against the
-    /// deployment's list of events.
+    /// Events in `hooks` that are not standard Server lifecycle events, in
+    /// file order: the custom events a deployment declared
+    /// ([`parse_server_with_events`](crate::parse_server_with_events)), or
+    /// any name in an installed revision's appspec
+    /// ([`parse_installed_server`](crate::parse_installed_server)); otherwise
+    /// such a name is a parse error.
     pub fn custom_events(&self) -> impl Iterator<Item = &str> {
         self.hooks.iter().map(|(event, _)| event.as_str()).filter(|event| !SERVER_LIFECYCLE_EVENTS.contains(event))
     }

@@ -42,16 +42,52 @@ pub const MAX_APPSPEC_BYTES: usize = 1 << 20;
 ///   are rejected; permission `pattern`/`except` globs may not contain `/`
 ///   (CodeDeploy accepts both and never uses them).
 pub fn parse(file: &str, text: &str) -> Result<AppSpec, AppSpecError> {
-    parse_with(file, text, false)
+    parse_with(file, text, false, &[])
 }
 
 /// Parses a Server-platform appspec for a Linux host: as [`parse`], but a
 /// Lambda or ECS appspec and `os: windows` are errors.
+///
+/// A hook on anything but a Server lifecycle event
+/// ([`SERVER_LIFECYCLE_EVENTS`](crate::SERVER_LIFECYCLE_EVENTS)) is an error,
+/// with the event it probably meant (`AfterInstal` → `AfterInstall`): a
+/// deployment through a server never runs such a hook, and CodeDeploy's agent
+/// fails the deployment at Install when told every event (as
+/// `codedeploy-local` does). This is the one rule `ferry push`, the server at
+/// deployment creation, `ferry local` and the agent apply.
 pub fn parse_server(file: &str, text: &str) -> Result<ServerAppSpec, AppSpecError> {
-    match parse_with(file, text, true)? {
+    parse_server_with_events(file, text, &[])
+}
+
+/// [`parse_server`] for the appspec of a revision an earlier deployment
+/// installed, whose ApplicationStop or BlockTraffic hooks run now: hooks on
+/// unknown events are left in (they never run), so a revision installed
+/// before the rule above still stops cleanly.
+pub fn parse_installed_server(file: &str, text: &str) -> Result<ServerAppSpec, AppSpecError> {
+    match parse_with(file, text, true, &[ANY_EVENT.to_string()])? {
+        AppSpec::Server(s) => Ok(s),
+        other => Err(Ctx { file, custom_events: &[] }.err(
+            "Resources",
+            None,
+            format!("expected a Server-platform appspec, got {}", platform_name(&other)),
+        )),
+    }
+}
+
+/// As a custom event: every hook name is allowed.
+pub(crate) const ANY_EVENT: &str = "*";
+
+/// [`parse_server`] for a deployment that also runs `custom_events` (as
+/// `ferry local --events` may ask): hooks on them are allowed too.
+pub fn parse_server_with_events(
+    file: &str,
+    text: &str,
+    custom_events: &[String],
+) -> Result<ServerAppSpec, AppSpecError> {
+    match parse_with(file, text, true, custom_events)? {
         AppSpec::Server(s) => Ok(s),
         // parse_with reports other platforms itself when linux_only is set.
-        other => Err(Ctx { file }.err(
+        other => Err(Ctx { file, custom_events }.err(
             "Resources",
             None,
             format!("expected a Server-platform appspec, got {}", platform_name(&other)),
@@ -67,8 +103,13 @@ fn platform_name(spec: &AppSpec) -> &'static str {
     }
 }
 
-fn parse_with(file: &str, text: &str, linux_server_only: bool) -> Result<AppSpec, AppSpecError> {
-    let ctx = Ctx { file };
+fn parse_with(
+    file: &str,
+    text: &str,
+    linux_server_only: bool,
+    custom_events: &[String],
+) -> Result<AppSpec, AppSpecError> {
+    let ctx = Ctx { file, custom_events };
     if text.len() > MAX_APPSPEC_BYTES {
         return Err(ctx.err(
             "",
@@ -98,6 +139,27 @@ fn parse_with(file: &str, text: &str, linux_server_only: bool) -> Result<AppSpec
     server::parse(&ctx, &fields, linux_server_only).map(AppSpec::Server)
 }
 
+/// Where CodeDeploy's own agent would refuse an appspec that ferry accepts,
+/// one message each (empty for an appspec that is not valid anyway): for
+/// `ferry local`, which people use to try appspecs meant for CodeDeploy.
+pub fn codedeploy_warnings(file: &str, text: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let Ok(Some(root)) = yaml::load(text) else { return warnings };
+    let ctx = Ctx { file, custom_events: &[] };
+    let Ok(fields) = Fields::of(&ctx, "", &root, "a mapping") else { return warnings };
+    if let Some(node) = fields.get("version")
+        && let Value::Scalar(s) = &node.value
+        && matches!(s.resolved, Resolved::Str)
+    {
+        let line = node.line;
+        warnings.push(format!(
+            "{file}: version: the string {:?} (line {line}) is accepted by ferry, but CodeDeploy's agent compares the version with the number 0.0 and refuses a string: write `version: 0.0` without quotes",
+            s.text
+        ));
+    }
+    warnings
+}
+
 /// The `version` rule, shared by all platforms.
 ///
 /// Divergence: CodeDeploy accepts only the YAML number 0.0 (`[0.0].include?`),
@@ -117,9 +179,11 @@ fn check_version(ctx: &Ctx<'_>, fields: &Fields<'_>) -> Result<(), AppSpecError>
     if ok { Ok(()) } else { Err(ctx.expected("version", node, EXPECTED)) }
 }
 
-/// Attaches the file name to errors.
+/// Attaches the file name to errors; carries the custom lifecycle events
+/// hooks may name besides the standard ones.
 pub(crate) struct Ctx<'a> {
     file: &'a str,
+    custom_events: &'a [String],
 }
 
 impl Ctx<'_> {
@@ -251,7 +315,7 @@ impl<'n> Fields<'n> {
 
 /// A known key close to `key`: the same letters in another case, or one typo
 /// away (two for keys longer than 4 characters).
-fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
     let lower = key.to_ascii_lowercase();
     known.iter().copied().find(|k| k.to_ascii_lowercase() == lower).or_else(|| {
         // One typo in a short key, two in a longer one; never for very long keys.

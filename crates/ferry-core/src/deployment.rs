@@ -241,6 +241,20 @@ pub struct BlueGreen {
     /// `None`: the group's instances not taking traffic now.
     #[serde(default)]
     pub green_selector: Option<crate::resources::InstanceSelector>,
+    /// The original instances retired so far, in order (Terminating).
+    #[serde(default)]
+    pub retired: Vec<Retired>,
+}
+
+/// An original instance a blue/green deployment retired: it left the
+/// deployment group, and, when the server has a terminate command, that
+/// command terminated it (it is then deregistered and its agent key revoked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retired {
+    pub instance: String,
+    /// The terminate command ran for it (else it was only removed from the group).
+    pub terminated: bool,
+    pub time: Millis,
 }
 
 /// What happens once the replacement instances are installed.
@@ -255,7 +269,8 @@ pub enum ReadyAction {
 /// What happens to the original instances once traffic has left them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BlueAction {
-    /// Deregistered (after the terminate command) once `wait_ms` has passed.
+    /// Removed from the group (and terminated by the server's terminate
+    /// command, if it has one) once `wait_ms` has passed.
     Terminate { wait_ms: u64 },
     /// Left registered and running, out of the load balancer.
     KeepAlive,

@@ -54,6 +54,9 @@ pub enum Input {
     ShiftProgress { step: u32, share: u32 },
     /// The traffic shift ended: all traffic on green, or (failed) back on blue.
     ShiftFinished { succeeded: bool, message: String },
+    /// One original instance was retired: it left the group, and was
+    /// terminated if `terminated` (the terminate command ran for it).
+    OriginalRetired { instance: String, terminated: bool },
     /// The original instances were terminated (or one could not be).
     TerminationFinished { succeeded: bool, message: String },
     /// The revision's bytes are in the server's blob store: pin them; the
@@ -251,6 +254,7 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
         Input::ShiftFinished { succeeded, message } => {
             blue_green::shift_finished(d, succeeded, message, now, &mut effects)
         }
+        Input::OriginalRetired { instance, terminated } => blue_green::original_retired(d, instance, terminated, now),
         Input::TerminationFinished { succeeded, message } => {
             blue_green::termination_finished(d, succeeded, message, now, &mut effects)
         }

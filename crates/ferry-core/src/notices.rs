@@ -33,10 +33,16 @@ pub enum NoticeKind {
     LifecycleEvent,
     /// A blue/green deployment's share of production traffic on green changed.
     TrafficShifted,
+    /// An original instance of a blue/green deployment left its deployment
+    /// group (still registered and running: no terminate command).
+    InstanceRemoved,
+    /// An original instance was terminated by the server's terminate
+    /// command: it left the group, was deregistered and its key revoked.
+    InstanceTerminated,
 }
 
 /// Every kind: the trigger events first.
-const ALL_KINDS: [NoticeKind; 14] = [
+const ALL_KINDS: [NoticeKind; 16] = [
     NoticeKind::DeploymentStart,
     NoticeKind::DeploymentSuccess,
     NoticeKind::DeploymentFailure,
@@ -51,6 +57,8 @@ const ALL_KINDS: [NoticeKind; 14] = [
     NoticeKind::DeploymentStatus,
     NoticeKind::LifecycleEvent,
     NoticeKind::TrafficShifted,
+    NoticeKind::InstanceRemoved,
+    NoticeKind::InstanceTerminated,
 ];
 
 /// CodeDeploy's trigger event names, in its documentation's order.
@@ -98,6 +106,8 @@ impl NoticeKind {
             Self::DeploymentStatus => "DeploymentStatus",
             Self::LifecycleEvent => "LifecycleEvent",
             Self::TrafficShifted => "TrafficShifted",
+            Self::InstanceRemoved => "InstanceRemoved",
+            Self::InstanceTerminated => "InstanceTerminated",
         }
     }
 
@@ -119,6 +129,8 @@ impl NoticeKind {
                 | Self::InstanceFailure
                 | Self::InstanceReady
                 | Self::LifecycleEvent
+                | Self::InstanceRemoved
+                | Self::InstanceTerminated
         )
     }
 }
@@ -215,6 +227,32 @@ pub fn changes(before: Option<&Deployment>, after: &Deployment, now: Millis) -> 
         };
         if let Some(kind) = kind {
             out.push(for_instance(kind, target.status.as_str()));
+        }
+    }
+    // Original instances a blue/green deployment retired since `before`.
+    if let Some(a) = after.blue_green.as_ref() {
+        let known = before.and_then(|b| b.blue_green.as_ref()).map_or(0, |b| b.retired.len());
+        for r in a.retired.iter().skip(known) {
+            let (kind, status, message) = if r.terminated {
+                (
+                    NoticeKind::InstanceTerminated,
+                    "Terminated",
+                    format!(
+                        "the terminate command terminated {}: it left deployment group {}, was deregistered and its agent key revoked",
+                        r.instance, after.group_name
+                    ),
+                )
+            } else {
+                (
+                    NoticeKind::InstanceRemoved,
+                    "Removed",
+                    format!(
+                        "{} left deployment group {} (no terminate command: it stays registered and running)",
+                        r.instance, after.group_name
+                    ),
+                )
+            };
+            out.push(Notice { instance: Some(r.instance.clone()), message: Some(message), ..notice(kind, status) });
         }
     }
     // Any other status change (the end above all) comes after the

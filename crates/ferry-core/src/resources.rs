@@ -124,6 +124,24 @@ pub struct DeploymentGroup {
     /// Blue/green instead of in place (needs traffic control).
     #[serde(default)]
     pub blue_green: Option<BlueGreenConfig>,
+    /// Instances that left the group although its tags still select them:
+    /// the original instances a blue/green deployment retired. Later
+    /// deployments of the group do not target them.
+    #[serde(default)]
+    pub removed_instances: Vec<RemovedInstance>,
+}
+
+/// An instance a blue/green deployment took out of its group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedInstance {
+    pub instance: String,
+    /// The instance's registration time when it was removed: a host that
+    /// registers again under the name (after deregistration) is a new
+    /// instance and belongs to the group if its tags say so.
+    pub register_time: Millis,
+    /// The deployment that removed it, and when.
+    pub deployment_id: String,
+    pub time: Millis,
 }
 
 /// A blue/green group's settings (CodeDeploy's `blueGreenDeploymentConfiguration`).
@@ -166,6 +184,7 @@ impl DeploymentGroup {
             target_groups: Vec::new(),
             traffic_control: false,
             blue_green: None,
+            removed_instances: Vec::new(),
         }
     }
 
@@ -173,6 +192,17 @@ impl DeploymentGroup {
     /// and at least one target group).
     pub fn controls_traffic(&self) -> bool {
         self.traffic_control && !self.target_groups.is_empty()
+    }
+
+    /// Whether the group targets `instance`: its tags are selected and it
+    /// was not removed from the group (see [`RemovedInstance`]).
+    pub fn targets(&self, instance: &Instance) -> bool {
+        instance.deregister_time.is_none() && self.selector.selects(&instance.tags) && !self.removed(instance)
+    }
+
+    /// Whether `instance` (this registration of it) was removed from the group.
+    pub fn removed(&self, instance: &Instance) -> bool {
+        self.removed_instances.iter().any(|r| r.instance == instance.name && r.register_time == instance.register_time)
     }
 }
 

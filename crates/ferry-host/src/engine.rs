@@ -153,7 +153,7 @@ impl HostEngine {
         }
         let dir = self.layout.deployment_dir(&spec.deployment_group_id, &spec.deployment_id);
         match self.script_source(spec, &dir, event) {
-            Ok(Some(source)) => match load_appspec(&source.archive(), spec.appspec_filename.as_deref()) {
+            Ok(Some(source)) => match appspec_of(spec, &source, &dir) {
                 Ok(appspec) => appspec.scripts_for(event).is_empty(),
                 Err(_) => false,
             },
@@ -221,7 +221,7 @@ impl HostEngine {
                 archive.display()
             ));
         }
-        let appspec = match load_appspec(&archive, spec.appspec_filename.as_deref()) {
+        let appspec = match load_appspec(&archive, spec.appspec_filename.as_deref(), &custom_events_of(spec)) {
             Ok(appspec) => appspec,
             Err(message) => return Diagnostics::unknown(message),
         };
@@ -253,7 +253,7 @@ impl HostEngine {
             Err(message) => return Diagnostics::unknown(message),
         };
         let script_root = source.archive();
-        let appspec = match load_appspec(&script_root, spec.appspec_filename.as_deref()) {
+        let appspec = match appspec_of(spec, &source, dir) {
             Ok(appspec) => appspec,
             Err(message) => return Diagnostics::unknown(message),
         };
@@ -367,14 +367,63 @@ fn hoist_single_top_level_dir(archive: &Path) -> std::io::Result<()> {
     std::fs::rename(&staging, archive)
 }
 
-/// Finds and parses the appspec of an unpacked revision. A custom name must
-/// exist as given; otherwise `appspec.yml`, then `appspec.yaml`, are tried.
-pub fn load_appspec(archive: &Path, custom_name: Option<&str>) -> Result<ServerAppSpec, String> {
+/// The custom lifecycle events a deployment runs (only `ferry local
+/// --events` names any): hooks may name them besides the standard ones.
+pub fn custom_events(events: &[String]) -> Vec<String> {
+    events.iter().filter(|e| !SERVER_LIFECYCLE_EVENTS.contains(&e.as_str())).cloned().collect()
+}
+
+fn custom_events_of(spec: &DeploymentSpec) -> Vec<String> {
+    custom_events(spec.all_possible_events.as_deref().unwrap_or_default())
+}
+
+/// The appspec whose scripts run from deployment directory `source`: this
+/// deployment's (every rule), or an earlier one's (as it was installed).
+fn appspec_of(spec: &DeploymentSpec, source: &Path, current: &Path) -> Result<ServerAppSpec, String> {
+    if source == current {
+        load_appspec(&source.archive(), spec.appspec_filename.as_deref(), &custom_events_of(spec))
+    } else {
+        let (name, text) = read_appspec(&source.archive(), spec.appspec_filename.as_deref())?;
+        ferry_appspec::parse_installed_server(&name, &text).map_err(|e| e.to_string())
+    }
+}
+
+/// Finds and parses the appspec of an unpacked revision (see
+/// [`ferry_appspec::parse_server_with_events`]). A custom name must exist as
+/// given; otherwise `appspec.yml`, then `appspec.yaml`, are tried.
+pub fn load_appspec(
+    archive: &Path,
+    custom_name: Option<&str>,
+    custom_events: &[String],
+) -> Result<ServerAppSpec, String> {
+    let (name, text) = read_appspec(archive, custom_name)?;
+    ferry_appspec::parse_server_with_events(&name, &text, custom_events).map_err(|e| e.to_string())
+}
+
+/// The appspec's name (relative to the archive) and text.
+fn read_appspec(archive: &Path, custom_name: Option<&str>) -> Result<(String, String), String> {
     let path = find_appspec(archive, custom_name)?;
     let text = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let text = String::from_utf8(text).map_err(|_| format!("{} is not valid UTF-8", path.display()))?;
     let name = path.strip_prefix(archive).unwrap_or(&path).display().to_string();
-    ferry_appspec::parse_server(&name, &text).map_err(|e| e.to_string())
+    Ok((name, text))
+}
+
+/// A bundle's appspec name and text, read before any event runs (by `ferry
+/// local`, and by the server when a deployment is created): the bundle is
+/// unpacked into `scratch` (which must not exist; removed afterwards) as
+/// DownloadBundle would, so the appspec found is the one the hosts will use.
+pub fn bundle_appspec(
+    bundle: &Path,
+    kind: BundleType,
+    custom_name: Option<&str>,
+    scratch: &Path,
+    limits: &Limits,
+) -> Result<(String, String), String> {
+    let archive = scratch.join("deployment-archive");
+    let read = unpack_revision(bundle, kind, &archive, limits).and_then(|()| read_appspec(&archive, custom_name));
+    let _ = std::fs::remove_dir_all(scratch);
+    read
 }
 
 fn find_appspec(archive: &Path, custom_name: Option<&str>) -> Result<PathBuf, String> {

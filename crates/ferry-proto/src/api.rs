@@ -375,6 +375,18 @@ pub struct BlueGreenView {
     pub routing: String,
     /// Whether this (a rollback) only moves traffic back.
     pub traffic_only: bool,
+    /// The original instances retired so far: each left the deployment
+    /// group; `terminated` ones were also terminated by the server's
+    /// terminate command (and deregistered).
+    #[serde(default)]
+    pub retired: Vec<RetiredInstance>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredInstance {
+    pub instance: String,
+    pub terminated: bool,
+    pub time: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -79,7 +79,14 @@ impl Fetcher {
     /// as a bundle to pin, counting the bytes copied in `progress`. Updates
     /// `revision.last_fetch`, `sha256` and `size` when it fetched (the
     /// caller persists the revision).
+    /// The bundle's appspec must pass ferry's rules (`appspec_check`).
     pub async fn materialize(&self, revision: &mut Revision, progress: &Arc<AtomicU64>) -> Result<Bundle, FetchError> {
+        let bundle = self.copy_in(revision, progress).await?;
+        crate::appspec_check::check(&self.blobs, &bundle).await?;
+        Ok(bundle)
+    }
+
+    async fn copy_in(&self, revision: &mut Revision, progress: &Arc<AtomicU64>) -> Result<Bundle, FetchError> {
         let bundle = match &revision.location {
             RevisionLocation::Blob { key } => {
                 return Ok(Bundle {

@@ -342,6 +342,7 @@ impl Driver {
                     green_instances: Vec::new(),
                     blue_instances: Vec::new(),
                     green_selector: request.green_selector.clone(),
+                    retired: Vec::new(),
                 })
             }
             None if request.green_selector.is_some() => {
@@ -530,13 +531,10 @@ impl Driver {
         if d == before {
             return Ok((d, Vec::new(), false));
         }
-        if finished {
-            let mut changes = self.finalize(&mut d).await?;
-            changes.update_deployments.push(d.clone());
-            self.commit(changes).await?;
-        } else {
-            self.commit(Changes::new().update_deployment(d.clone())).await?;
-        }
+        let mut changes = if finished { self.finalize(&mut d).await? } else { Changes::default() };
+        self.remove_retired_from_group(&before, &d, &mut changes).await?;
+        changes.update_deployments.push(d.clone());
+        self.commit(changes).await?;
         // Persisted: now they may be carried out.
         for job in jobs {
             let _ = self.jobs.send(job);
@@ -621,6 +619,45 @@ impl Driver {
     async fn reload_locked(&self) -> Result<(), DriverError> {
         let all = self.store.active_and_queued_deployments().await?;
         *self.live.lock().unwrap() = all.into_iter().map(|d| (d.id.clone(), d)).collect();
+        Ok(())
+    }
+
+    /// The original instances `d` retired since `before` leave its group:
+    /// they join the group's removed instances in the same commit as their
+    /// notices (in the group record `changes` already updates, if any).
+    async fn remove_retired_from_group(
+        &self,
+        before: &Deployment,
+        d: &Deployment,
+        changes: &mut Changes,
+    ) -> Result<(), DriverError> {
+        let known = before.blue_green.as_ref().map_or(0, |bg| bg.retired.len());
+        let Some(bg) = d.blue_green.as_ref().filter(|bg| bg.retired.len() > known) else { return Ok(()) };
+        let position = changes.update_groups.iter().position(|g| g.id == d.group_id);
+        let mut group = match position {
+            Some(i) => changes.update_groups.remove(i),
+            None => match self.store.get_group_by_id(&d.group_id).await {
+                Ok(group) => group,
+                // The group was deleted meanwhile: nothing to leave.
+                Err(StoreError::NotFound) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        for r in &bg.retired[known..] {
+            let register_time = match self.store.get_instance(&r.instance).await {
+                Ok(instance) => instance.register_time,
+                Err(StoreError::NotFound) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            group.removed_instances.retain(|old| old.instance != r.instance);
+            group.removed_instances.push(ferry_core::resources::RemovedInstance {
+                instance: r.instance.clone(),
+                register_time,
+                deployment_id: d.id.clone(),
+                time: r.time,
+            });
+        }
+        changes.update_groups.push(group);
         Ok(())
     }
 
@@ -722,6 +759,7 @@ impl Driver {
             green_instances: originals,
             blue_instances: replacements,
             green_selector: None,
+            retired: Vec::new(),
         });
         rollback
     }
@@ -824,8 +862,13 @@ impl Driver {
             Err(StoreError::NotFound) => return Ok((Vec::new(), Vec::new())),
             Err(e) => return Err(e.into()),
         };
-        let instances: Vec<_> =
-            self.store.list_instances(false).await?.into_iter().filter(|i| i.deregister_time.is_none()).collect();
+        let instances: Vec<_> = self
+            .store
+            .list_instances(false)
+            .await?
+            .into_iter()
+            .filter(|i| i.deregister_time.is_none() && !group.removed(i))
+            .collect();
         let mut blue: Vec<String> = Vec::new();
         for name in &group.target_groups {
             let tg = match self.store.get_target_group(name).await {
@@ -858,14 +901,8 @@ impl Driver {
             Err(StoreError::NotFound) => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
         };
-        let mut names: Vec<String> = self
-            .store
-            .list_instances(false)
-            .await?
-            .into_iter()
-            .filter(|i| i.deregister_time.is_none() && group.selector.selects(&i.tags))
-            .map(|i| i.name)
-            .collect();
+        let mut names: Vec<String> =
+            self.store.list_instances(false).await?.into_iter().filter(|i| group.targets(i)).map(|i| i.name).collect();
         names.sort();
         Ok(names)
     }

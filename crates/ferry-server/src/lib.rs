@@ -15,6 +15,7 @@
 
 mod agent_api;
 mod alarms;
+mod appspec_check;
 mod audit;
 mod auth;
 mod aws;

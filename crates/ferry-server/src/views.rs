@@ -262,6 +262,11 @@ pub fn deployment(d: &Deployment) -> api::DeploymentView {
             deadline: bg.deadline,
             routing: routing_label(bg.routing),
             traffic_only: bg.traffic_only,
+            retired: bg
+                .retired
+                .iter()
+                .map(|r| api::RetiredInstance { instance: r.instance.clone(), terminated: r.terminated, time: r.time })
+                .collect(),
         }),
     }
 }

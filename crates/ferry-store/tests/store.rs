@@ -120,6 +120,7 @@ fn group(app: &str, name: &str) -> DeploymentGroup {
         target_groups: vec!["web-tg".into()],
         traffic_control: true,
         blue_green: None,
+        removed_instances: vec![],
     }
 }
 

@@ -251,9 +251,9 @@ fn ready_wait_test_listener_continue_and_termination() {
         "tg",
         "--blue-green",
         "--ready-wait",
-        "60s",
+        "10m",
         "--terminate-after",
-        "60s",
+        "10m",
     ]);
     let get_body = |addr: SocketAddr| -> Option<String> {
         let load = Load::start(addr, "/", 20, 1);
@@ -323,4 +323,112 @@ fn ready_wait_test_listener_continue_and_termination() {
     assert_eq!(serving(&c), ["host2"]);
     let refused = c.aws(&["continue-deployment", "--deployment-id", &d2]);
     assert!(refused.unwrap_err().contains("DeploymentAlreadyCompletedException"));
+}
+
+/// Issue 22.1: without `--terminate-command`, "terminating" the originals
+/// (the README's group: `--ready-wait 1h --terminate-after 30m`, then
+/// `ferry continue --termination`) only takes them out of that deployment
+/// group. They stay registered, in other applications' groups, with their
+/// agent keys; each removal is an event; later deployments of the group do
+/// not target them.
+#[test]
+fn termination_without_a_terminate_command_only_leaves_the_group() {
+    if !fleet_supported() {
+        return;
+    }
+    let c = Cluster::start(ClusterOptions {
+        hosts: 2,
+        tags: |i| vec![("app".into(), "demo".into()), ("fleet".into(), if i == 0 { "a".into() } else { "b".into() })],
+        ..Default::default()
+    });
+    let prod = SocketAddr::from(([127, 0, 0, 1], ferry_testkit::free_port()));
+    create_lb(&c, &["--listen", &prod.to_string()]);
+    let _ = c.ferry(&["app", "create", "shop"]);
+    c.ferry_ok(&[
+        "group",
+        "create",
+        "shop",
+        "web",
+        "--tag",
+        "app=demo",
+        "--target-group",
+        "tg",
+        "--blue-green",
+        "--ready-wait",
+        "1h",
+        "--terminate-after",
+        "30m",
+    ]);
+    // Another application whose group selects both hosts by the same tag.
+    let _ = c.ferry(&["app", "create", "other"]);
+    c.ferry_ok(&["group", "create", "other", "all", "--tag", "app=demo"]);
+
+    let release = |version: &str, extra: &[&str]| {
+        let d = deploy(&c, &push(&c, version, Health::Healthy), extra);
+        wait_for("the Ready state", LONG, || (c.get(&d)["status"] == "Ready").then_some(()));
+        c.ferry_ok(&["continue", &d]);
+        wait_for("the termination wait", LONG, || {
+            let view = c.get(&d);
+            (view["blue_green"]["phase"] == "TerminationWait" || view["status"] != "InProgress").then_some(())
+        });
+        if c.get(&d)["status"] == "InProgress" {
+            c.ferry_ok(&["continue", &d, "--termination"]);
+        }
+        let view = c.wait_done(&d, LONG);
+        assert_eq!(view["status"], "Succeeded", "{view:#}");
+        (d, view)
+    };
+    release("v1", &["--green-tag", "fleet=a", "--config", "CodeDeployDefault.AllAtOnce"]);
+    assert_eq!(serving(&c), ["host1"]);
+    let (d2, view) = release("v2", &["--config", "CodeDeployDefault.AllAtOnce"]);
+    assert_eq!(serving(&c), ["host2"]);
+    assert_eq!(label(&view, "host1"), "Blue");
+
+    // host1 is still registered and online: nothing was terminated or revoked.
+    let instances: Value = serde_json::from_str(&c.ferry_ok(&["instances", "--json"])).unwrap();
+    let names: Vec<&str> = instances.as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["host1", "host2"], "{instances:#}");
+    // It left shop/web only.
+    let groups = |app: &str| -> Value { serde_json::from_str(&c.ferry_ok(&["group", "list", app, "--json"])).unwrap() };
+    assert_eq!(groups("shop")[0]["instances"], serde_json::json!(["host2"]));
+    assert_eq!(groups("other")[0]["instances"], serde_json::json!(["host1", "host2"]));
+    // The removal is in the event stream (and so the console's timeline).
+    let events = c.ferry_ok(&["events", "--deployment", &d2, "--json"]);
+    let removed: Vec<Value> = events
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["kind"] == "InstanceRemoved")
+        .collect();
+    assert_eq!(removed.len(), 1, "{events}");
+    assert_eq!(removed[0]["instance"], "host1");
+    assert!(!events.contains("InstanceTerminated"), "{events}");
+    let retired = &view["blue_green"]["retired"];
+    assert_eq!(retired.as_array().map(Vec::len), Some(1), "{view:#}");
+    assert_eq!((&retired[0]["instance"], &retired[0]["terminated"]), (&"host1".into(), &false.into()), "{view:#}");
+    let shown = c.ferry_ok(&["get", &d2]);
+    assert!(shown.contains("host1") && shown.contains("left the group"), "{shown}");
+
+    // Its agent (and key) still work: the other application deploys to both.
+    let dir = revision(&c.tmp.path().join("other-v1"), "other-v1", 0, None);
+    let other_revision =
+        c.ferry_ok(&["push", "other", dir.to_str().unwrap()]).lines().last().unwrap().trim().to_string();
+    let d = c
+        .ferry_ok(&["deploy", "other", "all", "--revision", &other_revision])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string();
+    let view = c.wait_done(&d, LONG);
+    assert_eq!(view["status"], "Succeeded", "host1's agent must still deploy: {view:#}");
+    assert_eq!(view["instances"].as_array().unwrap().len(), 2, "{view:#}");
+
+    // Later deployments of shop/web do not target host1: host2 serves, and
+    // no replacement is left.
+    let d3 = deploy(&c, &push(&c, "v3", Health::Healthy), &["--config", "CodeDeployDefault.AllAtOnce"]);
+    let view = c.wait_done(&d3, LONG);
+    let targets: Vec<&str> =
+        view["instances"].as_array().unwrap().iter().map(|i| i["instance"].as_str().unwrap()).collect();
+    assert!(!targets.contains(&"host1"), "host1 left shop/web: {view:#}");
+    assert_eq!(serving(&c), ["host2"]);
 }

@@ -281,7 +281,11 @@ fn a_tampered_bundle_is_refused_by_the_agent() {
     let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
     let rev = revision(&c.tmp.path().join("rev"), "v1", 0, None);
     setup(&c, "shop", "web", "app=demo", &[], &rev);
-    // Corrupt the stored bundle behind the server's back.
+    // The server reads a bundle's appspec when it is first deployed (and
+    // would refuse a corrupt one there): deploy it once, then corrupt the
+    // stored bundle behind the server's back.
+    let first = deploy(&c, "shop", "web", &[]);
+    assert_eq!(c.wait_done(&first, LONG)["status"], "Succeeded");
     let blobs = c.data_dir().join("blobs/sha256");
     for entry in std::fs::read_dir(&blobs).unwrap() {
         std::fs::write(entry.unwrap().path(), b"not the bundle that was pushed").unwrap();
@@ -291,7 +295,7 @@ fn a_tampered_bundle_is_refused_by_the_agent() {
     assert_eq!(view["status"], "Failed");
     let e = event(instance(&view, "host1"), "DownloadBundle");
     assert!(e["diagnostics"]["message"].as_str().unwrap().contains("digest mismatch"), "{e:#}");
-    assert_eq!(begins(&c, 0).get("v1 BeforeInstall"), None);
+    assert_eq!(begins(&c, 0).get("v1 BeforeInstall"), Some(&1), "only the first deployment ran hooks");
 }
 
 #[test]
@@ -410,4 +414,118 @@ fn deployments_to_a_busy_group_queue_and_run_in_order() {
     let again = deploy(&c, "shop", "web", &["--revision", &slow_rev]);
     assert_eq!(c.wait_done(&again, LONG)["status"], "Succeeded");
     assert_eq!(std::fs::read_to_string(c.host_file(0, "/srv/app/www/index.html")).unwrap(), "revision slow\n");
+}
+
+/// Issue 22.9: `ferry fleet run` reports each agent's exit with its reason,
+/// restarts an agent that died (after a delay), gives up after the restart
+/// limit, and exits non-zero once no agent is left (it used to keep running
+/// with its agents left as zombies, printing nothing).
+#[test]
+fn fleet_run_restarts_dead_agents_and_exits_when_none_is_left() {
+    if !fleet_supported() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out_path = tmp.path().join("fleet.out");
+    let out = std::fs::File::create(&out_path).unwrap();
+    // No server listens: the agents keep retrying their enrolment, alive.
+    let port = ferry_testkit::free_port().to_string();
+    let token = format!("secret.sha256-{}", "0".repeat(64));
+    let fleet = std::process::Command::new(FERRY)
+        .args(["fleet", "run", "--hosts", "2", "--restart-limit", "1", "--server-port", &port, "--join-token", &token])
+        .arg("--dir")
+        .arg(tmp.path().join("fleet"))
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    // Whatever happens, the fleet (which removes its namespaces) is stopped.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            if let Ok(None) = self.0.try_wait() {
+                let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+                let _ = nix::sys::signal::kill(pid, ferry_fleet::Signal::SIGTERM);
+                let _ = self.0.wait();
+            }
+        }
+    }
+    let mut fleet = Stop(fleet);
+    let output = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    // The pid printed last for `host` as started ("agent pid N") or restarted ("agent restarted (pid N)").
+    let pid_of = |host: &str| -> Option<i32> {
+        output().lines().rev().filter(|l| l.starts_with(host)).find_map(|l| {
+            let rest =
+                l.split_once("agent pid ").map(|(_, r)| r).or(l.split_once("agent restarted (pid ").map(|(_, r)| r))?;
+            rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        })
+    };
+    let kill =
+        |pid: i32| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), ferry_fleet::Signal::SIGKILL).unwrap();
+    let wait_line = |what: &str, needle: &str| {
+        wait_for(what, Duration::from_secs(30), || output().contains(needle).then_some(()));
+    };
+    wait_for("both agents started", Duration::from_secs(30), || Some((pid_of("host1")?, pid_of("host2")?)));
+    let first = pid_of("host1").unwrap();
+    kill(first);
+    wait_line(
+        "host1's death reported",
+        &format!("host1: agent (pid {first}) was killed by SIGKILL; restarting it in 1 s"),
+    );
+    wait_line("host1's agent restarted", "host1: agent restarted (pid ");
+    let second = pid_of("host1").unwrap();
+    assert_ne!(first, second);
+    assert!(std::path::Path::new(&format!("/proc/{second}")).exists(), "the restarted agent runs:\n{}", output());
+    // The limit (one restart) is reached: host1 is given up on, host2 runs on.
+    kill(second);
+    wait_line("host1 given up on", &format!("host1: agent (pid {second}) was killed by SIGKILL; restarted 1 times"));
+    assert!(fleet.0.try_wait().unwrap().is_none(), "one agent is still running:\n{}", output());
+    let host2 = pid_of("host2").unwrap();
+    kill(host2);
+    wait_line("host2 restarted", "host2: agent restarted (pid ");
+    kill(pid_of("host2").unwrap());
+    let status = wait_for("the fleet to exit", Duration::from_secs(30), || fleet.0.try_wait().unwrap());
+    assert!(!status.success(), "no agent left is a failure:\n{}", output());
+    assert!(output().contains("no agent is left running"), "{}", output());
+}
+
+/// Issue 22.6: one rule for a hook on a misspelt event, on every path:
+/// `ferry push` refuses the revision, and so does CreateDeployment on the
+/// AWS API (it used to create the deployment and never run the hook), with
+/// the same message.
+#[test]
+fn a_hook_typo_is_refused_the_same_way_by_push_and_create_deployment() {
+    if !fleet_supported() {
+        return;
+    }
+    let c = Cluster::start(ClusterOptions { hosts: 1, ..Default::default() });
+    c.ferry_ok(&["app", "create", "shop"]);
+    c.ferry_ok(&["group", "create", "shop", "web", "--tag", "app=demo"]);
+    let appspec = "version: 0.0\nos: linux\nhooks:\n  AfterInstal:\n    - location: a.sh\n";
+    let expected = "hooks.AfterInstal: `AfterInstal` is not a lifecycle event of a Server deployment, so its scripts would never run (did you mean `AfterInstall`?)";
+
+    let dir = c.tmp.path().join("typo");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("appspec.yml"), appspec).unwrap();
+    std::fs::write(dir.join("a.sh"), "#!/bin/sh\n").unwrap();
+    let pushed = c.ferry(&["push", "shop", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&pushed.stderr);
+    assert!(!pushed.status.success() && stderr.contains(expected), "ferry push: {stderr}");
+
+    let revision = serde_json::json!({"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec}});
+    let refused = c
+        .aws(&[
+            "create-deployment",
+            "--application-name",
+            "shop",
+            "--deployment-group-name",
+            "web",
+            "--revision",
+            &revision.to_string(),
+        ])
+        .unwrap_err();
+    assert!(refused.contains("InvalidRevisionException") && refused.contains(expected), "CreateDeployment: {refused}");
+    let listed = c.aws_ok(&["list-deployments", "--application-name", "shop", "--deployment-group-name", "web"]);
+    assert_eq!(listed["deployments"], serde_json::json!([]), "no deployment was created");
 }

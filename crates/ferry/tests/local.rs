@@ -363,7 +363,8 @@ fn hostile_archive_is_rejected_and_nothing_lands_outside() {
     let status = Command::new("python3").arg("-c").arg(script).status().unwrap();
     assert!(status.success());
     let out = fx.deploy_err(&t.join("evil.tar"), &[]);
-    assert!(out.contains("DownloadBundle") && out.contains("escaped.txt"), "{out}");
+    // Refused when the appspec is read, before any event runs.
+    assert!(out.contains("nothing was run") && out.contains("escaped.txt"), "{out}");
     assert!(!t.join("escaped.txt").exists() && !t.parent().unwrap().join("escaped.txt").exists());
 }
 
@@ -401,4 +402,68 @@ fn unknown_bundle_type_is_a_clear_error() {
     let out = fx.ferry_local(&path, &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--type"));
+}
+
+/// Issue 22.6: a hook on a misspelt event, a misspelt key and a misspelt
+/// `--events` name are refused before any event runs (they used to fail at
+/// Install, after the previous revision's ApplicationStop and BeforeInstall
+/// had run), with what was probably meant.
+#[test]
+fn appspec_and_event_typos_are_refused_before_any_event_runs() {
+    let fx = Fixture::new();
+    let v1 = fx.revision("v1", "v1", &[("index.html", "v1")], "");
+    fx.deploy_ok(&v1, &[]);
+    let ran = fx.proof_lines();
+
+    let typo = fx.revision("typo", "v2", &[("index.html", "v2")], "  AfterInstal:\n    - location: scripts/hook.sh\n");
+    let out = fx.ferry_local(&typo, &[]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("hooks.AfterInstal: `AfterInstal` is not a lifecycle event")
+            && text.contains("did you mean `AfterInstall`?"),
+        "{text}"
+    );
+    assert_eq!(fx.proof_lines(), ran, "no hook may run: {text}");
+
+    let events = fx.deploy_err(&v1, &["--events", "DownloadBundle,Instal,AfterInstall"]);
+    assert!(
+        events.contains("--events: `Instal` is not a lifecycle event") && events.contains("did you mean `Install`?"),
+        "{events}"
+    );
+    assert_eq!(fx.proof_lines(), ran, "no hook may run: {events}");
+
+    let key = fx.tmp.path().join("key");
+    fs::create_dir_all(key.join("scripts")).unwrap();
+    write_exec(
+        &key.join("scripts/hook.sh"),
+        &format!("#!/bin/sh\necho \"key:$LIFECYCLE_EVENT\" >> {}\n", fx.proof().display()),
+    );
+    fs::write(
+        key.join("appspec.yml"),
+        "version: 0.0\nos: linux\nfiles:\n  - source: scripts\n    destinaton: /tmp/x\nhooks:\n  ApplicationStop:\n    - location: scripts/hook.sh\n",
+    )
+    .unwrap();
+    let keys = fx.deploy_err(&key, &[]);
+    assert!(keys.contains("unknown key `destinaton`") && keys.contains("did you mean `destination`?"), "{keys}");
+    assert_eq!(fx.proof_lines(), ran, "no hook may run: {keys}");
+
+    // A custom event the appspec hooks still runs.
+    let custom = fx.revision("custom", "v3", &[("index.html", "v3")], "  Smoke:\n    - location: scripts/hook.sh\n");
+    fx.deploy_ok(&custom, &["--events", "DownloadBundle,Install,Smoke"]);
+    assert_eq!(fx.proof_lines().last().map(String::as_str), Some("v3:Smoke"));
+}
+
+/// `ferry local` warns where CodeDeploy's own agent would refuse an appspec
+/// that ferry accepts: a quoted version.
+#[test]
+fn a_quoted_version_runs_with_a_codedeploy_warning() {
+    let fx = Fixture::new();
+    let rev = fx.revision("rev", "v1", &[("index.html", "v1")], "");
+    let appspec = fs::read_to_string(rev.join("appspec.yml")).unwrap().replace("version: 0.0", "version: \"0.0\"");
+    fs::write(rev.join("appspec.yml"), appspec).unwrap();
+    let out = fx.ferry_local(&rev, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: appspec.yml: version") && stderr.contains("CodeDeploy's agent"), "{stderr}");
 }

@@ -8,7 +8,7 @@ use super::yaml::{Node, Value};
 use super::{Ctx, Fields, boolean, check_version, child, index, list, string, whole_number};
 use crate::{
     Ace, AceKind, AppSpecError, FileExistsBehavior, FileMapping, HookScript, MAX_HOOK_TIMEOUT, ObjectType, Os,
-    Permission, RESERVED_EVENTS, SeLinuxContext, ServerAppSpec,
+    Permission, RESERVED_EVENTS, SERVER_LIFECYCLE_EVENTS, SeLinuxContext, ServerAppSpec,
 };
 
 const TOP_LEVEL_KEYS: [&str; 6] = ["version", "os", "files", "permissions", "hooks", "file_exists_behavior"];
@@ -94,6 +94,11 @@ fn parse_hooks(ctx: &Ctx<'_>, node: &Node, os: Os) -> Result<Vec<(String, Vec<Ho
         if event.trim().is_empty() {
             return Err(ctx.err(&path, Some(key.line), "expected a lifecycle event name, got an empty key"));
         }
+        if !SERVER_LIFECYCLE_EVENTS.contains(&event)
+            && !ctx.custom_events.iter().any(|c| c == event || c == super::ANY_EVENT)
+        {
+            return Err(ctx.err(&path, Some(key.line), unknown_event_message(event, ctx.custom_events)));
+        }
         if value.is_null() {
             continue;
         }
@@ -118,6 +123,17 @@ fn parse_hooks(ctx: &Ctx<'_>, node: &Node, os: Os) -> Result<Vec<(String, Vec<Ho
         hooks.push((event.to_owned(), scripts));
     }
     Ok(hooks)
+}
+
+/// Why `event` is not a lifecycle event, with the one it probably meant.
+pub(crate) fn unknown_event_message(event: &str, custom_events: &[String]) -> String {
+    let mut known: Vec<&str> = SERVER_LIFECYCLE_EVENTS.to_vec();
+    known.extend(custom_events.iter().map(String::as_str));
+    let hint = match super::suggestion(event, &known) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("expected one of {}", SERVER_LIFECYCLE_EVENTS.join(", ")),
+    };
+    format!("`{event}` is not a lifecycle event of a Server deployment, so its scripts would never run ({hint})")
 }
 
 fn parse_script(ctx: &Ctx<'_>, path: &str, node: &Node, os: Os) -> Result<HookScript, AppSpecError> {

@@ -77,7 +77,7 @@ hooks:
 
 #[test]
 fn typical_web_app() {
-    let spec = server(WEB_APP);
+    let spec = parse_server_with_events(FILE, WEB_APP, &["MyCustomEvent".into()]).unwrap();
     assert_eq!(spec.os, Os::Linux);
     assert_eq!(
         spec.files,
@@ -87,7 +87,7 @@ fn typical_web_app() {
         ]
     );
     let events: Vec<&str> = spec.hooks.iter().map(|(e, _)| e.as_str()).collect();
-    // File order kept, the null ValidateService left out, custom events allowed.
+    // File order kept, the null ValidateService left out, declared custom events allowed.
     assert_eq!(events, ["BeforeInstall", "AfterInstall", "ApplicationStop", "MyCustomEvent"]);
     let before = spec.scripts_for("BeforeInstall");
     assert_eq!(before.len(), 2);
@@ -918,4 +918,54 @@ fn error_display_names_file_key_and_line() {
         e.to_string(),
         "appspec.yml: hooks.AfterInstall[0].timeout: expected a whole number of seconds greater than 0, got \"soon\" (line 6)"
     );
+}
+
+#[test]
+fn a_hook_on_an_unknown_event_is_an_error_naming_the_event_it_meant() {
+    let text = linux("hooks:\n  AfterInstal:\n    - location: scripts/a.sh\n");
+    let e = assert_error(&text, "hooks.AfterInstal", &["not a lifecycle event", "did you mean `AfterInstall`?"]);
+    assert_eq!(e.line(), Some(4), "{e}");
+    let e = parse_server(FILE, &text).unwrap_err();
+    assert_eq!(e.to_string(), error(&text).to_string(), "one rule for every parse");
+    // Even an empty hook: the typo is what matters.
+    assert_error(&linux("hooks:\n  afterinstall:\n"), "hooks.afterinstall", &["did you mean `AfterInstall`?"]);
+    assert_error(
+        &linux("hooks:\n  Deploy:\n    - location: a.sh\n"),
+        "hooks.Deploy",
+        &["expected one of", "ValidateService"],
+    );
+}
+
+#[test]
+fn custom_events_are_allowed_only_when_the_deployment_runs_them() {
+    let text = linux("hooks:\n  Smoke:\n    - location: scripts/smoke.sh\n");
+    assert!(parse_server(FILE, &text).unwrap_err().message.contains("`Smoke` is not a lifecycle event"));
+    let spec = parse_server_with_events(FILE, &text, &["Smoke".into()]).unwrap();
+    assert_eq!(spec.scripts_for("Smoke")[0].location, "scripts/smoke.sh");
+    // A typo of a custom event is suggested too.
+    let e = parse_server_with_events(FILE, &linux("hooks:\n  Smok:\n"), &["Smoke".into()]).unwrap_err();
+    assert!(e.message.contains("did you mean `Smoke`?"), "{e}");
+}
+
+#[test]
+fn requested_events_must_be_lifecycle_events_or_hooked_custom_ones() {
+    let spec =
+        parse_server_with_events(FILE, &linux("hooks:\n  Smoke:\n    - location: s.sh\n"), &["Smoke".into()]).unwrap();
+    let events = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(crate::check_requested_events(&events(&["DownloadBundle", "Install", "Smoke"]), &spec), Ok(()));
+    let e = crate::check_requested_events(&events(&["DownloadBundle", "Instal"]), &spec).unwrap_err();
+    assert!(e.contains("`Instal` is not a lifecycle event") && e.contains("did you mean `Install`?"), "{e}");
+    let e = crate::check_requested_events(&events(&["Warmup"]), &spec).unwrap_err();
+    assert!(e.contains("a custom event needs a hook in the appspec"), "{e}");
+}
+
+#[test]
+fn a_quoted_version_is_accepted_with_a_warning_codedeploy_would_refuse_it() {
+    let quoted = "version: \"0.0\"\nos: linux\n";
+    assert!(parse_server(FILE, quoted).is_ok());
+    let warnings = codedeploy_warnings(FILE, quoted);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("CodeDeploy's agent") && warnings[0].contains("line 1"), "{warnings:?}");
+    assert!(codedeploy_warnings(FILE, "version: 0.0\nos: linux\n").is_empty());
+    assert!(codedeploy_warnings(FILE, "{\"version\": 0.0, \"os\": \"linux\"}").is_empty());
 }

@@ -387,6 +387,15 @@ pub(super) fn shift_finished(
     advance(d, now, effects);
 }
 
+pub(super) fn original_retired(d: &mut Deployment, instance: String, terminated: bool, now: Millis) {
+    let is_blue = d.targets.iter().any(|t| t.instance == instance && t.label == Some(Label::Blue));
+    let Some(bg) = d.blue_green.as_mut() else { return };
+    if bg.phase != Phase::Terminating || !is_blue || bg.retired.iter().any(|r| r.instance == instance) {
+        return;
+    }
+    bg.retired.push(crate::deployment::Retired { instance, terminated, time: now });
+}
+
 pub(super) fn termination_finished(
     d: &mut Deployment,
     succeeded: bool,

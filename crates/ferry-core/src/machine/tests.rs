@@ -394,6 +394,7 @@ mod blue_green {
             green_instances: vec![],
             blue_instances: vec![],
             green_selector: None,
+            retired: vec![],
         });
         d
     }
@@ -460,6 +461,20 @@ mod blue_green {
         let effects = step(&mut d, Input::Tick, 1011);
         assert!(effects.iter().any(|e| matches!(e, Effect::Terminate { instances } if instances.len() == 2)));
         assert_eq!(blue_green_jobs(&d).1.map(|v| v.len()), Some(2));
+        // Each original is recorded once as it is retired (a green never is),
+        // and each retirement is a notice.
+        let before = d.clone();
+        step(&mut d, Input::OriginalRetired { instance: "b1".into(), terminated: false }, 1012);
+        step(&mut d, Input::OriginalRetired { instance: "b1".into(), terminated: false }, 1013);
+        step(&mut d, Input::OriginalRetired { instance: "g1".into(), terminated: false }, 1013);
+        step(&mut d, Input::OriginalRetired { instance: "b2".into(), terminated: true }, 1014);
+        let retired: Vec<(&str, bool)> =
+            d.blue_green.as_ref().unwrap().retired.iter().map(|r| (r.instance.as_str(), r.terminated)).collect();
+        assert_eq!(retired, [("b1", false), ("b2", true)]);
+        let notices = crate::notices::changes(Some(&before), &d, 1014);
+        let told: Vec<(&str, Option<&str>)> =
+            notices.iter().map(|n| (n.kind.as_str(), n.instance.as_deref())).collect();
+        assert_eq!(told, [("InstanceRemoved", Some("b1")), ("InstanceTerminated", Some("b2"))]);
         step(&mut d, Input::TerminationFinished { succeeded: true, message: String::new() }, 1020);
         assert_eq!(d.status, DeploymentStatus::Succeeded);
         assert!(!traffic_moved(&d), "blues are gone: nothing to roll back to");

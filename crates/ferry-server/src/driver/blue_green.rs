@@ -247,28 +247,43 @@ impl Driver {
         }
     }
 
-    /// Runs the terminate command (if the server has one) for each original
-    /// instance, then deregisters it: its agent's key is revoked and it
-    /// leaves every target group.
+    /// Retires each original instance not yet retired: the instance leaves
+    /// the deployment group (the commit of [`Input::OriginalRetired`] adds it
+    /// to the group's removed instances, with its notice) and its target
+    /// groups. Only with a terminate command is it also terminated: the
+    /// command runs first, and the instance, gone with its machine, is then
+    /// deregistered and its agent key revoked. Without one nothing else
+    /// changes: it stays registered, in other groups, and its agent runs.
     async fn terminate_all(&self, id: &str, instances: &[String]) -> Result<(), String> {
-        let (_, groups) = self.deployment_and_groups(id).await?;
-        for instance in instances {
-            if let Some(command) = &self.config.terminate_command {
-                let address = self.address(instance).await.unwrap_or_default();
-                let status = tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(command)
-                    .env("FERRY_INSTANCE", instance)
-                    .env("FERRY_INSTANCE_ADDRESS", &address)
-                    .env("FERRY_DEPLOYMENT_ID", id)
-                    .stdin(std::process::Stdio::null())
-                    .status()
-                    .await
-                    .map_err(|e| format!("cannot run the terminate command for {instance}: {e}"))?;
-                if !status.success() {
-                    return Err(format!("the terminate command failed for {instance} ({status})"));
+        let (d, groups) = self.deployment_and_groups(id).await?;
+        // A job queued again after a restart skips what it already did.
+        let retired = d.blue_green.map(|bg| bg.retired).unwrap_or_default();
+        for r in retired.iter().filter(|r| r.terminated) {
+            // Recorded, but the server may have died before deregistering it.
+            self.deregister_terminated(&r.instance).await?;
+        }
+        let done: Vec<String> = retired.into_iter().map(|r| r.instance).collect();
+        for instance in instances.iter().filter(|i| !done.contains(i)) {
+            let terminated = match &self.config.terminate_command {
+                Some(command) => {
+                    let address = self.address(instance).await.unwrap_or_default();
+                    let status = tokio::process::Command::new("sh")
+                        .arg("-c")
+                        .arg(command)
+                        .env("FERRY_INSTANCE", instance)
+                        .env("FERRY_INSTANCE_ADDRESS", &address)
+                        .env("FERRY_DEPLOYMENT_ID", id)
+                        .stdin(std::process::Stdio::null())
+                        .status()
+                        .await
+                        .map_err(|e| format!("cannot run the terminate command for {instance}: {e}"))?;
+                    if !status.success() {
+                        return Err(format!("the terminate command failed for {instance} ({status})"));
+                    }
+                    true
                 }
-            }
+                None => false,
+            };
             for g in &groups {
                 self.traffic
                     .update_member(g, |tg| {
@@ -279,19 +294,34 @@ impl Driver {
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            let mut record =
-                self.store.get_instance(instance).await.map_err(|e| format!("instance {instance}: {e}"))?;
-            if let Some(key_id) = record.agent_key_id.take()
-                && let Ok(mut key) = self.store.get_access_key(&key_id).await
-            {
-                key.disabled = true;
-                self.store.put_access_key(&key).await.map_err(|e| e.to_string())?;
+            self.apply(id, Input::OriginalRetired { instance: instance.clone(), terminated })
+                .await
+                .map_err(|e| format!("cannot record that {instance} left the group: {e}"))?;
+            if terminated {
+                self.deregister_terminated(instance).await?;
+                tracing::info!(deployment = %id, %instance, "original instance terminated and deregistered");
+            } else {
+                tracing::info!(deployment = %id, %instance, "original instance left the deployment group");
             }
-            record.deregister_time = Some(now_millis());
-            self.store.upsert_instance(&record).await.map_err(|e| e.to_string())?;
-            tracing::info!(deployment = %id, %instance, "original instance terminated");
         }
         Ok(())
+    }
+
+    /// A terminated instance's machine is gone: its registration and its
+    /// agent's key go too.
+    async fn deregister_terminated(&self, instance: &str) -> Result<(), String> {
+        let mut record = self.store.get_instance(instance).await.map_err(|e| format!("instance {instance}: {e}"))?;
+        if let Some(key_id) = record.agent_key_id.take()
+            && let Ok(mut key) = self.store.get_access_key(&key_id).await
+        {
+            key.disabled = true;
+            self.store.put_access_key(&key).await.map_err(|e| e.to_string())?;
+        }
+        if record.deregister_time.is_some() {
+            return Ok(());
+        }
+        record.deregister_time = Some(now_millis());
+        self.store.upsert_instance(&record).await.map_err(|e| e.to_string())
     }
 }
 

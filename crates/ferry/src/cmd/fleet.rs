@@ -56,6 +56,11 @@ struct RunArgs {
     /// A tag for every host's instance; repeat for several.
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     tags: Vec<String>,
+    /// How many times an agent that failed is restarted within 10 minutes
+    /// before it is given up on (as systemd's StartLimitBurst). Restarts
+    /// wait 1 s, doubling up to 30 s.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    restart_limit: usize,
 }
 
 pub fn run(args: FleetArgs) -> ExitCode {
@@ -100,7 +105,7 @@ fn run_fleet(args: RunArgs) -> Result<(), String> {
         (None, Some(file)) => wait_for_token(file)?,
         (None, None) => return Err("pass --join-token or --join-token-file".into()),
     };
-    for (i, host) in fleet.hosts().iter().enumerate() {
+    let agent_args = |host: &ferry_fleet::Host| {
         let mut agent_args = vec![
             "agent".to_string(),
             "--server".into(),
@@ -114,18 +119,145 @@ fn run_fleet(args: RunArgs) -> Result<(), String> {
             agent_args.push("--tag".into());
             agent_args.push(tag.clone());
         }
+        agent_args
+    };
+    let mut agents = Vec::new();
+    for (i, host) in fleet.hosts().iter().enumerate() {
         let log = dir.join(format!("{}.log", host.name));
         let env: [(&str, &str); 0] = [];
-        fleet.spawn(i, &exe, &agent_args, &env, &log).map_err(|e| e.to_string())?;
-        println!("{:<8} {:<15} agent log {}", host.name, host.address, log.display());
+        let pid = fleet.spawn(i, &exe, &agent_args(host), &env, &log).map_err(|e| e.to_string())?;
+        println!("{:<8} {:<15} agent pid {pid}, log {}", host.name, host.address, log.display());
+        agents.push(Agent { state: AgentState::Running { pid }, restarts: Vec::new(), log });
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    runtime.block_on(super::shutdown_signal());
+    let outcome = runtime.block_on(async {
+        let shutdown = super::shutdown_signal();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return Ok(()),
+                _ = tokio::time::sleep(SUPERVISE_EVERY) => {}
+            }
+            for (i, agent) in agents.iter_mut().enumerate() {
+                let host = &fleet.hosts()[i];
+                let log = agent.log.clone();
+                let env: [(&str, &str); 0] = [];
+                let spawn = || fleet.spawn(i, &exe, &agent_args(host), &env, &log).map_err(|e| e.to_string());
+                agent.supervise(&host.name, args.restart_limit, spawn, |pid| fleet.try_wait(pid).ok().flatten());
+            }
+            if agents.iter().all(|a| matches!(a.state, AgentState::Gone)) {
+                return Err("no agent is left running (see the messages above and the agents' logs)".to_string());
+            }
+        }
+    });
     println!("stopping the fleet");
     // Give agents a moment to finish reporting before the namespaces go.
     for i in 0..fleet.hosts().len() {
         let _ = fleet.kill(i, ferry_fleet::Signal::SIGTERM);
     }
     std::thread::sleep(Duration::from_millis(500));
-    fleet.destroy().map_err(|e| e.to_string())
+    fleet.destroy().map_err(|e| e.to_string())?;
+    outcome
+}
+
+/// How often `ferry fleet run` looks at its agents.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(200);
+/// Restarts counted against the limit: those of the last 10 minutes.
+const RESTART_WINDOW: Duration = Duration::from_secs(600);
+const FIRST_RESTART_DELAY: Duration = Duration::from_secs(1);
+const MAX_RESTART_DELAY: Duration = Duration::from_secs(30);
+
+/// One host's agent, supervised as systemd's `Restart=on-failure` would:
+/// a failed agent is restarted after a delay that doubles with each recent
+/// restart, and given up on after `restart_limit` restarts in the window.
+/// An agent that exits successfully (it was stopped on purpose) is not
+/// restarted.
+struct Agent {
+    state: AgentState,
+    /// When it was restarted, within the window.
+    restarts: Vec<std::time::Instant>,
+    log: PathBuf,
+}
+
+enum AgentState {
+    Running { pid: u32 },
+    RestartAt(std::time::Instant),
+    Gone,
+}
+
+impl Agent {
+    fn supervise(
+        &mut self,
+        host: &str,
+        restart_limit: usize,
+        spawn: impl FnOnce() -> Result<u32, String>,
+        exited: impl Fn(u32) -> Option<std::process::ExitStatus>,
+    ) {
+        let now = std::time::Instant::now();
+        self.restarts.retain(|t| now.duration_since(*t) < RESTART_WINDOW);
+        match self.state {
+            AgentState::Running { pid } => {
+                let Some(status) = exited(pid) else { return };
+                let reason = exit_reason(status);
+                let last = last_log_line(&self.log).map(|l| format!(": {l}")).unwrap_or_default();
+                if status.success() {
+                    println!("{host}: agent (pid {pid}) {reason}; not restarting it");
+                    self.state = AgentState::Gone;
+                } else if self.restarts.len() >= restart_limit {
+                    println!(
+                        "{host}: agent (pid {pid}) {reason}{last}; restarted {} times in {} minutes, giving up (log {})",
+                        self.restarts.len(),
+                        RESTART_WINDOW.as_secs() / 60,
+                        self.log.display()
+                    );
+                    self.state = AgentState::Gone;
+                } else {
+                    let delay =
+                        FIRST_RESTART_DELAY.saturating_mul(1 << self.restarts.len().min(5)).min(MAX_RESTART_DELAY);
+                    println!("{host}: agent (pid {pid}) {reason}{last}; restarting it in {} s", delay.as_secs());
+                    self.state = AgentState::RestartAt(now + delay);
+                }
+            }
+            AgentState::RestartAt(at) if now >= at => {
+                self.restarts.push(now);
+                match spawn() {
+                    Ok(pid) => {
+                        println!("{host}: agent restarted (pid {pid})");
+                        self.state = AgentState::Running { pid };
+                    }
+                    Err(e) => {
+                        println!("{host}: cannot restart the agent: {e}; giving up");
+                        self.state = AgentState::Gone;
+                    }
+                }
+            }
+            AgentState::RestartAt(_) | AgentState::Gone => {}
+        }
+    }
+}
+
+/// "exited with status 1", "was killed by SIGKILL".
+fn exit_reason(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => match ferry_fleet::Signal::try_from(signal) {
+            Ok(signal) => format!("was killed by {signal}"),
+            Err(_) => format!("was killed by signal {signal}"),
+        },
+        (None, None) => format!("ended ({status})"),
+    }
+}
+
+/// The last line the agent wrote (its fatal error, when it failed), shortened.
+fn last_log_line(log: &std::path::Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(log).ok()?;
+    let size = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(size.saturating_sub(4096))).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    let line = text.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    Some(line.chars().take(300).collect())
 }

@@ -118,6 +118,14 @@ fn describe(v: &DeploymentView, now: u64) -> Vec<String> {
             text.push_str(" (moves traffic back)");
         }
         field("blue/green", text);
+        for r in &bg.retired {
+            let what = if r.terminated {
+                "terminated by the terminate command, deregistered"
+            } else {
+                "left the group (still registered and running)"
+            };
+            field("retired", format!("{} at {}: {what}", r.instance, output::utc(r.time)));
+        }
     }
     let mut lines = header.lines();
     if v.instances.is_empty() {

@@ -118,6 +118,7 @@ fn deploy(args: LocalArgs) -> Result<bool, String> {
     };
     let mut all_possible: Vec<String> = DEFAULT_EVENTS.iter().map(|e| e.to_string()).collect();
     all_possible.extend(events.iter().filter(|e| !DEFAULT_EVENTS.contains(&e.as_str())).cloned());
+    check_before_running(&bundle, bundle_type, args.appspec_filename.as_deref(), &events)?;
     let application_name = args.application_name.unwrap_or_else(|| {
         bundle.file_name().map(|n| n.to_string_lossy().replace('.', "-")).unwrap_or_else(|| "local".into())
     });
@@ -193,6 +194,36 @@ fn deploy(args: LocalArgs) -> Result<bool, String> {
         println!("Failed; scripts log at {}", dir.join("logs/scripts.log").display());
     }
     Ok(ok)
+}
+
+/// The appspec and the events, checked before any event runs (the same
+/// rules as `ferry push` and the server; the agent would only find out at
+/// Install, after ApplicationStop and BeforeInstall ran): a typo in a hook's
+/// event, a key or `--events` stops here. Prints where CodeDeploy's own
+/// agent would refuse what ferry accepts.
+fn check_before_running(
+    bundle: &std::path::Path,
+    kind: BundleType,
+    appspec_filename: Option<&str>,
+    events: &[String],
+) -> Result<(), String> {
+    let scratch = tempfile::tempdir().map_err(|e| format!("cannot make a scratch directory: {e}"))?;
+    let (name, text) = ferry_host::engine::bundle_appspec(
+        bundle,
+        kind,
+        appspec_filename,
+        &scratch.path().join("check"),
+        &ferry_bundle::Limits::default(),
+    )
+    .map_err(|e| format!("{e} (nothing was run)"))?;
+    let custom = ferry_host::engine::custom_events(events);
+    let spec = ferry_appspec::parse_server_with_events(&name, &text, &custom)
+        .map_err(|e| format!("invalid appspec (nothing was run): {e}"))?;
+    ferry_appspec::check_requested_events(events, &spec).map_err(|e| format!("--events: {e} (nothing was run)"))?;
+    for warning in ferry_appspec::codedeploy_warnings(&name, &text) {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
 }
 
 /// A directory-safe group id derived from the group name, stable across runs.

@@ -101,8 +101,9 @@ struct Checked {
 
 /// Checks `dir` before anything is uploaded: a directory with an appspec at
 /// its root (as the agent looks for it: appspec.yml, then appspec.yaml) that
-/// parses as a Server appspec. Hook scripts and `files` sources missing from
-/// the directory, and hooks on events that are not lifecycle events, are warnings.
+/// parses as a Server appspec (with the rules the server and `ferry local`
+/// apply: a hook on an event that is not a lifecycle event is an error).
+/// Hook scripts and `files` sources missing from the directory are warnings.
 fn precheck(dir: &Path) -> Result<Checked, Error> {
     let meta = std::fs::metadata(dir).map_err(|e| Error::Setup(format!("cannot read {}: {e}", dir.display())))?;
     if !meta.is_dir() {
@@ -134,9 +135,6 @@ fn precheck(dir: &Path) -> Result<Checked, Error> {
         .map_err(|e| Error::Setup(format!("invalid appspec in {}: {e}", dir.display())))?;
 
     let mut warnings = Vec::new();
-    for event in spec.custom_events() {
-        warnings.push(format!("{appspec}: hooks.{event} is not a standard lifecycle event, so it will never run"));
-    }
     for (event, scripts) in &spec.hooks {
         for script in scripts {
             let location = script.location.trim_start_matches('/');
@@ -263,19 +261,16 @@ mod tests {
     }
 
     #[test]
-    fn warns_about_events_that_never_run() {
+    fn refuses_hooks_on_events_that_never_run() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(
             dir.path().join("appspec.yml"),
-            "version: 0.0\nos: linux\nhooks:\n  Afterinstall:\n    - location: a.sh\n",
+            "version: 0.0\nos: linux\nhooks:\n  AfterInstal:\n    - location: a.sh\n",
         )
         .unwrap();
         fs::write(dir.path().join("a.sh"), "").unwrap();
-        let checked = precheck(dir.path()).unwrap();
-        assert_eq!(
-            checked.warnings,
-            vec!["appspec.yml: hooks.Afterinstall is not a standard lifecycle event, so it will never run"]
-        );
+        let Err(Error::Setup(message)) = precheck(dir.path()) else { panic!("a hook typo must be refused") };
+        assert!(message.contains("hooks.AfterInstal") && message.contains("did you mean `AfterInstall`?"), "{message}");
     }
 
     #[test]
