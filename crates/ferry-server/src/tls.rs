@@ -168,8 +168,11 @@ pub fn prepare(mode: &TlsMode, data_dir: &Path, listening: &[SocketAddr]) -> Res
     let (mut config, names) = match growing {
         Some(names) => {
             let current = Arc::new(SwappedCert(std::sync::RwLock::new(Arc::new(certified(chain, key)?))));
-            let growing =
-                GrowingNames { dir: data_dir.join("tls"), names: std::sync::Mutex::new(names), current: current.clone() };
+            let growing = GrowingNames {
+                dir: data_dir.join("tls"),
+                names: std::sync::Mutex::new(names),
+                current: current.clone(),
+            };
             (builder.with_cert_resolver(current), Some(Arc::new(growing)))
         }
         None => (
@@ -579,7 +582,10 @@ mod tests {
         // Kept for the next start, issued by the same CA (agents' pin holds).
         let written = std::fs::read_to_string(dir.path().join("tls/server.names")).unwrap();
         assert!(written.lines().any(|l| l == "203.0.113.7"), "{written}");
-        assert_eq!(prepare(&TlsMode::default(), dir.path(), &listening).unwrap().unwrap().ca_fingerprint, tls.ca_fingerprint);
+        assert_eq!(
+            prepare(&TlsMode::default(), dir.path(), &listening).unwrap().unwrap().ca_fingerprint,
+            tls.ca_fingerprint
+        );
         // A known address changes nothing.
         let before = presented(&names);
         names.cover(late);
