@@ -55,9 +55,13 @@ fn agents_enrol_by_the_join_tokens_fingerprint_and_pin_the_ca() {
     let mode = std::fs::metadata(c.data_dir().join("tls/ca-key.pem")).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     // The enrolled agent keeps that CA beside its credentials.
+    // (The instance is listed once enrolled; the agent writes the CA right
+    // after its enrolment is answered.)
     let pinned = c.host_file(0, "/opt/ferry/state/ca.pem");
+    wait_for("the agent to keep the CA", WAIT, || {
+        (pinned.exists() && log(&c, "agent0.log").contains("pinned the server's CA")).then_some(())
+    });
     assert_eq!(fingerprint_of(&pinned), fingerprint);
-    assert!(log(&c, "agent0.log").contains("pinned the server's CA"), "{}", log(&c, "agent0.log"));
 
     // A token naming another CA: refused before anything is sent, both fingerprints named.
     let secret = token.rsplit_once(".sha256-").unwrap().0.to_string();
@@ -262,4 +266,53 @@ fn an_agent_whose_credential_is_revoked_is_refused_mid_run() {
     wait_for("the restarted agent to be refused", WAIT, || {
         log(&c, "agent0.log").contains("rejected this host's credential").then_some(())
     });
+}
+
+/// A server listening on every interface, reached on a local address that
+/// its certificate did not name at start (127.0.0.2 stands in for a bridge
+/// that appeared later): the certificate is issued again, from the same
+/// CA, before that connection's handshake, so the CLI (or an agent) that
+/// trusts the CA connects without a restart.
+#[test]
+fn a_local_address_the_certificate_lacks_is_added_when_a_connection_arrives_on_it() {
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let port = std::net::TcpListener::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
+    let log = std::fs::File::create(tmp.path().join("server.log")).unwrap();
+    let _server = Killed(
+        Command::new(FERRY)
+            .args(["server", "--data-dir"])
+            .arg(&data)
+            .args(["--listen", &format!("0.0.0.0:{port}")])
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let names = || std::fs::read_to_string(data.join("tls/server.names")).unwrap_or_default();
+    let list = |host: &str| {
+        Command::new(FERRY)
+            .args(["app", "list", "--server", &format!("https://{host}:{port}"), "--credentials"])
+            .arg(data.join("credentials"))
+            .output()
+            .unwrap()
+    };
+    wait_for("the server to answer on 127.0.0.1", WAIT, || list("127.0.0.1").status.success().then_some(()));
+    assert!(!names().lines().any(|l| l == "127.0.0.2"), "{}", names());
+    let out = list("127.0.0.2");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        std::fs::read_to_string(tmp.path().join("server.log")).unwrap_or_default()
+    );
+    assert!(names().lines().any(|l| l == "127.0.0.2"), "{}", names());
+    // The CA did not change: what agents pinned still holds.
+    assert!(list("127.0.0.1").status.success());
 }
