@@ -117,9 +117,13 @@ async fn fetches_an_object_by_key_streaming_it_into_a_blob() {
     assert_eq!(got.info.size, 9);
     assert_eq!(content(&blobs, &got.info.key).await, b"tar bytes");
 
-    let got = s3.fetch_s3(&blobs, "plain-bucket", "big.zip", None, None, 1 << 30).await.unwrap();
+    // Counted as it streams in (what `ferry get` shows of a long copy).
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let got =
+        s3.fetch_s3_counting(&blobs, "plain-bucket", "big.zip", None, None, 1 << 30, progress.clone()).await.unwrap();
     assert_eq!(got.info.sha256, sha256(&big));
     assert_eq!(got.info.size, big.len() as u64);
+    assert_eq!(progress.load(std::sync::atomic::Ordering::Relaxed), big.len() as u64);
 
     let stat = s3.stat_s3("plain-bucket", "big.zip", None).await.unwrap();
     assert_eq!((stat.etag, stat.version, stat.size), (unquoted(&put[1].0), None, big.len() as u64));
