@@ -463,15 +463,25 @@ fn fleet_run_restarts_dead_agents_and_exits_when_none_is_left() {
     };
     let kill =
         |pid: i32| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), ferry_fleet::Signal::SIGKILL).unwrap();
+    // A line holding `needle`, or both halves of `start … end` (an exit
+    // report may carry the agent's last log line between them).
+    let has = |needle: &str| match needle.split_once(" … ") {
+        Some((start, end)) => output().lines().any(|l| l.starts_with(start) && l.contains(end)),
+        None => output().contains(needle),
+    };
     let wait_line = |what: &str, needle: &str| {
-        wait_for(what, Duration::from_secs(30), || output().contains(needle).then_some(()));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !has(needle) {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what} ({needle:?}):\n{}", output());
+            std::thread::sleep(Duration::from_millis(50));
+        }
     };
     wait_for("both agents started", Duration::from_secs(30), || Some((pid_of("host1")?, pid_of("host2")?)));
     let first = pid_of("host1").unwrap();
     kill(first);
     wait_line(
         "host1's death reported",
-        &format!("host1: agent (pid {first}) was killed by SIGKILL; restarting it in 1 s"),
+        &format!("host1: agent (pid {first}) was killed by SIGKILL … ; restarting it in 1 s"),
     );
     wait_line("host1's agent restarted", "host1: agent restarted (pid ");
     let second = pid_of("host1").unwrap();
@@ -479,7 +489,7 @@ fn fleet_run_restarts_dead_agents_and_exits_when_none_is_left() {
     assert!(std::path::Path::new(&format!("/proc/{second}")).exists(), "the restarted agent runs:\n{}", output());
     // The limit (one restart) is reached: host1 is given up on, host2 runs on.
     kill(second);
-    wait_line("host1 given up on", &format!("host1: agent (pid {second}) was killed by SIGKILL; restarted 1 times"));
+    wait_line("host1 given up on", &format!("host1: agent (pid {second}) was killed by SIGKILL … ; restarted 1 times"));
     assert!(fleet.0.try_wait().unwrap().is_none(), "one agent is still running:\n{}", output());
     let host2 = pid_of("host2").unwrap();
     kill(host2);
