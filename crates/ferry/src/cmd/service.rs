@@ -226,6 +226,91 @@ fn config_request(command: &clap::Command, services: &[String], argv: &[OsString
 mod tests {
     use super::*;
 
+    /// The shell commands of README.md's `sh` blocks, continuation lines
+    /// joined and whole-line comments dropped.
+    fn readme_commands() -> Vec<String> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../README.md");
+        let readme = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut commands = Vec::new();
+        let (mut in_block, mut current) = (false, String::new());
+        for line in readme.lines() {
+            if line.starts_with("```") {
+                in_block = line == "```sh";
+                continue;
+            }
+            if !in_block {
+                continue;
+            }
+            // Whole-line comments here; a comment after a command ends
+            // it in `words`.
+            let line = if line.trim_start().starts_with('#') { "" } else { line };
+            match line.trim_end().strip_suffix('\\') {
+                Some(start) => current.push_str(start),
+                None => {
+                    current.push_str(line);
+                    if !current.trim().is_empty() {
+                        commands.push(std::mem::take(&mut current));
+                    }
+                    current.clear();
+                }
+            }
+        }
+        commands
+    }
+
+    /// Splits a command line into words as sh does for the README's
+    /// simple commands (single and double quotes, `#` comments, no expansions).
+    fn words(command: &str) -> Vec<String> {
+        let (mut words, mut word, mut quote, mut started) = (Vec::new(), String::new(), None, false);
+        for c in command.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.push(c),
+                (None, '#') if word.is_empty() && !started => break,
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    started = true;
+                }
+                (None, c) if c.is_whitespace() => {
+                    if started || !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    started = false;
+                }
+                (None, c) => word.push(c),
+            }
+        }
+        if started || !word.is_empty() {
+            words.push(word);
+        }
+        words
+    }
+
+    /// Every `ferry …` command the README shows is one the CLI accepts, so
+    /// its flags cannot drift from the docs (a `ferry config create` example
+    /// once lacked a flag the CLI required). Placeholders (`d-XXXXXXXXX`,
+    /// `FKIA...`) are values the parser takes as given; `…` stands for
+    /// "and more" and is dropped.
+    #[test]
+    fn every_ferry_command_in_the_readme_parses() {
+        let mut cli = Cli::command();
+        for name in services(&cli) {
+            cli = cli.mut_subcommand(&name, settings::with_env);
+        }
+        let mut checked = 0;
+        for command in readme_commands() {
+            let words = words(&command);
+            // `VAR=value ferry …`: the command starts at `ferry`.
+            let Some(start) = words.iter().position(|w| w == "ferry") else { continue };
+            let argv: Vec<&str> = words[start..].iter().map(String::as_str).filter(|w| *w != "…").collect();
+            if let Err(e) = cli.clone().try_get_matches_from(&argv) {
+                panic!("README: `{command}` does not parse:\n{e}");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 40, "only {checked} ferry commands found in README.md");
+    }
+
     fn dist(name: &str) -> String {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist").join(name);
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
