@@ -234,7 +234,17 @@ impl Follower {
             }
             if let Some(id) = &self.deployment {
                 match self.store.get_deployment(id).await {
-                    Ok(d) if d.status.is_terminal() && d.finalized => return None,
+                    Ok(d) if d.status.is_terminal() && d.finalized => {
+                        // Its last events may have been committed (with its
+                        // end) after the read above: read once more.
+                        match self.store.events_after(self.after, Some(id), 500).await {
+                            Ok(events) if !events.is_empty() => {
+                                self.buffer.extend(events);
+                                continue;
+                            }
+                            _ => return None,
+                        }
+                    }
                     Ok(_) => {}
                     Err(_) => return None,
                 }
