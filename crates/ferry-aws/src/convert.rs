@@ -494,7 +494,7 @@ pub fn deployment_info(
         update_outdated_instances_only: false,
         rollback_info,
         deployment_style: deployment_style(
-            d.deployment_type == DeploymentType::BlueGreen,
+            d.deployment_type() == DeploymentType::BlueGreen,
             d.lifecycle_events.iter().any(|e| e == "BlockTraffic"),
         ),
         blue_green_deployment_configuration: d

@@ -470,8 +470,9 @@ pub struct Deployment {
     /// Set once the follow-ups of a terminal status (rollback, group update)
     /// have been recorded, so a restarted driver never repeats them.
     pub finalized: bool,
-    #[serde(default)]
-    pub deployment_type: DeploymentType,
+    /// The blue/green plan and progress; `None` for an in-place deployment
+    /// (documents written before this also hold a `deployment_type`, which
+    /// said the same and is ignored).
     #[serde(default)]
     pub blue_green: Option<BlueGreen>,
     /// The alarms watched while it runs (the group's, or CreateDeployment's
@@ -527,13 +528,17 @@ impl Deployment {
             lifecycle_events: events.iter().map(|e| e.to_string()).collect(),
             targets: Vec::new(),
             finalized: false,
-            deployment_type: DeploymentType::default(),
             blue_green: None,
             alarms: Default::default(),
             bake_until: None,
             fetching: None,
             triggers: Vec::new(),
         }
+    }
+
+    /// In place or blue/green: whether it has a blue/green plan.
+    pub fn deployment_type(&self) -> DeploymentType {
+        if self.blue_green.is_some() { DeploymentType::BlueGreen } else { DeploymentType::InPlace }
     }
 
     pub fn overview(&self) -> Overview {

@@ -14,6 +14,8 @@
 //! - [`config`]: deployment configs, built-in and custom; minimum healthy hosts.
 //! - [`events`]: lifecycle event lists and who runs each event.
 //! - [`deployment`]: the deployment aggregate (targets, lifecycle events, statuses).
+//! - [`plan`]: the rules for groups, configs and new deployments; what a new
+//!   deployment is and what rolls a failed one back.
 //! - [`planner`]: minimum-healthy-hosts arithmetic.
 //! - [`machine`]: the transitions.
 //! - [`notices`]: what changed between two versions of a deployment (event stream, triggers).
@@ -24,6 +26,7 @@ pub mod events;
 pub mod ids;
 pub mod machine;
 pub mod notices;
+pub mod plan;
 pub mod planner;
 pub mod resources;
 

@@ -11,8 +11,8 @@
 use crate::Millis;
 use crate::config::MinimumHealthyHosts;
 use crate::deployment::{
-    Deployment, DeploymentStatus, DeploymentType, ErrorCode, ErrorInfo, EventDiagnostics, EventStatus, Phase,
-    RollbackEvent, StopRequest, Target, TargetStatus,
+    Deployment, DeploymentStatus, ErrorCode, ErrorInfo, EventDiagnostics, EventStatus, Phase, RollbackEvent,
+    StopRequest, Target, TargetStatus,
 };
 use crate::events::{Runner, runner};
 use crate::planner::{Verdict, minimum_is_invalid, plan};
@@ -318,7 +318,7 @@ fn start(d: &mut Deployment, instances: Vec<String>, now: Millis, effects: &mut 
 
 /// Starts what may start, or ends the deployment.
 fn advance(d: &mut Deployment, now: Millis, effects: &mut Vec<Effect>) {
-    if d.deployment_type == DeploymentType::BlueGreen {
+    if d.blue_green.is_some() {
         return blue_green::advance(d, now, effects);
     }
     if !matches!(d.status, DeploymentStatus::InProgress | DeploymentStatus::Baking) {

@@ -27,7 +27,7 @@ use ferry_core::Millis;
 use ferry_core::config::{DeploymentConfig, MinimumHealthyHosts, ONE_AT_A_TIME, builtin_config};
 use ferry_core::deployment::{
     AutoRollback, Bundle, Creator, Deployment, DeploymentStatus, ErrorCode, FileExistsBehavior, RevisionRef,
-    RollbackInfo, TargetStatus,
+    TargetStatus,
 };
 use ferry_core::machine::{self, Effect, Input};
 use ferry_core::resources::{DeploymentGroup, Revision, RevisionLocation};
@@ -36,6 +36,7 @@ use ferry_store::{Changes, DeploymentFilter, Store, StoreError};
 use tokio::sync::Notify;
 
 use crate::ServerConfig;
+pub use crate::ops::OpError;
 
 mod blue_green;
 mod liveness;
@@ -43,35 +44,6 @@ mod server_events;
 
 pub fn now_millis() -> Millis {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
-}
-
-/// Why a driver operation was refused.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum DriverError {
-    #[error("application {0} does not exist")]
-    ApplicationNotFound(String),
-    #[error("deployment group {group} of application {application} does not exist")]
-    GroupNotFound { application: String, group: String },
-    #[error("revision {0} does not exist")]
-    RevisionNotFound(String),
-    #[error("application {0} has no revisions yet: push one first")]
-    NoRevision(String),
-    #[error("deployment config {0} does not exist")]
-    ConfigNotFound(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("deployment {0} does not exist")]
-    DeploymentNotFound(String),
-    #[error("deployment {0} has already completed")]
-    AlreadyCompleted(String),
-    #[error("deployment {0} is an in-place deployment: only blue/green deployments wait to be continued")]
-    NotBlueGreen(String),
-    #[error("deployment {id} is not waiting {what}")]
-    NotWaiting { id: String, what: &'static str },
-    #[error("the server is shutting down")]
-    ShuttingDown,
-    #[error("state store: {0}")]
-    Store(#[from] StoreError),
 }
 
 /// What a caller asks for when creating a deployment.
@@ -101,7 +73,7 @@ pub struct NewDeployment {
 }
 
 /// An input waiting for the driver lock, and where its caller waits.
-type Queued = (Input, tokio::sync::oneshot::Sender<Result<Deployment, DriverError>>);
+type Queued = (Input, tokio::sync::oneshot::Sender<Result<Deployment, OpError>>);
 
 /// An event the server carries out itself (see `server_events`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -202,7 +174,7 @@ impl Driver {
         instance: &str,
         ip: std::net::IpAddr,
         version: Option<&str>,
-    ) -> Result<(), DriverError> {
+    ) -> Result<(), OpError> {
         let seen = format!("{ip} {}", version.unwrap_or(""));
         if self.addresses.lock().unwrap().get(instance) == Some(&seen) {
             return Ok(());
@@ -255,40 +227,40 @@ impl Driver {
     }
 
     /// Resolves a config name: built-ins first, then custom configs.
-    pub async fn resolve_config(&self, name: &str) -> Result<DeploymentConfig, DriverError> {
+    pub async fn resolve_config(&self, name: &str) -> Result<DeploymentConfig, OpError> {
         if let Some(config) = builtin_config(name) {
             return Ok(config);
         }
         match self.store.get_config(name).await {
             Ok(config) => Ok(config),
-            Err(StoreError::NotFound) => Err(DriverError::ConfigNotFound(name.to_string())),
+            Err(StoreError::NotFound) => Err(OpError::ConfigNotFound(name.to_string())),
             Err(e) => Err(e.into()),
         }
     }
 
     /// The group a deployment would go to.
-    pub async fn group(&self, application: &str, group: &str) -> Result<DeploymentGroup, DriverError> {
+    pub async fn group(&self, application: &str, group: &str) -> Result<DeploymentGroup, OpError> {
         match self.store.get_group(application, group).await {
             Ok(group) => Ok(group),
             Err(StoreError::NotFound) => Err(match self.store.get_application(application).await {
-                Err(StoreError::NotFound) => DriverError::ApplicationNotFound(application.to_string()),
-                _ => DriverError::GroupNotFound { application: application.to_string(), group: group.to_string() },
+                Err(StoreError::NotFound) => OpError::ApplicationNotFound(application.to_string()),
+                _ => OpError::GroupNotFound { application: application.to_string(), group: group.to_string() },
             }),
             Err(e) => Err(e.into()),
         }
     }
 
     /// A revision of `application` by id, or (`None`) its newest one.
-    pub async fn resolve_revision(&self, application: &str, id: Option<&str>) -> Result<Revision, DriverError> {
+    pub async fn resolve_revision(&self, application: &str, id: Option<&str>) -> Result<Revision, OpError> {
         match id {
             Some(id) => match self.store.get_revision(id).await {
                 Ok(r) if r.application_name == application => Ok(r),
-                Ok(_) | Err(StoreError::NotFound) => Err(DriverError::RevisionNotFound(id.to_string())),
+                Ok(_) | Err(StoreError::NotFound) => Err(OpError::RevisionNotFound(id.to_string())),
                 Err(e) => Err(e.into()),
             },
             None => match self.store.latest_revision(application).await {
                 Ok(Some(r)) => Ok(r),
-                Ok(None) => Err(DriverError::NoRevision(application.to_string())),
+                Ok(None) => Err(OpError::NoRevision(application.to_string())),
                 Err(e) => Err(e.into()),
             },
         }
@@ -296,106 +268,34 @@ impl Driver {
 
     /// Creates a deployment and starts it, or queues it behind the group's
     /// active deployment.
-    pub async fn create_deployment(&self, request: NewDeployment) -> Result<String, DriverError> {
+    pub async fn create_deployment(&self, request: NewDeployment) -> Result<String, OpError> {
         if self.is_shutting_down() {
-            return Err(DriverError::ShuttingDown);
+            return Err(OpError::ShuttingDown);
         }
         let _guard = self.lock.lock().await;
+        // The group as it is now, under the lock: edits to it are serialised with this.
         let group = self.group(&request.application_name, &request.group_name).await?;
         let revision = request.revision.clone();
         let config_name = request.config_name.clone().unwrap_or_else(|| group.deployment_config_name.clone());
         let config = self.resolve_config(&config_name).await?;
-        // Blue/green may use a traffic-routing config (canary, linear): its
-        // replacement instances then install all at once.
-        let minimum = match (config.minimum_healthy_hosts, &group.blue_green) {
-            (Some(m), _) => m,
-            (None, Some(_)) if config.traffic_routing.is_some() => MinimumHealthyHosts::HostCount(0),
-            (None, _) => {
-                return Err(DriverError::Invalid(format!(
-                    "deployment config {config_name} is not for the Server compute platform"
-                )));
-            }
-        };
-        if config.traffic_routing.is_some() && group.blue_green.is_none() {
-            return Err(DriverError::Invalid(format!(
-                "deployment config {config_name} shifts traffic, which only blue/green deployment groups do"
-            )));
-        }
-        let blue_green = match group.blue_green {
-            Some(settings) => {
-                if !group.controls_traffic() {
-                    return Err(DriverError::Invalid(format!(
-                        "blue/green deployment group {} has no target group to move traffic in",
-                        group.name
-                    )));
-                }
-                Some(ferry_core::deployment::BlueGreen {
-                    ready: settings.ready,
-                    blue: settings.blue,
-                    routing: config.traffic_routing.unwrap_or(ferry_core::config::TrafficRouting::AllAtOnce),
-                    phase: ferry_core::deployment::Phase::Install,
-                    green_share: 0,
-                    step_started: None,
-                    deadline: None,
-                    step: 0,
-                    traffic_only: false,
-                    green_instances: Vec::new(),
-                    blue_instances: Vec::new(),
-                    green_selector: request.green_selector.clone(),
-                    retired: Vec::new(),
-                })
-            }
-            None if request.green_selector.is_some() => {
-                return Err(DriverError::Invalid(
-                    "target instances (a green fleet) apply to blue/green deployment groups only".into(),
-                ));
-            }
-            None => None,
-        };
         let previous = match &group.last_successful_revision_id {
             Some(id) => self.store.get_revision(id).await.ok().map(|r| revision_ref(&r)),
             None => None,
         };
         let now = now_millis();
-        let deployment = Deployment {
-            id: crate::random::deployment_id(),
-            application_name: group.application_name.clone(),
-            group_name: group.name.clone(),
-            group_id: group.id.clone(),
-            config_name: config.name.clone(),
-            minimum_healthy_hosts: minimum,
+        let plan = ferry_core::plan::DeploymentRequest {
+            group: &group,
+            config: &config,
             revision: RevisionRef { bundle: request.bundle.clone(), ..revision_ref(&revision) },
-            previous_revision: previous,
-            creator: Creator::User,
+            previous,
             description: request.description.clone(),
-            status: DeploymentStatus::Created,
-            error: None,
-            create_time: now,
-            start_time: None,
-            complete_time: None,
-            ignore_application_stop_failures: request.ignore_application_stop_failures,
             file_exists_behavior: request.file_exists_behavior,
-            auto_rollback: request.auto_rollback.clone().unwrap_or_else(|| group.auto_rollback.clone()),
-            rollback_info: RollbackInfo::default(),
-            stop: None,
-            lifecycle_events: if group.controls_traffic() {
-                ferry_core::events::IN_PLACE_WITH_TRAFFIC.iter().map(|e| e.to_string()).collect()
-            } else {
-                ferry_core::events::IN_PLACE.iter().map(|e| e.to_string()).collect()
-            },
-            targets: Vec::new(),
-            finalized: false,
-            deployment_type: if blue_green.is_some() {
-                ferry_core::deployment::DeploymentType::BlueGreen
-            } else {
-                ferry_core::deployment::DeploymentType::InPlace
-            },
-            blue_green,
-            alarms: request.alarms.clone().unwrap_or_else(|| group.alarms.clone()),
-            bake_until: None,
-            fetching: request.bundle.is_none().then_some(ferry_core::deployment::Fetching { since: now }),
-            triggers: group.triggers.clone(),
+            ignore_application_stop_failures: request.ignore_application_stop_failures,
+            auto_rollback: request.auto_rollback.clone(),
+            green_selector: request.green_selector.clone(),
+            alarms: request.alarms.clone(),
         };
+        let deployment = ferry_core::plan::plan_deployment(plan, crate::random::deployment_id(), now)?;
         let id = deployment.id.clone();
         let mut revision = revision;
         revision.first_used_time.get_or_insert(now);
@@ -426,7 +326,7 @@ impl Driver {
         &self,
         deployment_id: &str,
         outcome: Result<(Bundle, Revision), (ErrorCode, String)>,
-    ) -> Result<(), DriverError> {
+    ) -> Result<(), OpError> {
         let input = match outcome {
             Ok((bundle, revision)) => {
                 let _guard = self.lock.lock().await;
@@ -455,7 +355,7 @@ impl Driver {
 
     /// Applies `input` to a deployment; returns the deployment as persisted
     /// (with any inputs combined into the same commit applied too).
-    pub async fn apply(&self, deployment_id: &str, input: Input) -> Result<Deployment, DriverError> {
+    pub async fn apply(&self, deployment_id: &str, input: Input) -> Result<Deployment, OpError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.queued.lock().unwrap().entry(deployment_id.to_string()).or_default().push((input, reply));
         let guard = self.lock.lock().await;
@@ -482,7 +382,7 @@ impl Driver {
         } else {
             drop(guard);
         }
-        answer.await.unwrap_or(Err(DriverError::ShuttingDown))
+        answer.await.unwrap_or(Err(OpError::ShuttingDown))
     }
 
     /// Applies `inputs` in order and persists the result once; returns the
@@ -492,13 +392,13 @@ impl Driver {
         &self,
         deployment_id: &str,
         inputs: Vec<Input>,
-    ) -> Result<(Deployment, Vec<String>, bool), DriverError> {
+    ) -> Result<(Deployment, Vec<String>, bool), OpError> {
         let cached = self.live.lock().unwrap().get(deployment_id).cloned();
         let mut d = match cached {
             Some(d) => d,
             None => match self.store.get_deployment(deployment_id).await {
                 Ok(d) => d,
-                Err(StoreError::NotFound) => return Err(DriverError::DeploymentNotFound(deployment_id.to_string())),
+                Err(StoreError::NotFound) => return Err(OpError::DeploymentNotFound(deployment_id.to_string())),
                 Err(e) => return Err(e.into()),
             },
         };
@@ -544,7 +444,7 @@ impl Driver {
 
     /// Persists `changes`, then mirrors their deployments in the live set.
     /// Caller holds the lock (or is the only task running, at start-up).
-    async fn commit(&self, mut changes: Changes) -> Result<(), DriverError> {
+    async fn commit(&self, mut changes: Changes) -> Result<(), OpError> {
         // What changed, for the event log and the triggers: stored with the change.
         let now = now_millis();
         {
@@ -611,12 +511,24 @@ impl Driver {
 
     /// Reloads the live set from the store (after changes made around the
     /// driver, such as deleting an application with its deployments).
-    pub async fn reload(&self) -> Result<(), DriverError> {
+    pub async fn reload(&self) -> Result<(), OpError> {
         let _guard = self.lock.lock().await;
         self.reload_locked().await
     }
 
-    async fn reload_locked(&self) -> Result<(), DriverError> {
+    /// Takes the driver's lock: a change made while holding it (an edit of a
+    /// group record) is serialised with every deployment transition, which
+    /// write the same records (`finalize`, `create_deployment`).
+    pub(crate) async fn exclusive(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lock.lock().await
+    }
+
+    /// [`Driver::reload`] for a caller holding [`Driver::exclusive`].
+    pub(crate) async fn reload_holding(&self, _held: &tokio::sync::MutexGuard<'_, ()>) -> Result<(), OpError> {
+        self.reload_locked().await
+    }
+
+    async fn reload_locked(&self) -> Result<(), OpError> {
         let all = self.store.active_and_queued_deployments().await?;
         *self.live.lock().unwrap() = all.into_iter().map(|d| (d.id.clone(), d)).collect();
         Ok(())
@@ -630,7 +542,7 @@ impl Driver {
         before: &Deployment,
         d: &Deployment,
         changes: &mut Changes,
-    ) -> Result<(), DriverError> {
+    ) -> Result<(), OpError> {
         let known = before.blue_green.as_ref().map_or(0, |bg| bg.retired.len());
         let Some(bg) = d.blue_green.as_ref().filter(|bg| bg.retired.len() > known) else { return Ok(()) };
         let position = changes.update_groups.iter().position(|g| g.id == d.group_id);
@@ -663,7 +575,7 @@ impl Driver {
 
     /// The follow-ups of a terminal deployment: the group's record, and an
     /// automatic rollback. Returns the changes to commit with `d`.
-    async fn finalize(&self, d: &mut Deployment) -> Result<Changes, DriverError> {
+    async fn finalize(&self, d: &mut Deployment) -> Result<Changes, OpError> {
         let mut changes = Changes::default();
         d.finalized = true;
         tracing::info!(deployment = %d.id, status = d.status.as_str(), "deployment finished");
@@ -677,137 +589,41 @@ impl Driver {
         if d.status == DeploymentStatus::Succeeded {
             group.last_successful_deployment_id = Some(d.id.clone());
             group.last_successful_revision_id = Some(d.revision.id.clone());
-        } else if machine::wants_rollback(d) && d.deployment_type == ferry_core::deployment::DeploymentType::BlueGreen {
-            if machine::traffic_moved(d) {
-                let rollback = self.traffic_rollback_of(d, &group);
-                let message = format!(
-                    "Deployment {} is triggered to roll back deployment {}: traffic moves back to the original instances.",
-                    rollback.id, d.id
-                );
-                d.rollback_info.rollback_deployment_id = Some(rollback.id.clone());
-                d.rollback_info.rollback_message = Some(message);
-                tracing::info!(deployment = %d.id, rollback = %rollback.id, "rolling back traffic");
-                changes.insert_deployments.push(rollback);
-            } else {
-                d.rollback_info.rollback_message =
-                    Some("Nothing to roll back: production traffic never left the original instances.".into());
-            }
         } else if machine::wants_rollback(d) {
-            match &group.last_successful_revision_id {
-                Some(revision_id) => {
-                    let revision = self.store.get_revision(revision_id).await?;
-                    // The bytes the last good deployment installed, not a fresh fetch.
-                    let pinned = match &group.last_successful_deployment_id {
-                        Some(id) => match self.store.get_deployment(id).await {
-                            Ok(good) if good.revision.id == revision.id => Some(good.revision),
-                            Ok(_) | Err(StoreError::NotFound) => None,
-                            Err(e) => return Err(e.into()),
-                        },
-                        None => None,
-                    };
-                    let target = pinned.unwrap_or_else(|| revision_ref(&revision));
-                    let rollback = self.rollback_of(d, &group, target);
-                    let message = format!("Deployment {} is triggered to roll back deployment {}.", rollback.id, d.id);
-                    d.rollback_info.rollback_deployment_id = Some(rollback.id.clone());
-                    d.rollback_info.rollback_message = Some(message);
-                    tracing::info!(deployment = %d.id, rollback = %rollback.id, "rolling back");
-                    changes.insert_deployments.push(rollback);
-                }
-                None => {
-                    d.rollback_info.rollback_message = Some(
-                        "Automatic rollback was not started: the deployment group has no successful revision to roll back to."
-                            .into(),
-                    );
-                }
+            let last_good = self.last_good_revision(&group).await?;
+            let id = crate::random::deployment_id();
+            if let Some(rollback) = ferry_core::plan::plan_rollback(d, &group, last_good, id, now_millis()) {
+                tracing::info!(deployment = %d.id, rollback = %rollback.id, "rolling back");
+                changes.insert_deployments.push(rollback);
             }
         }
         changes.update_groups.push(group);
         Ok(changes)
     }
 
-    /// The rollback of a blue/green deployment whose traffic reached the
-    /// replacement instances: a blue/green deployment that only moves
-    /// traffic, back to the original instances (its greens) from the
-    /// replacements that took some (its blues, kept alive).
-    fn traffic_rollback_of(&self, failed: &Deployment, group: &DeploymentGroup) -> Deployment {
-        use ferry_core::deployment::{BlueAction, BlueGreen, DeploymentType, EventStatus, Label, Phase, ReadyAction};
-        let revision = failed.previous_revision.clone().unwrap_or_else(|| failed.revision.clone());
-        let mut rollback = self.rollback_of(failed, group, revision);
-        let originals: Vec<String> =
-            failed.targets.iter().filter(|t| t.label == Some(Label::Blue)).map(|t| t.instance.clone()).collect();
-        let replacements: Vec<String> = failed
-            .targets
-            .iter()
-            .filter(|t| {
-                t.label == Some(Label::Green)
-                    && t.events.iter().any(|e| e.name == "AllowTraffic" && e.status != EventStatus::Pending)
-            })
-            .map(|t| t.instance.clone())
-            .collect();
-        rollback.deployment_type = DeploymentType::BlueGreen;
-        rollback.minimum_healthy_hosts = MinimumHealthyHosts::HostCount(0);
-        rollback.blue_green = Some(BlueGreen {
-            ready: ReadyAction::Continue,
-            blue: BlueAction::KeepAlive,
-            routing: ferry_core::config::TrafficRouting::AllAtOnce,
-            phase: Phase::Install,
-            green_share: 0,
-            step_started: None,
-            deadline: None,
-            step: 0,
-            traffic_only: true,
-            green_instances: originals,
-            blue_instances: replacements,
-            green_selector: None,
-            retired: Vec::new(),
-        });
-        rollback
-    }
-
-    fn rollback_of(&self, failed: &Deployment, group: &DeploymentGroup, revision: RevisionRef) -> Deployment {
-        let now = now_millis();
-        let id = crate::random::deployment_id();
-        Deployment {
-            id: id.clone(),
-            application_name: failed.application_name.clone(),
-            group_name: failed.group_name.clone(),
-            group_id: failed.group_id.clone(),
-            config_name: failed.config_name.clone(),
-            minimum_healthy_hosts: failed.minimum_healthy_hosts,
-            revision,
-            previous_revision: Some(failed.revision.clone()),
-            creator: Creator::Rollback,
-            description: Some(format!("Rollback of {}", failed.id)),
-            status: DeploymentStatus::Created,
-            error: None,
-            create_time: now,
-            start_time: None,
-            complete_time: None,
-            ignore_application_stop_failures: failed.ignore_application_stop_failures,
-            file_exists_behavior: failed.file_exists_behavior,
-            auto_rollback: group.auto_rollback.clone(),
-            rollback_info: RollbackInfo {
-                rollback_triggering_deployment_id: Some(failed.id.clone()),
-                rollback_message: Some(format!("Deployment {id} is triggered to roll back deployment {}.", failed.id)),
-                ..Default::default()
+    /// The group's last successful revision, with the bytes its last good
+    /// deployment installed (not a fresh fetch) when they are known.
+    async fn last_good_revision(&self, group: &DeploymentGroup) -> Result<Option<RevisionRef>, OpError> {
+        let Some(revision_id) = &group.last_successful_revision_id else { return Ok(None) };
+        let revision = match self.store.get_revision(revision_id).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let pinned = match &group.last_successful_deployment_id {
+            Some(id) => match self.store.get_deployment(id).await {
+                Ok(good) if good.revision.id == revision.id => Some(good.revision),
+                Ok(_) | Err(StoreError::NotFound) => None,
+                Err(e) => return Err(e.into()),
             },
-            stop: None,
-            lifecycle_events: failed.lifecycle_events.clone(),
-            targets: Vec::new(),
-            finalized: false,
-            deployment_type: Default::default(),
-            blue_green: None,
-            // A rollback is not stopped by the alarm that may have caused it.
-            alarms: Default::default(),
-            bake_until: None,
-            fetching: None,
-            triggers: group.triggers.clone(),
-        }
+            None => None,
+        };
+        Ok(Some(pinned.unwrap_or_else(|| revision_ref(&revision))))
     }
 
     /// Starts the group's next waiting deployment if none is active; waiting
     /// deployments become Queued. Returns instances to wake. Caller holds the lock.
-    async fn start_next(&self, group_id: &str) -> Result<Vec<String>, DriverError> {
+    async fn start_next(&self, group_id: &str) -> Result<Vec<String>, OpError> {
         let mut notify = Vec::new();
         loop {
             let mut waiting: Vec<Deployment> =
@@ -829,14 +645,12 @@ impl Driver {
                 // ones behind it after it) once they are.
                 return Ok(notify);
             }
-            let start = match next.deployment_type {
-                ferry_core::deployment::DeploymentType::BlueGreen => {
-                    let (green, blue) = self.blue_green_fleets(&next).await?;
+            let start = match &next.blue_green {
+                Some(bg) => {
+                    let (green, blue) = self.blue_green_fleets(&next, bg).await?;
                     Input::StartBlueGreen { green, blue }
                 }
-                ferry_core::deployment::DeploymentType::InPlace => {
-                    Input::Start { instances: self.targets_of(group_id).await? }
-                }
+                None => Input::Start { instances: self.targets_of(group_id).await? },
             };
             let (d, woken, _) = self.apply_locked(&next.id, vec![start]).await?;
             notify.extend(woken);
@@ -852,10 +666,13 @@ impl Driver {
     /// taking production traffic in the group's target groups. Green: those
     /// its target-instance tags select, else the group's instances that are
     /// not blue.
-    async fn blue_green_fleets(&self, d: &Deployment) -> Result<(Vec<String>, Vec<String>), DriverError> {
-        let bg = d.blue_green.clone().unwrap_or_else(|| unreachable!("a blue/green deployment has its plan"));
+    async fn blue_green_fleets(
+        &self,
+        d: &Deployment,
+        bg: &ferry_core::deployment::BlueGreen,
+    ) -> Result<(Vec<String>, Vec<String>), OpError> {
         if !bg.green_instances.is_empty() {
-            return Ok((bg.green_instances, bg.blue_instances));
+            return Ok((bg.green_instances.clone(), bg.blue_instances.clone()));
         }
         let group = match self.store.get_group_by_id(&d.group_id).await {
             Ok(group) => group,
@@ -895,7 +712,7 @@ impl Driver {
     }
 
     /// The instances a group targets now, by name (none once it is deleted).
-    async fn targets_of(&self, group_id: &str) -> Result<Vec<String>, DriverError> {
+    async fn targets_of(&self, group_id: &str) -> Result<Vec<String>, OpError> {
         let group = match self.store.get_group_by_id(group_id).await {
             Ok(group) => group,
             Err(StoreError::NotFound) => return Ok(Vec::new()),
@@ -907,18 +724,18 @@ impl Driver {
         Ok(names)
     }
 
-    pub async fn group_instances(&self, group: &DeploymentGroup) -> Result<Vec<String>, DriverError> {
+    pub async fn group_instances(&self, group: &DeploymentGroup) -> Result<Vec<String>, OpError> {
         self.targets_of(&group.id).await
     }
 
     /// Stops a deployment (StopDeployment): no new work; running events finish.
-    pub async fn stop(&self, deployment_id: &str, rollback: Option<bool>) -> Result<Deployment, DriverError> {
+    pub async fn stop(&self, deployment_id: &str, rollback: Option<bool>) -> Result<Deployment, OpError> {
         let d = self.store.get_deployment(deployment_id).await.map_err(|e| match e {
-            StoreError::NotFound => DriverError::DeploymentNotFound(deployment_id.to_string()),
+            StoreError::NotFound => OpError::DeploymentNotFound(deployment_id.to_string()),
             e => e.into(),
         })?;
         if d.status.is_terminal() {
-            return Err(DriverError::AlreadyCompleted(deployment_id.to_string()));
+            return Err(OpError::AlreadyCompleted(deployment_id.to_string()));
         }
         self.apply(
             deployment_id,
@@ -935,7 +752,7 @@ impl Driver {
     /// (none of it left if it did not exist). Agents running its
     /// deployments no longer see their commands: they finish the running
     /// event and start no more.
-    pub async fn delete_application(&self, name: &str) -> Result<(), DriverError> {
+    pub async fn delete_application(&self, name: &str) -> Result<(), OpError> {
         let _guard = self.lock.lock().await;
         let affected: Vec<String> = self
             .live_deployments()
@@ -956,7 +773,7 @@ impl Driver {
 
     /// Deletes a group (nothing if it does not exist) and stops its running
     /// and waiting deployments, without rolling back; they stay as history.
-    pub async fn delete_group(&self, application: &str, group: &str) -> Result<(), DriverError> {
+    pub async fn delete_group(&self, application: &str, group: &str) -> Result<(), OpError> {
         let group = match self.store.get_group(application, group).await {
             Ok(g) => g,
             Err(StoreError::NotFound) => return Ok(()),
@@ -986,22 +803,22 @@ impl Driver {
 
     /// ContinueDeployment: ends a blue/green deployment's Ready wait, or
     /// skips its termination wait.
-    pub async fn continue_deployment(&self, id: &str, wait: machine::Wait) -> Result<Deployment, DriverError> {
+    pub async fn continue_deployment(&self, id: &str, wait: machine::Wait) -> Result<Deployment, OpError> {
         use ferry_core::deployment::Phase;
         let d = self.store.get_deployment(id).await.map_err(|e| match e {
-            StoreError::NotFound => DriverError::DeploymentNotFound(id.to_string()),
+            StoreError::NotFound => OpError::DeploymentNotFound(id.to_string()),
             e => e.into(),
         })?;
         if d.status.is_terminal() {
-            return Err(DriverError::AlreadyCompleted(id.to_string()));
+            return Err(OpError::AlreadyCompleted(id.to_string()));
         }
-        let Some(bg) = &d.blue_green else { return Err(DriverError::NotBlueGreen(id.to_string())) };
+        let Some(bg) = &d.blue_green else { return Err(OpError::NotBlueGreen(id.to_string())) };
         let (wanted, what) = match wait {
             machine::Wait::Ready => (Phase::Ready, "in the Ready state (for its traffic to be moved)"),
             machine::Wait::Termination => (Phase::TerminationWait, "to terminate its original instances"),
         };
         if bg.phase != wanted {
-            return Err(DriverError::NotWaiting { id: id.to_string(), what });
+            return Err(OpError::NotWaiting { id: id.to_string(), what });
         }
         self.apply(id, Input::Continue { wait }).await
     }
@@ -1013,7 +830,7 @@ impl Driver {
     }
 
     /// After a restart: finish what a crash interrupted and start what waits.
-    pub async fn recover(&self) -> Result<(), DriverError> {
+    pub async fn recover(&self) -> Result<(), OpError> {
         let _guard = self.lock.lock().await;
         self.reload_locked().await?;
         let mut groups = Vec::new();
@@ -1055,13 +872,14 @@ impl Driver {
                 _ = ticker.tick() => {}
                 _ = stop.wait_for(|s| *s) => return,
             }
-            if let Err(e) = self.reconcile_once().await {
-                tracing::warn!(error = %e, "reconcile failed");
-            }
+            self.reconcile_once().await;
         }
     }
 
-    async fn reconcile_once(&self) -> Result<(), DriverError> {
+    /// One pass over the live deployments. A deployment that cannot be
+    /// advanced (its commit failed) is logged and skipped: the others still
+    /// get their timeouts and lost-host checks on this tick.
+    async fn reconcile_once(&self) {
         let deployments = self.live_deployments();
         // Blue/green waits that ran out.
         let now = now_millis();
@@ -1069,7 +887,9 @@ impl Driver {
             let bg_deadline = d.blue_green.as_ref().and_then(|bg| bg.deadline);
             let baked = d.status == DeploymentStatus::Baking && d.bake_until.is_some_and(|until| now >= until);
             if bg_deadline.is_some_and(|deadline| now >= deadline) || baked {
-                self.apply(&d.id, Input::Tick).await?;
+                if let Err(e) = self.apply(&d.id, Input::Tick).await {
+                    tracing::warn!(deployment = %d.id, error = %e, "reconcile: cannot end a wait");
+                }
             }
         }
         let lost_after = self.config.agent_lost_after;
@@ -1093,7 +913,10 @@ impl Driver {
                         lost_after.as_secs()
                     );
                     tracing::warn!(instance = %t.instance, deployment = %d.id, "host lost");
-                    self.apply(&d.id, Input::InstanceLost { instance: t.instance.clone(), message }).await?;
+                    let lost = Input::InstanceLost { instance: t.instance.clone(), message };
+                    if let Err(e) = self.apply(&d.id, lost).await {
+                        tracing::warn!(deployment = %d.id, error = %e, "reconcile: cannot fail a lost host's event");
+                    }
                 }
             }
         }
@@ -1108,15 +931,18 @@ impl Driver {
         }
         for group in idle_groups {
             let _guard = self.lock.lock().await;
-            let notify = self.start_next(group).await?;
-            drop(_guard);
-            self.notify_all(&notify);
+            match self.start_next(group).await {
+                Ok(notify) => {
+                    drop(_guard);
+                    self.notify_all(&notify);
+                }
+                Err(e) => tracing::warn!(group, error = %e, "reconcile: cannot start the next deployment"),
+            }
         }
-        Ok(())
     }
 
     /// Every command `instance` should be carrying out now.
-    pub async fn commands_for(&self, instance: &str) -> Result<Vec<wire::Command>, DriverError> {
+    pub async fn commands_for(&self, instance: &str) -> Result<Vec<wire::Command>, OpError> {
         let mut commands = Vec::new();
         for d in self.live_deployments() {
             let Some(command) = machine::agent_command(&d, instance) else { continue };
@@ -1137,7 +963,7 @@ impl Driver {
                     appspec_filename: None,
                     file_exists_behavior: d.file_exists_behavior.map(|b| file_exists_name(b).to_string()),
                     creator: d.creator.as_str().to_string(),
-                    deployment_type: match d.deployment_type {
+                    deployment_type: match d.deployment_type() {
                         ferry_core::deployment::DeploymentType::BlueGreen => "BLUE_GREEN",
                         ferry_core::deployment::DeploymentType::InPlace => "IN_PLACE",
                     }
@@ -1153,7 +979,7 @@ impl Driver {
     /// then download that revision, and nothing else).
     /// The blob key of the bundle with this SHA-256 if `instance` has an
     /// active command installing it (it may then download that, and nothing else).
-    pub async fn bundle_for(&self, instance: &str, sha256: &str) -> Result<Option<String>, DriverError> {
+    pub async fn bundle_for(&self, instance: &str, sha256: &str) -> Result<Option<String>, OpError> {
         let deployments: Vec<Deployment> = self
             .live
             .lock()
@@ -1183,7 +1009,7 @@ impl Driver {
     }
 
     /// A revision by id, cached (what commands need of it never changes).
-    async fn revision(&self, id: &str) -> Result<Revision, DriverError> {
+    async fn revision(&self, id: &str) -> Result<Revision, OpError> {
         if let Some(r) = self.revisions.lock().unwrap().get(id) {
             return Ok(r.clone());
         }
@@ -1197,7 +1023,7 @@ impl Driver {
     }
 
     /// An agent's event report. Returns whether the agent may proceed.
-    pub async fn report(&self, instance: &str, report: wire::EventReport) -> Result<bool, DriverError> {
+    pub async fn report(&self, instance: &str, report: wire::EventReport) -> Result<bool, OpError> {
         let input = match report.phase {
             wire::Phase::Started => Input::EventStarted {
                 instance: instance.to_string(),
@@ -1219,7 +1045,7 @@ impl Driver {
         };
         let d = self.apply(&report.deployment_id, input).await?;
         if d.target(instance).is_none() {
-            return Err(DriverError::Invalid(format!("instance {instance} is not a target of {}", d.id)));
+            return Err(OpError::Invalid(format!("instance {instance} is not a target of {}", d.id)));
         }
         Ok(report.phase == wire::Phase::Started && machine::may_start(&d, instance, report.attempt, &report.event))
     }
@@ -1242,7 +1068,7 @@ impl Driver {
     }
 
     /// Lists deployments newest first.
-    pub async fn list(&self, filter: DeploymentFilter) -> Result<Vec<Deployment>, DriverError> {
+    pub async fn list(&self, filter: DeploymentFilter) -> Result<Vec<Deployment>, OpError> {
         Ok(self.store.list_deployments(filter).await?)
     }
 }

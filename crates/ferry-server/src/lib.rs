@@ -31,6 +31,7 @@ pub mod limits;
 mod listen;
 mod metrics;
 mod native;
+mod ops;
 pub mod random;
 mod target_groups;
 mod throttle;
@@ -156,6 +157,38 @@ pub(crate) struct AppState {
     pub body_budget: limits::BodyBudget,
     /// Back-off and audit limits for unauthenticated callers, per address.
     pub throttles: Arc<throttle::Throttles>,
+}
+
+#[cfg(test)]
+impl AppState {
+    /// The state of a server in `dir` with an in-memory store and nothing
+    /// running around it (no listeners, reconciler or job runner): for
+    /// tests of the operations and the driver.
+    pub(crate) async fn for_tests(dir: &std::path::Path) -> AppState {
+        let config = Arc::new(ServerConfig::new(dir));
+        let store = Store::open_sqlite_memory().await.unwrap();
+        let blobs = LocalBlobs::open(dir.join("blobs")).await.unwrap();
+        let fetcher = bundles::Fetcher {
+            blobs: blobs.clone(),
+            s3: ferry_blob::S3Source::from_env(None).unwrap(),
+            git: ferry_blob::GitSource::new(dir.join("git-cache")),
+            max_bundle_bytes: config.max_bundle_bytes,
+        };
+        let traffic = Arc::new(traffic::Traffic::new(store.clone(), None));
+        let (driver, _jobs) = Driver::new(store.clone(), config.clone(), traffic);
+        AppState {
+            store,
+            blobs,
+            fetcher,
+            driver: Arc::new(driver),
+            config: config.clone(),
+            join_token_hash: Arc::default(),
+            metrics_token: Arc::default(),
+            fetch_progress: fetches::Progress::default(),
+            body_budget: limits::BodyBudget::new(&config.limits),
+            throttles: Arc::default(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

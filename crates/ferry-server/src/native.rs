@@ -5,7 +5,6 @@ use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use ferry_core::config::ComputePlatform;
 use ferry_core::deployment::DeploymentStatus;
 use ferry_core::resources::{self, Application, DeploymentGroup, InstanceSelector, Subject};
 use ferry_proto::api;
@@ -14,9 +13,9 @@ use futures_util::TryStreamExt;
 
 use crate::AppState;
 use crate::auth::{Signed, authenticate};
-use crate::driver::{DriverError, NewDeployment, now_millis, parse_file_exists};
+use crate::driver::{OpError, now_millis, parse_file_exists};
 use crate::error::{ApiError, ApiResult};
-use crate::views;
+use crate::{ops, views};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,23 +31,31 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/configs", post(create_config).get(list_configs))
 }
 
-impl From<DriverError> for ApiError {
-    fn from(e: DriverError) -> Self {
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
         let message = e.to_string();
         match e {
-            DriverError::ApplicationNotFound(_) => ApiError::not_found("ApplicationDoesNotExist", message),
-            DriverError::GroupNotFound { .. } => ApiError::not_found("DeploymentGroupDoesNotExist", message),
-            DriverError::RevisionNotFound(_) | DriverError::NoRevision(_) => {
+            OpError::ApplicationNotFound(_) => ApiError::not_found("ApplicationDoesNotExist", message),
+            OpError::GroupNotFound { .. } => ApiError::not_found("DeploymentGroupDoesNotExist", message),
+            OpError::RevisionNotFound(_) | OpError::NoRevision(_) => {
                 ApiError::not_found("RevisionDoesNotExist", message)
             }
-            DriverError::ConfigNotFound(_) => ApiError::not_found("DeploymentConfigDoesNotExist", message),
-            DriverError::DeploymentNotFound(_) => ApiError::not_found("DeploymentDoesNotExist", message),
-            DriverError::AlreadyCompleted(_) => ApiError::conflict("DeploymentAlreadyCompleted", message),
-            DriverError::NotBlueGreen(_) => ApiError::conflict("UnsupportedActionForDeploymentType", message),
-            DriverError::NotWaiting { .. } => ApiError::conflict("DeploymentNotWaiting", message),
-            DriverError::Invalid(_) => ApiError::bad_request("InvalidRequest", message),
-            DriverError::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ShuttingDown", message),
-            DriverError::Store(e) => ApiError::internal(e),
+            OpError::ConfigNotFound(_) => ApiError::not_found("DeploymentConfigDoesNotExist", message),
+            OpError::DeploymentNotFound(_) => ApiError::not_found("DeploymentDoesNotExist", message),
+            OpError::TargetGroupNotFound(_) => ApiError::not_found("TargetGroupDoesNotExist", message),
+            OpError::AlarmNotFound(_) => ApiError::not_found("AlarmNotFound", message),
+            OpError::ApplicationExists(_) => ApiError::conflict("ApplicationAlreadyExists", message),
+            OpError::GroupExists { .. } => ApiError::conflict("DeploymentGroupAlreadyExists", message),
+            OpError::ConfigExists(_) => ApiError::conflict("DeploymentConfigAlreadyExists", message),
+            OpError::ConfigLimitExceeded(_) => ApiError::conflict("DeploymentConfigLimitExceeded", message),
+            OpError::AlreadyCompleted(_) => ApiError::conflict("DeploymentAlreadyCompleted", message),
+            OpError::NotBlueGreen(_) => ApiError::conflict("UnsupportedActionForDeploymentType", message),
+            OpError::NotWaiting { .. } => ApiError::conflict("DeploymentNotWaiting", message),
+            OpError::Revision(_) => ApiError::bad_request("InvalidRevision", message),
+            OpError::Refused(_) | OpError::Invalid(_) => ApiError::bad_request("InvalidRequest", message),
+            OpError::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ShuttingDown", message),
+            OpError::Internal(m) => ApiError::internal(m),
+            OpError::Store(e) => ApiError::internal(e),
         }
     }
 }
@@ -58,31 +65,13 @@ fn invalid(message: impl Into<String>) -> ApiError {
 }
 
 async fn application_exists(state: &AppState, name: &str) -> ApiResult<Application> {
-    state.store.get_application(name).await.map_err(|e| match e {
-        StoreError::NotFound => {
-            ApiError::not_found("ApplicationDoesNotExist", format!("application {name} does not exist"))
-        }
-        e => e.into(),
-    })
+    Ok(ops::applications::get(state, name).await?)
 }
 
 async fn create_application(State(state): State<AppState>, request: Signed) -> ApiResult<Json<api::Application>> {
     let body: api::CreateApplication = request.json()?;
     request.caller.require_change(Subject::Application(&body.name))?;
-    ferry_core::ids::validate_name(&body.name).map_err(invalid)?;
-    let app = Application {
-        id: crate::random::uuid(),
-        name: body.name.clone(),
-        compute_platform: ComputePlatform::Server,
-        create_time: now_millis(),
-        tags: Vec::new(),
-    };
-    state.store.create_application(&app).await.map_err(|e| match e {
-        StoreError::AlreadyExists { .. } => {
-            ApiError::conflict("ApplicationAlreadyExists", format!("application {} already exists", body.name))
-        }
-        e => e.into(),
-    })?;
+    let app = ops::applications::create(&state, &body.name, Vec::new()).await?;
     Ok(Json(views::application(&app)))
 }
 
@@ -100,7 +89,6 @@ async fn create_group(
     let body: api::CreateGroup = request.json()?;
     request.caller.require_change(Subject::Group(&app, &body.name))?;
     ferry_core::ids::validate_name(&body.name).map_err(invalid)?;
-    application_exists(&state, &app).await?;
     let selector = InstanceSelector {
         tag_filters: body.tag_filters.iter().map(views::parse_tag_filter).collect::<Result<_, _>>().map_err(invalid)?,
         tag_set: body
@@ -110,62 +98,32 @@ async fn create_group(
             .collect::<Result<_, _>>()
             .map_err(invalid)?,
     };
-    selector.validate().map_err(invalid)?;
-    let config_name =
-        body.deployment_config_name.clone().unwrap_or_else(|| crate::driver::Driver::default_config().to_string());
-    let config = state.driver.resolve_config(&config_name).await?;
-    if config.compute_platform != ComputePlatform::Server {
-        return Err(invalid(format!("deployment config {config_name} is not for the Server compute platform")));
-    }
     let auto_rollback = match &body.auto_rollback {
         Some(a) => views::parse_auto_rollback(a).map_err(invalid)?,
         None => Default::default(),
     };
-    for name in &body.target_groups {
-        crate::target_groups::get_target_group(&state, name).await?;
-    }
-    let triggers = views::parse_triggers(&body.triggers).map_err(invalid)?;
     let alarms = match &body.alarms {
-        Some(a) => {
-            let alarms = views::parse_alarms(a).map_err(invalid)?;
-            for name in &alarms.alarms {
-                crate::alarms::find(&state, name).await?;
-            }
-            alarms
-        }
+        Some(a) => views::parse_alarms(a).map_err(invalid)?,
         None => Default::default(),
     };
     let group = DeploymentGroup {
         auto_rollback,
-        triggers,
+        triggers: views::parse_triggers(&body.triggers).map_err(invalid)?,
         alarms,
         target_groups: body.target_groups.clone(),
-        traffic_control: !body.target_groups.is_empty(),
-        blue_green: match &body.blue_green {
-            Some(settings) => {
-                if body.target_groups.is_empty() {
-                    return Err(invalid("a blue/green group needs at least one target group to move traffic in"));
-                }
-                Some(views::parse_blue_green(settings))
-            }
-            None => None,
-        },
+        // Naming a target group is asking for traffic control.
+        traffic_control: !body.target_groups.is_empty() || body.blue_green.is_some(),
+        blue_green: body.blue_green.as_ref().map(views::parse_blue_green),
         ..DeploymentGroup::new(
             crate::random::uuid(),
             app.clone(),
             body.name.clone(),
             selector,
-            config_name,
+            body.deployment_config_name.clone().unwrap_or_else(|| crate::driver::Driver::default_config().to_string()),
             now_millis(),
         )
     };
-    state.store.create_group(&group).await.map_err(|e| match e {
-        StoreError::AlreadyExists { .. } => ApiError::conflict(
-            "DeploymentGroupAlreadyExists",
-            format!("deployment group {} of {app} already exists", body.name),
-        ),
-        e => e.into(),
-    })?;
+    let group = ops::groups::create(&state, group).await?;
     let instances = state.driver.group_instances(&group).await?;
     Ok(Json(views::group(&group, instances)))
 }
@@ -192,13 +150,7 @@ async fn get_group(
 ) -> ApiResult<Json<api::DeploymentGroup>> {
     request.caller.require_operator()?;
     application_exists(&state, &app).await?;
-    let g = state.store.get_group(&app, &group).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found(
-            "DeploymentGroupDoesNotExist",
-            format!("deployment group {group} of {app} does not exist"),
-        ),
-        e => e.into(),
-    })?;
+    let g = ops::groups::get(&state, &app, &group).await?;
     let instances = state.driver.group_instances(&g).await?;
     Ok(Json(views::group(&g, instances)))
 }
@@ -285,8 +237,8 @@ async fn create_deployment(State(state): State<AppState>, request: Signed) -> Ap
 }
 
 /// Creates a deployment as `POST /api/v1/deployments` asks (the caller has
-/// checked the role); the console's Redeploy uses it too. Returns its id.
-pub(crate) async fn create_deployment_from(state: &AppState, body: api::CreateDeployment) -> ApiResult<String> {
+/// checked the role). Returns its id.
+async fn create_deployment_from(state: &AppState, body: api::CreateDeployment) -> ApiResult<String> {
     let file_exists_behavior =
         match &body.file_exists_behavior {
             Some(name) => Some(parse_file_exists(name).ok_or_else(|| {
@@ -298,50 +250,30 @@ pub(crate) async fn create_deployment_from(state: &AppState, body: api::CreateDe
         Some(a) => Some(views::parse_auto_rollback(a).map_err(invalid)?),
         None => None,
     };
-    state.driver.group(&body.application_name, &body.group_name).await?;
-    let mut revision = state.driver.resolve_revision(&body.application_name, body.revision_id.as_deref()).await?;
-    let pin = state
-        .fetcher
-        .prepare(&mut revision)
-        .await
-        .map_err(|e| ApiError::bad_request("InvalidRevision", format!("revision {}: {e}", revision.id)))?;
-    let revision_id = revision.id.clone();
-    let bundle = match pin {
-        crate::bundles::Pin::Now(bundle) => Some(bundle),
-        crate::bundles::Pin::Later => None,
+    let green_selector = if body.green_tag_filters.is_empty() {
+        None
+    } else {
+        let filters = body.green_tag_filters.iter().map(views::parse_tag_filter).collect::<Result<_, _>>();
+        Some(InstanceSelector { tag_filters: filters.map_err(invalid)?, tag_set: Vec::new() })
     };
-    let copy_later = bundle.is_none();
-    let id = state
-        .driver
-        .create_deployment(NewDeployment {
-            application_name: body.application_name,
-            group_name: body.group_name,
+    ops::groups::get(state, &body.application_name, &body.group_name).await?;
+    let revision = state.driver.resolve_revision(&body.application_name, body.revision_id.as_deref()).await?;
+    let id = ops::deployments::create(
+        state,
+        ops::deployments::Create {
+            application: body.application_name,
+            group: body.group_name,
             revision,
-            bundle,
             config_name: body.deployment_config_name,
             description: body.description,
             file_exists_behavior,
             ignore_application_stop_failures: body.ignore_application_stop_failures,
             auto_rollback,
-            green_selector: if body.green_tag_filters.is_empty() {
-                None
-            } else {
-                Some(InstanceSelector {
-                    tag_filters: body
-                        .green_tag_filters
-                        .iter()
-                        .map(views::parse_tag_filter)
-                        .collect::<Result<_, _>>()
-                        .map_err(invalid)?,
-                    tag_set: Vec::new(),
-                })
-            },
+            green_selector,
             alarms: None,
-        })
-        .await?;
-    if copy_later {
-        crate::fetches::spawn(state, id.clone(), revision_id);
-    }
+        },
+    )
+    .await?;
     Ok(id)
 }
 
@@ -415,7 +347,7 @@ async fn stop_deployment(
 ) -> ApiResult<Json<api::StopResult>> {
     may_change_deployment(&state, &request.caller, &id).await?;
     let body: api::StopDeployment = request.json()?;
-    let d = state.driver.stop(&id, Some(body.rollback)).await?;
+    let d = ops::deployments::stop(&state, &id, Some(body.rollback)).await?;
     let (status, message) = if d.status.is_terminal() {
         ("Succeeded", "The deployment is stopped.")
     } else {
@@ -447,7 +379,7 @@ async fn continue_deployment(
         "termination" => ferry_core::machine::Wait::Termination,
         other => return Err(invalid(format!("wait {other:?} is not ready or termination"))),
     };
-    let d = state.driver.continue_deployment(&id, wait).await?;
+    let d = ops::deployments::continue_(&state, &id, wait).await?;
     Ok(Json(views::deployment(&d)))
 }
 
@@ -498,13 +430,9 @@ fn config_view(c: &ferry_core::config::DeploymentConfig) -> api::DeploymentConfi
 }
 
 async fn create_config(State(state): State<AppState>, request: Signed) -> ApiResult<Json<api::DeploymentConfig>> {
-    use ferry_core::config::{BUILTIN_PREFIX, DeploymentConfig, MinimumHealthyHosts as M};
+    use ferry_core::config::{MinimumHealthyHosts as M, TrafficRouting as T};
     request.caller.require_writer()?;
     let body: api::CreateConfig = request.json()?;
-    ferry_core::ids::validate_name(&body.name).map_err(invalid)?;
-    if body.name.starts_with(BUILTIN_PREFIX) {
-        return Err(invalid(format!("the prefix {BUILTIN_PREFIX} is reserved for built-in configs")));
-    }
     let minimum = match body.minimum_healthy_hosts.kind.as_str() {
         "HOST_COUNT" => M::HostCount(body.minimum_healthy_hosts.value),
         "FLEET_PERCENT" => M::FleetPercent(body.minimum_healthy_hosts.value),
@@ -512,53 +440,20 @@ async fn create_config(State(state): State<AppState>, request: Signed) -> ApiRes
             return Err(invalid(format!("minimum healthy hosts type {other:?} is not HOST_COUNT or FLEET_PERCENT")));
         }
     };
-    minimum.validate().map_err(invalid)?;
     let traffic_routing = match &body.traffic_routing {
         None => None,
-        Some(r) => {
-            use ferry_core::config::TrafficRouting as T;
-            let step = |what: &str| -> ApiResult<(u32, u32)> {
-                if !(1..=99).contains(&r.percentage) {
-                    return Err(invalid(format!("{what}: the percentage must be 1 to 99 (got {})", r.percentage)));
-                }
-                if !(1..=172_800).contains(&r.interval_seconds) {
-                    return Err(invalid(format!("{what}: the interval must be 1 s to 48 h")));
-                }
-                Ok((r.percentage, r.interval_seconds))
-            };
-            Some(match r.kind.as_str() {
-                "AllAtOnce" => T::AllAtOnce,
-                "TimeBasedCanary" => {
-                    let (percentage, interval_seconds) = step("a canary")?;
-                    T::TimeBasedCanary { percentage, interval_seconds }
-                }
-                "TimeBasedLinear" => {
-                    let (percentage, interval_seconds) = step("a linear shift")?;
-                    T::TimeBasedLinear { percentage, interval_seconds }
-                }
-                other => {
-                    return Err(invalid(format!(
-                        "traffic routing {other:?} is not AllAtOnce, TimeBasedCanary or TimeBasedLinear"
-                    )));
-                }
-            })
-        }
+        Some(r) => Some(match r.kind.as_str() {
+            "AllAtOnce" => T::AllAtOnce,
+            "TimeBasedCanary" => T::TimeBasedCanary { percentage: r.percentage, interval_seconds: r.interval_seconds },
+            "TimeBasedLinear" => T::TimeBasedLinear { percentage: r.percentage, interval_seconds: r.interval_seconds },
+            other => {
+                return Err(invalid(format!(
+                    "traffic routing {other:?} is not AllAtOnce, TimeBasedCanary or TimeBasedLinear"
+                )));
+            }
+        }),
     };
-    let config = DeploymentConfig {
-        id: crate::random::uuid(),
-        name: body.name.clone(),
-        compute_platform: ComputePlatform::Server,
-        minimum_healthy_hosts: Some(minimum),
-        traffic_routing,
-        create_time: now_millis(),
-    };
-    state.store.create_config(&config).await.map_err(|e| match e {
-        StoreError::AlreadyExists { .. } => ApiError::conflict(
-            "DeploymentConfigAlreadyExists",
-            format!("deployment config {} already exists", body.name),
-        ),
-        e => e.into(),
-    })?;
+    let config = ops::configs::create(&state, &body.name, minimum, traffic_routing).await?;
     Ok(Json(config_view(&config)))
 }
 

@@ -251,7 +251,7 @@ pub fn deployment(d: &Deployment) -> api::DeploymentView {
             })
             .collect(),
         target_groups: Vec::new(),
-        deployment_type: match d.deployment_type {
+        deployment_type: match d.deployment_type() {
             ferry_core::deployment::DeploymentType::BlueGreen => "BLUE_GREEN",
             ferry_core::deployment::DeploymentType::InPlace => "IN_PLACE",
         }

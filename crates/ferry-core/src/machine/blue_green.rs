@@ -123,6 +123,7 @@ pub(super) fn advance(d: &mut Deployment, now: Millis, effects: &mut Vec<Effect>
     if !d.status.is_active() {
         return;
     }
+    // In place is `machine::advance`'s: a deployment without a plan never gets here.
     let Some(bg) = d.blue_green.clone() else { return };
     if d.stop.is_some() {
         let busy = d.targets.iter().any(|t| t.status == TargetStatus::InProgress)

@@ -376,11 +376,10 @@ fn a_stop_waits_for_the_server_event_then_ends() {
 mod blue_green {
     use super::*;
     use crate::config::TrafficRouting;
-    use crate::deployment::{BlueAction, BlueGreen, DeploymentType, Label, Phase, ReadyAction};
+    use crate::deployment::{BlueAction, BlueGreen, Label, Phase, ReadyAction};
 
     fn bg(ready: ReadyAction, blue: BlueAction, routing: TrafficRouting) -> Deployment {
         let mut d = deployment(MinimumHealthyHosts::HostCount(0));
-        d.deployment_type = DeploymentType::BlueGreen;
         d.blue_green = Some(BlueGreen {
             ready,
             blue,

@@ -3,23 +3,13 @@
 use ferry_aws::convert::{self, RevisionRequest};
 use ferry_aws::validate::{self, Name, one_of};
 use ferry_aws::{AwsError, AwsResult, token, wire};
-use ferry_blob::FetchError;
 use ferry_core::deployment::{Deployment, DeploymentStatus, Target};
 use ferry_core::machine::Wait;
 use ferry_store::{DeploymentFilter, StoreError};
 use serde_json::{Value, json};
 
 use super::resources::with_token;
-use super::{Ctx, driver_error, json, store_error};
-use crate::driver::NewDeployment;
-
-/// A fetch failure in CodeDeploy's words: the revision is refused.
-fn fetch_error(e: FetchError) -> AwsError {
-    match e {
-        FetchError::Blob(ferry_blob::BlobError::Io { .. }) => AwsError::internal(e.to_string()),
-        other => AwsError::new("InvalidRevisionException", other.to_string()),
-    }
-}
+use super::{Ctx, json, store_error};
 
 pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsResult<Value> {
     // The request's own members first, as AWS checks them; then what they name.
@@ -48,21 +38,9 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
         Some(name) => Some(ctx.server_config(name).await?.name),
         None => None,
     };
-    let green_selector = match target_instances {
-        Some(_) if group.blue_green.is_none() => {
-            return Err(AwsError::new(
-                "InvalidTargetInstancesException",
-                format!(
-                    "targetInstances names the replacement fleet of a blue/green deployment; group {} deploys in place.",
-                    group.name
-                ),
-            ));
-        }
-        selector => selector,
-    };
-    let mut revision = match &request {
+    let revision = match &request {
         RevisionRequest::Stored { revision_id } => {
-            ctx.state.driver.resolve_revision(&app.name, Some(revision_id)).await.map_err(driver_error)?
+            ctx.state.driver.resolve_revision(&app.name, Some(revision_id)).await?
         }
         RevisionRequest::Located { .. } => {
             let note = Some("Application revision registered by CreateDeployment".to_string());
@@ -72,42 +50,22 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
             }
         }
     };
-    // What is cheap to check is checked now (a missing S3 object, another
-    // ETag, too large: refused here, not on each host); the bytes are then
-    // pinned now if they are here, else copied in the background while the
-    // deployment waits (a large bundle must not outlast the caller's timeout).
-    let pin = ctx.state.fetcher.prepare(&mut revision).await.map_err(fetch_error)?;
-    let revision_id = revision.id.clone();
-    let bundle = match pin {
-        crate::bundles::Pin::Now(bundle) => Some(bundle),
-        crate::bundles::Pin::Later => None,
-    };
-    let copy_later = bundle.is_none();
-    let id = ctx
-        .state
-        .driver
-        .create_deployment(NewDeployment {
-            application_name: app.name.clone(),
-            group_name: group.name.clone(),
+    let id = crate::ops::deployments::create(
+        ctx.state,
+        crate::ops::deployments::Create {
+            application: app.name,
+            group: group.name,
             revision,
-            bundle,
             config_name,
             description,
             file_exists_behavior,
             ignore_application_stop_failures: input.ignore_application_stop_failures.unwrap_or(false),
             auto_rollback,
-            green_selector,
-            alarms: alarms.map(|a| ferry_core::resources::AlarmConfig {
-                bake_time_ms: group.alarms.bake_time_ms,
-                prometheus_url: group.alarms.prometheus_url.clone(),
-                ..a
-            }),
-        })
-        .await
-        .map_err(driver_error)?;
-    if copy_later {
-        crate::fetches::spawn(ctx.state, id.clone(), revision_id);
-    }
+            green_selector: target_instances,
+            alarms,
+        },
+    )
+    .await?;
     Ok(json!({ "deploymentId": id }))
 }
 
@@ -200,7 +158,7 @@ pub async fn list(ctx: &Ctx<'_>, input: wire::ListDeploymentsInput) -> AwsResult
 
 pub async fn stop(ctx: &Ctx<'_>, input: wire::StopDeploymentInput) -> AwsResult<Value> {
     let d = ctx.deployment(input.deployment_id.as_deref()).await?;
-    let d = ctx.state.driver.stop(&d.id, input.auto_rollback_enabled).await.map_err(driver_error)?;
+    let d = crate::ops::deployments::stop(ctx.state, &d.id, input.auto_rollback_enabled).await?;
     let (status, message) = if d.status.is_terminal() {
         ("Succeeded", "The deployment has been stopped.")
     } else {
@@ -226,7 +184,7 @@ pub async fn continue_deployment(ctx: &Ctx<'_>, input: wire::ContinueDeploymentI
             _ => Wait::Ready,
         },
     };
-    ctx.state.driver.continue_deployment(&d.id, wait).await.map_err(driver_error)?;
+    crate::ops::deployments::continue_(ctx.state, &d.id, wait).await?;
     Ok(json!({}))
 }
 
@@ -236,7 +194,7 @@ pub async fn skip_wait(ctx: &Ctx<'_>, input: wire::DeploymentIdInput) -> AwsResu
     if matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued) {
         return Err(not_started(&d));
     }
-    ctx.state.driver.continue_deployment(&d.id, Wait::Termination).await.map_err(driver_error)?;
+    crate::ops::deployments::continue_(ctx.state, &d.id, Wait::Termination).await?;
     Ok(json!({}))
 }
 

@@ -35,7 +35,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::auth::{Caller, Service, verify_request};
-use crate::driver::DriverError;
+use crate::driver::OpError;
 
 /// Largest request body (CodeDeploy's requests are small; inline appspecs
 /// are the largest).
@@ -309,31 +309,64 @@ impl Ctx<'_> {
 
     /// A deployment config, built-in or custom.
     pub async fn config(&self, name: &str) -> AwsResult<DeploymentConfig> {
-        self.state.driver.resolve_config(name).await.map_err(|e| match e {
-            DriverError::ConfigNotFound(_) => no_config(name),
-            other => driver_error(other),
-        })
+        Ok(crate::ops::configs::get(self.state, name).await?)
     }
 }
 
-/// The driver's refusals in AWS's words.
-pub(crate) fn driver_error(e: DriverError) -> AwsError {
-    let message = e.to_string();
-    match e {
-        DriverError::ApplicationNotFound(name) => no_application(&name),
-        DriverError::GroupNotFound { application, group } => no_group(&application, &group),
-        DriverError::RevisionNotFound(_) | DriverError::NoRevision(_) => {
-            AwsError::new("RevisionDoesNotExistException", message)
+/// The operations' refusals in AWS's words: each rule has its exception.
+impl From<OpError> for AwsError {
+    fn from(e: OpError) -> Self {
+        use ferry_core::plan::Rule;
+        let message = e.to_string();
+        match e {
+            OpError::ApplicationNotFound(name) => no_application(&name),
+            OpError::GroupNotFound { application, group } => no_group(&application, &group),
+            OpError::RevisionNotFound(_) | OpError::NoRevision(_) => {
+                AwsError::new("RevisionDoesNotExistException", message)
+            }
+            OpError::ConfigNotFound(name) => no_config(&name),
+            OpError::DeploymentNotFound(id) => no_deployment(&id),
+            OpError::TargetGroupNotFound(_) => AwsError::new("InvalidLoadBalancerInfoException", message),
+            OpError::AlarmNotFound(_) => AwsError::new("InvalidAlarmConfigException", message),
+            OpError::ApplicationExists(name) => AwsError::new(
+                "ApplicationAlreadyExistsException",
+                format!("An application with the name {name} already exists."),
+            ),
+            OpError::GroupExists { application, group } => AwsError::new(
+                "DeploymentGroupAlreadyExistsException",
+                format!("A deployment group named {group} already exists for application {application}."),
+            ),
+            OpError::ConfigExists(name) => AwsError::new(
+                "DeploymentConfigAlreadyExistsException",
+                format!("A deployment configuration named {name} already exists."),
+            ),
+            OpError::ConfigLimitExceeded(_) => AwsError::new("DeploymentConfigLimitExceededException", message),
+            OpError::Refused(refusal) => {
+                let code = match refusal.rule {
+                    Rule::ComputePlatform => "InvalidDeploymentConfigNameException",
+                    Rule::TrafficRouting => "InvalidTrafficRoutingConfigurationException",
+                    Rule::MinimumHealthyHosts => "InvalidMinimumHealthyHostValueException",
+                    Rule::LoadBalancer => "InvalidLoadBalancerInfoException",
+                    Rule::BlueGreen => "InvalidBlueGreenDeploymentConfigurationException",
+                    Rule::TargetInstances => "InvalidTargetInstancesException",
+                    Rule::Alarm => "InvalidAlarmConfigException",
+                    Rule::Trigger => "InvalidTriggerConfigException",
+                    Rule::Tags => "InvalidOnPremisesTagCombinationException",
+                    Rule::Ec2Tags => "InvalidEC2TagCombinationException",
+                };
+                AwsError::new(code, message)
+            }
+            OpError::Revision(m) => AwsError::new("InvalidRevisionException", m),
+            OpError::AlreadyCompleted(id) => AwsError::new(
+                "DeploymentAlreadyCompletedException",
+                format!("The deployment {id} has already completed."),
+            ),
+            OpError::Invalid(m) => AwsError::new("InvalidInputException", m),
+            OpError::NotBlueGreen(_) => AwsError::new("UnsupportedActionForDeploymentTypeException", message),
+            OpError::NotWaiting { .. } => AwsError::new("DeploymentIsNotInReadyStateException", message),
+            OpError::ShuttingDown => AwsError::new("ServiceUnavailable", message).with_status(503),
+            OpError::Internal(m) => AwsError::internal(m),
+            OpError::Store(e) => store_error(e),
         }
-        DriverError::ConfigNotFound(name) => no_config(&name),
-        DriverError::DeploymentNotFound(id) => no_deployment(&id),
-        DriverError::AlreadyCompleted(id) => {
-            AwsError::new("DeploymentAlreadyCompletedException", format!("The deployment {id} has already completed."))
-        }
-        DriverError::Invalid(m) => AwsError::new("InvalidInputException", m),
-        DriverError::NotBlueGreen(_) => AwsError::new("UnsupportedActionForDeploymentTypeException", message),
-        DriverError::NotWaiting { .. } => AwsError::new("DeploymentIsNotInReadyStateException", message),
-        DriverError::ShuttingDown => AwsError::new("ServiceUnavailable", message).with_status(503),
-        DriverError::Store(e) => store_error(e),
     }
 }

@@ -6,7 +6,7 @@ use ferry_aws::arn::{self, Resource};
 use ferry_aws::convert::{self, GroupContext};
 use ferry_aws::validate::{self, Name};
 use ferry_aws::{AwsError, AwsResult, token, wire};
-use ferry_core::config::{BUILTIN_PREFIX, ComputePlatform, DeploymentConfig, builtin_configs};
+use ferry_core::config::{BUILTIN_PREFIX, ComputePlatform, builtin_configs};
 use ferry_core::deployment::{BlueAction, ReadyAction};
 use ferry_core::resources::{AlarmConfig, Application, BlueGreenConfig, DeploymentGroup, InstanceSelector, Tag};
 use ferry_store::StoreError;
@@ -14,9 +14,9 @@ use serde_json::{Value, json};
 
 use super::{Ctx, json, no_application, no_group, store_error};
 use crate::driver::now_millis;
+use crate::ops;
 
 const MAX_TAGS: usize = 50;
-const MAX_CUSTOM_CONFIGS: usize = 200;
 
 // ---------------------------------------------------------------- applications
 
@@ -27,20 +27,7 @@ pub async fn create_application(ctx: &Ctx<'_>, input: wire::CreateApplicationInp
         return Err(unsupported_platform(platform));
     }
     let tags = convert::parse_tags(input.tags.as_deref().unwrap_or_default(), "InvalidTagsToAddException")?;
-    let app = Application {
-        id: crate::random::uuid(),
-        name: name.to_string(),
-        compute_platform: platform,
-        create_time: now_millis(),
-        tags,
-    };
-    ctx.state.store.create_application(&app).await.map_err(|e| match e {
-        StoreError::AlreadyExists { .. } => AwsError::new(
-            "ApplicationAlreadyExistsException",
-            format!("An application with the name {name} already exists."),
-        ),
-        e => store_error(e),
-    })?;
+    let app = ops::applications::create(ctx.state, name, tags).await?;
     Ok(json!({ "applicationId": app.id }))
 }
 
@@ -76,17 +63,7 @@ pub async fn list_applications(ctx: &Ctx<'_>, input: wire::NextTokenInput) -> Aw
 pub async fn update_application(ctx: &Ctx<'_>, input: wire::UpdateApplicationInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
     let new = Name::Application.check(input.new_application_name.as_deref())?;
-    if new != app.name {
-        ctx.state.store.rename_application(&app.name, new).await.map_err(|e| match e {
-            StoreError::AlreadyExists { .. } => AwsError::new(
-                "ApplicationAlreadyExistsException",
-                format!("An application with the name {new} already exists."),
-            ),
-            StoreError::NotFound => no_application(&app.name),
-            e => store_error(e),
-        })?;
-        ctx.state.driver.reload().await.map_err(super::driver_error)?;
-    }
+    ops::applications::rename(ctx.state, &app.name, new).await?;
     Ok(json!({}))
 }
 
@@ -94,7 +71,7 @@ pub async fn update_application(ctx: &Ctx<'_>, input: wire::UpdateApplicationInp
 /// Its running deployments are stopped first.
 pub async fn delete_application(ctx: &Ctx<'_>, input: wire::ApplicationNameInput) -> AwsResult<Value> {
     let name = Name::Application.check(input.application_name.as_deref())?;
-    ctx.state.driver.delete_application(name).await.map_err(super::driver_error)?;
+    ops::applications::delete(ctx.state, name).await?;
     Ok(json!({}))
 }
 
@@ -116,18 +93,20 @@ fn check_role(arn: &str) -> AwsResult<()> {
 }
 
 /// Everything of a create or update request that maps onto a group, applied
-/// to `group`: members that are present replace what the group has.
-async fn apply_group_input(
-    ctx: &Ctx<'_>,
+/// to `group`: members that are present replace what the group has. What
+/// the result must obey, and whether what it names exists, is
+/// `ops::groups`' to check.
+fn apply_group_input(
     group: &mut DeploymentGroup,
     input: wire::GroupSettings<'_>,
+    config: Option<String>,
 ) -> AwsResult<()> {
     if let Some(role) = input.service_role_arn.filter(|r| !r.is_empty()) {
         check_role(role)?;
         group.service_role_arn = Some(role.to_string());
     }
-    if let Some(name) = input.deployment_config_name {
-        group.deployment_config_name = ctx.server_config(name).await?.name;
+    if let Some(name) = config {
+        group.deployment_config_name = name;
     }
     if let Some(filters) = &input.on_premises_instance_tag_filters {
         group.selector.tag_filters = convert::parse_tag_filters(filters, "InvalidTagException")?;
@@ -142,24 +121,12 @@ async fn apply_group_input(
             group.selector.tag_filters.clear();
         }
     }
-    if !group.selector.tag_filters.is_empty() && !group.selector.tag_set.is_empty() {
-        return Err(AwsError::new(
-            "InvalidOnPremisesTagCombinationException",
-            "onPremisesInstanceTagFilters and onPremisesTagSet cannot be used together.",
-        ));
-    }
     if let Some(filters) = &input.ec2_tag_filters {
         group.ec2_selector.tag_filters = convert::parse_tag_filters(filters, "InvalidEC2TagException")?;
     }
     if let Some(set) = &input.ec2_tag_set {
         group.ec2_selector.tag_set =
             convert::parse_tag_set(set.ec2_tag_set_list.as_deref().unwrap_or_default(), "InvalidEC2TagException")?;
-    }
-    if !group.ec2_selector.tag_filters.is_empty() && !group.ec2_selector.tag_set.is_empty() {
-        return Err(AwsError::new(
-            "InvalidEC2TagCombinationException",
-            "ec2TagFilters and ec2TagSet cannot be used together.",
-        ));
     }
     if let Some(names) = input.auto_scaling_groups.filter(|n| !n.is_empty()) {
         return Err(AwsError::new(
@@ -172,10 +139,6 @@ async fn apply_group_input(
     }
     if let Some(triggers) = &input.trigger_configurations {
         group.triggers = convert::parse_triggers(triggers)?;
-        for t in &group.triggers {
-            crate::triggers::check_target(&t.target)
-                .map_err(|m| AwsError::new("InvalidTriggerConfigException", format!("Trigger {:?}: {m}", t.name)))?;
-        }
     }
     if let Some(alarms) = &input.alarm_configuration {
         group.alarms = AlarmConfig {
@@ -211,26 +174,7 @@ async fn apply_group_input(
         group.blue_green = Some(convert::parse_blue_green_configuration(config, group.blue_green)?);
     }
     if let Some(info) = &input.load_balancer_info {
-        let names = convert::parse_load_balancer_info(info)?;
-        for name in &names {
-            match ctx.state.store.get_target_group(name).await {
-                Ok(_) => {}
-                Err(StoreError::NotFound) => {
-                    return Err(AwsError::new(
-                        "InvalidLoadBalancerInfoException",
-                        format!("Target group {name} does not exist: create it with `ferry lb create {name} …`."),
-                    ));
-                }
-                Err(e) => return Err(store_error(e)),
-            }
-        }
-        group.target_groups = names;
-    }
-    if group.traffic_control && group.target_groups.is_empty() {
-        return Err(AwsError::new(
-            "InvalidLoadBalancerInfoException",
-            "WITH_TRAFFIC_CONTROL needs a loadBalancerInfo naming at least one target group.",
-        ));
+        group.target_groups = convert::parse_load_balancer_info(info)?;
     }
     if input.ecs_services.is_some_and(|s| !s.is_empty()) {
         return Err(AwsError::new(
@@ -288,6 +232,7 @@ pub async fn create_deployment_group(ctx: &Ctx<'_>, input: wire::CreateDeploymen
     if input.service_role_arn.as_deref().is_none_or(str::is_empty) {
         return Err(AwsError::new("RoleRequiredException", "The service role ARN (serviceRoleArn) is required."));
     }
+    let config = config_name(ctx, input.deployment_config_name.as_deref()).await?;
     let mut group = DeploymentGroup {
         tags: convert::parse_tags(input.tags.as_deref().unwrap_or_default(), "InvalidTagsToAddException")?,
         ..DeploymentGroup::new(
@@ -299,16 +244,17 @@ pub async fn create_deployment_group(ctx: &Ctx<'_>, input: wire::CreateDeploymen
             now_millis(),
         )
     };
-    apply_group_input(ctx, &mut group, input.settings()).await?;
-    ctx.state.store.create_group(&group).await.map_err(|e| match e {
-        StoreError::AlreadyExists { .. } => AwsError::new(
-            "DeploymentGroupAlreadyExistsException",
-            format!("A deployment group named {name} already exists for application {}.", app.name),
-        ),
-        StoreError::Conflict => no_application(&app.name),
-        e => store_error(e),
-    })?;
+    apply_group_input(&mut group, input.settings(), config)?;
+    let group = ops::groups::create(ctx.state, group).await?;
     Ok(json!({ "deploymentGroupId": group.id }))
+}
+
+/// The canonical name of the config a request names (checked, looked up).
+async fn config_name(ctx: &Ctx<'_>, name: Option<&str>) -> AwsResult<Option<String>> {
+    match name {
+        Some(name) => Ok(Some(ctx.server_config(name).await?.name)),
+        None => Ok(None),
+    }
 }
 
 async fn group_info(ctx: &Ctx<'_>, g: &DeploymentGroup) -> AwsResult<wire::DeploymentGroupInfo> {
@@ -370,23 +316,19 @@ pub async fn list_deployment_groups(ctx: &Ctx<'_>, input: wire::ListDeploymentGr
 
 pub async fn update_deployment_group(ctx: &Ctx<'_>, input: wire::UpdateDeploymentGroupInput) -> AwsResult<Value> {
     let app = ctx.application(input.application_name.as_deref()).await?;
-    let mut group = ctx.group(&app.name, input.current_deployment_group_name.as_deref()).await?;
-    if let Some(new) = input.new_deployment_group_name.as_deref() {
-        group.name = Name::DeploymentGroup.check(Some(new))?.to_string();
-    }
-    apply_group_input(ctx, &mut group, input.settings()).await?;
-    let name = group.name.clone();
-    ctx.state.store.update_group(&group).await.map_err(|e| match e {
-        StoreError::AlreadyExists { .. } => AwsError::new(
-            "DeploymentGroupAlreadyExistsException",
-            format!("A deployment group named {name} already exists for application {}.", app.name),
-        ),
-        e => store_error(e),
-    })?;
-    if input.new_deployment_group_name.is_some() {
-        // Running deployments carry the group's name.
-        ctx.state.driver.reload().await.map_err(super::driver_error)?;
-    }
+    let current = Name::DeploymentGroup.check(input.current_deployment_group_name.as_deref())?;
+    let new_name = match input.new_deployment_group_name.as_deref() {
+        Some(new) => Some(Name::DeploymentGroup.check(Some(new))?.to_string()),
+        None => None,
+    };
+    let config = config_name(ctx, input.deployment_config_name.as_deref()).await?;
+    ops::groups::update(ctx.state, &app.name, current, |group| {
+        if let Some(new) = new_name {
+            group.name = new;
+        }
+        apply_group_input(group, input.settings(), config)
+    })
+    .await?;
     Ok(json!({ "hooksNotCleanedUp": [] }))
 }
 
@@ -395,7 +337,7 @@ pub async fn update_deployment_group(ctx: &Ctx<'_>, input: wire::UpdateDeploymen
 pub async fn delete_deployment_group(ctx: &Ctx<'_>, input: wire::DeploymentGroupNameInput) -> AwsResult<Value> {
     let app_name = Name::Application.check(input.application_name.as_deref())?;
     let name = Name::DeploymentGroup.check(input.deployment_group_name.as_deref())?;
-    ctx.state.driver.delete_group(app_name, name).await.map_err(super::driver_error)?;
+    ops::groups::delete(ctx.state, app_name, name).await?;
     Ok(json!({ "hooksNotCleanedUp": [] }))
 }
 
@@ -426,28 +368,7 @@ pub async fn create_deployment_config(ctx: &Ctx<'_>, input: wire::CreateDeployme
         )
     })?;
     let minimum = convert::parse_minimum_healthy_hosts(minimum)?;
-    let existing = ctx.state.store.list_configs().await.map_err(store_error)?;
-    if existing.len() >= MAX_CUSTOM_CONFIGS {
-        return Err(AwsError::new(
-            "DeploymentConfigLimitExceededException",
-            format!("At most {MAX_CUSTOM_CONFIGS} custom deployment configs can exist."),
-        ));
-    }
-    let config = DeploymentConfig {
-        id: crate::random::uuid(),
-        name: name.to_string(),
-        compute_platform: platform,
-        minimum_healthy_hosts: Some(minimum),
-        traffic_routing,
-        create_time: now_millis(),
-    };
-    ctx.state.store.create_config(&config).await.map_err(|e| match e {
-        StoreError::AlreadyExists { .. } => AwsError::new(
-            "DeploymentConfigAlreadyExistsException",
-            format!("A deployment configuration named {name} already exists."),
-        ),
-        e => store_error(e),
-    })?;
+    let config = ops::configs::create(ctx.state, name, minimum, traffic_routing).await?;
     Ok(json!({ "deploymentConfigId": config.id }))
 }
 
@@ -495,7 +416,7 @@ pub async fn delete_deployment_config(ctx: &Ctx<'_>, input: wire::DeploymentConf
 
 // ---------------------------------------------------------------- tagging
 
-/// The tags of the resource an ARN names, and a way to write them back.
+/// The resource an ARN names, for tagging.
 enum Tagged {
     Application(Application),
     Group(Box<DeploymentGroup>),
@@ -506,13 +427,6 @@ impl Tagged {
         match self {
             Tagged::Application(a) => &a.tags,
             Tagged::Group(g) => &g.tags,
-        }
-    }
-
-    fn tags_mut(&mut self) -> &mut Vec<Tag> {
-        match self {
-            Tagged::Application(a) => &mut a.tags,
-            Tagged::Group(g) => &mut g.tags,
         }
     }
 }
@@ -542,38 +456,53 @@ async fn tagged(ctx: &Ctx<'_>, arn: Option<&str>) -> AwsResult<Tagged> {
     }
 }
 
-async fn save_tags(ctx: &Ctx<'_>, resource: &Tagged) -> AwsResult<()> {
+/// Changes the tags of what `resource` is, as it is now (through the
+/// operations layer, so a concurrent change to the same record is kept).
+async fn retag(ctx: &Ctx<'_>, resource: &Tagged, edit: impl FnOnce(&mut Vec<Tag>) + Send) -> AwsResult<()> {
     match resource {
-        Tagged::Application(app) => ctx.state.store.update_application(app).await.map_err(store_error),
-        Tagged::Group(g) => ctx.state.store.update_group(g).await.map_err(store_error),
+        Tagged::Application(app) => {
+            ops::applications::retag(ctx.state, &app.name, edit).await?;
+        }
+        Tagged::Group(g) => {
+            ops::groups::update(ctx.state, &g.application_name, &g.name, |group| {
+                edit(&mut group.tags);
+                Ok::<(), AwsError>(())
+            })
+            .await?;
+        }
     }
+    Ok(())
 }
 
 pub async fn tag_resource(ctx: &Ctx<'_>, input: wire::TagResourceInput) -> AwsResult<Value> {
-    let mut resource = tagged(ctx, input.resource_arn.as_deref()).await?;
+    let resource = tagged(ctx, input.resource_arn.as_deref()).await?;
     let new = input.tags.as_deref().filter(|t| !t.is_empty()).ok_or_else(tag_required)?;
     let new = convert::parse_tags(new, "InvalidTagsToAddException")?;
-    let tags = resource.tags_mut();
-    for tag in new {
-        tags.retain(|t| t.key != tag.key);
-        tags.push(tag);
-    }
+    let mut tags = resource.tags().to_vec();
+    merge_tags(&mut tags, new.clone());
     if tags.len() > MAX_TAGS {
         return Err(AwsError::new(
             "InvalidTagsToAddException",
             format!("A resource can have at most {MAX_TAGS} tags."),
         ));
     }
-    tags.sort();
-    save_tags(ctx, &resource).await?;
+    retag(ctx, &resource, |tags| merge_tags(tags, new)).await?;
     Ok(json!({}))
 }
 
+/// New tags replace those with the same key.
+fn merge_tags(tags: &mut Vec<Tag>, new: Vec<Tag>) {
+    for tag in new {
+        tags.retain(|t| t.key != tag.key);
+        tags.push(tag);
+    }
+    tags.sort();
+}
+
 pub async fn untag_resource(ctx: &Ctx<'_>, input: wire::UntagResourceInput) -> AwsResult<Value> {
-    let mut resource = tagged(ctx, input.resource_arn.as_deref()).await?;
+    let resource = tagged(ctx, input.resource_arn.as_deref()).await?;
     let keys = input.tag_keys.as_deref().filter(|k| !k.is_empty()).ok_or_else(tag_required)?;
-    resource.tags_mut().retain(|t| !keys.contains(&t.key));
-    save_tags(ctx, &resource).await?;
+    retag(ctx, &resource, |tags| tags.retain(|t| !keys.contains(&t.key))).await?;
     Ok(json!({}))
 }
 

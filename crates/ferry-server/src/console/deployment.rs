@@ -27,7 +27,7 @@ use ferry_store::StoreError;
 use super::auth::Session;
 use super::{Flash, Html, Problem, badge, duration, enc, page as layout, respond, utc};
 use crate::AppState;
-use crate::driver::{DriverError, now_millis};
+use crate::driver::{OpError, now_millis};
 
 /// How often the live stream looks for changes that are not events.
 const LIVE_TICK: Duration = Duration::from_secs(1);
@@ -569,10 +569,12 @@ fn back(id: &str, outcome: Result<String, String>) -> Response {
     Redirect::to(&format!("/console/deployments/{}?{kind}={}", enc(id), enc(&message))).into_response()
 }
 
-fn driver_problem(id: &str, e: DriverError) -> Result<Response, Problem> {
+/// An operation's refusal: back to the page with the message, or the
+/// console's error page when there is no page or the server failed.
+fn op_problem(id: &str, e: OpError) -> Result<Response, Problem> {
     match e {
-        DriverError::DeploymentNotFound(_) => Err(no_such(id)),
-        DriverError::Store(e) => Err(e.into()),
+        OpError::DeploymentNotFound(_) => Err(no_such(id)),
+        OpError::Store(e) => Err(e.into()),
         e => Ok(back(id, Err(e.to_string()))),
     }
 }
@@ -593,7 +595,7 @@ pub(crate) async fn stop(
             "false" | "" => false,
             other => return Err(Problem::bad_request(format!("rollback must be true or false, not {other:?}"))),
         };
-        match state.driver.stop(&id, Some(rollback)).await {
+        match crate::ops::deployments::stop(&state, &id, Some(rollback)).await {
             Ok(d) => {
                 tracing::info!(deployment = %id, rollback, key_id = %session.key_id, "console: stop");
                 let mut message = if d.status.is_terminal() {
@@ -606,7 +608,7 @@ pub(crate) async fn stop(
                 }
                 Ok(back(&id, Ok(message)))
             }
-            Err(e) => driver_problem(&id, e),
+            Err(e) => op_problem(&id, e),
         }
     }
     .await;
@@ -629,12 +631,12 @@ pub(crate) async fn continue_(
             "termination" => (ferry_core::machine::Wait::Termination, "The original instances are terminated now."),
             other => return Err(Problem::bad_request(format!("wait must be ready or termination, not {other:?}"))),
         };
-        match state.driver.continue_deployment(&id, wait).await {
+        match crate::ops::deployments::continue_(&state, &id, wait).await {
             Ok(_) => {
                 tracing::info!(deployment = %id, wait = %form.wait, key_id = %session.key_id, "console: continue");
                 Ok(back(&id, Ok(message.to_string())))
             }
-            Err(e) => driver_problem(&id, e),
+            Err(e) => op_problem(&id, e),
         }
     }
     .await;
@@ -654,29 +656,16 @@ pub(crate) async fn redeploy(
     let result = async {
         let (app, group) = owner_of(&state, &id).await?;
         session.authorize_action(&headers, &form.csrf, Subject::Group(&app, &group))?;
-        let d = match state.store.get_deployment(&id).await {
-            Ok(d) => d,
-            Err(StoreError::NotFound) => return Err(no_such(&id)),
-            Err(e) => return Err(e.into()),
-        };
-        let body = api::CreateDeployment {
-            application_name: d.application_name.clone(),
-            group_name: d.group_name.clone(),
-            revision_id: Some(d.revision.id.clone()),
-            deployment_config_name: Some(d.config_name.clone()),
-            description: Some(format!("Redeploy of {id} (console, key {})", session.key_id)),
-            file_exists_behavior: d.file_exists_behavior.map(|b| crate::driver::file_exists_name(b).to_string()),
-            ignore_application_stop_failures: d.ignore_application_stop_failures,
-            ..Default::default()
-        };
-        match crate::native::create_deployment_from(&state, body).await {
+        let description = format!("Redeploy of {id} (console, key {})", session.key_id);
+        match crate::ops::deployments::redeploy(&state, &id, description).await {
             Ok(new) => {
                 tracing::info!(deployment = %new, of = %id, key_id = %session.key_id, "console: redeploy");
+                let d = crate::ops::deployments::get(&state, &new).await?;
                 let message =
                     format!("Deployment {new} of revision {} to {} (a redeploy of {id}).", d.revision.id, d.group_name);
                 Ok(back(&new, Ok(message)))
             }
-            Err(e) => Ok(back(&id, Err(e.message))),
+            Err(e) => op_problem(&id, e),
         }
     }
     .await;

@@ -302,8 +302,8 @@ impl From<ferry_store::StoreError> for Problem {
     }
 }
 
-impl From<crate::driver::DriverError> for Problem {
-    fn from(e: crate::driver::DriverError) -> Self {
+impl From<crate::driver::OpError> for Problem {
+    fn from(e: crate::driver::OpError) -> Self {
         Problem::internal(e)
     }
 }

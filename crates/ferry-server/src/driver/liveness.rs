@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use ferry_core::Millis;
 use ferry_store::AgentLiveness;
 
-use super::{Driver, DriverError, now_millis};
+use super::{Driver, OpError, now_millis};
 
 /// How often liveness is recorded.
 pub(crate) const PERSIST_EVERY: Duration = Duration::from_secs(1);
@@ -127,7 +127,7 @@ impl Driver {
 
     /// Resumes every agent's silence from what the last server recorded
     /// (before the reconcile loop starts).
-    pub async fn restore_liveness(&self) -> Result<(), DriverError> {
+    pub async fn restore_liveness(&self) -> Result<(), OpError> {
         let (up_until, records) = self.store.liveness().await?;
         let Some(up_until) = up_until else { return Ok(()) };
         let now = Instant::now();
@@ -155,7 +155,7 @@ impl Driver {
     }
 
     /// Records that the server is up now and what changed since the last call.
-    pub async fn persist_liveness(&self) -> Result<(), DriverError> {
+    pub async fn persist_liveness(&self) -> Result<(), OpError> {
         let now = now_millis();
         let changed: Vec<AgentLiveness> = {
             let mut agents = self.seen.lock().unwrap();

@@ -74,6 +74,12 @@ class GroupsAndConfigs(unittest.TestCase):
     def test_deployment_groups(self):
         cd = self.cd
         cd.create_application(applicationName="api-groups")
+        # A group's alarms must exist (ferry alarms; CodeDeploy's are CloudWatch's).
+        self.assertEqual(error_code(cd.create_deployment_group, applicationName="api-groups",
+                                    deploymentGroupName="web", serviceRoleArn=ROLE,
+                                    alarmConfiguration={"enabled": True, "alarms": [{"name": "api-errors"}]}),
+                         "InvalidAlarmConfigException")
+        ferry("alarm", "create", "api-errors", "--expr", "vector(1) > 2")
         gid = cd.create_deployment_group(
             applicationName="api-groups", deploymentGroupName="web", serviceRoleArn=ROLE,
             deploymentConfigName="CodeDeployDefault.HalfAtATime",
@@ -81,7 +87,7 @@ class GroupsAndConfigs(unittest.TestCase):
             autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
             triggerConfigurations=[{"triggerName": "ops", "triggerTargetArn": "http://127.0.0.1:9/ops",
                                     "triggerEvents": ["DeploymentFailure"]}],
-            alarmConfiguration={"enabled": True, "alarms": [{"name": "errors"}]},
+            alarmConfiguration={"enabled": True, "alarms": [{"name": "api-errors"}]},
             outdatedInstancesStrategy="IGNORE",
             tags=[{"Key": "tier", "Value": "front"}],
         )["deploymentGroupId"]

@@ -1,0 +1,138 @@
+//! Deployments: created, stopped, continued and redeployed here only.
+
+use ferry_blob::FetchError;
+use ferry_core::deployment::{AutoRollback, Deployment, FileExistsBehavior};
+use ferry_core::machine::Wait;
+use ferry_core::resources::{AlarmConfig, InstanceSelector, Revision};
+
+use super::OpError;
+use crate::AppState;
+use crate::bundles::Pin;
+use crate::driver::NewDeployment;
+
+/// A deployment to create: the revision as the caller found it (by id, by
+/// location, or the newest), and the options that override the group's.
+#[derive(Debug, Clone)]
+pub struct Create {
+    pub application: String,
+    pub group: String,
+    pub revision: Revision,
+    /// `None`: the group's config.
+    pub config_name: Option<String>,
+    pub description: Option<String>,
+    pub file_exists_behavior: Option<FileExistsBehavior>,
+    pub ignore_application_stop_failures: bool,
+    /// `None`: the group's.
+    pub auto_rollback: Option<AutoRollback>,
+    /// Blue/green: the replacement fleet by tags.
+    pub green_selector: Option<InstanceSelector>,
+    /// `None`: the group's alarms.
+    pub alarms: Option<AlarmConfig>,
+}
+
+/// Creates a deployment and returns its id. What is cheap to check about
+/// the revision is checked now (a missing S3 object, another ETag, too
+/// large: refused here, not on each host); its bytes are pinned now if they
+/// are here, else copied in the background while the deployment waits (a
+/// large bundle must not outlast the caller's timeout).
+pub async fn create(state: &AppState, request: Create) -> Result<String, OpError> {
+    // The group first: an unknown group is that, whatever the revision.
+    let group = super::groups::get(state, &request.application, &request.group).await?;
+    // What the rules refuse is refused before any revision is fetched (the
+    // driver plans again under its lock, with the group as it is then).
+    let config_name = request.config_name.as_deref().unwrap_or(&group.deployment_config_name);
+    let config = super::configs::get(state, config_name).await?;
+    let check = ferry_core::plan::DeploymentRequest {
+        group: &group,
+        config: &config,
+        revision: crate::driver::revision_ref(&request.revision),
+        previous: None,
+        description: None,
+        file_exists_behavior: None,
+        ignore_application_stop_failures: false,
+        auto_rollback: None,
+        green_selector: request.green_selector.clone(),
+        alarms: None,
+    };
+    ferry_core::plan::plan_deployment(check, String::new(), 0)?;
+    let mut revision = request.revision;
+    let pin = state.fetcher.prepare(&mut revision).await.map_err(|e| fetch_error(&revision.id, e))?;
+    let revision_id = revision.id.clone();
+    let bundle = match pin {
+        Pin::Now(bundle) => Some(bundle),
+        Pin::Later => None,
+    };
+    let copy_later = bundle.is_none();
+    let id = state
+        .driver
+        .create_deployment(NewDeployment {
+            application_name: request.application,
+            group_name: request.group,
+            revision,
+            bundle,
+            config_name: request.config_name,
+            description: request.description,
+            file_exists_behavior: request.file_exists_behavior,
+            ignore_application_stop_failures: request.ignore_application_stop_failures,
+            auto_rollback: request.auto_rollback,
+            green_selector: request.green_selector,
+            alarms: request.alarms,
+        })
+        .await?;
+    if copy_later {
+        crate::fetches::spawn(state, id.clone(), revision_id);
+    }
+    Ok(id)
+}
+
+/// A fetch failure: the revision is refused, unless the server itself failed.
+fn fetch_error(revision: &str, e: FetchError) -> OpError {
+    match e {
+        FetchError::Blob(ferry_blob::BlobError::Io { .. }) => OpError::Internal(format!("revision {revision}: {e}")),
+        other => OpError::Revision(other.to_string()),
+    }
+}
+
+/// A deployment by id.
+pub async fn get(state: &AppState, id: &str) -> Result<Deployment, OpError> {
+    match state.store.get_deployment(id).await {
+        Ok(d) => Ok(d),
+        Err(ferry_store::StoreError::NotFound) => Err(OpError::DeploymentNotFound(id.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A new deployment of the same revision to the same group, with the same
+/// config and file options (the console's Redeploy).
+pub async fn redeploy(state: &AppState, id: &str, description: String) -> Result<String, OpError> {
+    let d = get(state, id).await?;
+    let revision = state.driver.resolve_revision(&d.application_name, Some(&d.revision.id)).await?;
+    create(
+        state,
+        Create {
+            application: d.application_name,
+            group: d.group_name,
+            revision,
+            config_name: Some(d.config_name),
+            description: Some(description),
+            file_exists_behavior: d.file_exists_behavior,
+            ignore_application_stop_failures: d.ignore_application_stop_failures,
+            auto_rollback: None,
+            green_selector: None,
+            alarms: None,
+        },
+    )
+    .await
+}
+
+/// StopDeployment: no new work; running events finish. `rollback`: `None`
+/// defers to the deployment's auto-rollback configuration.
+pub async fn stop(state: &AppState, id: &str, rollback: Option<bool>) -> Result<Deployment, OpError> {
+    state.driver.stop(id, rollback).await
+}
+
+/// ContinueDeployment: ends a blue/green deployment's Ready wait, or its
+/// wait to terminate the original instances.
+pub async fn continue_(state: &AppState, id: &str, wait: Wait) -> Result<Deployment, OpError> {
+    state.driver.continue_deployment(id, wait).await
+}

@@ -1,0 +1,118 @@
+//! Deployment groups: created and edited here only, whichever API asks.
+//!
+//! An edit reads the group, changes it and writes it back holding the
+//! driver's lock, so it is serialised with the transitions that write the
+//! same record (a finishing deployment's `last_successful_*`, a new one's
+//! `target_revision_id`): neither change is lost.
+
+use ferry_core::config::ComputePlatform;
+use ferry_core::plan::{self, Rule};
+use ferry_core::resources::DeploymentGroup;
+use ferry_store::StoreError;
+
+use super::OpError;
+use crate::AppState;
+
+/// A group by application and name.
+pub async fn get(state: &AppState, application: &str, name: &str) -> Result<DeploymentGroup, OpError> {
+    state.driver.group(application, name).await
+}
+
+/// Creates `group` (its application must exist) after checking it against
+/// every rule and looking up what it names.
+pub async fn create(state: &AppState, group: DeploymentGroup) -> Result<DeploymentGroup, OpError> {
+    super::applications::get(state, &group.application_name).await?;
+    check(state, &group, None).await?;
+    state.store.create_group(&group).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => {
+            OpError::GroupExists { application: group.application_name.clone(), group: group.name.clone() }
+        }
+        // The application was deleted meanwhile.
+        StoreError::Conflict => OpError::ApplicationNotFound(group.application_name.clone()),
+        e => e.into(),
+    })?;
+    tracing::info!(application = %group.application_name, group = %group.name, "deployment group created");
+    Ok(group)
+}
+
+/// Edits a group: `edit` changes the group as it is now (read under the
+/// driver's lock); the result is checked as [`create`] checks a new one and
+/// written back before the lock is released. Renaming a group renames it in
+/// its running deployments too.
+pub async fn update<E: From<OpError>>(
+    state: &AppState,
+    application: &str,
+    name: &str,
+    edit: impl FnOnce(&mut DeploymentGroup) -> Result<(), E>,
+) -> Result<DeploymentGroup, E> {
+    let held = state.driver.exclusive().await;
+    let before = get(state, application, name).await?;
+    let mut group = before.clone();
+    edit(&mut group)?;
+    if group == before {
+        return Ok(group);
+    }
+    check(state, &group, Some(&before)).await?;
+    state.store.update_group(&group).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => {
+            OpError::GroupExists { application: application.to_string(), group: group.name.clone() }
+        }
+        e => e.into(),
+    })?;
+    if group.name != before.name {
+        // Running deployments carry the group's name.
+        state.driver.reload_holding(&held).await?;
+    }
+    Ok(group)
+}
+
+/// Every rule a group obeys, and what it names exists (only what changed
+/// since `before`, so a later deletion elsewhere does not block an
+/// unrelated edit).
+async fn check(state: &AppState, group: &DeploymentGroup, before: Option<&DeploymentGroup>) -> Result<(), OpError> {
+    plan::check_group(group)?;
+    if before.is_none_or(|b| b.deployment_config_name != group.deployment_config_name) {
+        let config = state.driver.resolve_config(&group.deployment_config_name).await?;
+        if config.compute_platform != ComputePlatform::Server {
+            return Err(OpError::refused(
+                Rule::ComputePlatform,
+                format!(
+                    "deployment config {} is for the {} compute platform, not Server",
+                    config.name,
+                    config.compute_platform.as_str()
+                ),
+            ));
+        }
+    }
+    for name in &group.target_groups {
+        if before.is_some_and(|b| b.target_groups.contains(name)) {
+            continue;
+        }
+        match state.store.get_target_group(name).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => return Err(OpError::TargetGroupNotFound(name.clone())),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for name in &group.alarms.alarms {
+        if before.is_some_and(|b| b.alarms.alarms.contains(name)) {
+            continue;
+        }
+        match state.store.get_alarm(name).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => return Err(OpError::AlarmNotFound(name.clone())),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for trigger in &group.triggers {
+        crate::triggers::check_target(&trigger.target)
+            .map_err(|m| OpError::refused(Rule::Trigger, format!("trigger {}: {m}", trigger.name)))?;
+    }
+    Ok(())
+}
+
+/// Deletes a group (nothing if it does not exist) and stops its running and
+/// waiting deployments, without rolling back; they stay as history.
+pub async fn delete(state: &AppState, application: &str, name: &str) -> Result<(), OpError> {
+    state.driver.delete_group(application, name).await
+}

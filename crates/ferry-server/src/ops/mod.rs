@@ -1,0 +1,27 @@
+//! The operations layer: every change to applications, deployment groups,
+//! deployment configs and deployments, whichever surface asks for it.
+//!
+//! ```text
+//! native API (native.rs) ─┐
+//! AWS API (aws/)         ─┼─ wire ↔ domain ─▶ ops ─▶ driver (lock, machine) ─▶ store
+//! console (console/)     ─┘   OpError ↔ their error shape
+//! ```
+//!
+//! Adapters decode their wire shapes, check the caller's role, call one
+//! function here and turn [`OpError`] into their own error shape; they
+//! hold no rule of their own. The rules are `ferry_core::plan`'s (pure);
+//! what they name (configs, target groups, alarms) is looked up here; and
+//! every write to a group or a deployment is serialised with the driver's
+//! transitions. A new API surface (builds, pipelines) plugs in as another
+//! adapter over these functions.
+
+pub mod applications;
+pub mod configs;
+pub mod deployments;
+mod error;
+pub mod groups;
+
+pub use error::OpError;
+
+#[cfg(test)]
+mod tests;
