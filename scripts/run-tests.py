@@ -7,9 +7,15 @@ Chromium), so running a few binaries side by side roughly halves the suite's
 time on two cores. Each binary runs as cargo would run it (in its package's
 directory, with CARGO_PKG_NAME and CARGO_MANIFEST_DIR set); its output is
 printed whole when it ends, slowest binaries are started first, and the run
-ends with one line counting the tests: `N passed, N failed`.
+ends with one line counting the tests: `N passed, N failed, N ignored, N skipped`.
 
-Usage: scripts/run-tests.py [--jobs N]   (after the workspace is built)
+A test that cannot run here (no root for a fleet, a missing tool) reports
+itself skipped with `ferry_testkit::skip`, which leaves a file in the
+directory FERRY_TEST_SKIPS_DIR names; libtest counts it as passed, so this
+script counts the files, lists the skipped tests and fails the run when
+there are any, unless --allow-skips is given.
+
+Usage: scripts/run-tests.py [--jobs N] [--allow-skips] [-p PACKAGE]...   (after the workspace is built)
 """
 import argparse
 import json
@@ -17,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -25,9 +32,10 @@ SLOW_FIRST = ["aws", "traffic", "blue_green", "fleet", "abuse", "console", "alar
               "roles", "tls", "notifications", "local", "edge"]
 
 
-def test_binaries():
+def test_binaries(packages):
+    selection = [arg for p in packages for arg in ("--package", p)] or ["--workspace"]
     out = subprocess.run(
-        ["cargo", "test", "--workspace", "--locked", "--no-run", "--message-format=json"],
+        ["cargo", "test", *selection, "--locked", "--no-run", "--message-format=json"],
         check=True, stdout=subprocess.PIPE, text=True).stdout
     binaries = []
     for line in out.splitlines():
@@ -48,25 +56,42 @@ def test_binaries():
 
 
 def run(binary):
-    env = dict(os.environ, CARGO_PKG_NAME=binary["package"], CARGO_MANIFEST_DIR=binary["dir"])
-    start = time.monotonic()
-    p = subprocess.run([binary["exe"]], cwd=binary["dir"], env=env, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True, errors="replace")
-    return binary, p.returncode, p.stdout, time.monotonic() - start
+    with tempfile.TemporaryDirectory(prefix="ferry-skips-") as skips_dir:
+        env = dict(os.environ, CARGO_PKG_NAME=binary["package"], CARGO_MANIFEST_DIR=binary["dir"],
+                   FERRY_TEST_SKIPS_DIR=skips_dir)
+        start = time.monotonic()
+        p = subprocess.run([binary["exe"]], cwd=binary["dir"], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, errors="replace")
+        took = time.monotonic() - start
+        skips = sorted(set(read_skips(skips_dir)))
+    return binary, p.returncode, p.stdout, took, skips
+
+
+def read_skips(skips_dir):
+    """The `SKIPPED <binary>::<test>: <reason>` lines ferry_testkit::skip left."""
+    for name in os.listdir(skips_dir):
+        with open(os.path.join(skips_dir, name), errors="replace") as f:
+            yield f.read().strip()
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=3)
+    parser.add_argument("--allow-skips", action="store_true",
+                        help="succeed even if some tests reported themselves skipped")
+    parser.add_argument("--package", "-p", action="append", default=[],
+                        help="only this package's test binaries (repeatable; default: the workspace)")
     args = parser.parse_args()
-    binaries = test_binaries()
+    binaries = test_binaries(args.package)
     rank = {name: i for i, name in enumerate(SLOW_FIRST)}
     binaries.sort(key=lambda b: rank.get(b["name"], len(SLOW_FIRST)))
     passed = failed = ignored = 0
     broken = []
+    skipped = []
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for done in as_completed([pool.submit(run, b) for b in binaries]):
-            binary, code, output, took = done.result()
+            binary, code, output, took, skips = done.result()
+            skipped += [f"{binary['package']}: {line}" for line in skips]
             label = f"{binary['package']} {binary['kind']} {binary['name']}"
             print(f"\n==== {label} ({took:.0f} s)\n{output}", flush=True)
             counts = re.findall(r"test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored", output)
@@ -78,8 +103,14 @@ def main():
                     failed += 1  # crashed or exited non-zero without a count
     if broken:
         print("\nfailed binaries: " + ", ".join(broken))
-    print(f"\n{passed} passed, {failed} failed, {ignored} skipped")
-    sys.exit(1 if broken else 0)
+    if skipped:
+        print(f"\n{len(skipped)} tests did not run (counted as passed by libtest, so not in `passed`):")
+        print("\n".join("  " + line for line in sorted(skipped)))
+        if not args.allow_skips:
+            print("skipped tests fail the run (pass --allow-skips to accept them)")
+    # libtest counts a skipped test as passed: it is counted here as skipped only.
+    print(f"\n{passed - len(skipped)} passed, {failed} failed, {ignored} ignored, {len(skipped)} skipped")
+    sys.exit(1 if broken or (skipped and not args.allow_skips) else 0)
 
 
 if __name__ == "__main__":

@@ -34,4 +34,6 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Every test binary, two at a time (most black-box tests wait on real
 # processes; see scripts/run-tests.py). The workspace has no doc tests.
+# A test that reports itself skipped (no root, a missing tool) fails the
+# run: CI must not pass on tests that did not run.
 python3 scripts/run-tests.py --jobs "${FERRY_TEST_JOBS:-2}"

@@ -28,10 +28,10 @@ impl Deref for TestFleet {
     }
 }
 
-fn is_root(test: &str) -> bool {
+fn is_root() -> bool {
     let root = nix::unistd::geteuid().is_root();
     if !root {
-        eprintln!("skipping {test}: ferry-fleet needs root (network namespaces, a bridge, bind mounts)");
+        ferry_testkit::skip("ferry-fleet needs root (network namespaces, a bridge, bind mounts)");
     }
     root
 }
@@ -113,7 +113,7 @@ fn link_exists(name: &str) -> bool {
 
 #[test]
 fn each_host_has_its_own_files_and_hostname() {
-    if !is_root("each_host_has_its_own_files_and_hostname") {
+    if !is_root() {
         return;
     }
     let before = mount_points();
@@ -162,7 +162,7 @@ fn each_host_has_its_own_files_and_hostname() {
 
 #[test]
 fn each_host_serves_its_own_files_at_its_own_address() {
-    if !is_root("each_host_serves_its_own_files_at_its_own_address") {
+    if !is_root() {
         return;
     }
     let fleet = fleet(2);
@@ -184,7 +184,7 @@ fn each_host_serves_its_own_files_at_its_own_address() {
 
 #[test]
 fn hosts_reach_a_server_on_the_gateway() {
-    if !is_root("hosts_reach_a_server_on_the_gateway") {
+    if !is_root() {
         return;
     }
     let fleet = fleet(1);
@@ -204,7 +204,7 @@ fn hosts_reach_a_server_on_the_gateway() {
 
 #[test]
 fn kill_stops_a_host_and_destroy_removes_everything() {
-    if !is_root("kill_stops_a_host_and_destroy_removes_everything") {
+    if !is_root() {
         return;
     }
     let fleet = fleet(2);
@@ -252,7 +252,7 @@ fn kill_stops_a_host_and_destroy_removes_everything() {
 
 #[test]
 fn parallel_fleets_get_distinct_bridges() {
-    if !is_root("parallel_fleets_get_distinct_bridges") {
+    if !is_root() {
         return;
     }
     let barrier = Barrier::new(2);
@@ -296,7 +296,7 @@ fn helper_abandon_fleet() {
 
 #[test]
 fn cleanup_stale_removes_what_dead_owners_left() {
-    if !is_root("cleanup_stale_removes_what_dead_owners_left") {
+    if !is_root() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -467,7 +467,7 @@ async fn unknown_runas_user_is_a_clear_error() {
 #[tokio::test]
 async fn sudo_runs_as_root() {
     if !is_root() {
-        println!("skipped: sudo_runs_as_root needs root");
+        ferry_testkit::skip("needs root");
         return;
     }
     let fx = Fixture::new();
@@ -532,7 +532,7 @@ fn run_admin(program: &str, args: &[&str]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn runas_switches_user_groups_and_login_env() {
     if !is_root() {
-        println!("skipped: runas_switches_user_groups_and_login_env needs root to create users");
+        ferry_testkit::skip("needs root to create users");
         return;
     }
     let user = TempUser::create();

@@ -658,7 +658,7 @@ struct TestUser(String);
 impl TestUser {
     fn create() -> Option<Self> {
         if !is_root() {
-            println!("skipping: chown needs root");
+            ferry_testkit::skip("chown needs root");
             return None;
         }
         let name = format!("ferryt{}", std::process::id());
@@ -666,7 +666,7 @@ impl TestUser {
         match status {
             Ok(s) if s.success() => Some(Self(name)),
             other => {
-                println!("skipping: useradd failed: {other:?}");
+                ferry_testkit::skip(&format!("useradd failed: {other:?}"));
                 None
             }
         }
@@ -721,7 +721,7 @@ fn an_unknown_owner_fails_before_anything_is_copied() {
 #[test]
 fn acls_are_set_with_setfacl() {
     if Command::new("setfacl").arg("--version").output().is_err() {
-        println!("skipping: setfacl is not installed (Debian package `acl`)");
+        ferry_testkit::skip("setfacl is not installed (Debian package `acl`)");
         return;
     }
     let (f, target) = permission_fixture();
@@ -744,7 +744,7 @@ fn acls_are_set_with_setfacl() {
 #[test]
 fn a_missing_selinux_tool_is_a_clear_error() {
     if ["semanage", "restorecon"].iter().any(|t| Command::new(t).arg("-h").output().is_ok()) {
-        println!("skipping: SELinux tools are installed here");
+        ferry_testkit::skip("SELinux tools are installed here, so their absence cannot be tested");
         return;
     }
     let (f, target) = permission_fixture();

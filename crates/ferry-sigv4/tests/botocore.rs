@@ -101,14 +101,14 @@ fn run_botocore(cases: &Value) -> Option<Vec<Value>> {
     let output = match Command::new("python3").arg("-c").arg(SIGNER).arg(cases.to_string()).output() {
         Ok(output) => output,
         Err(e) => {
-            println!("SKIPPED: cannot run python3: {e}");
+            ferry_testkit::skip(&format!("cannot run python3: {e}"));
             return None;
         }
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         if stderr.contains("No module named 'botocore'") {
-            println!("SKIPPED: botocore is not installed for python3");
+            ferry_testkit::skip("botocore is not installed for python3");
             return None;
         }
         panic!("botocore signer failed: {stderr}");

@@ -1,10 +1,12 @@
 //! Fixtures for black-box tests (dev-dependency only): [`wait_for`] a
-//! condition with a deadline instead of sleeping, and [`Moto`], a real S3
-//! API (`moto_server`) on a free loopback port.
+//! condition with a deadline instead of sleeping, [`Moto`], a real S3
+//! API (`moto_server`) on a free loopback port, and [`skip`], which says
+//! loudly that a test did not run.
 //!
 //! **Architecture Invariant:** knows nothing of ferry itself; production
 //! crates never depend on it.
 
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,6 +26,45 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Opt
         std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(100));
     }
+}
+
+/// The directory [`skip`] also records skipped tests in, one file each
+/// (`scripts/run-tests.py` sets it, counts them and fails the run).
+pub const SKIPS_DIR_ENV: &str = "FERRY_TEST_SKIPS_DIR";
+
+/// Reports the running test as skipped because of `reason`; the caller then
+/// returns. libtest has no runtime skip, so a test that returns early counts
+/// as passed: this makes it say so where nobody can miss it. It writes
+/// `SKIPPED <binary>::<test>: <reason>` straight to fd 2 (`eprintln!` would
+/// be captured by libtest and shown only for failures) and, when
+/// [`SKIPS_DIR_ENV`] names a directory, a file there with the same line.
+pub fn skip(reason: &str) {
+    let line = format!("SKIPPED {}::{}: {reason}\n", test_binary(), test_name());
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    if let Some(dir) = std::env::var_os(SKIPS_DIR_ENV) {
+        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file = std::path::Path::new(&dir).join(format!("{}-{n}.skip", std::process::id()));
+        if let Err(e) = std::fs::write(&file, &line) {
+            panic!("cannot record the skip in {}: {e}", file.display());
+        }
+    }
+}
+
+/// The test binary's name without cargo's hash (`fleet-0123456789abcdef` → `fleet`).
+fn test_binary() -> String {
+    let exe = std::env::current_exe().ok();
+    let stem = exe.as_deref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned());
+    let stem = stem.unwrap_or_else(|| "?".into());
+    match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => name.to_string(),
+        _ => stem,
+    }
+}
+
+/// libtest names each test's thread after the test (`module::test`).
+fn test_name() -> String {
+    std::thread::current().name().unwrap_or("?").to_string()
 }
 
 /// A free TCP port on loopback (free when asked; bind it soon).

@@ -24,10 +24,12 @@ pub const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
 #[allow(unused_imports)]
 pub use ferry_testkit::{Moto, wait_for};
 
-/// Whether this machine can run fleet tests (root, namespaces, iproute2).
+/// Whether this machine can run fleet tests (root, namespaces, iproute2);
+/// when it cannot, the test is reported skipped (`ferry_testkit::skip`,
+/// loud, and a failure of `scripts/run-tests.py`) and must return.
 pub fn fleet_supported() -> bool {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipping: fleet tests need root (network and mount namespaces)");
+        ferry_testkit::skip("fleet tests need root (network and mount namespaces)");
         return false;
     }
     true
