@@ -17,6 +17,16 @@
 //!   lock is held queue up; the next holder applies them all in order and
 //!   persists once, answering each caller with the resulting state. Twenty
 //!   agents reporting at once cost one transaction, not twenty.
+//!
+//! # Layout
+//! - this file: the transitions (create, apply, commit, finalize, start the
+//!   next deployment, stop, continue, delete, recover, reconcile). What a
+//!   new deployment or a rollback *is* is decided by `ferry_core::plan`.
+//! - `agents`: the agent protocol's side (commands, bundle access, reports,
+//!   addresses, waking held polls).
+//! - `liveness`: when each agent was last heard from, persisted.
+//! - `server_events`, `blue_green`: the jobs the server carries out itself
+//!   (BlockTraffic / AllowTraffic, traffic shifts, retiring originals).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,13 +41,13 @@ use ferry_core::deployment::{
 };
 use ferry_core::machine::{self, Effect, Input};
 use ferry_core::resources::{DeploymentGroup, Revision, RevisionLocation};
-use ferry_proto::agent as wire;
 use ferry_store::{Changes, DeploymentFilter, Store, StoreError};
 use tokio::sync::Notify;
 
 use crate::ServerConfig;
 pub use crate::ops::OpError;
 
+mod agents;
 mod blue_green;
 mod liveness;
 mod server_events;
@@ -163,50 +173,6 @@ impl Driver {
             },
         };
         (driver, receiver)
-    }
-
-    /// Records where `instance`'s agent connects from: the address load
-    /// balancers reach it at. Written to the store only when it changes.
-    /// Records where an instance's agent connects from and which version
-    /// it runs (an agent upgraded in place reports its new version).
-    pub async fn observe_address(
-        &self,
-        instance: &str,
-        ip: std::net::IpAddr,
-        version: Option<&str>,
-    ) -> Result<(), OpError> {
-        let seen = format!("{ip} {}", version.unwrap_or(""));
-        if self.addresses.lock().unwrap().get(instance) == Some(&seen) {
-            return Ok(());
-        }
-        let ip = ip.to_string();
-        match self.store.get_instance(instance).await {
-            Ok(mut record) => {
-                let version_changed = version.is_some_and(|v| record.agent_version.as_deref() != Some(v));
-                if record.address.as_deref() != Some(&ip) || version_changed {
-                    tracing::info!(instance, address = %ip, version, "instance address and agent version");
-                    record.address = Some(ip.clone());
-                    if let Some(v) = version {
-                        record.agent_version = Some(v.to_string());
-                    }
-                    self.store.upsert_instance(&record).await?;
-                }
-            }
-            Err(StoreError::NotFound) => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
-        self.addresses.lock().unwrap().insert(instance.to_string(), seen);
-        Ok(())
-    }
-
-    pub fn notifier(&self, instance: &str) -> Arc<Notify> {
-        self.waiters.lock().unwrap().entry(instance.to_string()).or_default().clone()
-    }
-
-    pub(crate) fn notify(&self, instance: &str) {
-        if let Some(n) = self.waiters.lock().unwrap().get(instance) {
-            n.notify_waiters();
-        }
     }
 
     pub fn shutting_down(&self) {
@@ -941,115 +907,6 @@ impl Driver {
         }
     }
 
-    /// Every command `instance` should be carrying out now.
-    pub async fn commands_for(&self, instance: &str) -> Result<Vec<wire::Command>, OpError> {
-        let mut commands = Vec::new();
-        for d in self.live_deployments() {
-            let Some(command) = machine::agent_command(&d, instance) else { continue };
-            let revision = self.revision(&d.revision.id).await?;
-            let revision = wire_revision(&revision, d.revision.bundle.as_ref());
-            commands.push(wire::Command {
-                id: command.id,
-                attempt: command.attempt,
-                events: command.events,
-                cancel: command.cancel,
-                ignore_application_stop_failures: command.ignore_application_stop_failures,
-                spec: wire::DeploymentSpec {
-                    deployment_id: d.id.clone(),
-                    application_name: d.application_name.clone(),
-                    deployment_group_name: d.group_name.clone(),
-                    deployment_group_id: d.group_id.clone(),
-                    revision,
-                    appspec_filename: None,
-                    file_exists_behavior: d.file_exists_behavior.map(|b| file_exists_name(b).to_string()),
-                    creator: d.creator.as_str().to_string(),
-                    deployment_type: match d.deployment_type() {
-                        ferry_core::deployment::DeploymentType::BlueGreen => "BLUE_GREEN",
-                        ferry_core::deployment::DeploymentType::InPlace => "IN_PLACE",
-                    }
-                    .into(),
-                    all_possible_events: None,
-                },
-            });
-        }
-        Ok(commands)
-    }
-
-    /// Whether `instance` has an active command for `revision_id` (it may
-    /// then download that revision, and nothing else).
-    /// The blob key of the bundle with this SHA-256 if `instance` has an
-    /// active command installing it (it may then download that, and nothing else).
-    pub async fn bundle_for(&self, instance: &str, sha256: &str) -> Result<Option<String>, OpError> {
-        let deployments: Vec<Deployment> = self
-            .live
-            .lock()
-            .unwrap()
-            .values()
-            .filter(|d| machine::agent_command(d, instance).is_some())
-            .cloned()
-            .collect();
-        for d in deployments {
-            let key = match &d.revision.bundle {
-                Some(bundle) => Some(bundle.blob_key.clone()).filter(|_| bundle.sha256.eq_ignore_ascii_case(sha256)),
-                None => {
-                    let revision = self.revision(&d.revision.id).await?;
-                    match &revision.location {
-                        RevisionLocation::Blob { key } if revision.sha256.eq_ignore_ascii_case(sha256) => {
-                            Some(key.clone())
-                        }
-                        _ => None,
-                    }
-                }
-            };
-            if key.is_some() {
-                return Ok(key);
-            }
-        }
-        Ok(None)
-    }
-
-    /// A revision by id, cached (what commands need of it never changes).
-    async fn revision(&self, id: &str) -> Result<Revision, OpError> {
-        if let Some(r) = self.revisions.lock().unwrap().get(id) {
-            return Ok(r.clone());
-        }
-        let r = self.store.get_revision(id).await?;
-        let mut cache = self.revisions.lock().unwrap();
-        if cache.len() >= 1024 {
-            cache.clear();
-        }
-        cache.insert(id.to_string(), r.clone());
-        Ok(r)
-    }
-
-    /// An agent's event report. Returns whether the agent may proceed.
-    pub async fn report(&self, instance: &str, report: wire::EventReport) -> Result<bool, OpError> {
-        let input = match report.phase {
-            wire::Phase::Started => Input::EventStarted {
-                instance: instance.to_string(),
-                attempt: report.attempt,
-                event: report.event.clone(),
-            },
-            wire::Phase::Finished => Input::EventFinished {
-                instance: instance.to_string(),
-                attempt: report.attempt,
-                event: report.event.clone(),
-                succeeded: report.succeeded,
-                diagnostics: report.diagnostics.map(|d| ferry_core::deployment::EventDiagnostics {
-                    error_code: d.error_code,
-                    script_name: d.script_name,
-                    message: d.message,
-                    log_tail: d.log_tail,
-                }),
-            },
-        };
-        let d = self.apply(&report.deployment_id, input).await?;
-        if d.target(instance).is_none() {
-            return Err(OpError::Invalid(format!("instance {instance} is not a target of {}", d.id)));
-        }
-        Ok(report.phase == wire::Phase::Started && machine::may_start(&d, instance, report.attempt, &report.event))
-    }
-
     /// The minimum for a config, checked for the fleet size (for display).
     pub fn minimum_label(min: MinimumHealthyHosts) -> String {
         match min {
@@ -1119,27 +976,4 @@ pub fn revision_ref(r: &Revision) -> RevisionRef {
         summary: format!("{bundle_type} {} ({size} bytes)", &sha256[..sha256.len().min(12)]),
         bundle,
     }
-}
-
-/// The revision as the agent downloads it: the pinned bytes, and where they
-/// came from (the hooks' `BUNDLE_*` variables).
-fn wire_revision(r: &Revision, pinned: Option<&Bundle>) -> wire::Revision {
-    let source = match &r.location {
-        RevisionLocation::Blob { .. } | RevisionLocation::Content { .. } => wire::RevisionSource::Server,
-        RevisionLocation::S3 { bucket, key, version, etag } => wire::RevisionSource::S3 {
-            bucket: bucket.clone(),
-            key: key.clone(),
-            // As registered; else what was fetched.
-            version: version.clone().filter(|v| !v.is_empty()).or_else(|| pinned.and_then(|b| b.version.clone())),
-            etag: etag.clone().filter(|e| !e.is_empty()).or_else(|| pinned.and_then(|b| b.etag.clone())),
-        },
-        RevisionLocation::GitHub { repository, commit } => {
-            wire::RevisionSource::GitHub { repository: repository.clone(), commit: commit.clone() }
-        }
-    };
-    let (bundle_type, sha256, size) = match pinned {
-        Some(b) => (b.bundle_type.clone(), b.sha256.clone(), b.size),
-        None => (r.bundle_type.clone(), r.sha256.clone(), r.size),
-    };
-    wire::Revision { id: r.id.clone(), bundle_type, sha256, size, source }
 }

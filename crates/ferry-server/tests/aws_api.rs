@@ -169,11 +169,9 @@ async fn groups_are_created_updated_and_read_and_refuse_what_they_cannot_use() {
     assert_eq!(list["deploymentGroups"], json!(["www"]), "no refused group was made");
 }
 
-/// The native API refuses a group whose alarm does not exist (see
-/// native_api.rs); the AWS API does not check yet (issue #12: the rule is
-/// written on one path only).
+/// A group's alarms must exist, on the AWS API as on the native one (one
+/// rule, in `ops::groups`).
 #[tokio::test]
-#[ignore = "issue #12: the AWS API does not yet check that a group's alarms exist"]
 async fn a_group_naming_an_unknown_alarm_is_refused() {
     let server = TestServer::start().await;
     server.admin.aws_ok("CreateApplication", json!({ "applicationName": "shop" })).await;
@@ -183,8 +181,8 @@ async fn a_group_naming_an_unknown_alarm_is_refused() {
         "serviceRoleArn": ROLE,
         "alarmConfiguration": { "enabled": true, "alarms": [{ "name": "no-such-alarm" }] },
     });
-    let (status, _, message) = server.admin.aws_err("CreateDeploymentGroup", group).await;
-    assert_eq!(status, 400);
+    let (status, name, message) = server.admin.aws_err("CreateDeploymentGroup", group).await;
+    assert_eq!((status, name.as_str()), (400, "InvalidAlarmConfigException"));
     assert!(message.contains("no-such-alarm"), "{message}");
 }
 
