@@ -36,8 +36,7 @@ use std::time::{Duration, Instant};
 use ferry_core::Millis;
 use ferry_core::config::{DeploymentConfig, MinimumHealthyHosts, ONE_AT_A_TIME, builtin_config};
 use ferry_core::deployment::{
-    AutoRollback, Bundle, Creator, Deployment, DeploymentStatus, ErrorCode, FileExistsBehavior, RevisionRef,
-    TargetStatus,
+    Bundle, Creator, Deployment, DeploymentStatus, ErrorCode, FileExistsBehavior, RevisionRef, TargetStatus,
 };
 use ferry_core::machine::{self, Effect, Input};
 use ferry_core::resources::{DeploymentGroup, Revision, RevisionLocation};
@@ -46,6 +45,7 @@ use tokio::sync::Notify;
 
 use crate::ServerConfig;
 pub use crate::ops::OpError;
+use crate::ops::deployments::NewDeployment;
 
 mod agents;
 mod blue_green;
@@ -54,32 +54,6 @@ mod server_events;
 
 pub fn now_millis() -> Millis {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
-}
-
-/// What a caller asks for when creating a deployment.
-#[derive(Debug, Clone)]
-pub struct NewDeployment {
-    pub application_name: String,
-    pub group_name: String,
-    /// The revision (see [`Driver::resolve_revision`]), persisted with the
-    /// deployment (its use times and groups are updated).
-    pub revision: Revision,
-    /// Its bytes, pinned for the deployment (see `bundles::Fetcher`);
-    /// `None` while they are still being copied in (`fetches`): the
-    /// deployment then waits for them.
-    pub bundle: Option<Bundle>,
-    /// `None`: the group's config.
-    pub config_name: Option<String>,
-    pub description: Option<String>,
-    pub file_exists_behavior: Option<FileExistsBehavior>,
-    pub ignore_application_stop_failures: bool,
-    /// `None`: the group's auto-rollback configuration.
-    pub auto_rollback: Option<AutoRollback>,
-    /// Blue/green: the replacement fleet by tags (`None`: the group's
-    /// instances that take no traffic now).
-    pub green_selector: Option<ferry_core::resources::InstanceSelector>,
-    /// `None`: the group's alarms (CodeDeploy's `overrideAlarmConfiguration`).
-    pub alarms: Option<ferry_core::resources::AlarmConfig>,
 }
 
 /// An input waiting for the driver lock, and where its caller waits.
@@ -233,14 +207,16 @@ impl Driver {
     }
 
     /// Creates a deployment and starts it, or queues it behind the group's
-    /// active deployment.
-    pub async fn create_deployment(&self, request: NewDeployment) -> Result<String, OpError> {
+    /// active deployment. `bundle`: the revision's bytes, pinned for it (see
+    /// `bundles::Fetcher`); `None` while they are still being copied in
+    /// (`fetches`): the deployment then waits for them.
+    pub async fn create_deployment(&self, request: NewDeployment, bundle: Option<Bundle>) -> Result<String, OpError> {
         if self.is_shutting_down() {
             return Err(OpError::ShuttingDown);
         }
         let _guard = self.lock.lock().await;
         // The group as it is now, under the lock: edits to it are serialised with this.
-        let group = self.group(&request.application_name, &request.group_name).await?;
+        let group = self.group(&request.application, &request.group).await?;
         let revision = request.revision.clone();
         let config_name = request.config_name.clone().unwrap_or_else(|| group.deployment_config_name.clone());
         let config = self.resolve_config(&config_name).await?;
@@ -252,7 +228,7 @@ impl Driver {
         let plan = ferry_core::plan::DeploymentRequest {
             group: &group,
             config: &config,
-            revision: RevisionRef { bundle: request.bundle.clone(), ..revision_ref(&revision) },
+            revision: RevisionRef { bundle, ..revision_ref(&revision) },
             previous,
             description: request.description.clone(),
             file_exists_behavior: request.file_exists_behavior,

@@ -260,7 +260,7 @@ async fn create_deployment_from(state: &AppState, body: api::CreateDeployment) -
     let revision = state.driver.resolve_revision(&body.application_name, body.revision_id.as_deref()).await?;
     let id = ops::deployments::create(
         state,
-        ops::deployments::Create {
+        ops::deployments::NewDeployment {
             application: body.application_name,
             group: body.group_name,
             revision,

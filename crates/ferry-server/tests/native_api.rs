@@ -135,12 +135,21 @@ async fn configs_check_minimum_healthy_hosts_and_traffic_routing_limits() {
 
     // The limits of a traffic shift: 1 to 99 %, 1 s to 48 h.
     for (routing, says) in [
-        (json!({ "type": "TimeBasedCanary", "percentage": 100, "interval_seconds": 60 }), "percentage must be 1 to 99"),
-        (json!({ "type": "TimeBasedLinear", "percentage": 0, "interval_seconds": 60 }), "percentage must be 1 to 99"),
-        (json!({ "type": "TimeBasedLinear", "percentage": 10, "interval_seconds": 0 }), "interval must be 1 s to 48 h"),
+        (
+            json!({ "type": "TimeBasedCanary", "percentage": 100, "interval_seconds": 60 }),
+            "percentage must be between 1 and 99",
+        ),
+        (
+            json!({ "type": "TimeBasedLinear", "percentage": 0, "interval_seconds": 60 }),
+            "percentage must be between 1 and 99",
+        ),
+        (
+            json!({ "type": "TimeBasedLinear", "percentage": 10, "interval_seconds": 0 }),
+            "interval must be between 1 s and 48 h",
+        ),
         (
             json!({ "type": "TimeBasedCanary", "percentage": 10, "interval_seconds": 172_801 }),
-            "interval must be 1 s to 48 h",
+            "interval must be between 1 s and 48 h",
         ),
         (json!({ "type": "Sideways" }), "is not AllAtOnce, TimeBasedCanary or TimeBasedLinear"),
     ] {

@@ -52,7 +52,7 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
     };
     let id = crate::ops::deployments::create(
         ctx.state,
-        crate::ops::deployments::Create {
+        crate::ops::deployments::NewDeployment {
             application: app.name,
             group: group.name,
             revision,

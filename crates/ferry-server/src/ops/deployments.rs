@@ -8,12 +8,11 @@ use ferry_core::resources::{AlarmConfig, InstanceSelector, Revision};
 use super::OpError;
 use crate::AppState;
 use crate::bundles::Pin;
-use crate::driver::NewDeployment;
 
 /// A deployment to create: the revision as the caller found it (by id, by
 /// location, or the newest), and the options that override the group's.
 #[derive(Debug, Clone)]
-pub struct Create {
+pub struct NewDeployment {
     pub application: String,
     pub group: String,
     pub revision: Revision,
@@ -35,7 +34,7 @@ pub struct Create {
 /// large: refused here, not on each host); its bytes are pinned now if they
 /// are here, else copied in the background while the deployment waits (a
 /// large bundle must not outlast the caller's timeout).
-pub async fn create(state: &AppState, request: Create) -> Result<String, OpError> {
+pub async fn create(state: &AppState, request: NewDeployment) -> Result<String, OpError> {
     // The group first: an unknown group is that, whatever the revision.
     let group = super::groups::get(state, &request.application, &request.group).await?;
     // What the rules refuse is refused before any revision is fetched (the
@@ -55,30 +54,15 @@ pub async fn create(state: &AppState, request: Create) -> Result<String, OpError
         alarms: None,
     };
     ferry_core::plan::plan_deployment(check, String::new(), 0)?;
-    let mut revision = request.revision;
-    let pin = state.fetcher.prepare(&mut revision).await.map_err(|e| fetch_error(&revision.id, e))?;
-    let revision_id = revision.id.clone();
+    let mut request = request;
+    let pin = state.fetcher.prepare(&mut request.revision).await.map_err(|e| fetch_error(&request.revision.id, e))?;
+    let revision_id = request.revision.id.clone();
     let bundle = match pin {
         Pin::Now(bundle) => Some(bundle),
         Pin::Later => None,
     };
     let copy_later = bundle.is_none();
-    let id = state
-        .driver
-        .create_deployment(NewDeployment {
-            application_name: request.application,
-            group_name: request.group,
-            revision,
-            bundle,
-            config_name: request.config_name,
-            description: request.description,
-            file_exists_behavior: request.file_exists_behavior,
-            ignore_application_stop_failures: request.ignore_application_stop_failures,
-            auto_rollback: request.auto_rollback,
-            green_selector: request.green_selector,
-            alarms: request.alarms,
-        })
-        .await?;
+    let id = state.driver.create_deployment(request, bundle).await?;
     if copy_later {
         crate::fetches::spawn(state, id.clone(), revision_id);
     }
@@ -109,7 +93,7 @@ pub async fn redeploy(state: &AppState, id: &str, description: String) -> Result
     let revision = state.driver.resolve_revision(&d.application_name, Some(&d.revision.id)).await?;
     create(
         state,
-        Create {
+        NewDeployment {
             application: d.application_name,
             group: d.group_name,
             revision,

@@ -10,7 +10,6 @@ use ferry_core::resources::{DeploymentGroup, InstanceSelector, Revision, Revisio
 
 use super::*;
 use crate::AppState;
-use crate::driver::NewDeployment;
 
 async fn state_with_group(dir: &std::path::Path) -> AppState {
     let state = AppState::for_tests(dir).await;
@@ -44,20 +43,22 @@ fn revision() -> Revision {
     }
 }
 
-fn new_deployment() -> NewDeployment {
-    let r = revision();
-    NewDeployment {
-        application_name: "shop".into(),
-        group_name: "web".into(),
-        bundle: Some(Bundle {
-            blob_key: "k".into(),
-            sha256: r.sha256.clone(),
-            size: 1,
-            bundle_type: "zip".into(),
-            etag: None,
-            version: None,
-        }),
-        revision: r,
+fn bundle() -> Option<Bundle> {
+    Some(Bundle {
+        blob_key: "k".into(),
+        sha256: revision().sha256,
+        size: 1,
+        bundle_type: "zip".into(),
+        etag: None,
+        version: None,
+    })
+}
+
+fn new_deployment() -> deployments::NewDeployment {
+    deployments::NewDeployment {
+        application: "shop".into(),
+        group: "web".into(),
+        revision: revision(),
         config_name: None,
         description: None,
         file_exists_behavior: None,
@@ -94,7 +95,7 @@ async fn a_group_edit_and_a_deployment_writing_the_group_keep_both_changes() {
         })
     };
     tokio::task::spawn_blocking(move || read_rx.recv_timeout(Duration::from_secs(10)).unwrap()).await.unwrap();
-    let id = state.driver.create_deployment(new_deployment()).await.unwrap();
+    let id = state.driver.create_deployment(new_deployment(), bundle()).await.unwrap();
     let _ = created_tx.send(id.clone());
     edit.await.unwrap().unwrap();
     let group = groups::get(&state, "shop", "web").await.unwrap();
@@ -161,17 +162,10 @@ async fn a_deployment_the_rules_refuse_is_refused_before_its_revision_is_fetched
     // An S3 revision on an unreachable store: fetching it would fail otherwise.
     let mut r = revision();
     r.location = RevisionLocation::S3 { bucket: "b".into(), key: "k".into(), version: None, etag: None };
-    let request = deployments::Create {
-        application: "shop".into(),
-        group: "web".into(),
+    let request = deployments::NewDeployment {
         revision: r,
-        config_name: None,
-        description: None,
-        file_exists_behavior: None,
-        ignore_application_stop_failures: false,
-        auto_rollback: None,
         green_selector: Some(InstanceSelector::default()),
-        alarms: None,
+        ..new_deployment()
     };
     let refused = deployments::create(&state, request).await.unwrap_err();
     assert!(matches!(&refused, OpError::Refused(r) if r.rule == Rule::TargetInstances), "{refused:?}");
