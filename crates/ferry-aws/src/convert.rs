@@ -809,16 +809,13 @@ pub fn parse_minimum_healthy_hosts(m: &wire::MinimumHealthyHosts) -> AwsResult<M
 
 pub fn parse_traffic_routing(t: &wire::TrafficRoutingConfig) -> AwsResult<TrafficRouting> {
     let invalid = |m: String| AwsError::new("InvalidTrafficRoutingConfigurationException", m);
+    // Only the shape is read here: the limits (1–99 %, 1 s–48 h) are
+    // `ferry_core::plan::check_routing`'s, applied by the server to every API.
     let pair = |p: Option<i64>, i: Option<i64>, what: &str| -> AwsResult<(u32, u32)> {
         let p = p.ok_or_else(|| invalid(format!("{what} needs a percentage.")))?;
         let i = i.ok_or_else(|| invalid(format!("{what} needs an interval in minutes.")))?;
-        if !(1..=99).contains(&p) {
-            return Err(invalid(format!("{what}: the percentage must be between 1 and 99 (got {p}).")));
-        }
-        if !(1..=2880).contains(&i) {
-            return Err(invalid(format!("{what}: the interval must be between 1 and 2880 minutes (got {i}).")));
-        }
-        Ok((p as u32, i as u32))
+        let minutes = i.clamp(0, i64::from(u32::MAX / 60)) as u32;
+        Ok((p.clamp(0, i64::from(u32::MAX)) as u32, minutes))
     };
     match t.kind.as_deref() {
         Some("AllAtOnce") => Ok(TrafficRouting::AllAtOnce),

@@ -308,24 +308,8 @@ async fn get_deployment(
     request: Signed,
 ) -> ApiResult<Json<api::DeploymentView>> {
     request.caller.require_operator()?;
-    let d = state.store.get_deployment(&id).await.map_err(|e| match e {
-        StoreError::NotFound => {
-            ApiError::not_found("DeploymentDoesNotExist", format!("deployment {id} does not exist"))
-        }
-        e => e.into(),
-    })?;
-    let mut view = views::deployment(&d);
-    if let Some(fetching) = view.fetching.as_mut() {
-        fetching.bytes = state.fetch_progress.bytes(&d.id);
-    }
-    if let Ok(group) = state.store.get_group_by_id(&d.group_id).await {
-        for name in &group.target_groups {
-            if let Ok(tg) = state.store.get_target_group(name).await {
-                view.target_groups.push(crate::target_groups::view(&state.driver.traffic, &tg).await);
-            }
-        }
-    }
-    Ok(Json(view))
+    let d = ops::deployments::get(&state, &id).await?;
+    Ok(Json(views::deployment_now(&state, &d).await))
 }
 
 /// Whether the caller may act on the deployment (its group's scope).

@@ -281,3 +281,21 @@ pub fn routing_label(r: ferry_core::config::TrafficRouting) -> String {
         TimeBasedLinear { percentage, interval_seconds } => format!("Linear {percentage}% every {interval_seconds} s"),
     }
 }
+
+/// A deployment as the native API and the console show it: with its
+/// revision copy's progress and its group's target groups as the load
+/// balancers see them now.
+pub(crate) async fn deployment_now(state: &crate::AppState, d: &Deployment) -> api::DeploymentView {
+    let mut view = deployment(d);
+    if let Some(fetching) = view.fetching.as_mut() {
+        fetching.bytes = state.fetch_progress.bytes(&d.id);
+    }
+    if let Ok(group) = state.store.get_group_by_id(&d.group_id).await {
+        for name in &group.target_groups {
+            if let Ok(tg) = state.store.get_target_group(name).await {
+                view.target_groups.push(crate::target_groups::view(&state.driver.traffic, &tg).await);
+            }
+        }
+    }
+    view
+}

@@ -79,15 +79,7 @@ async fn load(state: &AppState, id: &str) -> Result<Option<DeploymentView>, Prob
         Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let mut view = crate::views::deployment(&d);
-    if let Ok(group) = state.store.get_group_by_id(&d.group_id).await {
-        for name in &group.target_groups {
-            if let Ok(tg) = state.store.get_target_group(name).await {
-                view.target_groups.push(crate::target_groups::view(&state.driver.traffic, &tg).await);
-            }
-        }
-    }
-    Ok(Some(view))
+    Ok(Some(crate::views::deployment_now(state, &d).await))
 }
 
 /// GET `/console/deployments/{id}`.
