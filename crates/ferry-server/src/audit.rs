@@ -35,7 +35,7 @@ use ferry_store::AuditFilter;
 
 use crate::AppState;
 use crate::auth::Signed;
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 use crate::error::ApiResult;
 use crate::throttle::{Admit, Suppressed};
 

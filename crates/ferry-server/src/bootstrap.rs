@@ -206,7 +206,7 @@ pub async fn ensure_secrets(
                 role: Role::Admin,
                 instance: None,
                 description: "admin key created at first start".into(),
-                create_time: crate::driver::now_millis(),
+                create_time: crate::clock::now_millis(),
                 disabled: false,
                 scopes: Vec::new(),
             })

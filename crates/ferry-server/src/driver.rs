@@ -23,7 +23,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_core::Millis;
 use ferry_core::config::{DeploymentConfig, MinimumHealthyHosts, ONE_AT_A_TIME, builtin_config};
 use ferry_core::deployment::{
     AutoRollback, Bundle, Creator, Deployment, DeploymentStatus, ErrorCode, FileExistsBehavior, RevisionRef,
@@ -36,14 +35,11 @@ use ferry_store::{Changes, DeploymentFilter, Store, StoreError};
 use tokio::sync::Notify;
 
 use crate::ServerConfig;
+use crate::clock::now_millis;
 
 mod blue_green;
 mod liveness;
 mod server_events;
-
-pub fn now_millis() -> Millis {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
-}
 
 /// Why a driver operation was refused.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -21,6 +21,7 @@ mod auth;
 mod aws;
 mod bootstrap;
 mod bundles;
+pub mod clock;
 mod console;
 mod driver;
 mod error;
@@ -49,6 +50,7 @@ use ferry_blob::LocalBlobs;
 use ferry_store::Store;
 
 pub use bootstrap::{AdminCredentials, write_credentials_file};
+pub use clock::Clock;
 pub use driver::Driver;
 pub use limits::Limits;
 pub use tls::TlsMode;
@@ -108,6 +110,9 @@ pub struct ServerConfig {
     /// proxy's target groups (`None`: they are served in this process, and
     /// their traffic stops whenever the server does).
     pub proxy_socket: Option<PathBuf>,
+    /// Where the server reads the time (the system clock; tests may inject
+    /// a manual one). Not yet read by the driver, which uses `clock::now_millis`.
+    pub clock: Clock,
 }
 
 impl ServerConfig {
@@ -135,6 +140,7 @@ impl ServerConfig {
             secrets_key_file: None,
             allow_open_data_dir: false,
             proxy_socket: None,
+            clock: Clock::default(),
         }
     }
 }
@@ -300,7 +306,7 @@ pub async fn serve(
 async fn prune_forever(store: Store, config: Arc<ServerConfig>, mut stop: tokio::sync::watch::Receiver<bool>) {
     const EVERY: Duration = Duration::from_secs(3600);
     loop {
-        let now = driver::now_millis();
+        let now = clock::now_millis();
         let before = |keep: Option<Duration>| keep.map_or(0, |k| now.saturating_sub(k.as_millis() as u64));
         match store.prune(before(config.retention), before(config.audit_retention)).await {
             Ok(p) if p != ferry_store::Pruned::default() => tracing::info!(

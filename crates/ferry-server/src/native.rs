@@ -14,7 +14,8 @@ use futures_util::TryStreamExt;
 
 use crate::AppState;
 use crate::auth::{Signed, authenticate};
-use crate::driver::{DriverError, NewDeployment, now_millis, parse_file_exists};
+use crate::clock::now_millis;
+use crate::driver::{DriverError, NewDeployment, parse_file_exists};
 use crate::error::{ApiError, ApiResult};
 use crate::views;
 

@@ -28,7 +28,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 use crate::events::{EventBus, MessageContext};
 
 /// A delivery still refused after this long is given up.

@@ -43,7 +43,7 @@ use subtle::ConstantTimeEq;
 
 use super::{Flash, Html, Problem, enc, page};
 use crate::AppState;
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 
 const COOKIE: &str = "ferry_session";
 const SESSION_MS: u64 = 12 * 3600 * 1000;
