@@ -23,8 +23,10 @@ mod bootstrap;
 mod bundles;
 pub mod clock;
 mod console;
+mod deliverer;
 mod driver;
 mod error;
+mod event_stream;
 mod events;
 mod fetches;
 mod keys;
@@ -255,7 +257,7 @@ pub async fn serve(
     let reconciler = tokio::spawn(driver.clone().reconcile_forever(stop_rx.clone()));
     let liveness = tokio::spawn(driver.clone().persist_liveness_forever(stop_rx.clone()));
     let balancers = tokio::spawn(traffic.clone().reconcile_forever(stop_rx.clone()));
-    let deliverer = tokio::spawn(triggers::deliver_forever(
+    let deliverer = tokio::spawn(deliverer::deliver_forever(
         state_store.clone(),
         webhook_secret,
         driver.events.clone(),
@@ -338,7 +340,7 @@ fn router(state: AppState) -> Router {
         .merge(target_groups::routes())
         .merge(console::routes(state.config.tls != TlsMode::Off))
         .merge(alarms::routes())
-        .merge(events::routes())
+        .merge(event_stream::routes())
         .merge(metrics::routes())
         .merge(audit::routes())
         .layer(auditing)
