@@ -1,7 +1,7 @@
 //! The event log's writing side and its bus (no HTTP here: the driver's
 //! commit uses this; `event_stream` serves the log).
 //!
-//! [`Driver::commit`](crate::Driver) turns every deployment change into
+//! The driver's commit (`Driver::commit`) turns every deployment change into
 //! notices ([`ferry_core::notices::changes`]) and, for each notice a trigger
 //! of the deployment asks for, a pending [`Delivery`]; both are stored in
 //! the same transaction as the change. After the commit the [`EventBus`]

@@ -17,6 +17,7 @@ mod agent_api;
 mod alarms;
 mod appspec_check;
 mod audit;
+mod audit_api;
 mod auth;
 mod aws;
 mod bootstrap;
@@ -33,6 +34,7 @@ mod keys;
 pub mod limits;
 mod listen;
 mod metrics;
+mod metrics_api;
 mod native;
 pub mod random;
 mod target_groups;
@@ -166,6 +168,12 @@ pub(crate) struct AppState {
     pub throttles: Arc<throttle::Throttles>,
 }
 
+impl AppState {
+    fn audit_recorder(&self) -> audit::Recorder {
+        audit::Recorder { store: self.store.clone(), throttles: self.throttles.clone() }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("{0}")]
@@ -274,7 +282,7 @@ pub async fn serve(
     // One connection limit for all listeners.
     let limiter = limits::ConnectionLimiter::new(&config.limits);
     let edge = listen::Edge::new(app, config.limits.clone(), limiter, tls.as_ref());
-    let audit_summaries = tokio::spawn(audit::summarise_forever(state.clone()));
+    let audit_summaries = tokio::spawn(audit::summarise_forever(state.audit_recorder()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -329,8 +337,8 @@ async fn prune_forever(store: Store, config: Arc<ServerConfig>, mut stop: tokio:
 }
 
 fn router(state: AppState) -> Router {
-    let timing = axum::middleware::from_fn_with_state(state.clone(), metrics::time_requests);
-    let auditing = axum::middleware::from_fn_with_state(state.clone(), audit::record);
+    let timing = axum::middleware::from_fn_with_state(state.clone(), metrics_api::time_requests);
+    let auditing = axum::middleware::from_fn_with_state(state.audit_recorder(), audit::record);
     let bodies = axum::middleware::from_fn_with_state(state.clone(), limits::read_bodies);
     Router::new()
         .merge(native::routes())
@@ -341,8 +349,8 @@ fn router(state: AppState) -> Router {
         .merge(console::routes(state.config.tls != TlsMode::Off))
         .merge(alarms::routes())
         .merge(event_stream::routes())
-        .merge(metrics::routes())
-        .merge(audit::routes())
+        .merge(metrics_api::routes())
+        .merge(audit_api::routes())
         .layer(auditing)
         // Outside the audit: a body refused unread leaves no audit entry to fill the disk with.
         .layer(bodies)
