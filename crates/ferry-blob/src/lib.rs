@@ -194,10 +194,8 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+/// Lower-case hex (ferry-sigv4's, re-exported for this crate's callers).
+pub use ferry_sigv4::hex;
 
 #[cfg(test)]
 mod tests {

@@ -305,7 +305,7 @@ pub fn metrics_token(config: &ServerConfig) -> Result<String, String> {
 }
 
 pub fn hash_token(token: &str) -> String {
-    ferry_blob::hex(&Sha256::digest(token.as_bytes()))
+    ferry_sigv4::hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// Writes an AWS credentials file (profile `default`) readable only by its owner.

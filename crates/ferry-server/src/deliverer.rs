@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use ferry_core::Millis;
 use ferry_core::resources::{Delivery, DeliveryState};
+use ferry_proto::errors::error_chain;
 use ferry_store::Store;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -38,8 +39,7 @@ pub fn signature(secret: &[u8], unix_seconds: u64, body: &str) -> String {
     mac.update(b".");
     mac.update(body.as_bytes());
     let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={unix_seconds},v1={hex}")
+    format!("t={unix_seconds},v1={}", ferry_sigv4::hex(&digest))
 }
 
 /// How long after attempt `attempts` (1-based) the next one comes.
@@ -127,17 +127,6 @@ async fn post(client: &reqwest::Client, secret: &[u8], delivery: &Delivery) -> R
         .map_err(|e| error_chain(&e))?;
     let status = answer.status();
     if status.is_success() { Ok(()) } else { Err(format!("the receiver answered {status}")) }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// Applies an attempt's outcome to the delivery.
