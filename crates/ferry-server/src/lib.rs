@@ -1,17 +1,39 @@
-//! The ferry server: composition of the native API, the agent protocol and
-//! the deployment driver over the store and the blob store.
+//! The ferry server: composition of the native API, the AWS API, the
+//! console and the agent protocol over the deployment driver, the store and
+//! the blob store.
 //!
 //! # Layout
+//! Start-up and the connection edge:
 //! - `bootstrap`: the private data directory, the secrets key, first-start
-//!   secrets (admin credentials file, join token).
-//! - `auth`: SigV4 verification of every request, and who the caller is.
-//! - `driver`: the deployment driver (persist, then act) and liveness checks.
-//! - `native`: `/api/v1`, the API the `ferry` CLI uses.
-//! - `agent_api`: `/agent/v1`, the protocol agents speak.
-//! - `views`: domain types to native wire types.
+//!   secrets (admin credentials file, join token, metrics token, webhook secret).
 //! - `tls`: the listeners' certificate (given, or made by the server's own CA) and TLS handshake.
 //! - `listen`: accept loops, HTTP/1.1 connections, their limits and timeouts, bounded shutdown.
 //! - `limits`: connection and body limits; the middleware that reads request bodies.
+//! - `throttle`: per-address limits on what unauthenticated callers can cause.
+//!
+//! Who is calling, and the record of it:
+//! - `auth`: SigV4 verification of every request, and who the caller is.
+//! - `audit`: the audit recorder (a middleware; handlers note what they learn).
+//! - `error`: native API and agent protocol errors as HTTP responses.
+//!
+//! API surfaces (HTTP handlers):
+//! - `native`: `/api/v1`, the API the `ferry` CLI uses; `views`: domain to its wire types.
+//! - `keys`, `target_groups`, `alarms` (also their evaluation), `audit_api`,
+//!   `event_stream` (events and trigger deliveries), `metrics_api` (`/metrics`
+//!   and request timing): the rest of `/api/v1`.
+//! - `aws`: `POST /`, CodeDeploy's JSON 1.1 API.
+//! - `console`: `/console`, the web console.
+//! - `agent_api`: `/agent/v1`, the protocol agents speak.
+//!
+//! Below the handlers (no HTTP):
+//! - `driver`: the deployment driver (persist, then act) and liveness checks.
+//! - `events`: the event log's writing side (built in the driver's commit) and its bus.
+//! - `triggers`: trigger targets and messages; `deliverer`: sends them as signed webhooks.
+//! - `metrics`: what is counted as it happens.
+//! - `traffic`: the load balancers of target groups.
+//! - `bundles`, `fetches`, `appspec_check`: getting a revision's bytes into the
+//!   blob store (also in the background) and checking its appspec.
+//! - `clock`: the time (`now_millis`; an injectable `Clock`); `random`: ids and secrets.
 
 mod agent_api;
 mod alarms;
