@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 use ferry_proto::agent::{
     EnrolRequest, EnrolResponse, EventReport, PollRequest, PollResponse, ReportResponse, Revision, VERSION_HEADER,
 };
+use ferry_proto::errors::{error_chain, find_cause};
 use ferry_proto::{ErrorBody, SIGNING_REGION, SIGNING_SERVICE};
+use ferry_sigv4::hex;
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -264,7 +266,7 @@ impl Client {
         if let Some(why) = self.verdicts.as_ref().and_then(|v| v.take()) {
             return RequestError::Tls(format!("{what} to {}: {why}", self.base));
         }
-        if let Some(tls) = tls_cause(e) {
+        if let Some(tls) = find_cause::<rustls::Error>(e) {
             let hint = match tls {
                 rustls::Error::InvalidMessage(_) => {
                     "; does the server speak plain HTTP (`ferry server --insecure-http`)? then use an http:// URL"
@@ -380,36 +382,6 @@ fn network_error(what: &str, e: &reqwest::Error) -> RequestError {
     RequestError::Network(format!("{what}: {}", error_chain(e)))
 }
 
-/// The rustls error among an error's causes (io::Error hides its inner
-/// error from `source()`, so each is looked into).
-fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-        return Some(tls);
-    }
-    // (hyper-rustls wraps tokio-rustls's io::Error in another one.)
-    if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref())
-        && let Some(tls) = tls_cause(inner)
-    {
-        return Some(tls);
-    }
-    e.source().and_then(tls_cause)
-}
-
-/// An error and its sources, joined (reqwest's own message hides the cause).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// Percent-encodes one path segment (everything but RFC 3986 unreserved characters).
 pub(crate) fn encode_segment(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
@@ -419,16 +391,6 @@ pub(crate) fn encode_segment(segment: &str) -> String {
         } else {
             out.push_str(&format!("%{byte:02X}"));
         }
-    }
-    out
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[(byte >> 4) as usize] as char);
-        out.push(DIGITS[(byte & 15) as usize] as char);
     }
     out
 }
@@ -468,10 +430,5 @@ mod tests {
         assert_eq!(e.to_string(), "HTTP 502 Bad Gateway: <html>oops</html>");
         assert!(e.is_transient());
         assert!(status_error(StatusCode::FORBIDDEN, b"").is_auth());
-    }
-
-    #[test]
-    fn hex_digits() {
-        assert_eq!(hex(&[0, 15, 16, 255]), "000f10ff");
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ferry_proto::agent;
 use serde::{Deserialize, Serialize};
 
-use crate::client::hex;
+use ferry_sigv4::hex;
 
 /// Journal files untouched for this long are deleted.
 pub(crate) const RETENTION: Duration = Duration::from_secs(24 * 60 * 60);

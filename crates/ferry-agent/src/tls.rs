@@ -25,7 +25,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
-use crate::client::hex;
+use ferry_sigv4::hex;
 
 /// Whom an HTTPS connection to the server may end at.
 #[derive(Clone)]

@@ -12,6 +12,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod errors;
 
 /// The SigV4 service name of ferry's native API and agent protocol.
 pub const SIGNING_SERVICE: &str = "ferry";

@@ -30,7 +30,8 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::auth::Signed;
-use crate::driver::{Driver, now_millis};
+use crate::clock::now_millis;
+use crate::driver::Driver;
 use crate::error::{ApiError, ApiResult};
 
 const QUERY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -17,27 +17,24 @@
 //! the limit they are counted and recorded as one summary entry a minute,
 //! so refusals cannot fill the disk.
 //!
-//! Routes: `GET /api/v1/audit` (admins).
+//! The recorder knows nothing of callers' rights or error answers (they
+//! report to it); the log is read through `audit_api`.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Query, Request, State};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
 use ferry_core::resources::{AuditEntry, Role};
-use ferry_proto::api;
-use ferry_store::AuditFilter;
+use ferry_store::Store;
 
-use crate::AppState;
-use crate::auth::Signed;
-use crate::driver::now_millis;
-use crate::error::ApiResult;
-use crate::throttle::{Admit, Suppressed};
+use crate::clock::now_millis;
+use crate::throttle::{Admit, Suppressed, Throttles};
 
 /// Longest text (in characters) kept of anything a caller chose, in audit
 /// entries and in log lines.
@@ -131,8 +128,15 @@ fn audited(method: &axum::http::Method, path: &str, aws_target: Option<&str>) ->
     }
 }
 
+/// What the recorder writes to, and the limits it keeps.
+#[derive(Clone)]
+pub struct Recorder {
+    pub store: Store,
+    pub throttles: Arc<Throttles>,
+}
+
 /// The middleware: handles the request inside a [`Note`] and records it.
-pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn record(State(state): State<Recorder>, request: Request, next: Next) -> Response {
     let aws_target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
     let Some(api) = audited(request.method(), request.uri().path(), aws_target.as_deref()) else {
         return next.run(request).await;
@@ -172,7 +176,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     response
 }
 
-async fn append(state: &AppState, entry: &AuditEntry) {
+async fn append(state: &Recorder, entry: &AuditEntry) {
     if let Err(e) = state.store.append_audit(entry).await {
         // The change (if any) is made; losing its record is logged loudly.
         tracing::error!(error = %e, action = %entry.action, key = ?entry.key_id, "cannot write the audit log");
@@ -198,7 +202,7 @@ fn summary(s: &Suppressed, time: u64) -> AuditEntry {
     }
 }
 
-async fn write_summaries(state: &AppState, ended: &[Suppressed]) {
+async fn write_summaries(state: &Recorder, ended: &[Suppressed]) {
     for s in ended {
         append(state, &summary(s, now_millis())).await;
     }
@@ -206,60 +210,13 @@ async fn write_summaries(state: &AppState, ended: &[Suppressed]) {
 
 /// Writes the summaries of rate-limited minutes that ended, every few
 /// seconds (so that the count of an address that went quiet is recorded too).
-pub async fn summarise_forever(state: AppState) {
+pub async fn summarise_forever(state: Recorder) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {
         tick.tick().await;
         let ended = state.throttles.audit.ended(Instant::now());
         write_summaries(&state, &ended).await;
     }
-}
-
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/v1/audit", get(list))
-}
-
-#[derive(serde::Deserialize, Default)]
-struct AuditQuery {
-    key: Option<String>,
-    /// Milliseconds since the epoch.
-    since: Option<u64>,
-    until: Option<u64>,
-    #[serde(default)]
-    refused: bool,
-    limit: Option<u32>,
-}
-
-pub fn view(seq: u64, e: &AuditEntry) -> api::AuditEntry {
-    api::AuditEntry {
-        seq,
-        time: e.time,
-        key_id: e.key_id.clone(),
-        role: e.role.clone(),
-        source: e.source.clone(),
-        api: e.api.clone(),
-        action: e.action.clone(),
-        target: e.target.clone(),
-        status: e.status,
-        error: e.error.clone(),
-    }
-}
-
-async fn list(
-    State(state): State<AppState>,
-    Query(query): Query<AuditQuery>,
-    request: Signed,
-) -> ApiResult<Json<Vec<api::AuditEntry>>> {
-    request.caller.require_admin()?;
-    let filter = AuditFilter {
-        key_id: query.key,
-        since: query.since,
-        until: query.until,
-        refused_only: query.refused,
-        limit: query.limit,
-    };
-    let entries = state.store.list_audit(&filter).await?;
-    Ok(Json(entries.iter().map(|a| view(a.seq, &a.entry)).collect()))
 }
 
 #[cfg(test)]

@@ -206,7 +206,7 @@ pub async fn ensure_secrets(
                 role: Role::Admin,
                 instance: None,
                 description: "admin key created at first start".into(),
-                create_time: crate::driver::now_millis(),
+                create_time: crate::clock::now_millis(),
                 disabled: false,
                 scopes: Vec::new(),
             })
@@ -305,7 +305,7 @@ pub fn metrics_token(config: &ServerConfig) -> Result<String, String> {
 }
 
 pub fn hash_token(token: &str) -> String {
-    ferry_blob::hex(&Sha256::digest(token.as_bytes()))
+    ferry_sigv4::hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// Writes an AWS credentials file (profile `default`) readable only by its owner.

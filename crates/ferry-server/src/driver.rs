@@ -33,7 +33,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferry_core::Millis;
 use ferry_core::config::{DeploymentConfig, MinimumHealthyHosts, ONE_AT_A_TIME, builtin_config};
 use ferry_core::deployment::{
     Bundle, Creator, Deployment, DeploymentStatus, ErrorCode, FileExistsBehavior, RevisionRef, TargetStatus,
@@ -44,6 +43,7 @@ use ferry_store::{Changes, DeploymentFilter, Store, StoreError};
 use tokio::sync::Notify;
 
 use crate::ServerConfig;
+use crate::clock::now_millis;
 pub use crate::ops::OpError;
 use crate::ops::deployments::NewDeployment;
 
@@ -51,10 +51,6 @@ mod agents;
 mod blue_green;
 mod liveness;
 mod server_events;
-
-pub fn now_millis() -> Millis {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
-}
 
 /// An input waiting for the driver lock, and where its caller waits.
 type Queued = (Input, tokio::sync::oneshot::Sender<Result<Deployment, OpError>>);
@@ -828,10 +824,10 @@ impl Driver {
         for d in &deployments {
             let bg_deadline = d.blue_green.as_ref().and_then(|bg| bg.deadline);
             let baked = d.status == DeploymentStatus::Baking && d.bake_until.is_some_and(|until| now >= until);
-            if bg_deadline.is_some_and(|deadline| now >= deadline) || baked {
-                if let Err(e) = self.apply(&d.id, Input::Tick).await {
-                    tracing::warn!(deployment = %d.id, error = %e, "reconcile: cannot end a wait");
-                }
+            if (bg_deadline.is_some_and(|deadline| now >= deadline) || baked)
+                && let Err(e) = self.apply(&d.id, Input::Tick).await
+            {
+                tracing::warn!(deployment = %d.id, error = %e, "reconcile: cannot end a wait");
             }
         }
         let lost_after = self.config.agent_lost_after;

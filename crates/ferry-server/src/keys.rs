@@ -14,7 +14,7 @@ use ferry_store::StoreError;
 
 use crate::AppState;
 use crate::auth::Signed;
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<AppState> {

@@ -1,35 +1,62 @@
-//! The ferry server: composition of the native API, the agent protocol and
-//! the deployment driver over the store and the blob store.
+//! The ferry server: composition of the native API, the AWS API, the
+//! console and the agent protocol over the deployment driver, the store and
+//! the blob store.
 //!
 //! # Layout
+//! Start-up and the connection edge:
 //! - `bootstrap`: the private data directory, the secrets key, first-start
-//!   secrets (admin credentials file, join token).
-//! - `auth`: SigV4 verification of every request, and who the caller is.
-//! - `driver`: the deployment driver (persist, then act) and liveness checks.
-//! - `native`: `/api/v1`, the API the `ferry` CLI uses.
-//! - `agent_api`: `/agent/v1`, the protocol agents speak.
-//! - `views`: domain types to native wire types.
+//!   secrets (admin credentials file, join token, metrics token, webhook secret).
 //! - `tls`: the listeners' certificate (given, or made by the server's own CA) and TLS handshake.
 //! - `listen`: accept loops, HTTP/1.1 connections, their limits and timeouts, bounded shutdown.
 //! - `limits`: connection and body limits; the middleware that reads request bodies.
+//! - `throttle`: per-address limits on what unauthenticated callers can cause.
+//!
+//! Who is calling, and the record of it:
+//! - `auth`: SigV4 verification of every request, and who the caller is.
+//! - `audit`: the audit recorder (a middleware; handlers note what they learn).
+//! - `error`: native API and agent protocol errors as HTTP responses.
+//!
+//! API surfaces (HTTP handlers):
+//! - `native`: `/api/v1`, the API the `ferry` CLI uses; `views`: domain to its wire types.
+//! - `keys`, `target_groups`, `alarms` (also their evaluation), `audit_api`,
+//!   `event_stream` (events and trigger deliveries), `metrics_api` (`/metrics`
+//!   and request timing): the rest of `/api/v1`.
+//! - `aws`: `POST /`, CodeDeploy's JSON 1.1 API.
+//! - `console`: `/console`, the web console.
+//! - `agent_api`: `/agent/v1`, the protocol agents speak.
+//!
+//! Below the handlers (no HTTP):
+//! - `driver`: the deployment driver (persist, then act) and liveness checks.
+//! - `events`: the event log's writing side (built in the driver's commit) and its bus.
+//! - `triggers`: trigger targets and messages; `deliverer`: sends them as signed webhooks.
+//! - `metrics`: what is counted as it happens.
+//! - `traffic`: the load balancers of target groups.
+//! - `bundles`, `fetches`, `appspec_check`: getting a revision's bytes into the
+//!   blob store (also in the background) and checking its appspec.
+//! - `clock`: the time (`now_millis`; an injectable `Clock`); `random`: ids and secrets.
 
 mod agent_api;
 mod alarms;
 mod appspec_check;
 mod audit;
+mod audit_api;
 mod auth;
 mod aws;
 mod bootstrap;
 mod bundles;
+pub mod clock;
 mod console;
+mod deliverer;
 mod driver;
 mod error;
+mod event_stream;
 mod events;
 mod fetches;
 mod keys;
 pub mod limits;
 mod listen;
 mod metrics;
+mod metrics_api;
 mod native;
 mod ops;
 pub mod random;
@@ -50,6 +77,7 @@ use ferry_blob::LocalBlobs;
 use ferry_store::Store;
 
 pub use bootstrap::{AdminCredentials, write_credentials_file};
+pub use clock::Clock;
 pub use driver::Driver;
 pub use limits::Limits;
 pub use tls::TlsMode;
@@ -109,6 +137,9 @@ pub struct ServerConfig {
     /// proxy's target groups (`None`: they are served in this process, and
     /// their traffic stops whenever the server does).
     pub proxy_socket: Option<PathBuf>,
+    /// Where the server reads the time (the system clock; tests may inject
+    /// a manual one). Not yet read by the driver, which uses `clock::now_millis`.
+    pub clock: Clock,
 }
 
 impl ServerConfig {
@@ -136,6 +167,7 @@ impl ServerConfig {
             secrets_key_file: None,
             allow_open_data_dir: false,
             proxy_socket: None,
+            clock: Clock::default(),
         }
     }
 }
@@ -188,6 +220,12 @@ impl AppState {
             body_budget: limits::BodyBudget::new(&config.limits),
             throttles: Arc::default(),
         }
+    }
+}
+
+impl AppState {
+    fn audit_recorder(&self) -> audit::Recorder {
+        audit::Recorder { store: self.store.clone(), throttles: self.throttles.clone() }
     }
 }
 
@@ -282,7 +320,7 @@ pub async fn serve(
     let reconciler = tokio::spawn(driver.clone().reconcile_forever(stop_rx.clone()));
     let liveness = tokio::spawn(driver.clone().persist_liveness_forever(stop_rx.clone()));
     let balancers = tokio::spawn(traffic.clone().reconcile_forever(stop_rx.clone()));
-    let deliverer = tokio::spawn(triggers::deliver_forever(
+    let deliverer = tokio::spawn(deliverer::deliver_forever(
         state_store.clone(),
         webhook_secret,
         driver.events.clone(),
@@ -299,7 +337,7 @@ pub async fn serve(
     // One connection limit for all listeners.
     let limiter = limits::ConnectionLimiter::new(&config.limits);
     let edge = listen::Edge::new(app, config.limits.clone(), limiter, tls.as_ref());
-    let audit_summaries = tokio::spawn(audit::summarise_forever(state.clone()));
+    let audit_summaries = tokio::spawn(audit::summarise_forever(state.audit_recorder()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -333,7 +371,7 @@ pub async fn serve(
 async fn prune_forever(store: Store, config: Arc<ServerConfig>, mut stop: tokio::sync::watch::Receiver<bool>) {
     const EVERY: Duration = Duration::from_secs(3600);
     loop {
-        let now = driver::now_millis();
+        let now = clock::now_millis();
         let before = |keep: Option<Duration>| keep.map_or(0, |k| now.saturating_sub(k.as_millis() as u64));
         match store.prune(before(config.retention), before(config.audit_retention)).await {
             Ok(p) if p != ferry_store::Pruned::default() => tracing::info!(
@@ -354,8 +392,8 @@ async fn prune_forever(store: Store, config: Arc<ServerConfig>, mut stop: tokio:
 }
 
 fn router(state: AppState) -> Router {
-    let timing = axum::middleware::from_fn_with_state(state.clone(), metrics::time_requests);
-    let auditing = axum::middleware::from_fn_with_state(state.clone(), audit::record);
+    let timing = axum::middleware::from_fn_with_state(state.clone(), metrics_api::time_requests);
+    let auditing = axum::middleware::from_fn_with_state(state.audit_recorder(), audit::record);
     let bodies = axum::middleware::from_fn_with_state(state.clone(), limits::read_bodies);
     Router::new()
         .merge(native::routes())
@@ -365,9 +403,9 @@ fn router(state: AppState) -> Router {
         .merge(target_groups::routes())
         .merge(console::routes(state.config.tls != TlsMode::Off))
         .merge(alarms::routes())
-        .merge(events::routes())
-        .merge(metrics::routes())
-        .merge(audit::routes())
+        .merge(event_stream::routes())
+        .merge(metrics_api::routes())
+        .merge(audit_api::routes())
         .layer(auditing)
         // Outside the audit: a body refused unread leaves no audit entry to fill the disk with.
         .layer(bodies)

@@ -75,7 +75,7 @@ impl Edge {
     }
 
     fn log_refusal(&self, refusal: Refusal, peer: SocketAddr) {
-        let now = crate::driver::now_millis();
+        let now = crate::clock::now_millis();
         let last = self.last_refusal_logged.load(Ordering::Relaxed);
         if now.saturating_sub(last) < 10_000
             || self.last_refusal_logged.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()

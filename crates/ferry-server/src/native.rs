@@ -13,7 +13,8 @@ use futures_util::TryStreamExt;
 
 use crate::AppState;
 use crate::auth::{Signed, authenticate};
-use crate::driver::{OpError, now_millis, parse_file_exists};
+use crate::clock::now_millis;
+use crate::driver::{OpError, parse_file_exists};
 use crate::error::{ApiError, ApiResult};
 use crate::{ops, views};
 
@@ -216,7 +217,7 @@ async fn upload_revision(
 fn revision_id(app: &str, bundle_type: &str, sha256: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(format!("{app}\n{bundle_type}\n{sha256}").as_bytes());
-    format!("r-{}", &ferry_blob::hex(&digest)[..20])
+    format!("r-{}", &ferry_sigv4::hex(&digest)[..20])
 }
 
 async fn list_revisions(

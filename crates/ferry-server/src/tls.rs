@@ -137,7 +137,7 @@ const BACKDATE: Duration = Duration::from_secs(24 * 3600);
 /// Hex SHA-256 of a certificate's DER: what `openssl x509 -noout
 /// -fingerprint -sha256` prints, lower case and without colons.
 pub fn fingerprint(der: &[u8]) -> String {
-    ferry_blob::hex(&Sha256::digest(der))
+    ferry_sigv4::hex(&Sha256::digest(der))
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

@@ -633,7 +633,9 @@ fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hexadecimal, two digits a byte: the one hex encoder of the
+/// workspace (signatures, digests, sealed secrets, fingerprints).
+pub fn hex(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for &b in bytes {
@@ -667,6 +669,13 @@ mod tests {
         assert!(signatures_match(&a, &a));
         assert!(!signatures_match(&a, &first));
         assert!(!signatures_match(&a, &last));
+    }
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(hex(&[0, 15, 16, 255]), "000f10ff");
+        assert_eq!(hex(&[0xab; 3]), "ababab");
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ferry_sigv4::{
-    Credentials, DEFAULT_MAX_SKEW, Payload, RequestParts, canonical_request, parse_amz_date, sign, signing_key,
+    Credentials, DEFAULT_MAX_SKEW, Payload, RequestParts, canonical_request, hex, parse_amz_date, sign, signing_key,
     string_to_sign, verify,
 };
 
@@ -14,10 +14,6 @@ const AMZ_DATE: &str = "20150830T123600Z";
 
 fn headers(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]

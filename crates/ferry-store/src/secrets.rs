@@ -9,6 +9,7 @@
 //! value belongs to, so a sealed secret moved to another row no longer opens.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ferry_sigv4::hex;
 
 use crate::error::{Result, StoreError};
 
@@ -88,11 +89,6 @@ impl SecretsKey {
 /// Whether a stored value is sealed (else it is plaintext from before sealing).
 pub(crate) fn is_sealed(value: &str) -> bool {
     value.starts_with(PREFIX)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    bytes.iter().flat_map(|b| [DIGITS[usize::from(b >> 4)] as char, DIGITS[usize::from(b & 15)] as char]).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

@@ -240,7 +240,6 @@ fn deployment(id: &str, app: &str, group: &str, create_time: u64, status: Deploy
         lifecycle_events: events,
         targets: vec![done, waiting],
         finalized: false,
-        deployment_type: Default::default(),
         blue_green: None,
         alarms: AlarmConfig { enabled: true, alarms: vec!["errors".into()], ..Default::default() },
         bake_until: Some(create_time + 30),

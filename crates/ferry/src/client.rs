@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use ferry_proto::ErrorBody;
+use ferry_proto::errors::{error_chain, find_cause, innermost};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -333,7 +334,7 @@ impl Client {
             builder = builder.tls_certs_only([ca]);
         }
         let http =
-            builder.build().map_err(|e| Error::Other(format!("cannot set up the HTTP client: {}", chain(&e))))?;
+            builder.build().map_err(|e| Error::Other(format!("cannot set up the HTTP client: {}", error_chain(&e))))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -510,7 +511,7 @@ impl Client {
     }
 
     fn transport_error(&self, what: &str, e: &reqwest::Error) -> Error {
-        if let Some(tls) = tls_cause(e) {
+        if let Some(tls) = find_cause::<rustls::Error>(e) {
             let hint = match (tls, &self.ca_file) {
                 (rustls::Error::InvalidMessage(_), _) => {
                     " (does the server serve plain HTTP, `ferry server --insecure-http`? then use an http:// URL)"
@@ -533,7 +534,7 @@ impl Client {
         } else if e.is_timeout() {
             Error::Other(format!("{what}: the server at {} did not answer in time", self.server))
         } else {
-            Error::Other(format!("{what} failed: {}", chain(e)))
+            Error::Other(format!("{what} failed: {}", error_chain(e)))
         }
     }
 }
@@ -553,44 +554,6 @@ fn api_error(status: u16, body: &[u8]) -> Error {
             Error::Api { code: format!("HTTP{status}"), message }
         }
     }
-}
-
-/// The rustls error among an error's causes (an io::Error hides its inner
-/// error from `source()`, so each is looked into).
-fn tls_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-        return Some(tls);
-    }
-    // (hyper-rustls wraps tokio-rustls's io::Error in another one.)
-    if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref())
-        && let Some(tls) = tls_cause(inner)
-    {
-        return Some(tls);
-    }
-    e.source().and_then(tls_cause)
-}
-
-/// The deepest cause of an error (for connection failures: `Connection refused (os error 111)`).
-fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut current = e;
-    while let Some(next) = current.source() {
-        current = next;
-    }
-    current.to_string()
-}
-
-/// An error and its causes, joined by `: ` (repeats dropped).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = vec![e.to_string()];
-    let mut current = e.source();
-    while let Some(next) = current {
-        let text = next.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        current = next.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::resources::with_token;
 use super::{Ctx, json, store_error};
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 
 const MAX_INSTANCE_TAGS: usize = 10;
 

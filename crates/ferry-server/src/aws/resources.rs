@@ -13,7 +13,7 @@ use ferry_store::StoreError;
 use serde_json::{Value, json};
 
 use super::{Ctx, json, no_application, no_group, store_error};
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 use crate::ops;
 
 const MAX_TAGS: usize = 50;

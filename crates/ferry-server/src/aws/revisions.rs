@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::resources::with_token;
 use super::{Ctx, json, store_error};
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 
 /// The revision a request names, if it is registered.
 pub(crate) async fn find(ctx: &Ctx<'_>, app: &Application, request: &RevisionRequest) -> AwsResult<Option<Revision>> {

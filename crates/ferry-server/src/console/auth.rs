@@ -36,6 +36,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use ferry_core::resources::Role;
+use ferry_sigv4::hex;
 use ferry_store::StoreError;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -43,7 +44,7 @@ use subtle::ConstantTimeEq;
 
 use super::{Flash, Html, Problem, enc, page};
 use crate::AppState;
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 
 const COOKIE: &str = "ferry_session";
 const SESSION_MS: u64 = 12 * 3600 * 1000;
@@ -108,10 +109,6 @@ fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(data);
     mac.finalize().into_bytes().into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    ferry_blob::hex(bytes)
 }
 
 /// A signed-in person, as of this request.

@@ -27,7 +27,8 @@ use ferry_store::StoreError;
 use super::auth::Session;
 use super::{Flash, Html, Problem, badge, duration, enc, page as layout, respond, utc};
 use crate::AppState;
-use crate::driver::{OpError, now_millis};
+use crate::clock::now_millis;
+use crate::driver::OpError;
 
 /// How often the live stream looks for changes that are not events.
 const LIVE_TICK: Duration = Duration::from_secs(1);

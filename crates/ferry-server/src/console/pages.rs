@@ -11,7 +11,7 @@ use ferry_store::{DeploymentFilter, StoreError};
 use super::auth::Session;
 use super::{Flash, Html, Problem, badge, duration, enc, page, respond, utc};
 use crate::AppState;
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 
 /// At most this many deployments are listed.
 const LIST_LIMIT: u32 = 200;

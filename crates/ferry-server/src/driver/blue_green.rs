@@ -19,7 +19,8 @@ use ferry_core::machine::Input;
 use ferry_core::resources::{MemberState, TargetGroup};
 use ferry_lb::Health;
 
-use super::{Driver, now_millis};
+use super::Driver;
+use crate::clock::now_millis;
 use crate::traffic;
 
 const POLL: Duration = Duration::from_millis(100);

@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use ferry_core::Millis;
 use ferry_store::AgentLiveness;
 
-use super::{Driver, OpError, now_millis};
+use super::{Driver, OpError};
+use crate::clock::now_millis;
 
 /// How often liveness is recorded.
 pub(crate) const PERSIST_EVERY: Duration = Duration::from_secs(1);

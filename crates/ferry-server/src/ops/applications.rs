@@ -6,7 +6,7 @@ use ferry_store::StoreError;
 
 use super::OpError;
 use crate::AppState;
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 
 pub async fn get(state: &AppState, name: &str) -> Result<Application, OpError> {
     match state.store.get_application(name).await {

@@ -5,7 +5,7 @@ use ferry_store::StoreError;
 
 use super::OpError;
 use crate::AppState;
-use crate::driver::now_millis;
+use crate::clock::now_millis;
 
 /// How many custom configs may exist (CodeDeploy's limit).
 pub const MAX_CUSTOM_CONFIGS: usize = 200;

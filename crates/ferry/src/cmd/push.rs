@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use ferry_bundle::BundleType;
 use ferry_proto::api;
+use ferry_sigv4::hex;
 use sha2::{Digest, Sha256};
 
 use super::app::app_path;
@@ -172,10 +173,6 @@ fn hash_file(path: &Path) -> Result<(String, u64), Error> {
         len += n as u64;
     }
     Ok((hex(&hasher.finalize()), len))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `512 B`, `12.3 KiB`, `4.5 MiB`, `1.2 GiB`.
