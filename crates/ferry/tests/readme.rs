@@ -46,7 +46,10 @@ const SKIPPED: &[(&str, &str)] = &[
         "AWS_ACCESS_KEY_ID=store-key AWS_SECRET_ACCESS_KEY=store-secret AWS_REGION=us-east-1 ferry server",
         "a second server: the cluster's server is started with these settings (the S3 store is moto)",
     ),
-    ("ferry lb create web --port 8000 --haproxy-socket", "the HAProxy alternative to the line before; tests/traffic.rs"),
+    (
+        "ferry lb create web --port 8000 --haproxy-socket",
+        "the HAProxy alternative to the line before; tests/traffic.rs",
+    ),
     ("ferry events --follow", "streams until interrupted; tests/notifications.rs follows the stream"),
     ("ferry server --prometheus-url", "a second server, with a Prometheus; tests/alarms.rs"),
 ];
@@ -258,11 +261,13 @@ Server(("0.0.0.0", 8000), Handler).serve_forever()
         // OVERWRITE: the README deploys one application through several
         // groups to the same hosts, and each group's Install finds the files
         // an earlier group installed.
-        format!("version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /srv/{name}\n\
+        format!(
+            "version: 0.0\nos: linux\nfiles:\n  - source: app\n    destination: /srv/{name}\n\
                  file_exists_behavior: OVERWRITE\nhooks:\n\
          \x20 ApplicationStop:\n    - location: scripts/stop.sh\n\
          \x20 ApplicationStart:\n    - location: scripts/start.sh\n\
-         \x20 ValidateService:\n    - location: scripts/validate.sh\n"),
+         \x20 ValidateService:\n    - location: scripts/validate.sh\n"
+        ),
     )
     .unwrap();
 }
@@ -327,6 +332,12 @@ fn the_readme_runs_as_written() {
         assert!(
             commands.iter().any(|(_, c)| collapse(c).starts_with(start)),
             "SKIPPED names `{start}`, which no README command starts with any more: remove it"
+        );
+    }
+    for (start, _) in WAITS {
+        assert!(
+            commands.iter().any(|(_, c)| collapse(c).starts_with(start)),
+            "WAITS names `{start}`, which no README command starts with any more: remove it"
         );
     }
 
@@ -414,7 +425,8 @@ fn the_readme_runs_as_written() {
 fn wait_idle(cluster: &Cluster) {
     wait_for("the deployments to end", COMMAND_TIMEOUT, || {
         let list: serde_json::Value = serde_json::from_str(&cluster.ferry_ok(&["list", "--json"])).ok()?;
-        let running = list.as_array()?.iter().any(|d| !matches!(d["status"].as_str(), Some("Succeeded" | "Failed" | "Stopped")));
+        let running =
+            list.as_array()?.iter().any(|d| !matches!(d["status"].as_str(), Some("Succeeded" | "Failed" | "Stopped")));
         (!running).then_some(())
     });
 }
