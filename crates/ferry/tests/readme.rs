@@ -8,9 +8,16 @@
 //! server's data directory (where the CLI finds the admin credentials and the
 //! CA), and the variables earlier commands exported. The only edits are the
 //! README's own placeholders ([`Placeholders`]); commands that cannot run in
-//! a test are in [`SKIPPED`], each with why. Every other command must exit 0.
-//! A command that fails is a README bug (or a ferry one): the test prints
-//! the command, its output and the cluster's logs.
+//! a test are in [`SKIPPED`], each with why. Every other command must exit 0
+//! (one that runs until interrupted, [`STREAMS`], must stream). Like a
+//! reader, the test moves to the next section once no deployment runs, and
+//! waits where the README says to wait ([`WAITS`]). A command that fails is
+//! a README bug (or a ferry one): the test prints the command, its output
+//! and the cluster's logs.
+//!
+//! Hosts: a fleet of four, `host1`..`host3` tagged `role=web` and `host4`
+//! `color=green`; the revisions the README pushes are written into the
+//! working directory first ([`write_revision`]).
 
 mod support;
 
@@ -50,9 +57,13 @@ const SKIPPED: &[(&str, &str)] = &[
         "ferry lb create web --port 8000 --haproxy-socket",
         "the HAProxy alternative to the line before; tests/traffic.rs",
     ),
-    ("ferry events --follow", "streams until interrupted; tests/notifications.rs follows the stream"),
     ("ferry server --prometheus-url", "a second server, with a Prometheus; tests/alarms.rs"),
 ];
+
+/// Commands that run until interrupted, by their start: each must print
+/// the event stream (a deployment's id) and still be running; it is then
+/// interrupted (SIGINT, as Ctrl-C would).
+const STREAMS: &[&str] = &["ferry events --follow"];
 
 /// Where the README tells the reader to wait for a blue/green deployment's
 /// phase (as `ferry get` shows it) before a command: the command's start and
@@ -284,8 +295,11 @@ struct Shell {
 }
 
 impl Shell {
-    /// Runs `command` with `sh -c`: `(exit status, stdout and stderr)`.
-    fn run(&mut self, command: &str) -> (Option<i32>, String) {
+    /// Runs `command` with `sh -c`: `(exit status, stdout and stderr)`. A
+    /// command that `streams` is interrupted once it printed a deployment
+    /// id, and then counts as exit 0 (`None` if it never does).
+    fn run(&mut self, command: &str, streams: bool) -> (Option<i32>, String) {
+        use std::os::unix::process::CommandExt;
         let env_file = self.dir.join(".env-after");
         let _ = std::fs::remove_file(&env_file);
         let output_file = self.dir.join(".output");
@@ -300,15 +314,27 @@ impl Shell {
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out)
+            .process_group(0)
             .spawn()
             .unwrap();
+        // The whole process group: sh and what it started.
+        let group = nix::unistd::Pid::from_raw(child.id() as i32);
+        let interrupt = |signal| {
+            let _ = nix::sys::signal::killpg(group, signal);
+        };
         let deadline = Instant::now() + COMMAND_TIMEOUT;
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
-                break status.code();
+                break if streams { None } else { status.code() };
+            }
+            let printed = || std::fs::read_to_string(&output_file).unwrap_or_default();
+            if streams && !tokens(&printed(), "d-", 9).is_empty() {
+                interrupt(nix::sys::signal::Signal::SIGINT);
+                let _ = child.wait();
+                break Some(0);
             }
             if Instant::now() > deadline {
-                let _ = child.kill();
+                interrupt(nix::sys::signal::Signal::SIGKILL);
                 let _ = child.wait();
                 break None;
             }
@@ -338,10 +364,10 @@ fn the_readme_runs_as_written() {
             "SKIPPED names `{start}`, which no README command starts with any more: remove it"
         );
     }
-    for (start, _) in WAITS {
+    for start in STREAMS.iter().chain(WAITS.iter().map(|(start, _)| start)) {
         assert!(
             commands.iter().any(|(_, c)| collapse(c).starts_with(start)),
-            "WAITS names `{start}`, which no README command starts with any more: remove it"
+            "STREAMS or WAITS names `{start}`, which no README command starts with any more: remove it"
         );
     }
 
@@ -400,7 +426,8 @@ fn the_readme_runs_as_written() {
         }
         let text = placeholders.apply(command);
         let at = Instant::now();
-        let (status, output) = shell.run(&text);
+        let streams = STREAMS.iter().any(|start| collapse(command).starts_with(start));
+        let (status, output) = shell.run(&text, streams);
         eprintln!(
             "[{section}] $ {}\n{}    exit {status:?} after {:.1?}",
             collapse(&text),
@@ -409,7 +436,10 @@ fn the_readme_runs_as_written() {
         );
         // (The cluster prints its logs as the test fails.)
         assert!(status == Some(0), "README ({section}): `{}` exited {status:?}:\n{output}", collapse(command));
-        placeholders.learn(command, &output);
+        if !streams {
+            // (A stream cut short ends anywhere: no "last id" in it.)
+            placeholders.learn(command, &output);
+        }
         ran += 1;
         if collapse(command).starts_with("ferry instances revoke") {
             // The README: "A revoked agent … must enrol again with the join token."
