@@ -28,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 # Binaries known to take longest start first (the rest keep cargo's order).
-SLOW_FIRST = ["aws", "traffic", "blue_green", "fleet", "abuse", "console", "alarms", "liveness", "shutdown",
+SLOW_FIRST = ["aws", "readme", "traffic", "blue_green", "fleet", "abuse", "console", "alarms", "liveness", "shutdown",
               "roles", "tls", "notifications", "local", "edge"]
 
 
