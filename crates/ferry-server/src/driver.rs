@@ -43,7 +43,6 @@ use ferry_store::{Changes, DeploymentFilter, Store, StoreError};
 use tokio::sync::Notify;
 
 use crate::ServerConfig;
-use crate::clock::now_millis;
 pub use crate::ops::OpError;
 use crate::ops::deployments::NewDeployment;
 
@@ -220,7 +219,7 @@ impl Driver {
             Some(id) => self.store.get_revision(id).await.ok().map(|r| revision_ref(&r)),
             None => None,
         };
-        let now = now_millis();
+        let now = self.now();
         let plan = ferry_core::plan::DeploymentRequest {
             group: &group,
             config: &config,
@@ -345,7 +344,7 @@ impl Driver {
         let mut finished = false;
         let mut jobs = Vec::new();
         for input in inputs {
-            for effect in machine::step(&mut d, input, now_millis()) {
+            for effect in machine::step(&mut d, input, self.now()) {
                 match effect {
                     Effect::Notify { instance } => {
                         if !notify.contains(&instance) {
@@ -384,7 +383,7 @@ impl Driver {
     /// Caller holds the lock (or is the only task running, at start-up).
     async fn commit(&self, mut changes: Changes) -> Result<(), OpError> {
         // What changed, for the event log and the triggers: stored with the change.
-        let now = now_millis();
+        let now = self.now();
         {
             let live = self.live.lock().unwrap();
             for d in &changes.update_deployments {
@@ -452,6 +451,13 @@ impl Driver {
     pub async fn reload(&self) -> Result<(), OpError> {
         let _guard = self.lock.lock().await;
         self.reload_locked().await
+    }
+
+    /// The time transitions see: the server's clock (`ServerConfig::clock`),
+    /// which tests may set, so waits and bake times are tested without
+    /// waiting. (Agent silence is measured on the monotonic clock.)
+    pub(crate) fn now(&self) -> ferry_core::Millis {
+        self.config.clock.now()
     }
 
     /// Takes the driver's lock: a change made while holding it (an edit of a
@@ -530,7 +536,7 @@ impl Driver {
         } else if machine::wants_rollback(d) {
             let last_good = self.last_good_revision(&group).await?;
             let id = crate::random::deployment_id();
-            if let Some(rollback) = ferry_core::plan::plan_rollback(d, &group, last_good, id, now_millis()) {
+            if let Some(rollback) = ferry_core::plan::plan_rollback(d, &group, last_good, id, self.now()) {
                 tracing::info!(deployment = %d.id, rollback = %rollback.id, "rolling back");
                 changes.insert_deployments.push(rollback);
             }
@@ -820,7 +826,7 @@ impl Driver {
     async fn reconcile_once(&self) {
         let deployments = self.live_deployments();
         // Blue/green waits that ran out.
-        let now = now_millis();
+        let now = self.now();
         for d in &deployments {
             let bg_deadline = d.blue_green.as_ref().and_then(|bg| bg.deadline);
             let baked = d.status == DeploymentStatus::Baking && d.bake_until.is_some_and(|until| now >= until);
