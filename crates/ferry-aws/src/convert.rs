@@ -495,7 +495,7 @@ pub fn deployment_info(
         rollback_info,
         deployment_style: deployment_style(
             d.deployment_type() == DeploymentType::BlueGreen,
-            d.lifecycle_events.iter().any(|e| e == "BlockTraffic"),
+            d.lifecycle_events.contains(&ferry_core::events::Event::BlockTraffic),
         ),
         blue_green_deployment_configuration: d
             .blue_green
@@ -541,7 +541,7 @@ fn api_error_code(code: &str) -> String {
 
 pub fn lifecycle_event(e: &LifecycleEvent) -> wire::LifecycleEvent {
     wire::LifecycleEvent {
-        lifecycle_event_name: e.name.clone(),
+        lifecycle_event_name: e.name.to_string(),
         diagnostics: e.diagnostics.as_ref().map(|d| {
             let mut message = d.message.clone();
             if api_error_code(&d.error_code) != d.error_code {
@@ -1049,7 +1049,7 @@ mod tests {
     #[test]
     fn agent_only_codes_travel_as_unknown_error() {
         let e = LifecycleEvent {
-            name: "ApplicationStart".into(),
+            name: ferry_core::events::Event::ApplicationStart,
             status: EventStatus::Failed,
             start_time: Some(1000),
             end_time: Some(2500),

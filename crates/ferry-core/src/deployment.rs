@@ -163,7 +163,7 @@ pub struct EventDiagnostics {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LifecycleEvent {
-    pub name: String,
+    pub name: crate::events::Event,
     pub status: EventStatus,
     pub start_time: Option<Millis>,
     pub end_time: Option<Millis>,
@@ -298,15 +298,15 @@ pub enum Phase {
 }
 
 impl Target {
-    pub fn new(instance: impl Into<String>, events: &[String], now: Millis) -> Self {
+    pub fn new(instance: impl Into<String>, events: &[crate::events::Event], now: Millis) -> Self {
         Self {
             instance: instance.into(),
             status: TargetStatus::Pending,
             attempt: 0,
             events: events
                 .iter()
-                .map(|name| LifecycleEvent {
-                    name: name.clone(),
+                .map(|&name| LifecycleEvent {
+                    name,
                     status: EventStatus::Pending,
                     start_time: None,
                     end_time: None,
@@ -465,7 +465,7 @@ pub struct Deployment {
     pub rollback_info: RollbackInfo,
     pub stop: Option<StopRequest>,
     /// The lifecycle events every target runs, in order.
-    pub lifecycle_events: Vec<String>,
+    pub lifecycle_events: Vec<crate::events::Event>,
     pub targets: Vec<Target>,
     /// Set once the follow-ups of a terminal status (rollback, group update)
     /// have been recorded, so a restarted driver never repeats them.
@@ -503,7 +503,7 @@ pub struct Fetching {
 impl Deployment {
     /// A Created in-place deployment of `events` on nothing yet, for tests.
     #[cfg(test)]
-    pub(crate) fn fixture(events: &[&str]) -> Self {
+    pub(crate) fn fixture<E: Copy + Into<crate::events::Event>>(events: &[E]) -> Self {
         Self {
             id: "d-AAAAAAAAA".into(),
             application_name: "app".into(),
@@ -525,7 +525,7 @@ impl Deployment {
             auto_rollback: AutoRollback::default(),
             rollback_info: RollbackInfo::default(),
             stop: None,
-            lifecycle_events: events.iter().map(|e| e.to_string()).collect(),
+            lifecycle_events: events.iter().map(|&e| e.into()).collect(),
             targets: Vec::new(),
             finalized: false,
             blue_green: None,

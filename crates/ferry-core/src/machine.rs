@@ -14,7 +14,7 @@ use crate::deployment::{
     Deployment, DeploymentStatus, ErrorCode, ErrorInfo, EventDiagnostics, EventStatus, Phase, RollbackEvent,
     StopRequest, Target, TargetStatus,
 };
-use crate::events::{Runner, runner};
+use crate::events::{Event, Runner};
 use crate::planner::{Verdict, minimum_is_invalid, plan};
 
 /// Something that happened to a deployment.
@@ -23,12 +23,12 @@ pub enum Input {
     /// Begin a Created or Queued deployment on these instances, in priority order.
     Start { instances: Vec<String> },
     /// An agent began an event of its current command.
-    EventStarted { instance: String, attempt: u32, event: String },
+    EventStarted { instance: String, attempt: u32, event: Event },
     /// An agent finished an event of its current command.
     EventFinished {
         instance: String,
         attempt: u32,
-        event: String,
+        event: Event,
         succeeded: bool,
         diagnostics: Option<EventDiagnostics>,
     },
@@ -36,7 +36,7 @@ pub enum Input {
     ServerEventFinished {
         instance: String,
         attempt: u32,
-        event: String,
+        event: Event,
         succeeded: bool,
         diagnostics: Option<EventDiagnostics>,
     },
@@ -83,7 +83,7 @@ pub enum Effect {
     /// traffic), then report it with [`Input::ServerEventFinished`]. The
     /// event is already marked in progress; after a restart the driver finds
     /// it so and carries it out again (it must be idempotent).
-    ServerEvent { instance: String, attempt: u32, event: String },
+    ServerEvent { instance: String, attempt: u32, event: Event },
     /// Put these (installed) replacement instances behind the test listener.
     TestTraffic { instances: Vec<String> },
     /// Shift production traffic to the green instances as the plan says,
@@ -105,7 +105,7 @@ pub struct AgentCommand {
     pub id: String,
     pub attempt: u32,
     /// The events to run in order, up to the next event the server runs.
-    pub events: Vec<String>,
+    pub events: Vec<Event>,
     /// The deployment is stopping: finish the running event, start no more.
     pub cancel: bool,
     pub ignore_application_stop_failures: bool,
@@ -149,7 +149,7 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
             e.diagnostics = diagnostics;
             e.status = if succeeded { EventStatus::Succeeded } else { EventStatus::Failed };
             target.last_updated = now;
-            let tolerated = !succeeded && event == "ApplicationStop" && ignore_stop_failure;
+            let tolerated = !succeeded && event == Event::ApplicationStop && ignore_stop_failure;
             if !succeeded && !tolerated {
                 finish_target(target, TargetStatus::Failed, now);
             } else if target.cursor().is_none() {
@@ -159,7 +159,7 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
             } else if blue_green::at_barrier(target, index + 1) {
                 // A replacement instance waits for the others here.
                 blue_green::hold(target, index + 1, now);
-            } else if runner(&target.events[index + 1].name) == Runner::Server {
+            } else if target.events[index + 1].name.runner() == Runner::Server {
                 // The agent's command ends here; the server takes over.
                 begin_at(target, index + 1, now, &mut effects);
             }
@@ -169,7 +169,7 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
             let stopping = d.stop.is_some();
             let Some(target) = current_target(d, &instance, attempt) else { return effects };
             let Some(index) = target.events.iter().position(|e| {
-                e.name == event && e.status == EventStatus::InProgress && runner(&e.name) == Runner::Server
+                e.name == event && e.status == EventStatus::InProgress && e.name.runner() == Runner::Server
             }) else {
                 return effects;
             };
@@ -396,8 +396,8 @@ fn finish(
 /// Hands the target's event at `index` to whoever runs it: the agent (a
 /// command from there on; its long poll is woken) or the server.
 fn begin_at(target: &mut Target, index: usize, now: Millis, effects: &mut Vec<Effect>) {
-    let name = target.events[index].name.clone();
-    if runner(&name) == Runner::Server {
+    let name = target.events[index].name;
+    if name.runner() == Runner::Server {
         let e = &mut target.events[index];
         e.status = EventStatus::InProgress;
         e.start_time = Some(now);
@@ -411,7 +411,7 @@ fn begin_at(target: &mut Target, index: usize, now: Millis, effects: &mut Vec<Ef
 
 /// The server-run events in progress: (instance, attempt, event), for a
 /// driver that restarted to carry out again.
-pub fn server_events_in_progress(d: &Deployment) -> Vec<(String, u32, String)> {
+pub fn server_events_in_progress(d: &Deployment) -> Vec<(String, u32, Event)> {
     if !d.status.is_active() {
         return Vec::new();
     }
@@ -421,9 +421,9 @@ pub fn server_events_in_progress(d: &Deployment) -> Vec<(String, u32, String)> {
         .filter_map(|t| {
             let e = t.current_event()?;
             // A green's AllowTraffic is the traffic shift's, not a job of its own.
-            let per_instance = runner(&e.name) == Runner::Server
-                && !(t.label == Some(crate::deployment::Label::Green) && e.name == "AllowTraffic");
-            per_instance.then(|| (t.instance.clone(), t.attempt, e.name.clone()))
+            let per_instance = e.name.runner() == Runner::Server
+                && !(t.label == Some(crate::deployment::Label::Green) && e.name == Event::AllowTraffic);
+            per_instance.then(|| (t.instance.clone(), t.attempt, e.name))
         })
         .collect()
 }
@@ -458,13 +458,13 @@ pub fn agent_command(d: &Deployment, instance: &str) -> Option<AgentCommand> {
         return None;
     }
     let first = target.segment_start?;
-    let events: Vec<String> = target.events[first..]
+    let events: Vec<Event> = target.events[first..]
         .iter()
         .enumerate()
         .take_while(|(i, e)| {
-            runner(&e.name) == Runner::Agent && (*i == 0 || !blue_green::at_barrier(target, first + i))
+            e.name.runner() == Runner::Agent && (*i == 0 || !blue_green::at_barrier(target, first + i))
         })
-        .map(|(_, e)| e.name.clone())
+        .map(|(_, e)| e.name)
         .collect();
     Some(AgentCommand {
         id: format!("{}.{}.{}.{}", d.id, target.instance, target.attempt, first),
@@ -477,7 +477,7 @@ pub fn agent_command(d: &Deployment, instance: &str) -> Option<AgentCommand> {
 
 /// Whether the agent may begin `event` now: the answer to its start report.
 /// False once the deployment stopped or the instance was failed meanwhile.
-pub fn may_start(d: &Deployment, instance: &str, attempt: u32, event: &str) -> bool {
+pub fn may_start(d: &Deployment, instance: &str, attempt: u32, event: Event) -> bool {
     d.status.is_active()
         && d.target(instance).is_some_and(|t| {
             t.status == TargetStatus::InProgress

@@ -206,7 +206,7 @@ pub fn changes(before: Option<&Deployment>, after: &Deployment, now: Millis) -> 
             };
             if changed {
                 out.push(Notice {
-                    lifecycle_event: Some(event.name.clone()),
+                    lifecycle_event: Some(event.name.to_string()),
                     message: event.diagnostics.as_ref().filter(|d| !d.message.is_empty()).map(|d| d.message.clone()),
                     ..for_instance(NoticeKind::LifecycleEvent, event.status.as_str())
                 });

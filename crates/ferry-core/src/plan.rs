@@ -212,7 +212,7 @@ pub fn plan_deployment(request: DeploymentRequest<'_>, id: String, now: Millis) 
         },
         None => group.alarms.clone(),
     };
-    let lifecycle_events: &[&str] =
+    let lifecycle_events: &[crate::events::Event] =
         if group.controls_traffic() { &crate::events::IN_PLACE_WITH_TRAFFIC } else { &crate::events::IN_PLACE };
     Ok(Deployment {
         id,
@@ -236,7 +236,7 @@ pub fn plan_deployment(request: DeploymentRequest<'_>, id: String, now: Millis) 
         auto_rollback: request.auto_rollback.unwrap_or_else(|| group.auto_rollback.clone()),
         rollback_info: RollbackInfo::default(),
         stop: None,
-        lifecycle_events: lifecycle_events.iter().map(|e| e.to_string()).collect(),
+        lifecycle_events: lifecycle_events.to_vec(),
         targets: Vec::new(),
         finalized: false,
         blue_green,
@@ -309,7 +309,9 @@ fn traffic_rollback(failed: &Deployment, group: &DeploymentGroup, id: String, no
         .iter()
         .filter(|t| {
             t.label == Some(Label::Green)
-                && t.events.iter().any(|e| e.name == "AllowTraffic" && e.status != EventStatus::Pending)
+                && t.events
+                    .iter()
+                    .any(|e| e.name == crate::events::Event::AllowTraffic && e.status != EventStatus::Pending)
         })
         .map(|t| t.instance.clone())
         .collect();

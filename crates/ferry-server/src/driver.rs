@@ -60,7 +60,7 @@ pub struct ServerJob {
     pub deployment: String,
     pub instance: String,
     pub attempt: u32,
-    pub event: String,
+    pub event: ferry_core::events::Event,
 }
 
 /// Work the driver does outside its lock, after persisting what asked for it.
@@ -419,7 +419,8 @@ impl Driver {
         use ferry_core::notices::NoticeKind;
         for e in events.iter().map(|e| &e.notice).filter(|n| n.kind == NoticeKind::LifecycleEvent) {
             let (Some(instance), Some(name)) = (&e.instance, &e.lifecycle_event) else { continue };
-            let Some(event) = d.target(instance).and_then(|t| t.events.iter().find(|ev| &ev.name == name)) else {
+            let Some(event) = d.target(instance).and_then(|t| t.events.iter().find(|ev| ev.name == name.as_str()))
+            else {
                 continue;
             };
             let status = match event.status {
@@ -843,9 +844,7 @@ impl Driver {
             }
             for t in d.targets.iter().filter(|t| t.status == TargetStatus::InProgress) {
                 // While the server moves an instance's traffic, the agent has nothing to say.
-                if t.current_event()
-                    .is_some_and(|e| ferry_core::events::runner(&e.name) == ferry_core::events::Runner::Server)
-                {
+                if t.current_event().is_some_and(|e| e.name.runner() == ferry_core::events::Runner::Server) {
                     continue;
                 }
                 let silent = self.silent_for(&t.instance);

@@ -236,7 +236,7 @@ pub fn deployment(d: &Deployment) -> api::DeploymentView {
                     .events
                     .iter()
                     .map(|e| api::LifecycleEvent {
-                        name: e.name.clone(),
+                        name: e.name.to_string(),
                         status: e.status.as_str().to_string(),
                         start_time: e.start_time,
                         end_time: e.end_time,

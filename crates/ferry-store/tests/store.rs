@@ -182,8 +182,7 @@ fn access_key(id: &str, create_time: u64) -> AccessKey {
 /// A deployment with every optional part filled in: two targets with
 /// lifecycle events in different states.
 fn deployment(id: &str, app: &str, group: &str, create_time: u64, status: DeploymentStatus) -> Deployment {
-    let events: Vec<String> =
-        ["ApplicationStop", "DownloadBundle", "BeforeInstall", "Install"].iter().map(|e| e.to_string()).collect();
+    let events = ferry_core::events::IN_PLACE[..4].to_vec();
     let mut done = Target::new("web-1", &events, create_time + 5);
     done.status = TargetStatus::Failed;
     done.attempt = 2;
@@ -985,7 +984,7 @@ async fn write_cost(store: &Store) -> (std::time::Duration, std::time::Duration,
     store.create_application(&app("web")).await.unwrap();
     let mut d = deployment("d-COST", "web", "prod", 1, DeploymentStatus::InProgress);
     // A realistic document: 20 instances of 9 lifecycle events.
-    let events: Vec<String> = (0..9).map(|i| format!("Event{i}")).collect();
+    let events = ferry_core::events::IN_PLACE_WITH_TRAFFIC[..9].to_vec();
     d.lifecycle_events = events.clone();
     d.targets = (0..20).map(|i| Target::new(format!("host-{i:02}"), &events, 1)).collect();
     store.insert_deployment(&d).await.unwrap();

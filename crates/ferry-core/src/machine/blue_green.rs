@@ -19,11 +19,11 @@ use super::{Effect, Wait, begin_at, finish, finish_target};
 use crate::Millis;
 use crate::config::MinimumHealthyHosts;
 use crate::deployment::{Deployment, DeploymentStatus, ErrorCode, EventStatus, Label, Phase, Target, TargetStatus};
-use crate::events::{BLUE_GREEN_BLUE, BLUE_GREEN_GREEN, TRAFFIC_ONLY_GREEN};
+use crate::events::{BLUE_GREEN_BLUE, BLUE_GREEN_GREEN, Event, TRAFFIC_ONLY_GREEN};
 use crate::planner::{Verdict, minimum_is_invalid, plan};
 
-const BEFORE_ALLOW: &str = "BeforeAllowTraffic";
-const ALLOW: &str = "AllowTraffic";
+const BEFORE_ALLOW: Event = Event::BeforeAllowTraffic;
+const ALLOW: Event = Event::AllowTraffic;
 
 /// Whether a command must not run into the target's event `index`.
 pub(super) fn at_barrier(target: &Target, index: usize) -> bool {
@@ -51,17 +51,15 @@ pub(super) fn start(d: &mut Deployment, green: Vec<String>, blue: Vec<String>, n
     let Some(bg) = d.blue_green.as_mut() else { return };
     bg.phase = Phase::Install;
     let traffic_only = bg.traffic_only;
-    let green_events: Vec<String> = if traffic_only { &TRAFFIC_ONLY_GREEN[..] } else { &BLUE_GREEN_GREEN[..] }
-        .iter()
-        .map(|e| e.to_string())
-        .collect();
-    let blue_events: Vec<String> = BLUE_GREEN_BLUE.iter().map(|e| e.to_string()).collect();
+    let green_events: &[Event] = if traffic_only { &TRAFFIC_ONLY_GREEN } else { &BLUE_GREEN_GREEN };
     d.status = DeploymentStatus::InProgress;
     d.start_time = Some(now);
     d.targets = green
         .iter()
-        .map(|g| Target { label: Some(Label::Green), ..Target::new(g.clone(), &green_events, now) })
-        .chain(blue.iter().map(|b| Target { label: Some(Label::Blue), ..Target::new(b.clone(), &blue_events, now) }))
+        .map(|g| Target { label: Some(Label::Green), ..Target::new(g.clone(), green_events, now) })
+        .chain(
+            blue.iter().map(|b| Target { label: Some(Label::Blue), ..Target::new(b.clone(), &BLUE_GREEN_BLUE, now) }),
+        )
         .collect();
     if green.is_empty() {
         return finish(

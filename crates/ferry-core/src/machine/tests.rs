@@ -15,8 +15,8 @@ fn run_command(d: &mut Deployment, instance: &str, fail_at: Option<&str>, now: M
     let command = agent_command(d, instance).expect("instance has a command");
     let mut effects = Vec::new();
     for event in &command.events {
-        step(d, Input::EventStarted { instance: instance.into(), attempt: command.attempt, event: event.clone() }, now);
-        if !may_start(d, instance, command.attempt, event) {
+        step(d, Input::EventStarted { instance: instance.into(), attempt: command.attempt, event: *event }, now);
+        if !may_start(d, instance, command.attempt, *event) {
             break;
         }
         let failed = fail_at == Some(event.as_str());
@@ -25,13 +25,13 @@ fn run_command(d: &mut Deployment, instance: &str, fail_at: Option<&str>, now: M
             Input::EventFinished {
                 instance: instance.into(),
                 attempt: command.attempt,
-                event: event.clone(),
+                event: *event,
                 succeeded: !failed,
                 diagnostics: None,
             },
             now,
         ));
-        if failed && !(event == "ApplicationStop" && command.ignore_application_stop_failures) {
+        if failed && !(*event == crate::events::Event::ApplicationStop && command.ignore_application_stop_failures) {
             break;
         }
     }
@@ -195,7 +195,7 @@ fn stop_lets_the_running_event_finish_and_starts_nothing_more() {
     assert!(effects.contains(&Effect::Finished));
     assert_eq!(d.status, DeploymentStatus::Stopped);
     assert_eq!(d.error.as_ref().unwrap().code, ErrorCode::ManualStop);
-    assert!(!may_start(&d, "h1", 1, "DownloadBundle"));
+    assert!(!may_start(&d, "h1", 1, crate::events::Event::DownloadBundle));
     assert_eq!(d.target("h1").unwrap().events[1].status, EventStatus::Skipped);
     assert_eq!(d.target("h2").unwrap().status, TargetStatus::Skipped);
     assert!(wants_rollback(&d));
@@ -255,7 +255,7 @@ fn simulated_deployments_never_take_down_more_hosts_than_allowed() {
             let running = in_progress(&d);
             assert!(!running.is_empty(), "in progress with nothing running: {d:?}");
             let host = running[rng.next(running.len())].clone();
-            let fail_at = (rng.next(5) == 0).then(|| IN_PLACE[rng.next(IN_PLACE.len())]);
+            let fail_at = (rng.next(5) == 0).then(|| IN_PLACE[rng.next(IN_PLACE.len())].as_str());
             run_command(&mut d, &host, fail_at, now);
             now += 1;
             let failed = d.targets.iter().filter(|t| t.status == TargetStatus::Failed).count();
@@ -288,7 +288,7 @@ fn a_waiting_deployment_stops_at_once() {
 
 fn with_traffic(min: MinimumHealthyHosts) -> Deployment {
     let mut d = deployment(min);
-    d.lifecycle_events = crate::events::IN_PLACE_WITH_TRAFFIC.iter().map(|e| e.to_string()).collect();
+    d.lifecycle_events = crate::events::IN_PLACE_WITH_TRAFFIC.to_vec();
     d
 }
 
@@ -296,7 +296,7 @@ fn server_events(effects: &[Effect]) -> Vec<(String, String)> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::ServerEvent { instance, event, .. } => Some((instance.clone(), event.clone())),
+            Effect::ServerEvent { instance, event, .. } => Some((instance.clone(), event.to_string())),
             _ => None,
         })
         .collect()
@@ -326,14 +326,14 @@ fn traffic_events_go_to_the_server_between_agent_commands() {
     let effects = run_command(&mut d, "h1", None, 2);
     assert_eq!(server_events(&effects), [("h1".to_string(), "BlockTraffic".to_string())]);
     assert!(agent_command(&d, "h1").is_none(), "no agent work while the server moves traffic");
-    assert_eq!(server_events_in_progress(&d), [("h1".to_string(), 1, "BlockTraffic".to_string())]);
+    assert_eq!(server_events_in_progress(&d), [("h1".to_string(), 1, crate::events::Event::BlockTraffic)]);
 
     let effects = finish_server(&mut d, "h1", "BlockTraffic", true, 3);
     assert!(effects.contains(&Effect::Notify { instance: "h1".into() }));
     let second = agent_command(&d, "h1").unwrap();
     assert_ne!(second.id, first.id);
-    assert_eq!(second.events.first().map(String::as_str), Some("AfterBlockTraffic"));
-    assert_eq!(second.events.last().map(String::as_str), Some("BeforeAllowTraffic"));
+    assert_eq!(second.events.first().map(|e| e.as_str()), Some("AfterBlockTraffic"));
+    assert_eq!(second.events.last().map(|e| e.as_str()), Some("BeforeAllowTraffic"));
     let effects = run_command(&mut d, "h1", None, 4);
     assert_eq!(server_events(&effects), [("h1".to_string(), "AllowTraffic".to_string())]);
     finish_server(&mut d, "h1", "AllowTraffic", true, 5);
@@ -422,7 +422,7 @@ mod blue_green {
         assert_eq!(status(&d, "b1"), TargetStatus::Pending, "blues wait while greens install");
         let install = agent_command(&d, "g1").unwrap();
         assert_eq!(
-            install.events.last().map(String::as_str),
+            install.events.last().map(|e| e.as_str()),
             Some("ValidateService"),
             "stops before BeforeAllowTraffic"
         );

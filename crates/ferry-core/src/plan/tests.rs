@@ -63,7 +63,7 @@ fn an_in_place_deployment_takes_the_groups_settings() {
     assert_eq!(d.status, DeploymentStatus::Created);
     assert_eq!(d.minimum_healthy_hosts, MinimumHealthyHosts::FleetPercent(50));
     assert_eq!(d.auto_rollback, group.auto_rollback);
-    assert_eq!(d.lifecycle_events.first().map(String::as_str), Some("ApplicationStop"));
+    assert_eq!(d.lifecycle_events.first().map(|e| e.as_str()), Some("ApplicationStop"));
     assert!(!d.lifecycle_events.iter().any(|e| e == "BlockTraffic"));
     assert!(d.blue_green.is_none());
     assert_eq!(d.deployment_type(), crate::deployment::DeploymentType::InPlace);
@@ -198,7 +198,7 @@ fn blue_green_rolls_back_traffic_only_once_it_moved() {
     let config = builtin_config(crate::config::ALL_AT_ONCE).unwrap();
     let mut d = plan_deployment(request(&group, &config), "d-bg".into(), 0).unwrap();
     d.status = DeploymentStatus::Failed;
-    let events: Vec<String> = d.lifecycle_events.clone();
+    let events = d.lifecycle_events.clone();
     let mut blue = Target::new("blue1", &events, 0);
     blue.label = Some(Label::Blue);
     let mut green = Target::new("green1", &events, 0);

@@ -88,7 +88,7 @@ async fn info(ctx: &Ctx<'_>, d: &Deployment) -> AwsResult<wire::DeploymentInfo> 
         let view = ferry_proto::api::FetchingView { since: f.since, bytes: ctx.state.fetch_progress.bytes(&d.id) };
         info.deployment_status_messages.push(view.describe());
     }
-    if (d.blue_green.is_some() || d.lifecycle_events.iter().any(|e| e == "BlockTraffic"))
+    if (d.blue_green.is_some() || d.lifecycle_events.contains(&ferry_core::events::Event::BlockTraffic))
         && let Ok(group) = ctx.state.store.get_group_by_id(&d.group_id).await
     {
         info.load_balancer_info = convert::load_balancer_info(&group.target_groups);

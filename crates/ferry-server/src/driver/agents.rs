@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use ferry_core::deployment::{Bundle, Deployment};
+use ferry_core::events::Event;
 use ferry_core::machine::{self, Input};
 use ferry_core::resources::{Revision, RevisionLocation};
 use ferry_proto::agent as wire;
@@ -69,7 +70,7 @@ impl Driver {
             commands.push(wire::Command {
                 id: command.id,
                 attempt: command.attempt,
-                events: command.events,
+                events: command.events.iter().map(|e| e.to_string()).collect(),
                 cancel: command.cancel,
                 ignore_application_stop_failures: command.ignore_application_stop_failures,
                 spec: wire::DeploymentSpec {
@@ -140,16 +141,17 @@ impl Driver {
 
     /// An agent's event report. Returns whether the agent may proceed.
     pub async fn report(&self, instance: &str, report: wire::EventReport) -> Result<bool, OpError> {
+        // Commands name Server lifecycle events only: anything else is a broken agent.
+        let event = Event::from_name(&report.event)
+            .ok_or_else(|| OpError::Invalid(format!("{:?} is not a lifecycle event", report.event)))?;
         let input = match report.phase {
-            wire::Phase::Started => Input::EventStarted {
-                instance: instance.to_string(),
-                attempt: report.attempt,
-                event: report.event.clone(),
-            },
+            wire::Phase::Started => {
+                Input::EventStarted { instance: instance.to_string(), attempt: report.attempt, event }
+            }
             wire::Phase::Finished => Input::EventFinished {
                 instance: instance.to_string(),
                 attempt: report.attempt,
-                event: report.event.clone(),
+                event,
                 succeeded: report.succeeded,
                 diagnostics: report.diagnostics.map(|d| ferry_core::deployment::EventDiagnostics {
                     error_code: d.error_code,
@@ -163,7 +165,7 @@ impl Driver {
         if d.target(instance).is_none() {
             return Err(OpError::Invalid(format!("instance {instance} is not a target of {}", d.id)));
         }
-        Ok(report.phase == wire::Phase::Started && machine::may_start(&d, instance, report.attempt, &report.event))
+        Ok(report.phase == wire::Phase::Started && machine::may_start(&d, instance, report.attempt, event))
     }
 }
 

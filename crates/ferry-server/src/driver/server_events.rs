@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_core::deployment::{Deployment, EventDiagnostics, EventStatus, TargetStatus};
+use ferry_core::events::Event;
 use ferry_core::machine::Input;
 use ferry_core::resources::{DeploymentGroup, MemberState};
 use ferry_lb::Health;
@@ -53,9 +54,9 @@ impl Driver {
 
     async fn carry_out(&self, job: &ServerJob) {
         tracing::info!(deployment = %job.deployment, instance = %job.instance, event = %job.event, "server event started");
-        let outcome = match job.event.as_str() {
-            "BlockTraffic" => self.block(job).await,
-            "AllowTraffic" => self.allow(job).await,
+        let outcome = match job.event {
+            Event::BlockTraffic => self.block(job).await,
+            Event::AllowTraffic => self.allow(job).await,
             other => Err(format!("the server does not run the event {other}")),
         };
         let (succeeded, message) = match outcome {
@@ -72,7 +73,7 @@ impl Driver {
         let input = Input::ServerEventFinished {
             instance: job.instance.clone(),
             attempt: job.attempt,
-            event: job.event.clone(),
+            event: job.event,
             succeeded,
             diagnostics: Some(diagnostics),
         };
