@@ -10,12 +10,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ferry_core::resources::{AccessKey, Role};
 use ferry_proto::api;
-use ferry_store::StoreError;
 
-use crate::AppState;
 use crate::auth::Signed;
-use crate::clock::now_millis;
 use crate::error::{ApiError, ApiResult};
+use crate::{AppState, ops};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -46,29 +44,8 @@ async fn create(State(state): State<AppState>, request: Signed) -> ApiResult<Jso
     let role = Role::from_operator_name(&body.role).ok_or_else(|| {
         ApiError::bad_request("InvalidRole", format!("role {:?} is not admin, deployer or read-only", body.role))
     })?;
-    if body.description.chars().count() > 256 {
-        return Err(ApiError::bad_request("InvalidDescription", "a key's description is at most 256 characters"));
-    }
-    if !body.scopes.is_empty() && role != Role::Deployer {
-        return Err(ApiError::bad_request(
-            "InvalidScope",
-            format!("only deployer keys can be limited to applications and groups, not {} keys", role.as_str()),
-        ));
-    }
-    for scope in &body.scopes {
-        ferry_core::resources::validate_scope(scope).map_err(|m| ApiError::bad_request("InvalidScope", m))?;
-    }
-    let key = AccessKey {
-        id: crate::random::access_key_id("FKIA"),
-        secret: crate::random::secret_key(),
-        role,
-        instance: None,
-        description: body.description,
-        create_time: now_millis(),
-        disabled: false,
-        scopes: body.scopes,
-    };
-    state.store.put_access_key(&key).await?;
+    let new = ops::keys::NewKey { role, description: body.description, scopes: body.scopes };
+    let key = ops::keys::create(&state, new).await?;
     crate::audit::note_target(&key.id);
     tracing::info!(key = %key.id, role = role.as_str(), by = %request.caller.key_id, "access key created");
     Ok(Json(api::CreatedKey {
@@ -85,39 +62,13 @@ async fn list(State(state): State<AppState>, request: Signed) -> ApiResult<Json<
     Ok(Json(state.store.list_access_keys().await?.iter().map(view).collect()))
 }
 
-async fn existing(state: &AppState, id: &str) -> ApiResult<AccessKey> {
-    crate::audit::note_target(id);
-    state.store.get_access_key(id).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found("NoSuchKey", format!("access key {id} does not exist")),
-        e => e.into(),
-    })
-}
-
-/// Refuses to take away the last usable admin key.
-async fn keep_an_admin(state: &AppState, key: &AccessKey, doing: &str) -> ApiResult<()> {
-    if key.role != Role::Admin || key.disabled {
-        return Ok(());
-    }
-    let keys = state.store.list_access_keys().await?;
-    if keys.iter().any(|k| k.role == Role::Admin && !k.disabled && k.id != key.id) {
-        return Ok(());
-    }
-    Err(ApiError::conflict(
-        "LastAdminKey",
-        format!("access key {} is the last admin key: create another admin key before you {doing} it", key.id),
-    ))
-}
-
 async fn disable(
     State(state): State<AppState>,
     Path(id): Path<String>,
     request: Signed,
 ) -> ApiResult<Json<api::KeyView>> {
     request.caller.require_admin()?;
-    let mut key = existing(&state, &id).await?;
-    keep_an_admin(&state, &key, "disable").await?;
-    key.disabled = true;
-    state.store.put_access_key(&key).await?;
+    let key = ops::keys::disable(&state, &id).await?;
     tracing::info!(key = %key.id, by = %request.caller.key_id, "access key disabled");
     Ok(Json(view(&key)))
 }
@@ -128,15 +79,7 @@ async fn enable(
     request: Signed,
 ) -> ApiResult<Json<api::KeyView>> {
     request.caller.require_admin()?;
-    let mut key = existing(&state, &id).await?;
-    if key.role == Role::Agent {
-        return Err(ApiError::bad_request(
-            "AgentKey",
-            format!("access key {id} is an agent's credential: a revoked agent enrols again with the join token"),
-        ));
-    }
-    key.disabled = false;
-    state.store.put_access_key(&key).await?;
+    let key = ops::keys::enable(&state, &id).await?;
     tracing::info!(key = %key.id, by = %request.caller.key_id, "access key enabled");
     Ok(Json(view(&key)))
 }
@@ -147,15 +90,7 @@ async fn delete(
     request: Signed,
 ) -> ApiResult<Json<serde_json::Value>> {
     request.caller.require_admin()?;
-    let key = existing(&state, &id).await?;
-    keep_an_admin(&state, &key, "delete").await?;
-    if key.id == request.caller.key_id {
-        return Err(ApiError::conflict(
-            "OwnKey",
-            format!("access key {id} signed this request: delete it with another key"),
-        ));
-    }
-    state.store.delete_access_key(&id).await?;
+    ops::keys::delete(&state, &id, &request.caller.key_id).await?;
     tracing::info!(key = %id, by = %request.caller.key_id, "access key deleted");
     Ok(Json(serde_json::json!({})))
 }
@@ -168,19 +103,7 @@ async fn revoke_instance(
     request: Signed,
 ) -> ApiResult<Json<api::KeyView>> {
     request.caller.require_admin()?;
-    crate::audit::note_target(&name);
-    let instance = state.store.get_instance(&name).await.map_err(|e| match e {
-        StoreError::NotFound => ApiError::not_found("NoSuchInstance", format!("instance {name} does not exist")),
-        e => e.into(),
-    })?;
-    let Some(key_id) = instance.agent_key_id.as_deref() else {
-        return Err(ApiError::conflict("NoAgent", format!("instance {name} has no enrolled agent")));
-    };
-    let mut key = existing(&state, key_id).await?;
-    key.disabled = true;
-    state.store.put_access_key(&key).await?;
-    // Its held poll ends now rather than at the hold time.
-    state.driver.notify(&name);
+    let key = ops::keys::revoke_instance(&state, &name).await?;
     tracing::warn!(instance = %name, key = %key.id, by = %request.caller.key_id, "agent credential revoked");
     Ok(Json(view(&key)))
 }

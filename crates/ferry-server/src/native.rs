@@ -44,6 +44,26 @@ impl From<OpError> for ApiError {
             OpError::ConfigNotFound(_) => ApiError::not_found("DeploymentConfigDoesNotExist", message),
             OpError::DeploymentNotFound(_) => ApiError::not_found("DeploymentDoesNotExist", message),
             OpError::TargetGroupNotFound(_) => ApiError::not_found("TargetGroupDoesNotExist", message),
+            OpError::TargetGroupExists(_) => ApiError::conflict("TargetGroupAlreadyExists", message),
+            OpError::TargetGroupInUse { .. } => ApiError::conflict("TargetGroupInUse", message),
+            OpError::ConfigInUse { .. } => ApiError::conflict("DeploymentConfigInUse", message),
+            OpError::BuiltinConfig(_) => ApiError::bad_request("InvalidRequest", message),
+            OpError::Unavailable(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "LoadBalancerUnavailable", message)
+            }
+            OpError::KeyNotFound(_) => ApiError::not_found("NoSuchKey", message),
+            OpError::InstanceNotFound(_) => ApiError::not_found("NoSuchInstance", message),
+            OpError::Key(refusal) => {
+                use ops::keys::KeyRefusal as K;
+                match refusal {
+                    K::Description => ApiError::bad_request("InvalidDescription", message),
+                    K::Scope(_) => ApiError::bad_request("InvalidScope", message),
+                    K::LastAdmin { .. } => ApiError::conflict("LastAdminKey", message),
+                    K::Own(_) => ApiError::conflict("OwnKey", message),
+                    K::Agent(_) => ApiError::bad_request("AgentKey", message),
+                    K::NoAgent(_) => ApiError::conflict("NoAgent", message),
+                }
+            }
             OpError::AlarmNotFound(_) => ApiError::not_found("AlarmNotFound", message),
             OpError::ApplicationExists(_) => ApiError::conflict("ApplicationAlreadyExists", message),
             OpError::GroupExists { .. } => ApiError::conflict("DeploymentGroupAlreadyExists", message),

@@ -6,7 +6,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use ferry_core::resources::{Balancer, HealthCheck, MemberState, TargetGroup};
 use ferry_proto::api;
-use ferry_store::StoreError;
 
 use crate::AppState;
 use crate::auth::Signed;
@@ -157,21 +156,7 @@ pub async fn view(traffic: &Traffic, tg: &TargetGroup) -> api::TargetGroupView {
 async fn create(State(state): State<AppState>, request: Signed) -> ApiResult<Json<api::TargetGroupView>> {
     request.caller.require_writer()?;
     let body: api::CreateTargetGroup = request.json()?;
-    let tg = from_request(&body)?;
-    // Open first: a listen address that cannot be bound is refused, not stored.
-    state.driver.traffic.open(&tg).await.map_err(|e| invalid(e.to_string()))?;
-    if let Err(e) = state.store.create_target_group(&tg).await {
-        if let Err(close) = state.driver.traffic.close(&tg.name).await {
-            tracing::warn!(target_group = %tg.name, error = %close, "cannot close the load balancer of a target group not created");
-        }
-        return Err(match e {
-            StoreError::AlreadyExists { .. } => {
-                ApiError::conflict("TargetGroupAlreadyExists", format!("target group {} already exists", tg.name))
-            }
-            e => e.into(),
-        });
-    }
-    tracing::info!(target_group = %tg.name, "target group created");
+    let tg = crate::ops::target_groups::create(&state, from_request(&body)?).await?;
     Ok(Json(view(&state.driver.traffic, &tg).await))
 }
 
@@ -185,12 +170,7 @@ async fn list(State(state): State<AppState>, request: Signed) -> ApiResult<Json<
 }
 
 pub async fn get_target_group(state: &AppState, name: &str) -> ApiResult<TargetGroup> {
-    state.store.get_target_group(name).await.map_err(|e| match e {
-        StoreError::NotFound => {
-            ApiError::not_found("TargetGroupDoesNotExist", format!("target group {name} does not exist"))
-        }
-        e => e.into(),
-    })
+    Ok(crate::ops::target_groups::get(state, name).await?)
 }
 
 async fn show(
@@ -209,26 +189,6 @@ async fn delete(
     request: Signed,
 ) -> ApiResult<Json<serde_json::Value>> {
     request.caller.require_writer()?;
-    get_target_group(&state, &name).await?;
-    for app in state.store.list_applications().await? {
-        for g in state.store.list_groups(&app.name).await? {
-            if g.target_groups.contains(&name) {
-                return Err(ApiError::conflict(
-                    "TargetGroupInUse",
-                    format!("target group {name} is used by deployment group {} of {}", g.name, app.name),
-                ));
-            }
-        }
-    }
-    // The load balancer first: a `ferry proxy` that cannot be told would
-    // keep serving the group's listener.
-    state.driver.traffic.close(&name).await.map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "LoadBalancerUnavailable",
-            format!("cannot stop serving target group {name}: {e}"),
-        )
-    })?;
-    state.store.delete_target_group(&name).await?;
+    crate::ops::target_groups::delete(&state, &name).await?;
     Ok(Json(serde_json::json!({})))
 }

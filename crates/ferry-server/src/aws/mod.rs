@@ -341,6 +341,22 @@ impl From<OpError> for AwsError {
                 format!("A deployment configuration named {name} already exists."),
             ),
             OpError::ConfigLimitExceeded(_) => AwsError::new("DeploymentConfigLimitExceededException", message),
+            OpError::ConfigInUse { name, application, group } => AwsError::new(
+                "DeploymentConfigInUseException",
+                format!("The deployment configuration {name} is used by deployment group {group} of {application}."),
+            ),
+            OpError::BuiltinConfig(name) => AwsError::new(
+                "InvalidOperationException",
+                format!("The predefined deployment configuration {name} cannot be deleted."),
+            ),
+            // Target groups and keys have no AWS operations: these do not
+            // reach this API, but say what they are if they ever do.
+            OpError::TargetGroupExists(_)
+            | OpError::TargetGroupInUse { .. }
+            | OpError::KeyNotFound(_)
+            | OpError::InstanceNotFound(_)
+            | OpError::Key(_) => AwsError::new("InvalidInputException", message),
+            OpError::Unavailable(m) => AwsError::new("ServiceUnavailable", m).with_status(503),
             OpError::Refused(refusal) => {
                 let code = match refusal.rule {
                     Rule::ComputePlatform => "InvalidDeploymentConfigNameException",

@@ -389,29 +389,8 @@ pub async fn list_deployment_configs(ctx: &Ctx<'_>, input: wire::NextTokenInput)
 /// one that does not exist succeeds, as in CodeDeploy.
 pub async fn delete_deployment_config(ctx: &Ctx<'_>, input: wire::DeploymentConfigNameInput) -> AwsResult<Value> {
     let name = Name::DeploymentConfig.check(input.deployment_config_name.as_deref())?;
-    if name.starts_with(BUILTIN_PREFIX) {
-        return Err(AwsError::new(
-            "InvalidOperationException",
-            format!("The predefined deployment configuration {name} cannot be deleted."),
-        ));
-    }
-    for app in ctx.state.store.list_applications().await.map_err(store_error)? {
-        for g in ctx.state.store.list_groups(&app.name).await.map_err(store_error)? {
-            if g.deployment_config_name == name {
-                return Err(AwsError::new(
-                    "DeploymentConfigInUseException",
-                    format!(
-                        "The deployment configuration {name} is used by deployment group {} of {}.",
-                        g.name, app.name
-                    ),
-                ));
-            }
-        }
-    }
-    match ctx.state.store.delete_config(name).await {
-        Ok(()) | Err(StoreError::NotFound) => Ok(json!({})),
-        Err(e) => Err(store_error(e)),
-    }
+    ops::configs::delete(ctx.state, name).await?;
+    Ok(json!({}))
 }
 
 // ---------------------------------------------------------------- tagging

@@ -44,3 +44,20 @@ pub async fn create(
     })?;
     Ok(config)
 }
+
+/// Deletes a custom config no group uses (nothing if it does not exist, as
+/// in CodeDeploy); built-in configs cannot be deleted. The check and the
+/// deletion hold the driver's lock, as group edits do.
+pub async fn delete(state: &AppState, name: &str) -> Result<(), OpError> {
+    if name.starts_with(BUILTIN_PREFIX) {
+        return Err(OpError::BuiltinConfig(name.to_string()));
+    }
+    let _held = state.driver.exclusive().await;
+    if let Some(g) = super::groups::using(state, |g| g.deployment_config_name == name).await? {
+        return Err(OpError::ConfigInUse { name: name.to_string(), application: g.application_name, group: g.name });
+    }
+    match state.store.delete_config(name).await {
+        Ok(()) | Err(StoreError::NotFound) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -23,12 +23,29 @@ pub enum OpError {
     TargetGroupNotFound(String),
     #[error("alarm {0} does not exist (create it with `ferry alarm create {0} --expr PROMQL`)")]
     AlarmNotFound(String),
+    #[error("access key {0} does not exist")]
+    KeyNotFound(String),
+    #[error("instance {0} does not exist")]
+    InstanceNotFound(String),
+    #[error("{0}")]
+    Key(#[from] super::keys::KeyRefusal),
     #[error("application {0} already exists")]
     ApplicationExists(String),
     #[error("deployment group {group} of {application} already exists")]
     GroupExists { application: String, group: String },
     #[error("deployment config {0} already exists")]
     ConfigExists(String),
+    #[error("target group {0} already exists")]
+    TargetGroupExists(String),
+    #[error("target group {name} is used by deployment group {group} of {application}")]
+    TargetGroupInUse { name: String, application: String, group: String },
+    #[error("deployment config {name} is used by deployment group {group} of {application}")]
+    ConfigInUse { name: String, application: String, group: String },
+    #[error("the predefined deployment config {0} cannot be changed or deleted")]
+    BuiltinConfig(String),
+    /// A part the operation needs (a load balancer's process) cannot be reached.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("at most {0} custom deployment configs can exist")]
     ConfigLimitExceeded(usize),
     /// A rule of `ferry_core::plan` (or a name it refers to that does not exist).

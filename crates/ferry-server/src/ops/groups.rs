@@ -116,3 +116,17 @@ async fn check(state: &AppState, group: &DeploymentGroup, before: Option<&Deploy
 pub async fn delete(state: &AppState, application: &str, name: &str) -> Result<(), OpError> {
     state.driver.delete_group(application, name).await
 }
+
+/// The first deployment group `uses` holds for (for refusing to delete
+/// what a group names). Callers hold the driver's lock.
+pub(super) async fn using(
+    state: &AppState,
+    uses: impl Fn(&DeploymentGroup) -> bool,
+) -> Result<Option<DeploymentGroup>, OpError> {
+    for app in state.store.list_applications().await? {
+        if let Some(g) = state.store.list_groups(&app.name).await?.into_iter().find(&uses) {
+            return Ok(Some(g));
+        }
+    }
+    Ok(None)
+}

@@ -20,6 +20,8 @@ pub mod configs;
 pub mod deployments;
 mod error;
 pub mod groups;
+pub mod keys;
+pub mod target_groups;
 
 pub use error::OpError;
 
