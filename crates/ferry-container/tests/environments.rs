@@ -19,6 +19,20 @@ struct Fixture {
     provider: Box<dyn Provider>,
     image: String,
     dir: tempfile::TempDir,
+    /// What was started, removed when the test ends even if it failed.
+    started: std::sync::Mutex<Vec<String>>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        for name in self.started.lock().unwrap().drain(..) {
+            if self.image == "not-used" {
+                ferry_container::procs::kill_marked(ferry_container::ENV_ID_VAR, &name);
+            } else {
+                let _ = std::process::Command::new("podman").args(["rm", "--force", "--ignore", "--time", "0", &name]).output();
+            }
+        }
+    }
 }
 
 fn is_root() -> bool {
@@ -30,7 +44,7 @@ fn container() -> Option<Fixture> {
         return None;
     }
     let image = ferry_testkit::busybox_image();
-    Some(Fixture { provider: Box::new(Podman::default()), image, dir: tempfile::tempdir().unwrap() })
+    Some(Fixture { provider: Box::new(Podman::default()), image, dir: tempfile::tempdir().unwrap(), started: Default::default() })
 }
 
 fn workspace() -> Option<Fixture> {
@@ -40,7 +54,7 @@ fn workspace() -> Option<Fixture> {
     }
     let dir = tempfile::tempdir().unwrap();
     let provider = Workspaces::new(dir.path().join("state"), "nobody");
-    Some(Fixture { provider: Box::new(provider), image: "not-used".into(), dir })
+    Some(Fixture { provider: Box::new(provider), image: "not-used".into(), dir, started: Default::default() })
 }
 
 impl Fixture {
@@ -51,6 +65,7 @@ impl Fixture {
         let workspace = self.dir.path().join(&name);
         std::fs::create_dir(&workspace).unwrap();
         chown(&workspace, Some(NOBODY), Some(NOBODY)).unwrap();
+        self.started.lock().unwrap().push(name.clone());
         let mut spec = EnvSpec::new(name, self.image.clone(), workspace);
         spec.user = Some("nobody".into());
         spec
