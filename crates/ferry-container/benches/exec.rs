@@ -48,7 +48,12 @@ fn main() {
 
     println!("exec of `true`, mean per command (same run)");
     println!("{:<34} {:>10}", "directly (tokio spawn)", format!("{direct:.2?}"));
-    println!("{:<34} {:>10}  (+{:.2?})", "workspace mode (as nobody)", format!("{in_workspace:.2?}"), in_workspace.saturating_sub(direct));
+    println!(
+        "{:<34} {:>10}  (+{:.2?})",
+        "workspace mode (as nobody)",
+        format!("{in_workspace:.2?}"),
+        in_workspace.saturating_sub(direct)
+    );
     match in_container {
         Some((start, exec)) => println!(
             "{:<34} {:>10}  (+{:.2?}; container start {start:.2?})",

@@ -24,7 +24,7 @@
 //! | | `podman exec` (CLI) | bollard 0.21.1 over `podman system service` |
 //! |---|---|---|
 //! | one exec of `true`, same run, two rounds | 544 ms, 422 ms | 308 ms, 178 ms |
-//! | one exec, quieter machine | about 200 ms | – |
+//! | one exec, quieter machine (the `exec` bench) | 200–250 ms | – |
 //! | first request after connecting | – | 530–630 ms |
 //! | service start until it answers | – | 131 ms |
 //! | build cost on top of the warm workspace | none | +47 s wall, 70 s CPU (bollard, bollard-stubs, hyperlocal, …) |
@@ -43,8 +43,10 @@
 //! `scripts/setup-podman.sh` (run by `scripts/test.sh`) installs podman,
 //! runc and busybox-static and writes `/etc/containers/containers.conf.d/
 //! ferry.conf`: `runtime = "runc"` (the hosts have hybrid cgroups, which crun
-//! refuses) and `default_ulimits` at the host's hard limits (podman would
-//! otherwise ask for more than an unprivileged-in-the-host root may have).
+//! refuses) and `default_ulimits` within the host's limits (nofile at its
+//! hard limit, nproc at most `pid_max`): root on these hosts lacks
+//! `CAP_SYS_RESOURCE`, and podman's own defaults make runc fail with
+//! "error setting rlimit … operation not permitted" ([`Error::EngineSetup`]).
 //!
 //! **Architecture Invariant:** knows nothing of builds, buildspecs or the
 //! server: it starts environments, runs commands in them and stops them.
@@ -201,7 +203,13 @@ pub struct ExecRequest {
 
 impl ExecRequest {
     pub fn new<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
-        Self { argv: argv.into_iter().map(Into::into).collect(), env: Vec::new(), workdir: None, user: None, timeout: None }
+        Self {
+            argv: argv.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            workdir: None,
+            user: None,
+            timeout: None,
+        }
     }
 
     /// `sh -c script`.

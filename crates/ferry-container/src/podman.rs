@@ -11,8 +11,8 @@ use tokio::process::Command;
 
 use crate::output::{Ended, supervise};
 use crate::{
-    BoxFuture, ENV_ID_VAR, EXEC_ID_VAR, EnvInfo, EnvSpec, Environment, Error, ExecOutcome, ExecRequest, Kind,
-    Network, OutputLine, Provider, procs, resolve_workdir,
+    BoxFuture, ENV_ID_VAR, EXEC_ID_VAR, EnvInfo, EnvSpec, Environment, Error, ExecOutcome, ExecRequest, Kind, Network,
+    OutputLine, Provider, procs, resolve_workdir,
 };
 
 /// The label every ferry container carries (its value: the environment's name).
@@ -225,7 +225,9 @@ fn classify(what: &str, stderr: &str, image: Option<&str>) -> Error {
     if lower.contains("permission denied") || lower.contains("operation not permitted") {
         return Error::Permission(format!("{what}: {detail}"));
     }
-    if lower.contains("no such container") || lower.contains("container state improper") || lower.contains("not running")
+    if lower.contains("no such container")
+        || lower.contains("container state improper")
+        || lower.contains("not running")
     {
         return Error::NotRunning(format!("{what}: {detail}"));
     }

@@ -103,7 +103,8 @@ impl Workspaces {
                 continue;
             };
             // A record being written, or torn by a crash: not an environment.
-            let Ok(record) = std::fs::read(&path).map_err(drop).and_then(|b| serde_json::from_slice::<Record>(&b).map_err(drop))
+            let Ok(record) =
+                std::fs::read(&path).map_err(drop).and_then(|b| serde_json::from_slice::<Record>(&b).map_err(drop))
             else {
                 continue;
             };

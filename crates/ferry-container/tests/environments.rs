@@ -29,7 +29,9 @@ impl Drop for Fixture {
             if self.image == "not-used" {
                 ferry_container::procs::kill_marked(ferry_container::ENV_ID_VAR, &name);
             } else {
-                let _ = std::process::Command::new("podman").args(["rm", "--force", "--ignore", "--time", "0", &name]).output();
+                let _ = std::process::Command::new("podman")
+                    .args(["rm", "--force", "--ignore", "--time", "0", &name])
+                    .output();
             }
         }
     }
@@ -44,7 +46,12 @@ fn container() -> Option<Fixture> {
         return None;
     }
     let image = ferry_testkit::busybox_image();
-    Some(Fixture { provider: Box::new(Podman::default()), image, dir: tempfile::tempdir().unwrap(), started: Default::default() })
+    Some(Fixture {
+        provider: Box::new(Podman::default()),
+        image,
+        dir: tempfile::tempdir().unwrap(),
+        started: Default::default(),
+    })
 }
 
 fn workspace() -> Option<Fixture> {
@@ -130,12 +137,22 @@ macro_rules! both {
     )*};
 }
 
-both!(echo_and_failure, env_and_workdir, workspace_files_shared_with_host, timeout_kills, stop_kills_background, labels_listed);
+both!(
+    echo_and_failure,
+    env_and_workdir,
+    workspace_files_shared_with_host,
+    timeout_kills,
+    stop_kills_background,
+    labels_listed
+);
 
 async fn echo_and_failure(f: &Fixture) {
     let spec = f.spec("echo");
     let env = f.start(&spec).await;
-    assert_eq!(run(&*env, ExecRequest::new(["echo", "hello", "world"])).await, (ExecOutcome::Exited(0), vec![out("hello world")]));
+    assert_eq!(
+        run(&*env, ExecRequest::new(["echo", "hello", "world"])).await,
+        (ExecOutcome::Exited(0), vec![out("hello world")])
+    );
     let (outcome, lines) = run(&*env, ExecRequest::shell("echo to-out; echo to-err >&2; exit 3")).await;
     assert_eq!(outcome, ExecOutcome::Exited(3));
     assert_eq!(lines.iter().filter(|l| l.stream == Stream::Stdout).collect::<Vec<_>>(), [&out("to-out")]);
@@ -156,7 +173,8 @@ async fn env_and_workdir(f: &Fixture) {
     spec.env.push(("MULTI_LINE".into(), "line one\nline two".into()));
     let env = f.start(&spec).await;
     let ws = env.workspace_path().to_string_lossy().into_owned();
-    let request = ExecRequest::shell(r#"echo "$FROM_SPEC/$FROM_EXEC"; pwd; echo "$MULTI_LINE" | wc -l"#).env("FROM_EXEC", "exec value");
+    let request = ExecRequest::shell(r#"echo "$FROM_SPEC/$FROM_EXEC"; pwd; echo "$MULTI_LINE" | wc -l"#)
+        .env("FROM_EXEC", "exec value");
     let (outcome, lines) = run(&*env, request).await;
     assert_eq!(outcome, ExecOutcome::Exited(0));
     let texts: Vec<&str> = lines.iter().map(|l| l.text.trim()).collect();
@@ -183,7 +201,8 @@ async fn timeout_kills(f: &Fixture) {
     let env = f.start(&spec).await;
     let token = token();
     let started = Instant::now();
-    let request = ExecRequest::shell(format!("echo started; sleep {token}; echo never")).timeout(Duration::from_secs(1));
+    let request =
+        ExecRequest::shell(format!("echo started; sleep {token}; echo never")).timeout(Duration::from_secs(1));
     let (outcome, lines) = run(&*env, request).await;
     let took = started.elapsed();
     assert_eq!(outcome, ExecOutcome::TimedOut);
@@ -216,7 +235,8 @@ async fn stop_kills_background(f: &Fixture) {
 async fn labels_listed(f: &Fixture) {
     let mut spec = f.spec("labels");
     let unique = spec.name.clone();
-    spec.labels = BTreeMap::from([("ferry.test".to_string(), unique.clone()), ("role".to_string(), "build".to_string())]);
+    spec.labels =
+        BTreeMap::from([("ferry.test".to_string(), unique.clone()), ("role".to_string(), "build".to_string())]);
     let env = f.start(&spec).await;
     let mine = BTreeMap::from([("ferry.test".to_string(), unique.clone())]);
     let listed = f.provider.list(&mine).await.unwrap();

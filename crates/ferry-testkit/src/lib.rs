@@ -331,11 +331,10 @@ pub fn busybox_image() -> String {
     if exists() {
         return BUSYBOX_IMAGE.to_string();
     }
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .map(std::path::Path::new)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("busybox is not installed: apt-get install busybox-static (scripts/setup-podman.sh)"));
+    let busybox =
+        ["/bin/busybox", "/usr/bin/busybox"].into_iter().map(std::path::Path::new).find(|p| p.exists()).unwrap_or_else(
+            || panic!("busybox is not installed: apt-get install busybox-static (scripts/setup-podman.sh)"),
+        );
     let dir = std::env::temp_dir().join(format!("ferry-busybox-rootfs-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let root = dir.join("root");
@@ -348,8 +347,11 @@ pub fn busybox_image() -> String {
     for applet in String::from_utf8_lossy(&list.stdout).lines().filter(|a| !a.is_empty() && *a != "busybox") {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
     }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n")
-        .unwrap();
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
+    )
+    .unwrap();
     std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
     let tar = dir.join("rootfs.tar");
     let status = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().expect("run tar");
