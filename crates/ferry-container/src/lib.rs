@@ -14,8 +14,9 @@
 //! timeout or a stop finds and kills everything a command left behind by
 //! reading `/proc/*/environ` on the host (container processes are host
 //! processes too). A process that clears its own environment escapes that
-//! scan; in a container [`Environment::stop`] still kills it (the container's
-//! PID namespace ends), on the host only its process group is also killed.
+//! scan: in a container [`Environment::stop`] still kills it (the container's
+//! PID namespace ends); in a workspace a timeout still kills it if it stayed
+//! in the command's process group, but a stop does not.
 //!
 //! # Why the `podman` CLI and not the Docker-compatible API (bollard)
 //! Measured on a build machine (2 cores shared, load about 3; podman 4.3.1

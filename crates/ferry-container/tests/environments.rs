@@ -280,3 +280,67 @@ async fn workspace_with_an_unknown_user_is_a_clear_error() {
     let e = f.provider.start(&spec).await.err().expect("no such user");
     assert!(e.to_string().contains("ferry-no-such-user does not exist"), "{e}");
 }
+
+/// Variable values reach podman through its environment, never its command
+/// line, where any user could read them (`ps`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_env_values_are_not_on_command_lines() {
+    let Some(f) = container() else { return };
+    let mut spec = f.spec("secret");
+    let (spec_secret, exec_secret) = (format!("spec-secret-{}", token()), format!("exec-secret-{}", token()));
+    spec.env.push(("SPEC_SECRET".into(), spec_secret.clone()));
+    let env = f.start(&spec).await;
+    let token = token();
+    let request = ExecRequest::shell(format!(r#"echo "$SPEC_SECRET $EXEC_SECRET"; sleep {token}"#))
+        .env("EXEC_SECRET", exec_secret.clone())
+        .timeout(Duration::from_secs(20));
+    let mut lines = Vec::new();
+    let mut collect = |line| lines.push(line);
+    let exec = env.exec(&request, &mut collect);
+    let watch = async {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while sleeping(&token).is_empty() {
+            assert!(Instant::now() < deadline, "the command did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let exposed = command_lines_containing(&[&spec_secret, &exec_secret]);
+        ferry_container::procs::kill_marked(ferry_container::ENV_ID_VAR, &spec.name);
+        exposed
+    };
+    let (outcome, exposed) = tokio::join!(exec, watch);
+    assert_eq!(exposed, Vec::<String>::new(), "values on a command line");
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert_eq!(lines.first(), Some(&out(&format!("{spec_secret} {exec_secret}"))));
+    env.stop().await.unwrap();
+}
+
+fn command_lines_containing(needles: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if needles.iter().any(|n| text.contains(n)) {
+            found.push(text);
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_network_is_loopback_only_unless_asked() {
+    let Some(f) = container() else { return };
+    let spec = f.spec("nonet");
+    let env = f.start(&spec).await;
+    assert_eq!(interfaces(&*env).await, ["lo"]);
+    env.stop().await.unwrap();
+    let mut spec = f.spec("hostnet");
+    spec.network = ferry_container::Network::Host;
+    let env = f.start(&spec).await;
+    assert!(interfaces(&*env).await.len() > 1, "the host's interfaces");
+    env.stop().await.unwrap();
+}
+
+async fn interfaces(env: &dyn Environment) -> Vec<String> {
+    let request = ExecRequest::shell("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
+    run(env, request).await.1.into_iter().map(|l| l.text).collect()
+}
