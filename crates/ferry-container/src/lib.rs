@@ -198,7 +198,8 @@ pub struct ExecRequest {
     pub workdir: Option<PathBuf>,
     /// `None`: the environment's user.
     pub user: Option<String>,
-    /// Killed (with everything it started) when this passes.
+    /// When this passes the command and everything it started get SIGKILL
+    /// (no TERM grace: a build's timeout is final).
     pub timeout: Option<Duration>,
 }
 

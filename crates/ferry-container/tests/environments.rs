@@ -218,9 +218,14 @@ async fn stop_kills_background(f: &Fixture) {
     let spec = f.spec("stop");
     let env = f.start(&spec).await;
     let (plain, detached) = (token(), token());
-    let script = format!("sleep {plain} >/dev/null 2>&1 & setsid sleep {detached} >/dev/null 2>&1 &");
-    let (outcome, _) = run(&*env, ExecRequest::shell(script)).await;
-    assert_eq!(outcome, ExecOutcome::Exited(0));
+    // `plain` keeps the command's output open: the exec still ends when the
+    // command exits (after a short grace for its output), not when the
+    // background process does.
+    let script = format!("echo started; sleep {plain} & setsid sleep {detached} >/dev/null 2>&1 &");
+    let started = Instant::now();
+    let (outcome, lines) = run(&*env, ExecRequest::shell(script)).await;
+    assert_eq!((outcome, lines), (ExecOutcome::Exited(0), vec![out("started")]));
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
     ferry_testkit::wait_for("the background processes", Duration::from_secs(10), || {
         (sleeping(&plain).len() == 1 && sleeping(&detached).len() == 1).then_some(())
     });
