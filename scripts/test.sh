@@ -30,6 +30,15 @@ if ! python3 -c "import boto3, botocore, moto.server" 2>/dev/null || ! command -
     python3 -m pip install -q awscli boto3 'moto[server]' || python3 -m pip install -q --break-system-packages awscli boto3 'moto[server]'
 fi
 
+# Container builds (ferry-container) and their tests: podman with runc,
+# busybox-static for locally imported test images, containers.conf for these
+# hosts; checked by running a container.
+if [ "$(id -u)" -eq 0 ]; then
+    bash scripts/setup-podman.sh
+else
+    echo "not root: skipping podman setup (container tests will report themselves skipped)" >&2
+fi
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Every test binary, two at a time (most black-box tests wait on real

@@ -52,7 +52,7 @@
 //! tail returned in [`Diagnostics::log`].
 
 mod output;
-mod runas;
+pub mod runas;
 mod tail;
 
 pub use output::MAX_LINE_BYTES;

@@ -1,7 +1,8 @@
 //! Fixtures for black-box tests (dev-dependency only): [`wait_for`] a
 //! condition with a deadline instead of sleeping, [`Moto`], a real S3
-//! API (`moto_server`) on a free loopback port, and [`skip`], which says
-//! loudly that a test did not run.
+//! API (`moto_server`) on a free loopback port, [`skip`], which says
+//! loudly that a test did not run, and container fixtures:
+//! [`podman_available`] and [`busybox_image`].
 //!
 //! **Architecture Invariant:** knows nothing of ferry itself; production
 //! crates never depend on it.
@@ -278,4 +279,85 @@ fn one_request(stream: &mut TcpStream, request: &[u8], buf: &mut [u8]) -> Result
         let body = String::from_utf8_lossy(&buf[end + 4..total]).trim().to_string();
         return Ok((status, body, keep));
     }
+}
+
+/// Whether container tests can run here: podman runs and this is root
+/// (rootless podman is not set up on ferry's build hosts). When not, the
+/// test is reported skipped through [`skip`] with what to do; the caller
+/// then returns.
+pub fn podman_available() -> bool {
+    let euid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap_or(u32::MAX);
+    if euid != 0 {
+        skip("container tests need root (rootful podman); run them as root");
+        return false;
+    }
+    match Command::new("podman").args(["version", "--format", "{{.Client.Version}}"]).output() {
+        Ok(out) if out.status.success() => true,
+        Ok(out) => {
+            skip(&format!(
+                "podman does not work here ({}); scripts/setup-podman.sh installs and configures it",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+            false
+        }
+        Err(e) => {
+            skip(&format!("podman is not installed ({e}); scripts/setup-podman.sh installs and configures it"));
+            false
+        }
+    }
+}
+
+/// The tag of the image [`busybox_image`] makes.
+pub const BUSYBOX_IMAGE: &str = "localhost/ferry-test-busybox:1";
+
+/// A local image holding busybox-static (`/bin/busybox`, a link per applet,
+/// `/bin/sh`) and an `/etc/passwd` with `root` and `nobody` (65534), made
+/// once per machine with `podman import` (no registry is needed) and found
+/// by its tag afterwards. Test binaries running at once take a lock file
+/// first, so only one imports. Panics with what to install when it cannot.
+pub fn busybox_image() -> String {
+    let exists = || Command::new("podman").args(["image", "exists", BUSYBOX_IMAGE]).status().is_ok_and(|s| s.success());
+    if exists() {
+        return BUSYBOX_IMAGE.to_string();
+    }
+    let lock_path = std::env::temp_dir().join("ferry-test-busybox-image.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
+    lock.lock().unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    if exists() {
+        return BUSYBOX_IMAGE.to_string();
+    }
+    let busybox =
+        ["/bin/busybox", "/usr/bin/busybox"].into_iter().map(std::path::Path::new).find(|p| p.exists()).unwrap_or_else(
+            || panic!("busybox is not installed: apt-get install busybox-static (scripts/setup-podman.sh)"),
+        );
+    let dir = std::env::temp_dir().join(format!("ferry-busybox-rootfs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let root = dir.join("root");
+    for sub in ["bin", "etc", "tmp", "root"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    std::fs::copy(busybox, root.join("bin/busybox")).unwrap();
+    let list = Command::new(busybox).arg("--list").output().expect("busybox --list");
+    assert!(list.status.success(), "busybox --list failed: is {} busybox-static?", busybox.display());
+    for applet in String::from_utf8_lossy(&list.stdout).lines().filter(|a| !a.is_empty() && *a != "busybox") {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    let tar = dir.join("rootfs.tar");
+    let status = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&tar).arg(".").status().expect("run tar");
+    assert!(status.success(), "tar of the busybox rootfs failed");
+    let out = Command::new("podman").arg("import").arg(&tar).arg(BUSYBOX_IMAGE).output().expect("run podman import");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "podman import failed: {}", String::from_utf8_lossy(&out.stderr));
+    BUSYBOX_IMAGE.to_string()
 }

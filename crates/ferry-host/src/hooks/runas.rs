@@ -3,6 +3,8 @@
 //! does, so there is no PAM session, no tty requirement and no shell quoting).
 //!
 //! The only `unsafe` code of the hook runner lives here: [`Command::pre_exec`].
+//! Public because `ferry-container`'s workspace mode runs build commands as an
+//! unprivileged user the same way.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -13,7 +15,7 @@ use tokio::process::Command;
 
 /// The identity a script runs as, resolved before spawning.
 #[derive(Debug, Clone)]
-pub(super) struct Identity {
+pub struct Identity {
     name: String,
     uid: Uid,
     gid: Gid,
@@ -26,9 +28,23 @@ pub(super) struct Identity {
     switch: bool,
 }
 
+impl Identity {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn uid(&self) -> Uid {
+        self.uid
+    }
+
+    pub fn gid(&self) -> Gid {
+        self.gid
+    }
+}
+
 /// Looks `name` up in the user and group databases. Errors are messages for
 /// the diagnostics.
-pub(super) fn resolve(name: &str) -> Result<Identity, String> {
+pub fn resolve(name: &str) -> Result<Identity, String> {
     let user = match User::from_name(name) {
         Ok(Some(user)) => user,
         Ok(None) => return Err(format!("runas user {name} does not exist")),
@@ -53,7 +69,7 @@ pub(super) fn resolve(name: &str) -> Result<Identity, String> {
 
 /// Makes `cmd` run as `identity`, with its login variables (`HOME`, `USER`,
 /// `LOGNAME`, `SHELL`), which CodeDeploy's `su` does not set.
-pub(super) fn apply(cmd: &mut Command, identity: &Identity) {
+pub fn apply(cmd: &mut Command, identity: &Identity) {
     cmd.env("HOME", &identity.home)
         .env("USER", &identity.name)
         .env("LOGNAME", &identity.name)
