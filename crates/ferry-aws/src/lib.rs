@@ -16,6 +16,7 @@
 //! deployment engine never sees an AWS shape.
 
 pub mod arn;
+pub mod codebuild;
 pub mod convert;
 mod error;
 #[cfg(test)]
