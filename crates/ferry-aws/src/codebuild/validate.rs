@@ -859,3 +859,226 @@ impl Request {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codebuild::Operation;
+
+    fn check(op: Operation, body: &str) -> Result<(), String> {
+        let request = Request::decode(op, body.as_bytes()).map_err(|e| format!("decode: {e}"))?;
+        request.validate().map_err(|e| {
+            assert_eq!(e.status, 400);
+            format!("{}: {}", e.code, e.message)
+        })
+    }
+
+    const PROJECT: &str = r#""source":{"type":"GITHUB","location":"https://github.com/o/r.git"},
+        "artifacts":{"type":"NO_ARTIFACTS"},
+        "environment":{"type":"LINUX_CONTAINER","image":"busybox","computeType":"BUILD_GENERAL1_SMALL"},
+        "serviceRole":"arn:aws:iam::1:role/build""#;
+
+    fn create(extra: &str) -> Result<(), String> {
+        check(Operation::CreateProject, &format!(r#"{{"name":"web",{PROJECT}{extra}}}"#))
+    }
+
+    fn refused(result: Result<(), String>, code: &str, words: &str) {
+        let message = result.expect_err("accepted");
+        assert!(message.starts_with(code), "{message}");
+        assert!(message.contains(words), "{words:?} not in {message}");
+    }
+
+    #[test]
+    fn a_complete_project_passes() {
+        create("").unwrap();
+        create(
+            r#","description":"d","timeoutInMinutes":60,"queuedTimeoutInMinutes":480,"tags":[{"key":"team","value":"web ops"}],
+            "secondarySources":[{"type":"S3","location":"bucket/src.zip","sourceIdentifier":"extra_1"}],
+            "secondarySourceVersions":[{"sourceIdentifier":"extra_1","sourceVersion":"v1"}],
+            "secondaryArtifacts":[{"type":"S3","location":"out-bucket","artifactIdentifier":"docs"}],
+            "cache":{"type":"LOCAL","modes":["LOCAL_SOURCE_CACHE"]},
+            "logsConfig":{"cloudWatchLogs":{"status":"ENABLED"},"s3Logs":{"status":"DISABLED"}},
+            "concurrentBuildLimit":2,"autoRetryLimit":3,"badgeEnabled":true"#,
+        )
+        .unwrap();
+        check(
+            Operation::CreateProject,
+            r#"{"name":"inline","source":{"type":"NO_SOURCE","buildspec":"version: 0.2"},"artifacts":{"type":"S3","location":"my.bucket-1"},
+                "environment":{"type":"ARM_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_LARGE",
+                "environmentVariables":[{"name":"TOKEN","value":"tok","type":"SECRETS_MANAGER"},{"name":"A","value":""}]},"serviceRole":"r"}"#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn project_names_follow_the_model() {
+        for bad in ["a", "-web", "we b", "wéb", &"x".repeat(151)] {
+            let body = format!(r#"{{"name":{},{PROJECT}}}"#, serde_json::to_string(bad).unwrap());
+            refused(check(Operation::CreateProject, &body), "InvalidInputException", "at 'name' failed to satisfy constraint");
+        }
+        check(Operation::CreateProject, &format!(r#"{{"name":"{}",{PROJECT}}}"#, "x".repeat(150))).unwrap();
+        refused(check(Operation::CreateProject, &format!("{{{PROJECT}}}")), "InvalidInputException", "Member must not be null");
+        refused(check(Operation::DeleteProject, "{}"), "InvalidInputException", "'name'");
+        refused(check(Operation::UpdateProject, r#"{"name":""}"#), "InvalidInputException", "length greater than or equal to 1");
+        check(Operation::UpdateProject, r#"{"name":"web","timeoutInMinutes":5}"#).unwrap();
+    }
+
+    #[test]
+    fn required_structures_and_their_required_members() {
+        let no_source = r#"{"name":"web","artifacts":{"type":"NO_ARTIFACTS"},"environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL"},"serviceRole":"r"}"#;
+        refused(check(Operation::CreateProject, no_source), "InvalidInputException", "at 'source'");
+        refused(
+            check(Operation::UpdateProject, r#"{"name":"web","environment":{"type":"LINUX_CONTAINER","computeType":"BUILD_GENERAL1_SMALL"}}"#),
+            "InvalidInputException",
+            "environment.image",
+        );
+        refused(check(Operation::UpdateProject, r#"{"name":"web","artifacts":{}}"#), "InvalidInputException", "artifacts.type");
+    }
+
+    #[test]
+    fn limits_and_enums() {
+        refused(create(r#","timeoutInMinutes":4"#), "InvalidInputException", "greater than or equal to 5");
+        refused(create(r#","timeoutInMinutes":2161"#), "InvalidInputException", "less than or equal to 2160");
+        create(r#","timeoutInMinutes":2160"#).unwrap();
+        refused(create(r#","queuedTimeoutInMinutes":481"#), "InvalidInputException", "less than or equal to 480");
+        refused(create(&format!(r#","description":"{}""#, "d".repeat(256))), "InvalidInputException", "255");
+        refused(create(r#","concurrentBuildLimit":0"#), "InvalidInputException", "concurrentBuildLimit");
+        refused(create(r#","autoRetryLimit":11"#), "InvalidInputException", "autoRetryLimit");
+        refused(
+            check(Operation::UpdateProject, r#"{"name":"w","environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"HUGE"}}"#),
+            "InvalidInputException",
+            "enum value set",
+        );
+        refused(
+            check(Operation::UpdateProject, r#"{"name":"w","environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL","environmentVariables":[{"name":"A","value":"1","type":"VAULT"}]}}"#),
+            "InvalidInputException",
+            "PLAINTEXT, PARAMETER_STORE, SECRETS_MANAGER",
+        );
+        let many: Vec<String> = (0..51).map(|i| format!(r#"{{"key":"k{i}","value":"v"}}"#)).collect();
+        refused(create(&format!(r#","tags":[{}]"#, many.join(","))), "InvalidInputException", "less than or equal to 50");
+        refused(create(r#","tags":[{"key":"a<b","value":"v"}]"#), "InvalidInputException", "tags.1.key");
+        refused(check(Operation::ListProjects, r#"{"sortBy":"SIZE"}"#), "InvalidInputException", "sortBy");
+        refused(check(Operation::ListBuilds, r#"{"sortOrder":"UP"}"#), "InvalidInputException", "sortOrder");
+        refused(check(Operation::ListReportGroups, r#"{"maxResults":101}"#), "InvalidInputException", "maxResults");
+        refused(check(Operation::ListReports, r#"{"maxResults":0}"#), "InvalidInputException", "maxResults");
+        refused(check(Operation::ListReports, r#"{"filter":{"status":"DONE"}}"#), "InvalidInputException", "filter.status");
+        check(Operation::ListReports, r#"{"filter":{"status":"FAILED"},"maxResults":100,"sortOrder":"ASCENDING"}"#).unwrap();
+    }
+
+    #[test]
+    fn sources_are_checked_for_their_type() {
+        let source = |s: &str| check(Operation::UpdateProject, &format!(r#"{{"name":"w","source":{s}}}"#));
+        source(r#"{"type":"GITLAB","location":"git@gitlab.example:o/r.git"}"#).unwrap();
+        source(r#"{"type":"CODECOMMIT","location":"ssh://git.example/r"}"#).unwrap();
+        source(r#"{"type":"BITBUCKET","location":"http://127.0.0.1:3000/o/r.git","gitCloneDepth":1}"#).unwrap();
+        source(r#"{"type":"S3","location":"bucket/folder/"}"#).unwrap();
+        refused(source(r#"{"type":"GITHUB"}"#), "InvalidInputException", "source.location is required");
+        refused(source(r#"{"type":"GITHUB","location":"/srv/repo.git"}"#), "InvalidInputException", "git URL");
+        refused(source(r#"{"type":"GITHUB","location":"file:///etc"}"#), "InvalidInputException", "git URL");
+        refused(source(r#"{"type":"GITHUB","location":"https://"}"#), "InvalidInputException", "git URL");
+        refused(source(r#"{"type":"S3","location":"Bucket/k"}"#), "InvalidInputException", "<bucket>/<key>");
+        refused(source(r#"{"type":"S3","location":"bucket"}"#), "InvalidInputException", "<bucket>/<key>");
+        refused(source(r#"{"type":"NO_SOURCE"}"#), "InvalidInputException", "buildspec is required");
+        refused(source(r#"{"type":"CODEPIPELINE"}"#), "InvalidInputException", "does not build from CODEPIPELINE");
+        refused(source(r#"{"type":"SVN","location":"x"}"#), "InvalidInputException", "enum value set");
+        refused(source(r#"{"type":"GITHUB","location":"https://h/r","gitCloneDepth":-1}"#), "InvalidInputException", "gitCloneDepth");
+        refused(source(r#"{"type":"GITHUB","location":"https://h/r","auth":{"type":"PASSWORD"}}"#), "InvalidInputException", "auth.type");
+        // Secondary sources need unique identifiers, and versions must name one.
+        let secondary = |s: &str| check(Operation::UpdateProject, &format!(r#"{{"name":"w",{s}}}"#));
+        refused(secondary(r#""secondarySources":[{"type":"S3","location":"b1b/k"}]"#), "InvalidInputException", "sourceIdentifier");
+        refused(
+            secondary(r#""secondarySources":[{"type":"S3","location":"b1b/k","sourceIdentifier":"a-b"}]"#),
+            "InvalidInputException",
+            "letters, digits and underscores",
+        );
+        refused(
+            secondary(r#""secondarySources":[{"type":"S3","location":"b1b/k","sourceIdentifier":"a"},{"type":"S3","location":"b1b/j","sourceIdentifier":"a"}]"#),
+            "InvalidInputException",
+            "used twice",
+        );
+        refused(
+            secondary(r#""secondarySources":[{"type":"S3","location":"b1b/k","sourceIdentifier":"a"}],"secondarySourceVersions":[{"sourceIdentifier":"b","sourceVersion":"1"}]"#),
+            "InvalidInputException",
+            "names no secondary source",
+        );
+    }
+
+    #[test]
+    fn artifacts_caches_variables_and_logs() {
+        let update = |s: &str| check(Operation::UpdateProject, &format!(r#"{{"name":"w",{s}}}"#));
+        refused(update(r#""artifacts":{"type":"S3"}"#), "InvalidInputException", "name of a bucket");
+        refused(update(r#""artifacts":{"type":"CODEPIPELINE"}"#), "InvalidInputException", "no pipelines");
+        refused(update(r#""artifacts":{"type":"S3","location":"b1b","packaging":"TAR"}"#), "InvalidInputException", "packaging");
+        refused(update(r#""secondaryArtifacts":[{"type":"NO_ARTIFACTS"}]"#), "InvalidInputException", "artifactIdentifier");
+        refused(update(r#""cache":{"type":"LOCAL"}"#), "InvalidInputException", "at least one mode");
+        refused(update(r#""cache":{"type":"LOCAL","modes":["LOCAL_EVERYTHING"]}"#), "InvalidInputException", "cache.modes.1");
+        refused(update(r#""cache":{"type":"S3"}"#), "InvalidInputException", "S3 cache");
+        update(r#""cache":{"type":"S3","location":"cache-bucket/web"}"#).unwrap();
+        refused(update(r#""logsConfig":{"s3Logs":{"status":"ENABLED"}}"#), "InvalidInputException", "s3Logs.location");
+        refused(update(r#""logsConfig":{"cloudWatchLogs":{}}"#), "InvalidInputException", "cloudWatchLogs.status");
+        let env = |vars: &str| {
+            update(&format!(
+                r#""environment":{{"type":"LINUX_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL","environmentVariables":{vars}}}"#
+            ))
+        };
+        refused(env(r#"[{"name":"CODEBUILD_BUILD_ID","value":"x"}]"#), "InvalidInputException", "reserved");
+        refused(env(r#"[{"name":"A"}]"#), "InvalidInputException", "environmentVariables.1.value");
+        refused(env(r#"[{"name":"","value":"x"}]"#), "InvalidInputException", "environmentVariables.1.name");
+        refused(env(r#"[{"name":"A=B","value":"x"}]"#), "InvalidInputException", "A=B");
+    }
+
+    #[test]
+    fn what_ferry_does_not_do_is_refused_by_name() {
+        refused(create(r#","vpcConfig":{"vpcId":"vpc-1"}"#), "InvalidInputException", "vpcConfig");
+        refused(create(r#","fileSystemLocations":[{"type":"EFS"}]"#), "InvalidInputException", "fileSystemLocations");
+        refused(create(r#","buildBatchConfig":{}"#), "InvalidInputException", "buildBatchConfig");
+        refused(
+            check(Operation::UpdateProject, r#"{"name":"w","environment":{"type":"WINDOWS_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL"}}"#),
+            "InvalidInputException",
+            "Linux",
+        );
+        refused(
+            check(Operation::UpdateProject, r#"{"name":"w","environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL","fleet":{"fleetArn":"arn:f"}}}"#),
+            "InvalidInputException",
+            "fleet",
+        );
+        refused(check(Operation::StartBuild, r#"{"projectName":"w","debugSessionEnabled":true}"#), "InvalidInputException", "debug");
+    }
+
+    #[test]
+    fn start_build_overrides() {
+        check(Operation::StartBuild, r#"{"projectName":"w","sourceVersion":"main","environmentVariablesOverride":[{"name":"X","value":"1"}],"timeoutInMinutesOverride":10,"buildspecOverride":"version: 0.2"}"#).unwrap();
+        refused(check(Operation::StartBuild, "{}"), "InvalidInputException", "projectName");
+        refused(check(Operation::StartBuild, r#"{"projectName":"w","timeoutInMinutesOverride":3000}"#), "InvalidInputException", "timeoutInMinutesOverride");
+        refused(check(Operation::StartBuild, r#"{"projectName":"w","queuedTimeoutInMinutesOverride":1}"#), "InvalidInputException", "queuedTimeoutInMinutesOverride");
+        refused(check(Operation::StartBuild, r#"{"projectName":"w","sourceTypeOverride":"S3","sourceLocationOverride":"nobucket"}"#), "InvalidInputException", "sourceLocationOverride");
+        refused(check(Operation::StartBuild, r#"{"projectName":"w","sourceTypeOverride":"GITHUB"}"#), "InvalidInputException", "sourceLocationOverride is required");
+        check(Operation::StartBuild, r#"{"projectName":"w","sourceTypeOverride":"GITHUB","sourceLocationOverride":"https://h.example/o/r"}"#).unwrap();
+        refused(check(Operation::StartBuild, r#"{"projectName":"w","imageOverride":""}"#), "InvalidInputException", "imageOverride");
+        refused(check(Operation::StartBuild, r#"{"projectName":"w","computeTypeOverride":"X"}"#), "InvalidInputException", "computeTypeOverride");
+        refused(check(Operation::StartBuild, r#"{"projectName":"w","environmentVariablesOverride":[{"name":"CODEBUILD_X","value":"1"}]}"#), "InvalidInputException", "reserved");
+    }
+
+    #[test]
+    fn builds_and_reports_by_id_and_arn() {
+        check(Operation::BatchGetBuilds, r#"{"ids":["web:1","api:2f"]}"#).unwrap();
+        refused(check(Operation::BatchGetBuilds, r#"{"ids":[]}"#), "InvalidInputException", "'ids'");
+        refused(check(Operation::BatchGetBuilds, r#"{"ids":["web"]}"#), "InvalidInputException", "Invalid build ID");
+        let many: Vec<String> = (0..101).map(|i| format!(r#""web:{i}""#)).collect();
+        refused(check(Operation::BatchGetBuilds, &format!(r#"{{"ids":[{}]}}"#, many.join(","))), "InvalidInputException", "less than or equal to 100");
+        refused(check(Operation::StopBuild, r#"{"id":"web"}"#), "InvalidInputException", "Invalid build ID");
+        refused(check(Operation::RetryBuild, "{}"), "InvalidInputException", "'id'");
+        check(Operation::BatchGetProjects, r#"{"names":["web","arn:aws:codebuild:r:1:project/api"]}"#).unwrap();
+        refused(check(Operation::BatchGetProjects, r#"{"names":["arn:aws:codebuild:r:1:build/api:1"]}"#), "InvalidInputException", "project ARN");
+        check(Operation::BatchGetReports, r#"{"reportArns":["arn:aws:codebuild:r:1:report/web-unit:abc"]}"#).unwrap();
+        refused(check(Operation::BatchGetReports, r#"{"reportArns":["web-unit:abc"]}"#), "InvalidInputException", "report ARN");
+        refused(check(Operation::DescribeTestCases, "{}"), "InvalidInputException", "reportArn");
+        refused(
+            check(Operation::DescribeTestCases, r#"{"reportArn":"arn:aws:codebuild:r:1:report/g1:x","filter":{"status":"PASSED"}}"#),
+            "InvalidInputException",
+            "filter.status",
+        );
+        check(Operation::BatchGetReportGroups, r#"{"reportGroupArns":["arn:aws:codebuild:r:1:report-group/web-unit"]}"#).unwrap();
+        refused(check(Operation::ListReportsForReportGroup, r#"{"reportGroupArn":"arn:aws:codebuild:r:1:report/g1:x"}"#), "InvalidInputException", "report group ARN");
+    }
+}
