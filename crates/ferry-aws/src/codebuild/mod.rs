@@ -277,7 +277,10 @@ mod tests {
         let (_, next) = page(Operation::ListBuilds, items.clone(), None).unwrap();
         let next = next.unwrap();
         assert_eq!(page(Operation::ListBuilds, items.clone(), Some(&next)).unwrap().0.len(), 50);
-        assert_eq!(page(Operation::ListProjects, items.clone(), Some(&next)).unwrap_err().code, "InvalidNextTokenException");
+        assert_eq!(
+            page(Operation::ListProjects, items.clone(), Some(&next)).unwrap_err().code,
+            "InvalidNextTokenException"
+        );
         assert_eq!(
             page(crate::Operation::ListDeployments, items, Some(&next)).unwrap_err().code,
             "InvalidNextTokenException"

@@ -114,8 +114,15 @@ pub const ENUMS: &[(&str, &[&str])] = &[
 pub const FERRY_SOURCE_TYPES: &[&str] =
     &["NO_SOURCE", "S3", "GITHUB", "GITHUB_ENTERPRISE", "GITLAB", "GITLAB_SELF_MANAGED", "BITBUCKET", "CODECOMMIT"];
 /// Environment types ferry's Linux build hosts run.
-pub const FERRY_ENVIRONMENT_TYPES: &[&str] =
-    &["LINUX_CONTAINER", "LINUX_GPU_CONTAINER", "ARM_CONTAINER", "LINUX_LAMBDA_CONTAINER", "ARM_LAMBDA_CONTAINER", "LINUX_EC2", "ARM_EC2"];
+pub const FERRY_ENVIRONMENT_TYPES: &[&str] = &[
+    "LINUX_CONTAINER",
+    "LINUX_GPU_CONTAINER",
+    "ARM_CONTAINER",
+    "LINUX_LAMBDA_CONTAINER",
+    "ARM_LAMBDA_CONTAINER",
+    "LINUX_EC2",
+    "ARM_EC2",
+];
 
 /// The project name rule: 2–150 of `[A-Za-z0-9][A-Za-z0-9\-_]{1,149}`.
 pub const PROJECT_NAME_PATTERN: &str = r"[A-Za-z0-9][A-Za-z0-9\-_]{1,149}";
@@ -152,7 +159,9 @@ pub fn account_limit(message: impl Into<String>) -> AwsError {
 
 /// A model constraint, worded as AWS words it.
 fn constraint(member: &str, value: impl std::fmt::Display, rule: impl std::fmt::Display) -> AwsError {
-    invalid_input(format!("1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {rule}"))
+    invalid_input(format!(
+        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {rule}"
+    ))
 }
 
 fn unsupported(member: &str, what: &str) -> AwsError {
@@ -385,7 +394,9 @@ pub fn artifacts(artifacts: &ProjectArtifacts, member: &str) -> AwsResult<()> {
     one_of(artifacts.packaging.as_deref(), &format!("{member}.packaging"), ARTIFACT_PACKAGING)?;
     one_of(artifacts.bucket_owner_access.as_deref(), &format!("{member}.bucketOwnerAccess"), BUCKET_OWNER_ACCESS)?;
     match kind {
-        "CODEPIPELINE" => Err(unsupported(&format!("{member}.type"), "ferry has no pipelines yet (use S3 or NO_ARTIFACTS)")),
+        "CODEPIPELINE" => {
+            Err(unsupported(&format!("{member}.type"), "ferry has no pipelines yet (use S3 or NO_ARTIFACTS)"))
+        }
         "S3" => {
             let bucket = artifacts.location.as_deref().unwrap_or("");
             if !is_bucket_name(bucket) {
@@ -653,7 +664,12 @@ impl ProjectSettings<'_> {
         if let Some(s) = self.source {
             source(s, "source")?;
         }
-        secondary_sources(self.secondary_sources, self.secondary_source_versions, "secondarySources", "secondarySourceVersions")?;
+        secondary_sources(
+            self.secondary_sources,
+            self.secondary_source_versions,
+            "secondarySources",
+            "secondarySourceVersions",
+        )?;
         if let Some(a) = self.artifacts {
             artifacts(a, "artifacts")?;
         }
@@ -678,7 +694,8 @@ impl ProjectSettings<'_> {
         }
         range(self.concurrent_build_limit, "concurrentBuildLimit", (1, i64::from(i32::MAX)))?;
         range(self.auto_retry_limit, "autoRetryLimit", (0, AUTO_RETRY_LIMIT))?;
-        if self.vpc_config.is_some_and(|v| v.vpc_id.is_some() || v.subnets.is_some() || v.security_group_ids.is_some()) {
+        if self.vpc_config.is_some_and(|v| v.vpc_id.is_some() || v.subnets.is_some() || v.security_group_ids.is_some())
+        {
             return Err(unsupported("vpcConfig", "ferry builds do not run in VPCs"));
         }
         if self.file_system_locations.is_some_and(|l| !l.is_empty()) {
@@ -738,10 +755,9 @@ fn start_build(i: &StartBuildInput) -> AwsResult<()> {
     if let Some(c) = &i.cache_override {
         cache(c, "cacheOverride")?;
     }
-    for (value, member) in [
-        (&i.service_role_override, "serviceRoleOverride"),
-        (&i.encryption_key_override, "encryptionKeyOverride"),
-    ] {
+    for (value, member) in
+        [(&i.service_role_override, "serviceRoleOverride"), (&i.encryption_key_override, "encryptionKeyOverride")]
+    {
         if value.is_some() {
             non_empty(value.as_deref(), member)?;
         }
@@ -914,12 +930,24 @@ mod tests {
     fn project_names_follow_the_model() {
         for bad in ["a", "-web", "we b", "wéb", &"x".repeat(151)] {
             let body = format!(r#"{{"name":{},{PROJECT}}}"#, serde_json::to_string(bad).unwrap());
-            refused(check(Operation::CreateProject, &body), "InvalidInputException", "at 'name' failed to satisfy constraint");
+            refused(
+                check(Operation::CreateProject, &body),
+                "InvalidInputException",
+                "at 'name' failed to satisfy constraint",
+            );
         }
         check(Operation::CreateProject, &format!(r#"{{"name":"{}",{PROJECT}}}"#, "x".repeat(150))).unwrap();
-        refused(check(Operation::CreateProject, &format!("{{{PROJECT}}}")), "InvalidInputException", "Member must not be null");
+        refused(
+            check(Operation::CreateProject, &format!("{{{PROJECT}}}")),
+            "InvalidInputException",
+            "Member must not be null",
+        );
         refused(check(Operation::DeleteProject, "{}"), "InvalidInputException", "'name'");
-        refused(check(Operation::UpdateProject, r#"{"name":""}"#), "InvalidInputException", "length greater than or equal to 1");
+        refused(
+            check(Operation::UpdateProject, r#"{"name":""}"#),
+            "InvalidInputException",
+            "length greater than or equal to 1",
+        );
         check(Operation::UpdateProject, r#"{"name":"web","timeoutInMinutes":5}"#).unwrap();
     }
 
@@ -928,11 +956,18 @@ mod tests {
         let no_source = r#"{"name":"web","artifacts":{"type":"NO_ARTIFACTS"},"environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL"},"serviceRole":"r"}"#;
         refused(check(Operation::CreateProject, no_source), "InvalidInputException", "at 'source'");
         refused(
-            check(Operation::UpdateProject, r#"{"name":"web","environment":{"type":"LINUX_CONTAINER","computeType":"BUILD_GENERAL1_SMALL"}}"#),
+            check(
+                Operation::UpdateProject,
+                r#"{"name":"web","environment":{"type":"LINUX_CONTAINER","computeType":"BUILD_GENERAL1_SMALL"}}"#,
+            ),
             "InvalidInputException",
             "environment.image",
         );
-        refused(check(Operation::UpdateProject, r#"{"name":"web","artifacts":{}}"#), "InvalidInputException", "artifacts.type");
+        refused(
+            check(Operation::UpdateProject, r#"{"name":"web","artifacts":{}}"#),
+            "InvalidInputException",
+            "artifacts.type",
+        );
     }
 
     #[test]
@@ -945,24 +980,39 @@ mod tests {
         refused(create(r#","concurrentBuildLimit":0"#), "InvalidInputException", "concurrentBuildLimit");
         refused(create(r#","autoRetryLimit":11"#), "InvalidInputException", "autoRetryLimit");
         refused(
-            check(Operation::UpdateProject, r#"{"name":"w","environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"HUGE"}}"#),
+            check(
+                Operation::UpdateProject,
+                r#"{"name":"w","environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"HUGE"}}"#,
+            ),
             "InvalidInputException",
             "enum value set",
         );
         refused(
-            check(Operation::UpdateProject, r#"{"name":"w","environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL","environmentVariables":[{"name":"A","value":"1","type":"VAULT"}]}}"#),
+            check(
+                Operation::UpdateProject,
+                r#"{"name":"w","environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL","environmentVariables":[{"name":"A","value":"1","type":"VAULT"}]}}"#,
+            ),
             "InvalidInputException",
             "PLAINTEXT, PARAMETER_STORE, SECRETS_MANAGER",
         );
         let many: Vec<String> = (0..51).map(|i| format!(r#"{{"key":"k{i}","value":"v"}}"#)).collect();
-        refused(create(&format!(r#","tags":[{}]"#, many.join(","))), "InvalidInputException", "less than or equal to 50");
+        refused(
+            create(&format!(r#","tags":[{}]"#, many.join(","))),
+            "InvalidInputException",
+            "less than or equal to 50",
+        );
         refused(create(r#","tags":[{"key":"a<b","value":"v"}]"#), "InvalidInputException", "tags.1.key");
         refused(check(Operation::ListProjects, r#"{"sortBy":"SIZE"}"#), "InvalidInputException", "sortBy");
         refused(check(Operation::ListBuilds, r#"{"sortOrder":"UP"}"#), "InvalidInputException", "sortOrder");
         refused(check(Operation::ListReportGroups, r#"{"maxResults":101}"#), "InvalidInputException", "maxResults");
         refused(check(Operation::ListReports, r#"{"maxResults":0}"#), "InvalidInputException", "maxResults");
-        refused(check(Operation::ListReports, r#"{"filter":{"status":"DONE"}}"#), "InvalidInputException", "filter.status");
-        check(Operation::ListReports, r#"{"filter":{"status":"FAILED"},"maxResults":100,"sortOrder":"ASCENDING"}"#).unwrap();
+        refused(
+            check(Operation::ListReports, r#"{"filter":{"status":"DONE"}}"#),
+            "InvalidInputException",
+            "filter.status",
+        );
+        check(Operation::ListReports, r#"{"filter":{"status":"FAILED"},"maxResults":100,"sortOrder":"ASCENDING"}"#)
+            .unwrap();
     }
 
     #[test]
@@ -981,23 +1031,39 @@ mod tests {
         refused(source(r#"{"type":"NO_SOURCE"}"#), "InvalidInputException", "buildspec is required");
         refused(source(r#"{"type":"CODEPIPELINE"}"#), "InvalidInputException", "does not build from CODEPIPELINE");
         refused(source(r#"{"type":"SVN","location":"x"}"#), "InvalidInputException", "enum value set");
-        refused(source(r#"{"type":"GITHUB","location":"https://h/r","gitCloneDepth":-1}"#), "InvalidInputException", "gitCloneDepth");
-        refused(source(r#"{"type":"GITHUB","location":"https://h/r","auth":{"type":"PASSWORD"}}"#), "InvalidInputException", "auth.type");
+        refused(
+            source(r#"{"type":"GITHUB","location":"https://h/r","gitCloneDepth":-1}"#),
+            "InvalidInputException",
+            "gitCloneDepth",
+        );
+        refused(
+            source(r#"{"type":"GITHUB","location":"https://h/r","auth":{"type":"PASSWORD"}}"#),
+            "InvalidInputException",
+            "auth.type",
+        );
         // Secondary sources need unique identifiers, and versions must name one.
         let secondary = |s: &str| check(Operation::UpdateProject, &format!(r#"{{"name":"w",{s}}}"#));
-        refused(secondary(r#""secondarySources":[{"type":"S3","location":"b1b/k"}]"#), "InvalidInputException", "sourceIdentifier");
+        refused(
+            secondary(r#""secondarySources":[{"type":"S3","location":"b1b/k"}]"#),
+            "InvalidInputException",
+            "sourceIdentifier",
+        );
         refused(
             secondary(r#""secondarySources":[{"type":"S3","location":"b1b/k","sourceIdentifier":"a-b"}]"#),
             "InvalidInputException",
             "letters, digits and underscores",
         );
         refused(
-            secondary(r#""secondarySources":[{"type":"S3","location":"b1b/k","sourceIdentifier":"a"},{"type":"S3","location":"b1b/j","sourceIdentifier":"a"}]"#),
+            secondary(
+                r#""secondarySources":[{"type":"S3","location":"b1b/k","sourceIdentifier":"a"},{"type":"S3","location":"b1b/j","sourceIdentifier":"a"}]"#,
+            ),
             "InvalidInputException",
             "used twice",
         );
         refused(
-            secondary(r#""secondarySources":[{"type":"S3","location":"b1b/k","sourceIdentifier":"a"}],"secondarySourceVersions":[{"sourceIdentifier":"b","sourceVersion":"1"}]"#),
+            secondary(
+                r#""secondarySources":[{"type":"S3","location":"b1b/k","sourceIdentifier":"a"}],"secondarySourceVersions":[{"sourceIdentifier":"b","sourceVersion":"1"}]"#,
+            ),
             "InvalidInputException",
             "names no secondary source",
         );
@@ -1008,10 +1074,22 @@ mod tests {
         let update = |s: &str| check(Operation::UpdateProject, &format!(r#"{{"name":"w",{s}}}"#));
         refused(update(r#""artifacts":{"type":"S3"}"#), "InvalidInputException", "name of a bucket");
         refused(update(r#""artifacts":{"type":"CODEPIPELINE"}"#), "InvalidInputException", "no pipelines");
-        refused(update(r#""artifacts":{"type":"S3","location":"b1b","packaging":"TAR"}"#), "InvalidInputException", "packaging");
-        refused(update(r#""secondaryArtifacts":[{"type":"NO_ARTIFACTS"}]"#), "InvalidInputException", "artifactIdentifier");
+        refused(
+            update(r#""artifacts":{"type":"S3","location":"b1b","packaging":"TAR"}"#),
+            "InvalidInputException",
+            "packaging",
+        );
+        refused(
+            update(r#""secondaryArtifacts":[{"type":"NO_ARTIFACTS"}]"#),
+            "InvalidInputException",
+            "artifactIdentifier",
+        );
         refused(update(r#""cache":{"type":"LOCAL"}"#), "InvalidInputException", "at least one mode");
-        refused(update(r#""cache":{"type":"LOCAL","modes":["LOCAL_EVERYTHING"]}"#), "InvalidInputException", "cache.modes.1");
+        refused(
+            update(r#""cache":{"type":"LOCAL","modes":["LOCAL_EVERYTHING"]}"#),
+            "InvalidInputException",
+            "cache.modes.1",
+        );
         refused(update(r#""cache":{"type":"S3"}"#), "InvalidInputException", "S3 cache");
         update(r#""cache":{"type":"S3","location":"cache-bucket/web"}"#).unwrap();
         refused(update(r#""logsConfig":{"s3Logs":{"status":"ENABLED"}}"#), "InvalidInputException", "s3Logs.location");
@@ -1033,30 +1111,78 @@ mod tests {
         refused(create(r#","fileSystemLocations":[{"type":"EFS"}]"#), "InvalidInputException", "fileSystemLocations");
         refused(create(r#","buildBatchConfig":{}"#), "InvalidInputException", "buildBatchConfig");
         refused(
-            check(Operation::UpdateProject, r#"{"name":"w","environment":{"type":"WINDOWS_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL"}}"#),
+            check(
+                Operation::UpdateProject,
+                r#"{"name":"w","environment":{"type":"WINDOWS_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL"}}"#,
+            ),
             "InvalidInputException",
             "Linux",
         );
         refused(
-            check(Operation::UpdateProject, r#"{"name":"w","environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL","fleet":{"fleetArn":"arn:f"}}}"#),
+            check(
+                Operation::UpdateProject,
+                r#"{"name":"w","environment":{"type":"LINUX_CONTAINER","image":"i","computeType":"BUILD_GENERAL1_SMALL","fleet":{"fleetArn":"arn:f"}}}"#,
+            ),
             "InvalidInputException",
             "fleet",
         );
-        refused(check(Operation::StartBuild, r#"{"projectName":"w","debugSessionEnabled":true}"#), "InvalidInputException", "debug");
+        refused(
+            check(Operation::StartBuild, r#"{"projectName":"w","debugSessionEnabled":true}"#),
+            "InvalidInputException",
+            "debug",
+        );
     }
 
     #[test]
     fn start_build_overrides() {
         check(Operation::StartBuild, r#"{"projectName":"w","sourceVersion":"main","environmentVariablesOverride":[{"name":"X","value":"1"}],"timeoutInMinutesOverride":10,"buildspecOverride":"version: 0.2"}"#).unwrap();
         refused(check(Operation::StartBuild, "{}"), "InvalidInputException", "projectName");
-        refused(check(Operation::StartBuild, r#"{"projectName":"w","timeoutInMinutesOverride":3000}"#), "InvalidInputException", "timeoutInMinutesOverride");
-        refused(check(Operation::StartBuild, r#"{"projectName":"w","queuedTimeoutInMinutesOverride":1}"#), "InvalidInputException", "queuedTimeoutInMinutesOverride");
-        refused(check(Operation::StartBuild, r#"{"projectName":"w","sourceTypeOverride":"S3","sourceLocationOverride":"nobucket"}"#), "InvalidInputException", "sourceLocationOverride");
-        refused(check(Operation::StartBuild, r#"{"projectName":"w","sourceTypeOverride":"GITHUB"}"#), "InvalidInputException", "sourceLocationOverride is required");
-        check(Operation::StartBuild, r#"{"projectName":"w","sourceTypeOverride":"GITHUB","sourceLocationOverride":"https://h.example/o/r"}"#).unwrap();
-        refused(check(Operation::StartBuild, r#"{"projectName":"w","imageOverride":""}"#), "InvalidInputException", "imageOverride");
-        refused(check(Operation::StartBuild, r#"{"projectName":"w","computeTypeOverride":"X"}"#), "InvalidInputException", "computeTypeOverride");
-        refused(check(Operation::StartBuild, r#"{"projectName":"w","environmentVariablesOverride":[{"name":"CODEBUILD_X","value":"1"}]}"#), "InvalidInputException", "reserved");
+        refused(
+            check(Operation::StartBuild, r#"{"projectName":"w","timeoutInMinutesOverride":3000}"#),
+            "InvalidInputException",
+            "timeoutInMinutesOverride",
+        );
+        refused(
+            check(Operation::StartBuild, r#"{"projectName":"w","queuedTimeoutInMinutesOverride":1}"#),
+            "InvalidInputException",
+            "queuedTimeoutInMinutesOverride",
+        );
+        refused(
+            check(
+                Operation::StartBuild,
+                r#"{"projectName":"w","sourceTypeOverride":"S3","sourceLocationOverride":"nobucket"}"#,
+            ),
+            "InvalidInputException",
+            "sourceLocationOverride",
+        );
+        refused(
+            check(Operation::StartBuild, r#"{"projectName":"w","sourceTypeOverride":"GITHUB"}"#),
+            "InvalidInputException",
+            "sourceLocationOverride is required",
+        );
+        check(
+            Operation::StartBuild,
+            r#"{"projectName":"w","sourceTypeOverride":"GITHUB","sourceLocationOverride":"https://h.example/o/r"}"#,
+        )
+        .unwrap();
+        refused(
+            check(Operation::StartBuild, r#"{"projectName":"w","imageOverride":""}"#),
+            "InvalidInputException",
+            "imageOverride",
+        );
+        refused(
+            check(Operation::StartBuild, r#"{"projectName":"w","computeTypeOverride":"X"}"#),
+            "InvalidInputException",
+            "computeTypeOverride",
+        );
+        refused(
+            check(
+                Operation::StartBuild,
+                r#"{"projectName":"w","environmentVariablesOverride":[{"name":"CODEBUILD_X","value":"1"}]}"#,
+            ),
+            "InvalidInputException",
+            "reserved",
+        );
     }
 
     #[test]
@@ -1065,20 +1191,43 @@ mod tests {
         refused(check(Operation::BatchGetBuilds, r#"{"ids":[]}"#), "InvalidInputException", "'ids'");
         refused(check(Operation::BatchGetBuilds, r#"{"ids":["web"]}"#), "InvalidInputException", "Invalid build ID");
         let many: Vec<String> = (0..101).map(|i| format!(r#""web:{i}""#)).collect();
-        refused(check(Operation::BatchGetBuilds, &format!(r#"{{"ids":[{}]}}"#, many.join(","))), "InvalidInputException", "less than or equal to 100");
+        refused(
+            check(Operation::BatchGetBuilds, &format!(r#"{{"ids":[{}]}}"#, many.join(","))),
+            "InvalidInputException",
+            "less than or equal to 100",
+        );
         refused(check(Operation::StopBuild, r#"{"id":"web"}"#), "InvalidInputException", "Invalid build ID");
         refused(check(Operation::RetryBuild, "{}"), "InvalidInputException", "'id'");
         check(Operation::BatchGetProjects, r#"{"names":["web","arn:aws:codebuild:r:1:project/api"]}"#).unwrap();
-        refused(check(Operation::BatchGetProjects, r#"{"names":["arn:aws:codebuild:r:1:build/api:1"]}"#), "InvalidInputException", "project ARN");
+        refused(
+            check(Operation::BatchGetProjects, r#"{"names":["arn:aws:codebuild:r:1:build/api:1"]}"#),
+            "InvalidInputException",
+            "project ARN",
+        );
         check(Operation::BatchGetReports, r#"{"reportArns":["arn:aws:codebuild:r:1:report/web-unit:abc"]}"#).unwrap();
-        refused(check(Operation::BatchGetReports, r#"{"reportArns":["web-unit:abc"]}"#), "InvalidInputException", "report ARN");
+        refused(
+            check(Operation::BatchGetReports, r#"{"reportArns":["web-unit:abc"]}"#),
+            "InvalidInputException",
+            "report ARN",
+        );
         refused(check(Operation::DescribeTestCases, "{}"), "InvalidInputException", "reportArn");
         refused(
-            check(Operation::DescribeTestCases, r#"{"reportArn":"arn:aws:codebuild:r:1:report/g1:x","filter":{"status":"PASSED"}}"#),
+            check(
+                Operation::DescribeTestCases,
+                r#"{"reportArn":"arn:aws:codebuild:r:1:report/g1:x","filter":{"status":"PASSED"}}"#,
+            ),
             "InvalidInputException",
             "filter.status",
         );
-        check(Operation::BatchGetReportGroups, r#"{"reportGroupArns":["arn:aws:codebuild:r:1:report-group/web-unit"]}"#).unwrap();
-        refused(check(Operation::ListReportsForReportGroup, r#"{"reportGroupArn":"arn:aws:codebuild:r:1:report/g1:x"}"#), "InvalidInputException", "report group ARN");
+        check(
+            Operation::BatchGetReportGroups,
+            r#"{"reportGroupArns":["arn:aws:codebuild:r:1:report-group/web-unit"]}"#,
+        )
+        .unwrap();
+        refused(
+            check(Operation::ListReportsForReportGroup, r#"{"reportGroupArn":"arn:aws:codebuild:r:1:report/g1:x"}"#),
+            "InvalidInputException",
+            "report group ARN",
+        );
     }
 }
