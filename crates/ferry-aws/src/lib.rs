@@ -10,12 +10,17 @@
 //! - [`convert`]: ferry-core's domain types to and from the wire shapes;
 //! - [`arn`] and [`token`]: ARNs and `nextToken` pagination.
 //!
+//! [`codebuild`] does the same for CodeBuild's API (`CodeBuild_20161006`):
+//! its project, build and report operations, their shapes, validation with
+//! CodeBuild's exception names and ARNs, sharing [`AwsError`] and [`token`].
+//!
 //! **Architecture Invariant:** knows nothing of SQL, HTTP servers, the
 //! driver or processes. The server decodes a request with this crate, does
 //! the work with its store and driver, and encodes the answer with it; the
 //! deployment engine never sees an AWS shape.
 
 pub mod arn;
+pub mod codebuild;
 pub mod convert;
 mod error;
 #[cfg(test)]

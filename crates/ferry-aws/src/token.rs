@@ -1,21 +1,35 @@
 //! `nextToken` pagination: opaque tokens that carry the offset of the next
 //! page and the operation they belong to, so a token from one listing is
 //! refused by another (`InvalidNextTokenException`). The last page carries
-//! no token, which is how botocore's paginators know to stop.
+//! no token, which is how botocore's paginators know to stop. CodeDeploy's
+//! and CodeBuild's listings share this; their scopes differ
+//! ([`TokenScope`]), so a token of one service is refused by the other.
 
 use crate::{AwsError, AwsResult, Operation};
+
+/// The listing a token belongs to.
+pub trait TokenScope: Copy {
+    /// A name unique among all services' listings.
+    fn token_scope(self) -> &'static str;
+}
+
+impl TokenScope for Operation {
+    fn token_scope(self) -> &'static str {
+        self.name()
+    }
+}
 
 /// Items per page, as CodeDeploy's list operations return.
 pub const PAGE_SIZE: usize = 100;
 
 /// One page of `items` starting at `token` (absent: the first page), and
 /// the token of the next page if there is one.
-pub fn page<T>(op: Operation, items: Vec<T>, token: Option<&str>) -> AwsResult<(Vec<T>, Option<String>)> {
+pub fn page<T>(op: impl TokenScope, items: Vec<T>, token: Option<&str>) -> AwsResult<(Vec<T>, Option<String>)> {
     page_of(op, items, token, PAGE_SIZE)
 }
 
 pub fn page_of<T>(
-    op: Operation,
+    op: impl TokenScope,
     items: Vec<T>,
     token: Option<&str>,
     size: usize,
@@ -30,12 +44,12 @@ pub fn page_of<T>(
     Ok((page, next))
 }
 
-fn encode(op: Operation, offset: usize) -> String {
-    let plain = format!("{}:{offset}", op.name());
+fn encode(op: impl TokenScope, offset: usize) -> String {
+    let plain = format!("{}:{offset}", op.token_scope());
     plain.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-fn decode(op: Operation, token: &str) -> AwsResult<usize> {
+fn decode(op: impl TokenScope, token: &str) -> AwsResult<usize> {
     let invalid = || AwsError::new("InvalidNextTokenException", "The next token was specified in an invalid format.");
     if !token.len().is_multiple_of(2) || token.len() > 400 {
         return Err(invalid());
@@ -44,7 +58,7 @@ fn decode(op: Operation, token: &str) -> AwsResult<usize> {
         (0..token.len()).step_by(2).map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok()).collect();
     let plain = String::from_utf8(bytes.ok_or_else(invalid)?).map_err(|_| invalid())?;
     let (name, offset) = plain.rsplit_once(':').ok_or_else(invalid)?;
-    if name != op.name() {
+    if name != op.token_scope() {
         return Err(invalid());
     }
     offset.parse().map_err(|_| invalid())

@@ -890,3 +890,9 @@ class ModelFile(unittest.TestCase):
             for member in model.operation_model(name).input_shape.members.values():
                 walk(member)
         self.assertEqual(ours["shapes"], seen)
+
+    def test_ferrys_copy_of_codebuilds_input_members_is_botocores(self):
+        """crates/ferry-aws/codebuild-model-inputs.json, likewise (also run
+        without a server by ferry-aws's tests/codebuild_botocore.rs)."""
+        import codebuild_model
+        self.assertEqual(codebuild_model.input_problems(), [])
