@@ -91,12 +91,17 @@ pub fn parse(file: &str, text: &str) -> Result<Buildspec, BuildspecError> {
         return Err(ctx.err(
             "",
             None,
-            format!("the file is {} bytes; ferry accepts buildspecs up to {MAX_BUILDSPEC_BYTES} bytes (1 MiB)", text.len()),
+            format!(
+                "the file is {} bytes; ferry accepts buildspecs up to {MAX_BUILDSPEC_BYTES} bytes (1 MiB)",
+                text.len()
+            ),
         ));
     }
     let root = match yaml::load(text) {
         Ok(Some(root)) if !root.is_null() => root,
-        Ok(_) => return Err(ctx.err("", None, "the buildspec is empty; expected at least `version: 0.2` and `phases`")),
+        Ok(_) => {
+            return Err(ctx.err("", None, "the buildspec is empty; expected at least `version: 0.2` and `phases`"));
+        }
         Err(e) => return Err(ctx.err(&e.key, e.line, e.message)),
     };
     let top = Fields::of(&ctx, "", &root, "a mapping of buildspec keys (version, env, phases, artifacts, ...)")?;
@@ -187,8 +192,7 @@ fn env(ctx: &Ctx<'_>, node: &Node) -> Result<Env, BuildspecError> {
         let refs = name_values(ctx, "env.secrets-manager", node, "a mapping of variable names to secret references")?;
         for (name, text) in refs {
             let path = format!("env.secrets-manager.{name}");
-            let secret = secret_ref(&text)
-                .map_err(|message| ctx.err(&path, f.line_of_child(node, &name), message))?;
+            let secret = secret_ref(&text).map_err(|message| ctx.err(&path, f.line_of_child(node, &name), message))?;
             env.secrets_manager.push((name, secret));
         }
     }
@@ -373,7 +377,8 @@ fn artifacts(ctx: &Ctx<'_>, node: &Node) -> Result<Artifacts, BuildspecError> {
     let f = Fields::of(ctx, "artifacts", node, "")?;
     let mut secondary = Vec::new();
     if let Some(node) = f.get("secondary-artifacts") {
-        let s = Fields::of(ctx, "artifacts.secondary-artifacts", node, "a mapping of artifact identifiers to artifacts")?;
+        let s =
+            Fields::of(ctx, "artifacts.secondary-artifacts", node, "a mapping of artifact identifiers to artifacts")?;
         for (key, node) in s.entries {
             let path = s.path_of(&key.text);
             if key.text.trim().is_empty() {
@@ -401,7 +406,8 @@ fn artifact(ctx: &Ctx<'_>, path: &str, node: &Node, primary: bool) -> Result<Art
         Some(node) => {
             let epath = f.path_of("exclude-paths");
             let mut out = Vec::new();
-            for (i, (p, item)) in strings(ctx, &epath, node, "a path pattern or a list of them")?.into_iter().enumerate()
+            for (i, (p, item)) in
+                strings(ctx, &epath, node, "a path pattern or a list of them")?.into_iter().enumerate()
             {
                 check_relative(ctx, &index(&epath, i), item, &p)?;
                 out.push(p);
@@ -440,7 +446,11 @@ fn cache(ctx: &Ctx<'_>, node: &Node) -> Result<Cache, BuildspecError> {
         Some(node) => {
             let keys = strings(ctx, "cache.fallback-keys", node, "a list of cache key prefixes")?;
             if keys.len() > 5 {
-                return Err(ctx.at("cache.fallback-keys", node, format!("at most 5 fallback keys, got {}", keys.len())));
+                return Err(ctx.at(
+                    "cache.fallback-keys",
+                    node,
+                    format!("at most 5 fallback keys, got {}", keys.len()),
+                ));
             }
             keys.into_iter().map(|(k, _)| k).collect()
         }
@@ -698,7 +708,12 @@ fn yes_no(ctx: &Ctx<'_>, path: &str, node: &Node) -> Result<bool, BuildspecError
 }
 
 /// A mapping of names to scalar values (as written; `""` is an empty value).
-fn name_values(ctx: &Ctx<'_>, path: &str, node: &Node, expected: &str) -> Result<Vec<(String, String)>, BuildspecError> {
+fn name_values(
+    ctx: &Ctx<'_>,
+    path: &str,
+    node: &Node,
+    expected: &str,
+) -> Result<Vec<(String, String)>, BuildspecError> {
     let f = Fields::of(ctx, path, node, expected)?;
     let mut out = Vec::new();
     for (key, value) in f.entries {

@@ -268,8 +268,9 @@ impl<'a> Xml<'a> {
         let mut attrs = HashMap::new();
         for attr in e.attributes() {
             let attr = attr.map_err(|err| self.malformed(format!("invalid attribute in <{name}>: {err}")))?;
-            let value =
-                attr.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|err| self.malformed(format!("invalid attribute in <{name}>: {err}")))?;
+            let value = attr
+                .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|err| self.malformed(format!("invalid attribute in <{name}>: {err}")))?;
             attrs.insert(String::from_utf8_lossy(attr.key.local_name().as_ref()).into_owned(), value.into_owned());
         }
         Ok((name, attrs))
@@ -298,15 +299,12 @@ impl<'a> Xml<'a> {
         // Inside a <failure>/<error>/<skipped> without a message attribute: collect its text.
         let mut collecting: Option<String> = None;
         let mut item = root;
-        loop {
-            let Some(it) = item.take().map_or_else(|| self.next(), |i| Ok(Some(i)))? else { break };
+        while let Some(it) = item.take().map_or_else(|| self.next(), |i| Ok(Some(i)))? {
             match it {
                 Item::Open { name, attrs, empty } => match name.as_str() {
-                    "testsuite" | "testsuites" if current.is_none() => {
-                        if !empty {
-                            let parent = suites.last().cloned().unwrap_or_default();
-                            suites.push(attrs.get("name").cloned().unwrap_or(parent));
-                        }
+                    "testsuite" | "testsuites" if current.is_none() && !empty => {
+                        let parent = suites.last().cloned().unwrap_or_default();
+                        suites.push(attrs.get("name").cloned().unwrap_or(parent));
                     }
                     "testcase" if current.is_none() => {
                         let case = TestCase {
@@ -377,8 +375,7 @@ impl<'a> Xml<'a> {
         let mut cases = Vec::new();
         let mut current: Option<TestCase> = None;
         let mut in_message: Option<String> = None;
-        loop {
-            let Some(it) = item.take().map_or_else(|| self.next(), |i| Ok(Some(i)))? else { break };
+        while let Some(it) = item.take().map_or_else(|| self.next(), |i| Ok(Some(i)))? {
             match it {
                 Item::Open { name, attrs, empty } => match name.as_str() {
                     "suite" => suite = attrs.get("name").cloned().unwrap_or_default(),
@@ -471,7 +468,7 @@ fn push(cases: &mut Vec<TestCase>, case: TestCase, xml: &Xml<'_>) -> Result<(), 
 fn seconds(text: &str) -> Option<Duration> {
     let cleaned: String = text.trim().chars().filter(|c| *c != ',').collect();
     let secs: f64 = cleaned.parse().ok()?;
-    (secs.is_finite() && secs >= 0.0 && secs < 1.0e12).then(|| Duration::from_secs_f64(secs))
+    (0.0..1.0e12).contains(&secs).then(|| Duration::from_secs_f64(secs))
 }
 
 fn cut(text: &str) -> String {
@@ -485,7 +482,8 @@ fn cut(text: &str) -> String {
 
 fn cucumber(file: &str, text: &str) -> Result<Vec<TestCase>, ReportError> {
     use serde_json::Value;
-    let malformed = |line: Option<usize>, message: String| ReportError::Malformed { file: file.to_owned(), line, message };
+    let malformed =
+        |line: Option<usize>, message: String| ReportError::Malformed { file: file.to_owned(), line, message };
     // serde_json stops at 128 levels of nesting, so this cannot overflow the stack.
     let root: Value =
         serde_json::from_str(text).map_err(|e| malformed(Some(e.line()), format!("invalid JSON: {e}")))?;

@@ -97,7 +97,11 @@ impl Selection {
             None => vec![""],
             Some(base) => {
                 let base = Pattern::new(base);
-                entries.iter().filter(|e| e.kind == EntryKind::Dir && base.matches(&e.path)).map(|e| e.path.as_str()).collect()
+                entries
+                    .iter()
+                    .filter(|e| e.kind == EntryKind::Dir && base.matches(&e.path))
+                    .map(|e| e.path.as_str())
+                    .collect()
             }
         };
         let mut out: BTreeMap<String, Selected> = BTreeMap::new();

@@ -95,7 +95,10 @@ cache:
 fn the_guides_example() {
     let spec = ok(GUIDE_EXAMPLE);
     assert_eq!(spec.env.variables, [("JAVA_HOME".to_string(), "/usr/lib/jvm/java-8-openjdk-amd64".to_string())]);
-    assert_eq!(spec.env.parameter_store, [("LOGIN_PASSWORD".to_string(), "/CodeBuild/dockerLoginPassword".to_string())]);
+    assert_eq!(
+        spec.env.parameter_store,
+        [("LOGIN_PASSWORD".to_string(), "/CodeBuild/dockerLoginPassword".to_string())]
+    );
     let install = spec.phases.install.as_ref().unwrap();
     assert_eq!(install.commands.len(), 3);
     assert_eq!(install.finally, ["echo This always runs even if the update or install command fails"]);
@@ -181,7 +184,12 @@ cache:
     let token = &spec.env.secrets_manager[0].1;
     assert_eq!(
         token,
-        &SecretRef { secret_id: "TestSecret".into(), json_key: Some("MY_SECRET_VAR".into()), version_stage: None, version_id: None }
+        &SecretRef {
+            secret_id: "TestSecret".into(),
+            json_key: Some("MY_SECRET_VAR".into()),
+            version_stage: None,
+            version_id: None
+        }
     );
     assert_eq!(token.stage(), Some("AWSCURRENT"));
     assert_eq!(token.to_string(), "TestSecret:MY_SECRET_VAR");
@@ -197,7 +205,10 @@ cache:
     let install = spec.phases.install.as_ref().unwrap();
     assert_eq!(install.on_failure, Some(OnFailure::Continue));
     assert!(install.commands.is_empty());
-    assert_eq!(install.runtime_versions, [("nodejs".to_string(), "18".to_string()), ("python".to_string(), "3.x".to_string())]);
+    assert_eq!(
+        install.runtime_versions,
+        [("nodejs".to_string(), "18".to_string()), ("python".to_string(), "3.x".to_string())]
+    );
     let build = spec.phases.build.as_ref().unwrap();
     assert_eq!(build.on_failure, Some(OnFailure::Abort));
     assert_eq!(build.commands, ["make test"]);
@@ -213,7 +224,12 @@ cache:
     assert_eq!(cache.key.as_deref(), Some("npm-key-$(codebuild-hash-files package-lock.json)"));
     assert_eq!(cache.fallback_keys, ["npm-key-", "npm-"]);
     assert_eq!(cache.action, Some(CacheAction::Restore));
-    assert_eq!(spec.warnings, ["buildspec.yml: phases.install.runtime-versions: ferry does not install runtimes; the build image must already hold nodejs 18, python 3.x (line 23)"]);
+    assert_eq!(
+        spec.warnings,
+        [
+            "buildspec.yml: phases.install.runtime-versions: ferry does not install runtimes; the build image must already hold nodejs 18, python 3.x (line 23)"
+        ]
+    );
 }
 
 #[test]
@@ -230,8 +246,20 @@ fn minimal_and_empty_phases() {
 #[test]
 fn yes_no_booleans_as_codebuild_reads_them() {
     for (text, expected) in [
-        ("yes", true), ("Yes", true), ("YES", true), ("y", true), ("true", true), ("True", true), ("on", true), ("\"yes\"", true),
-        ("no", false), ("No", false), ("n", false), ("false", false), ("off", false), ("'no'", false),
+        ("yes", true),
+        ("Yes", true),
+        ("YES", true),
+        ("y", true),
+        ("true", true),
+        ("True", true),
+        ("on", true),
+        ("\"yes\"", true),
+        ("no", false),
+        ("No", false),
+        ("n", false),
+        ("false", false),
+        ("off", false),
+        ("'no'", false),
     ] {
         let spec = ok(&format!("version: 0.2\nenv:\n  git-credential-helper: {text}\nphases: {{}}\n"));
         assert_eq!(spec.env.git_credential_helper, expected, "{text}");
@@ -244,7 +272,9 @@ fn yes_no_booleans_as_codebuild_reads_them() {
 
 #[test]
 fn commands_are_taken_as_written() {
-    let spec = ok("version: 0.2\nphases:\n  build:\n    commands:\n      - true\n      - 42\n      - |\n        for i in 1 2; do\n          echo $i\n        done\n      - \"export PACKAGE_NAME=$(cat package.json | grep name | head -1 | awk -F: '{ print $2 }')\"\n");
+    let spec = ok(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - true\n      - 42\n      - |\n        for i in 1 2; do\n          echo $i\n        done\n      - \"export PACKAGE_NAME=$(cat package.json | grep name | head -1 | awk -F: '{ print $2 }')\"\n",
+    );
     let commands = spec.phases.build.unwrap().commands;
     assert_eq!(commands[0], "true");
     assert_eq!(commands[1], "42");
@@ -413,7 +443,10 @@ fn env_rules() {
         message(&env("  shell: powershell.exe\n")),
         "buildspec.yml: env.shell: `powershell.exe` is a Windows shell; ferry builds run on Linux: expected bash or /bin/sh (line 3)"
     );
-    assert_eq!(message(&env("  shell: zsh\n")), "buildspec.yml: env.shell: expected bash or /bin/sh, got \"zsh\" (line 3)");
+    assert_eq!(
+        message(&env("  shell: zsh\n")),
+        "buildspec.yml: env.shell: expected bash or /bin/sh, got \"zsh\" (line 3)"
+    );
     assert_eq!(
         message(&env("  exported-variables:\n    - AWS_SECRET\n")),
         "buildspec.yml: env.exported-variables[0]: `AWS_SECRET` cannot be exported: variables starting with AWS_ are never exported (line 4)"
@@ -469,7 +502,9 @@ fn artifact_rules() {
         "buildspec.yml: artifacts.secondary-artifacts.a1.files: missing required key `files`; expected a list of path patterns (such as '**/*') (line 10)"
     );
     assert_eq!(
-        message(&with("artifacts:\n  files: [a]\n  secondary-artifacts:\n    a1:\n      files: [a]\n      secondary-artifacts: {}\n")),
+        message(&with(
+            "artifacts:\n  files: [a]\n  secondary-artifacts:\n    a1:\n      files: [a]\n      secondary-artifacts: {}\n"
+        )),
         "buildspec.yml: artifacts.secondary-artifacts.a1.secondary-artifacts: unknown key `secondary-artifacts`; expected one of: files, name, discard-paths, base-directory, exclude-paths, enable-symlinks, s3-prefix (line 11)"
     );
     assert_eq!(
@@ -534,13 +569,17 @@ fn report_rules() {
         "buildspec.yml: reports.g6: a project has at most 5 report groups; this is the sixth (line 17)"
     );
     // Case-insensitive format; unsupported formats are kept with a warning.
-    let spec = ok(&with("reports:\n  unit:\n    files: [a]\n    file-format: testngxml\n  cov:\n    files: [b]\n    file-format: CoberturaXml\n"));
+    let spec = ok(&with(
+        "reports:\n  unit:\n    files: [a]\n    file-format: testngxml\n  cov:\n    files: [b]\n    file-format: CoberturaXml\n",
+    ));
     assert_eq!(spec.reports[0].file_format, ReportFormat::TestNgXml);
     assert_eq!(spec.reports[1].file_format, ReportFormat::CoberturaXml);
     assert!(spec.reports[1].file_format.is_coverage());
     assert_eq!(
         spec.warnings,
-        ["buildspec.yml: reports.cov.file-format: ferry does not read COBERTURAXML reports yet; the files are kept but no test cases are recorded (line 12)"]
+        [
+            "buildspec.yml: reports.cov.file-format: ferry does not read COBERTURAXML reports yet; the files are kept but no test cases are recorded (line 12)"
+        ]
     );
 }
 
@@ -558,12 +597,16 @@ fn proxy_rules() {
         message("version: 0.2\nproxy:\n  upload: yes\nphases: {}\n"),
         "buildspec.yml: proxy.upload: unknown key `upload`; expected one of: upload-artifacts, logs (line 3)"
     );
-    assert_eq!(ok("version: 0.2\nproxy:\n  logs: yes\nphases: {}\n").proxy, Proxy { upload_artifacts: false, logs: true });
+    assert_eq!(
+        ok("version: 0.2\nproxy:\n  logs: yes\nphases: {}\n").proxy,
+        Proxy { upload_artifacts: false, logs: true }
+    );
 }
 
 #[test]
 fn anchors_and_merge_keys_work() {
-    let spec = ok("version: 0.2\nphases:\n  pre_build: &p\n    commands: [a, b]\n  build:\n    <<: *p\n    finally: [c]\n");
+    let spec =
+        ok("version: 0.2\nphases:\n  pre_build: &p\n    commands: [a, b]\n  build:\n    <<: *p\n    finally: [c]\n");
     assert_eq!(spec.phases.build.as_ref().unwrap().commands, ["a", "b"]);
     assert_eq!(spec.phases.build.as_ref().unwrap().finally, ["c"]);
 }
@@ -575,7 +618,8 @@ fn anchors_and_merge_keys_work() {
 #[test]
 fn no_panic_on_mutated_input() {
     let seeds = [GUIDE_EXAMPLE.to_owned(), with("artifacts:\n  files: ['**/*']\ncache:\n  paths: [a]\n")];
-    let inserts = ["", ":", "- ", "&a ", "*a", "[", "{", "\"", "'", "\t", "\n", "<<: ", "!!str ", "\u{feff}", "\0", "…"];
+    let inserts =
+        ["", ":", "- ", "&a ", "*a", "[", "{", "\"", "'", "\t", "\n", "<<: ", "!!str ", "\u{feff}", "\0", "…"];
     let mut count = 0;
     for seed in &seeds {
         let bytes: Vec<char> = seed.chars().collect();
@@ -613,7 +657,9 @@ fn no_panic_on_mutated_input() {
     let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 0..12 {
         let prev = if i == 0 { "a".to_string() } else { format!("l{}", i - 1) };
-        laughs.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        laughs.push_str(&format!(
+            "l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
     }
     assert!(err(&laughs).message.contains("more than"), "{}", err(&laughs));
 }

@@ -9,11 +9,13 @@ fn ran(commands: bool, finally: Option<bool>, on_failure: Option<OnFailure>) -> 
 }
 
 /// (phase, outcome, succeeding before) → (status, next, succeeding after, skipped).
+type Case = (Phase, Outcome, bool, PhaseStatus, Phase, bool, Vec<Phase>);
+
 #[test]
 fn transition_table() {
     use PhaseStatus::{Failed, Stopped, Succeeded, TimedOut};
     #[rustfmt::skip]
-    let cases: Vec<(Phase, Outcome, bool, PhaseStatus, Phase, bool, Vec<Phase>)> = vec![
+    let cases: Vec<Case> = vec![
         // The happy path, phase by phase.
         (Submitted, Outcome::SUCCEEDED, true, Succeeded, Queued, true, vec![]),
         (Queued, Outcome::SUCCEEDED, true, Succeeded, Provisioning, true, vec![]),

@@ -100,7 +100,11 @@ fn exclude_paths_relative_to_the_base_directory() {
     let d = dests(&all_but(&["**/.*/**/*"]), &t);
     assert!(!d.contains(&"target/classes/.hidden/x".to_string()) && d.contains(&".env".to_string()));
     // Relative to the base directory.
-    let s = Selection { base_directory: Some("target".into()), exclude_paths: vec!["classes/**/*".into()], ..sel(&["**/*"]) };
+    let s = Selection {
+        base_directory: Some("target".into()),
+        exclude_paths: vec!["classes/**/*".into()],
+        ..sel(&["**/*"])
+    };
     assert_eq!(dests(&s, &t), ["app.jar"]);
 }
 
@@ -171,7 +175,7 @@ fn matching_edge_cases() {
     assert!(!matches("", "a"));
     // A long path with many ** does not blow up.
     let deep = vec!["x"; 200].join("/");
-    assert!(matches(&"**/".repeat(50).trim_end_matches('/').to_owned(), &deep));
+    assert!(matches("**/".repeat(50).trim_end_matches('/'), &deep));
     assert!(!matches(&format!("{}/y", "**/".repeat(50).trim_end_matches('/')), &deep));
     assert!(!matches(&"*a".repeat(30), &"a".repeat(29)));
 }
