@@ -56,7 +56,8 @@ fn line(e: &api::Event) -> String {
         text.push_str(&format!(" {event}"));
     }
     text.push_str(&format!(" {}", e.status));
-    if let Some(message) = &e.message {
+    // A succeeded event's diagnostics say "Succeeded" again: not worth a second word.
+    if let Some(message) = e.message.as_deref().filter(|m| !m.eq_ignore_ascii_case(&e.status)) {
         text.push_str(&format!(": {}", output::truncate(message, 160)));
     }
     text
@@ -130,4 +131,32 @@ pub fn run_deliveries(args: DeliveriesArgs) -> ExitCode {
         table.print();
         Ok(ExitCode::SUCCESS)
     })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(status: &str, message: Option<&str>) -> api::Event {
+        api::Event {
+            seq: 7,
+            time: 0,
+            kind: "LifecycleEvent".into(),
+            deployment_id: "d-ABCDEFGHI".into(),
+            application_name: "shop".into(),
+            group_name: "web".into(),
+            instance: Some("web1".into()),
+            lifecycle_event: Some("Install".into()),
+            status: status.into(),
+            message: message.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_message_that_repeats_the_status_is_not_printed_twice() {
+        let ok = line(&event("Succeeded", Some("Succeeded")));
+        assert!(ok.ends_with("web1 Install Succeeded"), "{ok}");
+        let failed = line(&event("Failed", Some("Script at specified location: x failed with exit code 1")));
+        assert!(failed.ends_with("Install Failed: Script at specified location: x failed with exit code 1"), "{failed}");
+    }
 }
