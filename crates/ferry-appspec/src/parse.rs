@@ -9,7 +9,7 @@ mod cloud;
 mod server;
 #[cfg(test)]
 mod tests;
-mod yaml;
+pub(crate) use ferry_yaml as yaml;
 
 use crate::{AppSpec, AppSpecError, ServerAppSpec};
 use yaml::{Key, Node, Resolved, Value};

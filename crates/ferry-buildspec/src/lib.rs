@@ -30,7 +30,7 @@ pub mod phases;
 pub mod reports;
 pub mod select;
 pub mod vars;
-mod yaml;
+use ferry_yaml as yaml;
 
 pub use model::*;
 pub use parse::{MAX_BUILDSPEC_BYTES, parse};

@@ -5,32 +5,32 @@
 //! checked *before* anything is built, which keeps every later walk (including
 //! `Drop` and `Clone`) shallow; anchors are expanded against the same budget;
 //! every node keeps its line; and scalars keep their raw text next to their
-//! core-schema reading, which the buildspec rules need (`version: 0.2` and `"0.2"`, a
-//! variable `V: 1.10` is the text `1.10`, `yes` is the text CodeBuild reads
-//! as a boolean).
+//! core-schema reading, which the appspec and buildspec rules need
+//! (`mode: 0644` is the text `0644`, not the integer 644; a quoted `"0.0"` is
+//! a string; `version: 0.2` is the text `0.2`).
 //!
-//! Copied from `ferry-appspec` (its loader is private to that crate); the two
-//! stay alike on purpose.
+//! Shared by `ferry-appspec` and `ferry-buildspec`: each walks the tree with
+//! its own rules and messages; this crate knows neither file.
 
 use std::collections::{HashMap, HashSet};
 
 use saphyr::Scalar;
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 
-/// Deepest nesting of lists and mappings accepted. Real buildspecs need about 6.
-pub(crate) const MAX_DEPTH: usize = 32;
+/// Deepest nesting of lists and mappings accepted. Real appspecs and buildspecs need about 8.
+pub const MAX_DEPTH: usize = 32;
 /// Most nodes a document may hold, counting every copy made by an alias.
-pub(crate) const MAX_NODES: usize = 250_000;
+pub const MAX_NODES: usize = 250_000;
 
 /// One node of the document, with the 1-based line it starts on.
 #[derive(Debug, Clone)]
-pub(crate) struct Node {
+pub struct Node {
     pub line: usize,
     pub value: Value,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum Value {
+pub enum Value {
     Scalar(ScalarNode),
     Seq(Vec<Node>),
     /// Entries in file order; keys are unique.
@@ -39,13 +39,13 @@ pub(crate) enum Value {
 
 /// A mapping key: always a scalar, kept as its text.
 #[derive(Debug, Clone)]
-pub(crate) struct Key {
+pub struct Key {
     pub text: String,
     pub line: usize,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct ScalarNode {
+pub struct ScalarNode {
     /// The scalar's content as written (escapes and folding applied, no quotes).
     pub text: String,
     /// What the YAML 1.2 core schema makes of it.
@@ -53,7 +53,7 @@ pub(crate) struct ScalarNode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Resolved {
+pub enum Resolved {
     Null,
     Bool(bool),
     Int(i64),
@@ -69,7 +69,7 @@ impl Node {
 
 /// A document problem, before the file name is attached.
 #[derive(Debug)]
-pub(crate) struct LoadError {
+pub struct LoadError {
     /// Dotted path of the node where the problem was found (may be empty);
     /// relative to the node being built until `Builder::on_event` returns.
     pub key: String,
@@ -96,7 +96,7 @@ impl From<ScanError> for LoadError {
 
 /// Parses `text` and returns its first document, or `None` when the stream
 /// holds no document at all (empty text, only comments).
-pub(crate) fn load(text: &str) -> Result<Option<Node>, LoadError> {
+pub fn load(text: &str) -> Result<Option<Node>, LoadError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     while let Some(event) = parser.next_event() {
@@ -269,7 +269,7 @@ impl Builder {
                 if !self.docs.is_empty() && !node.is_null() {
                     return Err(LoadError::at(
                         node.line,
-                        "a second YAML document starts here; a buildspec holds exactly one document",
+                        "a second YAML document starts here; the file must hold exactly one document",
                     ));
                 }
                 self.docs.push(node);
@@ -285,7 +285,7 @@ impl Builder {
                         let Value::Scalar(s) = node.value else {
                             return Err(LoadError::at(
                                 node.line,
-                                "a list or mapping used as a mapping key; buildspec keys must be plain names",
+                                "a list or mapping used as a mapping key; keys must be plain names",
                             ));
                         };
                         *pending_key = Some(Key { text: s.text, line: node.line });
