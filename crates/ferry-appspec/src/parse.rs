@@ -12,6 +12,8 @@ mod tests;
 pub(crate) use ferry_yaml as yaml;
 
 use crate::{AppSpec, AppSpecError, ServerAppSpec};
+pub(crate) use yaml::words::suggestion;
+use yaml::words::{child, describe, index, truncate};
 use yaml::{Key, Node, Resolved, Value};
 
 /// Largest appspec file accepted, in bytes (1 MiB). Real appspecs are a few KiB.
@@ -207,38 +209,6 @@ impl Ctx<'_> {
     }
 }
 
-/// `text` cut to at most `max` characters, marked with `…` when cut.
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some((end, _)) => format!("{}…", &text[..end]),
-    }
-}
-
-/// `parent.name`, or `name` at the top level.
-fn child(parent: &str, name: &str) -> String {
-    if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") }
-}
-
-/// `parent[i]`.
-fn index(parent: &str, i: usize) -> String {
-    format!("{parent}[{i}]")
-}
-
-/// A short rendering of what was found, for "got ..." messages.
-fn describe(node: &Node) -> String {
-    const MAX: usize = 60;
-    match &node.value {
-        Value::Seq(_) => "a list".to_owned(),
-        Value::Map(_) => "a mapping".to_owned(),
-        Value::Scalar(s) if s.resolved == Resolved::Null && s.text.is_empty() => "nothing".to_owned(),
-        Value::Scalar(s) => {
-            let text = truncate(&s.text, MAX);
-            if s.resolved == Resolved::Str { format!("{text:?}") } else { text }
-        }
-    }
-}
-
 /// A mapping being validated, with its key path.
 pub(crate) struct Fields<'n> {
     path: String,
@@ -311,43 +281,6 @@ impl<'n> Fields<'n> {
         let node = self.require(ctx, name, expected)?;
         string(ctx, &self.path_of(name), node, expected)
     }
-}
-
-/// A known key close to `key`: the same letters in another case, or one typo
-/// away (two for keys longer than 4 characters).
-pub(crate) fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    let lower = key.to_ascii_lowercase();
-    known.iter().copied().find(|k| k.to_ascii_lowercase() == lower).or_else(|| {
-        // One typo in a short key, two in a longer one; never for very long keys.
-        let max = if key.chars().count() <= 4 { 1 } else { 2 };
-        known.iter().copied().find(|k| key.len() < 64 && edit_distance(&lower, &k.to_ascii_lowercase()) <= max)
-    })
-}
-
-/// Edit distance counting an insertion, deletion, substitution or swap of two
-/// neighbouring characters as one edit (optimal string alignment).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    // d[i][j]: distance between a[..i] and b[..j].
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 /// `node` as a list, or an "expected {expected}" error.

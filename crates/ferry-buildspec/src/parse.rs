@@ -54,6 +54,8 @@
 //! duplicate keys, a second YAML document, empty commands, and paths in
 //! `artifacts`/`reports` that are absolute or climb out with `..`.
 
+pub(crate) use crate::yaml::words::suggestion;
+use crate::yaml::words::{child, describe, index, truncate};
 use crate::yaml::{self, Key, Node, Resolved, Value};
 use crate::{
     ArtifactSpec, Artifacts, Buildspec, BuildspecError, Cache, CacheAction, CommandPhase, Env, MAX_REPORT_GROUPS,
@@ -491,33 +493,6 @@ impl Ctx<'_> {
     }
 }
 
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some((end, _)) => format!("{}…", &text[..end]),
-    }
-}
-
-fn child(parent: &str, name: &str) -> String {
-    if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") }
-}
-
-fn index(parent: &str, i: usize) -> String {
-    format!("{parent}[{i}]")
-}
-
-fn describe(node: &Node) -> String {
-    match &node.value {
-        Value::Seq(_) => "a list".to_owned(),
-        Value::Map(_) => "a mapping".to_owned(),
-        Value::Scalar(s) if s.resolved == Resolved::Null && s.text.is_empty() => "nothing".to_owned(),
-        Value::Scalar(s) => {
-            let text = truncate(&s.text, 60);
-            if s.resolved == Resolved::Str { format!("{text:?}") } else { text }
-        }
-    }
-}
-
 /// A mapping being validated, with its key path.
 struct Fields<'n> {
     path: String,
@@ -741,41 +716,6 @@ fn check_variable_name(ctx: &Ctx<'_>, path: &str, line: usize, name: &str) -> Re
         return Err(ctx.err(path, Some(line), message));
     }
     Ok(())
-}
-
-/// A known key close to `key`: the same letters in another case or with `_`
-/// for `-`, or one typo away (two for keys longer than 4 characters).
-pub(crate) fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
-    let norm = |s: &str| s.to_ascii_lowercase().replace('_', "-");
-    let lower = norm(key);
-    known.iter().copied().find(|k| norm(k) == lower).or_else(|| {
-        let max = if key.chars().count() <= 4 { 1 } else { 2 };
-        known.iter().copied().find(|k| key.len() < 64 && edit_distance(&lower, &norm(k)) <= max)
-    })
-}
-
-/// Optimal string alignment distance.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 #[cfg(test)]

@@ -377,3 +377,95 @@ fn scalar(text: String, style: ScalarStyle, tag: Option<&Tag>, line: usize) -> R
     };
     Ok(ScalarNode { text, resolved })
 }
+
+/// Helpers for walking a tree with messages that name what was found:
+/// key paths, short renderings of values and "did you mean" hints.
+pub mod words {
+    use super::{Node, Resolved, Value};
+
+    /// `text` cut to at most `max` characters, marked with `…` when cut.
+    pub fn truncate(text: &str, max: usize) -> String {
+        match text.char_indices().nth(max) {
+            None => text.to_owned(),
+            Some((end, _)) => format!("{}…", &text[..end]),
+        }
+    }
+
+    /// `parent.name`, or `name` at the top level.
+    pub fn child(parent: &str, name: &str) -> String {
+        if parent.is_empty() { name.to_owned() } else { format!("{parent}.{name}") }
+    }
+
+    /// `parent[i]`.
+    pub fn index(parent: &str, i: usize) -> String {
+        format!("{parent}[{i}]")
+    }
+
+    /// A short rendering of what was found, for "got ..." messages.
+    pub fn describe(node: &Node) -> String {
+        match &node.value {
+            Value::Seq(_) => "a list".to_owned(),
+            Value::Map(_) => "a mapping".to_owned(),
+            Value::Scalar(s) if s.resolved == Resolved::Null && s.text.is_empty() => "nothing".to_owned(),
+            Value::Scalar(s) => {
+                let text = truncate(&s.text, 60);
+                if s.resolved == Resolved::Str { format!("{text:?}") } else { text }
+            }
+        }
+    }
+
+    /// A known key close to `key`: the same name in another case or with
+    /// `_` for `-`, or one typo away (two for keys longer than 4
+    /// characters; none for very long keys).
+    pub fn suggestion<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
+        let norm = |s: &str| s.to_ascii_lowercase().replace('_', "-");
+        let wanted = norm(key);
+        known.iter().copied().find(|k| norm(k) == wanted).or_else(|| {
+            let max = if key.chars().count() <= 4 { 1 } else { 2 };
+            known.iter().copied().find(|k| key.len() < 64 && edit_distance(&wanted, &norm(k)) <= max)
+        })
+    }
+
+    /// Edit distance counting an insertion, deletion, substitution or swap
+    /// of two neighbouring characters as one edit (optimal string alignment).
+    pub fn edit_distance(a: &str, b: &str) -> usize {
+        let a: Vec<char> = a.chars().collect();
+        let b: Vec<char> = b.chars().collect();
+        // d[i][j]: distance between a[..i] and b[..j].
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    best = best.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = best;
+            }
+        }
+        d[a.len()][b.len()]
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn suggestions() {
+            let known = ["files", "hooks", "file-exists-behavior", "AfterInstall"];
+            assert_eq!(suggestion("fiels", &known), Some("files"));
+            assert_eq!(suggestion("file_exists_behavior", &known), Some("file-exists-behavior"));
+            assert_eq!(suggestion("afterinstal", &known), Some("AfterInstall"));
+            assert_eq!(suggestion("zz", &known), None);
+            assert_eq!(edit_distance("ab", "ba"), 1);
+            assert_eq!(truncate("abcdef", 3), "abc…");
+            assert_eq!((child("", "a"), child("a", "b"), index("a.b", 2)), ("a".into(), "a.b".into(), "a.b[2]".into()));
+        }
+    }
+}

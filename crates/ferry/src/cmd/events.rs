@@ -157,6 +157,9 @@ mod tests {
         let ok = line(&event("Succeeded", Some("Succeeded")));
         assert!(ok.ends_with("web1 Install Succeeded"), "{ok}");
         let failed = line(&event("Failed", Some("Script at specified location: x failed with exit code 1")));
-        assert!(failed.ends_with("Install Failed: Script at specified location: x failed with exit code 1"), "{failed}");
+        assert!(
+            failed.ends_with("Install Failed: Script at specified location: x failed with exit code 1"),
+            "{failed}"
+        );
     }
 }
