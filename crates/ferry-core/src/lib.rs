@@ -11,6 +11,7 @@
 //!
 //! # Layout
 //! - [`ids`]: CodeDeploy-shaped identifiers.
+//! - [`build`]: build projects and build records (CodeBuild's job).
 //! - [`config`]: deployment configs, built-in and custom; minimum healthy hosts.
 //! - [`events`]: lifecycle event lists and who runs each event.
 //! - [`deployment`]: the deployment aggregate (targets, lifecycle events, statuses).
@@ -20,6 +21,7 @@
 //! - [`machine`]: the transitions.
 //! - [`notices`]: what changed between two versions of a deployment (event stream, triggers).
 
+pub mod build;
 pub mod config;
 pub mod deployment;
 pub mod events;

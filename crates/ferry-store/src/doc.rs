@@ -32,6 +32,12 @@ pub(crate) trait Document: Serialize + DeserializeOwned {
     }
 }
 
+impl Document for ferry_core::build::BuildProject {
+    const KIND: &'static str = "build project";
+}
+impl Document for ferry_core::build::Build {
+    const KIND: &'static str = "build";
+}
 impl Document for Application {
     const KIND: &'static str = "application";
 }

@@ -41,6 +41,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ferry_core::Millis;
+use ferry_core::build::{Build, BuildProject};
 use ferry_core::config::DeploymentConfig;
 use ferry_core::deployment::{Deployment, DeploymentStatus};
 use ferry_core::notices::Notice;
@@ -419,6 +420,53 @@ impl Store {
 
     pub async fn delete_target_group(&self, name: &str) -> Result<()> {
         on_backend!(self, b => b.delete_target_group(name).await)
+    }
+
+    // Build projects and builds.
+
+    pub async fn create_build_project(&self, project: &BuildProject) -> Result<()> {
+        on_backend!(self, b => b.create_build_project(project).await)
+    }
+
+    pub async fn update_build_project(&self, project: &BuildProject) -> Result<()> {
+        on_backend!(self, b => b.update_build_project(project).await)
+    }
+
+    pub async fn get_build_project(&self, name: &str) -> Result<BuildProject> {
+        on_backend!(self, b => b.get_build_project(name).await)
+    }
+
+    pub async fn list_build_projects(&self) -> Result<Vec<BuildProject>> {
+        on_backend!(self, b => b.list_build_projects().await)
+    }
+
+    /// Deletes a project; its builds stay as history.
+    pub async fn delete_build_project(&self, name: &str) -> Result<()> {
+        on_backend!(self, b => b.delete_build_project(name).await)
+    }
+
+    /// Stores the build `make` returns for `project`'s next build number
+    /// (1, 2, …), allocated in the same transaction.
+    pub async fn queue_build(&self, project: &str, make: impl FnOnce(u64) -> Build) -> Result<Build> {
+        on_backend!(self, b => b.queue_build(project, make).await)
+    }
+
+    pub async fn update_build(&self, build: &Build) -> Result<()> {
+        on_backend!(self, b => b.update_build(build).await)
+    }
+
+    pub async fn get_build(&self, id: &str) -> Result<Build> {
+        on_backend!(self, b => b.get_build(id).await)
+    }
+
+    /// A project's builds (or everyone's), newest first, at most `limit`.
+    pub async fn list_builds(&self, project: Option<&str>, limit: u32) -> Result<Vec<Build>> {
+        on_backend!(self, b => b.list_builds(project, limit).await)
+    }
+
+    /// Builds queued or running, oldest first.
+    pub async fn unfinished_builds(&self) -> Result<Vec<Build>> {
+        on_backend!(self, b => b.unfinished_builds().await)
     }
 
     // Instances.

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ferry_core::Millis;
+use ferry_core::build::{Build, BuildProject};
 use ferry_core::config::{DeploymentConfig, builtin_config};
 use ferry_core::deployment::{Deployment, DeploymentStatus};
 use ferry_core::notices::Notice;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "events", include_str!("../migrations/sqlite/0003_events.sql")),
     (4, "audit", include_str!("../migrations/sqlite/0004_audit.sql")),
     (5, "agent liveness", include_str!("../migrations/sqlite/0005_agent_liveness.sql")),
+    (6, "builds", include_str!("../migrations/sqlite/0006_builds.sql")),
 ];
 
 /// The settings key of the time the server was last known up.
@@ -78,6 +80,11 @@ fn int(ms: Millis) -> i64 {
 
 fn err(what: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| StoreError::from_sqlx(e, what)
+}
+
+/// The `status` column: the build status's stored name.
+fn build_status(build: &Build) -> String {
+    serde_json::to_value(build.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 fn found<T>(row: Option<T>) -> Result<T> {
@@ -792,6 +799,128 @@ impl SqliteStore {
     pub(crate) async fn delete_alarm(&self, name: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM alarms WHERE name = $1").bind(name).execute(&self.pool).await?;
         affected(done.rows_affected())
+    }
+
+    // Build projects and builds.
+
+    pub(crate) async fn create_build_project(&self, p: &BuildProject) -> Result<()> {
+        sqlx::query("INSERT INTO build_projects (name, schema_version, doc) VALUES ($1, $2, $3)")
+            .bind(p.name.as_str())
+            .bind(BuildProject::VERSION)
+            .bind(encode(p)?)
+            .execute(&self.pool)
+            .await
+            .map_err(err(|| format!("build project {}", p.name)))?;
+        Ok(())
+    }
+
+    pub(crate) async fn update_build_project(&self, p: &BuildProject) -> Result<()> {
+        let done = sqlx::query("UPDATE build_projects SET schema_version = $2, doc = $3 WHERE name = $1")
+            .bind(p.name.as_str())
+            .bind(BuildProject::VERSION)
+            .bind(encode(p)?)
+            .execute(&self.pool)
+            .await?;
+        affected(done.rows_affected())
+    }
+
+    pub(crate) async fn get_build_project(&self, name: &str) -> Result<BuildProject> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM build_projects WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_build_projects(&self) -> Result<Vec<BuildProject>> {
+        let rows = sqlx::query_as("SELECT schema_version, doc FROM build_projects ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        decode_rows(rows)
+    }
+
+    /// Deletes a project; its builds stay as history.
+    pub(crate) async fn delete_build_project(&self, name: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM build_projects WHERE name = $1").bind(name).execute(&self.pool).await?;
+        affected(done.rows_affected())
+    }
+
+    /// Inserts the build `make` returns for the project's next number, in
+    /// one write transaction, so concurrent starts never share a number.
+    pub(crate) async fn queue_build(&self, project: &str, make: impl FnOnce(u64) -> Build) -> Result<Build> {
+        let mut tx = self.begin_write().await?;
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(number) FROM builds WHERE project = $1")
+            .bind(project)
+            .fetch_one(&mut *tx)
+            .await?;
+        let build = make(last.unwrap_or(0) as u64 + 1);
+        sqlx::query(
+            "INSERT INTO builds (id, project, number, status, queued_time, schema_version, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(build.id.as_str())
+        .bind(build.project.as_str())
+        .bind(build.number as i64)
+        .bind(build_status(&build))
+        .bind(build.queued_time as i64)
+        .bind(Build::VERSION)
+        .bind(encode(&build)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(err(|| format!("build {}", build.id)))?;
+        tx.commit().await?;
+        Ok(build)
+    }
+
+    pub(crate) async fn update_build(&self, build: &Build) -> Result<()> {
+        let done = sqlx::query("UPDATE builds SET status = $2, schema_version = $3, doc = $4 WHERE id = $1")
+            .bind(build.id.as_str())
+            .bind(build_status(build))
+            .bind(Build::VERSION)
+            .bind(encode(build)?)
+            .execute(&self.pool)
+            .await?;
+        affected(done.rows_affected())
+    }
+
+    pub(crate) async fn get_build(&self, id: &str) -> Result<Build> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM builds WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    /// A project's builds (or all), newest first, at most `limit`.
+    pub(crate) async fn list_builds(&self, project: Option<&str>, limit: u32) -> Result<Vec<Build>> {
+        let rows = match project {
+            Some(p) => {
+                sqlx::query_as(
+                    "SELECT schema_version, doc FROM builds WHERE project = $1 ORDER BY number DESC LIMIT $2",
+                )
+                .bind(p)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query_as("SELECT schema_version, doc FROM builds ORDER BY queued_time DESC, id LIMIT $1")
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        decode_rows(rows)
+    }
+
+    /// Builds waiting for or running on a build host, oldest first.
+    pub(crate) async fn unfinished_builds(&self) -> Result<Vec<Build>> {
+        let rows = sqlx::query_as(
+            "SELECT schema_version, doc FROM builds WHERE status IN ('QUEUED', 'IN_PROGRESS') ORDER BY queued_time, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        decode_rows(rows)
     }
 
     // Settings.

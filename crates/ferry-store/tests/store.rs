@@ -46,6 +46,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    build_projects_and_numbered_builds,
     fresh_store_is_empty_and_migrated,
     applications_crud_and_uniqueness,
     groups_crud_and_uniqueness,
@@ -270,7 +271,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 5);
+    assert_eq!(store.schema_version().await.unwrap(), 6);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -873,7 +874,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 5);
+        assert_eq!(store.schema_version().await.unwrap(), 6);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -1259,4 +1260,82 @@ async fn agent_liveness_round_trip(store: Store) {
     store.upsert_instance(&instance("b")).await.unwrap();
     store.delete_instance("b").await.unwrap();
     assert_eq!(store.liveness().await.unwrap().1, vec![record("a", 1_900, false)]);
+}
+
+fn build_project(name: &str) -> ferry_core::build::BuildProject {
+    use ferry_core::build::{BuildProject, BuildSource, BuildVariable, VariableKind};
+    BuildProject {
+        id: format!("id-{name}"),
+        name: name.into(),
+        description: String::new(),
+        source: BuildSource::Git { url: "https://git.example/shop.git".into(), version: Some("main".into()) },
+        buildspec: None,
+        image: None,
+        variables: vec![BuildVariable { name: "TOKEN".into(), value: "shop-token".into(), kind: VariableKind::Secret }],
+        timeout_minutes: 60,
+        queued_timeout_minutes: 480,
+        concurrent_build_limit: Some(2),
+        cache: true,
+        tags: Vec::new(),
+        create_time: 1,
+        last_modified: 1,
+    }
+}
+
+async fn build_projects_and_numbered_builds(store: Store) {
+    use ferry_core::build::{BuildStatus, Initiator, queue_build};
+    let project = build_project("shop");
+    store.create_build_project(&project).await.unwrap();
+    assert!(matches!(store.create_build_project(&project).await, Err(StoreError::AlreadyExists { .. })));
+    let mut edited = project.clone();
+    edited.image = Some("localhost/builder:1".into());
+    store.update_build_project(&edited).await.unwrap();
+    assert_eq!(store.get_build_project("shop").await.unwrap(), edited);
+    assert!(matches!(store.update_build_project(&build_project("nope")).await, Err(StoreError::NotFound)));
+    store.create_build_project(&build_project("blog")).await.unwrap();
+    let names: Vec<String> = store.list_build_projects().await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["blog", "shop"]);
+
+    // Concurrent starts get distinct numbers 1..=8.
+    let mut tasks = Vec::new();
+    for i in 0..8u64 {
+        let (store, edited) = (store.clone(), edited.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .queue_build("shop", |n| {
+                    queue_build(&edited, n, &format!("u{i}"), Initiator::Key("FKIA".into()), None, 10 + i)
+                })
+                .await
+                .unwrap()
+        }));
+    }
+    let mut numbers = Vec::new();
+    for t in tasks {
+        numbers.push(t.await.unwrap().number);
+    }
+    numbers.sort();
+    assert_eq!(numbers, (1..=8).collect::<Vec<u64>>());
+    let other = store
+        .queue_build("blog", |n| queue_build(&build_project("blog"), n, "b1", Initiator::Webhook, None, 5))
+        .await
+        .unwrap();
+    assert_eq!((other.number, other.id.as_str()), (1, "blog:b1"), "numbers are per project");
+
+    let newest = store.list_builds(Some("shop"), 3).await.unwrap();
+    assert_eq!(newest.iter().map(|b| b.number).collect::<Vec<_>>(), [8, 7, 6]);
+    let mut done = newest[0].clone();
+    done.status = BuildStatus::Succeeded;
+    done.end_time = Some(99);
+    store.update_build(&done).await.unwrap();
+    assert_eq!(store.get_build(&done.id).await.unwrap(), done);
+    let unfinished = store.unfinished_builds().await.unwrap();
+    assert_eq!(unfinished.len(), 8, "seven of shop's and blog's one");
+    assert_eq!(unfinished[0].id, "blog:b1", "oldest first");
+    assert!(unfinished.iter().all(|b| b.id != done.id));
+    assert_eq!(store.list_builds(None, 100).await.unwrap().len(), 9);
+
+    // A project's deletion keeps its builds as history.
+    store.delete_build_project("shop").await.unwrap();
+    assert!(matches!(store.get_build_project("shop").await, Err(StoreError::NotFound)));
+    assert_eq!(store.get_build(&done.id).await.unwrap().settings.image.as_deref(), Some("localhost/builder:1"));
 }

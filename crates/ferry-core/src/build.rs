@@ -1,0 +1,368 @@
+//! Builds (CodeBuild's job): build projects and the record of each build.
+//!
+//! What a build *does* (phases, commands, artifacts) is `ferry-buildspec`'s
+//! and the runner's (`ferry-build`); this module holds what the server keeps:
+//! the project a build runs for, and each build's status, phases, timings,
+//! outputs and where it ran, with CodeBuild's names. Pure: times and ids are
+//! arguments.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Millis;
+use crate::resources::Tag;
+
+/// CodeBuild's limits on a project's timeouts, in minutes.
+pub const BUILD_TIMEOUT_MINUTES: std::ops::RangeInclusive<u32> = 5..=2160;
+pub const QUEUED_TIMEOUT_MINUTES: std::ops::RangeInclusive<u32> = 5..=480;
+
+/// A build project: where the source comes from, which buildspec, in what
+/// environment, and its limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildProject {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub source: BuildSource,
+    /// A path in the source (`None`: `buildspec.yml` at its root), or the
+    /// buildspec itself when it does not name a file (CodeBuild's rule: the
+    /// value is inline YAML when it holds a newline or starts with `version:`).
+    #[serde(default)]
+    pub buildspec: Option<String>,
+    /// The container image; `None` builds in a fresh workspace on the host.
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub variables: Vec<BuildVariable>,
+    pub timeout_minutes: u32,
+    pub queued_timeout_minutes: u32,
+    /// At most this many builds of the project run at once (`None`: no limit).
+    #[serde(default)]
+    pub concurrent_build_limit: Option<u32>,
+    /// Whether the build cache (`cache.paths`) is kept between builds.
+    #[serde(default)]
+    pub cache: bool,
+    #[serde(default)]
+    pub tags: Vec<Tag>,
+    pub create_time: Millis,
+    pub last_modified: Millis,
+}
+
+/// Where a project's source comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BuildSource {
+    /// No source: the buildspec is inline.
+    NoSource,
+    /// A git repository, at a branch, tag or commit (`None`: its default branch).
+    Git { url: String, version: Option<String> },
+    /// A zip or tarball in S3.
+    S3 { bucket: String, key: String },
+    /// A bundle uploaded with each build (`ferry build start --source DIR`).
+    Upload,
+}
+
+/// An environment variable of a project or a build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildVariable {
+    pub name: String,
+    /// The value, or for a secret the name of the ferry secret holding it.
+    pub value: String,
+    pub kind: VariableKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VariableKind {
+    Plaintext,
+    /// Read from ferry's secrets when the build starts; masked in its log.
+    Secret,
+}
+
+/// A build's status (CodeBuild's `buildStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BuildStatus {
+    /// Waiting for a build host (CodeBuild shows these IN_PROGRESS in the QUEUED phase).
+    Queued,
+    InProgress,
+    Succeeded,
+    Failed,
+    /// The build host failed (not the build's commands).
+    Fault,
+    TimedOut,
+    Stopped,
+}
+
+impl BuildStatus {
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, BuildStatus::Queued | BuildStatus::InProgress)
+    }
+
+    /// CodeBuild's name (`QUEUED` shows as `IN_PROGRESS`, as CodeBuild does).
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            BuildStatus::Queued | BuildStatus::InProgress => "IN_PROGRESS",
+            BuildStatus::Succeeded => "SUCCEEDED",
+            BuildStatus::Failed => "FAILED",
+            BuildStatus::Fault => "FAULT",
+            BuildStatus::TimedOut => "TIMED_OUT",
+            BuildStatus::Stopped => "STOPPED",
+        }
+    }
+}
+
+/// One phase of a build as it ran (CodeBuild's `BuildPhase`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildPhase {
+    /// CodeBuild's phase name: SUBMITTED, QUEUED, PROVISIONING, DOWNLOAD_SOURCE,
+    /// INSTALL, PRE_BUILD, BUILD, POST_BUILD, UPLOAD_ARTIFACTS, FINALIZING, COMPLETED.
+    pub name: String,
+    /// SUCCEEDED, FAILED, FAULT, TIMED_OUT, STOPPED; `None` while it runs.
+    pub status: Option<String>,
+    pub start_time: Millis,
+    pub end_time: Option<Millis>,
+    /// Why it failed, as the runner says it.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// An artifact a build produced, kept in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildArtifact {
+    /// `None` for the primary artifact, else the secondary artifact's identifier.
+    pub identifier: Option<String>,
+    pub blob_key: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Who started a build (CodeBuild's `initiator`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Initiator {
+    /// An access key (a person or a script).
+    Key(String),
+    /// A git webhook of the project.
+    Webhook,
+    /// A pipeline (`codepipeline/<name>`).
+    Pipeline(String),
+}
+
+/// A build: the record the server keeps and the APIs show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    /// `<project>:<uuid>`, as CodeBuild's build ids.
+    pub id: String,
+    /// 1, 2, … per project.
+    pub number: u64,
+    pub project: String,
+    pub status: BuildStatus,
+    pub phases: Vec<BuildPhase>,
+    pub initiator: Initiator,
+    /// What was asked for (a branch, a commit, `pr/N`); `None`: the project's.
+    pub source_version: Option<String>,
+    /// The commit built, once the source is downloaded.
+    #[serde(default)]
+    pub resolved_source_version: Option<String>,
+    /// The project's settings when the build was started, with the
+    /// build's own overrides applied: later edits of the project do not
+    /// change a build already queued.
+    pub settings: BuildProject,
+    pub queued_time: Millis,
+    pub start_time: Option<Millis>,
+    pub end_time: Option<Millis>,
+    /// The build host it ran on, and what environment (a container of an
+    /// image, or a workspace on the host).
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub artifacts: Vec<BuildArtifact>,
+    #[serde(default)]
+    pub exported_variables: Vec<(String, String)>,
+    /// Set by StopBuild until the build host has stopped it.
+    #[serde(default)]
+    pub stop_requested: bool,
+}
+
+/// Why a project was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRefusal(pub String);
+
+impl std::fmt::Display for ProjectRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProjectRefusal {}
+
+/// CodeBuild's rules for a project: its name (`[A-Za-z0-9][A-Za-z0-9-_]`,
+/// 2 to 150 characters), its timeouts, and variable names (the `CODEBUILD_`
+/// prefix is reserved; names are shell-safe).
+pub fn check_project(p: &BuildProject) -> Result<(), ProjectRefusal> {
+    let refuse = |m: String| Err(ProjectRefusal(m));
+    let name_ok = (2..=150).contains(&p.name.len())
+        && p.name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && p.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok {
+        return refuse(format!(
+            "project name {:?}: 2 to 150 letters, digits, '-' or '_', starting with a letter or digit",
+            p.name
+        ));
+    }
+    if !BUILD_TIMEOUT_MINUTES.contains(&p.timeout_minutes) {
+        return refuse(format!("the build timeout must be 5 to 2160 minutes (got {})", p.timeout_minutes));
+    }
+    if !QUEUED_TIMEOUT_MINUTES.contains(&p.queued_timeout_minutes) {
+        return refuse(format!("the queued timeout must be 5 to 480 minutes (got {})", p.queued_timeout_minutes));
+    }
+    if p.concurrent_build_limit == Some(0) {
+        return refuse("the concurrent build limit must be at least 1".into());
+    }
+    for v in &p.variables {
+        let shell_name = v.name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && v.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !shell_name {
+            return refuse(format!("variable name {:?}: letters, digits and '_', not starting with a digit", v.name));
+        }
+        if v.name.starts_with("CODEBUILD_") {
+            return refuse(format!("variable {}: the CODEBUILD_ prefix is reserved for CodeBuild's variables", v.name));
+        }
+    }
+    if matches!(p.source, BuildSource::NoSource) && p.buildspec.as_deref().is_none_or(|b| !is_inline_buildspec(b)) {
+        return refuse("a project without a source needs an inline buildspec".into());
+    }
+    Ok(())
+}
+
+/// Whether a project's `buildspec` is the buildspec itself rather than a
+/// path in the source (CodeBuild: a value that is YAML, not a file name).
+pub fn is_inline_buildspec(value: &str) -> bool {
+    value.contains('\n') || value.trim_start().starts_with("version:")
+}
+
+/// A new build of `project`, queued: number `number`, id from `uuid`.
+pub fn queue_build(
+    project: &BuildProject,
+    number: u64,
+    uuid: &str,
+    initiator: Initiator,
+    source_version: Option<String>,
+    now: Millis,
+) -> Build {
+    Build {
+        id: format!("{}:{uuid}", project.name),
+        number,
+        project: project.name.clone(),
+        status: BuildStatus::Queued,
+        phases: vec![
+            BuildPhase {
+                name: "SUBMITTED".into(),
+                status: Some("SUCCEEDED".into()),
+                start_time: now,
+                end_time: Some(now),
+                message: None,
+            },
+            BuildPhase { name: "QUEUED".into(), status: None, start_time: now, end_time: None, message: None },
+        ],
+        initiator,
+        source_version,
+        resolved_source_version: None,
+        settings: project.clone(),
+        queued_time: now,
+        start_time: None,
+        end_time: None,
+        host: None,
+        environment: None,
+        artifacts: Vec::new(),
+        exported_variables: Vec::new(),
+        stop_requested: false,
+    }
+}
+
+/// Ends a build that waited longer than its queued timeout for a build
+/// host; returns whether it did. CodeBuild's Woodpecker-style complaint
+/// ("pending forever") is answered by this and by saying why it waits.
+pub fn expire_queued(build: &mut Build, now: Millis) -> bool {
+    let limit = u64::from(build.settings.queued_timeout_minutes) * 60_000;
+    if build.status != BuildStatus::Queued || now.saturating_sub(build.queued_time) < limit {
+        return false;
+    }
+    if let Some(queued) = build.phases.iter_mut().find(|p| p.name == "QUEUED" && p.end_time.is_none()) {
+        queued.status = Some("TIMED_OUT".into());
+        queued.end_time = Some(now);
+        queued.message = Some(format!(
+            "No build host took the build within its queued timeout of {} minutes.",
+            build.settings.queued_timeout_minutes
+        ));
+    }
+    build.status = BuildStatus::TimedOut;
+    build.end_time = Some(now);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project() -> BuildProject {
+        BuildProject {
+            id: "p1".into(),
+            name: "shop-build".into(),
+            description: String::new(),
+            source: BuildSource::Git { url: "https://git.example/shop.git".into(), version: None },
+            buildspec: None,
+            image: Some("localhost/builder:1".into()),
+            variables: vec![BuildVariable {
+                name: "MODE".into(),
+                value: "release".into(),
+                kind: VariableKind::Plaintext,
+            }],
+            timeout_minutes: 60,
+            queued_timeout_minutes: 480,
+            concurrent_build_limit: None,
+            cache: false,
+            tags: Vec::new(),
+            create_time: 1,
+            last_modified: 1,
+        }
+    }
+
+    #[test]
+    fn projects_follow_codebuilds_rules() {
+        assert!(check_project(&project()).is_ok());
+        let bad = |f: fn(&mut BuildProject)| {
+            let mut p = project();
+            f(&mut p);
+            check_project(&p).unwrap_err().0
+        };
+        assert!(bad(|p| p.name = "-x".into()).contains("project name"));
+        assert!(bad(|p| p.name = "a".into()).contains("project name"));
+        assert!(bad(|p| p.timeout_minutes = 4).contains("build timeout"));
+        assert!(bad(|p| p.queued_timeout_minutes = 481).contains("queued timeout"));
+        assert!(bad(|p| p.concurrent_build_limit = Some(0)).contains("at least 1"));
+        assert!(bad(|p| p.variables[0].name = "CODEBUILD_X".into()).contains("reserved"));
+        assert!(bad(|p| p.variables[0].name = "A B".into()).contains("variable name"));
+        assert!(bad(|p| p.source = BuildSource::NoSource).contains("inline buildspec"));
+        let mut inline = project();
+        inline.source = BuildSource::NoSource;
+        inline.buildspec = Some("version: 0.2\nphases:\n  build:\n    commands: [make]\n".into());
+        assert!(check_project(&inline).is_ok());
+        assert!(!is_inline_buildspec("ci/buildspec.yml"));
+    }
+
+    #[test]
+    fn a_queued_build_times_out_after_its_queued_timeout_and_says_why() {
+        let p = BuildProject { queued_timeout_minutes: 5, ..project() };
+        let mut b = queue_build(&p, 7, "0f1e", Initiator::Key("FKIA1".into()), Some("main".into()), 1_000);
+        assert_eq!((b.id.as_str(), b.number, b.status), ("shop-build:0f1e", 7, BuildStatus::Queued));
+        assert_eq!(b.status.aws_name(), "IN_PROGRESS");
+        assert!(!expire_queued(&mut b, 1_000 + 299_999));
+        assert!(expire_queued(&mut b, 1_000 + 300_000));
+        assert_eq!(b.status, BuildStatus::TimedOut);
+        let queued = b.phases.iter().find(|p| p.name == "QUEUED").unwrap();
+        assert_eq!(queued.status.as_deref(), Some("TIMED_OUT"));
+        assert!(queued.message.as_deref().unwrap().contains("5 minutes"));
+        assert!(!expire_queued(&mut b, 10_000_000), "once");
+    }
+}
