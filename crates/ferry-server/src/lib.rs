@@ -197,7 +197,14 @@ impl AppState {
     /// running around it (no listeners, reconciler or job runner): for
     /// tests of the operations and the driver.
     pub(crate) async fn for_tests(dir: &std::path::Path) -> AppState {
-        let config = Arc::new(ServerConfig::new(dir));
+        Self::for_tests_with(dir, |_| {}).await
+    }
+
+    /// [`AppState::for_tests`] with `adjust` applied to the configuration.
+    pub(crate) async fn for_tests_with(dir: &std::path::Path, adjust: impl FnOnce(&mut ServerConfig)) -> AppState {
+        let mut config = ServerConfig::new(dir);
+        adjust(&mut config);
+        let config = Arc::new(config);
         let store = Store::open_sqlite_memory().await.unwrap();
         let blobs = LocalBlobs::open(dir.join("blobs")).await.unwrap();
         let fetcher = bundles::Fetcher {

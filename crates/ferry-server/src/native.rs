@@ -52,6 +52,9 @@ impl From<OpError> for ApiError {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "LoadBalancerUnavailable", message)
             }
             OpError::KeyNotFound(_) => ApiError::not_found("NoSuchKey", message),
+            OpError::ProjectNotFound(_) => ApiError::not_found("BuildProjectDoesNotExist", message),
+            OpError::ProjectExists(_) => ApiError::conflict("BuildProjectAlreadyExists", message),
+            OpError::BuildNotFound(_) => ApiError::not_found("BuildDoesNotExist", message),
             OpError::InstanceNotFound(_) => ApiError::not_found("NoSuchInstance", message),
             OpError::Key(refusal) => {
                 use ops::keys::KeyRefusal as K;

@@ -351,6 +351,10 @@ impl From<OpError> for AwsError {
             ),
             // Target groups and keys have no AWS operations: these do not
             // reach this API, but say what they are if they ever do.
+            OpError::ProjectNotFound(_) | OpError::BuildNotFound(_) => {
+                AwsError::new("ResourceNotFoundException", message)
+            }
+            OpError::ProjectExists(_) => AwsError::new("ResourceAlreadyExistsException", message),
             OpError::TargetGroupExists(_)
             | OpError::TargetGroupInUse { .. }
             | OpError::KeyNotFound(_)

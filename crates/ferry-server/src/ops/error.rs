@@ -23,6 +23,12 @@ pub enum OpError {
     TargetGroupNotFound(String),
     #[error("alarm {0} does not exist (create it with `ferry alarm create {0} --expr PROMQL`)")]
     AlarmNotFound(String),
+    #[error("build project {0} does not exist")]
+    ProjectNotFound(String),
+    #[error("build project {0} already exists")]
+    ProjectExists(String),
+    #[error("build {0} does not exist")]
+    BuildNotFound(String),
     #[error("access key {0} does not exist")]
     KeyNotFound(String),
     #[error("instance {0} does not exist")]

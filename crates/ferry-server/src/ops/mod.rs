@@ -16,6 +16,7 @@
 //! adapter over these functions.
 
 pub mod applications;
+pub mod builds;
 pub mod configs;
 pub mod deployments;
 mod error;

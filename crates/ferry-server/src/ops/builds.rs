@@ -1,0 +1,207 @@
+//! Build projects and builds (issue #13): the operations the CodeBuild API,
+//! the native API and pipelines will adapt. Builds are queued here; build
+//! hosts taking them (agents with a build capacity) are still to come, so a
+//! queued build waits, says why, and times out after its queued timeout.
+//!
+//! No adapter calls these yet: the CodeBuild API (`ferry_aws::codebuild`),
+//! the native API and the CLI come next (#13). `expect` fails the build
+//! once one does, so this line goes with the first adapter.
+#![cfg_attr(not(test), expect(dead_code, reason = "the adapters of issue #13 are not written yet"))]
+
+use ferry_core::build::{self, Build, BuildProject, BuildStatus, Initiator};
+use ferry_store::StoreError;
+
+use super::OpError;
+use crate::AppState;
+
+pub async fn get_project(state: &AppState, name: &str) -> Result<BuildProject, OpError> {
+    match state.store.get_build_project(name).await {
+        Ok(p) => Ok(p),
+        Err(StoreError::NotFound) => Err(OpError::ProjectNotFound(name.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates a project after checking CodeBuild's rules (`build::check_project`).
+pub async fn create_project(state: &AppState, project: BuildProject) -> Result<BuildProject, OpError> {
+    build::check_project(&project).map_err(|r| OpError::Invalid(r.0))?;
+    state.store.create_build_project(&project).await.map_err(|e| match e {
+        StoreError::AlreadyExists { .. } => OpError::ProjectExists(project.name.clone()),
+        e => e.into(),
+    })?;
+    tracing::info!(project = %project.name, "build project created");
+    Ok(project)
+}
+
+/// Edits a project as it is now; the result obeys the same rules. Builds
+/// already queued keep the settings they were started with.
+pub async fn update_project<E: From<OpError>>(
+    state: &AppState,
+    name: &str,
+    edit: impl FnOnce(&mut BuildProject) -> Result<(), E>,
+) -> Result<BuildProject, E> {
+    let _held = state.driver.exclusive().await;
+    let mut project = get_project(state, name).await?;
+    edit(&mut project)?;
+    project.name = name.to_string();
+    project.last_modified = state.driver.now();
+    build::check_project(&project).map_err(|r| OpError::Invalid(r.0))?;
+    state.store.update_build_project(&project).await.map_err(OpError::from)?;
+    Ok(project)
+}
+
+/// Deletes a project (its builds stay as history).
+pub async fn delete_project(state: &AppState, name: &str) -> Result<(), OpError> {
+    match state.store.delete_build_project(name).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::NotFound) => Err(OpError::ProjectNotFound(name.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Queues a build of `project` with the project's next number.
+/// `overrides` changes the build's copy of the settings (StartBuild's
+/// overrides), checked by the same rules.
+pub async fn start(
+    state: &AppState,
+    project: &str,
+    initiator: Initiator,
+    source_version: Option<String>,
+    overrides: impl FnOnce(&mut BuildProject),
+) -> Result<Build, OpError> {
+    let mut settings = get_project(state, project).await?;
+    overrides(&mut settings);
+    settings.name = project.to_string();
+    build::check_project(&settings).map_err(|r| OpError::Invalid(r.0))?;
+    let uuid = crate::random::uuid();
+    let now = state.driver.now();
+    let queued = state
+        .store
+        .queue_build(project, |number| build::queue_build(&settings, number, &uuid, initiator, source_version, now))
+        .await?;
+    tracing::info!(build = %queued.id, number = queued.number, "build queued");
+    Ok(queued)
+}
+
+pub async fn get(state: &AppState, id: &str) -> Result<Build, OpError> {
+    match state.store.get_build(id).await {
+        Ok(b) => Ok(b),
+        Err(StoreError::NotFound) => Err(OpError::BuildNotFound(id.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// StopBuild: a queued build stops at once; a running one is marked for its
+/// build host to stop. A finished build is returned as it is (CodeBuild
+/// answers StopBuild of a finished build with the build).
+pub async fn stop(state: &AppState, id: &str) -> Result<Build, OpError> {
+    let _held = state.driver.exclusive().await;
+    let mut b = get(state, id).await?;
+    let now = state.driver.now();
+    match b.status {
+        BuildStatus::Queued => {
+            for p in b.phases.iter_mut().filter(|p| p.end_time.is_none()) {
+                p.status = Some("STOPPED".into());
+                p.end_time = Some(now);
+            }
+            b.status = BuildStatus::Stopped;
+            b.end_time = Some(now);
+        }
+        BuildStatus::InProgress => b.stop_requested = true,
+        _ => return Ok(b),
+    }
+    state.store.update_build(&b).await?;
+    Ok(b)
+}
+
+/// Ends the builds that waited for a build host past their queued timeout.
+pub async fn expire_queued(state: &AppState) -> Result<Vec<String>, OpError> {
+    let _held = state.driver.exclusive().await;
+    let now = state.driver.now();
+    let mut expired = Vec::new();
+    for mut b in state.store.unfinished_builds().await? {
+        if build::expire_queued(&mut b, now) {
+            state.store.update_build(&b).await?;
+            expired.push(b.id);
+        }
+    }
+    Ok(expired)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use ferry_core::build::{BuildSource, BuildVariable, VariableKind};
+
+    use super::*;
+
+    fn project() -> BuildProject {
+        BuildProject {
+            id: "p".into(),
+            name: "shop-build".into(),
+            description: String::new(),
+            source: BuildSource::Git { url: "https://git.example/shop.git".into(), version: None },
+            buildspec: None,
+            image: None,
+            variables: vec![BuildVariable { name: "MODE".into(), value: "dev".into(), kind: VariableKind::Plaintext }],
+            timeout_minutes: 60,
+            queued_timeout_minutes: 5,
+            concurrent_build_limit: None,
+            cache: false,
+            tags: Vec::new(),
+            create_time: 0,
+            last_modified: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn projects_and_builds_through_the_operations() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = crate::clock::Clock::manual(1_000_000);
+        let state = AppState::for_tests_with(dir.path(), |c| c.clock = clock.clone()).await;
+        create_project(&state, project()).await.unwrap();
+        assert!(matches!(create_project(&state, project()).await, Err(OpError::ProjectExists(_))));
+        let bad = BuildProject { name: "x".into(), ..project() };
+        assert!(matches!(create_project(&state, bad).await, Err(OpError::Invalid(_))));
+
+        let first = start(&state, "shop-build", Initiator::Key("FKIA".into()), None, |_| {}).await.unwrap();
+        // Overrides apply to the build's copy only, under the same rules.
+        let second = start(&state, "shop-build", Initiator::Webhook, Some("pr/7".into()), |p| {
+            p.variables[0].value = "release".into()
+        })
+        .await
+        .unwrap();
+        assert_eq!((first.number, second.number), (1, 2));
+        assert_eq!(second.settings.variables[0].value, "release");
+        assert_eq!(get_project(&state, "shop-build").await.unwrap().variables[0].value, "dev");
+        let refused = start(&state, "shop-build", Initiator::Webhook, None, |p| p.timeout_minutes = 1).await;
+        assert!(matches!(refused, Err(OpError::Invalid(_))));
+        assert!(matches!(
+            start(&state, "nope", Initiator::Webhook, None, |_| {}).await,
+            Err(OpError::ProjectNotFound(_))
+        ));
+
+        // Edits keep the name and the rules; queued builds keep their settings.
+        update_project(&state, "shop-build", |p| {
+            p.image = Some("localhost/builder:1".into());
+            Ok::<(), OpError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(get(&state, &first.id).await.unwrap().settings.image, None);
+
+        // Stop a queued build at once; the other times out in the queue.
+        let stopped = stop(&state, &first.id).await.unwrap();
+        assert_eq!(stopped.status, BuildStatus::Stopped);
+        assert!(expire_queued(&state).await.unwrap().is_empty());
+        clock.advance(Duration::from_secs(300));
+        assert_eq!(expire_queued(&state).await.unwrap(), std::slice::from_ref(&second.id));
+        assert_eq!(get(&state, &second.id).await.unwrap().status, BuildStatus::TimedOut);
+        assert_eq!(stop(&state, &second.id).await.unwrap().status, BuildStatus::TimedOut, "finished: unchanged");
+
+        delete_project(&state, "shop-build").await.unwrap();
+        assert!(matches!(get_project(&state, "shop-build").await, Err(OpError::ProjectNotFound(_))));
+        assert_eq!(get(&state, &first.id).await.unwrap().project, "shop-build", "history stays");
+    }
+}
