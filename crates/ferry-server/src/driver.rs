@@ -264,18 +264,18 @@ impl Driver {
         deployment_id: &str,
         outcome: Result<(Bundle, Revision), (ErrorCode, String)>,
     ) -> Result<(), OpError> {
+        // One critical section: the revision's copy, the deployment's input
+        // and starting the group's next deployment.
+        let guard = self.lock.lock().await;
         let input = match outcome {
             Ok((bundle, revision)) => {
-                let _guard = self.lock.lock().await;
                 self.commit(Changes { put_revisions: vec![revision], ..Default::default() }).await?;
-                drop(_guard);
                 Input::BundleReady { bundle }
             }
             Err((code, message)) => Input::BundleFailed { code, message },
         };
-        let deployment = self.apply(deployment_id, input).await?;
-        let guard = self.lock.lock().await;
-        let notify = self.start_next(&deployment.group_id).await?;
+        let (deployment, mut notify, _) = self.apply_locked(deployment_id, vec![input]).await?;
+        notify.extend(self.start_next(&deployment.group_id).await?);
         drop(guard);
         self.notify_all(&notify);
         Ok(())
