@@ -59,9 +59,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use artifacts::{ArtifactResult, ReportResult};
 use ferry_buildspec::vars::BuildVariables;
-use ferry_buildspec::{
-    BuildStatus, Buildspec, CommandPhase, Outcome, Phase, PhaseMachine, PhaseStatus, phases, walk,
-};
+use ferry_buildspec::{BuildStatus, Buildspec, CommandPhase, Outcome, Phase, PhaseMachine, PhaseStatus, phases, walk};
 use ferry_container::{EnvSpec, Environment, Provider};
 pub use log::{LogSink, MIN_MASKED_PIECE};
 use shell::{CommandEnd, Control, Shell};
@@ -215,7 +213,13 @@ impl<'a> Runner<'a> {
             if !message.is_empty() {
                 self.say(&format!("Phase context status code: {message}"));
             }
-            self.result.phases.push(PhaseRecord { phase, status: transition.status, start_ms, end_ms: now_ms(), message });
+            self.result.phases.push(PhaseRecord {
+                phase,
+                status: transition.status,
+                start_ms,
+                end_ms: now_ms(),
+                message,
+            });
             if transition.next.command_phase().is_none() && self.shell.is_some() {
                 self.end_shell().await;
             }
@@ -334,7 +338,10 @@ impl<'a> Runner<'a> {
                 Ok(end) if end.success() => {}
                 Ok(CommandEnd::TimedOut) => {
                     let message = format!("BUILD_TIMED_OUT: the build timed out during: {command}");
-                    self.say(&format!("Build timed out after {:?}; everything it started was killed", self.request.timeout));
+                    self.say(&format!(
+                        "Build timed out after {:?}; everything it started was killed",
+                        self.request.timeout
+                    ));
                     return (false, message, true);
                 }
                 Ok(end) => {
@@ -348,7 +355,9 @@ impl<'a> Runner<'a> {
                     self.say(&format!("Command did not exit successfully {command} exit status {code}"));
                     return (
                         false,
-                        format!("COMMAND_EXECUTION_ERROR: Error while executing command: {command}. Reason: exit status {code}"),
+                        format!(
+                            "COMMAND_EXECUTION_ERROR: Error while executing command: {command}. Reason: exit status {code}"
+                        ),
                         false,
                     );
                 }
@@ -418,7 +427,8 @@ impl<'a> Runner<'a> {
             Ok(entries) => entries,
             Err(e) => return (Outcome::FAILED, format!("CLIENT_ERROR: cannot list {}: {e}", src.display())),
         };
-        let all = std::iter::once((None, &spec.primary)).chain(spec.secondary.iter().map(|(id, a)| (Some(id.as_str()), a)));
+        let all =
+            std::iter::once((None, &spec.primary)).chain(spec.secondary.iter().map(|(id, a)| (Some(id.as_str()), a)));
         for (identifier, artifact) in all {
             match artifacts::write_artifact(&src, artifact, identifier, &entries, &self.request.output_dir) {
                 Ok(written) => {

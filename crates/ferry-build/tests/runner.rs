@@ -109,7 +109,12 @@ fn build(mode: Mode, buildspec: &str, files: &[(&str, &str)], tweak: impl FnOnce
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let mut log: Vec<String> = Vec::new();
     let result = runtime.block_on(run_build(provider.as_ref(), &request, &mut log));
-    eprintln!("{mode:?}: {} in {:?}: {}", result.status.name(), result.phases.last().map(|p| p.end_ms - result.phases[0].start_ms), result.environment);
+    eprintln!(
+        "{mode:?}: {} in {:?}: {}",
+        result.status.name(),
+        result.phases.last().map(|p| p.end_ms - result.phases[0].start_ms),
+        result.environment
+    );
     Build { result, log, dir, name: request.name }
 }
 
@@ -172,7 +177,10 @@ artifacts:
         // "The UPLOAD_ARTIFACTS phase is always attempted, even if the BUILD phase fails".
         assert_eq!(b.phase(Phase::UploadArtifacts), Some(PhaseStatus::Succeeded));
         let build_phase = b.result.phases.iter().find(|p| p.phase == Phase::Build).unwrap();
-        assert!(build_phase.message.contains("false") && build_phase.message.contains("exit status 1"), "{build_phase:?}");
+        assert!(
+            build_phase.message.contains("false") && build_phase.message.contains("exit status 1"),
+            "{build_phase:?}"
+        );
         assert!(b.log.iter().any(|l| l.contains("Command did not exit successfully false exit status 1")));
     }
 }
