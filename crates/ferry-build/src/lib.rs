@@ -472,10 +472,10 @@ impl<'a> Runner<'a> {
                 Err(e) => self.say(&format!("Cannot read reports in {}: {e}", src.display())),
             }
         }
-        if let Some(env) = self.env.take() {
-            if let Err(e) = env.stop().await {
-                self.say(&format!("Cannot stop the build environment: {e}"));
-            }
+        if let Some(env) = self.env.take()
+            && let Err(e) = env.stop().await
+        {
+            self.say(&format!("Cannot stop the build environment: {e}"));
         }
         if let Some(control) = &self.control {
             // It holds the variables file (secrets).

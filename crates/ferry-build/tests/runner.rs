@@ -238,7 +238,7 @@ phases:
       - echo finally-never
   post_build:
     commands:
-      - echo post-ran
+      - echo "post-ran:$CODEBUILD_BUILD_ID"
 "#;
     let mode = Mode::Workspace;
     if modes().is_empty() {
@@ -246,13 +246,14 @@ phases:
     }
     let b = build(mode, spec, &[], |_| {});
     assert_eq!(b.result.status, BuildStatus::Failed, "{}", b.dump());
-    assert!(b.has_line("pre:0") && b.has_line("build-ok") && b.has_line("post-ran"), "{}", b.dump());
+    assert!(b.has_line("pre:0") && b.has_line("build-ok"), "{}", b.dump());
+    // `exit 4` ended the shell; post_build ran in a new one, which has the
+    // build's variables again.
+    assert!(b.has_line("post-ran:test:1"), "{}", b.dump());
     assert!(!b.has_line("finally-never"), "{}", b.dump());
     assert_eq!(b.phase(Phase::Install), Some(PhaseStatus::Failed));
     assert_eq!(b.phase(Phase::PreBuild), Some(PhaseStatus::Succeeded));
     assert_eq!(b.phase(Phase::Build), Some(PhaseStatus::Failed));
-    // The shell that `exit 4` ended was replaced: post_build ran, with the
-    // exported state of the last hand-off (none: a fresh shell).
 }
 
 #[test]
@@ -282,6 +283,28 @@ phases:
     assert!(b.has_line("install:nobody"), "{}", b.dump());
     assert!(b.has_line("build:daemon:yes:deeper"), "{}", b.dump());
     assert!(b.has_line("post:nobody"), "{}", b.dump());
+}
+
+#[test]
+fn run_as_in_a_container_runs_the_phase_as_that_user_of_the_image() {
+    if !modes().contains(&Mode::Container) {
+        return;
+    }
+    let spec = r#"
+version: 0.2
+phases:
+  install:
+    commands:
+      - export CARRIED=yes
+      - echo "install:$(id -un)"
+  build:
+    run-as: nobody
+    commands:
+      - echo "build:$(id -un):$CARRIED"
+"#;
+    let b = build(Mode::Container, spec, &[], |_| {});
+    assert_eq!(b.result.status, BuildStatus::Succeeded, "{}", b.dump());
+    assert!(b.has_line("install:root") && b.has_line("build:nobody:yes"), "{}", b.dump());
 }
 
 #[test]
