@@ -150,8 +150,28 @@ fn now_ms() -> u64 {
 /// Runs a build to its end. Never panics on a build's failure: everything
 /// that can go wrong ends in the result's status and phase messages.
 pub async fn run_build(provider: &dyn Provider, request: &BuildRequest, sink: &mut dyn LogSink) -> BuildResult {
-    let mut runner = Runner::new(provider, request, sink);
+    let (_keep, stop) = tokio::sync::watch::channel(false);
+    run_build_stoppable(provider, request, sink, stop).await
+}
+
+/// [`run_build`], stopped when `stop` turns true: the environment is
+/// stopped (everything in it killed), the running phase ends STOPPED, the
+/// build goes to FINALIZING (reports are still read) and ends STOPPED.
+pub async fn run_build_stoppable(
+    provider: &dyn Provider,
+    request: &BuildRequest,
+    sink: &mut dyn LogSink,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> BuildResult {
+    let mut runner = Runner::new(provider, request, sink, stop);
     runner.run().await
+}
+
+/// Resolves once `stop` is true (never, if its sender is gone).
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|v| *v).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 struct Runner<'a> {
@@ -167,10 +187,16 @@ struct Runner<'a> {
     result: BuildResult,
     /// The source directory as commands see it.
     src_inside: PathBuf,
+    stop: tokio::sync::watch::Receiver<bool>,
 }
 
 impl<'a> Runner<'a> {
-    fn new(provider: &'a dyn Provider, request: &'a BuildRequest, sink: &'a mut dyn LogSink) -> Self {
+    fn new(
+        provider: &'a dyn Provider,
+        request: &'a BuildRequest,
+        sink: &'a mut dyn LogSink,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
         let masker = log::Masker::new(&request.secrets);
         Self {
             provider,
@@ -191,6 +217,7 @@ impl<'a> Runner<'a> {
                 environment: provider.describe(),
             },
             src_inside: PathBuf::new(),
+            stop,
         }
     }
 
@@ -231,6 +258,9 @@ impl<'a> Runner<'a> {
     async fn run_phase(&mut self, phase: Phase) -> (Outcome, String) {
         if phase != Phase::Submitted && phase != Phase::Finalizing {
             self.say(&format!("Entering phase {phase}"));
+            if *self.stop.borrow() {
+                return (Outcome::Stopped, "BUILD_STOPPED: the build was stopped".into());
+            }
         }
         match phase {
             Phase::Submitted | Phase::Queued => (Outcome::SUCCEEDED, String::new()),
@@ -310,17 +340,17 @@ impl<'a> Runner<'a> {
         };
         let user = self.request.buildspec.run_as_for(phase).map(str::to_owned);
         let succeeding = self.machine.succeeding();
-        let (commands_ok, mut message, timed_out) = self.run_list(&spec.commands, &user, succeeding).await;
-        if timed_out {
-            return (Outcome::TimedOut, message);
+        let (commands_ok, mut message, interrupted) = self.run_list(&spec.commands, &user, succeeding).await;
+        if let Some(outcome) = interrupted {
+            return (outcome, message);
         }
         let finally = if spec.finally.is_empty() {
             None
         } else {
-            let (ok, finally_message, timed_out) =
+            let (ok, finally_message, interrupted) =
                 self.run_list(&spec.finally, &user, phases::finally_succeeding(succeeding, commands_ok)).await;
-            if timed_out {
-                return (Outcome::TimedOut, finally_message);
+            if let Some(outcome) = interrupted {
+                return (outcome, finally_message);
             }
             if message.is_empty() {
                 message = finally_message;
@@ -330,24 +360,38 @@ impl<'a> Runner<'a> {
         (Outcome::Ran { commands: commands_ok, finally, on_failure: spec.on_failure }, message)
     }
 
-    /// Runs commands until one fails: (all succeeded, failure message, timed out).
-    async fn run_list(&mut self, commands: &[String], user: &Option<String>, succeeding: bool) -> (bool, String, bool) {
+    /// Runs commands until one fails: (all succeeded, failure message, the
+    /// phase's outcome if the build timed out or was stopped).
+    async fn run_list(
+        &mut self,
+        commands: &[String],
+        user: &Option<String>,
+        succeeding: bool,
+    ) -> (bool, String, Option<Outcome>) {
         for command in commands {
             self.say(&format!("Running command {command}"));
             match self.run_command(command, user, succeeding).await {
                 Ok(end) if end.success() => {}
+                Ok(CommandEnd::Stopped) => {
+                    self.say("Build stopped; everything it started was killed");
+                    return (
+                        false,
+                        format!("BUILD_STOPPED: the build was stopped during: {command}"),
+                        Some(Outcome::Stopped),
+                    );
+                }
                 Ok(CommandEnd::TimedOut) => {
                     let message = format!("BUILD_TIMED_OUT: the build timed out during: {command}");
                     self.say(&format!(
                         "Build timed out after {:?}; everything it started was killed",
                         self.request.timeout
                     ));
-                    return (false, message, true);
+                    return (false, message, Some(Outcome::TimedOut));
                 }
                 Ok(end) => {
                     let code = match end {
                         CommandEnd::Exited(c) | CommandEnd::ShellEnded(c) => c,
-                        CommandEnd::TimedOut => unreachable!(),
+                        CommandEnd::TimedOut | CommandEnd::Stopped => unreachable!(),
                     };
                     if matches!(end, CommandEnd::ShellEnded(_)) {
                         self.say("The shell ended during this command (exit?); the next command runs in a new shell");
@@ -358,16 +402,16 @@ impl<'a> Runner<'a> {
                         format!(
                             "COMMAND_EXECUTION_ERROR: Error while executing command: {command}. Reason: exit status {code}"
                         ),
-                        false,
+                        None,
                     );
                 }
                 Err(e) => {
                     self.say(&format!("Cannot run command {command}: {e}"));
-                    return (false, format!("CLIENT_ERROR: cannot run command {command}: {e}"), false);
+                    return (false, format!("CLIENT_ERROR: cannot run command {command}: {e}"), None);
                 }
             }
         }
-        (true, String::new(), false)
+        (true, String::new(), None)
     }
 
     async fn run_command(
@@ -395,7 +439,17 @@ impl<'a> Runner<'a> {
         let masker = &self.masker;
         let sink = &mut *self.sink;
         let mut line = |text: String| sink.line(&masker.mask(&text));
-        let end = shell.run(&mut control, command, succeeding, &mut line).await;
+        let stop = self.stop.clone();
+        let end = tokio::select! {
+            end = shell.run(&mut control, command, succeeding, &mut line) => end,
+            () = stopped(stop) => {
+                if let Some(env) = &self.env {
+                    let _ = env.stop().await;
+                }
+                shell.mark_exited();
+                Ok(CommandEnd::Stopped)
+            }
+        };
         self.control = Some(control);
         self.shell = Some(shell);
         end

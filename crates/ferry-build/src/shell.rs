@@ -41,6 +41,8 @@ pub(crate) enum CommandEnd {
     /// The shell ended during the command (it ran `exit`, or was killed).
     ShellEnded(i32),
     TimedOut,
+    /// The build was stopped during the command.
+    Stopped,
 }
 
 impl CommandEnd {
@@ -277,6 +279,12 @@ impl Shell {
         }
         self.exited = true;
         shell_end((&mut self.task).await)
+    }
+
+    /// The environment was stopped under it: do not wait for it again.
+    pub(crate) fn mark_exited(&mut self) {
+        self.exited = true;
+        self.task.abort();
     }
 
     /// Whether the shell is gone (a new one is needed for the next command).

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use ferry_build::{BuildRequest, BuildResult, run_build};
+use ferry_build::{BuildRequest, BuildResult, run_build_stoppable};
 use ferry_buildspec::{BuildStatus, Phase, PhaseStatus};
 use ferry_container::{Podman, Provider, Workspaces};
 
@@ -71,8 +71,35 @@ fn chown_tree(path: &Path, uid: u32) {
     }
 }
 
+/// Collects the log and stops the build when a line equals `stop_on`.
+struct StopOn {
+    lines: Vec<String>,
+    stop_on: Option<String>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl ferry_build::LogSink for StopOn {
+    fn line(&mut self, line: &str) {
+        if self.stop_on.as_deref() == Some(line) {
+            let _ = self.stop.send(true);
+        }
+        self.lines.push(line.to_owned());
+    }
+}
+
 /// Runs `buildspec` over a source holding `files`, with `tweak` applied to the request.
 fn build(mode: Mode, buildspec: &str, files: &[(&str, &str)], tweak: impl FnOnce(&mut BuildRequest)) -> Build {
+    build_stopped_on(mode, buildspec, files, tweak, None)
+}
+
+/// [`build`], stopped when the log shows the line `stop_on`.
+fn build_stopped_on(
+    mode: Mode,
+    buildspec: &str,
+    files: &[(&str, &str)],
+    tweak: impl FnOnce(&mut BuildRequest),
+    stop_on: Option<&str>,
+) -> Build {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let dir = tempfile::tempdir().unwrap();
     // Traversable by the build's users, listable by nobody else.
@@ -107,8 +134,10 @@ fn build(mode: Mode, buildspec: &str, files: &[(&str, &str)], tweak: impl FnOnce
     };
     tweak(&mut request);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let mut log: Vec<String> = Vec::new();
-    let result = runtime.block_on(run_build(provider.as_ref(), &request, &mut log));
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut sink = StopOn { lines: Vec::new(), stop_on: stop_on.map(str::to_owned), stop };
+    let result = runtime.block_on(run_build_stoppable(provider.as_ref(), &request, &mut sink, stop_rx));
+    let log = sink.lines;
     eprintln!(
         "{mode:?}: {} in {:?}: {}",
         result.status.name(),
@@ -475,6 +504,36 @@ phases:
         assert_eq!(b.phase(Phase::Build), Some(PhaseStatus::TimedOut));
         assert_eq!(b.phase(Phase::PostBuild), None);
         // Nothing of the build is left running (the background sleep included).
+        let left = ferry_container::procs::marked(ferry_container::ENV_ID_VAR, &b.name);
+        assert!(left.is_empty(), "left running: {left:?}");
+    }
+}
+
+#[test]
+fn a_stopped_build_kills_everything_and_still_reads_reports() {
+    let spec = r#"
+version: 0.2
+phases:
+  build:
+    commands:
+      - mkdir -p reports && printf '<testsuite name="s"><testcase classname="c" name="ran"/></testsuite>' > reports/r.xml
+      - (sleep 1000; echo never) & echo started; sleep 1000
+  post_build:
+    commands:
+      - echo post-ran
+reports:
+  early:
+    files: ['reports/*.xml']
+"#;
+    for mode in modes() {
+        let started = Instant::now();
+        let b = build_stopped_on(mode, spec, &[], |_| {}, Some("started"));
+        assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+        assert_eq!(b.result.status, BuildStatus::Stopped, "{}", b.dump());
+        assert_eq!(b.phase(Phase::Build), Some(PhaseStatus::Stopped));
+        assert_eq!(b.phase(Phase::PostBuild), None);
+        assert!(!b.has_line("post-ran"), "{}", b.dump());
+        assert_eq!(b.result.reports[0].summary.total, 1, "{}", b.dump());
         let left = ferry_container::procs::marked(ferry_container::ENV_ID_VAR, &b.name);
         assert!(left.is_empty(), "left running: {left:?}");
     }

@@ -108,3 +108,71 @@ fn a_bad_buildspec_is_refused_with_its_file_and_key() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("buildspec.yml: phases.build.on-failure"), "{stderr}");
 }
+
+#[test]
+fn ctrl_c_stops_the_build_and_kills_what_it_started() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+    if !is_root() {
+        ferry_testkit::skip("ferry build local --no-container switches to nobody, which needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("src");
+    std::fs::create_dir(&source).unwrap();
+    std::fs::write(
+        source.join("buildspec.yml"),
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo started; sleep 1000\n  post_build:\n    commands:\n      - echo post-ran\n",
+    )
+    .unwrap();
+    let mut child = Command::new(FERRY)
+        .args(["build", "local", "--no-container", "--source"])
+        .arg(&source)
+        .arg("--artifacts")
+        .arg(dir.path().join("out"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run ferry");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap_or_default());
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let line =
+            rx.recv_timeout(deadline.saturating_duration_since(Instant::now())).expect("no 'started' line in time");
+        seen.push(line.clone());
+        if line == "started" {
+            break;
+        }
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let status = ferry_testkit::wait_for("ferry build local to end after SIGINT", Duration::from_secs(60), || {
+        child.try_wait().unwrap()
+    });
+    // The rest of the output, until ferry's stdout closes.
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        seen.push(line);
+    }
+    let text = seen.join("\n");
+    // Nothing of the build's environment is left (its name carries ferry's pid).
+    let marker = format!("FERRY_ENVIRONMENT_ID=ferry-build-local-{}-", child.id());
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v.starts_with(marker.as_bytes())))
+        })
+        .map(|pid| pid.to_string())
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("BUILD ") && l.contains("STOPPED")), "{text}");
+    assert!(!text.contains("post-ran"), "{text}");
+    assert!(text.trim_end().ends_with("Build STOPPED"), "{text}");
+}

@@ -198,19 +198,16 @@ fn local(args: LocalBuildArgs) -> Result<bool, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start: {e}"))?;
-    let result = runtime.block_on(async {
-        let mut sink = Stdout;
-        tokio::select! {
-            result = ferry_build::run_build(provider.as_ref(), &request, &mut sink) => Some(result),
-            _ = super::shutdown_signal() => None,
-        }
+    // Ctrl-C or SIGTERM stops the build as `stop-build` would: everything in
+    // the environment is killed, then FINALIZING runs (reports, clean-up).
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    runtime.spawn(async move {
+        super::shutdown_signal().await;
+        eprintln!("ferry build local: stopping the build");
+        let _ = stop.send(true);
     });
-    let Some(result) = result else {
-        // Interrupted: kill whatever the build left.
-        let _ = runtime.block_on(provider.remove(&name));
-        return Err("interrupted; the build environment was removed".into());
-    };
-
+    let mut sink = Stdout;
+    let result = runtime.block_on(ferry_build::run_build_stoppable(provider.as_ref(), &request, &mut sink, stop_rx));
     println!();
     println!("Environment: {}", result.environment);
     println!("{:<18} {:<10} {:>10}  MESSAGE", "PHASE", "STATUS", "DURATION");
