@@ -26,14 +26,24 @@
 //! - The build timeout covers everything from the first command: when it
 //!   passes, the shell and everything it started are killed, the phase is
 //!   TIMED_OUT, the build goes to FINALIZING and ends TIMED_OUT.
+//! - [`run_build_stoppable`]: a stop stops the environment (everything in it
+//!   is killed), the phase ends STOPPED, FINALIZING still runs (reports),
+//!   the build ends STOPPED.
+//! - The image needs a POSIX `sh` with `sleep` (the driver loop polls for
+//!   the next command file with `sleep 0.02`, or `sleep 1` where fractions
+//!   are refused), `cat`, `grep` (hand-offs) and `printf`.
 //!
 //! # Variables and secrets
 //! The shell's variables are [`BuildRequest::variables`] (user variables,
 //! already resolved by precedence) under the built-ins of
 //! `ferry_buildspec::vars` (which win). They reach the shell through a file
 //! in the workspace's control directory, never a command line (`ps` shows
-//! command lines to every user). Every log line, the runner's own included,
-//! has each of [`BuildRequest::secrets`] replaced by `***`.
+//! command lines to every user). That file (and a hand-off's `env.sh`) is
+//! readable by the build's users: the caller keeps the workspace's parent
+//! private (`ferry build local` uses a 0711 directory, so only a process
+//! that knows the random path reaches it); the control directory is removed
+//! in FINALIZING. Every log line, the runner's own included, has each of
+//! [`BuildRequest::secrets`] replaced by `***`.
 //!
 //! # Outputs
 //! UPLOAD_ARTIFACTS selects the primary and secondary artifacts with
