@@ -538,3 +538,29 @@ reports:
         assert!(left.is_empty(), "left running: {left:?}");
     }
 }
+
+#[test]
+fn bash_as_the_shell_with_a_run_as_hand_off() {
+    if !is_root() || !Path::new("/bin/bash").exists() {
+        ferry_testkit::skip("needs root and /bin/bash");
+        return;
+    }
+    let spec = r#"
+version: 0.2
+env:
+  shell: bash
+phases:
+  install:
+    commands:
+      - export WITH_SPACES="a b  'c'"
+      - if [[ -n "$BASH_VERSION" ]]; then echo "bash:yes"; fi
+  build:
+    run-as: daemon
+    commands:
+      - echo "carried:$WITH_SPACES:$(id -un)"
+"#;
+    let b = build(Mode::Workspace, spec, &[], |_| {});
+    assert_eq!(b.result.status, BuildStatus::Succeeded, "{}", b.dump());
+    assert!(b.has_line("bash:yes"), "{}", b.dump());
+    assert!(b.has_line("carried:a b  'c':daemon"), "{}", b.dump());
+}
