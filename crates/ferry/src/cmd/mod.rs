@@ -1,6 +1,8 @@
 //! Subcommands of `ferry`.
 
 mod local;
+// `ferry build local` (the build runner without a server).
+mod build;
 // Running ferry itself.
 mod agent;
 mod fleet;
@@ -47,6 +49,9 @@ enum Command {
     /// Deploy a bundle on this machine without a server, to develop and test appspecs
     /// (the counterpart of AWS's codedeploy-local).
     Local(local::LocalArgs),
+    /// Builds: `ferry build local` runs a buildspec on this machine without a server
+    /// (the counterpart of CodeBuild's local agent).
+    Build(build::BuildArgs),
     /// Run the ferry server (the control plane).
     Server(service::ServerCommand),
     /// Run the ferry agent on this host: enrol once, then carry out deployments.
@@ -96,6 +101,7 @@ enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Local(args) => local::run(args),
+        Command::Build(args) => build::run(args),
         Command::Server(args) => service::run_server(args),
         Command::Agent(args) => service::run_agent(args),
         Command::Proxy(args) => proxy::run(args),

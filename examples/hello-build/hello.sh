@@ -1,0 +1,3 @@
+#!/bin/sh
+# The "application": prints a greeting.
+echo "${GREETING:-hello}, world"
