@@ -73,6 +73,8 @@ mod tree;
 mod zipball;
 
 pub use path::{MAX_LINK_TARGET, UnsafePath, check_symlink_target, sanitize_entry_path};
+/// The calendar date of a day count since 1970-01-01 (zip timestamps, log lines).
+pub use zipball::civil_from_days;
 
 /// The bundle formats CodeDeploy knows for the Server platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
