@@ -135,6 +135,54 @@ pub struct BuildArtifact {
     pub size: u64,
 }
 
+/// A source bundle kept in the blob store: what `ferry build start --source
+/// DIR` uploaded, or an S3 source the server fetched when the build was
+/// started. The build host downloads it by the build's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceBundle {
+    pub blob_key: String,
+    pub sha256: String,
+    pub size: u64,
+    /// `zip`, `tar` or `tgz`.
+    pub bundle_type: String,
+}
+
+/// One test report of a build (a report group of the buildspec's
+/// `reports`), parsed into cases (CodeBuild's `Report` and `TestCase`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildReport {
+    /// The report group's name in the buildspec.
+    pub name: String,
+    /// `JUNITXML`, `TESTNGXML` or `CUCUMBERJSON`.
+    pub format: String,
+    pub total: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub error: u64,
+    pub skipped: u64,
+    pub unknown: u64,
+    /// The sum of the cases' known durations.
+    pub duration_ms: u64,
+    pub cases: Vec<TestCaseRecord>,
+    /// Files that could not be read or parsed, with why.
+    #[serde(default)]
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCaseRecord {
+    pub suite: String,
+    /// CodeBuild's `prefix`: the class, or a feature's uri.
+    pub prefix: String,
+    pub name: String,
+    /// SUCCEEDED, FAILED, ERROR, SKIPPED or UNKNOWN.
+    pub status: String,
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
 /// Who started a build (CodeBuild's `initiator`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Initiator {
@@ -182,6 +230,14 @@ pub struct Build {
     /// Set by StopBuild until the build host has stopped it.
     #[serde(default)]
     pub stop_requested: bool,
+    /// The uploaded or fetched source (`Upload` and `S3` sources).
+    #[serde(default)]
+    pub source_bundle: Option<SourceBundle>,
+    /// When the build host last said the build was alive (progress or a
+    /// log chunk): a running build whose host stays silent past the agent
+    /// lost time ends FAULT.
+    #[serde(default)]
+    pub last_heard: Option<Millis>,
 }
 
 /// Why a project was refused.
@@ -277,6 +333,8 @@ pub fn queue_build(
         artifacts: Vec::new(),
         exported_variables: Vec::new(),
         stop_requested: false,
+        source_bundle: None,
+        last_heard: None,
     }
 }
 

@@ -41,7 +41,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ferry_core::Millis;
-use ferry_core::build::{Build, BuildProject};
+use ferry_core::build::{Build, BuildProject, BuildReport};
 use ferry_core::config::DeploymentConfig;
 use ferry_core::deployment::{Deployment, DeploymentStatus};
 use ferry_core::notices::Notice;
@@ -467,6 +467,31 @@ impl Store {
     /// Builds queued or running, oldest first.
     pub async fn unfinished_builds(&self) -> Result<Vec<Build>> {
         on_backend!(self, b => b.unfinished_builds().await)
+    }
+
+    /// Stores a build's log lines numbered from `first_seq`; a line already
+    /// stored under its number is kept (a chunk sent again).
+    pub async fn append_build_log(&self, build_id: &str, first_seq: u64, lines: &[String]) -> Result<()> {
+        on_backend!(self, b => b.append_build_log(build_id, first_seq, lines).await)
+    }
+
+    /// At most `limit` log lines of a build from line `from_seq` on, with their numbers.
+    pub async fn build_log(&self, build_id: &str, from_seq: u64, limit: u32) -> Result<Vec<(u64, String)>> {
+        on_backend!(self, b => b.build_log(build_id, from_seq, limit).await)
+    }
+
+    /// The number the build's next log line gets.
+    pub async fn build_log_end(&self, build_id: &str) -> Result<u64> {
+        on_backend!(self, b => b.build_log_end(build_id).await)
+    }
+
+    /// Stores (or replaces, by name) a build's test reports.
+    pub async fn put_build_reports(&self, build_id: &str, reports: &[BuildReport]) -> Result<()> {
+        on_backend!(self, b => b.put_build_reports(build_id, reports).await)
+    }
+
+    pub async fn build_reports(&self, build_id: &str) -> Result<Vec<BuildReport>> {
+        on_backend!(self, b => b.build_reports(build_id).await)
     }
 
     // Instances.

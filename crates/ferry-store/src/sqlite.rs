@@ -11,7 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ferry_core::Millis;
-use ferry_core::build::{Build, BuildProject};
+use ferry_core::build::{Build, BuildProject, BuildReport};
 use ferry_core::config::{DeploymentConfig, builtin_config};
 use ferry_core::deployment::{Deployment, DeploymentStatus};
 use ferry_core::notices::Notice;
@@ -47,6 +47,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "audit", include_str!("../migrations/sqlite/0004_audit.sql")),
     (5, "agent liveness", include_str!("../migrations/sqlite/0005_agent_liveness.sql")),
     (6, "builds", include_str!("../migrations/sqlite/0006_builds.sql")),
+    (7, "build logs", include_str!("../migrations/sqlite/0007_build_logs.sql")),
 ];
 
 /// The settings key of the time the server was last known up.
@@ -921,6 +922,69 @@ impl SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         decode_rows(rows)
+    }
+
+    /// Stores log lines `first_seq`, `first_seq + 1`, …; lines already
+    /// stored (a chunk sent again) are kept as they were.
+    pub(crate) async fn append_build_log(&self, build_id: &str, first_seq: u64, lines: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (i, line) in lines.iter().enumerate() {
+            sqlx::query("INSERT OR IGNORE INTO build_log (build_id, seq, line) VALUES ($1, $2, $3)")
+                .bind(build_id)
+                .bind((first_seq + i as u64) as i64)
+                .bind(line.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn build_log(&self, build_id: &str, from_seq: u64, limit: u32) -> Result<Vec<(u64, String)>> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, line FROM build_log WHERE build_id = $1 AND seq >= $2 ORDER BY seq LIMIT $3")
+                .bind(build_id)
+                .bind(from_seq as i64)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(seq, line)| (seq as u64, line)).collect())
+    }
+
+    /// The number of the next log line (0 for an empty log).
+    pub(crate) async fn build_log_end(&self, build_id: &str) -> Result<u64> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM build_log WHERE build_id = $1")
+            .bind(build_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(last.map_or(0, |s| s as u64 + 1))
+    }
+
+    pub(crate) async fn put_build_reports(&self, build_id: &str, reports: &[BuildReport]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for report in reports {
+            sqlx::query(
+                "INSERT INTO build_reports (build_id, name, doc) VALUES ($1, $2, $3) \
+                 ON CONFLICT (build_id, name) DO UPDATE SET doc = excluded.doc",
+            )
+            .bind(build_id)
+            .bind(report.name.as_str())
+            .bind(serde_json::to_string(report).map_err(|e| StoreError::Backend(e.to_string()))?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn build_reports(&self, build_id: &str) -> Result<Vec<BuildReport>> {
+        let docs: Vec<String> = sqlx::query_scalar("SELECT doc FROM build_reports WHERE build_id = $1 ORDER BY name")
+            .bind(build_id)
+            .fetch_all(&self.pool)
+            .await?;
+        docs.iter()
+            .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Backend(format!("a stored build report: {e}"))))
+            .collect()
     }
 
     // Settings.

@@ -8,7 +8,7 @@
 //! once one does, so this line goes with the first adapter.
 #![cfg_attr(not(test), expect(dead_code, reason = "the adapters of issue #13 are not written yet"))]
 
-use ferry_core::build::{self, Build, BuildProject, BuildStatus, Initiator};
+use ferry_core::build::{self, Build, BuildProject, BuildStatus, Initiator, SourceBundle};
 use ferry_store::StoreError;
 
 use super::OpError;
@@ -59,16 +59,32 @@ pub async fn delete_project(state: &AppState, name: &str) -> Result<(), OpError>
     }
 }
 
+/// What starts a build, besides the project's settings.
+#[derive(Debug, Clone)]
+pub struct StartBuild {
+    pub initiator: Initiator,
+    /// A branch, tag, commit or `pr/N` (`None`: the project's).
+    pub source_version: Option<String>,
+    /// The source, already in the blob store (`Upload` projects).
+    pub source_bundle: Option<SourceBundle>,
+}
+
+impl StartBuild {
+    pub fn by(initiator: Initiator) -> Self {
+        Self { initiator, source_version: None, source_bundle: None }
+    }
+}
+
 /// Queues a build of `project` with the project's next number.
 /// `overrides` changes the build's copy of the settings (StartBuild's
 /// overrides), checked by the same rules.
 pub async fn start(
     state: &AppState,
     project: &str,
-    initiator: Initiator,
-    source_version: Option<String>,
+    request: StartBuild,
     overrides: impl FnOnce(&mut BuildProject),
 ) -> Result<Build, OpError> {
+    let StartBuild { initiator, source_version, source_bundle } = request;
     let mut settings = get_project(state, project).await?;
     overrides(&mut settings);
     settings.name = project.to_string();
@@ -77,7 +93,11 @@ pub async fn start(
     let now = state.driver.now();
     let queued = state
         .store
-        .queue_build(project, |number| build::queue_build(&settings, number, &uuid, initiator, source_version, now))
+        .queue_build(project, |number| {
+            let mut queued = build::queue_build(&settings, number, &uuid, initiator, source_version, now);
+            queued.source_bundle = source_bundle;
+            queued
+        })
         .await?;
     tracing::info!(build = %queued.id, number = queued.number, "build queued");
     Ok(queued)
@@ -165,20 +185,18 @@ mod tests {
         let bad = BuildProject { name: "x".into(), ..project() };
         assert!(matches!(create_project(&state, bad).await, Err(OpError::Invalid(_))));
 
-        let first = start(&state, "shop-build", Initiator::Key("FKIA".into()), None, |_| {}).await.unwrap();
+        let first = start(&state, "shop-build", StartBuild::by(Initiator::Key("FKIA".into())), |_| {}).await.unwrap();
         // Overrides apply to the build's copy only, under the same rules.
-        let second = start(&state, "shop-build", Initiator::Webhook, Some("pr/7".into()), |p| {
-            p.variables[0].value = "release".into()
-        })
-        .await
-        .unwrap();
+        let by_webhook = StartBuild { source_version: Some("pr/7".into()), ..StartBuild::by(Initiator::Webhook) };
+        let second =
+            start(&state, "shop-build", by_webhook, |p| p.variables[0].value = "release".into()).await.unwrap();
         assert_eq!((first.number, second.number), (1, 2));
         assert_eq!(second.settings.variables[0].value, "release");
         assert_eq!(get_project(&state, "shop-build").await.unwrap().variables[0].value, "dev");
-        let refused = start(&state, "shop-build", Initiator::Webhook, None, |p| p.timeout_minutes = 1).await;
+        let refused = start(&state, "shop-build", StartBuild::by(Initiator::Webhook), |p| p.timeout_minutes = 1).await;
         assert!(matches!(refused, Err(OpError::Invalid(_))));
         assert!(matches!(
-            start(&state, "nope", Initiator::Webhook, None, |_| {}).await,
+            start(&state, "nope", StartBuild::by(Initiator::Webhook), |_| {}).await,
             Err(OpError::ProjectNotFound(_))
         ));
 
