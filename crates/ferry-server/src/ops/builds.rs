@@ -103,6 +103,40 @@ pub async fn start(
     Ok(queued)
 }
 
+pub async fn list_projects(state: &AppState) -> Result<Vec<BuildProject>, OpError> {
+    Ok(state.store.list_build_projects().await?)
+}
+
+/// A project's builds (or all), newest first, at most `limit`. A project
+/// that does not exist is an error (its builds outlive it only in `None`'s list).
+pub async fn list(state: &AppState, project: Option<&str>, limit: u32) -> Result<Vec<Build>, OpError> {
+    if let Some(name) = project {
+        get_project(state, name).await?;
+    }
+    Ok(state.store.list_builds(project, limit).await?)
+}
+
+/// RetryBuild: a new build of the same project with the settings, source
+/// version and source bundle the given build ran with (not the project's
+/// current settings), started by `initiator`.
+pub async fn retry(state: &AppState, id: &str, initiator: Initiator) -> Result<Build, OpError> {
+    let old = get(state, id).await?;
+    get_project(state, &old.project).await?;
+    let uuid = crate::random::uuid();
+    let now = state.driver.now();
+    let queued = state
+        .store
+        .queue_build(&old.project, |number| {
+            let mut queued =
+                build::queue_build(&old.settings, number, &uuid, initiator, old.source_version.clone(), now);
+            queued.source_bundle = old.source_bundle.clone();
+            queued
+        })
+        .await?;
+    tracing::info!(build = %queued.id, retry_of = %old.id, "build queued again");
+    Ok(queued)
+}
+
 pub async fn get(state: &AppState, id: &str) -> Result<Build, OpError> {
     match state.store.get_build(id).await {
         Ok(b) => Ok(b),
@@ -217,6 +251,13 @@ mod tests {
         assert_eq!(expire_queued(&state).await.unwrap(), std::slice::from_ref(&second.id));
         assert_eq!(get(&state, &second.id).await.unwrap().status, BuildStatus::TimedOut);
         assert_eq!(stop(&state, &second.id).await.unwrap().status, BuildStatus::TimedOut, "finished: unchanged");
+
+        let again = retry(&state, &second.id, Initiator::Key("FKIB".into())).await.unwrap();
+        assert_eq!((again.number, again.source_version.as_deref()), (3, Some("pr/7")));
+        assert_eq!(again.settings.variables[0].value, "release", "the retried build's settings, not the project's");
+        let listed: Vec<u64> = list(&state, Some("shop-build"), 10).await.unwrap().iter().map(|b| b.number).collect();
+        assert_eq!(listed, [3, 2, 1]);
+        assert!(matches!(list(&state, Some("nope"), 10).await, Err(OpError::ProjectNotFound(_))));
 
         delete_project(&state, "shop-build").await.unwrap();
         assert!(matches!(get_project(&state, "shop-build").await, Err(OpError::ProjectNotFound(_))));
