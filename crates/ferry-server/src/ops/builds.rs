@@ -145,6 +145,19 @@ pub async fn get(state: &AppState, id: &str) -> Result<Build, OpError> {
     }
 }
 
+/// At most `limit` lines of a build's log from line `from` on, with their
+/// numbers (the log grows while the build runs: ask again from the next).
+pub async fn log(state: &AppState, id: &str, from: u64, limit: u32) -> Result<Vec<(u64, String)>, OpError> {
+    get(state, id).await?;
+    Ok(state.store.build_log(id, from, limit).await?)
+}
+
+/// A build's test reports (stored when the build finishes).
+pub async fn reports(state: &AppState, id: &str) -> Result<Vec<build::BuildReport>, OpError> {
+    get(state, id).await?;
+    Ok(state.store.build_reports(id).await?)
+}
+
 /// StopBuild: a queued build stops at once; a running one is marked for its
 /// build host to stop. A finished build is returned as it is (CodeBuild
 /// answers StopBuild of a finished build with the build).
