@@ -75,6 +75,17 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         .map_err(|e| AgentError::io(format!("cannot read the journal in {}", journal.dir().display()), e))?;
 
     let (stop_tx, stop_rx) = watch::channel(None);
+    let (stop_builds, builds_stopping) = watch::channel(false);
+    let build_host = (config.builds > 0).then(|| {
+        let host = crate::builds::BuildHostConfig {
+            slots: config.builds,
+            dir: config.builds_dir(),
+            user: config.build_user.clone(),
+            instance: stored.instance_name.clone(),
+        };
+        let backoff = Backoff::new(config.retry_initial, config.retry_max);
+        tokio::spawn(crate::builds::serve(client.clone(), host, backoff, builds_stopping))
+    });
     let shared = Arc::new(Shared {
         client,
         engine,
@@ -100,6 +111,14 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
 
     tracing::info!(server = %config.server, root = %config.root.display(), "agent started; polling for commands");
     let result = commands.poll_loop(shutdown).await;
+    // Builds stop with the agent (a build host going away stops its builds
+    // and reports them), whatever ended the poll loop.
+    let _ = stop_builds.send(true);
+    if let Some(builds) = build_host
+        && tokio::time::timeout(config.shutdown_grace, builds).await.is_err()
+    {
+        tracing::warn!("running builds did not stop and report within the shutdown grace");
+    }
     match result {
         Ok(()) => {
             tracing::info!("shutting down: letting running events finish");

@@ -190,7 +190,7 @@ impl Client {
         self.post_json(REPORT_PATH, report, REQUEST_TIMEOUT, true).await
     }
 
-    async fn post_json<Q: Serialize, A: DeserializeOwned>(
+    pub(crate) async fn post_json<Q: Serialize, A: DeserializeOwned>(
         &self,
         path: &str,
         body: &Q,
@@ -288,14 +288,29 @@ impl Client {
     /// few times; anything else fails at once.
     pub async fn download(&self, revision: &Revision, dest: &Path, retry: &Backoff) -> Result<(), String> {
         let path = format!("{BUNDLES_PATH}{}", encode_segment(&revision.sha256));
+        self.download_checked(&path, &revision.sha256, revision.size, dest, retry, &revision.id).await
+    }
+
+    /// `GET path` into `dest`, checking size and SHA-256 as it streams;
+    /// network errors and 5xx answers are retried a few times.
+    pub(crate) async fn download_checked(
+        &self,
+        path: &str,
+        sha256: &str,
+        size: u64,
+        dest: &Path,
+        retry: &Backoff,
+        what: &str,
+    ) -> Result<(), String> {
+        let expected = Expected { sha256, size };
         let mut backoff = retry.clone();
         let mut attempt = 1;
         loop {
-            match self.download_once(&path, revision, dest).await {
+            match self.download_once(path, &expected, dest).await {
                 Ok(()) => return Ok(()),
                 Err(Download::Transient(message)) if attempt < DOWNLOAD_ATTEMPTS => {
                     let delay = backoff.next_delay();
-                    tracing::warn!(revision = %revision.id, attempt, error = %message, "bundle download failed; retrying");
+                    tracing::warn!(what, attempt, error = %message, "download failed; retrying");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
@@ -307,7 +322,7 @@ impl Client {
         }
     }
 
-    async fn download_once(&self, path: &str, revision: &Revision, dest: &Path) -> Result<(), Download> {
+    async fn download_once(&self, path: &str, revision: &Expected<'_>, dest: &Path) -> Result<(), Download> {
         let mut response = self.send(Method::GET, path, None, None, true).await.map_err(|e| match e {
             e if e.is_transient() => Download::Transient(format!("GET {path}: {e}")),
             e => Download::Fatal(format!("GET {path}: {e}")),
@@ -347,7 +362,7 @@ impl Client {
         }
         file.flush().await.map_err(|e| io("write", e))?;
         let digest = hex(&hasher.finalize());
-        if !digest.eq_ignore_ascii_case(&revision.sha256) || size != revision.size {
+        if !digest.eq_ignore_ascii_case(revision.sha256) || size != revision.size {
             return Err(Download::Fatal(format!(
                 "bundle digest mismatch: expected sha256 {} ({} bytes), got {digest} ({size} bytes)",
                 revision.sha256, revision.size
@@ -360,6 +375,65 @@ impl Client {
 enum Download {
     Transient(String),
     Fatal(String),
+}
+
+/// What a download must turn out to be.
+struct Expected<'a> {
+    sha256: &'a str,
+    size: u64,
+}
+
+impl Client {
+    /// `PUT path` with the file's bytes streamed, its SHA-256 declared (and
+    /// signed) in `x-amz-content-sha256` for the server to check.
+    pub(crate) async fn put_file(&self, path: &str, file: &Path, sha256: &str) -> Result<(), RequestError> {
+        let handle = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| RequestError::Network(format!("cannot read {}: {e}", file.display())))?;
+        let size = handle.metadata().await.map(|m| m.len()).unwrap_or(0);
+        let url = Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| RequestError::Network(format!("bad request address {}{path}: {e}", self.base)))?;
+        let mut headers = vec![
+            ("host".to_string(), self.host.clone()),
+            (VERSION_HEADER.to_string(), AGENT_VERSION.to_string()),
+            (ferry_proto::agent::PROTOCOL_HEADER.to_string(), ferry_proto::AGENT_PROTOCOL_VERSION.to_string()),
+            ("x-amz-content-sha256".to_string(), sha256.to_string()),
+            ("content-type".to_string(), "application/zip".to_string()),
+        ];
+        if let Some(key) = &self.key {
+            let credentials = ferry_sigv4::Credentials {
+                access_key_id: key.access_key_id.clone(),
+                secret_access_key: key.secret_access_key.clone(),
+                session_token: None,
+            };
+            let parts = ferry_sigv4::RequestParts {
+                method: "PUT",
+                path: url.path(),
+                query: url.query().unwrap_or(""),
+                headers: &headers,
+                body: &[],
+            };
+            let extra = ferry_sigv4::sign(&parts, &credentials, SIGNING_SERVICE, SIGNING_REGION, SystemTime::now());
+            headers.extend(extra);
+        }
+        let mut request = self.http.request(Method::PUT, url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let stream = tokio_util::io::ReaderStream::with_capacity(handle, 256 * 1024);
+        let response = request
+            .header("content-length", size.to_string())
+            .body(reqwest::Body::wrap_stream(stream))
+            .send()
+            .await
+            .map_err(|e| self.network_error(&format!("PUT {path}"), &e))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        Err(status_error(status, &bytes))
+    }
 }
 
 fn status_error(status: StatusCode, body: &[u8]) -> RequestError {

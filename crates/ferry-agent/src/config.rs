@@ -41,6 +41,10 @@ pub struct AgentConfig {
     /// After shutdown is requested, how long to keep trying to deliver the
     /// reports of events that ran (they are re-sent at the next start anyway).
     pub shutdown_grace: Duration,
+    /// How many builds this host runs at once (0: it is not a build host).
+    pub builds: u32,
+    /// Who build commands run as in a workspace (builds without a container).
+    pub build_user: String,
 }
 
 impl AgentConfig {
@@ -58,6 +62,8 @@ impl AgentConfig {
             retry_initial: Duration::from_millis(200),
             retry_max: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
+            builds: 0,
+            build_user: "nobody".into(),
         }
     }
 
@@ -86,6 +92,11 @@ impl AgentConfig {
         self.state_dir().join("commands")
     }
 
+    /// `<root>/builds`: one directory per running build.
+    pub fn builds_dir(&self) -> PathBuf {
+        self.root.join("builds")
+    }
+
     pub(crate) fn lock_file(&self) -> PathBuf {
         self.state_dir().join("agent.lock")
     }
@@ -107,6 +118,8 @@ impl std::fmt::Debug for AgentConfig {
             .field("retry_initial", &self.retry_initial)
             .field("retry_max", &self.retry_max)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("builds", &self.builds)
+            .field("build_user", &self.build_user)
             .finish()
     }
 }

@@ -103,6 +103,7 @@
 
 mod agent;
 mod backoff;
+mod builds;
 mod client;
 mod config;
 mod convert;

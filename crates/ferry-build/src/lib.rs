@@ -105,6 +105,9 @@ pub struct BuildRequest {
     /// The whole build's time limit (CodeBuild's default is 60 minutes).
     pub timeout: Duration,
     pub network: ferry_container::Network,
+    /// Labels on the environment besides `ferry.build` (a build host marks
+    /// its own, to find and remove what a crash left behind).
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl BuildRequest {
@@ -122,6 +125,7 @@ impl BuildRequest {
             output_dir: PathBuf::from("artifacts"),
             timeout: Duration::from_secs(60 * 60),
             network: ferry_container::Network::None,
+            labels: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -242,6 +246,7 @@ impl<'a> Runner<'a> {
         while self.machine.phase() != Phase::Completed {
             let phase = self.machine.phase();
             let start_ms = now_ms();
+            self.sink.phase_started(phase, start_ms);
             let (outcome, message) = self.run_phase(phase).await;
             let transition = self.machine.finish(outcome);
             if phase != Phase::Submitted {
@@ -250,13 +255,9 @@ impl<'a> Runner<'a> {
             if !message.is_empty() {
                 self.say(&format!("Phase context status code: {message}"));
             }
-            self.result.phases.push(PhaseRecord {
-                phase,
-                status: transition.status,
-                start_ms,
-                end_ms: now_ms(),
-                message,
-            });
+            let record = PhaseRecord { phase, status: transition.status, start_ms, end_ms: now_ms(), message };
+            self.sink.phase_ended(&record);
+            self.result.phases.push(record);
             if transition.next.command_phase().is_none() && self.shell.is_some() {
                 self.end_shell().await;
             }
@@ -313,6 +314,7 @@ impl<'a> Runner<'a> {
         spec.user = request.buildspec.run_as.clone();
         spec.network = request.network;
         spec.workdir = Some(request.source_dir.clone());
+        spec.labels.extend(request.labels.clone());
         spec.labels.insert("ferry.build".into(), request.name.clone());
         let env: Arc<dyn Environment> = Arc::from(self.provider.start(&spec).await.map_err(|e| e.to_string())?);
         let kind = env.info().kind.to_string();

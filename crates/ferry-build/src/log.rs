@@ -8,6 +8,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub trait LogSink: Send {
     /// One line, without its newline, already masked.
     fn line(&mut self, line: &str);
+
+    /// A phase began (for live views; the result lists every phase anyway).
+    fn phase_started(&mut self, _phase: ferry_buildspec::Phase, _start_ms: u64) {}
+
+    /// A phase ended.
+    fn phase_ended(&mut self, _record: &crate::PhaseRecord) {}
 }
 
 /// Collects the lines (tests, and callers that keep the whole log).

@@ -359,6 +359,91 @@ pub fn expire_queued(build: &mut Build, now: Millis) -> bool {
     true
 }
 
+/// The oldest queued build that may start now: builds of a project at its
+/// `concurrent_build_limit` wait (CodeBuild queues them too). `unfinished`
+/// is every queued or running build, oldest first.
+pub fn next_to_run(unfinished: &[Build]) -> Option<&Build> {
+    unfinished.iter().filter(|b| b.status == BuildStatus::Queued).find(|b| {
+        let limit = b.settings.concurrent_build_limit.map_or(u64::MAX, u64::from);
+        let running =
+            unfinished.iter().filter(|r| r.project == b.project && r.status == BuildStatus::InProgress).count();
+        (running as u64) < limit
+    })
+}
+
+/// A queued build taken by build host `host`: QUEUED ends, the build runs.
+pub fn assign(build: &mut Build, host: &str, now: Millis) {
+    if let Some(queued) = build.phases.iter_mut().find(|p| p.name == "QUEUED" && p.end_time.is_none()) {
+        queued.status = Some("SUCCEEDED".into());
+        queued.end_time = Some(now);
+    }
+    build.status = BuildStatus::InProgress;
+    build.start_time = Some(now);
+    build.host = Some(host.to_string());
+    build.last_heard = Some(now);
+}
+
+/// The phases a build host reported, after the server's own (SUBMITTED and
+/// QUEUED: the host's SUBMITTED is left out).
+pub fn take_phases(build: &mut Build, from_host: Vec<BuildPhase>) {
+    build.phases.retain(|p| p.name == "SUBMITTED" || p.name == "QUEUED");
+    build.phases.extend(from_host.into_iter().filter(|p| p.name != "SUBMITTED" && p.name != "QUEUED"));
+}
+
+/// Ends a build: any phase still open ends with the build's status, and
+/// CodeBuild's closing COMPLETED phase (no status) follows.
+pub fn complete(build: &mut Build, status: BuildStatus, now: Millis) {
+    let phase_status = match status {
+        BuildStatus::Queued | BuildStatus::InProgress => "FAULT",
+        other => other.aws_name(),
+    };
+    for p in build.phases.iter_mut().filter(|p| p.end_time.is_none()) {
+        p.status = Some(phase_status.into());
+        p.end_time = Some(now);
+    }
+    build.phases.push(BuildPhase {
+        name: "COMPLETED".into(),
+        status: None,
+        start_time: now,
+        end_time: None,
+        message: None,
+    });
+    build.status = if status.is_terminal() { status } else { BuildStatus::Fault };
+    build.end_time = Some(now);
+    build.stop_requested = false;
+}
+
+/// Ends a running build its host lost (silent too long, or restarted): the
+/// open phase says why, the build is FAULT (the host's failure, not the build's).
+pub fn fault(build: &mut Build, why: &str, now: Millis) {
+    if let Some(open) = build.phases.iter_mut().rev().find(|p| p.end_time.is_none()) {
+        open.message = Some(why.to_string());
+    } else {
+        build.phases.push(BuildPhase {
+            name: "PROVISIONING".into(),
+            status: None,
+            start_time: now,
+            end_time: None,
+            message: Some(why.to_string()),
+        });
+    }
+    complete(build, BuildStatus::Fault, now);
+}
+
+impl BuildStatus {
+    /// The status a build host reports by CodeBuild's name (terminal ones only).
+    pub fn from_final_name(name: &str) -> Option<BuildStatus> {
+        Some(match name {
+            "SUCCEEDED" => BuildStatus::Succeeded,
+            "FAILED" => BuildStatus::Failed,
+            "FAULT" => BuildStatus::Fault,
+            "TIMED_OUT" => BuildStatus::TimedOut,
+            "STOPPED" => BuildStatus::Stopped,
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,5 +507,53 @@ mod tests {
         assert_eq!(queued.status.as_deref(), Some("TIMED_OUT"));
         assert!(queued.message.as_deref().unwrap().contains("5 minutes"));
         assert!(!expire_queued(&mut b, 10_000_000), "once");
+    }
+
+    #[test]
+    fn builds_run_oldest_first_within_each_projects_limit() {
+        let mut limited = project();
+        limited.concurrent_build_limit = Some(1);
+        let a1 = queue_build(&limited, 1, "a1", Initiator::Webhook, None, 10);
+        let mut a2 = queue_build(&limited, 2, "a2", Initiator::Webhook, None, 20);
+        let mut other = limited.clone();
+        other.name = "other".into();
+        other.concurrent_build_limit = None;
+        let b1 = queue_build(&other, 1, "b1", Initiator::Webhook, None, 30);
+        assert_eq!(next_to_run(&[a1.clone(), a2.clone(), b1.clone()]).unwrap().id, a1.id);
+        let mut running = a1.clone();
+        assign(&mut running, "h1", 40);
+        assert_eq!((running.status, running.host.as_deref()), (BuildStatus::InProgress, Some("h1")));
+        assert_eq!(running.phases[1].status.as_deref(), Some("SUCCEEDED"), "QUEUED ends");
+        // a2 waits for a1 (limit 1); b1's project has room.
+        assert_eq!(next_to_run(&[running.clone(), a2.clone(), b1.clone()]).unwrap().id, b1.id);
+        assert!(next_to_run(&[running.clone(), a2.clone()]).is_none());
+
+        // The host's phases follow the server's; the end closes what is open.
+        let phase = |name: &str, status: Option<&str>| BuildPhase {
+            name: name.into(),
+            status: status.map(Into::into),
+            start_time: 50,
+            end_time: status.map(|_| 60),
+            message: None,
+        };
+        take_phases(
+            &mut running,
+            vec![phase("SUBMITTED", Some("SUCCEEDED")), phase("PROVISIONING", Some("SUCCEEDED")), phase("BUILD", None)],
+        );
+        let names: Vec<&str> = running.phases.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["SUBMITTED", "QUEUED", "PROVISIONING", "BUILD"]);
+        fault(&mut running, "the build host stopped answering", 70);
+        assert_eq!(running.status, BuildStatus::Fault);
+        let build = &running.phases[3];
+        assert_eq!(
+            (build.status.as_deref(), build.message.as_deref()),
+            (Some("FAULT"), Some("the build host stopped answering"))
+        );
+        assert_eq!(running.phases.last().unwrap().name, "COMPLETED");
+
+        complete(&mut a2, BuildStatus::Stopped, 80);
+        assert_eq!(a2.phases[1].status.as_deref(), Some("STOPPED"));
+        assert_eq!(BuildStatus::from_final_name("TIMED_OUT"), Some(BuildStatus::TimedOut));
+        assert_eq!(BuildStatus::from_final_name("IN_PROGRESS"), None);
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! - [`agent`]: the agent protocol under `/agent/v1/` (enrol, long-poll,
 //!   event reports, bundle download), authenticated per host.
+//! - [`build_host`]: the build-host half of the agent protocol
+//!   (`/agent/v1/builds/`): claiming queued builds and reporting them.
 //! - [`api`]: the native API under `/api/v1/` that the `ferry` CLI uses.
 //!
 //! Every request is SigV4-signed (service [`SIGNING_SERVICE`], region
@@ -12,6 +14,7 @@
 
 pub mod agent;
 pub mod api;
+pub mod build_host;
 pub mod errors;
 
 /// The SigV4 service name of ferry's native API and agent protocol.

@@ -11,12 +11,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use ferry_core::resources::{AccessKey, Instance, Role, Tag};
 use ferry_proto::agent as wire;
+use ferry_proto::build_host as build_wire;
 use ferry_store::StoreError;
 
 use crate::AppState;
 use crate::auth::Signed;
 use crate::clock::now_millis;
 use crate::error::{ApiError, ApiResult};
+use crate::ops;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -24,6 +26,12 @@ pub fn routes() -> Router<AppState> {
         .route("/agent/v1/poll", post(poll))
         .route("/agent/v1/report", post(report))
         .route("/agent/v1/bundles/{revision}", get(bundle))
+        .route("/agent/v1/builds/claim", post(claim_build))
+        .route("/agent/v1/builds/{id}/source", get(build_source))
+        .route("/agent/v1/builds/{id}/secrets", post(build_secrets))
+        .route("/agent/v1/builds/{id}/progress", post(build_progress))
+        .route("/agent/v1/builds/{id}/artifacts/{name}", axum::routing::put(build_artifact))
+        .route("/agent/v1/builds/{id}/finish", post(finish_build))
 }
 
 /// The agent's version, if its protocol is this server's; an agent that
@@ -236,6 +244,110 @@ async fn bundle(State(state): State<AppState>, Path(sha256): Path<String>, reque
     let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
     Ok(([(header::CONTENT_LENGTH, size.to_string()), (header::CONTENT_TYPE, "application/octet-stream".into())], body)
         .into_response())
+}
+
+/// A build host's claim: held until a build it may run is queued (or the
+/// hold passes); the answer takes the build out of the queue.
+async fn claim_build(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Signed,
+) -> ApiResult<Json<build_wire::ClaimResponse>> {
+    let instance = request.caller.require_agent()?.to_string();
+    let version = speaks_our_protocol(&headers)?;
+    state.driver.observe_address(&instance, peer.ip(), version).await?;
+    let body: build_wire::ClaimRequest = request.json()?;
+    let hold = state.config.poll_hold;
+    let deadline = tokio::time::Instant::now() + hold;
+    loop {
+        let queued = state.driver.build_queue.notified();
+        tokio::pin!(queued);
+        queued.as_mut().enable();
+        let build = ops::build_hosts::claim(&state, &instance, &body).await?;
+        if build.is_some() || state.driver.is_shutting_down() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(build_wire::ClaimResponse { build, hold_seconds: hold.as_secs() }));
+        }
+        tokio::select! {
+            _ = &mut queued => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = state.driver.wait_shutdown() => {}
+        }
+    }
+}
+
+/// The source bundle of a build running on the calling host.
+async fn build_source(State(state): State<AppState>, Path(id): Path<String>, request: Signed) -> ApiResult<Response> {
+    let instance = request.caller.require_agent()?.to_string();
+    let bundle = ops::build_hosts::source(&state, &instance, &id).await?;
+    let (file, size) = state.blobs.open_blob(&bundle.blob_key).await.map_err(|e| match e {
+        ferry_blob::BlobError::NotFound(_) => {
+            ApiError::not_found("SourceMissing", format!("the source of build {id} is missing from the blob store"))
+        }
+        e => ApiError::internal(e),
+    })?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+    Ok(([(header::CONTENT_LENGTH, size.to_string()), (header::CONTENT_TYPE, "application/octet-stream".into())], body)
+        .into_response())
+}
+
+async fn build_secrets(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<build_wire::SecretsResponse>> {
+    let instance = request.caller.require_agent()?.to_string();
+    let body: build_wire::SecretsRequest = request.json()?;
+    let values = ops::build_hosts::secrets(&state, &instance, &id, &body.names).await?;
+    Ok(Json(build_wire::SecretsResponse { values }))
+}
+
+async fn build_progress(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<build_wire::ProgressResponse>> {
+    let instance = request.caller.require_agent()?.to_string();
+    speaks_our_protocol(&headers)?;
+    let body: build_wire::Progress = request.json()?;
+    let stop = ops::build_hosts::progress(&state, &instance, &id, body).await?;
+    Ok(Json(build_wire::ProgressResponse { stop }))
+}
+
+/// An artifact zip, streamed into the blob store and checked against the
+/// SHA-256 the host declared (and signed) in `x-amz-content-sha256`.
+async fn build_artifact(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    request: axum::extract::Request,
+) -> ApiResult<StatusCode> {
+    let (parts, body) = request.into_parts();
+    let caller = crate::auth::authenticate(&state, &parts, &[]).await?;
+    let instance = caller.require_agent()?.to_string();
+    let declared = parts
+        .headers
+        .get(build_wire::SHA256_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| ApiError::bad_request("InvalidRequest", "an artifact upload must declare its SHA-256"))?
+        .to_ascii_lowercase();
+    use futures_util::TryStreamExt;
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    let reader = tokio_util::io::StreamReader::new(stream);
+    ops::build_hosts::store_artifact(&state, &instance, &id, &name, &declared, reader).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn finish_build(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<build_wire::FinishResponse>> {
+    let instance = request.caller.require_agent()?.to_string();
+    let body: build_wire::Finish = request.json()?;
+    ops::build_hosts::finish(&state, &instance, &id, body).await?;
+    Ok(Json(build_wire::FinishResponse {}))
 }
 
 #[cfg(test)]

@@ -101,6 +101,8 @@ pub struct Driver {
     shutting_down: AtomicBool,
     /// Wakes every poll at shutdown.
     shutdown_notify: Notify,
+    /// Wakes build hosts' claims when a build is queued or one ends.
+    pub(crate) build_queue: Notify,
     /// Announces each commit's newest event.
     pub(crate) events: crate::events::EventBus,
     messages: crate::events::MessageContext,
@@ -132,6 +134,7 @@ impl Driver {
             started: Instant::now(),
             shutting_down: AtomicBool::new(false),
             shutdown_notify: Notify::new(),
+            build_queue: Notify::new(),
             events: crate::events::EventBus::new(0),
             metrics: Arc::default(),
             messages: crate::events::MessageContext {

@@ -345,6 +345,7 @@ pub async fn serve(
     let limiter = limits::ConnectionLimiter::new(&config.limits);
     let edge = listen::Edge::new(app, config.limits.clone(), limiter, tls.as_ref());
     let audit_summaries = tokio::spawn(audit::summarise_forever(state.audit_recorder()));
+    let build_watch = tokio::spawn(ops::build_hosts::watch_forever(state.clone(), stop_rx.clone()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -368,6 +369,7 @@ pub async fn serve(
     alarm_watcher.abort();
     pruner.abort();
     audit_summaries.abort();
+    build_watch.abort();
     // A delivery in flight is sent again after a restart (at least once).
     deliverer.abort();
     jobs.abort();

@@ -99,6 +99,7 @@ pub async fn start(
             queued
         })
         .await?;
+    state.driver.build_queue.notify_waiters();
     tracing::info!(build = %queued.id, number = queued.number, "build queued");
     Ok(queued)
 }
@@ -133,6 +134,7 @@ pub async fn retry(state: &AppState, id: &str, initiator: Initiator) -> Result<B
             queued
         })
         .await?;
+    state.driver.build_queue.notify_waiters();
     tracing::info!(build = %queued.id, retry_of = %old.id, "build queued again");
     Ok(queued)
 }
@@ -268,6 +270,7 @@ mod tests {
         let again = retry(&state, &second.id, Initiator::Key("FKIB".into())).await.unwrap();
         assert_eq!((again.number, again.source_version.as_deref()), (3, Some("pr/7")));
         assert_eq!(again.settings.variables[0].value, "release", "the retried build's settings, not the project's");
+        assert_eq!(list_projects(&state).await.unwrap().len(), 1);
         let listed: Vec<u64> = list(&state, Some("shop-build"), 10).await.unwrap().iter().map(|b| b.number).collect();
         assert_eq!(listed, [3, 2, 1]);
         assert!(matches!(list(&state, Some("nope"), 10).await, Err(OpError::ProjectNotFound(_))));

@@ -16,6 +16,9 @@
 //! adapter over these functions.
 
 pub mod applications;
+#[cfg(test)]
+mod build_host_tests;
+pub mod build_hosts;
 pub mod builds;
 pub mod configs;
 pub mod deployments;

@@ -32,6 +32,14 @@ pub struct AgentArgs {
     /// token's fingerprint pinned at enrolment, kept in ROOT/state/ca.pem].
     #[arg(long, env = "FERRY_CA_FILE", value_name = "FILE")]
     ca_file: Option<PathBuf>,
+    /// Make this host a build host running up to N builds at once (0: none):
+    /// in podman containers of the projects' images when podman works here,
+    /// else in workspaces as --build-user.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    builds: u32,
+    /// Who build commands run as in a workspace (an unprivileged user).
+    #[arg(long, default_value = "nobody", value_name = "USER")]
+    build_user: String,
     /// Enrol (unless enrolled already) and exit instead of polling: `ferry agent install` runs this.
     #[arg(long, hide = true)]
     enrol_only: bool,
@@ -56,6 +64,8 @@ pub fn run(args: AgentArgs) -> ExitCode {
     config.tags = args.tags;
     config.root = args.root;
     config.max_revisions = args.max_revisions;
+    config.builds = args.builds;
+    config.build_user = args.build_user;
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
