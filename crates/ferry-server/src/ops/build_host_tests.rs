@@ -255,3 +255,50 @@ async fn a_build_whose_host_restarts_ends_fault_and_its_host_takes_the_next() {
     assert_eq!(build_hosts::check_liveness(&f.state, 0).await.unwrap(), std::slice::from_ref(&silent.id));
     assert_eq!(builds::get(&f.state, &silent.id).await.unwrap().status, BuildStatus::Fault);
 }
+
+/// A git repository with a buildspec, as a project's source (a local path:
+/// git clones it as it would a URL).
+fn git_repository(dir: &std::path::Path) -> (String, String) {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").args(args).current_dir(&repo).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(
+        repo.join("buildspec.yml"),
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - cat message.txt\n      - echo \"commit $CODEBUILD_RESOLVED_SOURCE_VERSION\"\n      - id -un || id -u\n",
+    )
+    .unwrap();
+    std::fs::write(repo.join("message.txt"), "from the repository\n").unwrap();
+    git(&["add", "."]);
+    git(&["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "--quiet", "-m", "first"]);
+    let commit = git(&["rev-parse", "HEAD"]);
+    (repo.display().to_string(), commit)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_sources_are_cloned_and_images_run_as_containers() {
+    if !ferry_testkit::podman_available() {
+        return;
+    }
+    let image = tokio::task::spawn_blocking(ferry_testkit::busybox_image).await.unwrap();
+    let f = fixture().await;
+    let (url, commit) = git_repository(f._dir.path());
+    let mut p = project("from-git", "buildspec.yml");
+    p.buildspec = None;
+    p.source = BuildSource::Git { url, version: Some("main".into()) };
+    p.image = Some(image.clone());
+    builds::create_project(&f.state, p).await.unwrap();
+    let queued = builds::start(&f.state, "from-git", StartBuild::by(Initiator::Webhook), |_| {}).await.unwrap();
+    let done = wait_for(&f.state, &queued.id, "the build to end", |b| b.status.is_terminal()).await;
+    let log = log_text(&f.state, &queued.id).await;
+    assert_eq!(done.status, BuildStatus::Succeeded, "{done:#?}\n{log}");
+    assert!(log.contains("from the repository"), "{log}");
+    assert!(log.contains(&format!("commit {commit}")), "{log}");
+    assert_eq!(done.resolved_source_version.as_deref(), Some(commit.as_str()));
+    let environment = done.environment.clone().unwrap_or_default();
+    assert!(environment.contains(&image), "ran in a container of the image: {environment}");
+}
