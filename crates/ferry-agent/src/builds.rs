@@ -38,6 +38,8 @@ const CLAIM_PATH: &str = "/agent/v1/builds/claim";
 const HOST_LABEL: &str = "ferry.build-host";
 /// Lines per progress report at most (and bytes, [`wire::MAX_PROGRESS_BYTES`]).
 const MAX_LINES_PER_REPORT: usize = 2000;
+/// The largest cache a build host downloads.
+const MAX_CACHE_BYTES: u64 = 4 << 30;
 /// How often buffered log lines are sent.
 const SHIP_EVERY: Duration = Duration::from_millis(500);
 
@@ -463,6 +465,10 @@ impl Host {
         for warning in &buildspec.warnings {
             sink.say(&format!("warning: {warning}"));
         }
+        let cache = buildspec.cache.clone().filter(|c| a.cache && !c.paths.is_empty());
+        if let Some(cache) = cache.as_ref().filter(|c| c.action != Some(ferry_buildspec::CacheAction::Save)) {
+            self.restore_cache(a, dir, &src, cache, &sink).await;
+        }
 
         // Secrets the buildspec names come from the server's secret store.
         let mut secret_values = a.secrets.clone();
@@ -586,6 +592,11 @@ impl Host {
         let mut runner_sink = sink.clone();
         let result = ferry_build::run_build_stoppable(provider, &request, &mut runner_sink, stop).await;
         sink.live.lock().unwrap().environment = Some(result.environment.clone());
+        if let Some(cache) = cache.as_ref().filter(|c| c.action != Some(ferry_buildspec::CacheAction::Restore))
+            && result.status == BuildStatus::Succeeded
+        {
+            self.save_cache(a, &src, &out, cache, &sink).await;
+        }
 
         // Artifacts go to the server's blob store.
         let mut artifacts = Vec::new();
@@ -628,6 +639,61 @@ impl Host {
             reports: result.reports.iter().map(report_of).collect(),
             exported_variables: result.exported_variables.clone(),
             log_end: 0,
+        }
+    }
+
+    /// Unpacks the project's cache into the source (a missing or broken
+    /// cache only costs time: the build goes on without it).
+    async fn restore_cache(
+        &self,
+        a: &Assignment,
+        dir: &Path,
+        src: &Path,
+        _cache: &ferry_buildspec::Cache,
+        sink: &Sink,
+    ) {
+        let zip = dir.join("cache.zip");
+        let got = self.client.get_optional(&build_path(&a.build_id, "cache"), &zip, MAX_CACHE_BYTES).await;
+        match got {
+            Ok(false) => sink.say("no cache yet for this project"),
+            Ok(true) => {
+                let (zip, src) = (zip.clone(), src.to_path_buf());
+                let restored = tokio::task::spawn_blocking(move || {
+                    ferry_build::cache::restore(&zip, &src, &ferry_bundle::Limits::default())
+                })
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+                match restored {
+                    Ok(n) => sink.say(&format!("restored {n} files from the project's cache")),
+                    Err(e) => sink.say(&format!("the cache could not be restored ({e}); building without it")),
+                }
+            }
+            Err(e) => sink.say(&format!("the cache could not be downloaded ({e}); building without it")),
+        }
+        let _ = std::fs::remove_file(&zip);
+    }
+
+    /// Zips the cache paths and sends them to the server.
+    async fn save_cache(&self, a: &Assignment, src: &Path, out: &Path, cache: &ferry_buildspec::Cache, sink: &Sink) {
+        let (src, out_dir, spec) = (src.to_path_buf(), out.join("cache"), cache.clone());
+        let saved = tokio::task::spawn_blocking(move || ferry_build::cache::save(&src, &spec, &out_dir))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        match saved {
+            Ok(saved) => {
+                for note in &saved.skipped {
+                    sink.say(&format!("not cached: {note}"));
+                }
+                let Some(zip) = saved.zip else {
+                    sink.say("nothing matched the cache paths: no cache saved");
+                    return;
+                };
+                match self.client.put_file(&build_path(&a.build_id, "cache"), &zip.path, &zip.sha256).await {
+                    Ok(()) => sink.say(&format!("saved the cache: {} files, {} bytes", zip.files.len(), zip.size)),
+                    Err(e) => sink.say(&format!("cannot save the cache: {e}")),
+                }
+            }
+            Err(e) => sink.say(&format!("cannot pack the cache: {e}")),
         }
     }
 

@@ -384,6 +384,49 @@ struct Expected<'a> {
 }
 
 impl Client {
+    /// `GET path` into `dest` when the server has it (404: `Ok(false)`); the
+    /// bytes must hash to the answer's ETag (a SHA-256).
+    pub(crate) async fn get_optional(&self, path: &str, dest: &Path, max: u64) -> Result<bool, String> {
+        let mut response =
+            self.send(Method::GET, path, None, None, true).await.map_err(|e| format!("GET {path}: {e}"))?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(false);
+        }
+        if !status.is_success() {
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(format!("the server answered GET {path} with {}", status_error(status, &body)));
+        }
+        let etag = response
+            .headers()
+            .get(reqwest::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim_matches('"').to_ascii_lowercase())
+            .unwrap_or_default();
+        let mut file =
+            tokio::fs::File::create(dest).await.map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = tokio::time::timeout(CHUNK_TIMEOUT, response.chunk())
+            .await
+            .map_err(|_| format!("GET {path}: no data for {} s", CHUNK_TIMEOUT.as_secs()))?
+            .map_err(|e| self.network_error(path, &e).to_string())?
+        {
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(format!("GET {path}: more than {max} bytes"));
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await.map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+        }
+        file.flush().await.map_err(|e| format!("cannot write {}: {e}", dest.display()))?;
+        let digest = hex(&hasher.finalize());
+        if digest != etag {
+            return Err(format!("GET {path}: sha256 {digest} arrived, the server said {etag}"));
+        }
+        Ok(true)
+    }
+
     /// `PUT path` with the file's bytes streamed, its SHA-256 declared (and
     /// signed) in `x-amz-content-sha256` for the server to check.
     pub(crate) async fn put_file(&self, path: &str, file: &Path, sha256: &str) -> Result<(), RequestError> {

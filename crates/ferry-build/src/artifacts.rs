@@ -49,6 +49,18 @@ pub(crate) fn write_artifact(
 ) -> Result<ArtifactResult, String> {
     let selected = spec.selection.select_required(entries).map_err(|e| format!("CLIENT_ERROR: {e}"))?;
     let name = file_name(spec.name.as_deref().or(identifier).unwrap_or("artifacts"));
+    write_selected(src, &selected, &name, identifier, spec.enable_symlinks, out_dir)
+}
+
+/// Zips `selected` (paths relative to `src`) as `out_dir/<name>.zip`.
+pub(crate) fn write_selected(
+    src: &Path,
+    selected: &[Selected],
+    name: &str,
+    identifier: Option<&str>,
+    keep_links: bool,
+    out_dir: &Path,
+) -> Result<ArtifactResult, String> {
     std::fs::create_dir_all(out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let staging = tempfile::Builder::new()
         .prefix(".staging-")
@@ -57,14 +69,14 @@ pub(crate) fn write_artifact(
     let root = staging.path().join("root");
     std::fs::create_dir(&root).map_err(|e| format!("cannot stage the artifact: {e}"))?;
     let canonical_src = src.canonicalize().map_err(|e| format!("cannot read {}: {e}", src.display()))?;
-    for file in &selected {
-        stage(&canonical_src, file, &root, spec.enable_symlinks)?;
+    for file in selected {
+        stage(&canonical_src, file, &root, keep_links)?;
     }
     let zip = out_dir.join(format!("{name}.zip"));
     let _ = std::fs::remove_file(&zip);
     ferry_bundle::pack(&root, BundleType::Zip, &zip).map_err(|e| format!("cannot zip the artifact {name}: {e}"))?;
     let (sha256, size) = digest(&zip).map_err(|e| format!("cannot read {}: {e}", zip.display()))?;
-    let mut files: Vec<String> = selected.iter().map(|s| s.dest.clone()).collect();
+    let mut files: Vec<String> = selected.iter().filter(|s| s.kind != EntryKind::Dir).map(|s| s.dest.clone()).collect();
     files.sort();
     Ok(ArtifactResult { identifier: identifier.map(str::to_owned), path: zip, sha256, size, files })
 }

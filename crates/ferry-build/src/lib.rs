@@ -60,6 +60,7 @@
 //! provider, a workspace and a sink, and gets a [`BuildResult`].
 
 mod artifacts;
+pub mod cache;
 mod log;
 mod shell;
 

@@ -16,7 +16,9 @@
 //!    the answer says whether to stop the build.
 //! 5. `PUT /agent/v1/builds/<id>/artifacts/<name>` with the zip, its
 //!    SHA-256 declared (and signed) in [`SHA256_HEADER`].
-//! 6. `POST /agent/v1/builds/<id>/finish` with [`Finish`], retried until the
+//! 6. `GET`/`PUT /agent/v1/builds/<id>/cache`: the project's cache zip
+//!    (when the project keeps one).
+//! 7. `POST /agent/v1/builds/<id>/finish` with [`Finish`], retried until the
 //!    server answers.
 //!
 //! Build ids hold a `:` (`project:uuid`); they are percent-encoded in paths.
@@ -90,6 +92,11 @@ pub struct Assignment {
     /// A link to the build's page, for `CODEBUILD_PUBLIC_BUILD_URL`.
     #[serde(default)]
     pub build_url: Option<String>,
+    /// Whether the project keeps a cache: restore it from
+    /// `GET /agent/v1/builds/<id>/cache` (404: none yet) before the
+    /// commands, save it with `PUT` after a build that succeeded.
+    #[serde(default)]
+    pub cache: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/agent/v1/builds/{id}/secrets", post(build_secrets))
         .route("/agent/v1/builds/{id}/progress", post(build_progress))
         .route("/agent/v1/builds/{id}/artifacts/{name}", axum::routing::put(build_artifact))
+        .route("/agent/v1/builds/{id}/cache", get(build_cache).put(save_build_cache))
         .route("/agent/v1/builds/{id}/finish", post(finish_build))
 }
 
@@ -325,18 +326,55 @@ async fn build_artifact(
     let (parts, body) = request.into_parts();
     let caller = crate::auth::authenticate(&state, &parts, &[]).await?;
     let instance = caller.require_agent()?.to_string();
-    let declared = parts
-        .headers
-        .get(build_wire::SHA256_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| ApiError::bad_request("InvalidRequest", "an artifact upload must declare its SHA-256"))?
-        .to_ascii_lowercase();
+    let declared = declared_sha256(&parts.headers)?;
     use futures_util::TryStreamExt;
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let reader = tokio_util::io::StreamReader::new(stream);
     ops::build_hosts::store_artifact(&state, &instance, &id, &name, &declared, reader).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn build_cache(State(state): State<AppState>, Path(id): Path<String>, request: Signed) -> ApiResult<Response> {
+    let instance = request.caller.require_agent()?.to_string();
+    let Some(cache) = ops::build_hosts::cache(&state, &instance, &id).await? else {
+        return Err(ApiError::not_found("NoCache", format!("the project of build {id} has no cache yet")));
+    };
+    let (file, size) = state.blobs.open_blob(&cache.blob_key).await.map_err(ApiError::internal)?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+    Ok((
+        [
+            (header::CONTENT_LENGTH, size.to_string()),
+            (header::CONTENT_TYPE, "application/zip".into()),
+            (header::ETAG, cache.sha256.clone()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn save_build_cache(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: axum::extract::Request,
+) -> ApiResult<StatusCode> {
+    let (parts, body) = request.into_parts();
+    let caller = crate::auth::authenticate(&state, &parts, &[]).await?;
+    let instance = caller.require_agent()?.to_string();
+    let declared = declared_sha256(&parts.headers)?;
+    use futures_util::TryStreamExt;
+    let reader = tokio_util::io::StreamReader::new(body.into_data_stream().map_err(std::io::Error::other));
+    ops::build_hosts::save_cache(&state, &instance, &id, &declared, reader).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The SHA-256 an upload declared (and signed) in `x-amz-content-sha256`.
+fn declared_sha256(headers: &HeaderMap) -> ApiResult<String> {
+    Ok(headers
+        .get(build_wire::SHA256_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| ApiError::bad_request("InvalidRequest", "an upload must declare its SHA-256"))?
+        .to_ascii_lowercase())
 }
 
 async fn finish_build(

@@ -302,3 +302,36 @@ async fn git_sources_are_cloned_and_images_run_as_containers() {
     let environment = done.environment.clone().unwrap_or_default();
     assert!(environment.contains(&image), "ran in a container of the image: {environment}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_of_one_build_is_in_the_next_builds_source() {
+    if !can_switch_users() {
+        return;
+    }
+    let f = fixture().await;
+    let spec = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - if [ -f deps/marker ]; then echo "cache hit $(cat deps/marker)"; else mkdir -p deps && echo "$CODEBUILD_BUILD_NUMBER" > deps/marker && echo "cache miss"; fi
+cache:
+  paths: ['deps/**/*', '/root/.m2/**/*']
+"#;
+    let mut p = project("cached", spec);
+    p.cache = true;
+    builds::create_project(&f.state, p).await.unwrap();
+    let by = || StartBuild::by(Initiator::Key("FKIATEST".into()));
+    let mut logs = Vec::new();
+    for _ in 0..2 {
+        let b = builds::start(&f.state, "cached", by(), |_| {}).await.unwrap();
+        let done = wait_for(&f.state, &b.id, "the build to end", |b| b.status.is_terminal()).await;
+        let log = log_text(&f.state, &b.id).await;
+        assert_eq!(done.status, BuildStatus::Succeeded, "{log}");
+        logs.push(log);
+    }
+    assert!(logs[0].contains("cache miss") && logs[0].contains("no cache yet"), "{}", logs[0]);
+    assert!(logs[0].contains("not cached: /root/.m2/**/*: only paths inside the source directory"), "{}", logs[0]);
+    assert!(logs[0].contains("saved the cache: 1 files"), "{}", logs[0]);
+    assert!(logs[1].contains("restored 1 files from the project's cache"), "{}", logs[1]);
+    assert!(logs[1].contains("cache hit 1"), "{}", logs[1]);
+}

@@ -160,6 +160,7 @@ async fn assignment(state: &AppState, b: &Build) -> Result<wire::Assignment, OpE
         build_arn: Some(arns.build(&b.id)),
         project_arn: Some(arns.project(&b.project)),
         build_url: None,
+        cache: settings.cache,
     })
 }
 
@@ -253,6 +254,45 @@ pub async fn store_artifact(
     })?;
     tracing::info!(build = %id, artifact = name, size = info.size, "artifact stored");
     Ok(info)
+}
+
+/// The settings key of a project's cache.
+fn cache_setting(project: &str) -> String {
+    format!("build_cache/{project}")
+}
+
+/// The cache of the project of a build running on `instance`, if it has one.
+pub async fn cache(state: &AppState, instance: &str, id: &str) -> Result<Option<build::SourceBundle>, OpError> {
+    let b = running_on(state, instance, id).await?;
+    let Some(text) = state.store.get_setting(&cache_setting(&b.project)).await? else { return Ok(None) };
+    let bundle: build::SourceBundle =
+        serde_json::from_str(&text).map_err(|e| OpError::Internal(format!("a stored cache pointer: {e}")))?;
+    Ok(state.blobs.exists(&bundle.blob_key).await.then_some(bundle))
+}
+
+/// Stores a new cache for the project of a build running on `instance`
+/// (the last build to save wins).
+pub async fn save_cache(
+    state: &AppState,
+    instance: &str,
+    id: &str,
+    sha256: &str,
+    body: impl tokio::io::AsyncRead + Unpin,
+) -> Result<(), OpError> {
+    let b = running_on(state, instance, id).await?;
+    if !b.settings.cache {
+        return Err(OpError::Invalid(format!("project {} keeps no cache", b.project)));
+    }
+    let info = state.blobs.put(body, Some(sha256), state.config.max_bundle_bytes).await.map_err(|e| match e {
+        ferry_blob::BlobError::TooLarge(n) => OpError::Invalid(format!("the cache is larger than {n} bytes")),
+        e => OpError::Invalid(format!("cannot store the cache: {e}")),
+    })?;
+    let pointer =
+        build::SourceBundle { blob_key: info.key, sha256: info.sha256, size: info.size, bundle_type: "zip".into() };
+    let text = serde_json::to_string(&pointer).map_err(|e| OpError::Internal(e.to_string()))?;
+    state.store.put_setting(&cache_setting(&b.project), &text).await?;
+    tracing::info!(project = %b.project, size = pointer.size, "build cache saved");
+    Ok(())
 }
 
 /// The end of a build, as its host reports it. A build already ended (a

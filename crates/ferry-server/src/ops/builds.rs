@@ -84,11 +84,16 @@ pub async fn start(
     request: StartBuild,
     overrides: impl FnOnce(&mut BuildProject),
 ) -> Result<Build, OpError> {
-    let StartBuild { initiator, source_version, source_bundle } = request;
+    let StartBuild { initiator, source_version, mut source_bundle } = request;
     let mut settings = get_project(state, project).await?;
     overrides(&mut settings);
     settings.name = project.to_string();
     build::check_project(&settings).map_err(|r| OpError::Invalid(r.0))?;
+    if source_bundle.is_none()
+        && let build::BuildSource::S3 { bucket, key } = &settings.source
+    {
+        source_bundle = Some(fetch_s3_source(state, bucket, key, source_version.as_deref()).await?);
+    }
     let uuid = crate::random::uuid();
     let now = state.driver.now();
     let queued = state
@@ -102,6 +107,38 @@ pub async fn start(
     state.driver.build_queue.notify_waiters();
     tracing::info!(build = %queued.id, number = queued.number, "build queued");
     Ok(queued)
+}
+
+/// Copies an S3 source into the blob store when the build is started, so
+/// that build hosts need no S3 credentials and the build keeps the object
+/// as it was then. `version` is the S3 object version (StartBuild's
+/// `sourceVersion` for S3 sources). A zip unless the key ends in `.tar`,
+/// `.tgz` or `.tar.gz`.
+async fn fetch_s3_source(
+    state: &AppState,
+    bucket: &str,
+    key: &str,
+    version: Option<&str>,
+) -> Result<SourceBundle, OpError> {
+    let fetched = state
+        .fetcher
+        .s3
+        .fetch_s3_counting(&state.blobs, bucket, key, version, None, state.config.max_bundle_bytes, Default::default())
+        .await
+        .map_err(|e| OpError::Revision(format!("the source s3://{bucket}/{key}: {e}")))?;
+    let bundle_type = if key.ends_with(".tar.gz") || key.ends_with(".tgz") {
+        "tgz"
+    } else if key.ends_with(".tar") {
+        "tar"
+    } else {
+        "zip"
+    };
+    Ok(SourceBundle {
+        blob_key: fetched.info.key,
+        sha256: fetched.info.sha256,
+        size: fetched.info.size,
+        bundle_type: bundle_type.into(),
+    })
 }
 
 pub async fn list_projects(state: &AppState) -> Result<Vec<BuildProject>, OpError> {
