@@ -182,6 +182,13 @@ pub struct Event {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// For build notices (`BuildStateChange`): the build's id, project and number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_number: Option<u64>,
 }
 
 /// A blue/green group's settings.

@@ -1016,6 +1016,7 @@ fn notice(deployment: &str, kind: NoticeKind, time: u64) -> Notice {
         lifecycle_event: None,
         status: "InProgress".into(),
         message: None,
+        build: None,
     }
 }
 
@@ -1168,6 +1169,7 @@ async fn prune_keeps_what_groups_and_recent_history_need(store: Store) {
         lifecycle_event: None,
         status: "InProgress".into(),
         message: None,
+        build: None,
     };
     let changes = Changes {
         events: vec![

@@ -104,6 +104,7 @@ pub async fn start(
             queued
         })
         .await?;
+    save(state, &queued, None).await?;
     state.driver.build_queue.notify_waiters();
     tracing::info!(build = %queued.id, number = queued.number, "build queued");
     Ok(queued)
@@ -171,9 +172,30 @@ pub async fn retry(state: &AppState, id: &str, initiator: Initiator) -> Result<B
             queued
         })
         .await?;
+    save(state, &queued, None).await?;
     state.driver.build_queue.notify_waiters();
     tracing::info!(build = %queued.id, retry_of = %old.id, "build queued again");
     Ok(queued)
+}
+
+/// Writes a build; when its status is not `before`, the change goes to the
+/// event log (a `BuildStateChange` notice) in the same transaction, and
+/// event streams are woken.
+pub(crate) async fn save(state: &AppState, b: &Build, before: Option<BuildStatus>) -> Result<(), OpError> {
+    if before == Some(b.status) {
+        state.store.update_build(b).await?;
+        return Ok(());
+    }
+    let notice = ferry_core::notices::Notice::build_state(b, state.driver.now());
+    let mut changes = ferry_store::Changes::new();
+    if before.is_some() {
+        changes.update_builds.push(b.clone());
+    }
+    changes.events.push(ferry_store::NewEvent { notice, deliveries: Vec::new() });
+    if let Some(seq) = state.store.commit(changes).await? {
+        state.driver.events.published(seq);
+    }
+    Ok(())
 }
 
 pub async fn get(state: &AppState, id: &str) -> Result<Build, OpError> {
@@ -203,6 +225,7 @@ pub async fn reports(state: &AppState, id: &str) -> Result<Vec<build::BuildRepor
 pub async fn stop(state: &AppState, id: &str) -> Result<Build, OpError> {
     let _held = state.driver.exclusive().await;
     let mut b = get(state, id).await?;
+    let before = b.status;
     let now = state.driver.now();
     match b.status {
         BuildStatus::Queued => {
@@ -216,7 +239,7 @@ pub async fn stop(state: &AppState, id: &str) -> Result<Build, OpError> {
         BuildStatus::InProgress => b.stop_requested = true,
         _ => return Ok(b),
     }
-    state.store.update_build(&b).await?;
+    save(state, &b, Some(before)).await?;
     Ok(b)
 }
 
@@ -227,7 +250,7 @@ pub async fn expire_queued(state: &AppState) -> Result<Vec<String>, OpError> {
     let mut expired = Vec::new();
     for mut b in state.store.unfinished_builds().await? {
         if build::expire_queued(&mut b, now) {
-            state.store.update_build(&b).await?;
+            save(state, &b, Some(BuildStatus::Queued)).await?;
             expired.push(b.id);
         }
     }
