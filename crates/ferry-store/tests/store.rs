@@ -271,7 +271,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 6);
+    assert_eq!(store.schema_version().await.unwrap(), 7);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -874,7 +874,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 6);
+        assert_eq!(store.schema_version().await.unwrap(), 7);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -1335,6 +1335,31 @@ async fn build_projects_and_numbered_builds(store: Store) {
     assert_eq!(unfinished[0].id, "blog:b1", "oldest first");
     assert!(unfinished.iter().all(|b| b.id != done.id));
     assert_eq!(store.list_builds(None, 100).await.unwrap().len(), 9);
+
+    // The log: numbered lines, a chunk sent twice is stored once.
+    let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    store.append_build_log(&done.id, 0, &lines(&["a", "b"])).await.unwrap();
+    store.append_build_log(&done.id, 1, &lines(&["b again", "c"])).await.unwrap();
+    assert_eq!(store.build_log_end(&done.id).await.unwrap(), 3);
+    let tail = store.build_log(&done.id, 1, 10).await.unwrap();
+    assert_eq!(tail, [(1, "b".to_string()), (2, "c".to_string())]);
+    assert_eq!(store.build_log_end("blog:b1").await.unwrap(), 0);
+    let report = ferry_core::build::BuildReport {
+        name: "unit".into(),
+        format: "JUNITXML".into(),
+        total: 1,
+        succeeded: 1,
+        failed: 0,
+        error: 0,
+        skipped: 0,
+        unknown: 0,
+        duration_ms: 5,
+        cases: Vec::new(),
+        errors: Vec::new(),
+    };
+    store.put_build_reports(&done.id, std::slice::from_ref(&report)).await.unwrap();
+    store.put_build_reports(&done.id, std::slice::from_ref(&report)).await.unwrap();
+    assert_eq!(store.build_reports(&done.id).await.unwrap(), [report]);
 
     // A project's deletion keeps its builds as history.
     store.delete_build_project("shop").await.unwrap();
