@@ -1278,6 +1278,7 @@ fn build_project(name: &str) -> ferry_core::build::BuildProject {
         queued_timeout_minutes: 480,
         concurrent_build_limit: Some(2),
         cache: true,
+        badge: false,
         tags: Vec::new(),
         create_time: 1,
         last_modified: 1,

@@ -278,6 +278,7 @@ mod tests {
             queued_timeout_minutes: 5,
             concurrent_build_limit: None,
             cache: false,
+            badge: false,
             tags: Vec::new(),
             create_time: 0,
             last_modified: 0,
