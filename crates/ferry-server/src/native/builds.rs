@@ -289,9 +289,10 @@ async fn update_project(
     let limit = match body.concurrent_build_limit {
         None => None,
         Some(-1) => Some(None),
-        Some(n) => Some(Some(u32::try_from(n).map_err(|_| {
-            invalid(format!("concurrent_build_limit {n}: at least 1, or -1 to remove the limit"))
-        })?)),
+        Some(n) => Some(Some(
+            u32::try_from(n)
+                .map_err(|_| invalid(format!("concurrent_build_limit {n}: at least 1, or -1 to remove the limit")))?,
+        )),
     };
     let project = ops::builds::update_project(&state, &name, |p| {
         if let Some(description) = &body.description {
@@ -526,7 +527,8 @@ async fn build_log(
         let build = ops::builds::get(&state, &id).await?;
         let finished = build.status.is_terminal();
         let lines = ops::builds::log(&state, &id, query.from, LOG_LINES).await?;
-        if !lines.is_empty() || finished || tokio::time::Instant::now() + LOG_POLL > deadline {
+        let now = tokio::time::Instant::now();
+        if !lines.is_empty() || finished || now >= deadline {
             let next = lines.last().map_or(query.from, |(number, _)| number + 1);
             return Ok(Json(api::BuildLog {
                 lines: lines.into_iter().map(|(number, text)| api::BuildLogLine { number, text }).collect(),
@@ -535,7 +537,7 @@ async fn build_log(
                 status: status_name(build.status).into(),
             }));
         }
-        tokio::time::sleep(LOG_POLL).await;
+        tokio::time::sleep(LOG_POLL.min(deadline - now)).await;
     }
 }
 

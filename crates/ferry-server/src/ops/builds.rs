@@ -247,8 +247,7 @@ mod tests {
 
     fn with_bundle() -> StartBuild {
         let sha256 = "ab".repeat(32);
-        let bundle =
-            SourceBundle { blob_key: format!("sha256/{sha256}"), sha256, size: 10, bundle_type: "zip".into() };
+        let bundle = SourceBundle { blob_key: format!("sha256/{sha256}"), sha256, size: 10, bundle_type: "zip".into() };
         StartBuild { source_bundle: Some(bundle), ..StartBuild::by(Initiator::Webhook) }
     }
 
