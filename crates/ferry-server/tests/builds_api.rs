@@ -217,6 +217,11 @@ async fn an_upload_project_builds_the_source_uploaded_for_it_and_refuses_to_buil
     let sha256 = hex(&sha2::Sha256::digest(&bytes));
     assert_eq!(answer.body, json!({ "sha256": sha256, "bundle_type": "zip", "size": bytes.len() }));
 
+    // Sources stream to disk like revisions: larger than any JSON body.
+    let large = vec![7u8; 3 << 20];
+    let answer = upload(admin, "uploads", large, None).await;
+    assert_eq!((answer.status, answer.body["size"].as_u64()), (200, Some(3 << 20)), "{}", answer.body);
+
     let start = json!({ "source": { "sha256": sha256, "bundle_type": "zip" } });
     let (status, build) = admin.post("/api/v1/build-projects/uploads/builds", start).await;
     assert_eq!(status, 200, "{build}");

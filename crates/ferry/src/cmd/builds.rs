@@ -384,7 +384,7 @@ fn print_variables(variables: &[api::BuildVariable]) {
     if variables.is_empty() {
         return;
     }
-    println!("Environment:");
+    println!("Variables:");
     for v in variables {
         if v.kind == "SECRET" {
             say!("  {} from secret {}", v.name, v.value);
