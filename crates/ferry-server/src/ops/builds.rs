@@ -1,14 +1,10 @@
-//! Build projects and builds (issue #13): the operations the CodeBuild API,
-//! the native API and pipelines will adapt. Builds are queued here; build
-//! hosts taking them (agents with a build capacity) are still to come, so a
-//! queued build waits, says why, and times out after its queued timeout.
-//!
-//! No adapter calls these yet: the CodeBuild API (`ferry_aws::codebuild`),
-//! the native API and the CLI come next (#13). `expect` fails the build
-//! once one does, so this line goes with the first adapter.
-#![cfg_attr(not(test), expect(dead_code, reason = "the adapters of issue #13 are not written yet"))]
+//! Build projects and builds (issue #13): the operations the native API
+//! (`native::builds`), the CodeBuild API and pipelines adapt. Builds are
+//! queued here and taken by build hosts (`build_hosts`); a queued build
+//! waits for a free host with room in its project's concurrency limit, and
+//! times out after its queued timeout.
 
-use ferry_core::build::{self, Build, BuildProject, BuildStatus, Initiator, SourceBundle};
+use ferry_core::build::{self, Build, BuildProject, BuildSource, BuildStatus, Initiator, SourceBundle};
 use ferry_store::StoreError;
 
 use super::OpError;
@@ -70,6 +66,7 @@ pub struct StartBuild {
 }
 
 impl StartBuild {
+    #[cfg_attr(not(test), expect(dead_code, reason = "for the webhook and pipeline adapters of #13"))]
     pub fn by(initiator: Initiator) -> Self {
         Self { initiator, source_version: None, source_bundle: None }
     }
@@ -89,6 +86,7 @@ pub async fn start(
     overrides(&mut settings);
     settings.name = project.to_string();
     build::check_project(&settings).map_err(|r| OpError::Invalid(r.0))?;
+    check_source_bundle(&settings, source_bundle.is_some())?;
     if source_bundle.is_none()
         && let build::BuildSource::S3 { bucket, key } = &settings.source
     {
@@ -140,6 +138,28 @@ async fn fetch_s3_source(
         size: fetched.info.size,
         bundle_type: bundle_type.into(),
     })
+}
+
+/// Which builds carry a source bundle: an `Upload` project's always (it has
+/// no other source), a git or source-less project's never (the build host
+/// would not know which source to build). An `S3` project's may (the
+/// server's copy of the object).
+pub fn check_source_bundle(project: &BuildProject, has_bundle: bool) -> Result<(), OpError> {
+    match (&project.source, has_bundle) {
+        (BuildSource::Upload, false) => Err(OpError::Invalid(format!(
+            "build project {} builds an uploaded source: start it with one (`ferry build start {} --source DIR`)",
+            project.name, project.name
+        ))),
+        (BuildSource::Git { .. }, true) => Err(OpError::Invalid(format!(
+            "build project {} builds its git repository: it takes no uploaded source",
+            project.name
+        ))),
+        (BuildSource::NoSource, true) => Err(OpError::Invalid(format!(
+            "build project {} has no source (its buildspec is inline): it takes no uploaded source",
+            project.name
+        ))),
+        _ => Ok(()),
+    }
 }
 
 pub async fn list_projects(state: &AppState) -> Result<Vec<BuildProject>, OpError> {
@@ -261,7 +281,7 @@ pub async fn expire_queued(state: &AppState) -> Result<Vec<String>, OpError> {
 mod tests {
     use std::time::Duration;
 
-    use ferry_core::build::{BuildSource, BuildVariable, VariableKind};
+    use ferry_core::build::{BuildVariable, VariableKind};
 
     use super::*;
 
@@ -283,6 +303,12 @@ mod tests {
             create_time: 0,
             last_modified: 0,
         }
+    }
+
+    fn with_bundle() -> StartBuild {
+        let sha256 = "ab".repeat(32);
+        let bundle = SourceBundle { blob_key: format!("sha256/{sha256}"), sha256, size: 10, bundle_type: "zip".into() };
+        StartBuild { source_bundle: Some(bundle), ..StartBuild::by(Initiator::Webhook) }
     }
 
     #[tokio::test]
@@ -335,6 +361,16 @@ mod tests {
         let listed: Vec<u64> = list(&state, Some("shop-build"), 10).await.unwrap().iter().map(|b| b.number).collect();
         assert_eq!(listed, [3, 2, 1]);
         assert!(matches!(list(&state, Some("nope"), 10).await, Err(OpError::ProjectNotFound(_))));
+
+        // An uploaded source is what an Upload project builds, and only it.
+        let refused = start(&state, "shop-build", with_bundle(), |_| {}).await.unwrap_err();
+        assert!(refused.to_string().contains("takes no uploaded source"), "{refused}");
+        let uploads = BuildProject { name: "uploads".into(), source: BuildSource::Upload, ..project() };
+        create_project(&state, uploads).await.unwrap();
+        let refused = start(&state, "uploads", StartBuild::by(Initiator::Webhook), |_| {}).await.unwrap_err();
+        assert!(matches!(&refused, OpError::Invalid(m) if m.contains("--source DIR")), "{refused}");
+        let uploaded = start(&state, "uploads", with_bundle(), |_| {}).await.unwrap();
+        assert_eq!(uploaded.source_bundle, with_bundle().source_bundle);
 
         delete_project(&state, "shop-build").await.unwrap();
         assert!(matches!(get_project(&state, "shop-build").await, Err(OpError::ProjectNotFound(_))));
