@@ -238,7 +238,8 @@ pub async fn verify_request(
 pub fn describe(subject: Subject<'_>) -> String {
     match subject {
         Subject::Global => {
-            "resources outside applications (deployment configs, target groups, alarms, instances, build projects)".into()
+            "resources outside applications (deployment configs, target groups, alarms, instances, build projects)"
+                .into()
         }
         Subject::Application(app) => format!("application {app}"),
         Subject::Revision(app) => format!("revisions of application {app}"),

@@ -123,7 +123,10 @@ async fn projects_are_created_read_listed_updated_and_deleted() {
     assert_eq!(created["environment"]["environmentVariables"][1]["type"], "SECRETS_MANAGER");
     assert_eq!(created["environment"]["environmentVariables"][1]["value"], "shop-deploy-token");
     assert_eq!(created["cache"]["type"], "LOCAL");
-    assert_eq!((created["timeoutInMinutes"].as_i64(), created["queuedTimeoutInMinutes"].as_i64()), (Some(30), Some(480)));
+    assert_eq!(
+        (created["timeoutInMinutes"].as_i64(), created["queuedTimeoutInMinutes"].as_i64()),
+        (Some(30), Some(480))
+    );
     assert_eq!(created["tags"], json!([{ "key": "team", "value": "shop" }]));
     assert_eq!(created["concurrentBuildLimit"], 2);
     assert_eq!(created["artifacts"]["location"], "FerryServer", "artifacts stay in ferry's blob store");
@@ -146,7 +149,8 @@ async fn projects_are_created_read_listed_updated_and_deleted() {
     let (_, name, message) = cb.err("CreateProject", privileged).await;
     assert_eq!(name, "InvalidInputException");
     assert!(message.contains("environment.privilegedMode"), "{message}");
-    let (_, name, message) = cb.err("CreateProject", with(no_source_project("sv"), json!({ "sourceVersion": "main" }))).await;
+    let (_, name, message) =
+        cb.err("CreateProject", with(no_source_project("sv"), json!({ "sourceVersion": "main" }))).await;
     assert_eq!(name, "InvalidInputException");
     assert!(message.contains("sourceVersion"), "{message}");
     let (_, name, _) = cb.err("CreateProject", with(no_source_project("x"), json!({ "secret": 1 }))).await;
@@ -236,13 +240,19 @@ async fn builds_are_queued_listed_stopped_and_retried() {
     assert!(id.starts_with("web:"), "{id}");
     assert_eq!(started["arn"], format!("arn:aws:codebuild:us-east-1:000000000000:build/{id}"));
     assert_eq!(started["buildNumber"], 1);
-    assert_eq!((started["buildStatus"].as_str(), started["currentPhase"].as_str()), (Some("IN_PROGRESS"), Some("QUEUED")));
+    assert_eq!(
+        (started["buildStatus"].as_str(), started["currentPhase"].as_str()),
+        (Some("IN_PROGRESS"), Some("QUEUED"))
+    );
     assert_eq!(started["buildComplete"], false);
     assert_eq!(started["initiator"], ADMIN_KEY_ID);
     assert_eq!(started["timeoutInMinutes"], 10);
     assert_eq!(started["environment"]["image"], "ferry:workspace");
     let vars = &started["environment"]["environmentVariables"];
-    assert_eq!(vars, &json!([{ "name": "MODE", "value": "release", "type": "PLAINTEXT" }, { "name": "EXTRA", "value": "1", "type": "PLAINTEXT" }]));
+    assert_eq!(
+        vars,
+        &json!([{ "name": "MODE", "value": "release", "type": "PLAINTEXT" }, { "name": "EXTRA", "value": "1", "type": "PLAINTEXT" }])
+    );
     let phases: Vec<(&str, Option<&str>)> = started["phases"]
         .as_array()
         .unwrap()
@@ -278,7 +288,8 @@ async fn builds_are_queued_listed_stopped_and_retried() {
     // BatchGetBuilds in the order asked; unknown ids apart.
     let unknown = "web:00000000-0000-0000-0000-000000000000";
     let got = cb.ok("BatchGetBuilds", json!({ "ids": [second_id, id, unknown] })).await;
-    let numbers: Vec<i64> = got["builds"].as_array().unwrap().iter().map(|b| b["buildNumber"].as_i64().unwrap()).collect();
+    let numbers: Vec<i64> =
+        got["builds"].as_array().unwrap().iter().map(|b| b["buildNumber"].as_i64().unwrap()).collect();
     assert_eq!(numbers, [2, 1]);
     assert_eq!(got["buildsNotFound"], json!([unknown]));
     let (_, name, _) = cb.err("BatchGetBuilds", json!({ "ids": ["no-colon"] })).await;
@@ -295,7 +306,10 @@ async fn builds_are_queued_listed_stopped_and_retried() {
 
     // StopBuild of a queued build: stopped at once, with its phases closed.
     let stopped = cb.ok("StopBuild", json!({ "id": id })).await["build"].clone();
-    assert_eq!((stopped["buildStatus"].as_str(), stopped["currentPhase"].as_str()), (Some("STOPPED"), Some("COMPLETED")));
+    assert_eq!(
+        (stopped["buildStatus"].as_str(), stopped["currentPhase"].as_str()),
+        (Some("STOPPED"), Some("COMPLETED"))
+    );
     assert_eq!(stopped["buildComplete"], true);
     assert!(stopped["endTime"].as_f64().is_some(), "{stopped}");
     let last = stopped["phases"].as_array().unwrap().last().unwrap().clone();
@@ -331,8 +345,9 @@ async fn build_ids_come_100_a_page() {
     let token = first["nextToken"].as_str().unwrap();
     let (_, name, _) = cb.err("ListBuilds", json!({ "nextToken": token })).await;
     assert_eq!(name, "InvalidInputException", "a token of another listing");
-    let second =
-        cb.ok("ListBuildsForProject", json!({ "projectName": "many", "sortOrder": "ASCENDING", "nextToken": token })).await;
+    let second = cb
+        .ok("ListBuildsForProject", json!({ "projectName": "many", "sortOrder": "ASCENDING", "nextToken": token }))
+        .await;
     assert_eq!(second["ids"].as_array().unwrap().len(), 1);
     assert!(second.get("nextToken").is_none());
     let got = cb.ok("BatchGetBuilds", json!({ "ids": [second["ids"][0]] })).await;

@@ -111,7 +111,21 @@ fn the_aws_cli_drives_build_projects_and_builds() {
     assert_eq!(project["source"]["buildspec"], BUILDSPEC);
     assert_eq!(project["environment"]["image"], "busybox:latest");
     assert_eq!(project["arn"], "arn:aws:codebuild:us-east-1:000000000000:project/cli-demo");
-    let err = server.aws(&["create-project", "--name", "cli-demo", "--source", &source, "--artifacts", "type=NO_ARTIFACTS", "--environment", "type=LINUX_CONTAINER,image=busybox,computeType=BUILD_GENERAL1_SMALL", "--service-role", "r"]).unwrap_err();
+    let err = server
+        .aws(&[
+            "create-project",
+            "--name",
+            "cli-demo",
+            "--source",
+            &source,
+            "--artifacts",
+            "type=NO_ARTIFACTS",
+            "--environment",
+            "type=LINUX_CONTAINER,image=busybox,computeType=BUILD_GENERAL1_SMALL",
+            "--service-role",
+            "r",
+        ])
+        .unwrap_err();
     assert!(err.contains("ResourceAlreadyExistsException"), "{err}");
 
     let started = server.aws_ok(&[
@@ -149,7 +163,15 @@ fn the_aws_cli_drives_build_projects_and_builds() {
     let listed = server.aws_ok(&["list-builds", "--sort-order", "ASCENDING"]);
     assert_eq!(listed["ids"], json!([id, retried["id"]]));
 
-    let updated = server.aws_ok(&["update-project", "--name", "cli-demo", "--timeout-in-minutes", "30", "--description", "from the CLI"]);
+    let updated = server.aws_ok(&[
+        "update-project",
+        "--name",
+        "cli-demo",
+        "--timeout-in-minutes",
+        "30",
+        "--description",
+        "from the CLI",
+    ]);
     assert_eq!(updated["project"]["timeoutInMinutes"], 30);
     let err = server.aws(&["update-project", "--name", "cli-demo", "--vpc-config", "vpcId=vpc-1"]).unwrap_err();
     assert!(err.contains("InvalidInputException") && err.contains("vpcConfig"), "{err}");

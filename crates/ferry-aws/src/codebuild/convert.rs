@@ -90,12 +90,7 @@ pub fn project_source(p: &BuildProject) -> wire::ProjectSource {
         BuildSource::Git { url, .. } => (git_source_type(url), Some(url.clone())),
         BuildSource::S3 { bucket, key } => ("S3", Some(format!("{bucket}/{key}"))),
     };
-    wire::ProjectSource {
-        kind: Some(kind.into()),
-        location,
-        buildspec: p.buildspec.clone(),
-        ..Default::default()
-    }
+    wire::ProjectSource { kind: Some(kind.into()), location, buildspec: p.buildspec.clone(), ..Default::default() }
 }
 
 fn variable(v: &BuildVariable) -> wire::EnvironmentVariable {
@@ -346,7 +341,10 @@ fn environment(e: &wire::ProjectEnvironment, member: &str) -> AwsResult<(Option<
 
 fn logs_config(logs: &wire::LogsConfig, member: &str) -> AwsResult<()> {
     if logs.s3_logs.as_ref().is_some_and(|s3| s3.status.as_deref() == Some("ENABLED")) {
-        return Err(refuse(&format!("{member}.s3Logs"), "ferry keeps build logs itself and does not export them to S3"));
+        return Err(refuse(
+            &format!("{member}.s3Logs"),
+            "ferry keeps build logs itself and does not export them to S3",
+        ));
     }
     Ok(())
 }
@@ -484,7 +482,11 @@ impl StartOverrides {
 /// StartBuild's overrides of a (validated) request for `project`.
 pub fn start_overrides(i: &wire::StartBuildInput, project: &BuildProject) -> AwsResult<StartOverrides> {
     let refusals: [(bool, &str, &str); 10] = [
-        (i.secondary_sources_override.as_ref().is_some_and(|s| !s.is_empty()), "secondarySourcesOverride", "a ferry build has one source"),
+        (
+            i.secondary_sources_override.as_ref().is_some_and(|s| !s.is_empty()),
+            "secondarySourcesOverride",
+            "a ferry build has one source",
+        ),
         (
             i.secondary_sources_version_override.as_ref().is_some_and(|s| !s.is_empty()),
             "secondarySourcesVersionOverride",
@@ -495,7 +497,11 @@ pub fn start_overrides(i: &wire::StartBuildInput, project: &BuildProject) -> Aws
             "sourceAuthOverride",
             "ferry fetches sources with the server's own git credentials (credential helpers); the API takes none",
         ),
-        (i.insecure_ssl_override == Some(true), "insecureSslOverride", "ferry always verifies a source's TLS certificate"),
+        (
+            i.insecure_ssl_override == Some(true),
+            "insecureSslOverride",
+            "ferry always verifies a source's TLS certificate",
+        ),
         (
             i.report_build_status_override == Some(true),
             "reportBuildStatusOverride",
@@ -506,8 +512,16 @@ pub fn start_overrides(i: &wire::StartBuildInput, project: &BuildProject) -> Aws
             "gitSubmodulesConfigOverride.fetchSubmodules",
             "ferry does not fetch git submodules",
         ),
-        (i.certificate_override.is_some(), "certificateOverride", "ferry installs no certificates into build environments"),
-        (i.privileged_mode_override == Some(true), "privilegedModeOverride", "ferry runs build containers unprivileged"),
+        (
+            i.certificate_override.is_some(),
+            "certificateOverride",
+            "ferry installs no certificates into build environments",
+        ),
+        (
+            i.privileged_mode_override == Some(true),
+            "privilegedModeOverride",
+            "ferry runs build containers unprivileged",
+        ),
         (
             i.registry_credential_override.is_some(),
             "registryCredentialOverride",
@@ -600,7 +614,10 @@ mod tests {
                 "tags":[{{"key":"team","value":"web"}}],"concurrentBuildLimit":2,"description":"d",{BASE}}}"#
         ))
         .unwrap();
-        assert_eq!(p.source, BuildSource::Git { url: "https://github.com/o/r.git".into(), version: Some("main".into()) });
+        assert_eq!(
+            p.source,
+            BuildSource::Git { url: "https://github.com/o/r.git".into(), version: Some("main".into()) }
+        );
         assert_eq!(p.buildspec.as_deref(), Some("ci/build.yml"));
         assert_eq!(p.image.as_deref(), Some("busybox"));
         assert_eq!(p.variables[1].kind, VariableKind::Secret);
@@ -609,7 +626,10 @@ mod tests {
         let shown = project(&p, &arns());
         assert_eq!(shown.source.kind.as_deref(), Some("GITHUB"));
         assert_eq!(shown.source_version.as_deref(), Some("main"));
-        assert_eq!(shown.environment.environment_variables.as_ref().unwrap()[1].kind.as_deref(), Some("SECRETS_MANAGER"));
+        assert_eq!(
+            shown.environment.environment_variables.as_ref().unwrap()[1].kind.as_deref(),
+            Some("SECRETS_MANAGER")
+        );
         assert_eq!(shown.arn, "arn:aws:codebuild:us-east-1:000000000000:project/web");
     }
 
@@ -632,8 +652,10 @@ mod tests {
             assert!(err.message.contains(named), "{named}: {}", err.message);
         }
         let privileged = BASE.replace(r#""computeType""#, r#""privilegedMode":true,"computeType""#);
-        let err = create(&format!(r#"{{"name":"web","source":{{"type":"NO_SOURCE","buildspec":"version: 0.2"}},{privileged}}}"#))
-            .unwrap_err();
+        let err = create(&format!(
+            r#"{{"name":"web","source":{{"type":"NO_SOURCE","buildspec":"version: 0.2"}},{privileged}}}"#
+        ))
+        .unwrap_err();
         assert!(err.message.contains("environment.privilegedMode"), "{}", err.message);
     }
 
@@ -672,7 +694,10 @@ mod tests {
         let vars: Vec<(&str, &str)> = copy.variables.iter().map(|v| (v.name.as_str(), v.value.as_str())).collect();
         assert_eq!(vars, [("A", "2"), ("TOKEN", "deploy-token"), ("B", "3")]);
         assert_eq!(copy.timeout_minutes, 5);
-        assert_eq!(copy.source, BuildSource::Git { url: "https://gitlab.com/o/fork".into(), version: Some("main".into()) });
+        assert_eq!(
+            copy.source,
+            BuildSource::Git { url: "https://gitlab.com/o/fork".into(), version: Some("main".into()) }
+        );
 
         let refused = |body: &str| {
             let input: wire::StartBuildInput = serde_json::from_str(body).unwrap();
@@ -680,7 +705,8 @@ mod tests {
         };
         assert!(refused(r#"{"projectName":"web","privilegedModeOverride":true}"#).contains("privilegedModeOverride"));
         assert!(refused(r#"{"projectName":"web","sourceLocationOverride":"/etc"}"#).contains("sourceLocationOverride"));
-        let no_source = BuildProject { source: BuildSource::NoSource, buildspec: Some("version: 0.2".into()), ..p.clone() };
+        let no_source =
+            BuildProject { source: BuildSource::NoSource, buildspec: Some("version: 0.2".into()), ..p.clone() };
         let input: wire::StartBuildInput =
             serde_json::from_str(r#"{"projectName":"web","sourceVersion":"main"}"#).unwrap();
         assert!(start_overrides(&input, &no_source).unwrap_err().message.contains("sourceVersion"));
