@@ -399,3 +399,117 @@ async fn the_signing_service_must_match_the_target_and_roles_hold() {
     let text = audit.to_string();
     assert!(text.contains("CreateProject") && text.contains("build project deployed"), "{text}");
 }
+
+/// Test reports as a build host leaves them in the store when a build
+/// finishes (written here straight into the server's database, the way
+/// the build host protocol stores them).
+async fn finish_with_reports(server: &TestServer, build_id: &str, reports: &[ferry_core::build::BuildReport]) {
+    let store = ferry_store::Store::open_sqlite(&server.data.path().join("data/ferry.db")).await.unwrap();
+    let mut build = store.get_build(build_id).await.unwrap();
+    build.status = ferry_core::build::BuildStatus::Succeeded;
+    for phase in build.phases.iter_mut().filter(|p| p.end_time.is_none()) {
+        phase.status = Some("SUCCEEDED".into());
+        phase.end_time = Some(build.queued_time + 1_000);
+    }
+    build.end_time = Some(build.queued_time + 2_000);
+    store.update_build(&build).await.unwrap();
+    store.put_build_reports(build_id, reports).await.unwrap();
+}
+
+fn unit_report(failed: u64) -> ferry_core::build::BuildReport {
+    use ferry_core::build::{BuildReport, TestCaseRecord};
+    let case = |name: &str, status: &str| TestCaseRecord {
+        suite: "shop".into(),
+        prefix: "shop.cart".into(),
+        name: name.into(),
+        status: status.into(),
+        duration_ms: Some(5),
+        message: (status == "FAILED").then(|| "expected 2, got 3".into()),
+    };
+    let mut cases = vec![case("adds_items", "SUCCEEDED"), case("removes_items", "SUCCEEDED")];
+    if failed > 0 {
+        cases.push(case("totals", "FAILED"));
+    }
+    BuildReport {
+        name: "unit".into(),
+        format: "JUNITXML".into(),
+        total: cases.len() as u64,
+        succeeded: 2,
+        failed,
+        error: 0,
+        skipped: 0,
+        unknown: 0,
+        duration_ms: 5 * cases.len() as u64,
+        cases,
+        errors: Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn test_reports_are_served_by_report_group() {
+    let server = TestServer::start().await;
+    let cb = CodeBuild::new(server.admin.clone());
+    cb.ok("CreateProject", no_source_project("shop")).await;
+    let first =
+        cb.ok("StartBuild", json!({ "projectName": "shop" })).await["build"]["id"].as_str().unwrap().to_string();
+    let second =
+        cb.ok("StartBuild", json!({ "projectName": "shop" })).await["build"]["id"].as_str().unwrap().to_string();
+    finish_with_reports(&server, &first, &[unit_report(1)]).await;
+    finish_with_reports(&server, &second, &[unit_report(0)]).await;
+    let group_arn = "arn:aws:codebuild:us-east-1:000000000000:report-group/shop-unit";
+    let report_arn = |build: &str| {
+        format!("arn:aws:codebuild:us-east-1:000000000000:report/shop-unit:{}", build.split_once(':').unwrap().1)
+    };
+
+    let build = cb.ok("BatchGetBuilds", json!({ "ids": [first] })).await["builds"][0].clone();
+    assert_eq!(build["reportArns"], json!([report_arn(&first)]));
+    assert_eq!(build["buildStatus"], "SUCCEEDED");
+
+    assert_eq!(cb.ok("ListReportGroups", json!({})).await["reportGroups"], json!([group_arn]));
+    let groups = cb
+        .ok("BatchGetReportGroups", json!({ "reportGroupArns": [group_arn, group_arn.replace("unit", "e2e")] }))
+        .await;
+    assert_eq!(groups["reportGroups"][0]["name"], "shop-unit");
+    assert_eq!(groups["reportGroupsNotFound"], json!([group_arn.replace("unit", "e2e")]));
+
+    let listed = cb.ok("ListReports", json!({})).await;
+    assert_eq!(listed["reports"], json!([report_arn(&second), report_arn(&first)]), "newest first");
+    let failed = cb
+        .ok("ListReportsForReportGroup", json!({ "reportGroupArn": group_arn, "filter": { "status": "FAILED" } }))
+        .await;
+    assert_eq!(failed["reports"], json!([report_arn(&first)]));
+    let (_, name, _) =
+        cb.err("ListReportsForReportGroup", json!({ "reportGroupArn": group_arn.replace("unit", "e2e") })).await;
+    assert_eq!(name, "ResourceNotFoundException");
+
+    let got = cb.ok("BatchGetReports", json!({ "reportArns": [report_arn(&first), report_arn("shop:nope")] })).await;
+    let report = &got["reports"][0];
+    assert_eq!((report["status"].as_str(), report["executionId"].as_str()), (Some("FAILED"), build["arn"].as_str()));
+    assert_eq!(report["testSummary"]["total"], 3);
+    assert_eq!(report["testSummary"]["statusCounts"]["FAILED"], 1);
+    assert_eq!(report["testSummary"]["durationInNanoSeconds"], 15_000_000);
+    assert_eq!(got["reportsNotFound"], json!([report_arn("shop:nope")]));
+
+    let cases = cb.ok("DescribeTestCases", json!({ "reportArn": report_arn(&first), "maxResults": 2 })).await;
+    assert_eq!(cases["testCases"].as_array().unwrap().len(), 2);
+    let rest = cb
+        .ok(
+            "DescribeTestCases",
+            json!({ "reportArn": report_arn(&first), "maxResults": 2, "nextToken": cases["nextToken"] }),
+        )
+        .await;
+    assert_eq!(rest["testCases"][0]["name"], "totals");
+    assert_eq!(rest["testCases"][0]["message"], "expected 2, got 3");
+    assert!(rest.get("nextToken").is_none());
+    let filtered = cb
+        .ok(
+            "DescribeTestCases",
+            json!({ "reportArn": report_arn(&first), "filter": { "status": "SUCCEEDED", "keyword": "remove" } }),
+        )
+        .await;
+    assert_eq!(filtered["testCases"].as_array().unwrap().len(), 1);
+    let (_, name, _) = cb.err("DescribeTestCases", json!({ "reportArn": report_arn("shop:nope") })).await;
+    assert_eq!(name, "ResourceNotFoundException");
+
+    cb.check_answers_against_the_model();
+}

@@ -36,11 +36,15 @@
 //! NO_SOURCE; artifacts always as S3 in ferry's pseudo-bucket
 //! ([`FERRY_BUCKET`]); a project without an image (builds in a workspace on
 //! the build host) as the image [`WORKSPACE_IMAGE`], which is also how the
-//! API asks for one; every secret variable as SECRETS_MANAGER.
+//! API asks for one; every secret variable as SECRETS_MANAGER. A build's
+//! test reports are CodeBuild's reports: the buildspec's report group
+//! `unit` of project `web` is the report group `web-unit`, and the report a
+//! build made there has the build's id (`report/web-unit:<uuid>`).
 
 use ferry_core::Millis;
 use ferry_core::build::{
-    Build, BuildArtifact, BuildPhase, BuildProject, BuildSource, BuildStatus, BuildVariable, Initiator, VariableKind,
+    Build, BuildArtifact, BuildPhase, BuildProject, BuildReport, BuildSource, BuildStatus, BuildVariable, Initiator,
+    TestCaseRecord, VariableKind,
 };
 use ferry_core::resources::Tag;
 
@@ -209,8 +213,9 @@ pub fn initiator(i: &Initiator) -> String {
     }
 }
 
-/// A build as CodeBuild shows it; `log_link` is where its log is served.
-pub fn build(b: &Build, arns: &Arns, log_link: Option<String>) -> wire::Build {
+/// A build as CodeBuild shows it, with its reports; `log_link` is where
+/// its log is served.
+pub fn build(b: &Build, reports: &[BuildReport], arns: &Arns, log_link: Option<String>) -> wire::Build {
     let complete = b.status.is_terminal();
     let mut phases: Vec<wire::BuildPhase> = b.phases.iter().map(phase).collect();
     if let (true, Some(end)) = (complete, b.end_time)
@@ -259,8 +264,103 @@ pub fn build(b: &Build, arns: &Arns, log_link: Option<String>) -> wire::Build {
             .iter()
             .map(|(name, value)| wire::ExportedEnvironmentVariable { name: name.clone(), value: value.clone() })
             .collect(),
-        report_arns: Vec::new(),
+        report_arns: reports.iter().map(|r| report_arn(b, r, arns)).collect(),
         auto_retry_config: None,
+    }
+}
+
+// ---------------------------------------------------------------- reports
+
+/// The report group a buildspec's report group `name` makes in `project`
+/// (CodeBuild's naming: `<project>-<name>`).
+pub fn report_group_name(project: &str, name: &str) -> String {
+    format!("{project}-{name}")
+}
+
+/// The part of a build id after the project (`<project>:<uuid>`), which
+/// is also the id of each of the build's reports.
+pub fn build_uuid(build_id: &str) -> &str {
+    build_id.split_once(':').map_or(build_id, |(_, uuid)| uuid)
+}
+
+pub fn report_arn(b: &Build, r: &BuildReport, arns: &Arns) -> String {
+    arns.report(&report_group_name(&b.project, &r.name), build_uuid(&b.id))
+}
+
+/// SUCCEEDED when every case passed or was skipped, INCOMPLETE when no
+/// file could be read, else FAILED (as CodeBuild reports them).
+pub fn report_status(r: &BuildReport) -> &'static str {
+    if r.total == 0 && !r.errors.is_empty() {
+        "INCOMPLETE"
+    } else if r.failed + r.error > 0 {
+        "FAILED"
+    } else {
+        "SUCCEEDED"
+    }
+}
+
+/// When a build's reports were made: when it ended (or was queued).
+pub fn report_time(b: &Build) -> Millis {
+    b.end_time.unwrap_or(b.queued_time)
+}
+
+fn no_export() -> wire::ReportExportConfig {
+    wire::ReportExportConfig { export_config_type: "NO_EXPORT".into(), s3_destination: None }
+}
+
+pub fn report(b: &Build, r: &BuildReport, arns: &Arns) -> wire::Report {
+    let counts = [
+        ("SUCCEEDED", r.succeeded),
+        ("FAILED", r.failed),
+        ("ERROR", r.error),
+        ("SKIPPED", r.skipped),
+        ("UNKNOWN", r.unknown),
+    ];
+    wire::Report {
+        arn: report_arn(b, r, arns),
+        kind: "TEST".into(),
+        name: r.name.clone(),
+        report_group_arn: arns.report_group(&report_group_name(&b.project, &r.name)),
+        execution_id: arns.build(&b.id),
+        status: report_status(r).into(),
+        created: ts(report_time(b)),
+        expired: None,
+        export_config: no_export(),
+        truncated: false,
+        test_summary: Some(wire::TestReportSummary {
+            total: r.total as i64,
+            status_counts: counts.iter().map(|(k, v)| ((*k).to_string(), *v as i64)).collect(),
+            duration_in_nano_seconds: (r.duration_ms as i64).saturating_mul(1_000_000),
+        }),
+    }
+}
+
+pub fn test_case(report_arn: &str, c: &TestCaseRecord) -> wire::TestCase {
+    wire::TestCase {
+        report_arn: report_arn.into(),
+        test_raw_data_path: None,
+        prefix: Some(c.prefix.clone()),
+        name: c.name.clone(),
+        status: c.status.clone(),
+        duration_in_nano_seconds: c.duration_ms.map_or(0, |ms| (ms as i64).saturating_mul(1_000_000)),
+        message: c.message.clone(),
+        expired: None,
+        test_suite_name: Some(c.suite.clone()),
+    }
+}
+
+/// A report group as its reports show it: made with its first report,
+/// changed with its last.
+pub fn report_group(name: &str, created: Millis, last_modified: Millis, arns: &Arns) -> wire::ReportGroup {
+    wire::ReportGroup {
+        arn: arns.report_group(name),
+        name: name.into(),
+        kind: "TEST".into(),
+        export_config: no_export(),
+        created: ts(created),
+        last_modified: ts(last_modified),
+        tags: Vec::new(),
+        status: "ACTIVE".into(),
     }
 }
 
@@ -544,8 +644,8 @@ pub fn start_overrides(i: &wire::StartBuildInput, project: &BuildProject) -> Aws
         // Type and location were checked together by validation.
         (Some(kind), _) => Some(source_of(kind, location.unwrap_or(""))),
         (None, Some(location)) => match &project.source {
-            BuildSource::Git { version, .. } => {
-                validate::source_location("GITHUB", Some(location), "sourceLocationOverride")?;
+            BuildSource::Git { url, version } => {
+                validate::source_location(git_source_type(url), Some(location), "sourceLocationOverride")?;
                 Some(BuildSource::Git { url: location.into(), version: version.clone() })
             }
             BuildSource::S3 { .. } => {

@@ -152,7 +152,6 @@ pub async fn log(state: &AppState, id: &str, from: u64, limit: u32) -> Result<Ve
 }
 
 /// A build's test reports (stored when the build finishes).
-#[expect(dead_code, reason = "the native API's and CodeBuild's report operations (#13) are not written yet")]
 pub async fn reports(state: &AppState, id: &str) -> Result<Vec<build::BuildReport>, OpError> {
     get(state, id).await?;
     Ok(state.store.build_reports(id).await?)

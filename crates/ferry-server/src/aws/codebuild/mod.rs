@@ -9,9 +9,11 @@
 //! Build projects are outside applications: changing them needs an admin
 //! key or a deployer key without scopes (`Subject::Global`).
 //!
-//! Served: the project and build operations. The report operations decode
-//! but are answered `UnknownOperationException` until ferry keeps reports
-//! by report group.
+//! `reports`: the report operations, over the test reports ferry keeps
+//! per build (a buildspec's report group `unit` of project `web` is the
+//! report group `web-unit`; each build makes one report in it).
+
+mod reports;
 
 use axum::http::request::Parts;
 use ferry_aws::arn::Arns;
@@ -29,7 +31,7 @@ use crate::ops::OpError;
 use crate::ops::builds;
 
 /// Builds a ListBuilds call considers (the store lists newest first).
-const LIST_LIMIT: u32 = 100_000;
+pub(super) const LIST_LIMIT: u32 = 100_000;
 
 struct Ctx<'a> {
     state: &'a AppState,
@@ -100,12 +102,12 @@ async fn dispatch(ctx: &Ctx<'_>, request: Request) -> AwsResult<Value> {
         StartBuild(i) => start_build(ctx, i).await,
         StopBuild(i) => {
             let build = builds::stop(ctx.state, i.id.as_deref().unwrap_or_default()).await?;
-            json(&BuildOutput { build: ctx.build(&build) })
+            json(&BuildOutput { build: ctx.build(&build).await? })
         }
         RetryBuild(i) => {
             let initiator = Initiator::Key(ctx.caller.key_id.clone());
             let build = builds::retry(ctx.state, i.id.as_deref().unwrap_or_default(), initiator).await?;
-            json(&BuildOutput { build: ctx.build(&build) })
+            json(&BuildOutput { build: ctx.build(&build).await? })
         }
         BatchGetBuilds(i) => batch_get_builds(ctx, i).await,
         ListBuilds(i) => list_builds(ctx, None, i.sort_order.as_deref(), i.next_token.as_deref()).await,
@@ -113,23 +115,29 @@ async fn dispatch(ctx: &Ctx<'_>, request: Request) -> AwsResult<Value> {
             let project = i.project_name.as_deref().unwrap_or_default();
             list_builds(ctx, Some(project), i.sort_order.as_deref(), i.next_token.as_deref()).await
         }
-        BatchGetReportGroups(_)
-        | BatchGetReports(_)
-        | DescribeTestCases(_)
-        | ListReportGroups(_)
-        | ListReports(_)
-        | ListReportsForReportGroup(_) => Err(AwsError::new(
-            "UnknownOperationException",
-            "ferry does not serve CodeBuild's report operations yet (a build's test reports: ferry build report BUILD_ID)",
-        )),
+        BatchGetReportGroups(i) => reports::batch_get_groups(ctx, i).await,
+        BatchGetReports(i) => reports::batch_get(ctx, i).await,
+        DescribeTestCases(i) => reports::describe_test_cases(ctx, i).await,
+        ListReportGroups(i) => reports::list_groups(ctx, i).await,
+        ListReports(i) => {
+            reports::list(ctx, None, i.sort_order.as_deref(), i.filter.as_ref(), i.max_results, i.next_token.as_deref())
+                .await
+        }
+        ListReportsForReportGroup(i) => {
+            let group = arn::parse_report_group(i.report_group_arn.as_deref().unwrap_or_default())?;
+            let (order, filter) = (i.sort_order.as_deref(), i.filter.as_ref());
+            reports::list(ctx, Some(group), order, filter, i.max_results, i.next_token.as_deref()).await
+        }
     }
 }
 
 impl Ctx<'_> {
-    fn build(&self, b: &Build) -> wire::Build {
+    /// A build as CodeBuild shows it, with its reports' ARNs.
+    async fn build(&self, b: &Build) -> AwsResult<wire::Build> {
+        let reports = builds::reports(self.state, &b.id).await?;
         // The native API's log of the build (ids are `<project>:<uuid>`).
         let link = format!("{}/api/v1/builds/{}/log", self.base_url, b.id.replace(':', "%3A"));
-        convert::build(b, &self.arns, Some(link))
+        Ok(convert::build(b, &reports, &self.arns, Some(link)))
     }
 }
 
@@ -181,7 +189,7 @@ async fn list_projects(ctx: &Ctx<'_>, i: ListProjectsInput) -> AwsResult<Value> 
         projects.reverse();
     }
     let names: Vec<String> = projects.into_iter().map(|p| p.name).collect();
-    let (page, next_token) = page(Operation::ListProjects, names, i.next_token.as_deref())?;
+    let (page, next_token) = page(Operation::ListProjects, names, i.next_token.as_deref(), token::PAGE_SIZE)?;
     json(&ProjectNamesOutput { projects: page, next_token })
 }
 
@@ -196,14 +204,14 @@ async fn start_build(ctx: &Ctx<'_>, i: StartBuildInput) -> AwsResult<Value> {
         ..builds::StartBuild::by(Initiator::Key(ctx.caller.key_id.clone()))
     };
     let build = builds::start(ctx.state, name, request, |p| overrides.apply(p)).await?;
-    json(&BuildOutput { build: ctx.build(&build) })
+    json(&BuildOutput { build: ctx.build(&build).await? })
 }
 
 async fn batch_get_builds(ctx: &Ctx<'_>, i: BuildIdsInput) -> AwsResult<Value> {
     let mut out = BatchGetBuildsOutput::default();
     for id in i.ids.unwrap_or_default() {
         match builds::get(ctx.state, &id).await {
-            Ok(b) => out.builds.push(ctx.build(&b)),
+            Ok(b) => out.builds.push(ctx.build(&b).await?),
             Err(OpError::BuildNotFound(_)) => out.builds_not_found.push(id),
             Err(e) => return Err(e.into()),
         }
@@ -211,10 +219,15 @@ async fn batch_get_builds(ctx: &Ctx<'_>, i: BuildIdsInput) -> AwsResult<Value> {
     json(&out)
 }
 
-/// A page of a listing. CodeBuild declares no InvalidNextTokenException:
-/// a bad token is bad input.
-fn page<T>(op: Operation, items: Vec<T>, next_token: Option<&str>) -> AwsResult<(Vec<T>, Option<String>)> {
-    token::page(op, items, next_token).map_err(|e| match e.code.as_ref() {
+/// A page of a listing, `size` items long. CodeBuild declares no
+/// InvalidNextTokenException: a bad token is bad input.
+pub(super) fn page<T>(
+    op: Operation,
+    items: Vec<T>,
+    next_token: Option<&str>,
+    size: usize,
+) -> AwsResult<(Vec<T>, Option<String>)> {
+    token::page_of(op, items, next_token, size).map_err(|e| match e.code.as_ref() {
         "InvalidNextTokenException" => ferry_aws::codebuild::validate::invalid_input(e.message),
         _ => e,
     })
@@ -233,6 +246,6 @@ async fn list_builds(
         ids.reverse();
     }
     let op = if project.is_some() { Operation::ListBuildsForProject } else { Operation::ListBuilds };
-    let (page, next_token) = page(op, ids, next_token)?;
+    let (page, next_token) = page(op, ids, next_token, token::PAGE_SIZE)?;
     json(&BuildIdsOutput { ids: page, next_token })
 }
