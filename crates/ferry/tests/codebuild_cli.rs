@@ -182,6 +182,10 @@ fn the_aws_cli_drives_build_projects_and_builds() {
     assert_eq!(got["projectsNotFound"], json!(["missing"]));
     assert_eq!(server.aws_ok(&["list-projects"])["projects"], json!(["cli-demo"]));
 
+    // No build ran, so there are no test reports yet.
+    assert_eq!(server.aws_ok(&["list-reports"])["reports"], json!([]));
+    assert_eq!(server.aws_ok(&["list-report-groups"])["reportGroups"], json!([]));
+
     server.aws_ok(&["delete-project", "--name", "cli-demo"]);
     assert_eq!(server.aws_ok(&["list-projects"])["projects"], json!([]));
     // Builds outlive their project, as on CodeBuild.
