@@ -1,8 +1,8 @@
 //! Build projects and builds (issue #13): the operations the native API
-//! (`native::builds`), the CodeBuild API and pipelines adapt. Builds are
-//! queued here and taken by build hosts (`build_hosts`); a queued build
-//! waits for a free host with room in its project's concurrency limit, and
-//! times out after its queued timeout.
+//! (`native::builds`), CodeBuild's API (`aws::codebuild`) and pipelines
+//! adapt. Builds are queued here and taken by build hosts (`build_hosts`);
+//! a queued build waits for a free host with room in its project's
+//! concurrency limit, and times out after its queued timeout.
 
 use ferry_core::build::{self, Build, BuildProject, BuildSource, BuildStatus, Initiator, SourceBundle};
 use ferry_store::StoreError;
@@ -66,7 +66,6 @@ pub struct StartBuild {
 }
 
 impl StartBuild {
-    #[cfg_attr(not(test), expect(dead_code, reason = "for the webhook and pipeline adapters of #13"))]
     pub fn by(initiator: Initiator) -> Self {
         Self { initiator, source_version: None, source_bundle: None }
     }
