@@ -2,10 +2,10 @@
 //! black-box: a real `ferry server` (TLS, its own CA) and the CLI, as a
 //! user runs them. No root needed.
 //!
-//! No build host takes builds yet, so builds stay QUEUED; what a build
-//! host writes (log lines, status, artifacts, reports) the test writes into
-//! the server's database and blob directory, to check the reading side
-//! (`logs --follow`, `artifacts`, `report`).
+//! No build host runs here (`build_hosts.rs` has them), so builds stay
+//! QUEUED; what a build host writes (log lines, status, artifacts, reports)
+//! the test writes into the server's database and blob directory, to check
+//! the reading side (`logs --follow`, `artifacts`, `report`) in detail.
 
 mod support;
 
