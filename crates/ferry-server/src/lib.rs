@@ -42,6 +42,7 @@ mod audit;
 mod audit_api;
 mod auth;
 mod aws;
+mod badges;
 mod bootstrap;
 mod bundles;
 pub mod clock;
@@ -415,6 +416,7 @@ fn router(state: AppState) -> Router {
         .merge(event_stream::routes())
         .merge(metrics_api::routes())
         .merge(audit_api::routes())
+        .merge(badges::routes())
         .layer(auditing)
         // Outside the audit: a body refused unread leaves no audit entry to fill the disk with.
         .layer(bodies)

@@ -55,7 +55,10 @@ reports:
     files: ['reports/junit.xml']
 "#,
     );
-    c.ferry_ok(&["build", "project", "create", "hello", "--source", "upload"]);
+    c.ferry_ok(&["build", "project", "create", "hello", "--source", "upload", "--badge"]);
+    c.ferry_ok(&["build", "project", "create", "private", "--source", "upload"]);
+    let badge = || c.server_get("/badges/builds/hello.svg", &[]).expect("an answer");
+    assert!(badge().1.contains(">unknown</text>"), "no build yet: {:?}", badge());
     let out = c.ferry(&["build", "start", "hello", "--source", &src, "--follow"]);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{text}\n{}", c.logs());
@@ -75,6 +78,13 @@ reports:
     assert_eq!(std::fs::read_to_string(unpacked.join("BUILD")).unwrap().trim(), "1");
     let report = c.ferry_ok(&["build", "report", &id]);
     assert!(report.contains("unit") && report.contains("100"), "{report}");
+
+    // The badge is public (no credentials) for projects that turn it on only.
+    let (code, svg) = badge();
+    assert_eq!(code, 200);
+    assert!(svg.starts_with("<svg") && svg.contains(">passing</text>"), "{svg}");
+    assert_eq!(c.server_get("/badges/builds/private.svg", &[]).map(|r| r.0), Some(404));
+    assert_eq!(c.server_get("/badges/builds/nothing.svg", &[]).map(|r| r.0), Some(404));
 }
 
 #[test]
