@@ -23,6 +23,10 @@ use crate::{AwsError, AwsResult, wire};
 /// collides with a real one.
 pub const FERRY_BUCKET: &str = "FerryServer";
 
+/// Keys of [`FERRY_BUCKET`] that name a build's primary artifact
+/// (`builds/<build id>`): CreateDeployment deploys it.
+pub const BUILDS_KEY_PREFIX: &str = "builds/";
+
 pub fn ts(ms: Millis) -> wire::Timestamp {
     ms as f64 / 1000.0
 }
@@ -863,6 +867,8 @@ pub fn parse_deployment_statuses(list: &[String]) -> AwsResult<Vec<DeploymentSta
 pub enum RevisionRequest {
     /// A revision kept in the server's own store (see [`FERRY_BUCKET`]).
     Stored { revision_id: String },
+    /// The primary artifact of a build (`FerryServer/builds/<build id>`).
+    Build { build_id: String },
     /// A revision kept elsewhere, registered (or found) by its location.
     Located { location: RevisionLocation, bundle_type: String },
 }
@@ -884,6 +890,11 @@ pub fn parse_revision(r: Option<&wire::RevisionLocation>) -> AwsResult<RevisionR
             let s3 = r.s3_location.clone().ok_or_else(|| invalid_revision("An S3 revision needs an s3Location."))?;
             let bucket = nonempty(&s3.bucket).ok_or_else(|| invalid_revision("The s3Location has no bucket."))?;
             let key = nonempty(&s3.key).ok_or_else(|| invalid_revision("The s3Location has no key."))?;
+            if bucket == FERRY_BUCKET
+                && let Some(build_id) = key.strip_prefix(BUILDS_KEY_PREFIX)
+            {
+                return Ok(RevisionRequest::Build { build_id: build_id.to_string() });
+            }
             if bucket == FERRY_BUCKET {
                 return Ok(RevisionRequest::Stored { revision_id: key });
             }

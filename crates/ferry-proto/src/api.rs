@@ -263,6 +263,10 @@ pub struct CreateDeployment {
     /// Defaults to the application's newest revision.
     #[serde(default)]
     pub revision_id: Option<String>,
+    /// Deploy the primary artifact of this build (it must have succeeded),
+    /// instead of a revision.
+    #[serde(default)]
+    pub from_build: Option<String>,
     /// Defaults to the group's config.
     #[serde(default)]
     pub deployment_config_name: Option<String>,

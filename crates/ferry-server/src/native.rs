@@ -238,13 +238,7 @@ async fn upload_revision(
     Ok(Json(views::revision(&revision)))
 }
 
-/// Revision ids are derived from what they hold, so pushing the same bundle
-/// twice gives the same revision.
-fn revision_id(app: &str, bundle_type: &str, sha256: &str) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("{app}\n{bundle_type}\n{sha256}").as_bytes());
-    format!("r-{}", &ferry_sigv4::hex(&digest)[..20])
-}
+use ops::applications::revision_id;
 
 async fn list_revisions(
     State(state): State<AppState>,
@@ -284,7 +278,11 @@ async fn create_deployment_from(state: &AppState, body: api::CreateDeployment) -
         Some(InstanceSelector { tag_filters: filters.map_err(invalid)?, tag_set: Vec::new() })
     };
     ops::groups::get(state, &body.application_name, &body.group_name).await?;
-    let revision = state.driver.resolve_revision(&body.application_name, body.revision_id.as_deref()).await?;
+    let revision = match (&body.from_build, &body.revision_id) {
+        (Some(_), Some(_)) => return Err(invalid("give a revision or a build to deploy from, not both")),
+        (Some(build), None) => ops::builds::artifact_revision(state, build, &body.application_name).await?,
+        (None, id) => state.driver.resolve_revision(&body.application_name, id.as_deref()).await?,
+    };
     let id = ops::deployments::create(
         state,
         ops::deployments::NewDeployment {

@@ -23,6 +23,11 @@ fn source(dir: &Path, buildspec: &str) -> String {
     std::fs::create_dir_all(dir.join("test")).unwrap();
     std::fs::write(dir.join("buildspec.yml"), buildspec).unwrap();
     std::fs::write(dir.join("hello.sh"), "#!/bin/sh\necho hello from the build\n").unwrap();
+    std::fs::write(
+        dir.join("appspec.yml"),
+        "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /opt/hello\n",
+    )
+    .unwrap();
     dir.display().to_string()
 }
 
@@ -45,7 +50,7 @@ phases:
   build:
     commands:
       - sh hello.sh
-      - mkdir -p dist reports && cp hello.sh dist/ && echo "$CODEBUILD_BUILD_NUMBER" > dist/BUILD
+      - mkdir -p dist reports && cp hello.sh appspec.yml dist/ && echo "$CODEBUILD_BUILD_NUMBER" > dist/BUILD
       - printf '<testsuite name="t"><testcase classname="c" name="a" time="0.1"/><testcase classname="c" name="b" time="0.2"/></testsuite>' > reports/junit.xml
 artifacts:
   files: ['**/*']
@@ -85,6 +90,31 @@ reports:
     assert!(svg.starts_with("<svg") && svg.contains(">passing</text>"), "{svg}");
     assert_eq!(c.server_get("/badges/builds/private.svg", &[]).map(|r| r.0), Some(404));
     assert_eq!(c.server_get("/badges/builds/nothing.svg", &[]).map(|r| r.0), Some(404));
+
+    // The artifact deploys: `ferry deploy --from-build`, and CodeDeploy's
+    // API with the S3 location CodeBuild's API shows for it.
+    c.ferry_ok(&["app", "create", "hello-app"]);
+    c.ferry_ok(&["group", "create", "hello-app", "web", "--tag", "app=demo"]);
+    let out = c.ferry_ok(&["deploy", "hello-app", "web", "--from-build", &id]);
+    let deployment = out.lines().last().unwrap().trim().to_string();
+    let done = c.wait_done(&deployment, LONG);
+    assert_eq!(done["status"], "Succeeded", "{done:#}");
+    assert_eq!(std::fs::read_to_string(c.host_file(0, "/opt/hello/BUILD")).unwrap().trim(), "1");
+    let location = format!("bucket=FerryServer,key=builds/{id},bundleType=zip");
+    let created = c.aws_ok(&[
+        "create-deployment",
+        "--application-name",
+        "hello-app",
+        "--deployment-group-name",
+        "web",
+        "--s3-location",
+        &location,
+    ]);
+    let done = c.wait_done(created["deploymentId"].as_str().unwrap(), LONG);
+    assert_eq!(done["status"], "Succeeded", "{done:#}");
+    let failed = c.ferry(&["deploy", "hello-app", "web", "--from-build", "hello:no-such-build"]);
+    let text = String::from_utf8_lossy(&failed.stderr);
+    assert!(!failed.status.success() && text.contains("build hello:no-such-build does not exist"), "{text}");
 }
 
 #[test]

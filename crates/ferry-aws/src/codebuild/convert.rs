@@ -176,14 +176,20 @@ pub fn project(p: &BuildProject, arns: &Arns) -> wire::Project {
     }
 }
 
-/// Where an artifact kept in the blob store is, in S3's words.
-pub fn artifact_location(a: &BuildArtifact) -> String {
-    format!("arn:aws:s3:::{FERRY_BUCKET}/{}", a.blob_key)
+/// Where an artifact kept in the blob store is, in S3's words:
+/// `FerryServer/builds/<build id>` for the primary artifact (CodeDeploy's
+/// CreateDeployment takes that S3 location and deploys it), with
+/// `/<identifier>` after it for a secondary one.
+pub fn artifact_location(build_id: &str, a: &BuildArtifact) -> String {
+    match &a.identifier {
+        None => format!("arn:aws:s3:::{FERRY_BUCKET}/{}{build_id}", crate::convert::BUILDS_KEY_PREFIX),
+        Some(id) => format!("arn:aws:s3:::{FERRY_BUCKET}/{}{build_id}/{id}", crate::convert::BUILDS_KEY_PREFIX),
+    }
 }
 
-fn artifact(a: &BuildArtifact) -> wire::BuildArtifacts {
+fn artifact(build_id: &str, a: &BuildArtifact) -> wire::BuildArtifacts {
     wire::BuildArtifacts {
-        location: Some(artifact_location(a)),
+        location: Some(artifact_location(build_id, a)),
         sha256sum: Some(a.sha256.clone()),
         artifact_identifier: a.identifier.clone(),
         ..Default::default()
@@ -249,8 +255,13 @@ pub fn build(b: &Build, reports: &[BuildReport], arns: &Arns, log_link: Option<S
         source: project_source(settings),
         secondary_sources: Vec::new(),
         secondary_source_versions: Vec::new(),
-        artifacts: b.artifacts.iter().find(|a| a.identifier.is_none()).map(artifact).unwrap_or_default(),
-        secondary_artifacts: b.artifacts.iter().filter(|a| a.identifier.is_some()).map(artifact).collect(),
+        artifacts: b.artifacts.iter().find(|a| a.identifier.is_none()).map(|a| artifact(&b.id, a)).unwrap_or_default(),
+        secondary_artifacts: b
+            .artifacts
+            .iter()
+            .filter(|a| a.identifier.is_some())
+            .map(|a| artifact(&b.id, a))
+            .collect(),
         cache: project_cache(settings),
         environment: project_environment(settings),
         service_role: None,

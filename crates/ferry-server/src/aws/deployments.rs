@@ -42,6 +42,9 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
         RevisionRequest::Stored { revision_id } => {
             ctx.state.driver.resolve_revision(&app.name, Some(revision_id)).await?
         }
+        RevisionRequest::Build { build_id } => {
+            crate::ops::builds::artifact_revision(ctx.state, build_id, &app.name).await?
+        }
         RevisionRequest::Located { .. } => {
             let note = Some("Application revision registered by CreateDeployment".to_string());
             match super::revisions::find(ctx, &app, &request).await? {

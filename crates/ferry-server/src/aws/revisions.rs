@@ -12,9 +12,13 @@ use super::resources::with_token;
 use super::{Ctx, json, store_error};
 use crate::clock::now_millis;
 
-/// The revision a request names, if it is registered.
+/// The revision a request names, if it is registered. A build's primary
+/// artifact (`FerryServer/builds/<build id>`) is registered on first use.
 pub(crate) async fn find(ctx: &Ctx<'_>, app: &Application, request: &RevisionRequest) -> AwsResult<Option<Revision>> {
     let id = match request {
+        RevisionRequest::Build { build_id } => {
+            return Ok(Some(crate::ops::builds::artifact_revision(ctx.state, build_id, &app.name).await?));
+        }
         RevisionRequest::Stored { revision_id } => revision_id.clone(),
         RevisionRequest::Located { location, bundle_type } => {
             convert::located_revision_id(&app.name, location, bundle_type)
@@ -29,6 +33,7 @@ pub(crate) async fn find(ctx: &Ctx<'_>, app: &Application, request: &RevisionReq
 
 fn no_revision(request: &RevisionRequest) -> AwsError {
     let what = match request {
+        RevisionRequest::Build { build_id } => format!("artifact of build {build_id}"),
         RevisionRequest::Stored { revision_id } => format!("revision {revision_id}"),
         RevisionRequest::Located { location, .. } => describe(location),
     };
@@ -67,6 +72,7 @@ pub(crate) async fn register_located(
                 convert::FERRY_BUCKET,
                 match request {
                     RevisionRequest::Stored { revision_id } => revision_id.as_str(),
+                    RevisionRequest::Build { build_id } => build_id.as_str(),
                     RevisionRequest::Located { .. } => "",
                 }
             ),

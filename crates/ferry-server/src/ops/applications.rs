@@ -62,3 +62,11 @@ pub async fn retag(state: &AppState, name: &str, edit: impl FnOnce(&mut Vec<Tag>
 pub async fn delete(state: &AppState, name: &str) -> Result<(), OpError> {
     state.driver.delete_application(name).await
 }
+
+/// Revision ids are derived from what they hold, so pushing the same bundle
+/// twice (or deploying one build's artifact twice) gives the same revision.
+pub fn revision_id(app: &str, bundle_type: &str, sha256: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{app}\n{bundle_type}\n{sha256}").as_bytes());
+    format!("r-{}", &ferry_sigv4::hex(&digest)[..20])
+}

@@ -161,6 +161,47 @@ pub fn check_source_bundle(project: &BuildProject, has_bundle: bool) -> Result<(
     }
 }
 
+/// The primary artifact of a build that succeeded, registered as a
+/// revision of `application` (a zip with the appspec at its root), so that
+/// it deploys like a pushed bundle: `ferry deploy --from-build`, and the
+/// AWS API's S3 location `s3://ferry-builds/<build id>`.
+pub async fn artifact_revision(
+    state: &AppState,
+    build_id: &str,
+    application: &str,
+) -> Result<ferry_core::resources::Revision, OpError> {
+    super::applications::get(state, application).await?;
+    let b = get(state, build_id).await.map_err(|e| match e {
+        OpError::BuildNotFound(_) => OpError::Revision(format!("build {build_id} does not exist")),
+        e => e,
+    })?;
+    if b.status != BuildStatus::Succeeded {
+        return Err(OpError::Revision(format!(
+            "build {build_id} is {}: only a build that succeeded can be deployed",
+            b.status.aws_name()
+        )));
+    }
+    let Some(artifact) = b.artifacts.iter().find(|a| a.identifier.is_none()) else {
+        return Err(OpError::Revision(format!("build {build_id} has no primary artifact to deploy")));
+    };
+    let revision = ferry_core::resources::Revision {
+        id: super::applications::revision_id(application, "zip", &artifact.sha256),
+        application_name: application.to_string(),
+        location: ferry_core::resources::RevisionLocation::Blob { key: artifact.blob_key.clone() },
+        bundle_type: "zip".into(),
+        sha256: artifact.sha256.clone(),
+        size: artifact.size,
+        description: format!("the primary artifact of build {build_id}"),
+        register_time: state.driver.now(),
+        first_used_time: None,
+        last_used_time: None,
+        deployment_groups: Vec::new(),
+        last_fetch: None,
+    };
+    state.store.put_revision(&revision).await?;
+    Ok(revision)
+}
+
 pub async fn list_projects(state: &AppState) -> Result<Vec<BuildProject>, OpError> {
     Ok(state.store.list_build_projects().await?)
 }

@@ -31,6 +31,10 @@ pub struct DeployArgs {
     /// The revision to deploy [default: the application's newest].
     #[arg(long, value_name = "ID")]
     revision: Option<String>,
+    /// Deploy the primary artifact of this build (it must have succeeded and
+    /// hold an appspec.yml at its root) instead of a pushed revision.
+    #[arg(long, value_name = "BUILD_ID", conflicts_with = "revision")]
+    from_build: Option<String>,
     /// The deployment configuration [default: the group's].
     #[arg(long, value_name = "NAME")]
     config: Option<String>,
@@ -76,6 +80,7 @@ fn deploy(args: DeployArgs) -> Result<ExitCode, Error> {
         application_name: args.app,
         group_name: args.group,
         revision_id: args.revision,
+        from_build: args.from_build,
         deployment_config_name: args.config,
         description: args.description,
         file_exists_behavior: args.file_exists_behavior.map(|b| {
