@@ -18,6 +18,8 @@ use crate::driver::{OpError, parse_file_exists};
 use crate::error::{ApiError, ApiResult};
 use crate::{ops, views};
 
+mod secrets;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/applications", post(create_application).get(list_applications))
@@ -30,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deployments/{id}/continue", post(continue_deployment))
         .route("/api/v1/instances", get(list_instances))
         .route("/api/v1/configs", post(create_config).get(list_configs))
+        .merge(secrets::routes())
 }
 
 impl From<OpError> for ApiError {

@@ -1349,6 +1349,7 @@ fn build_project(name: &str) -> ferry_core::build::BuildProject {
         tags: Vec::new(),
         create_time: 1,
         last_modified: 1,
+        webhook: None,
     }
 }
 

@@ -358,6 +358,12 @@ impl Client {
         self.send(reqwest::Method::POST, path, "", Payload::Json(bytes))
     }
 
+    /// `PUT path` with a JSON body, answered with JSON.
+    pub fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, Error> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::Other(format!("cannot encode the request: {e}")))?;
+        self.send(reqwest::Method::PUT, path, "", Payload::Json(bytes))
+    }
+
     /// `POST path?query` with the file at `path` streamed as the body, signed
     /// with `x-amz-content-sha256: sha256` (the server checks the bytes against it).
     pub fn upload<T: DeserializeOwned>(

@@ -104,6 +104,7 @@ fn project(name: &str, buildspec: &str) -> BuildProject {
         tags: Vec::new(),
         create_time: 0,
         last_modified: 0,
+        webhook: None,
     }
 }
 

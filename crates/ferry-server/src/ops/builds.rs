@@ -258,6 +258,7 @@ mod tests {
             tags: Vec::new(),
             create_time: 0,
             last_modified: 0,
+            webhook: None,
         }
     }
 

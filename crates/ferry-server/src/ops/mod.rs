@@ -25,6 +25,7 @@ pub mod deployments;
 mod error;
 pub mod groups;
 pub mod keys;
+pub mod secrets;
 pub mod target_groups;
 
 pub use error::OpError;

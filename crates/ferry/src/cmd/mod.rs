@@ -26,6 +26,7 @@ mod lb;
 mod logs;
 pub(crate) mod output;
 mod push;
+mod secret;
 mod stop;
 
 use std::process::ExitCode;
@@ -96,6 +97,8 @@ enum Command {
     Deliveries(events::DeliveriesArgs),
     /// The audit log: who changed what, when, from where, with what result (admin only).
     Audit(audit::AuditArgs),
+    /// Secrets builds read (sealed at rest; values never shown again) (admin only).
+    Secret(secret::SecretArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -123,6 +126,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Events(args) => events::run(args),
         Command::Deliveries(args) => events::run_deliveries(args),
         Command::Audit(args) => audit::run(args),
+        Command::Secret(args) => secret::run(args),
     }
 }
 
