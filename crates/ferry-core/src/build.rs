@@ -192,6 +192,10 @@ pub struct BuildWebhook {
     /// The repository's URL as the forge sent it.
     #[serde(default)]
     pub repository_url: Option<String>,
+    /// The server's address as the forge reached it (`https://host:port`):
+    /// a commit status links to the build there.
+    #[serde(default)]
+    pub server_url: Option<String>,
 }
 
 impl BuildWebhook {
@@ -656,6 +660,7 @@ mod tests {
             merge_commit: Some("beef".into()),
             pr_number: Some(7),
             repository_url: None,
+            server_url: None,
         };
         let vars = hook.variables();
         let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());

@@ -202,6 +202,7 @@ impl WebhookEvent {
             merge_commit: self.merge_commit.clone(),
             pr_number: self.pr_number,
             repository_url: self.repository_url.clone(),
+            server_url: None,
         }
     }
 }

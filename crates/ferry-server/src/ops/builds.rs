@@ -67,11 +67,13 @@ pub struct StartBuild {
     pub source_version: Option<String>,
     /// The source, already in the blob store (`Upload` projects).
     pub source_bundle: Option<SourceBundle>,
+    /// The webhook event that started it (`Initiator::Webhook`).
+    pub webhook: Option<build::BuildWebhook>,
 }
 
 impl StartBuild {
     pub fn by(initiator: Initiator) -> Self {
-        Self { initiator, source_version: None, source_bundle: None }
+        Self { initiator, source_version: None, source_bundle: None, webhook: None }
     }
 }
 
@@ -84,7 +86,7 @@ pub async fn start(
     request: StartBuild,
     overrides: impl FnOnce(&mut BuildProject),
 ) -> Result<Build, OpError> {
-    let StartBuild { initiator, source_version, mut source_bundle } = request;
+    let StartBuild { initiator, source_version, mut source_bundle, webhook } = request;
     let mut settings = get_project(state, project).await?;
     overrides(&mut settings);
     settings.name = project.to_string();
@@ -101,6 +103,7 @@ pub async fn start(
         .queue_build(project, |number| {
             let mut queued = build::queue_build(&settings, number, &uuid, initiator, source_version, now);
             queued.source_bundle = source_bundle;
+            queued.webhook = webhook;
             queued
         })
         .await?;

@@ -27,6 +27,7 @@ pub mod groups;
 pub mod keys;
 pub mod secrets;
 pub mod target_groups;
+pub mod webhooks;
 
 pub use error::OpError;
 
