@@ -25,6 +25,9 @@ enum BuildCommand {
     /// local agent): in a podman container of --image, or in a workspace as an
     /// unprivileged user.
     Local(LocalBuildArgs),
+    /// A build project's git webhook (GitHub, GitLab, Gitea): create, delete.
+    #[command(subcommand)]
+    Webhook(super::build_webhook::WebhookCommand),
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +69,7 @@ pub fn run(args: BuildArgs) -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        BuildCommand::Webhook(command) => super::build_webhook::run(command),
     }
 }
 

@@ -3,6 +3,7 @@
 mod local;
 // `ferry build local` (the build runner without a server).
 mod build;
+mod build_webhook;
 // Running ferry itself.
 mod agent;
 mod fleet;
