@@ -219,11 +219,7 @@ pub async fn send_commit_status(request: &StatusRequest) -> Result<(), String> {
         .await
         .map_err(|e| format!("POST {}: {}", request.url, ferry_proto::errors::error_chain(&e)))?;
     let status = response.status();
-    if status.is_success() {
-        Ok(())
-    } else {
-        Err(format!("POST {}: the forge answered {status}", request.url))
-    }
+    if status.is_success() { Ok(()) } else { Err(format!("POST {}: the forge answered {status}", request.url)) }
 }
 
 #[cfg(test)]

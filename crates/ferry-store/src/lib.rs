@@ -713,9 +713,10 @@ impl Store {
     /// The plain value of a secret ([`StoreError::NotFound`] if there is none).
     pub async fn get_secret(&self, name: &str) -> Result<String> {
         let sealed = on_backend!(self, b => b.get_secret(name).await)?;
-        let key = self.secrets.as_ref().ok_or_else(|| {
-            StoreError::Backend(format!("secret {name} is sealed and no secrets key was given"))
-        })?;
+        let key = self
+            .secrets
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend(format!("secret {name} is sealed and no secrets key was given")))?;
         key.open(&sealed, &Self::named_secret_context(name))
     }
 

@@ -274,7 +274,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 6);
+    assert_eq!(store.schema_version().await.unwrap(), 8);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -877,7 +877,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 6);
+        assert_eq!(store.schema_version().await.unwrap(), 8);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);

@@ -113,7 +113,11 @@ pub fn verify<'a>(
     let expected_mac = |given: &str| -> Result<(), SignatureError> {
         let given = unhex(given.trim()).ok_or(SignatureError::Malformed)?;
         let wanted = hmac_sha256(secret.as_bytes(), body);
-        if given.len() == wanted.len() && bool::from(given.ct_eq(&wanted)) { Ok(()) } else { Err(SignatureError::Wrong) }
+        if given.len() == wanted.len() && bool::from(given.ct_eq(&wanted)) {
+            Ok(())
+        } else {
+            Err(SignatureError::Wrong)
+        }
     };
     match forge {
         Forge::GitHub => {
@@ -445,7 +449,10 @@ fn event_names(pattern: &str) -> Result<Vec<WebhookEventType>, String> {
         .map(|name| {
             WebhookEventType::from_name(name).ok_or_else(|| {
                 let known: Vec<&str> = WebhookEventType::ALL.iter().map(|e| e.name()).collect();
-                format!("EVENT {name:?} is not one of {} (release and workflow events are not supported)", known.join(", "))
+                format!(
+                    "EVENT {name:?} is not one of {} (release and workflow events are not supported)",
+                    known.join(", ")
+                )
             })
         })
         .collect()
@@ -612,7 +619,11 @@ pub fn status_request(
     let sha = encode_path(commit);
     Some(match forge {
         Forge::GitHub => {
-            let api = if origin == "https://github.com" { "https://api.github.com".to_string() } else { format!("{origin}/api/v3") };
+            let api = if origin == "https://github.com" {
+                "https://api.github.com".to_string()
+            } else {
+                format!("{origin}/api/v3")
+            };
             StatusRequest {
                 url: format!("{api}/repos/{path}/statuses/{sha}"),
                 auth_header: ("authorization", format!("Bearer {token}")),

@@ -201,7 +201,10 @@ fn gitlab_payloads() {
     ] {
         let mr = event(Forge::GitLab, "Merge Request Hook", &gitlab_merge_request(action));
         assert_eq!(mr.event, want, "{action}");
-        assert_eq!((mr.head_ref.as_str(), mr.base_ref.as_deref()), ("refs/heads/ms-viewport", Some("refs/heads/master")));
+        assert_eq!(
+            (mr.head_ref.as_str(), mr.base_ref.as_deref()),
+            ("refs/heads/ms-viewport", Some("refs/heads/master"))
+        );
         assert_eq!((mr.pr_number, mr.commit.as_str()), (Some(12), SHA));
         assert_eq!(mr.commit_message.as_deref(), Some("fixed readme"));
         assert_eq!(mr.actor_account_id.as_deref(), Some("1"));
@@ -250,12 +253,20 @@ fn signatures_valid_wrong_and_missing() {
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     );
     let check = |forge: Forge, headers: Vec<(&'static str, String)>, body: &str| {
-        verify(forge, |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()), body.as_bytes(), secret)
+        verify(
+            forge,
+            |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()),
+            body.as_bytes(),
+            secret,
+        )
     };
     let good = github_signature(secret, body.as_bytes());
     assert_eq!(check(Forge::GitHub, vec![("x-hub-signature-256", good.clone())], &body), Ok(()));
     let tampered = body.replace("main", "prod");
-    assert_eq!(check(Forge::GitHub, vec![("x-hub-signature-256", good.clone())], &tampered), Err(SignatureError::Wrong));
+    assert_eq!(
+        check(Forge::GitHub, vec![("x-hub-signature-256", good.clone())], &tampered),
+        Err(SignatureError::Wrong)
+    );
     let other = github_signature("another secret", body.as_bytes());
     assert_eq!(check(Forge::GitHub, vec![("x-hub-signature-256", other)], &body), Err(SignatureError::Wrong));
     assert_eq!(check(Forge::GitHub, vec![], &body), Err(SignatureError::Missing));
@@ -263,7 +274,10 @@ fn signatures_valid_wrong_and_missing() {
     assert_eq!(check(Forge::GitHub, sha1, &body), Err(SignatureError::Malformed));
     let short = vec![("x-hub-signature-256", "sha256=abcd".to_string())];
     assert_eq!(check(Forge::GitHub, short, &body), Err(SignatureError::Wrong));
-    assert_eq!(check(Forge::GitHub, vec![("x-hub-signature-256", "sha256=zz".into())], &body), Err(SignatureError::Malformed));
+    assert_eq!(
+        check(Forge::GitHub, vec![("x-hub-signature-256", "sha256=zz".into())], &body),
+        Err(SignatureError::Malformed)
+    );
 
     let gitea = gitea_signature(secret, body.as_bytes());
     assert_eq!(check(Forge::Gitea, vec![("x-gitea-signature", gitea.clone())], &body), Ok(()));
@@ -271,7 +285,10 @@ fn signatures_valid_wrong_and_missing() {
     assert_eq!(check(Forge::Gitea, vec![("x-hub-signature-256", good)], &body), Err(SignatureError::Missing));
 
     assert_eq!(check(Forge::GitLab, vec![("x-gitlab-token", secret.into())], &body), Ok(()));
-    assert_eq!(check(Forge::GitLab, vec![("x-gitlab-token", "It's a secret".into())], &body), Err(SignatureError::Wrong));
+    assert_eq!(
+        check(Forge::GitLab, vec![("x-gitlab-token", "It's a secret".into())], &body),
+        Err(SignatureError::Wrong)
+    );
     assert_eq!(check(Forge::GitLab, vec![], &body), Err(SignatureError::Missing));
 }
 
@@ -352,8 +369,10 @@ fn filter_groups_follow_codebuilds_rules() {
     assert!(err(vec![vec![filter(T::Event, "PUSH", false), filter(T::Event, "PUSH", false)]]).contains("2 EVENT"));
     assert!(err(vec![vec![filter(T::Event, "PUSH, RELEASED", false)]]).contains("\"RELEASED\""));
     assert!(err(vec![vec![filter(T::Event, "PUSH", false), filter(T::HeadRef, "(", false)]]).contains("HEAD_REF"));
-    assert!(err(vec![vec![filter(T::Event, "PUSH", false), filter(T::HeadRef, &"a".repeat(1025), false)]])
-        .contains("at most 1024"));
+    assert!(
+        err(vec![vec![filter(T::Event, "PUSH", false), filter(T::HeadRef, &"a".repeat(1025), false)]])
+            .contains("at most 1024")
+    );
     assert!(check_filter_groups(&[]).is_ok());
 }
 
@@ -379,7 +398,10 @@ fn commit_status_requests_per_forge() {
     let gt = status_request(Forge::Gitea, "http://127.0.0.1:3000/org/shop", SHA, &status, "tok").unwrap();
     assert_eq!(gt.url, format!("http://127.0.0.1:3000/api/v1/repos/org/shop/statuses/{SHA}"));
     assert_eq!(gt.auth_header, ("authorization", "token tok".to_string()));
-    assert_eq!(repository_of("ssh://git@host.example:2222/o/r.git"), Some(("https://host.example".into(), "o/r".into())));
+    assert_eq!(
+        repository_of("ssh://git@host.example:2222/o/r.git"),
+        Some(("https://host.example".into(), "o/r".into()))
+    );
     assert_eq!(repository_of("/srv/git/shop.git"), None);
     assert_eq!(repository_of("https://host.example/"), None);
 }

@@ -123,7 +123,8 @@ const VALUE: &str = "db-pass-Q7w9-never-printed";
 #[test]
 fn secrets_through_the_cli() {
     let server = Server::start();
-    let put = server.ferry_with_stdin(&["secret", "put", "/prod/db/password", "--description", "shop db"], &format!("{VALUE}\n"));
+    let put = server
+        .ferry_with_stdin(&["secret", "put", "/prod/db/password", "--description", "shop db"], &format!("{VALUE}\n"));
     assert!(put.status.success(), "{}{}", text(&put.stdout), text(&put.stderr));
     assert!(text(&put.stdout).contains("stored secret /prod/db/password"));
     let file = server.tmp.path().join("token");
@@ -203,14 +204,18 @@ fn a_git_push_to_a_repository_with_a_hook_starts_a_build() {
     };
     server.runtime.block_on(server.store.create_build_project(&project)).unwrap();
 
-    let out = server.ferry_ok(&["build", "webhook", "create", "shop", "--filter-group", "EVENT=PUSH;HEAD_REF=^refs/heads/main$"]);
+    let out = server.ferry_ok(&[
+        "build",
+        "webhook",
+        "create",
+        "shop",
+        "--filter-group",
+        "EVENT=PUSH;HEAD_REF=^refs/heads/main$",
+    ]);
     let url = out.lines().find_map(|l| l.strip_prefix("payload URL: ")).unwrap_or_else(|| panic!("{out}"));
     assert_eq!(url, format!("{}/webhooks/build/shop", server.url));
-    let secret = out
-        .lines()
-        .find_map(|l| l.split("shown once: ").nth(1))
-        .unwrap_or_else(|| panic!("{out}"))
-        .to_string();
+    let secret =
+        out.lines().find_map(|l| l.split("shown once: ").nth(1)).unwrap_or_else(|| panic!("{out}")).to_string();
     assert_eq!(secret.len(), 40);
 
     // The hook posts what GitHub would, signed with the shared secret.
@@ -252,7 +257,10 @@ done
     assert_eq!(build.source_version.as_deref(), Some(commit.as_str()));
     assert_eq!(build.initiator, Initiator::Webhook);
     let hook = build.webhook.as_ref().unwrap();
-    assert_eq!((hook.event, hook.trigger.as_str(), hook.commit.as_str()), (WebhookEventType::Push, "branch/main", commit.as_str()));
+    assert_eq!(
+        (hook.event, hook.trigger.as_str(), hook.commit.as_str()),
+        (WebhookEventType::Push, "branch/main", commit.as_str())
+    );
     assert_eq!(hook.actor_account_id.as_deref(), Some("583231"));
     assert_eq!(build.status.aws_name(), "IN_PROGRESS", "queued: no build host here");
 
@@ -278,7 +286,10 @@ done
     assert!(body.contains("no filter group matched"), "{body}");
 
     // A wrong signature is refused, for this project and for one that does not exist, alike.
-    let wrong = vec!["X-GitHub-Event: pull_request".to_string(), format!("X-Hub-Signature-256: {}", ferry_webhook::github_signature("guess", b"x"))];
+    let wrong = vec![
+        "X-GitHub-Event: pull_request".to_string(),
+        format!("X-Hub-Signature-256: {}", ferry_webhook::github_signature("guess", b"x")),
+    ];
     let (status, known) = server.curl("/webhooks/build/shop", &wrong, &pr);
     assert_eq!(status, 401, "{known}");
     let (status, unknown) = server.curl("/webhooks/build/nothing-here", &wrong, &pr);

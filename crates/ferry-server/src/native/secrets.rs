@@ -18,9 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ops;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/secrets", get(list))
-        .route("/api/v1/secrets/{name}", put(put_secret).delete(delete))
+    Router::new().route("/api/v1/secrets", get(list)).route("/api/v1/secrets/{name}", put(put_secret).delete(delete))
 }
 
 fn view(s: SecretInfo) -> SecretView {
@@ -53,7 +51,10 @@ async fn delete(
     request.caller.require_admin()?;
     crate::audit::note_target(&name);
     if !ops::secrets::delete(&state, &name).await? {
-        return Err(ApiError::not_found("NoSuchSecret", format!("secret {} does not exist", crate::audit::bounded(&name))));
+        return Err(ApiError::not_found(
+            "NoSuchSecret",
+            format!("secret {} does not exist", crate::audit::bounded(&name)),
+        ));
     }
     tracing::info!(secret = %crate::audit::bounded(&name), by = %request.caller.key_id, "secret deleted");
     Ok(Json(serde_json::json!({})))

@@ -129,9 +129,8 @@ pub async fn receive<'a>(
         OpError::Invalid(m) => Refused::Unauthorized(m),
         e => Refused::Op(e),
     })?;
-    ferry_webhook::verify(forge, &header, body, &secret).map_err(|e: SignatureError| {
-        Refused::Unauthorized(format!("a {} delivery with {e}", forge.name()))
-    })?;
+    ferry_webhook::verify(forge, &header, body, &secret)
+        .map_err(|e: SignatureError| Refused::Unauthorized(format!("a {} delivery with {e}", forge.name())))?;
     let event = match ferry_webhook::parse(forge, event_name, body).map_err(|e| Refused::BadPayload(e.0))? {
         Parsed::Event(event) => event,
         Parsed::Ignored(why) => return Ok(Received::Ignored(why)),

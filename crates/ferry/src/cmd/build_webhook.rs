@@ -58,12 +58,12 @@ pub struct CreateArgs {
 pub fn run(command: WebhookCommand) -> ExitCode {
     output::finish(match command {
         WebhookCommand::Create(args) => create(args),
-        WebhookCommand::Delete { project, server } => Client::connect(&server)
-            .and_then(|c| c.delete::<serde_json::Value>(&path(&project)))
-            .map(|_| {
+        WebhookCommand::Delete { project, server } => {
+            Client::connect(&server).and_then(|c| c.delete::<serde_json::Value>(&path(&project))).map(|_| {
                 output::say!("webhook of build project {project} deleted");
                 ExitCode::SUCCESS
-            }),
+            })
+        }
     })
 }
 
@@ -74,7 +74,8 @@ fn path(project: &str) -> String {
 fn create(args: CreateArgs) -> Result<ExitCode, Error> {
     let mut filter_groups = Vec::new();
     for text in &args.filter_groups {
-        let group = ferry_webhook::parse_filter_group(text).map_err(|e| Error::Setup(format!("--filter-group: {e}")))?;
+        let group =
+            ferry_webhook::parse_filter_group(text).map_err(|e| Error::Setup(format!("--filter-group: {e}")))?;
         filter_groups.push(
             group
                 .into_iter()
@@ -97,7 +98,9 @@ fn create(args: CreateArgs) -> Result<ExitCode, Error> {
     let url = format!("{}{}", args.server.server.trim().trim_end_matches('/'), view.path);
     output::say!("webhook of build project {} is on", view.project);
     output::say!("payload URL: {url}");
-    output::say!("content type: application/json; events: push, pull requests (GitLab: push, tag push, merge requests)");
+    output::say!(
+        "content type: application/json; events: push, pull requests (GitLab: push, tag push, merge requests)"
+    );
     match &view.generated_secret {
         Some(secret) => {
             output::say!("secret (GitHub and Gitea: Secret; GitLab: Secret token), shown once: {secret}");

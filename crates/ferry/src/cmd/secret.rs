@@ -65,12 +65,12 @@ pub fn run(args: SecretArgs) -> ExitCode {
     output::finish(match args.command {
         SecretCommand::Put { name, from_file, description, server } => put(&name, from_file, description, &server),
         SecretCommand::List { json, server } => list(json, &server),
-        SecretCommand::Delete { name, server } => Client::connect(&server)
-            .and_then(|c| c.delete::<serde_json::Value>(&path(&name)))
-            .map(|_| {
+        SecretCommand::Delete { name, server } => {
+            Client::connect(&server).and_then(|c| c.delete::<serde_json::Value>(&path(&name))).map(|_| {
                 output::say!("deleted secret {name}");
                 ExitCode::SUCCESS
-            }),
+            })
+        }
     })
 }
 
@@ -84,8 +84,8 @@ pub(crate) fn read_value(file: Option<&PathBuf>) -> Result<String, Error> {
     let mut bytes = Vec::new();
     let what = match file {
         Some(file) => {
-            let f = std::fs::File::open(file)
-                .map_err(|e| Error::Setup(format!("cannot read {}: {e}", file.display())))?;
+            let f =
+                std::fs::File::open(file).map_err(|e| Error::Setup(format!("cannot read {}: {e}", file.display())))?;
             f.take(MAX_VALUE + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|e| Error::Setup(format!("cannot read {}: {e}", file.display())))?;
