@@ -281,7 +281,9 @@ pub fn parse(forge: Forge, event: &str, body: &[u8]) -> Result<Parsed, PayloadEr
         (_, "ping") => return Ok(Parsed::Ignored("a ping".into())),
         (_, other) => return Ok(Parsed::Ignored(format!("{} event {other:?} starts no build", forge.name()))),
     };
-    let v: Value = serde_json::from_slice(body).map_err(|e| PayloadError(format!("the payload is not JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        PayloadError(format!("the payload is not JSON ({e}): set the webhook's content type to application/json"))
+    })?;
     match (forge, kind) {
         (Forge::GitHub | Forge::Gitea, Kind::Push) => github_push(forge, &v),
         (Forge::GitLab, Kind::Push) => gitlab_push(&v),
