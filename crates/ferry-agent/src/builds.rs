@@ -409,6 +409,7 @@ impl Host {
     async fn build(&self, a: &Assignment, sink: Sink, stop: watch::Receiver<bool>) -> wire::Finish {
         let dir = self.config.dir.join(format!("build-{}-{}", a.build_number, short(&a.build_id)));
         let finish = self.build_in(a, &dir, sink, stop).await;
+        tracing::info!(build = %a.build_id, status = %finish.status, "the build ended here; reporting its end to the server");
         if let Err(e) = std::fs::remove_dir_all(&dir) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot remove the build's directory");
         }

@@ -113,7 +113,7 @@ fn project() -> Project {
             cache_namespace: None,
         },
         environment: environment(),
-        service_role: "arn:aws:iam::000000000000:role/build".into(),
+        service_role: s("arn:aws:iam::000000000000:role/build"),
         timeout_in_minutes: 60,
         queued_timeout_in_minutes: 480,
         encryption_key: s("alias/aws/s3"),
@@ -177,7 +177,7 @@ fn build() -> Build {
         secondary_artifacts: vec![BuildArtifacts { artifact_identifier: s("docs"), ..Default::default() }],
         cache: ProjectCache { kind: s("NO_CACHE"), ..Default::default() },
         environment: environment(),
-        service_role: "arn:aws:iam::000000000000:role/build".into(),
+        service_role: s("arn:aws:iam::000000000000:role/build"),
         logs: LogsLocation {
             group_name: s("ferry"),
             stream_name: s("web/0b1c"),

@@ -42,6 +42,10 @@ pub struct BuildProject {
     /// Whether the build cache (`cache.paths`) is kept between builds.
     #[serde(default)]
     pub cache: bool,
+    /// Whether the project's build badge is served, without authentication,
+    /// at `/badges/builds/<name>.svg` (CodeBuild's `badgeEnabled`).
+    #[serde(default)]
+    pub badge: bool,
     #[serde(default)]
     pub tags: Vec<Tag>,
     pub create_time: Millis,
@@ -639,6 +643,7 @@ mod tests {
             queued_timeout_minutes: 480,
             concurrent_build_limit: None,
             cache: false,
+            badge: false,
             tags: Vec::new(),
             create_time: 1,
             last_modified: 1,

@@ -39,10 +39,13 @@ pub enum NoticeKind {
     /// An original instance was terminated by the server's terminate
     /// command: it left the group, was deregistered and its key revoked.
     InstanceTerminated,
+    /// A build's status changed (CodeBuild's "Build State Change"): queued,
+    /// in progress, or ended. `build` names it; `status` is its new status.
+    BuildStateChange,
 }
 
 /// Every kind: the trigger events first.
-const ALL_KINDS: [NoticeKind; 16] = [
+const ALL_KINDS: [NoticeKind; 17] = [
     NoticeKind::DeploymentStart,
     NoticeKind::DeploymentSuccess,
     NoticeKind::DeploymentFailure,
@@ -59,6 +62,7 @@ const ALL_KINDS: [NoticeKind; 16] = [
     NoticeKind::TrafficShifted,
     NoticeKind::InstanceRemoved,
     NoticeKind::InstanceTerminated,
+    NoticeKind::BuildStateChange,
 ];
 
 /// CodeDeploy's trigger event names, in its documentation's order.
@@ -108,6 +112,7 @@ impl NoticeKind {
             Self::TrafficShifted => "TrafficShifted",
             Self::InstanceRemoved => "InstanceRemoved",
             Self::InstanceTerminated => "InstanceTerminated",
+            Self::BuildStateChange => "BuildStateChange",
         }
     }
 
@@ -156,6 +161,47 @@ pub struct Notice {
     /// event's diagnostics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// For build notices: the build (their deployment, application and
+    /// group names are empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<BuildSubject>,
+}
+
+/// The build a notice is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildSubject {
+    pub id: String,
+    pub project: String,
+    pub number: u64,
+}
+
+impl Notice {
+    /// A build's new status (`QUEUED`, `IN_PROGRESS`, `SUCCEEDED`, …; queued
+    /// builds say `QUEUED` here, unlike CodeBuild's API), with the message of
+    /// the phase that ended it when it did not succeed.
+    pub fn build_state(build: &crate::build::Build, now: Millis) -> Notice {
+        let status = match build.status {
+            crate::build::BuildStatus::Queued => "QUEUED",
+            other => other.aws_name(),
+        };
+        let message = if build.status.is_terminal() && build.status != crate::build::BuildStatus::Succeeded {
+            build.phases.iter().rev().find_map(|p| p.message.clone())
+        } else {
+            None
+        };
+        Notice {
+            kind: NoticeKind::BuildStateChange,
+            time: now,
+            deployment_id: String::new(),
+            application_name: String::new(),
+            group_name: String::new(),
+            instance: None,
+            lifecycle_event: None,
+            status: status.to_string(),
+            message,
+            build: Some(BuildSubject { id: build.id.clone(), project: build.project.clone(), number: build.number }),
+        }
+    }
 }
 
 /// The notices between `before` (None: just created) and `after`, at `now`,
@@ -173,6 +219,7 @@ pub fn changes(before: Option<&Deployment>, after: &Deployment, now: Millis) -> 
         lifecycle_event: None,
         status: status.to_string(),
         message: None,
+        build: None,
     };
     let mut out = Vec::new();
     let old_status = before.map(|b| b.status);

@@ -23,6 +23,23 @@
 //! | `POST /api/v1/keys` (admin) | [`CreateKey`] | [`CreatedKey`] (the only answer with a secret) |
 //! | `GET /api/v1/keys` (admin) | | `Vec<`[`KeyView`]`>` |
 //! | `POST /api/v1/keys/{id}/revoke` (admin) | | [`KeyView`] |
+//! | `POST /api/v1/build-projects` | [`CreateBuildProject`] | [`BuildProjectView`] |
+//! | `GET /api/v1/build-projects` | | `Vec<`[`BuildProjectView`]`>` |
+//! | `GET /api/v1/build-projects/{name}` | | [`BuildProjectView`] |
+//! | `PUT /api/v1/build-projects/{name}` | [`UpdateBuildProject`] | [`BuildProjectView`] |
+//! | `DELETE /api/v1/build-projects/{name}` | | `{}` (its builds stay) |
+//! | `POST /api/v1/build-projects/{name}/sources?bundle_type=zip` | bundle bytes | [`UploadedSource`] |
+//! | `POST /api/v1/build-projects/{name}/builds` | [`StartBuild`] | [`BuildView`] |
+//! | `GET /api/v1/build-projects/{name}/builds?limit=` | | `Vec<`[`BuildView`]`>` (newest first) |
+//! | `GET /api/v1/builds?project=&limit=` | | `Vec<`[`BuildView`]`>` (newest first) |
+//! | `GET /api/v1/builds/{id}` | | [`BuildView`] |
+//! | `POST /api/v1/builds/{id}/stop` | | [`BuildView`] |
+//! | `POST /api/v1/builds/{id}/retry` | | [`BuildView`] (the new build) |
+//! | `GET /api/v1/builds/{id}/log?from=N&wait=S` | | [`BuildLog`] (held up to S ≤ 30 s while there is nothing new) |
+//! | `GET /api/v1/builds/{id}/artifacts/{name}` | | the artifact's zip (`primary` or a secondary identifier) |
+//! | `GET /api/v1/builds/{id}/reports` | | `Vec<`[`BuildReportView`]`>` |
+//!
+//! Build ids hold a `:` (`<project>:<uuid>`): clients percent-encode it.
 //!
 //! Times are milliseconds since the Unix epoch. Errors are [`crate::ErrorBody`].
 
@@ -182,6 +199,13 @@ pub struct Event {
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// For build notices (`BuildStateChange`): the build's id, project and number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_number: Option<u64>,
 }
 
 /// A blue/green group's settings.
@@ -595,4 +619,259 @@ pub struct MemberView {
     /// Share of production traffic, in percent of the group's total weight.
     pub traffic_percent: u32,
     pub test: bool,
+}
+
+// ---------------------------------------------------------------------------
+// Builds (issue #13): build projects and builds.
+
+/// Where a build project's source comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BuildSourceSpec {
+    /// No source: the buildspec must be inline.
+    None,
+    /// A git repository; `version` a branch, tag or commit (default: its default branch).
+    Git {
+        url: String,
+        #[serde(default)]
+        version: Option<String>,
+    },
+    /// A zip or tarball in S3.
+    S3 { bucket: String, key: String },
+    /// A bundle uploaded with each build (`ferry build start --source DIR`).
+    Upload,
+}
+
+/// An environment variable of a project or a build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildVariable {
+    pub name: String,
+    /// The value, or for `SECRET` the name of the ferry secret holding it.
+    pub value: String,
+    /// `PLAINTEXT` or `SECRET`.
+    #[serde(rename = "type", default = "plaintext")]
+    pub kind: String,
+}
+
+fn plaintext() -> String {
+    "PLAINTEXT".into()
+}
+
+/// `POST /api/v1/build-projects`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateBuildProject {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub source: BuildSourceSpec,
+    /// A path in the source (default `buildspec.yml`), or the buildspec
+    /// itself (a value holding a newline or starting with `version:`).
+    #[serde(default)]
+    pub buildspec: Option<String>,
+    /// The container image (default: a fresh workspace on the build host).
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub variables: Vec<BuildVariable>,
+    /// The build timeout, 5 to 2160 minutes (default 60).
+    #[serde(default)]
+    pub timeout_minutes: Option<u32>,
+    /// How long a build may wait for a build host, 5 to 480 minutes (default 480).
+    #[serde(default)]
+    pub queued_timeout_minutes: Option<u32>,
+    /// At most this many builds of the project at once (default: no limit).
+    #[serde(default)]
+    pub concurrent_build_limit: Option<u32>,
+    /// Keep the buildspec's `cache.paths` between builds.
+    #[serde(default)]
+    pub cache: bool,
+    /// Serve the project's build badge without authentication.
+    #[serde(default)]
+    pub badge: bool,
+}
+
+/// `PUT /api/v1/build-projects/{name}`: what is given changes, the rest stays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct UpdateBuildProject {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub source: Option<BuildSourceSpec>,
+    /// `""` goes back to `buildspec.yml` in the source.
+    #[serde(default)]
+    pub buildspec: Option<String>,
+    /// `""` builds in a workspace on the build host again.
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Replaces all the project's variables.
+    #[serde(default)]
+    pub variables: Option<Vec<BuildVariable>>,
+    #[serde(default)]
+    pub timeout_minutes: Option<u32>,
+    #[serde(default)]
+    pub queued_timeout_minutes: Option<u32>,
+    /// `-1` removes the limit (as CodeBuild's UpdateProject).
+    #[serde(default)]
+    pub concurrent_build_limit: Option<i64>,
+    #[serde(default)]
+    pub cache: Option<bool>,
+    #[serde(default)]
+    pub badge: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildProjectView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub source: BuildSourceSpec,
+    pub buildspec: Option<String>,
+    pub image: Option<String>,
+    pub variables: Vec<BuildVariable>,
+    pub timeout_minutes: u32,
+    pub queued_timeout_minutes: u32,
+    pub concurrent_build_limit: Option<u32>,
+    pub cache: bool,
+    /// Whether `/badges/builds/<name>.svg` is served.
+    #[serde(default)]
+    pub badge: bool,
+    pub create_time: u64,
+    pub last_modified: u64,
+}
+
+/// A source bundle already uploaded (`POST /api/v1/build-projects/{name}/sources`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadedSource {
+    pub sha256: String,
+    /// `zip`, `tar` or `tgz`.
+    pub bundle_type: String,
+    #[serde(default)]
+    pub size: u64,
+}
+
+/// `POST /api/v1/build-projects/{name}/builds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StartBuild {
+    /// A branch, tag, commit or `pr/N` (default: the project's).
+    #[serde(default)]
+    pub source_version: Option<String>,
+    /// The uploaded source (required for `upload` projects).
+    #[serde(default)]
+    pub source: Option<UploadedSource>,
+    /// Variables for this build only: each replaces the project's of that
+    /// name or is added.
+    #[serde(default)]
+    pub variables: Vec<BuildVariable>,
+}
+
+/// One phase of a build (CodeBuild's names: SUBMITTED, QUEUED, PROVISIONING,
+/// DOWNLOAD_SOURCE, INSTALL, PRE_BUILD, BUILD, POST_BUILD, UPLOAD_ARTIFACTS,
+/// FINALIZING, COMPLETED).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildPhaseView {
+    pub name: String,
+    /// SUCCEEDED, FAILED, FAULT, TIMED_OUT, STOPPED; `None` while it runs.
+    pub status: Option<String>,
+    pub start_time: u64,
+    pub end_time: Option<u64>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildArtifactView {
+    /// `primary`, or the secondary artifact's identifier
+    /// (`GET /api/v1/builds/{id}/artifacts/{name}` downloads it).
+    pub name: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildView {
+    /// `<project>:<uuid>` (percent-encode the `:` in paths).
+    pub id: String,
+    pub number: u64,
+    pub project: String,
+    /// QUEUED, IN_PROGRESS, SUCCEEDED, FAILED, FAULT, TIMED_OUT or STOPPED.
+    pub status: String,
+    pub phases: Vec<BuildPhaseView>,
+    /// The access key that started it, `webhook` or `codepipeline/<name>`.
+    pub initiator: String,
+    pub source_version: Option<String>,
+    pub resolved_source_version: Option<String>,
+    /// The source the build was started with (`upload`: its bundle).
+    pub source: BuildSourceSpec,
+    pub source_bundle: Option<UploadedSource>,
+    pub buildspec: Option<String>,
+    pub image: Option<String>,
+    /// The build's variables (the project's with the build's overrides).
+    pub variables: Vec<BuildVariable>,
+    pub timeout_minutes: u32,
+    pub queued_timeout_minutes: u32,
+    pub queued_time: u64,
+    pub start_time: Option<u64>,
+    pub end_time: Option<u64>,
+    /// The build host it ran on, and in what environment.
+    pub host: Option<String>,
+    pub environment: Option<String>,
+    pub artifacts: Vec<BuildArtifactView>,
+    pub exported_variables: Vec<NameValue>,
+    /// A stop was asked for and the build host has not stopped it yet.
+    pub stop_requested: bool,
+}
+
+/// `GET /api/v1/builds/{id}/log?from=N&wait=S`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildLog {
+    /// Lines numbered `from` on, in order.
+    pub lines: Vec<BuildLogLine>,
+    /// The `from` of the next request.
+    pub next: u64,
+    /// The build had finished before these lines were read: once a
+    /// request returns no lines and `finished`, the log is complete.
+    pub finished: bool,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildLogLine {
+    pub number: u64,
+    pub text: String,
+}
+
+/// One test report of a build, parsed into cases.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BuildReportView {
+    pub name: String,
+    /// `JUNITXML`, `TESTNGXML` or `CUCUMBERJSON`.
+    pub format: String,
+    pub total: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub error: u64,
+    pub skipped: u64,
+    pub unknown: u64,
+    pub duration_ms: u64,
+    /// Succeeded cases in percent of all cases, as CodeBuild's pass rate (0 with none).
+    pub pass_rate: f64,
+    pub cases: Vec<TestCaseView>,
+    /// Report files that could not be read, with why.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestCaseView {
+    pub suite: String,
+    pub prefix: String,
+    pub name: String,
+    /// SUCCEEDED, FAILED, ERROR, SKIPPED or UNKNOWN.
+    pub status: String,
+    pub duration_ms: Option<u64>,
+    pub message: Option<String>,
 }

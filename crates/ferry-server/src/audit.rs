@@ -111,6 +111,10 @@ pub fn note_error(code: &str) {
 fn audited(method: &axum::http::Method, path: &str, aws_target: Option<&str>) -> Option<&'static str> {
     use axum::http::Method;
     if path == "/" && method == Method::POST {
+        if aws_target.is_some_and(|t| t.starts_with(ferry_aws::codebuild::TARGET_PREFIX)) {
+            let op = ferry_aws::codebuild::Operation::from_target(aws_target).ok()?;
+            return op.mutates().then_some("aws");
+        }
         let op = ferry_aws::Operation::from_target(aws_target).ok()?;
         return op.mutates().then_some("aws");
     }

@@ -151,8 +151,10 @@ pub async fn authenticate(state: &AppState, parts: &Parts, body: &[u8]) -> ApiRe
 pub enum Service {
     /// The native API, the agent protocol and /metrics.
     Ferry,
-    /// CodeDeploy's own API (`POST /`).
+    /// CodeDeploy's own API (`POST /`, `CodeDeploy_20141006.*` targets).
     CodeDeploy,
+    /// CodeBuild's own API (`POST /`, `CodeBuild_20161006.*` targets).
+    CodeBuild,
 }
 
 impl Service {
@@ -160,6 +162,7 @@ impl Service {
         match self {
             Service::Ferry => ferry_proto::SIGNING_SERVICE,
             Service::CodeDeploy => ferry_aws::SIGNING_SERVICE,
+            Service::CodeBuild => ferry_aws::codebuild::SIGNING_SERVICE,
         }
     }
 }
@@ -235,7 +238,8 @@ pub async fn verify_request(
 pub fn describe(subject: Subject<'_>) -> String {
     match subject {
         Subject::Global => {
-            "resources outside applications (deployment configs, target groups, alarms, instances)".into()
+            "resources outside applications (deployment configs, target groups, alarms, instances, build projects)"
+                .into()
         }
         Subject::Application(app) => format!("application {app}"),
         Subject::Revision(app) => format!("revisions of application {app}"),

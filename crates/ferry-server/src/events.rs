@@ -117,5 +117,8 @@ pub fn event_view(e: &StoredEvent) -> api::Event {
         lifecycle_event: n.lifecycle_event.clone(),
         status: n.status.clone(),
         message: n.message.clone(),
+        build_id: n.build.as_ref().map(|b| b.id.clone()),
+        project: n.build.as_ref().map(|b| b.project.clone()),
+        build_number: n.build.as_ref().map(|b| b.number),
     }
 }

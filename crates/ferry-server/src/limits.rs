@@ -166,7 +166,8 @@ impl BodyBudget {
 /// How a route takes its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
-    /// `ferry push`: streamed to disk after the signature is checked.
+    /// `ferry push` and `ferry build start --source`: streamed to disk
+    /// after the signature is checked.
     BundleUpload,
     /// Signed requests may carry up to this much.
     Signed { max: usize },
@@ -185,6 +186,13 @@ impl Route {
         if method == Method::POST
             && path.strip_prefix("/api/v1/applications/").is_some_and(|rest| {
                 rest.strip_suffix("/revisions").is_some_and(|app| !app.is_empty() && !app.contains('/'))
+            })
+        {
+            return Route::BundleUpload;
+        }
+        if method == Method::POST
+            && path.strip_prefix("/api/v1/build-projects/").is_some_and(|rest| {
+                rest.strip_suffix("/sources").is_some_and(|project| !project.is_empty() && !project.contains('/'))
             })
         {
             return Route::BundleUpload;
@@ -468,6 +476,11 @@ mod tests {
         assert_eq!(Route::of(&Method::POST, "/api/v1/applications/shop/revisions"), Route::BundleUpload);
         assert_eq!(
             Route::of(&Method::GET, "/api/v1/applications/shop/revisions"),
+            Route::Signed { max: NATIVE_MAX_BODY }
+        );
+        assert_eq!(Route::of(&Method::POST, "/api/v1/build-projects/app/sources"), Route::BundleUpload);
+        assert_eq!(
+            Route::of(&Method::POST, "/api/v1/build-projects/app/builds"),
             Route::Signed { max: NATIVE_MAX_BODY }
         );
         assert_eq!(Route::of(&Method::POST, "/api/v1/applications"), Route::Signed { max: NATIVE_MAX_BODY });

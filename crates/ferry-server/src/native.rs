@@ -18,6 +18,7 @@ use crate::driver::{OpError, parse_file_exists};
 use crate::error::{ApiError, ApiResult};
 use crate::{ops, views};
 
+mod builds;
 mod secrets;
 
 pub fn routes() -> Router<AppState> {
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/deployments/{id}/continue", post(continue_deployment))
         .route("/api/v1/instances", get(list_instances))
         .route("/api/v1/configs", post(create_config).get(list_configs))
+        .merge(builds::routes())
         .merge(secrets::routes())
 }
 

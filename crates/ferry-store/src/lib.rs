@@ -138,6 +138,8 @@ pub struct Changes {
     pub update_groups: Vec<DeploymentGroup>,
     /// As [`Store::put_revision`].
     pub put_revisions: Vec<Revision>,
+    /// As [`Store::update_build`].
+    pub update_builds: Vec<Build>,
     /// Appended to the event log, in order.
     pub events: Vec<NewEvent>,
 }
@@ -223,6 +225,7 @@ impl Changes {
             && self.insert_deployments.is_empty()
             && self.update_groups.is_empty()
             && self.put_revisions.is_empty()
+            && self.update_builds.is_empty()
             && self.events.is_empty()
     }
 }

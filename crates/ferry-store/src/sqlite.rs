@@ -604,6 +604,16 @@ impl SqliteStore {
         for revision in &changes.put_revisions {
             put_revision(&mut tx, revision).await?;
         }
+        for build in &changes.update_builds {
+            let done = sqlx::query("UPDATE builds SET status = $2, schema_version = $3, doc = $4 WHERE id = $1")
+                .bind(build.id.as_str())
+                .bind(build_status(build))
+                .bind(Build::VERSION)
+                .bind(encode(build)?)
+                .execute(&mut *tx)
+                .await?;
+            affected(done.rows_affected())?;
+        }
         let mut last_seq = None;
         for event in &changes.events {
             last_seq = Some(insert_event(&mut tx, event).await?);

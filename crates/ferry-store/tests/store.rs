@@ -1019,6 +1019,7 @@ fn notice(deployment: &str, kind: NoticeKind, time: u64) -> Notice {
         lifecycle_event: None,
         status: "InProgress".into(),
         message: None,
+        build: None,
     }
 }
 
@@ -1171,6 +1172,7 @@ async fn prune_keeps_what_groups_and_recent_history_need(store: Store) {
         lifecycle_event: None,
         status: "InProgress".into(),
         message: None,
+        build: None,
     };
     let changes = Changes {
         events: vec![
@@ -1346,6 +1348,7 @@ fn build_project(name: &str) -> ferry_core::build::BuildProject {
         queued_timeout_minutes: 480,
         concurrent_build_limit: Some(2),
         cache: true,
+        badge: false,
         tags: Vec::new(),
         create_time: 1,
         last_modified: 1,
@@ -1404,6 +1407,31 @@ async fn build_projects_and_numbered_builds(store: Store) {
     assert_eq!(unfinished[0].id, "blog:b1", "oldest first");
     assert!(unfinished.iter().all(|b| b.id != done.id));
     assert_eq!(store.list_builds(None, 100).await.unwrap().len(), 9);
+
+    // The log: numbered lines, a chunk sent twice is stored once.
+    let lines = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    store.append_build_log(&done.id, 0, &lines(&["a", "b"])).await.unwrap();
+    store.append_build_log(&done.id, 1, &lines(&["b again", "c"])).await.unwrap();
+    assert_eq!(store.build_log_end(&done.id).await.unwrap(), 3);
+    let tail = store.build_log(&done.id, 1, 10).await.unwrap();
+    assert_eq!(tail, [(1, "b".to_string()), (2, "c".to_string())]);
+    assert_eq!(store.build_log_end("blog:b1").await.unwrap(), 0);
+    let report = ferry_core::build::BuildReport {
+        name: "unit".into(),
+        format: "JUNITXML".into(),
+        total: 1,
+        succeeded: 1,
+        failed: 0,
+        error: 0,
+        skipped: 0,
+        unknown: 0,
+        duration_ms: 5,
+        cases: Vec::new(),
+        errors: Vec::new(),
+    };
+    store.put_build_reports(&done.id, std::slice::from_ref(&report)).await.unwrap();
+    store.put_build_reports(&done.id, std::slice::from_ref(&report)).await.unwrap();
+    assert_eq!(store.build_reports(&done.id).await.unwrap(), [report]);
 
     // A project's deletion keeps its builds as history.
     store.delete_build_project("shop").await.unwrap();

@@ -364,6 +364,43 @@ impl Client {
         self.send(reqwest::Method::PUT, path, "", Payload::Json(bytes))
     }
 
+    /// `GET path?query` whose answer (bytes, not JSON) is streamed into the
+    /// new file `dest` while hashed; returns its SHA-256 (lowercase hex) and
+    /// length. Like uploads, it has no overall time limit.
+    pub fn download(&self, path: &str, query: &str, dest: &Path) -> Result<(String, u64), Error> {
+        use sha2::Digest;
+        use std::io::Write;
+        let full_path = format!("{}{path}", self.base.prefix);
+        let url = if query.is_empty() {
+            format!("{}{full_path}", self.base.origin)
+        } else {
+            format!("{}{full_path}?{query}", self.base.origin)
+        };
+        let map = self.signed_headers(&reqwest::Method::GET, &full_path, query, &Payload::Empty)?;
+        let what = format!("GET {full_path}");
+        self.runtime.block_on(async {
+            let mut response =
+                self.http.get(&url).headers(map).send().await.map_err(|e| self.transport_error(&what, &e))?;
+            let status = response.status();
+            if !status.is_success() {
+                let bytes = response.bytes().await.map_err(|e| self.transport_error(&what, &e))?;
+                return Err(api_error(status.as_u16(), &bytes));
+            }
+            let write_error = |e: std::io::Error| Error::Other(format!("cannot write {}: {e}", dest.display()));
+            // A CLI on a current-thread runtime: plain blocking writes are fine.
+            let mut file = std::fs::File::create(dest).map_err(write_error)?;
+            let mut hasher = sha2::Sha256::new();
+            let mut len = 0u64;
+            while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_error(&what, &e))? {
+                hasher.update(&chunk);
+                len += chunk.len() as u64;
+                file.write_all(&chunk).map_err(write_error)?;
+            }
+            file.sync_all().map_err(write_error)?;
+            Ok((ferry_sigv4::hex(&hasher.finalize()), len))
+        })
+    }
+
     /// `POST path?query` with the file at `path` streamed as the body, signed
     /// with `x-amz-content-sha256: sha256` (the server checks the bytes against it).
     pub fn upload<T: DeserializeOwned>(

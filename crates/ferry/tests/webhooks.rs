@@ -197,6 +197,7 @@ fn a_git_push_to_a_repository_with_a_hook_starts_a_build() {
         queued_timeout_minutes: 480,
         concurrent_build_limit: None,
         cache: false,
+        badge: false,
         tags: Vec::new(),
         create_time: 1,
         last_modified: 1,

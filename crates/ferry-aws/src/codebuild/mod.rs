@@ -12,12 +12,15 @@
 //!   for the permission check) and its own validation ([`Request::validate`]);
 //! - [`validate`]: the model's rules and CodeBuild's, with CodeBuild's
 //!   exception names (`InvalidInputException`, `ResourceNotFoundException`, …);
-//! - [`arn`]: project, build, report and report group ARNs.
+//! - [`arn`]: project, build, report and report group ARNs;
+//! - [`convert`]: build projects and builds to the wire, requests to them
+//!   (what ferry takes, ignores or refuses of each member).
 //!
 //! **Architecture Invariant:** like the rest of the crate, knows nothing of
 //! SQL, HTTP servers or the build engine.
 
 pub mod arn;
+pub mod convert;
 mod request;
 pub mod validate;
 pub mod wire;

@@ -692,7 +692,9 @@ impl ProjectSettings<'_> {
         if let Some(logs) = self.logs_config {
             logs_config(logs, "logsConfig")?;
         }
-        range(self.concurrent_build_limit, "concurrentBuildLimit", (1, i64::from(i32::MAX)))?;
+        // UpdateProject removes the limit with -1 (CodeBuild's documented value).
+        let limit = self.concurrent_build_limit.filter(|&l| creating || l != -1);
+        range(limit, "concurrentBuildLimit", (1, i64::from(i32::MAX)))?;
         range(self.auto_retry_limit, "autoRetryLimit", (0, AUTO_RETRY_LIMIT))?;
         if self.vpc_config.is_some_and(|v| v.vpc_id.is_some() || v.subnets.is_some() || v.security_group_ids.is_some())
         {
@@ -978,6 +980,13 @@ mod tests {
         refused(create(r#","queuedTimeoutInMinutes":481"#), "InvalidInputException", "less than or equal to 480");
         refused(create(&format!(r#","description":"{}""#, "d".repeat(256))), "InvalidInputException", "255");
         refused(create(r#","concurrentBuildLimit":0"#), "InvalidInputException", "concurrentBuildLimit");
+        refused(create(r#","concurrentBuildLimit":-1"#), "InvalidInputException", "concurrentBuildLimit");
+        check(Operation::UpdateProject, r#"{"name":"w","concurrentBuildLimit":-1}"#).unwrap();
+        refused(
+            check(Operation::UpdateProject, r#"{"name":"w","concurrentBuildLimit":-2}"#),
+            "InvalidInputException",
+            "concurrentBuildLimit",
+        );
         refused(create(r#","autoRetryLimit":11"#), "InvalidInputException", "autoRetryLimit");
         refused(
             check(

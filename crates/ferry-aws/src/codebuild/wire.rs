@@ -170,7 +170,9 @@ macro_rules! project_input {
 }
 
 project_input!(CreateProjectInput);
-project_input!(UpdateProjectInput);
+/// UpdateProject has exactly CreateProject's members (only `name` is
+/// required); one type, so both are read by the same code.
+pub type UpdateProjectInput = CreateProjectInput;
 input!(ProjectNameInput { name: String });
 input!(BatchGetProjectsInput { names: Vec<String> });
 input!(ListProjectsInput { sort_by: String, sort_order: String, next_token: String });
@@ -248,7 +250,9 @@ pub struct Project {
     pub secondary_artifacts: Vec<ProjectArtifacts>,
     pub cache: ProjectCache,
     pub environment: ProjectEnvironment,
-    pub service_role: String,
+    /// Accepted and not kept (ferry has no IAM): absent in answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_role: Option<String>,
     pub timeout_in_minutes: i64,
     pub queued_timeout_in_minutes: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -332,7 +336,8 @@ pub struct Build {
     pub secondary_artifacts: Vec<BuildArtifacts>,
     pub cache: ProjectCache,
     pub environment: ProjectEnvironment,
-    pub service_role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_role: Option<String>,
     pub logs: LogsLocation,
     pub timeout_in_minutes: i64,
     pub queued_timeout_in_minutes: i64,

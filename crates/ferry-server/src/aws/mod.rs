@@ -1,4 +1,4 @@
-//! `POST /`: CodeDeploy's JSON 1.1 API, for the AWS CLI and the SDKs.
+//! `POST /`: CodeDeploy's (and CodeBuild's) JSON 1.1 API, for the AWS CLI and the SDKs.
 //!
 //! Each request is authenticated (SigV4, the same keys as the native API),
 //! its operation read from `X-Amz-Target`, its body decoded with
@@ -12,7 +12,10 @@
 //! - `revisions`: application revisions (S3, git, inline, and `ferry push`'s).
 //! - `deployments`: deployments, their targets and instances.
 //! - `onprem`: on-premises instances.
+//! - `codebuild`: CodeBuild's API (`CodeBuild_20161006.*` targets, signed
+//!   for `codebuild`) on the same endpoint, over `ops::builds`.
 
+mod codebuild;
 mod deployments;
 mod onprem;
 mod resources;
@@ -56,39 +59,65 @@ pub(crate) struct Ctx<'a> {
 async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let request_id = crate::random::uuid();
     let (parts, body) = request.into_parts();
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    // One endpoint, two services: the target names the service, and the
+    // request must be signed for that one.
+    let result = if target.is_some_and(|t| t.starts_with(ferry_aws::codebuild::TARGET_PREFIX)) {
+        codebuild::handle(&state, &parts, body).await
+    } else {
+        codedeploy(&state, &parts, body).await
+    };
+    respond(&request_id, result)
+}
+
+/// The request's body, within [`MAX_BODY`].
+pub(crate) async fn read_body(body: axum::body::Body) -> AwsResult<Bytes> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+        AwsError::new("RequestEntityTooLargeException", format!("The request body exceeds {MAX_BODY} bytes."))
+            .with_status(413)
+    })
+}
+
+/// The caller of a request signed for `service`.
+pub(crate) async fn verify(
+    state: &AppState,
+    service: Service,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> AwsResult<Caller> {
+    verify_request(state, service, parts, body)
+        .await
+        .map_err(|f| AwsError::new(f.aws_code, f.message).with_status(f.status.as_u16()))
+}
+
+/// Logs the outcome of a call as every AWS operation does.
+pub(crate) fn log_outcome(operation: &str, caller: &Caller, outcome: &AwsResult<Value>) {
+    match outcome {
+        Ok(_) => tracing::debug!(operation, key = %caller.key_id, "aws api call"),
+        Err(e) if e.status >= 500 => {
+            tracing::error!(operation, key = %caller.key_id, error = %e, "aws api call failed")
+        }
+        Err(e) => tracing::info!(operation, key = %caller.key_id, error = %e.code, "aws api call refused"),
+    }
+}
+
+async fn codedeploy(state: &AppState, parts: &axum::http::request::Parts, body: axum::body::Body) -> AwsResult<Value> {
     // The operation is named before the signature is checked, so that a
     // refused (forged, expired) call is audited as what it claimed to be.
     let op = Operation::from_target(parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()));
     if let Ok(op) = op {
         crate::audit::note_action(op.name());
     }
-    let result = async {
-        let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
-            AwsError::new("RequestEntityTooLargeException", format!("The request body exceeds {MAX_BODY} bytes."))
-                .with_status(413)
-        })?;
-        let caller = verify_request(&state, Service::CodeDeploy, &parts, &body)
-            .await
-            .map_err(|f| AwsError::new(f.aws_code, f.message).with_status(f.status.as_u16()))?;
-        let op = op?;
-        let request = AwsRequest::decode(op, &body)?;
-        authorize(&state, &caller, &request).await?;
-        let arns = Arns { region: state.config.aws_region.clone(), account: state.config.aws_account_id.clone() };
-        let ctx = Ctx { state: &state, caller, arns, op };
-        let outcome = dispatch(&ctx, request).await;
-        match &outcome {
-            Ok(_) => tracing::debug!(operation = op.name(), key = %ctx.caller.key_id, "aws api call"),
-            Err(e) if e.status >= 500 => {
-                tracing::error!(operation = op.name(), key = %ctx.caller.key_id, error = %e, "aws api call failed")
-            }
-            Err(e) => {
-                tracing::info!(operation = op.name(), key = %ctx.caller.key_id, error = %e.code, "aws api call refused")
-            }
-        }
-        outcome
-    }
-    .await;
-    respond(&request_id, result)
+    let body = read_body(body).await?;
+    let caller = verify(state, Service::CodeDeploy, parts, &body).await?;
+    let op = op?;
+    let request = AwsRequest::decode(op, &body)?;
+    authorize(state, &caller, &request).await?;
+    let arns = Arns { region: state.config.aws_region.clone(), account: state.config.aws_account_id.clone() };
+    let ctx = Ctx { state, caller, arns, op };
+    let outcome = dispatch(&ctx, request).await;
+    log_outcome(op.name(), &ctx.caller, &outcome);
+    outcome
 }
 
 fn respond(request_id: &str, result: AwsResult<Value>) -> Response {
@@ -349,12 +378,13 @@ impl From<OpError> for AwsError {
                 "InvalidOperationException",
                 format!("The predefined deployment configuration {name} cannot be deleted."),
             ),
+            // Build projects and builds reach only CodeBuild's API: its names.
+            OpError::ProjectNotFound(_) | OpError::BuildNotFound(_) => {
+                ferry_aws::codebuild::validate::not_found(message)
+            }
+            OpError::ProjectExists(name) => ferry_aws::codebuild::validate::already_exists(&name),
             // Target groups and keys have no AWS operations: these do not
             // reach this API, but say what they are if they ever do.
-            OpError::ProjectNotFound(_) | OpError::BuildNotFound(_) => {
-                AwsError::new("ResourceNotFoundException", message)
-            }
-            OpError::ProjectExists(_) => AwsError::new("ResourceAlreadyExistsException", message),
             OpError::TargetGroupExists(_)
             | OpError::TargetGroupInUse { .. }
             | OpError::KeyNotFound(_)

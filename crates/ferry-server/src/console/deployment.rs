@@ -757,6 +757,9 @@ mod tests {
             lifecycle_event: None,
             status: "Stopped".into(),
             message: message.map(str::to_string),
+            build_id: None,
+            project: None,
+            build_number: None,
         };
         let events = [event("DeploymentStart", None), event("DeploymentStop", Some("<b>Activated alarms: x</b>"))];
         let html = fragment(&view(), &events, &Session::for_test(Role::ReadOnly), 5_000).into_string();

@@ -101,6 +101,7 @@ fn project(name: &str, buildspec: &str) -> BuildProject {
         queued_timeout_minutes: 5,
         concurrent_build_limit: None,
         cache: false,
+        badge: false,
         tags: Vec::new(),
         create_time: 0,
         last_modified: 0,
@@ -188,6 +189,14 @@ reports:
     assert_eq!(artifact.identifier, None);
     let (_, size) = f.state.blobs.open_blob(&artifact.blob_key).await.unwrap();
     assert_eq!(size, artifact.size);
+    // Every status change is in the event log, in order.
+    let events = f.state.store.events_after(0, None, 100).await.unwrap();
+    let states: Vec<&str> = events
+        .iter()
+        .filter(|e| e.notice.build.as_ref().is_some_and(|b| b.id == queued.id))
+        .map(|e| e.notice.status.as_str())
+        .collect();
+    assert_eq!(states, ["QUEUED", "IN_PROGRESS", "SUCCEEDED"]);
     let reports = builds::reports(&f.state, &queued.id).await.unwrap();
     let [report] = reports.as_slice() else { panic!("one report: {reports:#?}") };
     assert_eq!((report.name.as_str(), report.total, report.succeeded, report.failed), ("unit", 2, 1, 1));

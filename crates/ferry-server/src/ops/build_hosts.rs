@@ -58,7 +58,7 @@ pub async fn claim(
                 &format!("The build host {instance} no longer runs this build (its agent restarted)."),
                 now,
             );
-            state.store.update_build(b).await?;
+            super::builds::save(state, b, Some(BuildStatus::InProgress)).await?;
             tracing::warn!(build = %b.id, host = instance, "build lost: its host no longer runs it");
         }
     }
@@ -84,7 +84,7 @@ pub async fn claim(
                 }],
             );
             build::complete(&mut next, BuildStatus::Failed, now);
-            state.store.update_build(&next).await?;
+            super::builds::save(state, &next, Some(BuildStatus::Queued)).await?;
             tracing::warn!(build = %next.id, error = %why, "build failed before it started");
             return Ok(None);
         }
@@ -96,7 +96,7 @@ pub async fn claim(
         }
         (None, _) => "workspace on the host".into(),
     });
-    state.store.update_build(&next).await?;
+    super::builds::save(state, &next, Some(BuildStatus::Queued)).await?;
     tracing::info!(build = %next.id, host = instance, "build taken by its build host");
     Ok(Some(assignment))
 }
@@ -338,7 +338,7 @@ pub async fn finish(state: &AppState, instance: &str, id: &str, f: wire::Finish)
         b.resolved_source_version = f.resolved_source_version;
     }
     build::complete(&mut b, status, now);
-    state.store.update_build(&b).await?;
+    super::builds::save(state, &b, Some(BuildStatus::InProgress)).await?;
     state.driver.build_queue.notify_waiters();
     tracing::info!(build = %id, status = status.aws_name(), "build finished");
     Ok(())
@@ -363,7 +363,7 @@ pub async fn check_liveness(state: &AppState, since: u64) -> Result<Vec<String>,
                 &format!("The build host {host} has not been heard from for {} s.", silent / 1000),
                 now,
             );
-            state.store.update_build(&b).await?;
+            super::builds::save(state, &b, Some(BuildStatus::InProgress)).await?;
             tracing::warn!(build = %b.id, host, "build lost: its host went silent");
             ended.push(b.id);
         }

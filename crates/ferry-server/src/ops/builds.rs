@@ -1,14 +1,10 @@
-//! Build projects and builds (issue #13): the operations the CodeBuild API,
-//! the native API and pipelines will adapt. Builds are queued here; build
-//! hosts taking them (agents with a build capacity) are still to come, so a
-//! queued build waits, says why, and times out after its queued timeout.
-//!
-//! No adapter calls these yet: the CodeBuild API (`ferry_aws::codebuild`),
-//! the native API and the CLI come next (#13). `expect` fails the build
-//! once one does, so this line goes with the first adapter.
-#![cfg_attr(not(test), expect(dead_code, reason = "the adapters of issue #13 are not written yet"))]
+//! Build projects and builds (issue #13): the operations the native API
+//! (`native::builds`), CodeBuild's API (`aws::codebuild`) and pipelines
+//! adapt. Builds are queued here and taken by build hosts (`build_hosts`);
+//! a queued build waits for a free host with room in its project's
+//! concurrency limit, and times out after its queued timeout.
 
-use ferry_core::build::{self, Build, BuildProject, BuildStatus, Initiator, SourceBundle};
+use ferry_core::build::{self, Build, BuildProject, BuildSource, BuildStatus, Initiator, SourceBundle};
 use ferry_store::StoreError;
 
 use super::OpError;
@@ -91,6 +87,7 @@ pub async fn start(
     overrides(&mut settings);
     settings.name = project.to_string();
     build::check_project(&settings).map_err(|r| OpError::Invalid(r.0))?;
+    check_source_bundle(&settings, source_bundle.is_some())?;
     if source_bundle.is_none()
         && let build::BuildSource::S3 { bucket, key } = &settings.source
     {
@@ -107,6 +104,7 @@ pub async fn start(
             queued
         })
         .await?;
+    save(state, &queued, None).await?;
     state.driver.build_queue.notify_waiters();
     tracing::info!(build = %queued.id, number = queued.number, "build queued");
     Ok(queued)
@@ -144,6 +142,28 @@ async fn fetch_s3_source(
     })
 }
 
+/// Which builds carry a source bundle: an `Upload` project's always (it has
+/// no other source), a git or source-less project's never (the build host
+/// would not know which source to build). An `S3` project's may (the
+/// server's copy of the object).
+pub fn check_source_bundle(project: &BuildProject, has_bundle: bool) -> Result<(), OpError> {
+    match (&project.source, has_bundle) {
+        (BuildSource::Upload, false) => Err(OpError::Invalid(format!(
+            "build project {} builds an uploaded source: start it with one (`ferry build start {} --source DIR`)",
+            project.name, project.name
+        ))),
+        (BuildSource::Git { .. }, true) => Err(OpError::Invalid(format!(
+            "build project {} builds its git repository: it takes no uploaded source",
+            project.name
+        ))),
+        (BuildSource::NoSource, true) => Err(OpError::Invalid(format!(
+            "build project {} has no source (its buildspec is inline): it takes no uploaded source",
+            project.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub async fn list_projects(state: &AppState) -> Result<Vec<BuildProject>, OpError> {
     Ok(state.store.list_build_projects().await?)
 }
@@ -174,9 +194,30 @@ pub async fn retry(state: &AppState, id: &str, initiator: Initiator) -> Result<B
             queued
         })
         .await?;
+    save(state, &queued, None).await?;
     state.driver.build_queue.notify_waiters();
     tracing::info!(build = %queued.id, retry_of = %old.id, "build queued again");
     Ok(queued)
+}
+
+/// Writes a build; when its status is not `before`, the change goes to the
+/// event log (a `BuildStateChange` notice) in the same transaction, and
+/// event streams are woken.
+pub(crate) async fn save(state: &AppState, b: &Build, before: Option<BuildStatus>) -> Result<(), OpError> {
+    if before == Some(b.status) {
+        state.store.update_build(b).await?;
+        return Ok(());
+    }
+    let notice = ferry_core::notices::Notice::build_state(b, state.driver.now());
+    let mut changes = ferry_store::Changes::new();
+    if before.is_some() {
+        changes.update_builds.push(b.clone());
+    }
+    changes.events.push(ferry_store::NewEvent { notice, deliveries: Vec::new() });
+    if let Some(seq) = state.store.commit(changes).await? {
+        state.driver.events.published(seq);
+    }
+    Ok(())
 }
 
 pub async fn get(state: &AppState, id: &str) -> Result<Build, OpError> {
@@ -206,6 +247,7 @@ pub async fn reports(state: &AppState, id: &str) -> Result<Vec<build::BuildRepor
 pub async fn stop(state: &AppState, id: &str) -> Result<Build, OpError> {
     let _held = state.driver.exclusive().await;
     let mut b = get(state, id).await?;
+    let before = b.status;
     let now = state.driver.now();
     match b.status {
         BuildStatus::Queued => {
@@ -219,7 +261,7 @@ pub async fn stop(state: &AppState, id: &str) -> Result<Build, OpError> {
         BuildStatus::InProgress => b.stop_requested = true,
         _ => return Ok(b),
     }
-    state.store.update_build(&b).await?;
+    save(state, &b, Some(before)).await?;
     Ok(b)
 }
 
@@ -230,7 +272,7 @@ pub async fn expire_queued(state: &AppState) -> Result<Vec<String>, OpError> {
     let mut expired = Vec::new();
     for mut b in state.store.unfinished_builds().await? {
         if build::expire_queued(&mut b, now) {
-            state.store.update_build(&b).await?;
+            save(state, &b, Some(BuildStatus::Queued)).await?;
             expired.push(b.id);
         }
     }
@@ -241,7 +283,7 @@ pub async fn expire_queued(state: &AppState) -> Result<Vec<String>, OpError> {
 mod tests {
     use std::time::Duration;
 
-    use ferry_core::build::{BuildSource, BuildVariable, VariableKind};
+    use ferry_core::build::{BuildVariable, VariableKind};
 
     use super::*;
 
@@ -258,11 +300,18 @@ mod tests {
             queued_timeout_minutes: 5,
             concurrent_build_limit: None,
             cache: false,
+            badge: false,
             tags: Vec::new(),
             create_time: 0,
             last_modified: 0,
             webhook: None,
         }
+    }
+
+    fn with_bundle() -> StartBuild {
+        let sha256 = "ab".repeat(32);
+        let bundle = SourceBundle { blob_key: format!("sha256/{sha256}"), sha256, size: 10, bundle_type: "zip".into() };
+        StartBuild { source_bundle: Some(bundle), ..StartBuild::by(Initiator::Webhook) }
     }
 
     #[tokio::test]
@@ -315,6 +364,16 @@ mod tests {
         let listed: Vec<u64> = list(&state, Some("shop-build"), 10).await.unwrap().iter().map(|b| b.number).collect();
         assert_eq!(listed, [3, 2, 1]);
         assert!(matches!(list(&state, Some("nope"), 10).await, Err(OpError::ProjectNotFound(_))));
+
+        // An uploaded source is what an Upload project builds, and only it.
+        let refused = start(&state, "shop-build", with_bundle(), |_| {}).await.unwrap_err();
+        assert!(refused.to_string().contains("takes no uploaded source"), "{refused}");
+        let uploads = BuildProject { name: "uploads".into(), source: BuildSource::Upload, ..project() };
+        create_project(&state, uploads).await.unwrap();
+        let refused = start(&state, "uploads", StartBuild::by(Initiator::Webhook), |_| {}).await.unwrap_err();
+        assert!(matches!(&refused, OpError::Invalid(m) if m.contains("--source DIR")), "{refused}");
+        let uploaded = start(&state, "uploads", with_bundle(), |_| {}).await.unwrap();
+        assert_eq!(uploaded.source_bundle, with_bundle().source_bundle);
 
         delete_project(&state, "shop-build").await.unwrap();
         assert!(matches!(get_project(&state, "shop-build").await, Err(OpError::ProjectNotFound(_))));

@@ -25,6 +25,7 @@ fn project(name: &str, source_url: &str) -> BuildProject {
         queued_timeout_minutes: 5,
         concurrent_build_limit: None,
         cache: false,
+        badge: false,
         tags: Vec::new(),
         create_time: 0,
         last_modified: 0,

@@ -241,6 +241,25 @@ impl Client {
         (answer.status, name.to_string(), message)
     }
 
+    /// A call of CodeBuild's JSON API or CodeDeploy's (by `target`, e.g.
+    /// `CodeBuild_20161006.StartBuild`), signed for `service`.
+    pub async fn aws_target(&self, service: &str, target: &str, input: Value) -> Answer {
+        self.send(
+            service,
+            "POST",
+            "/",
+            &[("content-type", "application/x-amz-json-1.1"), ("x-amz-target", target)],
+            input.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// A CodeBuild JSON API call (`X-Amz-Target: CodeBuild_20161006.<operation>`).
+    pub async fn codebuild(&self, operation: &str, input: Value) -> Answer {
+        let target = format!("{}{operation}", ferry_aws::codebuild::TARGET_PREFIX);
+        self.aws_target(ferry_aws::codebuild::SIGNING_SERVICE, &target, input).await
+    }
+
     /// Pushes `bundle` (a tar) as a revision of `app`, signed over its SHA-256
     /// as `ferry push` does; returns the revision's view.
     pub async fn push_tar(&self, app: &str, bundle: Vec<u8>) -> Value {

@@ -1,6 +1,7 @@
 //! `ferry build local`: run a buildspec on this machine with no server, the
 //! counterpart of CodeBuild's local agent, through the same runner
-//! (`ferry_build`) build hosts will use.
+//! (`ferry_build`) build hosts will use. The other `ferry build` commands
+//! (projects and builds on the server) are in `builds.rs`.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -25,6 +26,26 @@ enum BuildCommand {
     /// local agent): in a podman container of --image, or in a workspace as an
     /// unprivileged user.
     Local(LocalBuildArgs),
+    /// Build projects on the server: create, update, delete, list, show.
+    #[command(subcommand)]
+    Project(super::builds::ProjectCommand),
+    /// Start a build of a project (--source DIR uploads the source of an
+    /// `upload` project; --follow streams the log to the end).
+    Start(super::builds::StartArgs),
+    /// List builds, newest first.
+    List(super::builds::ListArgs),
+    /// Show a build: phases with durations and messages, artifacts, variables, host.
+    Show(super::builds::BuildIdArgs),
+    /// Stop a build (a queued one at once; a running one by its build host).
+    Stop(super::builds::BuildIdArgs),
+    /// Start a build again with the settings and source it ran with.
+    Retry(super::builds::FollowArgs),
+    /// Print a build's log (--follow: until it ends).
+    Logs(super::builds::FollowArgs),
+    /// Download a build's artifact zips (their SHA-256 checked).
+    Artifacts(super::builds::ArtifactsArgs),
+    /// A build's test reports: cases with status and duration, pass rate.
+    Report(super::builds::BuildIdArgs),
     /// A build project's git webhook (GitHub, GitLab, Gitea): create, delete.
     #[command(subcommand)]
     Webhook(super::build_webhook::WebhookCommand),
@@ -69,6 +90,15 @@ pub fn run(args: BuildArgs) -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        BuildCommand::Project(command) => super::builds::project(command),
+        BuildCommand::Start(args) => super::builds::start(args),
+        BuildCommand::List(args) => super::builds::list(args),
+        BuildCommand::Show(args) => super::builds::show(args),
+        BuildCommand::Stop(args) => super::builds::stop(args),
+        BuildCommand::Retry(args) => super::builds::retry(args),
+        BuildCommand::Logs(args) => super::builds::logs(args),
+        BuildCommand::Artifacts(args) => super::builds::artifacts(args),
+        BuildCommand::Report(args) => super::builds::report(args),
         BuildCommand::Webhook(command) => super::build_webhook::run(command),
     }
 }

@@ -48,7 +48,8 @@ pub fn run(args: EventsArgs) -> ExitCode {
 }
 
 fn line(e: &api::Event) -> String {
-    let mut text = format!("{:>6}  {}  {:<18} {}", e.seq, output::utc(e.time), e.kind, e.deployment_id);
+    let subject = e.build_id.as_deref().unwrap_or(&e.deployment_id);
+    let mut text = format!("{:>6}  {}  {:<18} {}", e.seq, output::utc(e.time), e.kind, subject);
     if let Some(instance) = &e.instance {
         text.push_str(&format!(" {instance}"));
     }
@@ -149,6 +150,9 @@ mod tests {
             lifecycle_event: Some("Install".into()),
             status: status.into(),
             message: message.map(str::to_string),
+            build_id: None,
+            project: None,
+            build_number: None,
         }
     }
 

@@ -1,8 +1,10 @@
 //! Subcommands of `ferry`.
 
 mod local;
-// `ferry build local` (the build runner without a server).
+// `ferry build local` (the build runner without a server) and, in
+// `builds`, build projects and builds on the server.
 mod build;
+mod builds;
 mod build_webhook;
 // Running ferry itself.
 mod agent;
@@ -51,8 +53,9 @@ enum Command {
     /// Deploy a bundle on this machine without a server, to develop and test appspecs
     /// (the counterpart of AWS's codedeploy-local).
     Local(local::LocalArgs),
-    /// Builds: `ferry build local` runs a buildspec on this machine without a server
-    /// (the counterpart of CodeBuild's local agent).
+    /// Builds: projects and builds on the server (`ferry build project create`,
+    /// `start`, `logs`, `artifacts`…); `ferry build local` runs a buildspec on
+    /// this machine without a server (the counterpart of CodeBuild's local agent).
     Build(build::BuildArgs),
     /// Run the ferry server (the control plane).
     Server(service::ServerCommand),

@@ -158,7 +158,7 @@ fn precheck(dir: &Path) -> Result<Checked, Error> {
 }
 
 /// The file's SHA-256 (lowercase hex) and length, read in chunks.
-fn hash_file(path: &Path) -> Result<(String, u64), Error> {
+pub(crate) fn hash_file(path: &Path) -> Result<(String, u64), Error> {
     let err = |e: std::io::Error| Error::Other(format!("cannot read {}: {e}", path.display()));
     let mut file = File::open(path).map_err(err)?;
     let mut hasher = Sha256::new();
@@ -176,7 +176,7 @@ fn hash_file(path: &Path) -> Result<(String, u64), Error> {
 }
 
 /// `512 B`, `12.3 KiB`, `4.5 MiB`, `1.2 GiB`.
-fn bytes(n: u64) -> String {
+pub(crate) fn bytes(n: u64) -> String {
     const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
     if n < 1024 {
         return format!("{n} B");

@@ -7,9 +7,11 @@
    botocore's codebuild/2016-10-06 model says: each operation's input
    members, every nested input shape's members, every string enum.
 2. SAMPLES.json, `{"<Operation>": [<answer body>, ...]}` (written by
-   ferry-aws's tests/codebuild_botocore.rs from the output structs), must
+   ferry-aws's tests/codebuild_botocore.rs from the output structs, and by
+   ferry-server's tests/codebuild_api.rs from a real server's answers), must
    match each operation's output shape (shapecheck.py: no unknown member,
-   right types, enum values, required members).
+   right types, enum values, required members); an error answer (one with
+   `__type`) must name an exception the operation declares.
 
 Needs no server. Exit status 0 only if nothing disagrees.
 """
@@ -78,7 +80,9 @@ def sample_problems(path):
     for name, bodies in samples.items():
         operation = service.operation_model(name)
         for i, body in enumerate(bodies):
-            for problem in shapecheck.check_response(operation, 200, json.dumps(body)):
+            # An error answer (`__type`) must name an exception the operation declares.
+            status = 400 if isinstance(body, dict) and "__type" in body else 200
+            for problem in shapecheck.check_response(operation, status, json.dumps(body)):
                 problems.append(f"{name}[{i}]: {problem}")
     return problems
 

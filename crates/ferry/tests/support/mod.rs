@@ -44,6 +44,8 @@ pub struct Cluster {
     pub server_env: Vec<(String, String)>,
     agents: Vec<Option<u32>>,
     pub tags: Vec<Vec<(String, String)>>,
+    /// More `ferry agent` arguments for host `i`.
+    pub agent_args: fn(usize) -> Vec<String>,
     /// The server serves plain HTTP (`--insecure-http`).
     pub insecure_http: bool,
 }
@@ -59,6 +61,8 @@ pub struct ClusterOptions {
     pub server_env: Vec<(String, String)>,
     /// Plain HTTP (`ferry server --insecure-http`) instead of TLS.
     pub insecure_http: bool,
+    /// More `ferry agent` arguments for host `i` (e.g. `--builds 1`).
+    pub agent_args: fn(usize) -> Vec<String>,
 }
 
 impl Default for ClusterOptions {
@@ -71,6 +75,7 @@ impl Default for ClusterOptions {
             server_args: Vec::new(),
             server_env: Vec::new(),
             insecure_http: false,
+            agent_args: |_| Vec::new(),
         }
     }
 }
@@ -105,6 +110,7 @@ impl Cluster {
             server_env: options.server_env,
             agents: vec![None; options.hosts],
             tags,
+            agent_args: options.agent_args,
             insecure_http: options.insecure_http,
         };
         cluster.start_server();
@@ -206,6 +212,7 @@ impl Cluster {
             args.push("--tag".into());
             args.push(format!("{k}={v}"));
         }
+        args.extend((self.agent_args)(host));
         let log = self.tmp.path().join(format!("agent{host}.log"));
         let env: [(&str, &str); 1] = [("RUST_LOG", "info")];
         let pid = self.fleet.spawn(host, FERRY, &args, &env, &log).expect("spawn agent");
