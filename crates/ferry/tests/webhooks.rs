@@ -4,8 +4,7 @@
 //! A bare repository's `post-receive` hook posts a GitHub-format push
 //! payload signed with the webhook's secret, as GitHub would: a `git push`
 //! queues a build of the pushed commit. No build host runs here, so builds
-//! stay QUEUED. The build project is written into the server's database by
-//! the test (the project commands are another part of issue #13).
+//! stay QUEUED; the test reads them from the server's database.
 
 mod support;
 
@@ -14,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use ferry_core::build::{BuildProject, BuildSource, Initiator, WebhookEventType};
+use ferry_core::build::{Initiator, WebhookEventType};
 use support::{FERRY, wait_for};
 
 /// A running `ferry server` with its data directory, killed when dropped.
@@ -185,25 +184,8 @@ fn a_git_push_to_a_repository_with_a_hook_starts_a_build() {
     let repo = server.tmp.path().join("shop.git");
     std::fs::create_dir(&repo).unwrap();
     git(&repo, &["init", "--bare", "-q"]);
-    let project = BuildProject {
-        id: "p-shop".into(),
-        name: "shop".into(),
-        description: String::new(),
-        source: BuildSource::Git { url: repo.display().to_string(), version: None },
-        buildspec: None,
-        image: None,
-        variables: Vec::new(),
-        timeout_minutes: 60,
-        queued_timeout_minutes: 480,
-        concurrent_build_limit: None,
-        cache: false,
-        badge: false,
-        tags: Vec::new(),
-        create_time: 1,
-        last_modified: 1,
-        webhook: None,
-    };
-    server.runtime.block_on(server.store.create_build_project(&project)).unwrap();
+    let source = format!("git+file://{}", repo.display());
+    server.ferry_ok(&["build", "project", "create", "shop", "--source", &source]);
 
     let out = server.ferry_ok(&[
         "build",

@@ -4,8 +4,8 @@ mod local;
 // `ferry build local` (the build runner without a server) and, in
 // `builds`, build projects and builds on the server.
 mod build;
-mod builds;
 mod build_webhook;
+mod builds;
 // Running ferry itself.
 mod agent;
 mod fleet;
