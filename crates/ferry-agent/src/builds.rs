@@ -583,6 +583,15 @@ impl Host {
         if let wire::AssignedSource::Git { url, .. } = &a.source {
             b.source_repo_url = Some(url.clone());
         }
+        b.webhook = a.webhook.as_ref().map(|w| ferry_buildspec::vars::Webhook {
+            actor_account_id: w.actor_account_id.clone(),
+            base_ref: w.base_ref.clone(),
+            event: w.event.clone(),
+            head_ref: w.head_ref.clone(),
+            merge_commit: w.merge_commit.clone(),
+            prev_commit: w.prev_commit.clone(),
+            trigger: w.trigger.clone(),
+        });
         let workspaces;
         let provider: &dyn Provider = if use_container {
             &self.podman
@@ -735,7 +744,13 @@ impl Host {
                 if let Some(version) = version {
                     let pr = version.strip_prefix("pr/").filter(|n| n.bytes().all(|b| b.is_ascii_digit()));
                     if let Some(n) = pr {
-                        git(src, &["fetch", "--quiet", "origin", &format!("pull/{n}/head")]).await?;
+                        // GitHub and Gitea name a pull request's head `pull/N/head`, GitLab `merge-requests/N/head`.
+                        let github = git(src, &["fetch", "--quiet", "origin", &format!("pull/{n}/head")]).await;
+                        if github.is_err() {
+                            git(src, &["fetch", "--quiet", "origin", &format!("merge-requests/{n}/head")])
+                                .await
+                                .map_err(|e| format!("cannot fetch pull request {n}: {e}"))?;
+                        }
                         git(src, &["checkout", "--quiet", "--detach", "FETCH_HEAD"]).await?;
                     } else {
                         git(src, &["-c", "advice.detachedHead=false", "checkout", "--quiet", version.as_str()]).await?;

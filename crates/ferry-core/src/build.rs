@@ -50,6 +50,176 @@ pub struct BuildProject {
     pub tags: Vec<Tag>,
     pub create_time: Millis,
     pub last_modified: Millis,
+    /// Builds started by the forge's push and pull-request webhooks.
+    #[serde(default)]
+    pub webhook: Option<ProjectWebhook>,
+}
+
+/// A project's git webhook (CodeBuild's `Webhook`): which forge events
+/// start a build, checked against the secret shared with the forge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectWebhook {
+    /// The ferry secret holding the secret shared with the forge (the HMAC
+    /// key of GitHub's and Gitea's signatures, GitLab's token).
+    pub secret_name: String,
+    /// CodeBuild's filter groups: a build starts when any group matches,
+    /// and a group matches when every filter in it does. Empty: every push
+    /// and every pull request created, updated or reopened.
+    #[serde(default)]
+    pub filter_groups: Vec<Vec<WebhookFilter>>,
+    /// CodeBuild's `buildType`: `BUILD` (batch builds are not supported).
+    #[serde(default = "single_build")]
+    pub build_type: String,
+    /// A ferry secret holding an API token of the forge: with it, each
+    /// build's commit status (pending, success, failure) is posted back.
+    #[serde(default)]
+    pub status_token_secret: Option<String>,
+}
+
+fn single_build() -> String {
+    "BUILD".into()
+}
+
+/// One filter of a filter group (CodeBuild's `WebhookFilter`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookFilter {
+    pub filter_type: WebhookFilterType,
+    /// EVENT: a comma-separated list of event names; the others: a regular expression.
+    pub pattern: String,
+    /// The filter matches when the pattern does *not*.
+    #[serde(default)]
+    pub exclude_matched_pattern: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WebhookFilterType {
+    Event,
+    HeadRef,
+    BaseRef,
+    FilePath,
+    CommitMessage,
+    ActorAccountId,
+}
+
+impl WebhookFilterType {
+    pub const ALL: [WebhookFilterType; 6] = [
+        WebhookFilterType::Event,
+        WebhookFilterType::HeadRef,
+        WebhookFilterType::BaseRef,
+        WebhookFilterType::FilePath,
+        WebhookFilterType::CommitMessage,
+        WebhookFilterType::ActorAccountId,
+    ];
+
+    /// CodeBuild's name (`HEAD_REF`).
+    pub fn name(self) -> &'static str {
+        match self {
+            WebhookFilterType::Event => "EVENT",
+            WebhookFilterType::HeadRef => "HEAD_REF",
+            WebhookFilterType::BaseRef => "BASE_REF",
+            WebhookFilterType::FilePath => "FILE_PATH",
+            WebhookFilterType::CommitMessage => "COMMIT_MESSAGE",
+            WebhookFilterType::ActorAccountId => "ACTOR_ACCOUNT_ID",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<WebhookFilterType> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// A webhook event's type, with CodeBuild's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WebhookEventType {
+    Push,
+    PullRequestCreated,
+    PullRequestUpdated,
+    PullRequestReopened,
+    PullRequestMerged,
+    PullRequestClosed,
+}
+
+impl WebhookEventType {
+    pub const ALL: [WebhookEventType; 6] = [
+        WebhookEventType::Push,
+        WebhookEventType::PullRequestCreated,
+        WebhookEventType::PullRequestUpdated,
+        WebhookEventType::PullRequestReopened,
+        WebhookEventType::PullRequestMerged,
+        WebhookEventType::PullRequestClosed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WebhookEventType::Push => "PUSH",
+            WebhookEventType::PullRequestCreated => "PULL_REQUEST_CREATED",
+            WebhookEventType::PullRequestUpdated => "PULL_REQUEST_UPDATED",
+            WebhookEventType::PullRequestReopened => "PULL_REQUEST_REOPENED",
+            WebhookEventType::PullRequestMerged => "PULL_REQUEST_MERGED",
+            WebhookEventType::PullRequestClosed => "PULL_REQUEST_CLOSED",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<WebhookEventType> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// What the webhook that started a build said: the build host sets
+/// CodeBuild's `CODEBUILD_WEBHOOK_*` variables from it ([`BuildWebhook::variables`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BuildWebhook {
+    /// `github`, `gitlab` or `gitea`.
+    pub forge: String,
+    pub event: WebhookEventType,
+    /// `refs/heads/<branch>` or `refs/tags/<tag>` (a pull request's source branch).
+    pub head_ref: String,
+    /// A pull request's target branch (`refs/heads/main`).
+    #[serde(default)]
+    pub base_ref: Option<String>,
+    /// The commit to build (a pull request's head commit).
+    pub commit: String,
+    #[serde(default)]
+    pub actor_account_id: Option<String>,
+    /// `branch/<name>`, `tag/<name>` or `pr/<number>`.
+    pub trigger: String,
+    /// A push's previous head commit.
+    #[serde(default)]
+    pub prev_commit: Option<String>,
+    /// A merged pull request's merge commit.
+    #[serde(default)]
+    pub merge_commit: Option<String>,
+    #[serde(default)]
+    pub pr_number: Option<u64>,
+    /// The repository's URL as the forge sent it.
+    #[serde(default)]
+    pub repository_url: Option<String>,
+    /// The server's address as the forge reached it (`https://host:port`):
+    /// a commit status links to the build there.
+    #[serde(default)]
+    pub server_url: Option<String>,
+}
+
+impl BuildWebhook {
+    /// CodeBuild's `CODEBUILD_WEBHOOK_*` variables for this build (those
+    /// without a value are left out).
+    pub fn variables(&self) -> Vec<(String, String)> {
+        let mut vars = vec![
+            ("CODEBUILD_WEBHOOK_EVENT".to_string(), self.event.name().to_string()),
+            ("CODEBUILD_WEBHOOK_HEAD_REF".to_string(), self.head_ref.clone()),
+            ("CODEBUILD_WEBHOOK_TRIGGER".to_string(), self.trigger.clone()),
+        ];
+        let optional = [
+            ("CODEBUILD_WEBHOOK_BASE_REF", &self.base_ref),
+            ("CODEBUILD_WEBHOOK_ACTOR_ACCOUNT_ID", &self.actor_account_id),
+            ("CODEBUILD_WEBHOOK_PREV_COMMIT", &self.prev_commit),
+            ("CODEBUILD_WEBHOOK_MERGE_COMMIT", &self.merge_commit),
+        ];
+        vars.extend(optional.into_iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.clone()))));
+        vars
+    }
 }
 
 /// Where a project's source comes from.
@@ -242,6 +412,9 @@ pub struct Build {
     /// lost time ends FAULT.
     #[serde(default)]
     pub last_heard: Option<Millis>,
+    /// The webhook event that started the build (`Initiator::Webhook`).
+    #[serde(default)]
+    pub webhook: Option<BuildWebhook>,
 }
 
 /// Why a project was refused.
@@ -339,6 +512,7 @@ pub fn queue_build(
         stop_requested: false,
         source_bundle: None,
         last_heard: None,
+        webhook: None,
     }
 }
 
@@ -473,7 +647,45 @@ mod tests {
             tags: Vec::new(),
             create_time: 1,
             last_modified: 1,
+            webhook: None,
         }
+    }
+
+    #[test]
+    fn a_webhook_build_has_codebuilds_variables() {
+        let hook = BuildWebhook {
+            forge: "github".into(),
+            event: WebhookEventType::PullRequestMerged,
+            head_ref: "refs/heads/feature".into(),
+            base_ref: Some("refs/heads/main".into()),
+            commit: "c0ffee".into(),
+            actor_account_id: Some("42".into()),
+            trigger: "pr/7".into(),
+            prev_commit: None,
+            merge_commit: Some("beef".into()),
+            pr_number: Some(7),
+            repository_url: None,
+            server_url: None,
+        };
+        let vars = hook.variables();
+        let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("CODEBUILD_WEBHOOK_EVENT"), Some("PULL_REQUEST_MERGED"));
+        assert_eq!(get("CODEBUILD_WEBHOOK_TRIGGER"), Some("pr/7"));
+        assert_eq!(get("CODEBUILD_WEBHOOK_BASE_REF"), Some("refs/heads/main"));
+        assert_eq!(get("CODEBUILD_WEBHOOK_MERGE_COMMIT"), Some("beef"));
+        assert_eq!(get("CODEBUILD_WEBHOOK_PREV_COMMIT"), None, "left out without a value");
+        for t in WebhookEventType::ALL {
+            assert_eq!(WebhookEventType::from_name(t.name()), Some(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), t.name());
+        }
+        for t in WebhookFilterType::ALL {
+            assert_eq!(WebhookFilterType::from_name(t.name()), Some(t));
+            assert_eq!(serde_json::to_value(t).unwrap(), t.name());
+        }
+        // A project stored before webhooks existed reads without one.
+        let old = serde_json::json!({"id":"p","name":"pp","source":"NoSource","timeout_minutes":60,
+            "queued_timeout_minutes":480,"create_time":1,"last_modified":1});
+        assert_eq!(serde_json::from_value::<BuildProject>(old).unwrap().webhook, None);
     }
 
     #[test]

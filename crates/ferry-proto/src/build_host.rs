@@ -97,6 +97,23 @@ pub struct Assignment {
     /// commands, save it with `PUT` after a build that succeeded.
     #[serde(default)]
     pub cache: bool,
+    /// For a build a git webhook started: CodeBuild's `CODEBUILD_WEBHOOK_*`.
+    #[serde(default)]
+    pub webhook: Option<WebhookContext>,
+}
+
+/// What started a webhook build, as CodeBuild's variables say it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct WebhookContext {
+    /// `PUSH`, `PULL_REQUEST_CREATED`, …
+    pub event: String,
+    pub head_ref: String,
+    pub base_ref: String,
+    pub actor_account_id: String,
+    /// `branch/<name>`, `tag/<name>` or `pr/<number>`.
+    pub trigger: String,
+    pub prev_commit: String,
+    pub merge_commit: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,8 @@
 //!   event reports, bundle download), authenticated per host.
 //! - [`build_host`]: the build-host half of the agent protocol
 //!   (`/agent/v1/builds/`): claiming queued builds and reporting them.
-//! - [`api`]: the native API under `/api/v1/` that the `ferry` CLI uses.
+//! - [`api`]: the native API under `/api/v1/` that the `ferry` CLI uses;
+//!   [`secrets`]: its ferry secrets and build webhooks.
 //!
 //! Every request is SigV4-signed (service [`SIGNING_SERVICE`], region
 //! [`SIGNING_REGION`]) except enrolment, which presents the join token.
@@ -16,6 +17,7 @@ pub mod agent;
 pub mod api;
 pub mod build_host;
 pub mod errors;
+pub mod secrets;
 
 /// The SigV4 service name of ferry's native API and agent protocol.
 pub const SIGNING_SERVICE: &str = "ferry";

@@ -121,6 +121,7 @@ mod tests {
             concurrent_build_limit: None,
             cache: false,
             badge: true,
+            webhook: None,
             tags: Vec::new(),
             create_time: 0,
             last_modified: 0,

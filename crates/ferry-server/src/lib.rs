@@ -23,6 +23,8 @@
 //!   and request timing): the rest of `/api/v1`.
 //! - `aws`: `POST /`, CodeDeploy's JSON 1.1 API.
 //! - `console`: `/console`, the web console.
+//! - `webhooks`: `/webhooks/build/{project}`, git forges' push and pull-request
+//!   webhooks that start builds, and commit statuses posted back.
 //! - `agent_api`: `/agent/v1`, the protocol agents speak.
 //!
 //! Below the handlers (no HTTP):
@@ -67,6 +69,7 @@ pub mod tls;
 mod traffic;
 mod triggers;
 mod views;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -417,6 +420,7 @@ fn router(state: AppState) -> Router {
         .merge(metrics_api::routes())
         .merge(audit_api::routes())
         .merge(badges::routes())
+        .merge(webhooks::routes())
         .layer(auditing)
         // Outside the audit: a body refused unread leaves no audit entry to fill the disk with.
         .layer(bodies)

@@ -173,6 +173,9 @@ enum Route {
     Signed { max: usize },
     /// No signature (sign-in, enrolment, console forms): the free allowance only.
     Unsigned,
+    /// A forge's webhook (`/webhooks/…`): signed by the forge, checked by
+    /// the handler after reading; up to this much, from the budget.
+    Forge { max: usize },
 }
 
 impl Route {
@@ -196,6 +199,9 @@ impl Route {
         }
         if path == "/agent/v1/enrol" || path.starts_with("/console") {
             return Route::Unsigned;
+        }
+        if method == Method::POST && path.starts_with("/webhooks/") {
+            return Route::Forge { max: ferry_webhook::MAX_PAYLOAD };
         }
         if path.starts_with("/api/") || path.starts_with("/agent/") {
             return Route::Signed { max: NATIVE_MAX_BODY };
@@ -297,6 +303,7 @@ pub(crate) async fn read_bodies(State(state): State<AppState>, request: Request,
             return next.run(Request::from_parts(parts, body)).await;
         }
         Route::Unsigned => free,
+        Route::Forge { max } => max,
         Route::Signed { max } => {
             if declared.is_some_and(|n| n <= free as u64) || !plausibly_signed(&state, request.headers()).await {
                 free
@@ -481,6 +488,7 @@ mod tests {
         assert_eq!(Route::of(&Method::POST, "/agent/v1/enrol"), Route::Unsigned);
         assert_eq!(Route::of(&Method::POST, "/console/login"), Route::Unsigned);
         assert_eq!(Route::of(&Method::POST, "/anything/else"), Route::Unsigned);
+        assert_eq!(Route::of(&Method::POST, "/webhooks/build/shop"), Route::Forge { max: 1 << 20 });
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::{ops, views};
 
 mod builds;
+mod secrets;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/instances", get(list_instances))
         .route("/api/v1/configs", post(create_config).get(list_configs))
         .merge(builds::routes())
+        .merge(secrets::routes())
 }
 
 impl From<OpError> for ApiError {

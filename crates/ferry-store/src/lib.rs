@@ -78,6 +78,15 @@ pub struct AgentLiveness {
     pub poll_ended: Millis,
 }
 
+/// A ferry secret as listings show it: never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretInfo {
+    pub name: String,
+    pub description: String,
+    pub create_time: Millis,
+    pub update_time: Millis,
+}
+
 /// The settings key of the sealed check value that tells a wrong secrets key
 /// from the right one before any secret is read.
 const SECRETS_CHECK_SETTING: &str = "secrets_key_check";
@@ -682,6 +691,45 @@ impl Store {
 
     pub async fn delete_alarm(&self, name: &str) -> Result<()> {
         on_backend!(self, b => b.delete_alarm(name).await)
+    }
+
+    // Ferry secrets.
+
+    /// The associated data a ferry secret is sealed with: its name, in a
+    /// namespace of its own (an access key's secret cannot be moved here).
+    fn named_secret_context(name: &str) -> String {
+        format!("ferry secret {name}")
+    }
+
+    /// Creates or replaces the secret `info.name` with `value`, sealed with
+    /// the store's secrets key; a replaced secret keeps its creation time
+    /// (the returned info says it). Without a secrets key nothing is
+    /// written: such secrets are never kept in plain text.
+    pub async fn put_secret(&self, info: &SecretInfo, value: &str) -> Result<SecretInfo> {
+        let key = self.secrets.as_ref().ok_or_else(|| {
+            StoreError::Backend("this store has no secrets key: ferry secrets are only ever stored sealed".into())
+        })?;
+        let sealed = key.seal(value, &Self::named_secret_context(&info.name))?;
+        on_backend!(self, b => b.put_secret(info, &sealed).await)
+    }
+
+    /// The plain value of a secret ([`StoreError::NotFound`] if there is none).
+    pub async fn get_secret(&self, name: &str) -> Result<String> {
+        let sealed = on_backend!(self, b => b.get_secret(name).await)?;
+        let key = self
+            .secrets
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend(format!("secret {name} is sealed and no secrets key was given")))?;
+        key.open(&sealed, &Self::named_secret_context(name))
+    }
+
+    /// Every secret's name and times, by name (never a value).
+    pub async fn list_secrets(&self) -> Result<Vec<SecretInfo>> {
+        on_backend!(self, b => b.list_secrets().await)
+    }
+
+    pub async fn delete_secret(&self, name: &str) -> Result<()> {
+        on_backend!(self, b => b.delete_secret(name).await)
     }
 
     // Settings.

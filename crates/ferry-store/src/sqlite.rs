@@ -27,7 +27,8 @@ use sqlx::{QueryBuilder, SqlSafeStr, Sqlite, Transaction};
 use crate::doc::{Document, Row, decode, decode_row, decode_rows, encode};
 use crate::error::{Result, StoreError};
 use crate::{
-    AgentLiveness, AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, StoredAudit, StoredEvent,
+    AgentLiveness, AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, SecretInfo, StoredAudit,
+    StoredEvent,
 };
 
 /// How long a connection waits for another one's write lock.
@@ -48,6 +49,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "agent liveness", include_str!("../migrations/sqlite/0005_agent_liveness.sql")),
     (6, "builds", include_str!("../migrations/sqlite/0006_builds.sql")),
     (7, "build logs", include_str!("../migrations/sqlite/0007_build_logs.sql")),
+    (8, "secrets", include_str!("../migrations/sqlite/0008_secrets.sql")),
 ];
 
 /// The settings key of the time the server was last known up.
@@ -995,6 +997,55 @@ impl SqliteStore {
         docs.iter()
             .map(|d| serde_json::from_str(d).map_err(|e| StoreError::Backend(format!("a stored build report: {e}"))))
             .collect()
+    }
+
+    // Ferry secrets (values arrive sealed: see `Store::put_secret`).
+
+    /// Creates or replaces; a replaced secret keeps its creation time.
+    pub(crate) async fn put_secret(&self, info: &SecretInfo, sealed: &str) -> Result<SecretInfo> {
+        let (create_time,): (i64,) = sqlx::query_as(
+            "INSERT INTO secrets (name, sealed, description, create_time, update_time) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed, description = excluded.description, \
+             update_time = excluded.update_time RETURNING create_time",
+        )
+        .bind(info.name.as_str())
+        .bind(sealed)
+        .bind(info.description.as_str())
+        .bind(int(info.create_time))
+        .bind(int(info.update_time))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(SecretInfo { create_time: create_time.max(0) as Millis, ..info.clone() })
+    }
+
+    /// The sealed value.
+    pub(crate) async fn get_secret(&self, name: &str) -> Result<String> {
+        let row = sqlx::query_scalar("SELECT sealed FROM secrets WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        found(row)
+    }
+
+    pub(crate) async fn list_secrets(&self) -> Result<Vec<SecretInfo>> {
+        let rows: Vec<(String, String, i64, i64)> =
+            sqlx::query_as("SELECT name, description, create_time, update_time FROM secrets ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, description, create_time, update_time)| SecretInfo {
+                name,
+                description,
+                create_time: create_time.max(0) as Millis,
+                update_time: update_time.max(0) as Millis,
+            })
+            .collect())
+    }
+
+    pub(crate) async fn delete_secret(&self, name: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM secrets WHERE name = $1").bind(name).execute(&self.pool).await?;
+        affected(done.rows_affected())
     }
 
     // Settings.

@@ -20,7 +20,9 @@ use ferry_core::resources::{
     TargetGroup, TargetMember, Trigger,
 };
 use ferry_core::resources::{Alarm, Delivery, DeliveryState};
-use ferry_store::{AgentLiveness, Changes, DeliveryFilter, DeploymentFilter, NewEvent, SecretsKey, Store, StoreError};
+use ferry_store::{
+    AgentLiveness, Changes, DeliveryFilter, DeploymentFilter, NewEvent, SecretInfo, SecretsKey, Store, StoreError,
+};
 
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -70,6 +72,7 @@ conformance!(
     audit_append_and_filter,
     prune_keeps_what_groups_and_recent_history_need,
     secrets_are_sealed_at_rest_and_need_their_key,
+    named_secrets_round_trip_sealed,
     agent_liveness_round_trip,
 );
 
@@ -271,7 +274,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 7);
+    assert_eq!(store.schema_version().await.unwrap(), 8);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -874,7 +877,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 7);
+        assert_eq!(store.schema_version().await.unwrap(), 8);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -1239,6 +1242,73 @@ async fn secrets_are_sealed_at_rest_and_need_their_key(store: Store) {
     assert_eq!(again.get_access_key("NEW").await.unwrap(), access_key("NEW", 2));
 }
 
+fn secret_info(name: &str, time: u64) -> SecretInfo {
+    SecretInfo { name: name.into(), description: format!("{name} for builds"), create_time: time, update_time: time }
+}
+
+async fn named_secrets_round_trip_sealed(store: Store) {
+    let unkeyed = store.clone();
+    let err = unkeyed.put_secret(&secret_info("/prod/db/password", 1), "hunter2").await.unwrap_err();
+    assert!(err.to_string().contains("only ever stored sealed"), "{err}");
+    assert!(unkeyed.list_secrets().await.unwrap().is_empty(), "nothing written without a key");
+
+    let (key, _) = SecretsKey::generate().unwrap();
+    let keyed = store.with_secrets_key(key);
+    let put = keyed.put_secret(&secret_info("/prod/db/password", 10), "hunter2").await.unwrap();
+    assert_eq!(put, secret_info("/prod/db/password", 10));
+    keyed.put_secret(&secret_info("api_token", 11), "tok-1").await.unwrap();
+    assert_eq!(keyed.get_secret("/prod/db/password").await.unwrap(), "hunter2");
+    // Replacing keeps the creation time and takes the new value and description.
+    let replaced =
+        keyed.put_secret(&SecretInfo { description: "rotated".into(), ..secret_info("api_token", 20) }, "tok-2").await;
+    assert_eq!(
+        replaced.unwrap(),
+        SecretInfo { name: "api_token".into(), description: "rotated".into(), create_time: 11, update_time: 20 }
+    );
+    assert_eq!(keyed.get_secret("api_token").await.unwrap(), "tok-2");
+    let listed = keyed.list_secrets().await.unwrap();
+    assert_eq!(listed.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["/prod/db/password", "api_token"]);
+    assert_eq!(listed[1].update_time, 20);
+
+    // A store without the key lists names but cannot read a value.
+    assert_eq!(unkeyed.list_secrets().await.unwrap().len(), 2);
+    let err = unkeyed.get_secret("api_token").await.unwrap_err();
+    assert!(err.to_string().contains("no secrets key"), "{err}");
+    let (other, _) = SecretsKey::generate().unwrap();
+    assert!(unkeyed.clone().with_secrets_key(other).get_secret("api_token").await.is_err(), "another key");
+
+    keyed.delete_secret("api_token").await.unwrap();
+    assert_eq!(keyed.get_secret("api_token").await, Err(StoreError::NotFound));
+    assert_eq!(keyed.delete_secret("api_token").await, Err(StoreError::NotFound));
+}
+
+/// What is on disk: the database file and its write-ahead log hold no
+/// secret's plain text, before and after a checkpoint.
+#[tokio::test]
+async fn named_secrets_are_not_in_the_database_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferry.db");
+    let (key, _) = SecretsKey::generate().unwrap();
+    let store = Store::open_sqlite(&path).await.unwrap().with_secrets_key(key);
+    let value = "pLaInTeXt-sEcReT-0123456789";
+    store.put_secret(&secret_info("/prod/db/password", 1), value).await.unwrap();
+    assert_eq!(store.get_secret("/prod/db/password").await.unwrap(), value);
+    let on_disk = || {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        bytes
+    };
+    let needle = value.as_bytes();
+    let holds = |bytes: &[u8], what: &[u8]| bytes.windows(what.len()).any(|w| w == what);
+    let before = on_disk();
+    assert!(holds(&before, b"/prod/db/password"), "the name is stored (the test reads the right files)");
+    assert!(!holds(&before, needle), "plain text in the database or its log");
+    store.close().await;
+    assert!(!holds(&on_disk(), needle), "plain text after closing (checkpoint)");
+}
+
 async fn agent_liveness_round_trip(store: Store) {
     assert_eq!(store.liveness().await.unwrap(), (None, Vec::new()));
     let record = |instance: &str, heard: u64, polling: bool| AgentLiveness {
@@ -1282,6 +1352,7 @@ fn build_project(name: &str) -> ferry_core::build::BuildProject {
         tags: Vec::new(),
         create_time: 1,
         last_modified: 1,
+        webhook: None,
     }
 }
 

@@ -64,7 +64,16 @@ fn main() {
         }
         let baseline = match &image {
             None => direct(&mut Command::new("sh").args(["-c", "true"])),
-            Some(image) => direct(&mut Command::new("podman").args(["run", "--rm", "--network", "none", image, "sh", "-c", "true"])),
+            Some(image) => direct(&mut Command::new("podman").args([
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                image,
+                "sh",
+                "-c",
+                "true",
+            ])),
         };
         totals.sort();
         println!(
@@ -85,7 +94,8 @@ fn build_once(c: &Cluster, project: &str) -> (Duration, Duration) {
     let id = c.ferry_ok(&["build", "start", project]).lines().next().unwrap().trim().to_string();
     let view = wait_for("the build to end", Duration::from_secs(120), || {
         let view: serde_json::Value = serde_json::from_str(&c.ferry_ok(&["build", "show", &id, "--json"])).unwrap();
-        matches!(view["status"].as_str(), Some("SUCCEEDED" | "FAILED" | "FAULT" | "STOPPED" | "TIMED_OUT")).then_some(view)
+        matches!(view["status"].as_str(), Some("SUCCEEDED" | "FAILED" | "FAULT" | "STOPPED" | "TIMED_OUT"))
+            .then_some(view)
     });
     assert_eq!(view["status"], "SUCCEEDED", "{view:#}");
     let at = |field: &str| view[field].as_u64().unwrap_or_else(|| panic!("{field} in {view:#}"));

@@ -483,6 +483,7 @@ pub fn new_project(i: &wire::CreateProjectInput, id: String, now: Millis) -> Aws
         tags: Vec::new(),
         create_time: now,
         last_modified: now,
+        webhook: None,
     };
     apply_settings(&mut p, i)?;
     Ok(p)

@@ -260,6 +260,7 @@ async fn create_project(State(state): State<AppState>, request: Signed) -> ApiRe
         tags: Vec::new(),
         create_time: now,
         last_modified: now,
+        webhook: None,
     };
     let project = ops::builds::create_project(&state, project).await?;
     Ok(Json(project_view(&project)))
@@ -432,6 +433,7 @@ async fn start_build(
         initiator: Initiator::Key(request.caller.key_id.clone()),
         source_version: body.source_version.clone().filter(|v| !v.is_empty()),
         source_bundle,
+        webhook: None,
     };
     let build = ops::builds::start(&state, &name, start, |settings| {
         for v in overrides {

@@ -15,6 +15,7 @@ use crate::AppState;
 
 struct Fixture {
     state: AppState,
+    host: String,
     _dir: tempfile::TempDir,
     stop_agent: Option<tokio::sync::oneshot::Sender<()>>,
     agent: Option<tokio::task::JoinHandle<Result<(), ferry_agent::AgentError>>>,
@@ -28,19 +29,24 @@ impl Drop for Fixture {
     }
 }
 
-/// A server on a loopback port and one enrolled build host with one slot.
+/// A server on a loopback port and one enrolled build host with one slot,
+/// named uniquely: a build host removes the environments its name labels
+/// when it starts, and tests run at once.
 async fn fixture() -> Fixture {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let host = format!("builder-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let dir = tempfile::tempdir().unwrap();
-    let state = AppState::for_tests_with(dir.path(), |c| {
+    let mut state = AppState::for_tests_with(dir.path(), |c| {
         c.poll_hold = Duration::from_secs(2);
         c.agent_lost_after = Duration::from_secs(30);
     })
     .await;
+    state.store = state.store.clone().with_secrets_key(ferry_store::SecretsKey::generate().unwrap().0);
     let key = AccessKey {
         id: "FKAGBUILDHOST1".into(),
         secret: "secret-of-the-build-host".into(),
         role: Role::Agent,
-        instance: Some("builder-1".into()),
+        instance: Some(host.clone()),
         description: String::new(),
         create_time: 1,
         disabled: false,
@@ -48,7 +54,7 @@ async fn fixture() -> Fixture {
     };
     state.store.put_access_key(&key).await.unwrap();
     let instance = Instance {
-        name: "builder-1".into(),
+        name: host.clone(),
         tags: Vec::new(),
         register_time: 1,
         deregister_time: None,
@@ -68,12 +74,12 @@ async fn fixture() -> Fixture {
     let root = dir.path().join("agent");
     std::fs::create_dir_all(root.join("state")).unwrap();
     let credentials = serde_json::json!({
-        "instance_name": "builder-1",
+        "instance_name": host,
         "access_key_id": key.id,
         "secret_access_key": key.secret,
     });
     std::fs::write(root.join("state/credentials"), credentials.to_string()).unwrap();
-    let mut config = ferry_agent::AgentConfig::new(format!("http://{addr}"), "builder-1");
+    let mut config = ferry_agent::AgentConfig::new(format!("http://{addr}"), host.clone());
     config.root = root;
     config.builds = 1;
     config.build_user = "nobody".into();
@@ -81,7 +87,7 @@ async fn fixture() -> Fixture {
     let agent = tokio::spawn(ferry_agent::run(config, async move {
         let _ = stopped.await;
     }));
-    Fixture { state, _dir: dir, stop_agent: Some(stop_agent), agent: Some(agent) }
+    Fixture { state, _dir: dir, host, stop_agent: Some(stop_agent), agent: Some(agent) }
 }
 
 fn project(name: &str, buildspec: &str) -> BuildProject {
@@ -105,6 +111,7 @@ fn project(name: &str, buildspec: &str) -> BuildProject {
         tags: Vec::new(),
         create_time: 0,
         last_modified: 0,
+        webhook: None,
     }
 }
 
@@ -162,7 +169,7 @@ reports:
     let done = wait_for(&f.state, &queued.id, "the build to end", |b| b.status.is_terminal()).await;
     let log = log_text(&f.state, &queued.id).await;
     assert_eq!(done.status, BuildStatus::Succeeded, "{done:#?}\n{log}");
-    assert_eq!(done.host.as_deref(), Some("builder-1"));
+    assert_eq!(done.host.as_deref(), Some(f.host.as_str()));
     assert!(log.contains(&format!("hello from {} number 1", queued.id)), "{log}");
     let phases: Vec<(&str, Option<&str>)> =
         done.phases.iter().map(|p| (p.name.as_str(), p.status.as_deref())).collect();
@@ -246,7 +253,7 @@ async fn a_build_whose_host_restarts_ends_fault_and_its_host_takes_the_next() {
     f.agent.take().unwrap().abort();
     // A claim from the same host listing nothing running: the agent restarted.
     let claim = ferry_proto::build_host::ClaimRequest { free: 0, running: Vec::new(), containers: false };
-    build_hosts::claim(&f.state, "builder-1", &claim).await.unwrap();
+    build_hosts::claim(&f.state, &f.host, &claim).await.unwrap();
     let ended = builds::get(&f.state, &lost.id).await.unwrap();
     assert_eq!(ended.status, BuildStatus::Fault, "{ended:#?}");
     let open = ended.phases.iter().rev().find(|p| p.message.is_some()).unwrap();
@@ -255,7 +262,7 @@ async fn a_build_whose_host_restarts_ends_fault_and_its_host_takes_the_next() {
     // A silent host's build ends FAULT once the lost time passes.
     let silent = builds::start(&f.state, "lost-host", by(), |_| {}).await.unwrap();
     let claim = ferry_proto::build_host::ClaimRequest { free: 1, running: Vec::new(), containers: false };
-    let taken = build_hosts::claim(&f.state, "builder-1", &claim).await.unwrap().unwrap();
+    let taken = build_hosts::claim(&f.state, &f.host, &claim).await.unwrap().unwrap();
     assert_eq!(taken.build_id, silent.id);
     assert!(build_hosts::check_liveness(&f.state, 0).await.unwrap().is_empty(), "heard from just now");
     let mut b = builds::get(&f.state, &silent.id).await.unwrap();
@@ -343,4 +350,65 @@ cache:
     assert!(logs[0].contains("saved the cache: 1 files"), "{}", logs[0]);
     assert!(logs[1].contains("restored 1 files from the project's cache"), "{}", logs[1]);
     assert!(logs[1].contains("cache hit 1"), "{}", logs[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_reach_the_build_masked_and_webhook_builds_see_codebuilds_webhook_variables() {
+    if !can_switch_users() {
+        return;
+    }
+    let f = fixture().await;
+    super::secrets::put(&f.state, "deploy-token", "tok-3141592653", "").await.unwrap();
+    super::secrets::put(&f.state, "/prod/db/password", "pw-2718281828", "").await.unwrap();
+    super::secrets::put(&f.state, "prod/json", r#"{"user":"svc","key":"k-1618033988"}"#, "").await.unwrap();
+    let spec = r#"version: 0.2
+env:
+  parameter-store:
+    DB_PASSWORD: /prod/db/password
+  secrets-manager:
+    API_KEY: prod/json:key
+phases:
+  build:
+    commands:
+      - echo "token $TOKEN db $DB_PASSWORD key $API_KEY"
+      - test "$TOKEN" = tok-3141592653 && test "$DB_PASSWORD" = pw-2718281828 && test "$API_KEY" = k-1618033988
+      - echo "event $CODEBUILD_WEBHOOK_EVENT trigger $CODEBUILD_WEBHOOK_TRIGGER head $CODEBUILD_WEBHOOK_HEAD_REF"
+"#;
+    let mut p = project("secretive", spec);
+    p.variables.push(BuildVariable { name: "TOKEN".into(), value: "deploy-token".into(), kind: VariableKind::Secret });
+    builds::create_project(&f.state, p).await.unwrap();
+    let hook = ferry_core::build::BuildWebhook {
+        forge: "github".into(),
+        event: ferry_core::build::WebhookEventType::Push,
+        head_ref: "refs/heads/main".into(),
+        base_ref: None,
+        commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        actor_account_id: Some("42".into()),
+        trigger: "branch/main".into(),
+        prev_commit: None,
+        merge_commit: None,
+        pr_number: None,
+        repository_url: None,
+        server_url: None,
+    };
+    let start = StartBuild { webhook: Some(hook), ..StartBuild::by(Initiator::Webhook) };
+    let b = builds::start(&f.state, "secretive", start, |_| {}).await.unwrap();
+    let done = wait_for(&f.state, &b.id, "the build to end", |b| b.status.is_terminal()).await;
+    let log = log_text(&f.state, &b.id).await;
+    assert_eq!(done.status, BuildStatus::Succeeded, "{done:#?}\n{log}");
+    assert!(log.contains("token *** db *** key ***"), "{log}");
+    for value in ["tok-3141592653", "pw-2718281828", "k-1618033988"] {
+        assert!(!log.contains(value), "{value} in the log: {log}");
+    }
+    assert!(log.contains("event PUSH trigger branch/main head refs/heads/main"), "{log}");
+
+    // A secret that does not exist fails the build before it starts, saying which.
+    let mut missing = project("missing-secret", "version: 0.2\nphases:\n  build:\n    commands:\n      - 'true'\n");
+    missing.variables.push(BuildVariable { name: "X".into(), value: "nope".into(), kind: VariableKind::Secret });
+    builds::create_project(&f.state, missing).await.unwrap();
+    let b = builds::start(&f.state, "missing-secret", StartBuild::by(Initiator::Webhook), |_| {}).await.unwrap();
+    let done = wait_for(&f.state, &b.id, "the build to fail", |b| b.status.is_terminal()).await;
+    assert_eq!(done.status, BuildStatus::Failed);
+    let message = done.phases.iter().find_map(|p| p.message.clone()).unwrap_or_default();
+    assert!(message.contains("variable X names the secret nope"), "{done:#?}");
 }

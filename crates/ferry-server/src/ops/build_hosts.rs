@@ -161,6 +161,15 @@ async fn assignment(state: &AppState, b: &Build) -> Result<wire::Assignment, OpE
         project_arn: Some(arns.project(&b.project)),
         build_url: None,
         cache: settings.cache,
+        webhook: b.webhook.as_ref().map(|w| wire::WebhookContext {
+            event: w.event.name().to_string(),
+            head_ref: w.head_ref.clone(),
+            base_ref: w.base_ref.clone().unwrap_or_default(),
+            actor_account_id: w.actor_account_id.clone().unwrap_or_default(),
+            trigger: w.trigger.clone(),
+            prev_commit: w.prev_commit.clone().unwrap_or_default(),
+            merge_commit: w.merge_commit.clone().unwrap_or_default(),
+        }),
     })
 }
 
@@ -173,9 +182,9 @@ pub fn initiator_name(initiator: &Initiator) -> String {
     }
 }
 
-/// A ferry secret's value (issue #13: the secret store).
-async fn resolve_secret(_state: &AppState, name: &str) -> Result<String, OpError> {
-    Err(OpError::Invalid(format!("secret {name} cannot be read: this server has no secret store yet")))
+/// A ferry secret's value (`ferry secret put`).
+async fn resolve_secret(state: &AppState, name: &str) -> Result<String, OpError> {
+    super::secrets::resolve(state, name).await
 }
 
 /// The values of the secrets a running build's buildspec names.

@@ -63,11 +63,13 @@ pub struct StartBuild {
     pub source_version: Option<String>,
     /// The source, already in the blob store (`Upload` projects).
     pub source_bundle: Option<SourceBundle>,
+    /// The webhook event that started it (`Initiator::Webhook`).
+    pub webhook: Option<build::BuildWebhook>,
 }
 
 impl StartBuild {
     pub fn by(initiator: Initiator) -> Self {
-        Self { initiator, source_version: None, source_bundle: None }
+        Self { initiator, source_version: None, source_bundle: None, webhook: None }
     }
 }
 
@@ -80,7 +82,7 @@ pub async fn start(
     request: StartBuild,
     overrides: impl FnOnce(&mut BuildProject),
 ) -> Result<Build, OpError> {
-    let StartBuild { initiator, source_version, mut source_bundle } = request;
+    let StartBuild { initiator, source_version, mut source_bundle, webhook } = request;
     let mut settings = get_project(state, project).await?;
     overrides(&mut settings);
     settings.name = project.to_string();
@@ -98,6 +100,7 @@ pub async fn start(
         .queue_build(project, |number| {
             let mut queued = build::queue_build(&settings, number, &uuid, initiator, source_version, now);
             queued.source_bundle = source_bundle;
+            queued.webhook = webhook;
             queued
         })
         .await?;
@@ -255,6 +258,16 @@ pub(crate) async fn save(state: &AppState, b: &Build, before: Option<BuildStatus
     if let Some(seq) = state.store.commit(changes).await? {
         state.driver.events.published(seq);
     }
+    // The forge hears of a webhook build's progress (the webhook itself
+    // posted `pending` when it queued the build).
+    if b.webhook.is_some() && before.is_some() {
+        let (state, b) = (state.clone(), b.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::webhooks::post_commit_status(&state, &b).await {
+                tracing::warn!(build = %b.id, error = %e, "cannot post the commit status");
+            }
+        });
+    }
     Ok(())
 }
 
@@ -342,6 +355,7 @@ mod tests {
             tags: Vec::new(),
             create_time: 0,
             last_modified: 0,
+            webhook: None,
         }
     }
 

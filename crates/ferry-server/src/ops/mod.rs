@@ -25,7 +25,9 @@ pub mod deployments;
 mod error;
 pub mod groups;
 pub mod keys;
+pub mod secrets;
 pub mod target_groups;
+pub mod webhooks;
 
 pub use error::OpError;
 

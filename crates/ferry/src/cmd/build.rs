@@ -46,6 +46,9 @@ enum BuildCommand {
     Artifacts(super::builds::ArtifactsArgs),
     /// A build's test reports: cases with status and duration, pass rate.
     Report(super::builds::BuildIdArgs),
+    /// A build project's git webhook (GitHub, GitLab, Gitea): create, delete.
+    #[command(subcommand)]
+    Webhook(super::build_webhook::WebhookCommand),
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +99,7 @@ pub fn run(args: BuildArgs) -> ExitCode {
         BuildCommand::Logs(args) => super::builds::logs(args),
         BuildCommand::Artifacts(args) => super::builds::artifacts(args),
         BuildCommand::Report(args) => super::builds::report(args),
+        BuildCommand::Webhook(command) => super::build_webhook::run(command),
     }
 }
 

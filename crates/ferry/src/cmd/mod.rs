@@ -4,6 +4,7 @@ mod local;
 // `ferry build local` (the build runner without a server) and, in
 // `builds`, build projects and builds on the server.
 mod build;
+mod build_webhook;
 mod builds;
 // Running ferry itself.
 mod agent;
@@ -28,6 +29,7 @@ mod lb;
 mod logs;
 pub(crate) mod output;
 mod push;
+mod secret;
 mod stop;
 
 use std::process::ExitCode;
@@ -99,6 +101,8 @@ enum Command {
     Deliveries(events::DeliveriesArgs),
     /// The audit log: who changed what, when, from where, with what result (admin only).
     Audit(audit::AuditArgs),
+    /// Secrets builds read (sealed at rest; values never shown again) (admin only).
+    Secret(secret::SecretArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -126,6 +130,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Events(args) => events::run(args),
         Command::Deliveries(args) => events::run_deliveries(args),
         Command::Audit(args) => audit::run(args),
+        Command::Secret(args) => secret::run(args),
     }
 }
 
