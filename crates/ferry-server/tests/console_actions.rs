@@ -166,7 +166,6 @@ async fn redeploy_from_the_console_goes_through_the_same_operation_and_checks() 
 // ---------------------------------------------------------------------------
 // Builds
 
-
 /// The server's store, opened beside it (SQLite in WAL mode takes both).
 async fn store(server: &TestServer) -> ferry_store::Store {
     ferry_store::Store::open_sqlite(&server.data.path().join("data/ferry.db")).await.unwrap()
@@ -590,13 +589,7 @@ async fn a_running_builds_page_streams_new_log_lines_and_stops_when_the_build_en
     // A phase the host reports re-renders the fragment.
     build::take_phases(
         &mut b,
-        vec![BuildPhase {
-            name: "BUILD".into(),
-            status: None,
-            start_time: now_ms(),
-            end_time: None,
-            message: None,
-        }],
+        vec![BuildPhase { name: "BUILD".into(), status: None, start_time: now_ms(), end_time: None, message: None }],
     );
     store.update_build(&b).await.unwrap();
     let fragment = events.next_of("fragment", Duration::from_secs(10)).await;

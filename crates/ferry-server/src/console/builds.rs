@@ -230,7 +230,9 @@ async fn list_page(state: &AppState, session: &Session, query: &ListQuery, flash
     } else {
         builds_table(&mut h, &builds, now);
         if builds.len() == LIST_LIMIT as usize {
-            h.raw("<p class=\"muted\">The newest ").text(LIST_LIMIT).raw(" are shown; filter by project to see more.</p>");
+            h.raw("<p class=\"muted\">The newest ")
+                .text(LIST_LIMIT)
+                .raw(" are shown; filter by project to see more.</p>");
         }
     }
     Ok(layout(StatusCode::OK, "Builds", Some(session), flash, &h))
@@ -546,12 +548,22 @@ fn actions(h: &mut Html, b: &Build, session: &Session) {
         return;
     }
     let (action, label, id, class, confirm) = if is_final(b) {
-        ("retry", "Retry", "action-retry", "btn", format!("Start {} again with the settings of #{}?", b.project, b.number))
+        (
+            "retry",
+            "Retry",
+            "action-retry",
+            "btn",
+            format!("Start {} again with the settings of #{}?", b.project, b.number),
+        )
     } else {
         ("stop", "Stop", "action-stop", "btn danger", format!("Stop build {} #{}?", b.project, b.number))
     };
     h.raw("<div class=\"actions\" id=\"actions\"><form method=\"post\" action=\"").text(build_path(&b.id));
-    h.raw("/").raw(action).raw("\" data-confirm=\"").text(confirm).raw("\"><input type=\"hidden\" name=\"csrf\" value=\"");
+    h.raw("/")
+        .raw(action)
+        .raw("\" data-confirm=\"")
+        .text(confirm)
+        .raw("\"><input type=\"hidden\" name=\"csrf\" value=\"");
     h.text(session.csrf()).raw("\"><button type=\"submit\" class=\"").raw(class).raw("\" id=\"").raw(id).raw("\">");
     h.raw(label).raw("</button></form></div>");
 }
@@ -736,7 +748,13 @@ pub(crate) async fn log_page(
         h.raw("<a href=\"").text(build_path(&b.id)).raw("/log.txt\">plain text</a></p>");
         h.raw("<section class=\"card log\"><div class=\"log-lines\" id=\"log-lines\">").html(&log_lines(&lines));
         h.raw("</div></section>");
-        Ok(layout(StatusCode::OK, &format!("Log of {} #{}", b.project, b.number), Some(&session), &Flash::default(), &h))
+        Ok(layout(
+            StatusCode::OK,
+            &format!("Log of {} #{}", b.project, b.number),
+            Some(&session),
+            &Flash::default(),
+            &h,
+        ))
     }
     .await;
     respond(&session, result)
@@ -1084,8 +1102,7 @@ mod tests {
     }
 
     fn failed_build() -> Build {
-        let mut b =
-            ferry_core::build::queue_build(&project(), 3, "u1", Initiator::Key("FKIA".into()), None, 1_000);
+        let mut b = ferry_core::build::queue_build(&project(), 3, "u1", Initiator::Key("FKIA".into()), None, 1_000);
         ferry_core::build::assign(&mut b, "host1", 2_000);
         b.phases.push(BuildPhase {
             name: "BUILD".into(),
