@@ -504,8 +504,11 @@ fn fragment(b: &Build, reports: &[BuildReport], session: &Session, now: u64) -> 
             build_duration(&mut h, b, now);
         }
         (None, None) => {
-            h.raw("waiting for a build host for ");
-            build_duration(&mut h, b, now);
+            h.raw("waiting for a build host");
+            if !is_final(b) {
+                h.raw(" for <span data-since=\"").text(b.queued_time).raw("\">");
+                h.text(duration(now.saturating_sub(b.queued_time))).raw("</span>");
+            }
         }
     }
     h.raw("</span></div>");
@@ -1183,6 +1186,7 @@ mod tests {
         let html = fragment(&b, &[], &Session::for_test(Role::Deployer), 3_000).into_string();
         assert!(html.contains("data-build-status=\"QUEUED\"") && html.contains("id=\"action-stop\""), "{html}");
         assert!(html.contains("<tr data-phase=\"QUEUED\" data-status=\"IN_PROGRESS\">"), "{html}");
+        assert!(html.contains("waiting for a build host for <span data-since=\"1000\">2.0 s</span>"), "{html}");
         ferry_core::build::assign(&mut b, "host1", 2_000);
         let html = fragment(&b, &[], &Session::for_test(Role::ReadOnly), 3_000).into_string();
         assert!(html.contains("id=\"read-only\"") && !html.contains("<form"), "{html}");
