@@ -233,3 +233,82 @@ fn the_console_signs_in_updates_live_stops_and_respects_roles() {
     assert_eq!(view["status"], "Succeeded", "the read-only POST must not have stopped it: {view:#}");
     eprintln!("console test took {:?}", started.elapsed());
 }
+
+/// A build's page in a real browser: the log grows and the build ends on
+/// the page without a reload, and a log line's markup stays text.
+#[test]
+fn a_build_page_follows_its_log_live_in_a_browser() {
+    if !fleet_supported() {
+        return;
+    }
+    let started = Instant::now();
+    let c = Cluster::start(ClusterOptions {
+        hosts: 1,
+        agent_args: |_| vec!["--builds".into(), "1".into()],
+        ..Default::default()
+    });
+    let base = c.url();
+    let (admin_id, admin_secret) = credentials(&c.data_dir().join("credentials"));
+    // The build waits for a file the test creates (it runs as nobody).
+    let gate_dir = c.tmp.path().join("gate");
+    std::fs::create_dir_all(&gate_dir).unwrap();
+    std::fs::set_permissions(c.tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&gate_dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let gate = gate_dir.join("open");
+    let src = c.tmp.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let xss = "<img src=x onerror=\"window.__xss=1\">";
+    let buildspec = format!(
+        "version: 0.2\nphases:\n  build:\n    commands:\n      - echo 'before the gate {xss}'\n      \
+         - while [ ! -f {gate} ]; do sleep 0.1; done\n      - echo through the gate\n",
+        gate = gate.display()
+    );
+    std::fs::write(src.join("buildspec.yml"), buildspec).unwrap();
+    c.ferry_ok(&["build", "project", "create", "gated", "--source", "upload"]);
+    let id = c.ferry_ok(&["build", "start", "gated", "--source", src.to_str().unwrap()]);
+    let id = id.lines().next().unwrap().trim().to_string();
+
+    let b = Browser::start();
+    b.window_size(1400, 1000);
+    sign_in(&b, &base, &admin_id, &admin_secret);
+    wait_for("the signed-in page", WAIT, || b.find("#who"));
+    let page = format!("{base}/console/builds/{}", id.replace(':', "%3A"));
+    b.goto(&page);
+    let log_text = |b: &Browser| {
+        js(b, "var l = document.getElementById('log-lines'); return l ? l.textContent : '';")
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    wait_for("the first log line on the page", WAIT, || log_text(&b).contains("before the gate").then_some(()));
+    // From here on the page is never navigated: the marker must survive.
+    js(&b, "window.__marker = 1; return true;").expect("set the marker");
+    let shown = |b: &Browser| {
+        js(b, "var e = document.querySelector('[data-build-status]'); return e && e.dataset.buildStatus;")
+            .and_then(|v| v.as_str().map(String::from))
+    };
+    assert_eq!(shown(&b).as_deref(), Some("IN_PROGRESS"));
+    shot(&b, "7-build-running");
+    std::fs::write(&gate, "").unwrap();
+    wait_for("the last log line on the page", WAIT, || log_text(&b).contains("through the gate").then_some(()));
+    wait_for("the page to show the build SUCCEEDED", WAIT, || (shown(&b)? == "SUCCEEDED").then_some(()));
+    wait_for("the page to stop following the build", WAIT, || {
+        (js(&b, "return document.getElementById('live').classList.contains('connected');")? == json!(false))
+            .then_some(())
+    });
+    assert_eq!(js(&b, "return window.__marker;"), Some(json!(1)), "the page was reloaded");
+    // The line's markup is text: no element was made of it.
+    assert!(log_text(&b).contains(xss), "{}", log_text(&b));
+    assert_eq!(
+        js(&b, "return window.__xss === undefined && !document.querySelector('#log-lines img');"),
+        Some(json!(true))
+    );
+    let phases = js(&b, "return document.getElementById('phases').textContent;").unwrap();
+    assert!(phases.as_str().unwrap().contains("BUILD"), "{phases}");
+    shot(&b, "8-build-done");
+
+    // The builds page lists it, from the navigation.
+    b.click(&b.find("#nav-builds").expect("Builds in the navigation")).expect("click Builds");
+    let row = wait_for("the build's row", WAIT, || b.find(&format!("tr[data-build=\"{id}\"]")).map(|e| b.text(&e)));
+    assert!(row.contains("gated #1") && row.contains("SUCCEEDED"), "{row}");
+    eprintln!("console build test took {:?}", started.elapsed());
+}

@@ -107,12 +107,21 @@ details.diag { border-top: 1px solid var(--line); padding: .5rem 0; }
 details.diag summary { cursor: pointer; }
 pre.tail { background: #1c2230; color: #e5e9f0; padding: .6rem .8rem; border-radius: 6px; overflow: auto; max-height: 22rem; white-space: pre-wrap; }
 .problem { max-width: 640px; }
+.st-fault, .st-timedout, .st-error { background: var(--bad-bg); color: var(--bad); }
+.error-text { color: var(--bad); font-weight: 600; }
+td.msg { white-space: pre-wrap; }
+pre.case-message { margin: 0; white-space: pre-wrap; font-size: .85em; color: #7f1d1d; }
+.log-lines { background: #1c2230; color: #e5e9f0; padding: .6rem .8rem; border-radius: 6px; max-height: 70vh; overflow: auto; font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .85em; }
+.log-lines .line { white-space: pre-wrap; word-break: break-all; min-height: 1.2em; }
+.log-lines .line::before { content: attr(data-n); display: inline-block; min-width: 3.5em; margin-right: .8em; text-align: right; color: #6a7282; user-select: none; }
+.pager a { margin-right: 1rem; }
 "#;
 
-const JS: &str = r#"// ferry console: live deployment updates and running timers. Every page works without this.
+const JS: &str = r#"// ferry console: live deployment and build updates, and running timers. Every page works without this.
 (function () {
   "use strict";
   var skew = 0;
+  var MAX_LINES = 20000;
   function fmt(ms) {
     if (ms < 1000) return ms + " ms";
     if (ms < 60000) return (ms / 1000).toFixed(1) + " s";
@@ -147,6 +156,18 @@ const JS: &str = r#"// ferry console: live deployment updates and running timers
       live.setAttribute("data-updates", String(++updates));
       sync(live);
       tick();
+    });
+    // A build's new log lines (escaped by the server), kept to the newest MAX_LINES.
+    es.addEventListener("lines", function (e) {
+      var log = document.getElementById("log-lines");
+      if (!log) return;
+      var empty = document.getElementById("log-empty");
+      if (empty) empty.remove();
+      var atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+      log.insertAdjacentHTML("beforeend", e.data);
+      while (log.childElementCount > MAX_LINES) log.firstElementChild.remove();
+      log.setAttribute("data-next", e.lastEventId);
+      if (atEnd) log.scrollTop = log.scrollHeight;
     });
     es.addEventListener("done", function (e) {
       es.close();

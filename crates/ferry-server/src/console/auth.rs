@@ -155,6 +155,12 @@ impl Session {
         self.can_act() && self.caller().may_change(ferry_core::resources::Subject::Group(app, group)).is_ok()
     }
 
+    /// Whether this session may start, stop and retry builds: they belong
+    /// to no application (`Subject::Global`, as on the native API).
+    pub fn can_change_builds(&self) -> bool {
+        self.can_act() && self.caller().may_change(ferry_core::resources::Subject::Global).is_ok()
+    }
+
     /// The CSRF token of this session's forms.
     pub fn csrf(&self) -> String {
         hex(&hmac(&keys().csrf, self.cookie.as_bytes()))
@@ -180,8 +186,8 @@ impl Session {
     ) -> Result<(), Problem> {
         if !self.can_act() {
             return Err(Problem::forbidden(format!(
-                "Access key {} is read-only: it may look at everything in the console, but not stop, \
-                 continue or redeploy deployments.",
+                "Access key {} is read-only: it may look at everything in the console, but not change \
+                 anything (deployments or builds).",
                 self.key_id
             )));
         }

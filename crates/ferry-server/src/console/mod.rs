@@ -7,17 +7,21 @@
 //! unescaped. One small script (`console.js`) adds progressive enhancement:
 //! the live part of a deployment's page follows an `EventSource` on
 //! `/console/deployments/{id}/live` (server-sent events carrying the
-//! re-rendered fragment), and running timers tick. Every page works without
+//! re-rendered fragment), a build's page `/console/builds/{id}/live` (the
+//! fragment, and new log lines appended), and running timers tick. Every page works without
 //! it: a reload shows the current state. The Content-Security-Policy allows
 //! only the console's own script and style sheet (no inline code at all).
 //!
 //! - `auth`: sign-in with an access key, the session cookie, CSRF tokens, roles.
 //! - `pages`: the deployments list and the applications.
 //! - `deployment`: one deployment, its live fragment, and the actions.
+//! - `builds`: build projects and builds, a build's live page (log lines
+//!   streamed as they arrive), artifact downloads, Start / Stop / Retry.
 //! - `assets`: the style sheet and the script.
 
 mod assets;
 mod auth;
+mod builds;
 mod deployment;
 mod pages;
 
@@ -49,6 +53,16 @@ pub fn routes(https: bool) -> Router<AppState> {
         .route("/console/deployments/{id}/stop", post(deployment::stop))
         .route("/console/deployments/{id}/continue", post(deployment::continue_))
         .route("/console/deployments/{id}/redeploy", post(deployment::redeploy))
+        .route("/console/builds", get(builds::list))
+        .route("/console/build-projects/{name}", get(builds::project))
+        .route("/console/build-projects/{name}/start", post(builds::start))
+        .route("/console/builds/{id}", get(builds::page))
+        .route("/console/builds/{id}/live", get(builds::live))
+        .route("/console/builds/{id}/log", get(builds::log_page))
+        .route("/console/builds/{id}/log.txt", get(builds::log_text))
+        .route("/console/builds/{id}/artifacts/{name}", get(builds::artifact))
+        .route("/console/builds/{id}/stop", post(builds::stop))
+        .route("/console/builds/{id}/retry", post(builds::retry))
         .route("/console/console.css", get(assets::css))
         .route("/console/console.js", get(assets::js))
         .route("/console/{*rest}", get(not_found).post(not_found));
@@ -218,7 +232,8 @@ pub(crate) fn page(status: StatusCode, title: &str, session: Option<&Session>, f
         .raw("<script src=\"/console/console.js\" defer></script></head><body>")
         .raw("<header class=\"top\"><a class=\"brand\" href=\"/console\">ferry</a>");
     if let Some(s) = session {
-        h.raw("<nav><a href=\"/console\">Deployments</a><a href=\"/console/applications\">Applications</a>");
+        h.raw("<nav><a href=\"/console\">Deployments</a><a href=\"/console/applications\">Applications</a>")
+            .raw("<a href=\"/console/builds\" id=\"nav-builds\">Builds</a>");
         if s.role == ferry_core::resources::Role::Admin {
             h.raw("<a href=\"/console/audit\">Audit</a>");
         }
