@@ -63,17 +63,10 @@ fn main() {
             totals.push(claim + run);
         }
         let baseline = match &image {
-            None => direct(&mut Command::new("sh").args(["-c", "true"])),
-            Some(image) => direct(&mut Command::new("podman").args([
-                "run",
-                "--rm",
-                "--network",
-                "none",
-                image,
-                "sh",
-                "-c",
-                "true",
-            ])),
+            None => direct(Command::new("sh").args(["-c", "true"])),
+            Some(image) => {
+                direct(Command::new("podman").args(["run", "--rm", "--network", "none", image, "sh", "-c", "true"]))
+            }
         };
         totals.sort();
         println!(

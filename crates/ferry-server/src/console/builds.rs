@@ -1098,6 +1098,7 @@ mod tests {
             concurrent_build_limit: None,
             cache: false,
             badge: false,
+            webhook: None,
             tags: Vec::new(),
             create_time: 0,
             last_modified: 0,
