@@ -42,7 +42,7 @@ echo "== starting a local fleet of 3 hosts"
 rm -f "$demo/fleet/gateway"
 # The agents start once the server has written its join token (which carries
 # the fingerprint of the server's own TLS CA, so agents verify the server).
-nohup "$ferry" fleet run --hosts 3 --dir "$demo/fleet" --server-port "$port" --tag app=hello \
+nohup "$ferry" fleet run --hosts 3 --dir "$demo/fleet" --server-port "$port" --tag app=hello --builds 1 \
     --join-token-file "$demo/data/join-token" > "$demo/fleet.log" 2>&1 &
 echo $! > "$demo/fleet.pid"
 for _ in $(seq 1 100); do [ -f "$demo/fleet/gateway" ] && break; sleep 0.1; done
@@ -77,6 +77,10 @@ revision=$("$ferry" push hello examples/hello-app "${creds[@]}")
 echo "== deploying $revision with HalfAtATime"
 "$ferry" deploy hello web --revision "$revision" --wait "${creds[@]}"
 
+echo "== building examples/hello-build on a build host (its tests, artifact and report)"
+"$ferry" build project create hello-build --source upload --badge "${creds[@]}" 2>/dev/null || true
+"$ferry" build start hello-build --source examples/hello-build --follow "${creds[@]}" | tail -n 5
+
 echo
 echo "hello-app is running on every host:"
 prefix=${gateway%.*}
@@ -93,6 +97,9 @@ Try next (credentials: --credentials $demo/data/credentials, or export AWS_ACCES
   (edit examples/hello-app/www/index.html)
   $ferry push hello examples/hello-app --credentials $demo/data/credentials
   $ferry deploy hello web --wait --credentials $demo/data/credentials
+  $ferry build list --credentials $demo/data/credentials
+  $ferry build start hello-build --source examples/hello-build --follow --credentials $demo/data/credentials
+  console: $FERRY_SERVER/console/builds   badge: $FERRY_SERVER/badges/builds/hello-build.svg
 
 The AWS CLI works too (ferry speaks CodeDeploy's API):
   AWS_SHARED_CREDENTIALS_FILE=$demo/data/credentials AWS_DEFAULT_REGION=us-east-1 \\

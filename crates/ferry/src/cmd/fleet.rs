@@ -56,6 +56,10 @@ struct RunArgs {
     /// A tag for every host's instance; repeat for several.
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     tags: Vec<String>,
+    /// Make every host a build host running up to N builds at once
+    /// (`ferry agent --builds N`).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    builds: u32,
     /// How many times an agent that failed is restarted within 10 minutes
     /// before it is given up on (as systemd's StartLimitBurst). Restarts
     /// wait 1 s, doubling up to 30 s.
@@ -118,6 +122,10 @@ fn run_fleet(args: RunArgs) -> Result<(), String> {
         for tag in &args.tags {
             agent_args.push("--tag".into());
             agent_args.push(tag.clone());
+        }
+        if args.builds > 0 {
+            agent_args.push("--builds".into());
+            agent_args.push(args.builds.to_string());
         }
         agent_args
     };
