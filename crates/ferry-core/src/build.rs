@@ -17,7 +17,7 @@ pub const QUEUED_TIMEOUT_MINUTES: std::ops::RangeInclusive<u32> = 5..=480;
 
 /// A build project: where the source comes from, which buildspec, in what
 /// environment, and its limits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BuildProject {
     pub id: String,
     pub name: String,
@@ -53,7 +53,18 @@ pub struct BuildProject {
     /// Builds started by the forge's push and pull-request webhooks.
     #[serde(default)]
     pub webhook: Option<ProjectWebhook>,
+    /// Poll the git source's branch this often (seconds) and build each new
+    /// commit (`None`: no polling; git sources only).
+    #[serde(default)]
+    pub poll_seconds: Option<u32>,
+    /// Addresses every build status change is posted to (EventBridge's
+    /// "CodeBuild Build State Change" JSON, signed as deployment triggers are).
+    #[serde(default)]
+    pub notify: Vec<String>,
 }
+
+/// The shortest and longest git polling intervals.
+pub const POLL_SECONDS: std::ops::RangeInclusive<u32> = 30..=86_400;
 
 /// A project's git webhook (CodeBuild's `Webhook`): which forge events
 /// start a build, checked against the secret shared with the forge.
@@ -223,9 +234,10 @@ impl BuildWebhook {
 }
 
 /// Where a project's source comes from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum BuildSource {
     /// No source: the buildspec is inline.
+    #[default]
     NoSource,
     /// A git repository, at a branch, tag or commit (`None`: its default branch).
     Git { url: String, version: Option<String> },
@@ -366,6 +378,21 @@ pub enum Initiator {
     Webhook,
     /// A pipeline (`codepipeline/<name>`).
     Pipeline(String),
+    /// The server's polling of the project's git branch saw a new commit.
+    Poll,
+}
+
+impl Initiator {
+    /// CodeBuild's `initiator` (and `CODEBUILD_INITIATOR`): the access key,
+    /// `webhook`, `git-poll`, or `codepipeline/<name>`.
+    pub fn name(&self) -> String {
+        match self {
+            Initiator::Key(key) => key.clone(),
+            Initiator::Webhook => "webhook".into(),
+            Initiator::Poll => "git-poll".into(),
+            Initiator::Pipeline(name) => format!("codepipeline/{name}"),
+        }
+    }
 }
 
 /// A build: the record the server keeps and the APIs show.
@@ -461,6 +488,17 @@ pub fn check_project(p: &BuildProject) -> Result<(), ProjectRefusal> {
         if v.name.starts_with("CODEBUILD_") {
             return refuse(format!("variable {}: the CODEBUILD_ prefix is reserved for CodeBuild's variables", v.name));
         }
+    }
+    if let Some(every) = p.poll_seconds {
+        if !matches!(p.source, BuildSource::Git { .. }) {
+            return refuse("only a git source can be polled for new commits".into());
+        }
+        if !POLL_SECONDS.contains(&every) {
+            return refuse(format!("the polling interval must be 30 to 86400 seconds (got {every})"));
+        }
+    }
+    if p.notify.len() > 10 {
+        return refuse(format!("at most 10 notification addresses (got {})", p.notify.len()));
     }
     if matches!(p.source, BuildSource::NoSource) && p.buildspec.as_deref().is_none_or(|b| !is_inline_buildspec(b)) {
         return refuse("a project without a source needs an inline buildspec".into());
@@ -647,6 +685,8 @@ mod tests {
             tags: Vec::new(),
             create_time: 1,
             last_modified: 1,
+            poll_seconds: None,
+            notify: Vec::new(),
             webhook: None,
         }
     }

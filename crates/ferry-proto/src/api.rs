@@ -692,6 +692,12 @@ pub struct CreateBuildProject {
     /// Serve the project's build badge without authentication.
     #[serde(default)]
     pub badge: bool,
+    /// Poll the git branch this often (seconds, 30 to 86400) and build new commits.
+    #[serde(default)]
+    pub poll_seconds: Option<u32>,
+    /// Where every build status change is posted (EventBridge's JSON).
+    #[serde(default)]
+    pub notify: Vec<String>,
 }
 
 /// `PUT /api/v1/build-projects/{name}`: what is given changes, the rest stays.
@@ -721,6 +727,12 @@ pub struct UpdateBuildProject {
     pub cache: Option<bool>,
     #[serde(default)]
     pub badge: Option<bool>,
+    /// `0` stops polling.
+    #[serde(default)]
+    pub poll_seconds: Option<u32>,
+    /// Replaces the notification addresses (`[]` removes them).
+    #[serde(default)]
+    pub notify: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -739,6 +751,10 @@ pub struct BuildProjectView {
     /// Whether `/badges/builds/<name>.svg` is served.
     #[serde(default)]
     pub badge: bool,
+    #[serde(default)]
+    pub poll_seconds: Option<u32>,
+    #[serde(default)]
+    pub notify: Vec<String>,
     pub create_time: u64,
     pub last_modified: u64,
 }

@@ -125,6 +125,8 @@ mod tests {
             tags: Vec::new(),
             create_time: 0,
             last_modified: 0,
+            poll_seconds: None,
+            notify: Vec::new(),
         };
         let mut b = queue_build(&project, 1, "u", Initiator::Webhook, version.map(Into::into), 0);
         b.status = status;

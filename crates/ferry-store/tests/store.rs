@@ -1352,6 +1352,8 @@ fn build_project(name: &str) -> ferry_core::build::BuildProject {
         tags: Vec::new(),
         create_time: 1,
         last_modified: 1,
+        poll_seconds: None,
+        notify: Vec::new(),
         webhook: None,
     }
 }

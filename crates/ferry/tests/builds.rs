@@ -171,6 +171,22 @@ fn projects_and_builds_through_the_cli() {
     server.ok(&["build", "project", "update", "lib", "--image", "localhost/builder:1", "--cache"]);
     let show = server.ok(&["build", "project", "show", "lib"]);
     assert!(show.contains("Image: localhost/builder:1") && show.contains("cache: kept"), "{show}");
+    // Polling and notifications: set, shown, refused where they make no sense, removed.
+    server.ok(&["build", "project", "update", "lib", "--poll-seconds", "60", "--notify", "https://hooks.example/b"]);
+    let show = server.ok(&["build", "project", "show", "lib"]);
+    assert!(
+        show.contains("Polls its git source every 60 s") && show.contains("Notifies: https://hooks.example/b"),
+        "{show}"
+    );
+    let err = server.fails(&["build", "project", "update", "app", "--poll-seconds", "60"], 1);
+    assert!(err.contains("only a git source can be polled"), "{err}");
+    let err = server.fails(&["build", "project", "update", "lib", "--poll-seconds", "5"], 1);
+    assert!(err.contains("30 to 86400 seconds"), "{err}");
+    let err = server.fails(&["build", "project", "update", "lib", "--notify", "ftp://x"], 1);
+    assert!(err.contains("http:// or https:// URL"), "{err}");
+    server.ok(&["build", "project", "update", "lib", "--no-poll", "--no-notify"]);
+    let show = server.ok(&["build", "project", "show", "lib"]);
+    assert!(!show.contains("Polls") && !show.contains("Notifies"), "{show}");
     let show = server.ok(&["build", "project", "show", "app"]);
     assert!(show.contains("Source: upload") && show.contains("STAGE=test"), "{show}");
     assert!(show.contains("TOKEN from secret app-token") && show.contains("Timeout: 10 min"), "{show}");

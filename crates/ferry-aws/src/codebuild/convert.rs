@@ -44,7 +44,7 @@
 
 use ferry_core::Millis;
 use ferry_core::build::{
-    Build, BuildArtifact, BuildPhase, BuildProject, BuildReport, BuildSource, BuildStatus, BuildVariable, Initiator,
+    Build, BuildArtifact, BuildPhase, BuildProject, BuildReport, BuildSource, BuildStatus, BuildVariable,
     TestCaseRecord, VariableKind,
 };
 use ferry_core::resources::Tag;
@@ -211,15 +211,6 @@ fn phase(p: &BuildPhase) -> wire::BuildPhase {
     }
 }
 
-/// CodeBuild's `initiator`: the access key, `webhook`, or `codepipeline/<name>`.
-pub fn initiator(i: &Initiator) -> String {
-    match i {
-        Initiator::Key(key) => key.clone(),
-        Initiator::Webhook => "webhook".into(),
-        Initiator::Pipeline(name) => format!("codepipeline/{name}"),
-    }
-}
-
 /// A build as CodeBuild shows it, with its reports; `log_link` is where
 /// its log is served.
 pub fn build(b: &Build, reports: &[BuildReport], arns: &Arns, log_link: Option<String>) -> wire::Build {
@@ -269,7 +260,7 @@ pub fn build(b: &Build, reports: &[BuildReport], arns: &Arns, log_link: Option<S
         timeout_in_minutes: i64::from(settings.timeout_minutes),
         queued_timeout_in_minutes: i64::from(settings.queued_timeout_minutes),
         build_complete: complete,
-        initiator: initiator(&b.initiator),
+        initiator: b.initiator.name(),
         encryption_key: None,
         exported_environment_variables: b
             .exported_variables
@@ -483,6 +474,8 @@ pub fn new_project(i: &wire::CreateProjectInput, id: String, now: Millis) -> Aws
         tags: Vec::new(),
         create_time: now,
         last_modified: now,
+        poll_seconds: None,
+        notify: Vec::new(),
         webhook: None,
     };
     apply_settings(&mut p, i)?;

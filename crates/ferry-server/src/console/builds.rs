@@ -72,14 +72,6 @@ pub(crate) fn status_name(status: BuildStatus) -> &'static str {
     }
 }
 
-fn initiator(i: &Initiator) -> String {
-    match i {
-        Initiator::Key(id) => id.clone(),
-        Initiator::Webhook => "webhook".into(),
-        Initiator::Pipeline(name) => format!("codepipeline/{name}"),
-    }
-}
-
 /// `primary`, or a secondary artifact's identifier (the native API's names).
 fn artifact_name(identifier: Option<&str>) -> &str {
     identifier.unwrap_or("primary")
@@ -247,7 +239,7 @@ fn builds_table(h: &mut Html, builds: &[Build], now: u64) {
         build_link(h, b);
         h.raw("</td><td>");
         badge(h, status_name(b.status));
-        h.raw("</td><td>").text(initiator(&b.initiator)).raw("</td><td>");
+        h.raw("</td><td>").text(b.initiator.name()).raw("</td><td>");
         match (&b.source_version, &b.resolved_source_version) {
             (requested, Some(commit)) => {
                 if let Some(v) = requested {
@@ -428,7 +420,7 @@ async fn build_page(state: &AppState, session: &Session, id: &str, flash: &Flash
     h.raw("\">").text(&b.project).raw("</a> /</p><h1>Build ").text(&b.project).raw(" #").text(b.number);
     h.raw("</h1><table class=\"facts card\" id=\"facts\"><tr><th>Build id</th><td><code>").text(&b.id);
     h.raw("</code></td></tr><tr><th>Project</th><td><a href=\"").text(project_path(&b.project)).raw("\">");
-    h.text(&b.project).raw("</a></td></tr><tr><th>Initiator</th><td>").text(initiator(&b.initiator));
+    h.text(&b.project).raw("</a></td></tr><tr><th>Initiator</th><td>").text(b.initiator.name());
     h.raw("</td></tr><tr><th>Source</th><td>");
     source(&mut h, &b.settings.source);
     if let Some(bundle) = &b.source_bundle {
@@ -1102,6 +1094,8 @@ mod tests {
             tags: Vec::new(),
             create_time: 0,
             last_modified: 0,
+            poll_seconds: None,
+            notify: Vec::new(),
         }
     }
 

@@ -123,6 +123,8 @@ fn project_view(p: &BuildProject) -> api::BuildProjectView {
         concurrent_build_limit: p.concurrent_build_limit,
         cache: p.cache,
         badge: p.badge,
+        poll_seconds: p.poll_seconds,
+        notify: p.notify.clone(),
         create_time: p.create_time,
         last_modified: p.last_modified,
     }
@@ -137,14 +139,6 @@ pub(crate) fn status_name(status: BuildStatus) -> &'static str {
         BuildStatus::Fault => "FAULT",
         BuildStatus::TimedOut => "TIMED_OUT",
         BuildStatus::Stopped => "STOPPED",
-    }
-}
-
-fn initiator_name(initiator: &Initiator) -> String {
-    match initiator {
-        Initiator::Key(id) => id.clone(),
-        Initiator::Webhook => "webhook".into(),
-        Initiator::Pipeline(name) => format!("codepipeline/{name}"),
     }
 }
 
@@ -170,7 +164,7 @@ fn build_view(b: &Build) -> api::BuildView {
                 message: p.message.clone(),
             })
             .collect(),
-        initiator: initiator_name(&b.initiator),
+        initiator: b.initiator.name(),
         source_version: b.source_version.clone(),
         resolved_source_version: b.resolved_source_version.clone(),
         source: source_spec(&b.settings.source),
@@ -260,6 +254,8 @@ async fn create_project(State(state): State<AppState>, request: Signed) -> ApiRe
         tags: Vec::new(),
         create_time: now,
         last_modified: now,
+        poll_seconds: body.poll_seconds,
+        notify: body.notify.clone(),
         webhook: None,
     };
     let project = ops::builds::create_project(&state, project).await?;
@@ -327,6 +323,12 @@ async fn update_project(
         }
         if let Some(badge) = body.badge {
             p.badge = badge;
+        }
+        if let Some(every) = body.poll_seconds {
+            p.poll_seconds = (every > 0).then_some(every);
+        }
+        if let Some(notify) = &body.notify {
+            p.notify = notify.clone();
         }
         Ok::<(), ApiError>(())
     })

@@ -111,6 +111,8 @@ fn project(name: &str, buildspec: &str) -> BuildProject {
         tags: Vec::new(),
         create_time: 0,
         last_modified: 0,
+        poll_seconds: None,
+        notify: Vec::new(),
         webhook: None,
     }
 }
@@ -163,7 +165,9 @@ reports:
   unit:
     files: ['reports/junit.xml']
 "#;
-    builds::create_project(&f.state, project("hello-host", spec)).await.unwrap();
+    let mut p = project("hello-host", spec);
+    p.notify = vec!["http://127.0.0.1:9/build-events".into()];
+    builds::create_project(&f.state, p).await.unwrap();
     let queued =
         builds::start(&f.state, "hello-host", StartBuild::by(Initiator::Key("FKIATEST".into())), |_| {}).await.unwrap();
     let done = wait_for(&f.state, &queued.id, "the build to end", |b| b.status.is_terminal()).await;
@@ -203,6 +207,16 @@ reports:
         .map(|e| e.notice.status.as_str())
         .collect();
     assert_eq!(states, ["QUEUED", "IN_PROGRESS", "SUCCEEDED"]);
+    // …and each is a notification to the project's address, as EventBridge's event.
+    let filter = ferry_store::DeliveryFilter { deployment_id: Some(queued.id.clone()), ..Default::default() };
+    let sent = f.state.store.list_deliveries(&filter).await.unwrap();
+    let statuses: Vec<&str> = sent.iter().map(|d| d.event.as_str()).collect();
+    assert_eq!(statuses, ["QUEUED", "IN_PROGRESS", "SUCCEEDED"]);
+    let body: serde_json::Value = serde_json::from_str(&sent[2].body).unwrap();
+    assert_eq!(body["detail-type"], "CodeBuild Build State Change");
+    assert_eq!(body["detail"]["build-status"], "SUCCEEDED");
+    assert_eq!(body["detail"]["project-name"], "hello-host");
+    assert!(body["detail"]["build-id"].as_str().unwrap().ends_with(&queued.id));
     let reports = builds::reports(&f.state, &queued.id).await.unwrap();
     let [report] = reports.as_slice() else { panic!("one report: {reports:#?}") };
     assert_eq!((report.name.as_str(), report.total, report.succeeded, report.failed), ("unit", 2, 1, 1));

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use ferry_core::build::{self, Build, BuildArtifact, BuildSource, BuildStatus, Initiator, VariableKind};
+use ferry_core::build::{self, Build, BuildArtifact, BuildSource, BuildStatus, VariableKind};
 use ferry_proto::build_host as wire;
 
 use super::OpError;
@@ -155,7 +155,7 @@ async fn assignment(state: &AppState, b: &Build) -> Result<wire::Assignment, OpE
         variables,
         secrets,
         timeout_minutes: settings.timeout_minutes,
-        initiator: initiator_name(&b.initiator),
+        initiator: b.initiator.name(),
         start_time: b.start_time.unwrap_or_default(),
         build_arn: Some(arns.build(&b.id)),
         project_arn: Some(arns.project(&b.project)),
@@ -171,15 +171,6 @@ async fn assignment(state: &AppState, b: &Build) -> Result<wire::Assignment, OpE
             merge_commit: w.merge_commit.clone().unwrap_or_default(),
         }),
     })
-}
-
-/// CodeBuild's `initiator`: who started the build.
-pub fn initiator_name(initiator: &Initiator) -> String {
-    match initiator {
-        Initiator::Key(key) => key.clone(),
-        Initiator::Webhook => "GitHub-Hookshot".into(),
-        Initiator::Pipeline(name) => format!("codepipeline/{name}"),
-    }
 }
 
 /// A ferry secret's value (`ferry secret put`).

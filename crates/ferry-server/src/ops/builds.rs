@@ -20,13 +20,23 @@ pub async fn get_project(state: &AppState, name: &str) -> Result<BuildProject, O
 
 /// Creates a project after checking CodeBuild's rules (`build::check_project`).
 pub async fn create_project(state: &AppState, project: BuildProject) -> Result<BuildProject, OpError> {
-    build::check_project(&project).map_err(|r| OpError::Invalid(r.0))?;
+    check(&project)?;
     state.store.create_build_project(&project).await.map_err(|e| match e {
         StoreError::AlreadyExists { .. } => OpError::ProjectExists(project.name.clone()),
         e => e.into(),
     })?;
     tracing::info!(project = %project.name, "build project created");
     Ok(project)
+}
+
+/// CodeBuild's rules (`build::check_project`), and notification addresses
+/// the trigger deliverer can send to.
+fn check(project: &BuildProject) -> Result<(), OpError> {
+    build::check_project(project).map_err(|r| OpError::Invalid(r.0))?;
+    for url in &project.notify {
+        crate::triggers::check_target(url).map_err(OpError::Invalid)?;
+    }
+    Ok(())
 }
 
 /// Edits a project as it is now; the result obeys the same rules. Builds
@@ -41,7 +51,7 @@ pub async fn update_project<E: From<OpError>>(
     edit(&mut project)?;
     project.name = name.to_string();
     project.last_modified = state.driver.now();
-    build::check_project(&project).map_err(|r| OpError::Invalid(r.0))?;
+    check(&project)?;
     state.store.update_build_project(&project).await.map_err(OpError::from)?;
     Ok(project)
 }
@@ -249,14 +259,20 @@ pub(crate) async fn save(state: &AppState, b: &Build, before: Option<BuildStatus
         state.store.update_build(b).await?;
         return Ok(());
     }
-    let notice = ferry_core::notices::Notice::build_state(b, state.driver.now());
+    let now = state.driver.now();
+    let notice = ferry_core::notices::Notice::build_state(b, now);
     let mut changes = ferry_store::Changes::new();
     if before.is_some() {
         changes.update_builds.push(b.clone());
     }
-    changes.events.push(ferry_store::NewEvent { notice, deliveries: Vec::new() });
+    let deliveries = notifications(state, b, &notice.status, now);
+    let deliver = !deliveries.is_empty();
+    changes.events.push(ferry_store::NewEvent { notice, deliveries });
     if let Some(seq) = state.store.commit(changes).await? {
         state.driver.events.published(seq);
+    }
+    if deliver {
+        state.driver.events.deliveries_added();
     }
     // The forge hears of a webhook build's progress (the webhook itself
     // posted `pending` when it queued the build).
@@ -269,6 +285,76 @@ pub(crate) async fn save(state: &AppState, b: &Build, before: Option<BuildStatus
         });
     }
     Ok(())
+}
+
+/// The notifications of a build's new status: one delivery per address of
+/// the project's `notify`, with EventBridge's "CodeBuild Build State Change"
+/// event as the body (the trigger deliverer signs, sends and retries it).
+fn notifications(
+    state: &AppState,
+    b: &Build,
+    status: &str,
+    now: ferry_core::Millis,
+) -> Vec<ferry_core::resources::Delivery> {
+    let arns =
+        ferry_aws::arn::Arns { region: state.config.aws_region.clone(), account: state.config.aws_account_id.clone() };
+    let current = b.phases.last().map(|p| p.name.as_str()).unwrap_or("SUBMITTED");
+    b.settings
+        .notify
+        .iter()
+        .map(|url| {
+            let id = crate::random::uuid();
+            let body = serde_json::json!({
+                "version": "0",
+                "id": id,
+                "detail-type": "CodeBuild Build State Change",
+                "source": "aws.codebuild",
+                "account": arns.account,
+                "time": rfc3339(now),
+                "region": arns.region,
+                "resources": [arns.build(&b.id)],
+                "detail": {
+                    "build-status": status,
+                    "project-name": b.project,
+                    "build-id": arns.build(&b.id),
+                    "current-phase": current,
+                    "version": "1",
+                    "additional-information": {
+                        "build-number": b.number,
+                        "initiator": b.initiator.name(),
+                        "build-complete": b.status.is_terminal(),
+                        "source-version": b.source_version,
+                        "resolved-source-version": b.resolved_source_version,
+                        "host": b.host,
+                        "build-start-time": b.start_time.map(rfc3339),
+                    },
+                },
+            });
+            ferry_core::resources::Delivery {
+                id,
+                event_seq: 0,
+                deployment_id: b.id.clone(),
+                trigger_name: "notify".into(),
+                event: status.to_string(),
+                url: url.clone(),
+                body: body.to_string(),
+                state: ferry_core::resources::DeliveryState::Pending,
+                attempts: 0,
+                next_attempt: now,
+                last_error: None,
+                delivered_time: None,
+                create_time: now,
+            }
+        })
+        .collect()
+}
+
+/// `2026-12-03T14:00:00Z`, as EventBridge writes times.
+fn rfc3339(ms: ferry_core::Millis) -> String {
+    let secs = ms / 1000;
+    let (y, m, d) = ferry_bundle::civil_from_days((secs / 86_400) as i64);
+    let t = secs % 86_400;
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", t / 3600, t / 60 % 60, t % 60)
 }
 
 pub async fn get(state: &AppState, id: &str) -> Result<Build, OpError> {
@@ -355,6 +441,8 @@ mod tests {
             tags: Vec::new(),
             create_time: 0,
             last_modified: 0,
+            poll_seconds: None,
+            notify: Vec::new(),
             webhook: None,
         }
     }

@@ -23,6 +23,7 @@ pub mod builds;
 pub mod configs;
 pub mod deployments;
 mod error;
+pub mod git_poll;
 pub mod groups;
 pub mod keys;
 pub mod secrets;

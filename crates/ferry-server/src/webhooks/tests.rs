@@ -29,6 +29,8 @@ fn project(name: &str, source_url: &str) -> BuildProject {
         tags: Vec::new(),
         create_time: 0,
         last_modified: 0,
+        poll_seconds: None,
+        notify: Vec::new(),
         webhook: None,
     }
 }

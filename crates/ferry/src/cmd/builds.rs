@@ -76,6 +76,12 @@ pub struct UpdateProject {
     /// Stop serving the build badge.
     #[arg(long, conflicts_with = "badge")]
     no_badge: bool,
+    /// Stop polling the git source.
+    #[arg(long, conflicts_with = "poll_seconds")]
+    no_poll: bool,
+    /// Remove every notification address.
+    #[arg(long, conflicts_with = "notify")]
+    no_notify: bool,
     /// Remove the concurrent build limit.
     #[arg(long, conflicts_with = "concurrency")]
     no_concurrency_limit: bool,
@@ -119,6 +125,15 @@ pub struct ProjectSettings {
     /// authentication at /badges/builds/NAME.svg[?branch=B].
     #[arg(long)]
     badge: bool,
+    /// Poll the git source's branch every SECONDS (30 to 86400) and build
+    /// each new commit (no forge webhook needed).
+    #[arg(long, value_name = "SECONDS")]
+    poll_seconds: Option<u32>,
+    /// Post every build status change to URL (EventBridge's "CodeBuild Build
+    /// State Change" JSON, signed like deployment triggers); repeatable, on
+    /// `update` the addresses given replace the project's.
+    #[arg(long, value_name = "URL")]
+    notify: Vec<String>,
     /// A description kept with the project.
     #[arg(long, value_name = "TEXT")]
     description: Option<String>,
@@ -293,6 +308,8 @@ fn create_project(args: CreateProject) -> Result<ExitCode, Error> {
         concurrent_build_limit: s.concurrency,
         cache: s.cache,
         badge: s.badge,
+        poll_seconds: s.poll_seconds,
+        notify: s.notify.clone(),
     };
     let client = Client::connect(&s.server)?;
     let project: api::BuildProjectView = client.post("/api/v1/build-projects", &body)?;
@@ -322,6 +339,8 @@ fn update_project(args: UpdateProject) -> Result<ExitCode, Error> {
             (_, true) => Some(false),
             _ => None,
         },
+        poll_seconds: if args.no_poll { Some(0) } else { s.poll_seconds },
+        notify: if args.no_notify { Some(Vec::new()) } else { (!s.notify.is_empty()).then(|| s.notify.clone()) },
     };
     let client = Client::connect(&s.server)?;
     let project: api::BuildProjectView = client.put(&project_path(&args.name), &body)?;
@@ -389,6 +408,12 @@ fn show_project(name: &str, json: bool, server: &ServerArgs) -> Result<ExitCode,
         if p.cache { "kept" } else { "off" },
         if p.badge { "served" } else { "off" }
     );
+    if let Some(every) = p.poll_seconds {
+        say!("Polls its git source every {every} s");
+    }
+    for url in &p.notify {
+        say!("Notifies: {url}");
+    }
     print_variables(&p.variables);
     say!("Created {}, changed {}", output::utc(p.create_time), output::utc(p.last_modified));
     Ok(ExitCode::SUCCESS)
