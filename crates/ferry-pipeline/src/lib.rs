@@ -31,6 +31,9 @@ pub mod execution;
 pub mod model;
 mod parse;
 pub mod vars;
+
+#[cfg(test)]
+mod fixtures;
 use ferry_yaml as yaml;
 
 pub use model::*;
