@@ -437,24 +437,6 @@ impl Checker {
                     );
                 }
                 self.action(&ak, action);
-                for (ii, input) in action.input_artifacts.iter().enumerate() {
-                    let key = format!("{ak}.inputArtifacts[{ii}].name");
-                    if action.input_artifacts[..ii].iter().any(|a| a.name == input.name) {
-                        self.add(&key, format!("input artifact {:?} is named twice", input.name));
-                    }
-                    match outputs.get(input.name.as_str()) {
-                        Some((at, _)) if runs_before(*at, place) => {}
-                        Some((_, by)) => self.add(
-                            &key,
-                            format!("input artifact {:?} is produced by {by}, which does not run before this action (an input must come from an earlier stage or a lower runOrder)", input.name),
-                        ),
-                        None => {
-                            let known: Vec<&str> = outputs.keys().copied().collect();
-                            let hint = suggestion(&input.name, &known).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
-                            self.add(&key, format!("no earlier action has an output artifact named {:?}{hint}", input.name))
-                        }
-                    }
-                }
                 for (oi, output) in action.output_artifacts.iter().enumerate() {
                     let key = format!("{ak}.outputArtifacts[{oi}].name");
                     self.artifact_name(&key, &output.name);
@@ -496,6 +478,24 @@ impl Checker {
         for (si, stage) in p.stages.iter().enumerate() {
             for (ai, action) in stage.actions.iter().enumerate() {
                 let place = (si, action.run_order);
+                for (ii, input) in action.input_artifacts.iter().enumerate() {
+                    let key = format!("stages[{si}].actions[{ai}].inputArtifacts[{ii}].name");
+                    if action.input_artifacts[..ii].iter().any(|a| a.name == input.name) {
+                        self.add(&key, format!("input artifact {:?} is named twice", input.name));
+                    }
+                    match outputs.get(input.name.as_str()) {
+                        Some((at, _)) if runs_before(*at, place) => {}
+                        Some((_, by)) => self.add(
+                            &key,
+                            format!("input artifact {:?} is produced by {by}, which does not run before this action (an input must come from an earlier stage or a lower runOrder)", input.name),
+                        ),
+                        None => {
+                            let known: Vec<&str> = outputs.keys().copied().collect();
+                            let hint = suggestion(&input.name, &known).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
+                            self.add(&key, format!("no earlier action has an output artifact named {:?}{hint}", input.name))
+                        }
+                    }
+                }
                 for (key, value) in &action.configuration {
                     for r in vars::references(value) {
                         let at = format!("stages[{si}].actions[{ai}].configuration.{key}");

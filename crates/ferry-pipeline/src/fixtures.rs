@@ -120,7 +120,6 @@ pub const GET_PIPELINE: &str = r##"{
     }
 }"##;
 
-
 /// The declaration of [`GET_PIPELINE`].
 pub fn web() -> PipelineDeclaration {
     crate::parse("web.json", GET_PIPELINE).unwrap()

@@ -86,10 +86,12 @@ pub fn parse(file: &str, text: &str) -> Result<PipelineDeclaration, PipelineErro
     let declaration_node = unwrap(&ctx, &root)?;
     let declaration = declaration(&ctx, declaration_node)?;
     if let Err(problems) = crate::check::check(&declaration) {
-        let problems = problems
+        let mut problems: Vec<Problem> = problems
             .into_iter()
             .map(|p| Problem { line: p.line.or_else(|| line_of(declaration_node, &p.key)), ..p })
             .collect();
+        // In the order of the file.
+        problems.sort_by_key(|p| p.line);
         return Err(PipelineError { file: file.to_owned(), problems });
     }
     Ok(declaration)

@@ -80,7 +80,10 @@ fn get_pipeline_output_round_trips() {
     assert_eq!(p.stages.len(), 5);
     assert_eq!(p.stages[4].actions[2].run_order, 2);
     assert_eq!(p.execution_mode, ExecutionMode::Superseded);
-    assert_eq!(p.triggers[0].git_configuration.pull_request[0].events, [PullRequestEvent::Open, PullRequestEvent::Updated]);
+    assert_eq!(
+        p.triggers[0].git_configuration.pull_request[0].events,
+        [PullRequestEvent::Open, PullRequestEvent::Updated]
+    );
     let original: serde_json::Value = serde_json::from_str(GET_PIPELINE).unwrap();
     assert_eq!(p.to_json(), original["pipeline"], "serialising gives get-pipeline's JSON back");
     // The bare declaration (create-pipeline --pipeline file://…) is the same.
@@ -142,14 +145,38 @@ fn shape_errors_name_file_key_expectation_and_line() {
             "runorder: 2",
             "pipeline.yml: stages[4].actions[2].runorder: unknown key `runorder` (did you mean `runOrder`?)",
         ),
-        ("category: Build,", "category: Biuld,", "expected Source, Build, Deploy, Test, Invoke, Approval or Compute, got \"Biuld\" (did you mean Build?)"),
+        (
+            "category: Build,",
+            "category: Biuld,",
+            "expected Source, Build, Deploy, Test, Invoke, Approval or Compute, got \"Biuld\" (did you mean Build?)",
+        ),
         ("pipelineType: V2", "pipelineType: V3", "pipelineType: expected V1 or V2, got \"V3\""),
-        ("events: [OPEN, UPDATED]", "events: [OPEN, MERGED]", "pullRequest[0].events[1]: expected OPEN, UPDATED or CLOSED"),
+        (
+            "events: [OPEN, UPDATED]",
+            "events: [OPEN, MERGED]",
+            "pullRequest[0].events[1]: expected OPEN, UPDATED or CLOSED",
+        ),
         ("name: web\n", "nme: web\n", "unknown key `nme` (did you mean `name`?)"),
-        ("  - name: Build\n    actions:", "  - name: Build\n    beforeEntry: {}\n    actions:", "stages[1].beforeEntry: stage conditions (`beforeEntry`) are not supported"),
-        ("namespace: BuildVariables", "namespace: BuildVariables\n        commands: [make]", "stages[1].actions[0].commands: `commands` belongs to the Compute category"),
-        ("{ApplicationName: web, DeploymentGroupName: staging}", "{ApplicationName: [web], DeploymentGroupName: staging}", "configuration.ApplicationName: expected a single value (text), got a list"),
-        ("timeoutInMinutes: 60", "timeoutInMinutes: 1", "stages[3].actions[0].timeoutInMinutes: expected a whole number from 5 to 86400, got 1"),
+        (
+            "  - name: Build\n    actions:",
+            "  - name: Build\n    beforeEntry: {}\n    actions:",
+            "stages[1].beforeEntry: stage conditions (`beforeEntry`) are not supported",
+        ),
+        (
+            "namespace: BuildVariables",
+            "namespace: BuildVariables\n        commands: [make]",
+            "stages[1].actions[0].commands: `commands` belongs to the Compute category",
+        ),
+        (
+            "{ApplicationName: web, DeploymentGroupName: staging}",
+            "{ApplicationName: [web], DeploymentGroupName: staging}",
+            "configuration.ApplicationName: expected a single value (text), got a list",
+        ),
+        (
+            "timeoutInMinutes: 60",
+            "timeoutInMinutes: 1",
+            "stages[3].actions[0].timeoutInMinutes: expected a whole number from 5 to 86400, got 1",
+        ),
     ];
     for (from, to, expected) in cases {
         assert!(YAML.contains(from), "fixture lacks {from:?}");
@@ -162,12 +189,25 @@ fn shape_errors_name_file_key_expectation_and_line() {
 #[test]
 fn missing_and_misplaced_values() {
     assert_eq!(err("").to_string(), "pipeline.yml: the file is empty; expected a pipeline declaration (name, stages)");
-    assert!(err("[1, 2]").to_string().contains("expected a pipeline declaration (a mapping with name and stages), got a list"));
-    assert!(err("name: p\n").to_string().contains("stages: missing required key `stages`; expected a list of stages (line 1)"));
+    assert!(
+        err("[1, 2]")
+            .to_string()
+            .contains("expected a pipeline declaration (a mapping with name and stages), got a list")
+    );
+    assert!(
+        err("name: p\n")
+            .to_string()
+            .contains("stages: missing required key `stages`; expected a list of stages (line 1)")
+    );
     let e = err("{\"pipeline\": {\"name\": \"p\", \"stages\": []}, \"metadata\": {}, \"extra\": 1}");
     assert!(e.to_string().contains("extra: unknown key `extra`"), "{e}");
-    let e = err("name: p\nstages:\n  - name: S\n    actions:\n      - name: A\n        actionTypeId: {category: Source, owner: AWS, version: '1'}\n");
-    assert!(e.to_string().contains("stages[0].actions[0].actionTypeId.provider: missing required key `provider`"), "{e}");
+    let e = err(
+        "name: p\nstages:\n  - name: S\n    actions:\n      - name: A\n        actionTypeId: {category: Source, owner: AWS, version: '1'}\n",
+    );
+    assert!(
+        e.to_string().contains("stages[0].actions[0].actionTypeId.provider: missing required key `provider`"),
+        "{e}"
+    );
     let e = err("{\"name\": \"p\", \"stages\": [}");
     assert!(e.to_string().starts_with("pipeline.yml: "), "{e}");
     assert!(e.problems[0].line.is_some(), "{e:?}");
@@ -175,17 +215,20 @@ fn missing_and_misplaced_values() {
 
 #[test]
 fn structure_problems_get_lines_and_are_all_reported() {
-    let text = YAML.replacen("inputArtifacts: [{name: SourceOutput}]", "inputArtifacts: [{name: SourceOutpt}]", 1).replacen(
-        "DeploymentGroupName: prod-west}",
-        "DeploymentGroupName: prod-west, Extra: x}",
-        1,
-    );
+    let text = YAML
+        .replacen("inputArtifacts: [{name: SourceOutput}]", "inputArtifacts: [{name: SourceOutpt}]", 1)
+        .replacen("DeploymentGroupName: prod-west}", "DeploymentGroupName: prod-west, Extra: x}", 1);
     let e = err(&text);
     assert_eq!(e.problems.len(), 2, "{e}");
     let first = &e.problems[0];
     assert_eq!(first.key, "stages[1].actions[0].inputArtifacts[0].name");
     assert_eq!(first.line, Some(36));
-    assert!(first.message.contains("no earlier action has an output artifact named \"SourceOutpt\" (did you mean \"SourceOutput\"?)"), "{e}");
+    assert!(
+        first.message.contains(
+            "no earlier action has an output artifact named \"SourceOutpt\" (did you mean \"SourceOutput\"?)"
+        ),
+        "{e}"
+    );
     assert_eq!(e.problems[1].key, "stages[4].actions[1].configuration.Extra");
     assert_eq!(e.problems[1].line, Some(59));
     assert_eq!(e.to_string().lines().count(), 2);
