@@ -335,7 +335,7 @@ pub struct ActionRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Launch this action, then report `ActionStarted` and its outcome.
-    StartAction(ActionJob),
+    StartAction(Box<ActionJob>),
     /// This action was abandoned (STOP_AND_ABANDON): its outcome is no
     /// longer wanted.
     Abandon(ActionRef),
@@ -1120,7 +1120,7 @@ fn start_action(x: &mut Execution, s: usize, a: usize, now: Millis, effects: &mu
     run.error = None;
     run.deadline = Some(deadline);
     run.configuration = configuration.clone();
-    effects.push(Effect::StartAction(ActionJob {
+    effects.push(Effect::StartAction(Box::new(ActionJob {
         action: ActionRef {
             execution: execution_id,
             stage: stage_name,
@@ -1135,7 +1135,7 @@ fn start_action(x: &mut Execution, s: usize, a: usize, now: Millis, effects: &mu
         namespace: declared.namespace.clone(),
         revision,
         deadline,
-    }));
+    })));
 }
 
 #[cfg(test)]
