@@ -270,8 +270,12 @@ fn action(ctx: &Ctx<'_>, path: &str, node: &Node) -> Result<ActionDeclaration, P
         let c = Fields::of(ctx, &f.path_of("configuration"), node, "a mapping of configuration names to values")?;
         for (key, value) in c.entries {
             let text = match &value.value {
-                Value::Scalar(s) if s.resolved == Resolved::Null && s.text.is_empty() => {
-                    return Err(ctx.at(&c.path_of(&key.text), value, "expected a value, got nothing"));
+                Value::Scalar(s) if s.resolved == Resolved::Null => {
+                    return Err(ctx.at(
+                        &c.path_of(&key.text),
+                        value,
+                        format!("expected a value, got {}; leave the key out instead", describe(value)),
+                    ));
                 }
                 Value::Scalar(s) if s.text.contains('\0') => {
                     return Err(ctx.at(&c.path_of(&key.text), value, "expected text without a NUL character"));

@@ -241,3 +241,21 @@ fn bounded_input() {
     let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
     assert!(err(&deep).to_string().contains("nests deeper"));
 }
+
+#[test]
+fn never_panics_on_cut_or_damaged_text() {
+    for text in [GET_PIPELINE, YAML] {
+        let mut cuts = 0;
+        // Every 7th prefix, and the text with that character dropped: a
+        // sample through keys, values and brackets (all positions take ~20 s
+        // in a debug build).
+        for (at, _) in text.char_indices().step_by(7) {
+            let _ = parse("cut", &text[..at]);
+            let mut damaged = text.to_owned();
+            damaged.remove(at);
+            let _ = parse("damaged", &damaged);
+            cuts += 1;
+        }
+        assert!(cuts > 300);
+    }
+}
