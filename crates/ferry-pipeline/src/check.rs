@@ -31,7 +31,8 @@
 //!   per action; at most 3 push and 3 pull-request filters; a push filter
 //!   filters on branches or on tags (not both), `filePaths` only with
 //!   `branches`; a pull-request filter needs `branches`; each criterion has
-//!   includes or excludes (at most 8 each), patterns 1–255 characters.
+//!   includes or excludes (at most 8 each), patterns 1–255 characters and
+//!   well-formed globs ([`crate::trigger::check_glob`]).
 //!
 //! Where ferry differs, on purpose:
 //! - `onFailure.result: ROLLBACK` is refused (ferry does not roll stages back
@@ -804,6 +805,8 @@ impl Checker {
                 let len = pattern.chars().count();
                 if len == 0 || len > 255 {
                     self.add(format!("{key}.{what}[{i}]"), format!("a pattern is 1 to 255 characters, got {len}"));
+                } else if let Err(why) = crate::trigger::check_glob(pattern) {
+                    self.add(format!("{key}.{what}[{i}]"), format!("the glob pattern {pattern:?} {why}"));
                 }
             }
         }

@@ -429,6 +429,12 @@ impl Runs {
         self.executions.iter().find(|e| e.id == id)
     }
 
+    /// The newest execution that entered the stage called `stage`, with its
+    /// run of it (GetPipelineState's `stageStates[].latestExecution`).
+    pub fn latest_in_stage(&self, stage: &str) -> Option<(&Execution, &StageRun)> {
+        self.executions.iter().rev().find_map(|e| e.stage(stage).filter(|s| s.status.is_some()).map(|s| (e, s)))
+    }
+
     /// The earliest action deadline: when to send the next `Tick`.
     pub fn next_deadline(&self) -> Option<Millis> {
         self.executions

@@ -23,6 +23,8 @@
 //! - [`check`]: CodePipeline's structure rules and the action providers
 //!   ferry runs ([`check::provider`]).
 //! - [`vars`]: `#{namespace.name}` references and their resolution.
+//! - [`trigger`]: which git pushes and pull requests a V2 trigger's filters
+//!   take (globs, includes and excludes).
 //! - [`execution`]: the execution state machine
 //!   ([`execution::step`] over a pipeline's [`execution::Runs`]).
 
@@ -30,6 +32,7 @@ pub mod check;
 pub mod execution;
 pub mod model;
 mod parse;
+pub mod trigger;
 pub mod vars;
 
 #[cfg(test)]

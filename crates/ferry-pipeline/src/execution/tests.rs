@@ -479,6 +479,10 @@ fn superseded_a_newer_execution_overtakes_an_older_waiting_one() {
     w.succeed("e3", "Source", "Source");
     assert_eq!(w.status("e2"), ExecutionStatus::Superseded);
     assert_eq!(w.run("e2").status_summary.as_deref(), Some("superseded by execution e3"));
+    let (latest, run) = w.runs.latest_in_stage("Source").unwrap();
+    assert_eq!((latest.id.as_str(), run.status), ("e3", Some(StageStatus::Succeeded)));
+    assert_eq!(w.runs.latest_in_stage("Build").unwrap().0.id, "e1");
+    assert!(w.runs.latest_in_stage("Staging").is_none());
     assert_eq!(w.status("e3"), ExecutionStatus::InProgress);
     // e1 leaves Build: e3 (not e2) enters it.
     let fx = w.succeed("e1", "Build", "Build");
