@@ -747,3 +747,30 @@ fn the_same_inputs_give_the_same_state() {
     };
     assert_eq!(play(), play());
 }
+
+#[test]
+fn the_three_modes_side_by_side() {
+    use ExecutionStatus::{InProgress, Superseded};
+    // Script: e1 is in Build; e2 then e3 start and finish Source; e1 finishes Build.
+    // Then: each one's status, and who is in Build.
+    let table: &[(ExecutionMode, [ExecutionStatus; 3], &[&str])] = &[
+        (ExecutionMode::Superseded, [InProgress, Superseded, InProgress], &["e3"]),
+        (ExecutionMode::Queued, [InProgress, InProgress, InProgress], &["e2"]),
+        (ExecutionMode::Parallel, [InProgress, InProgress, InProgress], &["e2", "e3"]),
+    ];
+    for (mode, statuses, in_build) in table {
+        let mut w = with_mode(*mode);
+        w.start_into("e1", "Build");
+        for id in ["e2", "e3"] {
+            w.start(id);
+            w.succeed(id, "Source", "Source");
+        }
+        w.succeed("e1", "Build", "Build");
+        let got: Vec<ExecutionStatus> = ["e1", "e2", "e3"].iter().map(|id| w.status(id)).collect();
+        assert_eq!(got, statuses, "{mode:?}");
+        let inside: Vec<&str> =
+            w.runs.executions.iter().filter(|x| x.position == Position::In(1)).map(|x| x.id.as_str()).collect();
+        assert_eq!(inside, *in_build, "{mode:?}");
+        assert_eq!(w.run("e1").position, Position::In(2), "{mode:?}");
+    }
+}
