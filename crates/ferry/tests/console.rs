@@ -138,7 +138,16 @@ fn the_console_signs_in_updates_live_stops_and_respects_roles() {
 
     // (3) Stop stops it: the store says Stopped, and the page shows it.
     b.click(&b.find("#action-stop").expect("an admin sees Stop")).ok();
-    let question = wait_for("the confirmation", WAIT, || b.dialog_text());
+    // A click that lands while the page is busy (a live fragment replacing
+    // the button) opens nothing: click again until the dialog shows.
+    let question = wait_for("the confirmation", WAIT, || {
+        b.dialog_text().or_else(|| {
+            if let Some(stop) = b.find("#action-stop") {
+                b.click(&stop).ok();
+            }
+            None
+        })
+    });
     assert!(question.contains(&format!("Stop deployment {a}")), "{question}");
     b.accept_dialog().expect("confirm");
     let flash = wait_for("the flash message after Stop", WAIT, || {
