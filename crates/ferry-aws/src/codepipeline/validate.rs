@@ -714,3 +714,568 @@ impl Request {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const UUID: &str = "0b1c2d3e-aaaa-4bbb-8ccc-123456789012";
+    const ARN: &str = "arn:aws:codepipeline:us-east-1:000000000000:web";
+    const ROLE: &str = "arn:aws:iam::000000000000:role/pipeline";
+
+    fn action(name: &str, category: &str, provider: &str) -> Value {
+        json!({
+            "name": name,
+            "actionTypeId": {"category": category, "owner": "AWS", "provider": provider, "version": "1"},
+        })
+    }
+
+    /// A V2 pipeline using every member of the declaration.
+    fn pipeline() -> Value {
+        let mut source = action("Source", "Source", "CodeCommit");
+        source["configuration"] = json!({"RepositoryName": "web", "BranchName": "main"});
+        source["outputArtifacts"] = json!([{"name": "src"}]);
+        source["namespace"] = json!("SourceVariables");
+        let mut build = action("Build", "Build", "CodeBuild");
+        build["inputArtifacts"] = json!([{"name": "src"}]);
+        build["outputArtifacts"] = json!([{"name": "bin", "files": ["app.zip"]}]);
+        build["runOrder"] = json!(1);
+        build["roleArn"] = json!(ROLE);
+        build["region"] = json!("us-east-1");
+        let mut check = action("Check", "Compute", "Commands");
+        check["inputArtifacts"] = json!([{"name": "bin"}]);
+        check["runOrder"] = json!(2);
+        check["commands"] = json!(["make check"]);
+        check["outputVariables"] = json!(["RESULT"]);
+        check["environmentVariables"] = json!([{"name": "STAGE", "value": "test", "type": "PLAINTEXT"}]);
+        check["timeoutInMinutes"] = json!(60);
+        let mut approve = action("Approve", "Approval", "Manual");
+        approve["configuration"] = json!({"CustomData": "ship #{SourceVariables.CommitId}?"});
+        let mut deploy = action("Deploy", "Deploy", "CodeDeploy");
+        deploy["inputArtifacts"] = json!([{"name": "bin"}]);
+        deploy["runOrder"] = json!(2);
+        let rule = json!({
+            "name": "Window",
+            "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "DeploymentWindow", "version": "1"},
+            "configuration": {"Cron": "0 9 ? * MON-FRI *"},
+            "commands": ["true"],
+            "inputArtifacts": [{"name": "bin"}],
+            "roleArn": ROLE,
+            "region": "us-east-1",
+            "timeoutInMinutes": 5,
+        });
+        json!({
+            "name": "web",
+            "roleArn": ROLE,
+            "artifactStore": {"type": "S3", "location": "ferry-artifacts", "encryptionKey": {"id": "k", "type": "KMS"}},
+            "stages": [
+                {"name": "Source", "actions": [source]},
+                {"name": "Build", "actions": [build, check],
+                 "onFailure": {"result": "RETRY", "retryConfiguration": {"retryMode": "FAILED_ACTIONS"},
+                               "conditions": [{"result": "FAIL", "rules": [rule.clone()]}]}},
+                {"name": "Deploy", "blockers": [{"name": "freeze", "type": "Schedule"}], "actions": [approve, deploy],
+                 "beforeEntry": {"conditions": [{"result": "FAIL", "rules": [rule.clone()]}]},
+                 "onSuccess": {"conditions": [{"rules": [rule]}]}},
+            ],
+            "version": 1,
+            "executionMode": "QUEUED",
+            "pipelineType": "V2",
+            "variables": [{"name": "env", "defaultValue": "staging", "description": "where to"}],
+            "triggers": [{"providerType": "CodeStarSourceConnection", "gitConfiguration": {
+                "sourceActionName": "Source",
+                "push": [{"branches": {"includes": ["main"], "excludes": ["wip/*"]},
+                          "filePaths": {"includes": ["src/**"], "excludes": ["docs/**"]}},
+                         {"tags": {"includes": ["v*"], "excludes": ["v0*"]}}],
+                "pullRequest": [{"events": ["OPEN", "UPDATED"], "branches": {"includes": ["main"]}}],
+            }}],
+        })
+    }
+
+    /// A valid input of every operation, with as many members as it has.
+    fn valid(op: Operation) -> Value {
+        use Operation::*;
+        let type_id = json!({"category": "Build", "owner": "Custom", "provider": "Make", "version": "1"});
+        match op {
+            AcknowledgeJob => json!({"jobId": UUID, "nonce": "n1"}),
+            CreatePipeline => json!({"pipeline": pipeline(), "tags": [{"key": "team", "value": "web"}]}),
+            DeletePipeline => json!({"name": "web"}),
+            DisableStageTransition => json!({"pipelineName": "web", "stageName": "Deploy", "transitionType": "Inbound",
+                "reason": "Holding for release (freeze)"}),
+            EnableStageTransition => json!({"pipelineName": "web", "stageName": "Deploy", "transitionType": "Outbound"}),
+            GetJobDetails => json!({"jobId": UUID}),
+            GetPipeline => json!({"name": "web", "version": 2}),
+            GetPipelineExecution => json!({"pipelineName": "web", "pipelineExecutionId": UUID}),
+            GetPipelineState => json!({"name": "web"}),
+            ListActionExecutions => json!({"pipelineName": "web", "filter": {"pipelineExecutionId": UUID,
+                "latestInPipelineExecution": {"pipelineExecutionId": UUID, "startTimeRange": "Latest"}},
+                "maxResults": 100, "nextToken": "t"}),
+            ListActionTypes => json!({"actionOwnerFilter": "Custom", "nextToken": "t", "regionFilter": "us-east-1"}),
+            ListPipelineExecutions => json!({"pipelineName": "web", "maxResults": 1,
+                "filter": {"succeededInStage": {"stageName": "Build"}}, "nextToken": "t"}),
+            ListPipelines => json!({"nextToken": "t", "maxResults": 1000}),
+            ListTagsForResource => json!({"resourceArn": ARN, "nextToken": "t", "maxResults": 50}),
+            PollForJobs => json!({"actionTypeId": type_id, "maxBatchSize": 5, "queryParam": {"ProjectName": "web"}}),
+            PutApprovalResult => json!({"pipelineName": "web", "stageName": "Deploy", "actionName": "Approve",
+                "result": {"summary": "looks good", "status": "Approved"}, "token": UUID}),
+            PutJobFailureResult => json!({"jobId": UUID,
+                "failureDetails": {"type": "JobFailed", "message": "make failed", "externalExecutionId": "b-1"}}),
+            PutJobSuccessResult => json!({"jobId": UUID,
+                "currentRevision": {"revision": "abc", "changeIdentifier": "c1", "created": 1_700_000_000,
+                    "revisionSummary": "s"},
+                "continuationToken": "ct",
+                "executionDetails": {"summary": "done", "externalExecutionId": "b-1", "percentComplete": 100},
+                "outputVariables": {"VERSION": "1.2"}}),
+            RetryStageExecution => json!({"pipelineName": "web", "stageName": "Build", "pipelineExecutionId": UUID,
+                "retryMode": "FAILED_ACTIONS"}),
+            StartPipelineExecution => json!({"name": "web", "variables": [{"name": "env", "value": "prod"}],
+                "clientRequestToken": "req-1",
+                "sourceRevisions": [{"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": "abc"}]}),
+            StopPipelineExecution => json!({"pipelineName": "web", "pipelineExecutionId": UUID, "abandon": true,
+                "reason": "wrong commit"}),
+            TagResource => json!({"resourceArn": ARN, "tags": [{"key": "team", "value": ""}]}),
+            UntagResource => json!({"resourceArn": ARN, "tagKeys": ["team"]}),
+            UpdatePipeline => json!({"pipeline": pipeline()}),
+        }
+    }
+
+    fn check(op: Operation, body: &Value) -> AwsResult<()> {
+        Request::decode(op, body.to_string().as_bytes())?.validate()
+    }
+
+    fn refused(op: Operation, body: &Value, code: &str, words: &str) {
+        let err = check(op, body).expect_err(&format!("{} accepted {body}", op.name()));
+        assert_eq!(err.code, code, "{}: {}", op.name(), err.message);
+        assert!(err.message.contains(words), "{}: {words:?} not in {}", op.name(), err.message);
+    }
+
+    #[test]
+    fn the_model_file_is_whole() {
+        let model = model();
+        for (name, shape) in &model.shapes {
+            let refs = shape.members.values().chain(&shape.member).chain(&shape.key).chain(&shape.value);
+            for r in refs {
+                assert!(model.shapes.contains_key(r), "{name} refers to {r}, which is not in the file");
+            }
+            for required in &shape.required {
+                assert!(shape.members.contains_key(required), "{name}: required {required} is no member");
+            }
+        }
+        assert_eq!(model_enum("StageRetryMode").unwrap(), ["FAILED_ACTIONS", "ALL_ACTIONS"]);
+        assert!(declared_errors(Operation::PutApprovalResult).iter().any(|e| e == "InvalidApprovalTokenException"));
+    }
+
+    #[test]
+    fn a_valid_input_of_every_operation_passes() {
+        for op in Operation::ALL {
+            check(*op, &valid(*op)).unwrap_or_else(|e| panic!("{}: {e}", op.name()));
+        }
+        // So does the least an operation can be called with.
+        check(Operation::ListPipelines, &json!({})).unwrap();
+        check(Operation::GetPipelineState, &json!({"name": "web"})).unwrap();
+    }
+
+    /// Every change to a valid input that breaks one model constraint, with
+    /// the member path AWS names and the words of the broken rule.
+    fn mutations(shape: &str, value: &Value, pointer: &str, path: &str, out: &mut Vec<(String, Mutation)>) {
+        let model = model();
+        let shape = &model.shapes[shape];
+        match (shape.kind.as_str(), value) {
+            ("structure", Value::Object(members)) => {
+                for required in shape.required.iter().filter(|r| members.contains_key(*r)) {
+                    out.push((
+                        format!("Value null at '{}' failed to satisfy constraint: Member must not be null", join(path, required)),
+                        Mutation::Remove(format!("{pointer}/{required}")),
+                    ));
+                }
+                for (name, member) in members {
+                    mutations(&shape.members[name], member, &format!("{pointer}/{name}"), &join(path, name), out);
+                }
+            }
+            ("list", Value::Array(items)) => {
+                if shape.min.is_some_and(|m| m >= 1) {
+                    out.push((
+                        format!("at '{path}' failed to satisfy constraint: Member must have length greater than or equal to"),
+                        Mutation::Set(pointer.to_string(), json!([])),
+                    ));
+                }
+                if let Some(max) = shape.max.filter(|&m| m <= 60) {
+                    let many = vec![items[0].clone(); usize::try_from(max).unwrap() + 1];
+                    out.push((
+                        format!("at '{path}' failed to satisfy constraint: Member must have length less than or equal to {max}"),
+                        Mutation::Set(pointer.to_string(), Value::Array(many)),
+                    ));
+                }
+                for (i, item) in items.iter().enumerate() {
+                    let member = shape.member.as_deref().unwrap();
+                    mutations(member, item, &format!("{pointer}/{i}"), &format!("{path}.{}.member", i + 1), out);
+                }
+            }
+            ("string", Value::String(valid)) => {
+                let at = |rule: &str| format!("at '{path}' failed to satisfy constraint: {rule}");
+                if let Some(max) = shape.max {
+                    // The valid value made too long (so it keeps its pattern).
+                    let pad = usize::try_from(max).unwrap() + 1 - valid.chars().count();
+                    let long = format!("{valid}{}", "x".repeat(pad));
+                    out.push((
+                        at(&format!("Member must have length less than or equal to {max}")),
+                        Mutation::Set(pointer.to_string(), json!(long)),
+                    ));
+                }
+                if shape.values.is_some() {
+                    out.push((at("Member must satisfy enum value set"), Mutation::Set(pointer.to_string(), json!("NOPE"))));
+                }
+                // Long enough for the minimum, short enough for the maximum.
+                let odd = "#".repeat(usize::try_from(shape.min.unwrap_or(1).max(1)).unwrap());
+                if shape.regex.as_ref().is_some_and(|r| !r.is_match(&odd)) {
+                    out.push((
+                        at("Member must satisfy regular expression pattern"),
+                        Mutation::Set(pointer.to_string(), json!(odd)),
+                    ));
+                }
+            }
+            ("integer", Value::Number(_)) => {
+                let at = |rule: &str| format!("at '{path}' failed to satisfy constraint: {rule}");
+                if let Some(min) = shape.min {
+                    out.push((
+                        at(&format!("Member must have value greater than or equal to {min}")),
+                        Mutation::Set(pointer.to_string(), json!(min - 1)),
+                    ));
+                }
+                if let Some(max) = shape.max {
+                    out.push((
+                        at(&format!("Member must have value less than or equal to {max}")),
+                        Mutation::Set(pointer.to_string(), json!(max + 1)),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[derive(Debug)]
+    enum Mutation {
+        Remove(String),
+        Set(String, Value),
+    }
+
+    fn apply(body: &Value, mutation: &Mutation) -> Value {
+        let mut body = body.clone();
+        match mutation {
+            Mutation::Remove(pointer) => {
+                let (parent, member) = pointer.rsplit_once('/').unwrap();
+                body.pointer_mut(parent).unwrap().as_object_mut().unwrap().remove(member).unwrap();
+            }
+            Mutation::Set(pointer, value) => *body.pointer_mut(pointer).unwrap() = value.clone(),
+        }
+        body
+    }
+
+    #[test]
+    fn every_constraint_of_every_member_is_checked() {
+        let mut checked = 0;
+        for op in Operation::ALL {
+            let body = valid(*op);
+            let mut all = Vec::new();
+            mutations(op.input_shape(), &body, "", "", &mut all);
+            assert!(!all.is_empty(), "{}", op.name());
+            for (words, mutation) in all {
+                let broken = apply(&body, &mutation);
+                let err = check(*op, &broken).expect_err(&format!("{} accepted {mutation:?}", op.name()));
+                assert_eq!(err.code, "ValidationException", "{} {mutation:?}: {}", op.name(), err.message);
+                assert!(err.message.starts_with("1 validation error detected: "), "{}", err.message);
+                assert!(err.message.contains(&words), "{} {mutation:?}: {words:?} not in {}", op.name(), err.message);
+                checked += 1;
+            }
+        }
+        // Required members, lengths, enums, patterns and ranges all over the
+        // declaration: many hundreds of them.
+        assert!(checked > 300, "{checked}");
+    }
+
+    #[test]
+    fn messages_read_as_aws_writes_them() {
+        let err = check(Operation::GetPipeline, &json!({"name": "a b"})).unwrap_err();
+        assert_eq!(
+            err.message,
+            r"1 validation error detected: Value 'a b' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: [A-Za-z0-9.@\-_]+"
+        );
+        let err = check(Operation::RetryStageExecution, &json!({"pipelineName": "web"})).unwrap_err();
+        assert_eq!(
+            err.message,
+            "3 validation errors detected: Value null at 'stageName' failed to satisfy constraint: Member must not be null; \
+             Value null at 'pipelineExecutionId' failed to satisfy constraint: Member must not be null; \
+             Value null at 'retryMode' failed to satisfy constraint: Member must not be null"
+        );
+        let mut body = valid(Operation::RetryStageExecution);
+        body["retryMode"] = json!("SOME");
+        refused(Operation::RetryStageExecution, &body, "ValidationException", "enum value set: [FAILED_ACTIONS, ALL_ACTIONS]");
+        refused(
+            Operation::GetPipeline,
+            &json!({"name": "x".repeat(101)}),
+            "ValidationException",
+            "Member must have length less than or equal to 100",
+        );
+        refused(Operation::GetPipeline, &json!({"name": "web", "version": 0}), "ValidationException", "at 'version'");
+    }
+
+    #[test]
+    fn map_keys_and_values_are_checked() {
+        let mut body = valid(Operation::CreatePipeline);
+        body["pipeline"]["stages"][0]["actions"][0]["configuration"] = json!({"BranchName": ""});
+        refused(
+            Operation::CreatePipeline,
+            &body,
+            "ValidationException",
+            "at 'pipeline.stages.1.member.actions.1.member.configuration' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length greater than or equal to 1]",
+        );
+        body["pipeline"]["stages"][0]["actions"][0]["configuration"] = json!({"K".repeat(51): "v"});
+        refused(Operation::CreatePipeline, &body, "ValidationException", "Map keys must satisfy constraint");
+        let mut body = valid(Operation::PollForJobs);
+        body["queryParam"] = json!({"a": "1", "b": "2"});
+        refused(Operation::PollForJobs, &body, "ValidationException", "at 'queryParam'");
+        body["queryParam"] = json!({"a": "no spaces"});
+        refused(Operation::PollForJobs, &body, "ValidationException", "Map value must satisfy constraint");
+        let mut body = valid(Operation::PutJobSuccessResult);
+        body["outputVariables"] = json!({"bad key": "v"});
+        refused(Operation::PutJobSuccessResult, &body, "ValidationException", "Map keys must satisfy constraint");
+        let mut body = valid(Operation::UpdatePipeline);
+        body["pipeline"]["artifactStores"] = json!({"us-east-1": {"type": "S3"}});
+        body["pipeline"].as_object_mut().unwrap().remove("artifactStore");
+        refused(
+            Operation::UpdatePipeline,
+            &body,
+            "ValidationException",
+            "Value null at 'pipeline.artifactStores.us-east-1.location'",
+        );
+    }
+
+    fn with_pipeline(change: impl FnOnce(&mut Value)) -> Value {
+        let mut body = valid(Operation::CreatePipeline);
+        change(&mut body["pipeline"]);
+        body
+    }
+
+    fn structure(change: impl FnOnce(&mut Value), code: &str, words: &str) {
+        let body = with_pipeline(change);
+        refused(Operation::CreatePipeline, &body, code, words);
+        refused(Operation::UpdatePipeline, &json!({"pipeline": body["pipeline"]}), code, words);
+    }
+
+    #[test]
+    fn a_pipeline_is_held_to_codepipelines_structure_rules() {
+        use serde_json::Map;
+        const STRUCTURE: &str = "InvalidStructureException";
+        structure(|p| drop(p.as_object_mut().unwrap().remove("artifactStore")), STRUCTURE, "artifactStore");
+        structure(
+            |p| p["artifactStores"] = json!({"us-east-1": {"type": "S3", "location": "abc"}}),
+            STRUCTURE,
+            "cannot both",
+        );
+        structure(|p| p["stages"].as_array_mut().unwrap().truncate(1), STRUCTURE, "Pipeline has only 1 stage(s)");
+        structure(|p| p["stages"][2]["name"] = json!("Build"), STRUCTURE, "Stage name 'Build' is not unique");
+        structure(|p| p["stages"][2]["actions"] = json!([]), "InvalidStageDeclarationException", "has no actions");
+        structure(|p| p["stages"][1]["actions"][1]["name"] = json!("Build"), STRUCTURE, "Action name 'Build'");
+        structure(
+            |p| p["stages"][2]["blockers"] = json!([{"name": "b", "type": "Schedule"}, {"name": "b", "type": "Schedule"}]),
+            "InvalidBlockerDeclarationException",
+            "Blocker name 'b'",
+        );
+        structure(
+            |p| p["stages"][1]["actions"][0]["actionTypeId"]["category"] = json!("Source"),
+            STRUCTURE,
+            "first stage only",
+        );
+        structure(
+            |p| p["stages"][0]["actions"][0]["actionTypeId"]["category"] = json!("Build"),
+            STRUCTURE,
+            "only Source actions",
+        );
+        structure(
+            |p| p["stages"][0]["actions"][0]["inputArtifacts"] = json!([{"name": "src"}]),
+            "InvalidActionDeclarationException",
+            "cannot take input artifacts",
+        );
+        structure(
+            |p| p["stages"][1]["actions"][1]["outputArtifacts"] = json!([{"name": "src"}]),
+            STRUCTURE,
+            "Output artifact name 'src' is not unique",
+        );
+        // Same run order: Check cannot see Build's output any more.
+        structure(|p| p["stages"][1]["actions"][1]["runOrder"] = json!(1), STRUCTURE, "Input artifact 'bin'");
+        structure(
+            |p| p["stages"][1]["actions"][0]["inputArtifacts"] = json!([{"name": "src"}, {"name": "src"}]),
+            STRUCTURE,
+            "twice",
+        );
+        structure(
+            |p| p["stages"][1]["actions"][0]["namespace"] = json!("SourceVariables"),
+            STRUCTURE,
+            "Namespace 'SourceVariables'",
+        );
+        structure(|p| p["variables"] = json!([{"name": "a"}, {"name": "a"}]), STRUCTURE, "declared twice");
+        structure(
+            |p| p["triggers"][0]["gitConfiguration"]["sourceActionName"] = json!("Build"),
+            STRUCTURE,
+            "not a Source action",
+        );
+        structure(|p| p["triggers"][0]["gitConfiguration"]["push"] = json!([{}]), STRUCTURE, "needs branches or tags");
+        structure(
+            |p| {
+                p["triggers"][0]["gitConfiguration"]["push"] =
+                    json!([{"tags": {"includes": ["v1"]}, "branches": {"includes": ["main"]}}]);
+            },
+            STRUCTURE,
+            "not both",
+        );
+        structure(
+            |p| {
+                p["triggers"][0]["gitConfiguration"]["push"] =
+                    json!([{"tags": {"includes": ["v1"]}, "filePaths": {"includes": ["a"]}}]);
+            },
+            STRUCTURE,
+            "filePaths only with branches",
+        );
+        structure(
+            |p| p["triggers"][0]["gitConfiguration"]["pullRequest"] = json!([{"events": ["OPEN"]}]),
+            STRUCTURE,
+            "needs branches",
+        );
+        // V2 features on a V1 pipeline, one at a time.
+        let v1 = |p: &mut Value| {
+            p["pipelineType"] = json!("V1");
+            let p = p.as_object_mut().unwrap();
+            for key in ["variables", "triggers", "executionMode"] {
+                p.remove(key);
+            }
+            for stage in p["stages"].as_array_mut().unwrap() {
+                let stage: &mut Map<String, Value> = stage.as_object_mut().unwrap();
+                for key in ["onFailure", "onSuccess", "beforeEntry"] {
+                    stage.remove(key);
+                }
+            }
+        };
+        check(Operation::CreatePipeline, &with_pipeline(v1)).unwrap();
+        structure(
+            |p| {
+                v1(p);
+                p["variables"] = json!([{"name": "a"}]);
+            },
+            STRUCTURE,
+            "pipeline variables need pipelineType V2",
+        );
+        // V1 is the default.
+        structure(
+            |p| {
+                v1(p);
+                p.as_object_mut().unwrap().remove("pipelineType");
+                p["executionMode"] = json!("PARALLEL");
+            },
+            STRUCTURE,
+            "execution modes need pipelineType V2",
+        );
+        structure(
+            |p| {
+                v1(p);
+                p["stages"][1]["onSuccess"] = json!({"conditions": [{}]});
+            },
+            STRUCTURE,
+            "need pipelineType V2",
+        );
+        // Limits.
+        structure(
+            |p| {
+                let many: Vec<Value> =
+                    (0..51).map(|i| action(&format!("a{i}"), "Approval", "Manual")).collect();
+                p["stages"][2]["actions"] = Value::Array(many);
+            },
+            "InvalidStageDeclarationException",
+            "at most 50 run in parallel",
+        );
+        structure(
+            |p| {
+                let many: Vec<Value> = (0..51)
+                    .map(|i| {
+                        let mut a = action(&format!("a{i}"), "Approval", "Manual");
+                        a["runOrder"] = json!(i + 1);
+                        a
+                    })
+                    .collect();
+                p["stages"][2]["actions"] = Value::Array(many);
+            },
+            "InvalidStageDeclarationException",
+            "at most 50 actions run in sequence",
+        );
+        structure(
+            |p| {
+                let stages: Vec<Value> = (0..11)
+                    .map(|s| {
+                        let actions: Vec<Value> =
+                            (0..50).map(|i| action(&format!("a{i}"), "Approval", "Manual")).collect();
+                        json!({"name": format!("s{s}"), "actions": actions})
+                    })
+                    .collect();
+                p["stages"].as_array_mut().unwrap().extend(stages);
+            },
+            "LimitExceededException",
+            "at most 500",
+        );
+    }
+
+    #[test]
+    fn tags_and_resource_arns() {
+        let tag_body = |tags: Value| json!({"resourceArn": ARN, "tags": tags});
+        refused(Operation::TagResource, &tag_body(json!([{"key": "aws:x", "value": "v"}])), "InvalidTagsException", "aws:");
+        refused(
+            Operation::TagResource,
+            &tag_body(json!([{"key": "a", "value": "1"}, {"key": "a", "value": "2"}])),
+            "InvalidTagsException",
+            "twice",
+        );
+        let many: Vec<Value> = (0..51).map(|i| json!({"key": format!("k{i}"), "value": "v"})).collect();
+        refused(Operation::TagResource, &tag_body(Value::Array(many.clone())), "TooManyTagsException", "at most 50");
+        refused(
+            Operation::CreatePipeline,
+            &json!({"pipeline": pipeline(), "tags": many}),
+            "TooManyTagsException",
+            "at most 50",
+        );
+        assert_eq!(tags(&[Tag { key: Some("a".into()), value: None }], 49), Ok(()));
+        assert_eq!(tags(&[Tag { key: Some("a".into()), value: None }], 50).unwrap_err().code, "TooManyTagsException");
+        refused(
+            Operation::UntagResource,
+            &json!({"resourceArn": ARN, "tagKeys": ["AWS:x"]}),
+            "InvalidTagsException",
+            "reserved",
+        );
+        // The model's pattern first (ValidationException), then what the ARN names.
+        refused(
+            Operation::ListTagsForResource,
+            &json!({"resourceArn": "arn:aws:codebuild:r:000000000000:project/web"}),
+            "ValidationException",
+            "regular expression pattern",
+        );
+        refused(
+            Operation::ListTagsForResource,
+            &json!({"resourceArn": "arn:aws:codepipeline:r:000000000000:a/b"}),
+            "InvalidArnException",
+            "a/b",
+        );
+        check(
+            Operation::UntagResource,
+            &json!({"resourceArn": "arn:aws:codepipeline:r:000000000000:actiontype:Custom/Build/Make/1", "tagKeys": []}),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn start_execution_names_each_variable_and_source_once() {
+        let mut body = valid(Operation::StartPipelineExecution);
+        body["variables"] = json!([{"name": "env", "value": "a"}, {"name": "env", "value": "b"}]);
+        refused(Operation::StartPipelineExecution, &body, "ValidationException", "Pipeline variable 'env'");
+        let mut body = valid(Operation::StartPipelineExecution);
+        let revision = json!({"actionName": "Source", "revisionType": "COMMIT_ID", "revisionValue": "abc"});
+        body["sourceRevisions"] = json!([revision.clone(), revision]);
+        refused(Operation::StartPipelineExecution, &body, "ValidationException", "Source revision of action 'Source'");
+    }
+}
