@@ -72,3 +72,76 @@ impl Request {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codepipeline::Operation;
+
+    #[test]
+    fn every_mutating_operation_names_what_it_changes_and_only_those_do() {
+        for op in Operation::ALL {
+            let request = Request::decode(*op, b"{}").unwrap();
+            assert_eq!(request.operation(), *op);
+            assert_eq!(!request.changes().is_empty(), op.mutates(), "{}", op.name());
+        }
+    }
+
+    #[test]
+    fn the_pipeline_comes_from_the_member_the_handler_reads() {
+        let web = || Named::Pipeline(Cow::Borrowed("web"));
+        let job = "0b1c2d3e-aaaa-4bbb-8ccc-123456789012";
+        let cases: Vec<(Operation, String, Named<'_>)> = vec![
+            (Operation::CreatePipeline, r#"{"pipeline":{"name":"web"}}"#.into(), web()),
+            (Operation::UpdatePipeline, r#"{"pipeline":{"name":"web"}}"#.into(), web()),
+            (Operation::DeletePipeline, r#"{"name":"web"}"#.into(), web()),
+            (Operation::StartPipelineExecution, r#"{"name":"web"}"#.into(), web()),
+            (Operation::StopPipelineExecution, r#"{"pipelineName":"web"}"#.into(), web()),
+            (Operation::RetryStageExecution, r#"{"pipelineName":"web"}"#.into(), web()),
+            (Operation::PutApprovalResult, r#"{"pipelineName":"web","stageName":"s"}"#.into(), web()),
+            (Operation::EnableStageTransition, r#"{"pipelineName":"web"}"#.into(), web()),
+            (Operation::DisableStageTransition, r#"{"pipelineName":"web"}"#.into(), web()),
+            (
+                Operation::TagResource,
+                r#"{"resourceArn":"arn:aws:codepipeline:r:000000000000:web"}"#.into(),
+                web(),
+            ),
+            (
+                Operation::UntagResource,
+                r#"{"resourceArn":"arn:aws:codepipeline:r:000000000000:actiontype:Custom/Build/Make/1"}"#.into(),
+                Named::Everything,
+            ),
+            (Operation::AcknowledgeJob, format!(r#"{{"jobId":"{job}"}}"#), Named::Job(job)),
+            (Operation::PutJobSuccessResult, format!(r#"{{"jobId":"{job}"}}"#), Named::Job(job)),
+            (Operation::PutJobFailureResult, format!(r#"{{"jobId":"{job}"}}"#), Named::Job(job)),
+            (Operation::PollForJobs, "{}".into(), Named::JobWorker),
+            (Operation::CreatePipeline, r#"{"pipeline":{"name":"a/b"}}"#.into(), Named::Everything),
+            (Operation::DeletePipeline, r#"{"name":""}"#.into(), Named::Everything),
+            (Operation::StartPipelineExecution, "{}".into(), Named::Everything),
+            (Operation::TagResource, r#"{"resourceArn":"web"}"#.into(), Named::Everything),
+            (Operation::AcknowledgeJob, r#"{"jobId":""}"#.into(), Named::Everything),
+        ];
+        for (op, body, named) in &cases {
+            let request = Request::decode(*op, body.as_bytes()).unwrap();
+            assert_eq!(request.changes(), vec![named.clone()], "{} {body}", op.name());
+        }
+    }
+
+    #[test]
+    fn injected_members_are_refused_not_read() {
+        // A member of another operation placed beside the real one.
+        let cases: &[(Operation, &str)] = &[
+            (Operation::StartPipelineExecution, r#"{"name":"mine","pipelineName":"victim"}"#),
+            (Operation::StopPipelineExecution, r#"{"pipelineName":"mine","name":"victim"}"#),
+            (Operation::DeletePipeline, r#"{"name":"mine","pipeline":{"name":"victim"}}"#),
+            (Operation::UpdatePipeline, r#"{"pipeline":{"name":"mine"},"name":"victim"}"#),
+            (Operation::TagResource, r#"{"resourceArn":"arn:aws:codepipeline:r:000000000000:mine","name":"victim"}"#),
+            (Operation::PutApprovalResult, r#"{"pipelineName":"mine","result":{"status":"Approved","pipelineName":"victim"}}"#),
+        ];
+        for (op, body) in cases {
+            let err = Request::decode(*op, body.as_bytes()).unwrap_err();
+            assert_eq!(err.code, "SerializationException", "{} {body}", op.name());
+            assert!(err.message.contains("unknown field"), "{}", err.message);
+        }
+    }
+}
