@@ -418,7 +418,8 @@ fn the_checker_catches_a_wrong_answer() {
     state["stageStates"][0]["latestExecution"]["status"] = json!("Done");
     state["stageStates"][0]["actionStates"][0]["latestExecution"]["percentComplete"] = json!("50");
     state["stageStates"][0]["secret"] = json!("x");
-    let (ok, text) = run_checker(&json!({ "GetPipelineState": [state, {"__type": "BuildFailedException", "message": "m"}] }), "bad");
+    let (ok, text) =
+        run_checker(&json!({ "GetPipelineState": [state, {"__type": "BuildFailedException", "message": "m"}] }), "bad");
     assert!(!ok, "{text}");
     for expected in ["'Done' is not in the enum", "expected an integer", "no member 'secret'", "does not declare"] {
         assert!(text.contains(expected), "{expected:?} not reported:\n{text}");

@@ -55,7 +55,9 @@ pub fn parse_resource(arn: &str) -> AwsResult<Resource> {
     if let Some(rest) = resource.strip_prefix("actiontype:") {
         let fields: Vec<&str> = rest.split('/').collect();
         return match fields.as_slice() {
-            [owner, category, provider, version] if [owner, category, provider, version].iter().all(|f| !f.is_empty()) => {
+            [owner, category, provider, version]
+                if [owner, category, provider, version].iter().all(|f| !f.is_empty()) =>
+            {
                 Ok(Resource::ActionType {
                     owner: owner.to_string(),
                     category: category.to_string(),

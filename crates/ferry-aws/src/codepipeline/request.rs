@@ -24,8 +24,7 @@ pub enum Named<'a> {
 }
 
 fn pipeline(name: Option<&str>) -> Named<'_> {
-    name.filter(|n| arn::is_name(n))
-        .map_or(Named::Everything, |n| Named::Pipeline(Cow::Borrowed(n)))
+    name.filter(|n| arn::is_name(n)).map_or(Named::Everything, |n| Named::Pipeline(Cow::Borrowed(n)))
 }
 
 fn job(id: &Option<String>) -> Named<'_> {
@@ -33,10 +32,7 @@ fn job(id: &Option<String>) -> Named<'_> {
 }
 
 fn resource(resource_arn: &Option<String>) -> Named<'_> {
-    resource_arn
-        .as_deref()
-        .and_then(arn::pipeline_name)
-        .map_or(Named::Everything, |n| Named::Pipeline(Cow::Owned(n)))
+    resource_arn.as_deref().and_then(arn::pipeline_name).map_or(Named::Everything, |n| Named::Pipeline(Cow::Owned(n)))
 }
 
 impl Request {
@@ -101,11 +97,7 @@ mod tests {
             (Operation::PutApprovalResult, r#"{"pipelineName":"web","stageName":"s"}"#.into(), web()),
             (Operation::EnableStageTransition, r#"{"pipelineName":"web"}"#.into(), web()),
             (Operation::DisableStageTransition, r#"{"pipelineName":"web"}"#.into(), web()),
-            (
-                Operation::TagResource,
-                r#"{"resourceArn":"arn:aws:codepipeline:r:000000000000:web"}"#.into(),
-                web(),
-            ),
+            (Operation::TagResource, r#"{"resourceArn":"arn:aws:codepipeline:r:000000000000:web"}"#.into(), web()),
             (
                 Operation::UntagResource,
                 r#"{"resourceArn":"arn:aws:codepipeline:r:000000000000:actiontype:Custom/Build/Make/1"}"#.into(),
@@ -136,7 +128,10 @@ mod tests {
             (Operation::DeletePipeline, r#"{"name":"mine","pipeline":{"name":"victim"}}"#),
             (Operation::UpdatePipeline, r#"{"pipeline":{"name":"mine"},"name":"victim"}"#),
             (Operation::TagResource, r#"{"resourceArn":"arn:aws:codepipeline:r:000000000000:mine","name":"victim"}"#),
-            (Operation::PutApprovalResult, r#"{"pipelineName":"mine","result":{"status":"Approved","pipelineName":"victim"}}"#),
+            (
+                Operation::PutApprovalResult,
+                r#"{"pipelineName":"mine","result":{"status":"Approved","pipelineName":"victim"}}"#,
+            ),
         ];
         for (op, body) in cases {
             let err = Request::decode(*op, body.as_bytes()).unwrap_err();

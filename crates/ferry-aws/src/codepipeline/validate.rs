@@ -679,7 +679,10 @@ impl Request {
             UpdatePipeline(i) => pipeline_structure(i.pipeline.as_ref().unwrap_or(&PipelineDeclaration::default())),
             StartPipelineExecution(i) => {
                 unique(i.variables.iter().flatten().map(|v| name_of(&v.name)), "Pipeline variable")?;
-                unique(i.source_revisions.iter().flatten().map(|r| name_of(&r.action_name)), "Source revision of action")
+                unique(
+                    i.source_revisions.iter().flatten().map(|r| name_of(&r.action_name)),
+                    "Source revision of action",
+                )
             }
             TagResource(i) => {
                 resource_arn(&i.resource_arn)?;
@@ -802,7 +805,9 @@ mod tests {
             DeletePipeline => json!({"name": "web"}),
             DisableStageTransition => json!({"pipelineName": "web", "stageName": "Deploy", "transitionType": "Inbound",
                 "reason": "Holding for release (freeze)"}),
-            EnableStageTransition => json!({"pipelineName": "web", "stageName": "Deploy", "transitionType": "Outbound"}),
+            EnableStageTransition => {
+                json!({"pipelineName": "web", "stageName": "Deploy", "transitionType": "Outbound"})
+            }
             GetJobDetails => json!({"jobId": UUID}),
             GetPipeline => json!({"name": "web", "version": 2}),
             GetPipelineExecution => json!({"pipelineName": "web", "pipelineExecutionId": UUID}),
@@ -884,7 +889,10 @@ mod tests {
             ("structure", Value::Object(members)) => {
                 for required in shape.required.iter().filter(|r| members.contains_key(*r)) {
                     out.push((
-                        format!("Value null at '{}' failed to satisfy constraint: Member must not be null", join(path, required)),
+                        format!(
+                            "Value null at '{}' failed to satisfy constraint: Member must not be null",
+                            join(path, required)
+                        ),
                         Mutation::Remove(format!("{pointer}/{required}")),
                     ));
                 }
@@ -895,7 +903,9 @@ mod tests {
             ("list", Value::Array(items)) => {
                 if shape.min.is_some_and(|m| m >= 1) {
                     out.push((
-                        format!("at '{path}' failed to satisfy constraint: Member must have length greater than or equal to"),
+                        format!(
+                            "at '{path}' failed to satisfy constraint: Member must have length greater than or equal to"
+                        ),
                         Mutation::Set(pointer.to_string(), json!([])),
                     ));
                 }
@@ -923,7 +933,10 @@ mod tests {
                     ));
                 }
                 if shape.values.is_some() {
-                    out.push((at("Member must satisfy enum value set"), Mutation::Set(pointer.to_string(), json!("NOPE"))));
+                    out.push((
+                        at("Member must satisfy enum value set"),
+                        Mutation::Set(pointer.to_string(), json!("NOPE")),
+                    ));
                 }
                 // Long enough for the minimum, short enough for the maximum.
                 let odd = "#".repeat(usize::try_from(shape.min.unwrap_or(1).max(1)).unwrap());
@@ -1009,7 +1022,12 @@ mod tests {
         );
         let mut body = valid(Operation::RetryStageExecution);
         body["retryMode"] = json!("SOME");
-        refused(Operation::RetryStageExecution, &body, "ValidationException", "enum value set: [FAILED_ACTIONS, ALL_ACTIONS]");
+        refused(
+            Operation::RetryStageExecution,
+            &body,
+            "ValidationException",
+            "enum value set: [FAILED_ACTIONS, ALL_ACTIONS]",
+        );
         refused(
             Operation::GetPipeline,
             &json!({"name": "x".repeat(101)}),
@@ -1077,7 +1095,10 @@ mod tests {
         structure(|p| p["stages"][2]["actions"] = json!([]), "InvalidStageDeclarationException", "has no actions");
         structure(|p| p["stages"][1]["actions"][1]["name"] = json!("Build"), STRUCTURE, "Action name 'Build'");
         structure(
-            |p| p["stages"][2]["blockers"] = json!([{"name": "b", "type": "Schedule"}, {"name": "b", "type": "Schedule"}]),
+            |p| {
+                p["stages"][2]["blockers"] =
+                    json!([{"name": "b", "type": "Schedule"}, {"name": "b", "type": "Schedule"}])
+            },
             "InvalidBlockerDeclarationException",
             "Blocker name 'b'",
         );
@@ -1185,8 +1206,7 @@ mod tests {
         // Limits.
         structure(
             |p| {
-                let many: Vec<Value> =
-                    (0..51).map(|i| action(&format!("a{i}"), "Approval", "Manual")).collect();
+                let many: Vec<Value> = (0..51).map(|i| action(&format!("a{i}"), "Approval", "Manual")).collect();
                 p["stages"][2]["actions"] = Value::Array(many);
             },
             "InvalidStageDeclarationException",
@@ -1225,7 +1245,12 @@ mod tests {
     #[test]
     fn tags_and_resource_arns() {
         let tag_body = |tags: Value| json!({"resourceArn": ARN, "tags": tags});
-        refused(Operation::TagResource, &tag_body(json!([{"key": "aws:x", "value": "v"}])), "InvalidTagsException", "aws:");
+        refused(
+            Operation::TagResource,
+            &tag_body(json!([{"key": "aws:x", "value": "v"}])),
+            "InvalidTagsException",
+            "aws:",
+        );
         refused(
             Operation::TagResource,
             &tag_body(json!([{"key": "a", "value": "1"}, {"key": "a", "value": "2"}])),
