@@ -13,6 +13,9 @@
 //! [`codebuild`] does the same for CodeBuild's API (`CodeBuild_20161006`):
 //! its project, build and report operations, their shapes, validation with
 //! CodeBuild's exception names and ARNs, sharing [`AwsError`] and [`token`].
+//! [`codepipeline`] does the same for CodePipeline's (`CodePipeline_20150709`):
+//! pipelines, executions, approvals, transitions, job workers and tags, with
+//! every input checked against botocore's model.
 //!
 //! **Architecture Invariant:** knows nothing of SQL, HTTP servers, the
 //! driver or processes. The server decodes a request with this crate, does
@@ -21,6 +24,7 @@
 
 pub mod arn;
 pub mod codebuild;
+pub mod codepipeline;
 pub mod convert;
 mod error;
 #[cfg(test)]
