@@ -39,13 +39,22 @@ fn main() {
         "{:<11} {:>12} {:>14} {:>14} {:>10} {:>10} {:>16}",
         "mode", "queued→taken", "taken→ended", "queued→ended", "min", "max", "direct baseline"
     );
+    let mut cluster = cluster;
     let mut modes = vec![("workspace", None)];
     if podman_works() {
         modes.push(("container", Some(ferry_testkit::busybox_image())));
     } else {
         println!("(container mode skipped: podman does not work here; scripts/setup-podman.sh sets it up)");
     }
+    let mut root_agent = None;
     for (mode, image) in modes {
+        if image.is_some() {
+            // Fleet hosts (`ip netns exec`) see a sysfs without the cgroup
+            // mounts runc needs: the container mode's build host runs in
+            // the root namespace instead, as it would on a real machine.
+            cluster.kill_agent(0);
+            root_agent = Some(root_build_host(&cluster));
+        }
         let project = format!("noop-{mode}");
         let mut args = vec!["build", "project", "create", &project, "--source", "none", "--buildspec", noop];
         if let Some(image) = &image {
@@ -78,6 +87,34 @@ fn main() {
             ms(totals[totals.len() - 1]),
             ms(baseline),
         );
+    }
+    drop(root_agent);
+}
+
+/// A build host (`ferry agent --builds 1`) in the root namespaces, killed when dropped.
+fn root_build_host(c: &Cluster) -> KillOnDrop {
+    let root = c.tmp.path().join("root-agent");
+    let child = Command::new(FERRY)
+        .args(["agent", "--server", &c.url(), "--join-token", &c.join_token(), "--name", "bench-root-host"])
+        .arg("--root")
+        .arg(&root)
+        .args(["--builds", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start an agent");
+    wait_for("the root-namespace build host to enrol", Duration::from_secs(60), || {
+        root.join("state/credentials").exists().then_some(())
+    });
+    KillOnDrop(child)
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
