@@ -10,89 +10,15 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use ferry_core::build::{BuildArtifact, BuildReport, BuildStatus, TestCaseRecord};
 use sha2::Digest;
-use support::{FERRY, wait_for};
-
-/// A running `ferry server` with its data directory, killed when dropped.
-struct Server {
-    child: Child,
-    _tmp: tempfile::TempDir,
-    data: PathBuf,
-    url: String,
-    runtime: tokio::runtime::Runtime,
-    store: ferry_store::Store,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("{}", std::fs::read_to_string(self.data.with_extension("log")).unwrap_or_default());
-        }
-    }
-}
+use support::server::{Server, text};
+use support::wait_for;
 
 impl Server {
-    fn start() -> Server {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let log_path = data.with_extension("log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let mut child = Command::new(FERRY)
-            .args(["server", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        wait_for("the server to start", Duration::from_secs(20), || {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("the server exited with {status}: {}", std::fs::read_to_string(&log_path).unwrap());
-            }
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            (log.contains("listening") && data.join("credentials").exists()).then_some(())
-        });
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let store = runtime.block_on(ferry_store::Store::open_sqlite(&data.join("ferry.db"))).unwrap();
-        Server { child, _tmp: tmp, data, url: format!("https://127.0.0.1:{port}"), runtime, store }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(FERRY);
-        command
-            .args(args)
-            .env("FERRY_SERVER", &self.url)
-            .env("AWS_ACCESS_KEY_ID", "")
-            .env("AWS_SECRET_ACCESS_KEY", "")
-            .arg("--credentials")
-            .arg(self.data.join("credentials"));
-        command
-    }
-
-    fn ferry(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs the CLI, which must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.ferry(args);
-        assert!(out.status.success(), "ferry {args:?} failed:\n{}\n{}", text(&out.stdout), text(&out.stderr));
-        text(&out.stdout)
-    }
-
-    /// Runs the CLI, which must fail with `code`; its stderr.
-    fn fails(&self, args: &[&str], code: i32) -> String {
-        let out = self.ferry(args);
-        assert_eq!(out.status.code(), Some(code), "ferry {args:?}:\n{}\n{}", text(&out.stdout), text(&out.stderr));
-        text(&out.stderr)
-    }
-
     /// Stores `bytes` as the blob store does (`sha256/<hex>`); returns the hex.
     fn put_blob(&self, bytes: &[u8]) -> String {
         let sha256 = hex(&sha2::Sha256::digest(bytes));
@@ -113,10 +39,6 @@ impl Server {
         let lines: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
         self.runtime.block_on(self.store.append_build_log(id, first, &lines)).unwrap();
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -317,7 +239,10 @@ fn start_follow_streams_the_log_until_the_build_ends() {
     server.ok(&["build", "project", "create", "app", "--source", "upload"]);
     let src = source_dir(work.path());
     let mut following = server
-        .command(&["build", "start", "app", "--source", src.to_str().unwrap(), "--follow"])
+        .command(
+            &["build", "start", "app", "--source", src.to_str().unwrap(), "--follow"],
+            &server.data.join("credentials"),
+        )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

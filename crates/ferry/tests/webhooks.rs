@@ -8,96 +8,15 @@
 
 mod support;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use ferry_core::build::{Initiator, WebhookEventType};
-use support::{FERRY, wait_for};
-
-/// A running `ferry server` with its data directory, killed when dropped.
-struct Server {
-    child: Child,
-    tmp: tempfile::TempDir,
-    data: PathBuf,
-    url: String,
-    runtime: tokio::runtime::Runtime,
-    store: ferry_store::Store,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("{}", std::fs::read_to_string(self.data.with_extension("log")).unwrap_or_default());
-        }
-    }
-}
+use support::server::{Server, text};
+use support::wait_for;
 
 impl Server {
-    fn start() -> Server {
-        let tmp = tempfile::tempdir().unwrap();
-        let data = tmp.path().join("data");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let log_path = data.with_extension("log");
-        let log = std::fs::File::create(&log_path).unwrap();
-        let mut child = Command::new(FERRY)
-            .args(["server", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        wait_for("the server to start", Duration::from_secs(20), || {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("the server exited with {status}: {}", std::fs::read_to_string(&log_path).unwrap());
-            }
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            (log.contains("listening") && data.join("credentials").exists()).then_some(())
-        });
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let store = runtime.block_on(ferry_store::Store::open_sqlite(&data.join("ferry.db"))).unwrap();
-        Server { child, tmp, data, url: format!("https://127.0.0.1:{port}"), runtime, store }
-    }
-
-    fn command(&self, args: &[&str], credentials: &Path) -> Command {
-        let mut command = Command::new(FERRY);
-        command
-            .args(args)
-            .env("FERRY_SERVER", &self.url)
-            .env("AWS_ACCESS_KEY_ID", "")
-            .env("AWS_SECRET_ACCESS_KEY", "")
-            .env("FERRY_CA_FILE", self.data.join("tls/ca.pem"))
-            .arg("--credentials")
-            .arg(credentials);
-        command
-    }
-
-    fn ferry(&self, args: &[&str]) -> Output {
-        self.command(args, &self.data.join("credentials")).output().unwrap()
-    }
-
-    fn ferry_ok(&self, args: &[&str]) -> String {
-        let out = self.ferry(args);
-        assert!(out.status.success(), "ferry {args:?}: {}{}", text(&out.stdout), text(&out.stderr));
-        text(&out.stdout)
-    }
-
-    /// Runs the CLI with `input` on standard input.
-    fn ferry_with_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .command(args, &self.data.join("credentials"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    }
-
     /// POSTs `body` to `path` with `headers` through curl; returns the status and body.
     fn curl(&self, path: &str, headers: &[String], body: &Path) -> (u16, String) {
         let mut command = Command::new("curl");
@@ -113,10 +32,6 @@ impl Server {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 const VALUE: &str = "db-pass-Q7w9-never-printed";
 
 #[test]
@@ -128,35 +43,35 @@ fn secrets_through_the_cli() {
     assert!(text(&put.stdout).contains("stored secret /prod/db/password"));
     let file = server.tmp.path().join("token");
     std::fs::write(&file, "tok-from-file").unwrap();
-    server.ferry_ok(&["secret", "put", "api-token", "--from-file", file.to_str().unwrap()]);
+    server.ok(&["secret", "put", "api-token", "--from-file", file.to_str().unwrap()]);
 
-    let list = server.ferry_ok(&["secret", "list"]);
+    let list = server.ok(&["secret", "list"]);
     assert!(list.contains("/prod/db/password") && list.contains("api-token") && list.contains("shop db"), "{list}");
     assert!(!list.contains(VALUE) && !list.contains("tok-from-file"), "{list}");
-    let json: serde_json::Value = serde_json::from_str(&server.ferry_ok(&["secret", "list", "--json"])).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&server.ok(&["secret", "list", "--json"])).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
     assert!(!json.to_string().contains(VALUE));
 
     // The value never comes from an argument; --help says why.
     let out = server.ferry(&["secret", "put", "x", VALUE]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    let help = server.ferry_ok(&["secret", "put", "--help"]);
+    let help = server.ok(&["secret", "put", "--help"]);
     assert!(help.contains("never from an argument") && help.contains("shell history"), "{help}");
     let empty = server.ferry_with_stdin(&["secret", "put", "x"], "");
     assert!(!empty.status.success() && text(&empty.stderr).contains("empty"), "{}", text(&empty.stderr));
 
     // Only admins.
     let reader = server.tmp.path().join("reader.credentials");
-    server.ferry_ok(&["keys", "create", "--role", "read-only", "--write", reader.to_str().unwrap()]);
+    server.ok(&["keys", "create", "--role", "read-only", "--write", reader.to_str().unwrap()]);
     let out = server.command(&["secret", "list"], &reader).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("not an admin key"), "{}", text(&out.stderr));
 
-    server.ferry_ok(&["secret", "delete", "/prod/db/password"]);
+    server.ok(&["secret", "delete", "/prod/db/password"]);
     let out = server.ferry(&["secret", "delete", "/prod/db/password"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("does not exist"), "{}", text(&out.stderr));
-    assert!(!server.ferry_ok(&["secret", "list"]).contains("/prod/db/password"));
+    assert!(!server.ok(&["secret", "list"]).contains("/prod/db/password"));
 
     // Nothing the server logged or wrote holds the value in plain text.
     let mut files = vec![server.data.with_extension("log")];
@@ -185,16 +100,10 @@ fn a_git_push_to_a_repository_with_a_hook_starts_a_build() {
     std::fs::create_dir(&repo).unwrap();
     git(&repo, &["init", "--bare", "-q"]);
     let source = format!("git+file://{}", repo.display());
-    server.ferry_ok(&["build", "project", "create", "shop", "--source", &source]);
+    server.ok(&["build", "project", "create", "shop", "--source", &source]);
 
-    let out = server.ferry_ok(&[
-        "build",
-        "webhook",
-        "create",
-        "shop",
-        "--filter-group",
-        "EVENT=PUSH;HEAD_REF=^refs/heads/main$",
-    ]);
+    let out =
+        server.ok(&["build", "webhook", "create", "shop", "--filter-group", "EVENT=PUSH;HEAD_REF=^refs/heads/main$"]);
     let url = out.lines().find_map(|l| l.strip_prefix("payload URL: ")).unwrap_or_else(|| panic!("{out}"));
     assert_eq!(url, format!("{}/webhooks/build/shop", server.url));
     let secret =
@@ -286,8 +195,8 @@ done
     assert_eq!(server.runtime.block_on(server.store.list_builds(Some("shop"), 10)).unwrap().len(), 1);
 
     // Off: deliveries are refused and the generated secret is gone.
-    server.ferry_ok(&["build", "webhook", "delete", "shop"]);
-    assert!(!server.ferry_ok(&["secret", "list"]).contains("webhook/shop"));
+    server.ok(&["build", "webhook", "delete", "shop"]);
+    assert!(!server.ok(&["secret", "list"]).contains("webhook/shop"));
     git(&work, &["commit", "-q", "--allow-empty", "-m", "Second"]);
     git(&work, &["push", "-q", repo.to_str().unwrap(), "main"]);
     assert_eq!(std::fs::read_to_string(&responses).unwrap().lines().last(), Some("401"));

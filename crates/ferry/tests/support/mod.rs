@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod server;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
