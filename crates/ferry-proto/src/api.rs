@@ -895,3 +895,27 @@ pub struct TestCaseView {
     pub duration_ms: Option<u64>,
     pub message: Option<String>,
 }
+
+/// `POST /api/v1/pipelines` and `PUT /api/v1/pipelines/{name}`: a pipeline
+/// declaration as text, JSON (as `aws codepipeline get-pipeline` prints it)
+/// or YAML, parsed and checked by the server; `file` names it in errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineText {
+    pub file: String,
+    pub text: String,
+}
+
+/// A pipeline as `aws codepipeline get-pipeline` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineView {
+    pub pipeline: ferry_pipeline::PipelineDeclaration,
+    pub metadata: PipelineMetadata,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineMetadata {
+    pub name: String,
+    pub version: u32,
+    pub created: u64,
+    pub updated: u64,
+}

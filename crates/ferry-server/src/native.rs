@@ -19,6 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::{ops, views};
 
 mod builds;
+mod pipelines;
 mod secrets;
 
 pub fn routes() -> Router<AppState> {
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/instances", get(list_instances))
         .route("/api/v1/configs", post(create_config).get(list_configs))
         .merge(builds::routes())
+        .merge(pipelines::routes())
         .merge(secrets::routes())
 }
 
@@ -59,6 +61,8 @@ impl From<OpError> for ApiError {
             OpError::KeyNotFound(_) => ApiError::not_found("NoSuchKey", message),
             OpError::ProjectNotFound(_) => ApiError::not_found("BuildProjectDoesNotExist", message),
             OpError::ProjectExists(_) => ApiError::conflict("BuildProjectAlreadyExists", message),
+            OpError::PipelineNotFound(_) => ApiError::not_found("PipelineDoesNotExist", message),
+            OpError::PipelineExists(_) => ApiError::conflict("PipelineAlreadyExists", message),
             OpError::BuildNotFound(_) => ApiError::not_found("BuildDoesNotExist", message),
             OpError::InstanceNotFound(_) => ApiError::not_found("NoSuchInstance", message),
             OpError::Key(refusal) => {

@@ -159,6 +159,16 @@ pub struct StoredEvent {
     pub notice: Notice,
 }
 
+/// A pipeline's declaration at one version, as CodePipeline's JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPipeline {
+    pub name: String,
+    pub version: u32,
+    pub create_time: Millis,
+    pub update_time: Millis,
+    pub doc: String,
+}
+
 /// What [`Store::prune`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
@@ -504,6 +514,32 @@ impl Store {
 
     pub async fn build_reports(&self, build_id: &str) -> Result<Vec<BuildReport>> {
         on_backend!(self, b => b.build_reports(build_id).await)
+    }
+
+    // Pipelines.
+
+    /// Stores a new pipeline at version 1 (`AlreadyExists` when the name is taken).
+    pub async fn create_pipeline(&self, name: &str, doc: &str, now: Millis) -> Result<()> {
+        on_backend!(self, b => b.create_pipeline(name, doc, now).await)
+    }
+
+    /// Stores the pipeline's next version, `make(version)`; returns the version.
+    pub async fn update_pipeline(&self, name: &str, make: impl FnOnce(u32) -> String, now: Millis) -> Result<u32> {
+        on_backend!(self, b => b.update_pipeline(name, make, now).await)
+    }
+
+    /// A pipeline at `version` (`None`: its current one).
+    pub async fn get_pipeline(&self, name: &str, version: Option<u32>) -> Result<StoredPipeline> {
+        on_backend!(self, b => b.get_pipeline(name, version).await)
+    }
+
+    pub async fn list_pipelines(&self) -> Result<Vec<StoredPipeline>> {
+        on_backend!(self, b => b.list_pipelines().await)
+    }
+
+    /// Deletes a pipeline with all its versions.
+    pub async fn delete_pipeline(&self, name: &str) -> Result<()> {
+        on_backend!(self, b => b.delete_pipeline(name).await)
     }
 
     // Instances.

@@ -24,6 +24,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, SqlSafeStr, Sqlite, Transaction};
 
+use crate::StoredPipeline;
 use crate::doc::{Document, Row, decode, decode_row, decode_rows, encode};
 use crate::error::{Result, StoreError};
 use crate::{
@@ -50,6 +51,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "builds", include_str!("../migrations/sqlite/0006_builds.sql")),
     (7, "build logs", include_str!("../migrations/sqlite/0007_build_logs.sql")),
     (8, "secrets", include_str!("../migrations/sqlite/0008_secrets.sql")),
+    (9, "pipelines", include_str!("../migrations/sqlite/0009_pipelines.sql")),
 ];
 
 /// The settings key of the time the server was last known up.
@@ -1046,6 +1048,98 @@ impl SqliteStore {
     pub(crate) async fn delete_secret(&self, name: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM secrets WHERE name = $1").bind(name).execute(&self.pool).await?;
         affected(done.rows_affected())
+    }
+
+    // Pipelines.
+
+    pub(crate) async fn create_pipeline(&self, name: &str, doc: &str, now: u64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO pipelines (name, version, create_time, update_time) VALUES ($1, 1, $2, $2)")
+            .bind(name)
+            .bind(now as i64)
+            .execute(&mut *tx)
+            .await
+            .map_err(err(|| format!("pipeline {name}")))?;
+        sqlx::query("INSERT INTO pipeline_versions (name, version, doc) VALUES ($1, 1, $2)")
+            .bind(name)
+            .bind(doc)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores `make(version)` as the pipeline's next version; returns it.
+    pub(crate) async fn update_pipeline(&self, name: &str, make: impl FnOnce(u32) -> String, now: u64) -> Result<u32> {
+        let mut tx = self.begin_write().await?;
+        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM pipelines WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let version = found(current)? as u32 + 1;
+        sqlx::query("UPDATE pipelines SET version = $2, update_time = $3 WHERE name = $1")
+            .bind(name)
+            .bind(i64::from(version))
+            .bind(now as i64)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO pipeline_versions (name, version, doc) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(i64::from(version))
+            .bind(make(version))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    pub(crate) async fn get_pipeline(&self, name: &str, version: Option<u32>) -> Result<StoredPipeline> {
+        let row: Option<(i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT v.version, p.create_time, p.update_time, v.doc FROM pipelines p \
+             JOIN pipeline_versions v ON v.name = p.name AND v.version = COALESCE($2, p.version) WHERE p.name = $1",
+        )
+        .bind(name)
+        .bind(version.map(i64::from))
+        .fetch_optional(&self.pool)
+        .await?;
+        let (version, create_time, update_time, doc) = found(row)?;
+        Ok(StoredPipeline {
+            name: name.to_string(),
+            version: version as u32,
+            create_time: create_time as u64,
+            update_time: update_time as u64,
+            doc,
+        })
+    }
+
+    /// Every pipeline's current version, by name.
+    pub(crate) async fn list_pipelines(&self) -> Result<Vec<StoredPipeline>> {
+        let rows: Vec<(String, i64, i64, i64, String)> = sqlx::query_as(
+            "SELECT p.name, p.version, p.create_time, p.update_time, v.doc FROM pipelines p \
+             JOIN pipeline_versions v ON v.name = p.name AND v.version = p.version ORDER BY p.name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, version, create_time, update_time, doc)| StoredPipeline {
+                name,
+                version: version as u32,
+                create_time: create_time as u64,
+                update_time: update_time as u64,
+                doc,
+            })
+            .collect())
+    }
+
+    /// Deletes a pipeline and its versions.
+    pub(crate) async fn delete_pipeline(&self, name: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM pipeline_versions WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM pipelines WHERE name = $1").bind(name).execute(&mut *tx).await?;
+        affected(done.rows_affected())?;
+        tx.commit().await?;
+        Ok(())
     }
 
     // Settings.

@@ -49,6 +49,7 @@ macro_rules! conformance {
 
 conformance!(
     build_projects_and_numbered_builds,
+    pipelines_keep_every_version,
     fresh_store_is_empty_and_migrated,
     applications_crud_and_uniqueness,
     groups_crud_and_uniqueness,
@@ -274,7 +275,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 8);
+    assert_eq!(store.schema_version().await.unwrap(), 9);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -877,7 +878,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 8);
+        assert_eq!(store.schema_version().await.unwrap(), 9);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -1356,6 +1357,25 @@ fn build_project(name: &str) -> ferry_core::build::BuildProject {
         notify: Vec::new(),
         webhook: None,
     }
+}
+
+async fn pipelines_keep_every_version(store: Store) {
+    store.create_pipeline("shop", r#"{"v":1}"#, 10).await.unwrap();
+    assert!(matches!(store.create_pipeline("shop", "{}", 11).await, Err(StoreError::AlreadyExists { .. })));
+    let v2 = store.update_pipeline("shop", |v| format!(r#"{{"v":{v}}}"#), 20).await.unwrap();
+    assert_eq!(v2, 2);
+    let current = store.get_pipeline("shop", None).await.unwrap();
+    assert_eq!(
+        (current.version, current.doc.as_str(), current.create_time, current.update_time),
+        (2, r#"{"v":2}"#, 10, 20)
+    );
+    assert_eq!(store.get_pipeline("shop", Some(1)).await.unwrap().doc, r#"{"v":1}"#);
+    assert!(matches!(store.get_pipeline("shop", Some(3)).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.update_pipeline("nope", |_| String::new(), 1).await, Err(StoreError::NotFound)));
+    assert_eq!(store.list_pipelines().await.unwrap().len(), 1);
+    store.delete_pipeline("shop").await.unwrap();
+    assert!(matches!(store.get_pipeline("shop", None).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.delete_pipeline("shop").await, Err(StoreError::NotFound)));
 }
 
 async fn build_projects_and_numbered_builds(store: Store) {

@@ -383,6 +383,9 @@ impl From<OpError> for AwsError {
                 ferry_aws::codebuild::validate::not_found(message)
             }
             OpError::ProjectExists(name) => ferry_aws::codebuild::validate::already_exists(&name),
+            // Pipelines reach only CodePipeline's API: its names.
+            OpError::PipelineNotFound(_) => AwsError::new("PipelineNotFoundException", message),
+            OpError::PipelineExists(_) => AwsError::new("PipelineNameInUseException", message),
             // Target groups and keys have no AWS operations: these do not
             // reach this API, but say what they are if they ever do.
             OpError::TargetGroupExists(_)

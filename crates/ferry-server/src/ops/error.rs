@@ -29,6 +29,10 @@ pub enum OpError {
     ProjectExists(String),
     #[error("build {0} does not exist")]
     BuildNotFound(String),
+    #[error("pipeline {0} does not exist")]
+    PipelineNotFound(String),
+    #[error("pipeline {0} already exists")]
+    PipelineExists(String),
     #[error("access key {0} does not exist")]
     KeyNotFound(String),
     #[error("instance {0} does not exist")]

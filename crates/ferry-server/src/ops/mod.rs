@@ -26,6 +26,7 @@ mod error;
 pub mod git_poll;
 pub mod groups;
 pub mod keys;
+pub mod pipelines;
 pub mod secrets;
 pub mod target_groups;
 pub mod webhooks;

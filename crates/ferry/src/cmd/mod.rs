@@ -28,6 +28,7 @@ mod keys;
 mod lb;
 mod logs;
 pub(crate) mod output;
+mod pipeline;
 mod push;
 mod secret;
 mod stop;
@@ -103,6 +104,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Secrets builds read (sealed at rest; values never shown again) (admin only).
     Secret(secret::SecretArgs),
+    /// Pipelines as CodePipeline declares them (create, update, show, list, delete).
+    Pipeline(pipeline::PipelineArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -131,6 +134,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Deliveries(args) => events::run_deliveries(args),
         Command::Audit(args) => audit::run(args),
         Command::Secret(args) => secret::run(args),
+        Command::Pipeline(args) => pipeline::run(args),
     }
 }
 

@@ -1,0 +1,72 @@
+//! `ferry pipeline …` against a real server (TLS, no fleet, no root):
+//! declarations from YAML and from get-pipeline's JSON, versions, the
+//! errors a bad declaration gets. Running pipelines is the next step of #14.
+
+mod support;
+
+use support::server::Server;
+
+const PIPELINE: &str = r#"name: shop
+stages:
+  - name: Source
+    actions:
+      - name: Checkout
+        actionTypeId: {category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}
+        configuration: {FullRepositoryId: "https://git.example/shop.git", BranchName: main}
+        outputArtifacts: [{name: src}]
+  - name: Build
+    actions:
+      - name: Compile
+        actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+        configuration: {ProjectName: shop-build}
+        inputArtifacts: [{name: src}]
+        outputArtifacts: [{name: bundle}]
+  - name: Deploy
+    actions:
+      - name: Staging
+        actionTypeId: {category: Deploy, owner: AWS, provider: CodeDeploy, version: "1"}
+        configuration: {ApplicationName: shop, DeploymentGroupName: staging}
+        inputArtifacts: [{name: bundle}]
+"#;
+
+#[test]
+fn pipelines_are_declared_versioned_shown_and_deleted() {
+    let server = Server::start();
+    let yaml = server.tmp.path().join("pipeline.yml");
+    std::fs::write(&yaml, PIPELINE).unwrap();
+    let out = server.ok(&["pipeline", "create", "--file", yaml.to_str().unwrap()]);
+    assert!(out.contains("created pipeline shop (version 1)"), "{out}");
+    let err = server.fails(&["pipeline", "create", "--file", yaml.to_str().unwrap()], 1);
+    assert!(err.contains("pipeline shop already exists"), "{err}");
+
+    let show = server.ok(&["pipeline", "show", "shop"]);
+    assert!(
+        show.contains("Stage Build") && show.contains("[1] Compile (Build/AWS/CodeBuild) in: src out: bundle"),
+        "{show}"
+    );
+
+    // get-pipeline's JSON is a declaration too: an update from it is version 2.
+    let json = server.ok(&["pipeline", "show", "shop", "--json"]);
+    let edited = json.replace("shop-build", "shop-build-2");
+    let file = server.tmp.path().join("pipeline.json");
+    std::fs::write(&file, edited).unwrap();
+    let out = server.ok(&["pipeline", "update", "--file", file.to_str().unwrap()]);
+    assert!(out.contains("updated pipeline shop (version 2)"), "{out}");
+    let old: serde_json::Value =
+        serde_json::from_str(&server.ok(&["pipeline", "show", "shop", "--version", "1", "--json"])).unwrap();
+    assert_eq!(old["pipeline"]["stages"][1]["actions"][0]["configuration"]["ProjectName"], "shop-build");
+    assert_eq!(old["metadata"]["version"], 1);
+    let list = server.ok(&["pipeline", "list"]);
+    assert!(list.contains("shop") && list.contains("Source → Build → Deploy"), "{list}");
+
+    // A declaration that breaks CodePipeline's rules: the file, the key, the line.
+    let bad = server.tmp.path().join("bad.yml");
+    std::fs::write(&bad, PIPELINE.replace("inputArtifacts: [{name: bundle}]", "inputArtifacts: [{name: nothing}]"))
+        .unwrap();
+    let err = server.fails(&["pipeline", "update", "--file", bad.to_str().unwrap()], 1);
+    assert!(err.contains("bad.yml") && err.contains("stages[2].actions[0]") && err.contains("nothing"), "{err}");
+
+    server.ok(&["pipeline", "delete", "shop"]);
+    let err = server.fails(&["pipeline", "show", "shop"], 1);
+    assert!(err.contains("pipeline shop does not exist"), "{err}");
+}
