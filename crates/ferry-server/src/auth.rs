@@ -155,6 +155,8 @@ pub enum Service {
     CodeDeploy,
     /// CodeBuild's own API (`POST /`, `CodeBuild_20161006.*` targets).
     CodeBuild,
+    /// CodePipeline's own API (`POST /`, `CodePipeline_20150709.*` targets).
+    CodePipeline,
 }
 
 impl Service {
@@ -163,6 +165,7 @@ impl Service {
             Service::Ferry => ferry_proto::SIGNING_SERVICE,
             Service::CodeDeploy => ferry_aws::SIGNING_SERVICE,
             Service::CodeBuild => ferry_aws::codebuild::SIGNING_SERVICE,
+            Service::CodePipeline => ferry_aws::codepipeline::SIGNING_SERVICE,
         }
     }
 }

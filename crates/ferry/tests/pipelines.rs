@@ -70,3 +70,56 @@ fn pipelines_are_declared_versioned_shown_and_deleted() {
     let err = server.fails(&["pipeline", "show", "shop"], 1);
     assert!(err.contains("pipeline shop does not exist"), "{err}");
 }
+
+#[test]
+fn the_aws_cli_creates_reads_updates_lists_and_deletes_pipelines() {
+    let server = Server::start();
+    let yaml = server.tmp.path().join("pipeline.yml");
+    std::fs::write(&yaml, PIPELINE).unwrap();
+    server.ok(&["pipeline", "create", "--file", yaml.to_str().unwrap()]);
+    // get-pipeline prints what create-pipeline and update-pipeline take.
+    let got = server.aws("codepipeline", &["get-pipeline", "--name", "shop"]).unwrap();
+    assert_eq!(got["metadata"]["pipelineArn"], "arn:aws:codepipeline:us-east-1:000000000000:shop", "{got:#}");
+    assert_eq!(got["pipeline"]["stages"][2]["actions"][0]["configuration"]["DeploymentGroupName"], "staging");
+    let mut pipeline = got["pipeline"].clone();
+    pipeline["name"] = "shop-copy".into();
+    pipeline.as_object_mut().unwrap().remove("version");
+    let file = server.tmp.path().join("copy.json");
+    std::fs::write(&file, serde_json::json!({ "pipeline": pipeline }).to_string()).unwrap();
+    let created =
+        server.aws("codepipeline", &["create-pipeline", "--cli-input-json", &format!("file://{}", file.display())]);
+    assert_eq!(created.unwrap()["pipeline"]["version"], 1);
+    pipeline["stages"][1]["actions"][0]["configuration"]["ProjectName"] = "other".into();
+    std::fs::write(&file, serde_json::json!({ "pipeline": pipeline }).to_string()).unwrap();
+    let updated =
+        server.aws("codepipeline", &["update-pipeline", "--cli-input-json", &format!("file://{}", file.display())]);
+    assert_eq!(updated.unwrap()["pipeline"]["version"], 2);
+    let list = server.aws("codepipeline", &["list-pipelines"]).unwrap();
+    let names: Vec<&str> = list["pipelines"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["shop", "shop-copy"]);
+
+    // CodePipeline's errors: a broken structure, a missing pipeline, a name in use.
+    pipeline["stages"][1]["actions"][0]["inputArtifacts"] = serde_json::json!([{"name": "nothing"}]);
+    std::fs::write(&file, serde_json::json!({ "pipeline": pipeline }).to_string()).unwrap();
+    let err =
+        server.aws("codepipeline", &["update-pipeline", "--cli-input-json", &format!("file://{}", file.display())]);
+    assert!(err.as_ref().unwrap_err().contains("InvalidStructureException"), "{err:?}");
+    let err = server.aws("codepipeline", &["get-pipeline", "--name", "nope"]).unwrap_err();
+    assert!(err.contains("PipelineNotFoundException"), "{err}");
+    let err =
+        server.aws("codepipeline", &["create-pipeline", "--cli-input-json", &format!("file://{}", file.display())]);
+    assert!(
+        err.as_ref().unwrap_err().contains("PipelineNameInUseException")
+            || err.as_ref().unwrap_err().contains("InvalidStructureException"),
+        "{err:?}"
+    );
+    let err = server.aws("codepipeline", &["start-pipeline-execution", "--name", "shop"]).unwrap_err();
+    assert!(err.contains("not served yet"), "{err}");
+    server.aws("codepipeline", &["delete-pipeline", "--name", "shop-copy"]).unwrap();
+    assert!(
+        server
+            .aws("codepipeline", &["get-pipeline", "--name", "shop-copy"])
+            .unwrap_err()
+            .contains("PipelineNotFoundException")
+    );
+}

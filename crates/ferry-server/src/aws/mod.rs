@@ -16,6 +16,7 @@
 //!   for `codebuild`) on the same endpoint, over `ops::builds`.
 
 mod codebuild;
+mod codepipeline;
 mod deployments;
 mod onprem;
 mod resources;
@@ -64,6 +65,8 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
     // request must be signed for that one.
     let result = if target.is_some_and(|t| t.starts_with(ferry_aws::codebuild::TARGET_PREFIX)) {
         codebuild::handle(&state, &parts, body).await
+    } else if target.is_some_and(|t| t.starts_with(ferry_aws::codepipeline::TARGET_PREFIX)) {
+        codepipeline::handle(&state, &parts, body).await
     } else {
         codedeploy(&state, &parts, body).await
     };

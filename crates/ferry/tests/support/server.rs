@@ -102,6 +102,31 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The real AWS CLI (`aws SERVICE ARGS`) against this server with the
+    /// admin's credentials: the JSON answer, or stderr.
+    pub fn aws(&self, service: &str, args: &[&str]) -> Result<serde_json::Value, String> {
+        let out = Command::new("aws")
+            .args(["--endpoint-url", &self.url, "--output", "json", service])
+            .args(args)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.data.join("credentials"))
+            .env("AWS_CA_BUNDLE", self.data.join("tls/ca.pem"))
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_PAGER", "")
+            .output()
+            .expect("the AWS CLI (pip install awscli)");
+        if !out.status.success() {
+            return Err(text(&out.stderr));
+        }
+        let stdout = text(&out.stdout);
+        Ok(if stdout.trim().is_empty() { serde_json::Value::Null } else { serde_json::from_str(&stdout).unwrap() })
+    }
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

@@ -1,0 +1,145 @@
+//! CodePipeline's JSON 1.1 API (`X-Amz-Target: CodePipeline_20150709.<Op>`,
+//! signed for `codepipeline`) on the AWS endpoint: so far the pipeline
+//! operations (Create/Get/Update/Delete/ListPipelines) over
+//! `ops::pipelines`; the execution, approval and job operations answer
+//! that ferry does not serve them yet (issue #14).
+//!
+//! The wire declaration (`ferry_aws::codepipeline::wire`) and ferry's
+//! (`ferry_pipeline`) are both CodePipeline's JSON: a declaration crosses
+//! by that JSON, and `ferry_pipeline`'s parser and rules decide it, so the
+//! API refuses exactly what `ferry pipeline create` refuses.
+
+use axum::http::request::Parts;
+use ferry_aws::arn::Arns;
+use ferry_aws::codepipeline::{Operation, Request};
+use ferry_aws::convert::ts;
+use ferry_aws::{AwsError, AwsResult};
+use ferry_core::resources::{Role, Subject};
+use serde_json::{Value, json};
+
+use super::{log_outcome, read_body, verify};
+use crate::AppState;
+use crate::auth::{Caller, Service};
+use crate::ops::OpError;
+use crate::ops::pipelines::{self, Pipeline};
+
+pub(super) async fn handle(state: &AppState, parts: &Parts, body: axum::body::Body) -> AwsResult<Value> {
+    let op = Operation::from_target(parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()));
+    if let Ok(op) = op {
+        crate::audit::note_action(op.name());
+    }
+    let body = read_body(body).await?;
+    let caller = verify(state, Service::CodePipeline, parts, &body).await?;
+    let op = op?;
+    let request = Request::decode(op, &body)?;
+    authorize(&caller, op)?;
+    let arns = Arns { region: state.config.aws_region.clone(), account: state.config.aws_account_id.clone() };
+    let outcome = async {
+        request.validate()?;
+        dispatch(state, &arns, request).await
+    }
+    .await;
+    log_outcome(op.name(), &caller, &outcome);
+    outcome
+}
+
+/// Agents may not use the API; read-only keys only read; pipelines are a
+/// global resource (admins, deployers without scopes).
+fn authorize(caller: &Caller, op: Operation) -> AwsResult<()> {
+    if caller.role == Role::Agent {
+        return Err(AwsError::access_denied(format!(
+            "Access key {} belongs to an agent and cannot call {}.",
+            caller.key_id,
+            op.name()
+        )));
+    }
+    if op.mutates()
+        && let Err(why) = caller.may_change(Subject::Global)
+    {
+        return Err(AwsError::access_denied(format!("{why}, so it cannot call {}.", op.name())));
+    }
+    Ok(())
+}
+
+/// A wire declaration as ferry's, by CodePipeline's JSON; refusals are
+/// CodePipeline's `InvalidStructureException`.
+fn declaration(wire: &impl serde::Serialize) -> AwsResult<ferry_pipeline::PipelineDeclaration> {
+    let text = serde_json::to_string(wire).map_err(|e| AwsError::new("InternalFailure", e.to_string()))?;
+    pipelines::parse("pipeline", &text).map_err(|e| match e {
+        OpError::Invalid(message) => AwsError::new("InvalidStructureException", message),
+        e => e.into(),
+    })
+}
+
+/// A declaration as CodePipeline's answers show it. A pipeline declared to
+/// ferry without `roleArn` or an artifact store (ferry needs neither) shows
+/// placeholders, which CodePipeline's clients require in what they send
+/// back: `arn:aws:iam::<account>:role/ferry` and the S3 store `FerryServer`
+/// (ferry's own blob store).
+fn shown(p: &Pipeline, arns: &Arns) -> Value {
+    let mut v = p.declaration.to_json();
+    if let Some(o) = v.as_object_mut() {
+        o.entry("roleArn").or_insert_with(|| format!("arn:aws:iam::{}:role/ferry", arns.account).into());
+        if !o.contains_key("artifactStores") {
+            o.entry("artifactStore")
+                .or_insert_with(|| json!({ "type": "S3", "location": ferry_aws::convert::FERRY_BUCKET }));
+        }
+    }
+    v
+}
+
+fn metadata(p: &Pipeline, arns: &Arns) -> Value {
+    json!({
+        "pipelineArn": format!("arn:aws:codepipeline:{}:{}:{}", arns.region, arns.account, p.declaration.name),
+        "created": ts(p.create_time),
+        "updated": ts(p.update_time),
+    })
+}
+
+async fn dispatch(state: &AppState, arns: &Arns, request: Request) -> AwsResult<Value> {
+    match request {
+        Request::CreatePipeline(i) => {
+            let p = pipelines::create(state, declaration(&i.pipeline)?).await?;
+            Ok(json!({ "pipeline": shown(&p, arns), "tags": [] }))
+        }
+        Request::UpdatePipeline(i) => {
+            let p = pipelines::update(state, declaration(&i.pipeline)?).await?;
+            Ok(json!({ "pipeline": shown(&p, arns) }))
+        }
+        Request::GetPipeline(i) => {
+            let version = i.version.map(|v| u32::try_from(v).unwrap_or(u32::MAX));
+            let p = pipelines::get(state, i.name.as_deref().unwrap_or_default(), version).await?;
+            Ok(json!({ "pipeline": shown(&p, arns), "metadata": metadata(&p, arns) }))
+        }
+        Request::DeletePipeline(i) => {
+            pipelines::delete(state, i.name.as_deref().unwrap_or_default()).await?;
+            Ok(json!({}))
+        }
+        Request::ListPipelines(_) => {
+            let summaries: Vec<Value> = pipelines::list(state)
+                .await?
+                .iter()
+                .map(|p| {
+                    let d = &p.declaration;
+                    json!({
+                        "name": d.name,
+                        "version": d.version.unwrap_or(1),
+                        "pipelineType": format!("{:?}", d.pipeline_type),
+                        "executionMode": d.execution_mode.as_str(),
+                        "created": ts(p.create_time),
+                        "updated": ts(p.update_time),
+                    })
+                })
+                .collect();
+            Ok(json!({ "pipelines": summaries }))
+        }
+        other => Err(AwsError::new(
+            "UnknownOperationException",
+            format!(
+                "ferry serves CreatePipeline, GetPipeline, UpdatePipeline, DeletePipeline and ListPipelines so far; \
+                 {} is not served yet (running pipelines is still to come)",
+                other.operation().name()
+            ),
+        )),
+    }
+}
