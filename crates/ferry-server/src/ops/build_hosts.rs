@@ -65,8 +65,7 @@ pub async fn claim(
     if request.free == 0 || state.driver.is_shutting_down() {
         return Ok(None);
     }
-    let Some(next) = build::next_to_run(&unfinished).cloned() else { return Ok(None) };
-    let mut next = next;
+    let Some(mut next) = build::next_to_run(&unfinished).cloned() else { return Ok(None) };
     build::assign(&mut next, instance, now);
     let assignment = match assignment(state, &next).await {
         Ok(a) => a,

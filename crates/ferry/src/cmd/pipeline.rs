@@ -97,7 +97,7 @@ fn send(file: &Path, server: &ServerArgs, update: Option<()>) -> Result<ExitCode
         None => client.post("/api/v1/pipelines", &body)?,
         Some(()) => {
             // The server checks that the file declares this name.
-            let name = declared_name(&body.text).unwrap_or_default();
+            let name = declared_name(&body.text);
             client.put(&path(&name), &body)?
         }
     };
@@ -106,15 +106,10 @@ fn send(file: &Path, server: &ServerArgs, update: Option<()>) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `name` a declaration gives (JSON or YAML, wrapped in `pipeline` or not).
-fn declared_name(text: &str) -> Option<String> {
-    ferry_pipeline::parse("the file", text).ok().map(|d| d.name).or_else(|| {
-        text.lines().find_map(|l| {
-            let l = l.trim().trim_start_matches('"');
-            l.strip_prefix("name")
-                .map(|rest| rest.trim_start_matches(['"', ':', ' ']).trim_end_matches([',', '"']).to_string())
-        })
-    })
+/// The `name` a declaration gives; for a file that does not parse, any
+/// name will do: the server parses it first and answers with its errors.
+fn declared_name(text: &str) -> String {
+    ferry_pipeline::parse("the file", text).map(|d| d.name).unwrap_or_else(|_| "-".into())
 }
 
 fn list(json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
