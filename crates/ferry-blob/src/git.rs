@@ -191,7 +191,7 @@ impl GitSource {
             )));
         }
         let commit = commit.to_ascii_lowercase();
-        let cache = self.cache_dir.join(format!("{}.git", &hex(&Sha256::digest(url.as_bytes()))[..32]));
+        let cache = self.cache_path(&url);
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
             Arc::clone(locks.entry(cache.clone()).or_default())
@@ -206,6 +206,51 @@ impl GitSource {
             }
         }
         self.archive(blobs, &cache, &commit, limit).await
+    }
+
+    /// The commit `reference` (a branch or tag name; a branch wins over a
+    /// tag of the same name) names in `repository` now, by `git ls-remote`.
+    pub async fn head(&self, repository: &str, reference: &str) -> Result<String, FetchError> {
+        let url = self.resolve(repository)?;
+        if reference.is_empty() || reference.starts_with('-') {
+            return Err(FetchError::Invalid(format!("{reference:?} is not a branch or tag name")));
+        }
+        let mut cmd = self.command(None);
+        cmd.args(["ls-remote", "--", &url, reference]);
+        let out = self.run(cmd, "git ls-remote").await?;
+        if !out.status.success() {
+            return Err(FetchError::Unreachable(format!("git ls-remote {repository}: {}", out.stderr.trim())));
+        }
+        let mut refs: Vec<(&str, &str)> = out.stdout.lines().filter_map(|l| l.split_once('\t')).collect();
+        refs.retain(|(_, r)| *r == format!("refs/heads/{reference}") || *r == format!("refs/tags/{reference}"));
+        refs.sort_by_key(|(_, r)| !r.starts_with("refs/heads/"));
+        refs.first()
+            .map(|(sha, _)| sha.to_string())
+            .ok_or_else(|| FetchError::NotFound(format!("repository {repository} has no branch or tag {reference}")))
+    }
+
+    /// The author, dates and message of `commit`, which
+    /// [`GitSource::fetch_git`] fetched from `repository` before.
+    pub async fn commit_info(&self, repository: &str, commit: &str) -> Result<CommitInfo, FetchError> {
+        let cache = self.cache_path(&self.resolve(repository)?);
+        let mut cmd = self.command(Some(&cache));
+        cmd.args(["log", "-1", "--no-show-signature", "--format=%an%x00%aI%x00%cI%x00%B", commit, "--"]);
+        let out = self.run(cmd, "git log").await?;
+        if !out.status.success() {
+            return Err(FetchError::NotFound(format!("commit {commit} of {repository}: {}", out.stderr.trim())));
+        }
+        let mut parts = out.stdout.splitn(4, '\0');
+        let mut next = || parts.next().unwrap_or_default().to_string();
+        Ok(CommitInfo {
+            author: next(),
+            author_date: next(),
+            committer_date: next(),
+            message: next().trim_end().to_string(),
+        })
+    }
+
+    fn cache_path(&self, url: &str) -> PathBuf {
+        self.cache_dir.join(format!("{}.git", &hex(&Sha256::digest(url.as_bytes()))[..32]))
     }
 
     async fn init_cache(&self, cache: &Path) -> Result<(), FetchError> {
@@ -373,6 +418,16 @@ impl GitSource {
             }
         }
     }
+}
+
+/// What a source action tells about a commit (git's `%an`, `%aI`, `%cI`, `%B`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitInfo {
+    pub author: String,
+    /// ISO 8601.
+    pub author_date: String,
+    pub committer_date: String,
+    pub message: String,
 }
 
 struct Output {

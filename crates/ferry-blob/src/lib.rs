@@ -19,7 +19,7 @@ mod git;
 mod s3;
 
 pub use fetch::FetchError;
-pub use git::{DEFAULT_GIT_BASE_URL, DEFAULT_GIT_TIMEOUT, GIT_BASE_URL_ENV, GitSource};
+pub use git::{CommitInfo, DEFAULT_GIT_BASE_URL, DEFAULT_GIT_TIMEOUT, GIT_BASE_URL_ENV, GitSource};
 pub use s3::{FetchedS3, S3_ENDPOINT_ENV, S3Credentials, S3Object, S3Source};
 
 use std::path::{Path, PathBuf};

@@ -283,3 +283,20 @@ async fn a_missing_git_program_is_reported() {
     let err = git.fetch_git(&f.blobs, f.repo.to_str().unwrap(), &f.commits[0], 1 << 20).await.unwrap_err();
     assert!(matches!(&err, FetchError::Unreachable(m) if m.contains("needs git installed")), "{err:?}");
 }
+
+#[tokio::test]
+async fn names_a_branch_head_and_describes_a_fetched_commit() {
+    let f = Fixture::new().await;
+    let git = f.source();
+    let url = format!("file://{}", f.repo.display());
+    assert_eq!(git.head(&url, "main").await.unwrap(), f.commits[1]);
+    git(&f.repo, &["tag", "v1", &f.commits[0]]);
+    assert_eq!(git.head(&url, "v1").await.unwrap(), f.commits[0]);
+    assert!(matches!(git.head(&url, "nope").await, Err(FetchError::NotFound(_))));
+    assert!(matches!(git.head(&url, "--upload-pack=x").await, Err(FetchError::Invalid(_))));
+
+    git.fetch_git(&f.blobs, &url, &f.commits[1], 10 << 20).await.unwrap();
+    let info = git.commit_info(&url, &f.commits[1]).await.unwrap();
+    assert_eq!((info.author.as_str(), info.message.as_str()), ("ferry", "commit 1"));
+    assert!(info.author_date.len() >= 20 && info.author_date.contains('T'), "{}", info.author_date);
+}

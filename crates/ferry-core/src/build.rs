@@ -442,6 +442,11 @@ pub struct Build {
     /// The webhook event that started the build (`Initiator::Webhook`).
     #[serde(default)]
     pub webhook: Option<BuildWebhook>,
+    /// The pipeline action attempt that started it (`Initiator::Pipeline`),
+    /// `<execution>/<stage>/<action>/<attempt>`: a server that restarts
+    /// before recording the build finds it by this instead of starting another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_action: Option<String>,
 }
 
 /// Why a project was refused.
@@ -551,6 +556,7 @@ pub fn queue_build(
         source_bundle: None,
         last_heard: None,
         webhook: None,
+        pipeline_action: None,
     }
 }
 

@@ -42,10 +42,17 @@ pub enum NoticeKind {
     /// A build's status changed (CodeBuild's "Build State Change"): queued,
     /// in progress, or ended. `build` names it; `status` is its new status.
     BuildStateChange,
+    /// A pipeline execution's status changed (CodePipeline's "Pipeline
+    /// Execution State Change"); `pipeline` names it.
+    PipelineExecutionStateChange,
+    /// A stage of an execution changed status ("Stage Execution State Change").
+    StageExecutionStateChange,
+    /// An action of an execution changed status ("Action Execution State Change").
+    ActionExecutionStateChange,
 }
 
 /// Every kind: the trigger events first.
-const ALL_KINDS: [NoticeKind; 17] = [
+const ALL_KINDS: [NoticeKind; 20] = [
     NoticeKind::DeploymentStart,
     NoticeKind::DeploymentSuccess,
     NoticeKind::DeploymentFailure,
@@ -63,6 +70,9 @@ const ALL_KINDS: [NoticeKind; 17] = [
     NoticeKind::InstanceRemoved,
     NoticeKind::InstanceTerminated,
     NoticeKind::BuildStateChange,
+    NoticeKind::PipelineExecutionStateChange,
+    NoticeKind::StageExecutionStateChange,
+    NoticeKind::ActionExecutionStateChange,
 ];
 
 /// CodeDeploy's trigger event names, in its documentation's order.
@@ -113,6 +123,9 @@ impl NoticeKind {
             Self::InstanceRemoved => "InstanceRemoved",
             Self::InstanceTerminated => "InstanceTerminated",
             Self::BuildStateChange => "BuildStateChange",
+            Self::PipelineExecutionStateChange => "PipelineExecutionStateChange",
+            Self::StageExecutionStateChange => "StageExecutionStateChange",
+            Self::ActionExecutionStateChange => "ActionExecutionStateChange",
         }
     }
 
@@ -165,6 +178,22 @@ pub struct Notice {
     /// group names are empty).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<BuildSubject>,
+    /// For pipeline notices: the execution, stage and action (their
+    /// deployment, application and group names are empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineSubject>,
+}
+
+/// The pipeline execution (and stage, and action) a notice is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineSubject {
+    pub pipeline: String,
+    pub execution: String,
+    pub version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
 
 /// The build a notice is about.
@@ -200,6 +229,31 @@ impl Notice {
             status: status.to_string(),
             message,
             build: Some(BuildSubject { id: build.id.clone(), project: build.project.clone(), number: build.number }),
+            pipeline: None,
+        }
+    }
+
+    /// A pipeline execution's, stage's or action's new status (as
+    /// CodePipeline names it: `InProgress`, `Succeeded`, …).
+    pub fn pipeline_state(
+        kind: NoticeKind,
+        subject: PipelineSubject,
+        status: &str,
+        message: Option<String>,
+        now: Millis,
+    ) -> Notice {
+        Notice {
+            kind,
+            time: now,
+            deployment_id: String::new(),
+            application_name: String::new(),
+            group_name: String::new(),
+            instance: None,
+            lifecycle_event: None,
+            status: status.to_string(),
+            message,
+            build: None,
+            pipeline: Some(subject),
         }
     }
 }
@@ -220,6 +274,7 @@ pub fn changes(before: Option<&Deployment>, after: &Deployment, now: Millis) -> 
         status: status.to_string(),
         message: None,
         build: None,
+        pipeline: None,
     };
     let mut out = Vec::new();
     let old_status = before.map(|b| b.status);

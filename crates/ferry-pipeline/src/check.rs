@@ -227,8 +227,11 @@ pub struct GitSource {
 /// The git repository and branch of a git source action
 /// (CodeCommit, CodeStarSourceConnection, ThirdParty/GitHub).
 pub fn git_source(action: &ActionDeclaration) -> Option<GitSource> {
-    let id = &action.action_type_id;
-    let c = &action.configuration;
+    git_source_of(&action.action_type_id, &action.configuration)
+}
+
+/// [`git_source`] of an action type and its configuration.
+pub fn git_source_of(id: &ActionTypeId, c: &std::collections::BTreeMap<String, String>) -> Option<GitSource> {
     let get = |k: &str| c.get(k).cloned();
     match (id.category, id.owner, id.provider.as_str()) {
         (Category::Source, Owner::Aws, "CodeCommit") => {

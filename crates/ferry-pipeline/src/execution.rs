@@ -466,6 +466,30 @@ impl Runs {
         out
     }
 
+    /// The job of an action in progress, as [`Effect::StartAction`] gave it
+    /// when it started: to launch it again after a restart.
+    pub fn job(&self, action: &ActionRef) -> Option<ActionJob> {
+        let x = self.execution(&action.execution)?;
+        let s = x.stages.iter().position(|s| s.name == action.stage)?;
+        let a = x.stages[s].actions.iter().position(|a| a.name == action.action)?;
+        let run = &x.stages[s].actions[a];
+        let declared = &x.pipeline.stages[s].actions[a];
+        if run.status != Some(ActionStatus::InProgress) || run.attempt != action.attempt {
+            return None;
+        }
+        Some(ActionJob {
+            action: action.clone(),
+            pipeline: x.pipeline.name.clone(),
+            action_type_id: declared.action_type_id.clone(),
+            configuration: run.configuration.clone(),
+            input_artifacts: run.input_artifacts.clone(),
+            output_artifacts: declared.output_artifacts.iter().map(|o| o.name.clone()).collect(),
+            namespace: declared.namespace.clone(),
+            revision: x.source_revisions.get(&declared.name).cloned(),
+            deadline: run.deadline.unwrap_or(0),
+        })
+    }
+
     /// The transition that keeps executions out of stage `index` of
     /// `pipeline`, if one is disabled.
     pub fn gate(&self, pipeline: &PipelineDeclaration, index: usize) -> Option<&DisabledTransition> {

@@ -103,6 +103,13 @@ pub struct Driver {
     shutdown_notify: Notify,
     /// Wakes build hosts' claims when a build is queued or one ends.
     pub(crate) build_queue: Notify,
+    /// Wakes the pipeline runner (`ops::pipeline_runs`): a build or a
+    /// deployment a pipeline may wait for ended, or an execution changed.
+    pub(crate) pipeline_wake: Notify,
+    /// Serialises every change of pipeline executions.
+    pub(crate) pipeline_lock: tokio::sync::Mutex<()>,
+    /// Pipeline action attempts being launched by this process.
+    pub(crate) pipeline_launching: Mutex<std::collections::HashSet<String>>,
     /// Announces each commit's newest event.
     pub(crate) events: crate::events::EventBus,
     messages: crate::events::MessageContext,
@@ -135,6 +142,9 @@ impl Driver {
             shutting_down: AtomicBool::new(false),
             shutdown_notify: Notify::new(),
             build_queue: Notify::new(),
+            pipeline_wake: Notify::new(),
+            pipeline_lock: tokio::sync::Mutex::new(()),
+            pipeline_launching: Mutex::default(),
             events: crate::events::EventBus::new(0),
             metrics: Arc::default(),
             messages: crate::events::MessageContext {
@@ -375,6 +385,9 @@ impl Driver {
         self.remove_retired_from_group(&before, &d, &mut changes).await?;
         changes.update_deployments.push(d.clone());
         self.commit(changes).await?;
+        if finished {
+            self.pipeline_wake.notify_one();
+        }
         // Persisted: now they may be carried out.
         for job in jobs {
             let _ = self.jobs.send(job);

@@ -63,6 +63,18 @@ impl From<OpError> for ApiError {
             OpError::ProjectExists(_) => ApiError::conflict("BuildProjectAlreadyExists", message),
             OpError::PipelineNotFound(_) => ApiError::not_found("PipelineDoesNotExist", message),
             OpError::PipelineExists(_) => ApiError::conflict("PipelineAlreadyExists", message),
+            OpError::Pipeline(e) => {
+                use ferry_pipeline::execution::StepError as E;
+                // CodePipeline's exception names, without the suffix.
+                let code = e.exception().trim_end_matches("Exception");
+                match e {
+                    E::ExecutionNotFound(_) | E::StageNotFound(_) | E::ActionNotFound(_) => {
+                        ApiError::not_found(code, message)
+                    }
+                    E::InvalidStructure(_) | E::Validation(_) => ApiError::bad_request(code, message),
+                    _ => ApiError::conflict(code, message),
+                }
+            }
             OpError::BuildNotFound(_) => ApiError::not_found("BuildDoesNotExist", message),
             OpError::InstanceNotFound(_) => ApiError::not_found("NoSuchInstance", message),
             OpError::Key(refusal) => {

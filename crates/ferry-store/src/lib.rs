@@ -140,6 +140,8 @@ pub struct Changes {
     pub put_revisions: Vec<Revision>,
     /// As [`Store::update_build`].
     pub update_builds: Vec<Build>,
+    /// Pipelines' execution documents and the executions they changed.
+    pub pipeline_runs: Vec<PipelineRunsChange>,
     /// Appended to the event log, in order.
     pub events: Vec<NewEvent>,
 }
@@ -166,6 +168,25 @@ pub struct StoredPipeline {
     pub version: u32,
     pub create_time: Millis,
     pub update_time: Millis,
+    pub doc: String,
+}
+
+/// A pipeline's new execution document (`ferry_pipeline::execution::Runs`
+/// as JSON) and the executions whose rows change with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineRunsChange {
+    pub pipeline: String,
+    pub doc: String,
+    pub executions: Vec<StoredPipelineExecution>,
+}
+
+/// One pipeline execution as JSON, with what listing it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPipelineExecution {
+    pub id: String,
+    pub start_time: Millis,
+    /// CodePipeline's name of its status (`InProgress`, `Succeeded`, …).
+    pub status: String,
     pub doc: String,
 }
 
@@ -236,6 +257,7 @@ impl Changes {
             && self.update_groups.is_empty()
             && self.put_revisions.is_empty()
             && self.update_builds.is_empty()
+            && self.pipeline_runs.is_empty()
             && self.events.is_empty()
     }
 }
@@ -537,7 +559,33 @@ impl Store {
         on_backend!(self, b => b.list_pipelines().await)
     }
 
-    /// Deletes a pipeline with all its versions.
+    /// A pipeline's execution document (see [`Changes::pipeline_runs`]).
+    pub async fn get_pipeline_runs(&self, pipeline: &str) -> Result<Option<String>> {
+        on_backend!(self, b => b.get_pipeline_runs(pipeline).await)
+    }
+
+    /// The pipelines that have an execution document.
+    pub async fn list_pipeline_runs(&self) -> Result<Vec<String>> {
+        on_backend!(self, b => b.list_pipeline_runs().await)
+    }
+
+    /// A pipeline's executions, newest first: at most `limit`, those that
+    /// come after `(start_time, id)` of the previous page's last when given.
+    pub async fn list_pipeline_executions(
+        &self,
+        pipeline: &str,
+        before: Option<(Millis, &str)>,
+        limit: u32,
+    ) -> Result<Vec<StoredPipelineExecution>> {
+        on_backend!(self, b => b.list_pipeline_executions(pipeline, before, limit).await)
+    }
+
+    /// An execution by id, with its pipeline's name.
+    pub async fn get_pipeline_execution(&self, id: &str) -> Result<(String, StoredPipelineExecution)> {
+        on_backend!(self, b => b.get_pipeline_execution(id).await)
+    }
+
+    /// Deletes a pipeline with all its versions and executions.
     pub async fn delete_pipeline(&self, name: &str) -> Result<()> {
         on_backend!(self, b => b.delete_pipeline(name).await)
     }

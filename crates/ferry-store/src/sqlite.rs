@@ -24,13 +24,13 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, SqlSafeStr, Sqlite, Transaction};
 
-use crate::StoredPipeline;
 use crate::doc::{Document, Row, decode, decode_row, decode_rows, encode};
 use crate::error::{Result, StoreError};
 use crate::{
     AgentLiveness, AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, SecretInfo, StoredAudit,
     StoredEvent,
 };
+use crate::{PipelineRunsChange, StoredPipeline, StoredPipelineExecution};
 
 /// How long a connection waits for another one's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "build logs", include_str!("../migrations/sqlite/0007_build_logs.sql")),
     (8, "secrets", include_str!("../migrations/sqlite/0008_secrets.sql")),
     (9, "pipelines", include_str!("../migrations/sqlite/0009_pipelines.sql")),
+    (10, "pipeline runs", include_str!("../migrations/sqlite/0010_pipeline_runs.sql")),
 ];
 
 /// The settings key of the time the server was last known up.
@@ -616,6 +617,9 @@ impl SqliteStore {
                 .await?;
             affected(done.rows_affected())?;
         }
+        for runs in &changes.pipeline_runs {
+            put_pipeline_runs(&mut tx, runs).await?;
+        }
         let mut last_seq = None;
         for event in &changes.events {
             last_seq = Some(insert_event(&mut tx, event).await?);
@@ -1132,9 +1136,67 @@ impl SqliteStore {
             .collect())
     }
 
-    /// Deletes a pipeline and its versions.
+    /// The pipeline's execution document, if it has one.
+    pub(crate) async fn get_pipeline_runs(&self, pipeline: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT doc FROM pipeline_runs WHERE pipeline = $1")
+            .bind(pipeline)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The names of the pipelines with an execution document.
+    pub(crate) async fn list_pipeline_runs(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT pipeline FROM pipeline_runs ORDER BY pipeline").fetch_all(&self.pool).await?)
+    }
+
+    /// A pipeline's executions, newest first, at most `limit`, started before
+    /// `before` (a page's end) when given.
+    pub(crate) async fn list_pipeline_executions(
+        &self,
+        pipeline: &str,
+        before: Option<(u64, &str)>,
+        limit: u32,
+    ) -> Result<Vec<StoredPipelineExecution>> {
+        // Row-value order: (start_time, id) below the page's end.
+        let (time, id) = before.map(|(t, id)| (t as i64, id.to_string())).unwrap_or((i64::MAX, String::new()));
+        let rows: Vec<(String, i64, String, String)> = sqlx::query_as(
+            "SELECT id, start_time, status, doc FROM pipeline_executions WHERE pipeline = $1 \
+             AND (start_time, id) < ($2, $3) \
+             ORDER BY start_time DESC, id DESC LIMIT $4",
+        )
+        .bind(pipeline)
+        .bind(time)
+        .bind(id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, start_time, status, doc)| StoredPipelineExecution {
+                id,
+                start_time: start_time as u64,
+                status,
+                doc,
+            })
+            .collect())
+    }
+
+    /// One execution by id, with its pipeline's name.
+    pub(crate) async fn get_pipeline_execution(&self, id: &str) -> Result<(String, StoredPipelineExecution)> {
+        let row: Option<(String, i64, String, String)> =
+            sqlx::query_as("SELECT pipeline, start_time, status, doc FROM pipeline_executions WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let (pipeline, start_time, status, doc) = found(row)?;
+        Ok((pipeline, StoredPipelineExecution { id: id.to_string(), start_time: start_time as u64, status, doc }))
+    }
+
+    /// Deletes a pipeline, its versions and its executions.
     pub(crate) async fn delete_pipeline(&self, name: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM pipeline_runs WHERE pipeline = $1").bind(name).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM pipeline_executions WHERE pipeline = $1").bind(name).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM pipeline_versions WHERE name = $1").bind(name).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM pipelines WHERE name = $1").bind(name).execute(&mut *tx).await?;
         affected(done.rows_affected())?;
@@ -1351,6 +1413,31 @@ async fn put_revision(conn: &mut SqliteConnection, revision: &Revision) -> Resul
 }
 
 /// Stores one event and its trigger deliveries; returns its sequence number.
+/// Writes a pipeline's execution document and the executions it changed.
+async fn put_pipeline_runs(tx: &mut Transaction<'static, Sqlite>, runs: &PipelineRunsChange) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO pipeline_runs (pipeline, doc) VALUES ($1, $2) ON CONFLICT (pipeline) DO UPDATE SET doc = $2",
+    )
+    .bind(runs.pipeline.as_str())
+    .bind(runs.doc.as_str())
+    .execute(&mut **tx)
+    .await?;
+    for e in &runs.executions {
+        sqlx::query(
+            "INSERT INTO pipeline_executions (id, pipeline, start_time, status, doc) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET status = $4, doc = $5",
+        )
+        .bind(e.id.as_str())
+        .bind(runs.pipeline.as_str())
+        .bind(e.start_time as i64)
+        .bind(e.status.as_str())
+        .bind(e.doc.as_str())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn insert_event(tx: &mut Transaction<'static, Sqlite>, event: &NewEvent) -> Result<u64> {
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO events (deployment_id, time, schema_version, doc) VALUES ($1, $2, $3, $4) RETURNING seq",

@@ -21,7 +21,8 @@ use ferry_core::resources::{
 };
 use ferry_core::resources::{Alarm, Delivery, DeliveryState};
 use ferry_store::{
-    AgentLiveness, Changes, DeliveryFilter, DeploymentFilter, NewEvent, SecretInfo, SecretsKey, Store, StoreError,
+    AgentLiveness, Changes, DeliveryFilter, DeploymentFilter, NewEvent, PipelineRunsChange, SecretInfo, SecretsKey,
+    Store, StoreError, StoredPipelineExecution,
 };
 
 macro_rules! conformance {
@@ -275,7 +276,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 9);
+    assert_eq!(store.schema_version().await.unwrap(), 10);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -878,7 +879,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 9);
+        assert_eq!(store.schema_version().await.unwrap(), 10);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -1021,6 +1022,7 @@ fn notice(deployment: &str, kind: NoticeKind, time: u64) -> Notice {
         status: "InProgress".into(),
         message: None,
         build: None,
+        pipeline: None,
     }
 }
 
@@ -1174,6 +1176,7 @@ async fn prune_keeps_what_groups_and_recent_history_need(store: Store) {
         status: "InProgress".into(),
         message: None,
         build: None,
+        pipeline: None,
     };
     let changes = Changes {
         events: vec![
@@ -1373,7 +1376,38 @@ async fn pipelines_keep_every_version(store: Store) {
     assert!(matches!(store.get_pipeline("shop", Some(3)).await, Err(StoreError::NotFound)));
     assert!(matches!(store.update_pipeline("nope", |_| String::new(), 1).await, Err(StoreError::NotFound)));
     assert_eq!(store.list_pipelines().await.unwrap().len(), 1);
+
+    // Execution documents and history: written with the commit, paged newest first.
+    let execution = |id: &str, start: u64, status: &str| StoredPipelineExecution {
+        id: id.into(),
+        start_time: start,
+        status: status.into(),
+        doc: format!(r#"{{"id":"{id}","status":"{status}"}}"#),
+    };
+    let change = |doc: &str, executions| PipelineRunsChange { pipeline: "shop".into(), doc: doc.into(), executions };
+    let mut changes = Changes::new();
+    changes
+        .pipeline_runs
+        .push(change("runs-1", vec![execution("e1", 100, "InProgress"), execution("e2", 100, "InProgress")]));
+    store.commit(changes).await.unwrap();
+    let mut changes = Changes::new();
+    changes
+        .pipeline_runs
+        .push(change("runs-2", vec![execution("e1", 100, "Succeeded"), execution("e3", 300, "InProgress")]));
+    store.commit(changes).await.unwrap();
+    assert_eq!(store.get_pipeline_runs("shop").await.unwrap().as_deref(), Some("runs-2"));
+    assert_eq!(store.get_pipeline_runs("blog").await.unwrap(), None);
+    assert_eq!(store.list_pipeline_runs().await.unwrap(), ["shop"]);
+    let ids = |page: Vec<StoredPipelineExecution>| page.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.list_pipeline_executions("shop", None, 2).await.unwrap()), ["e3", "e2"]);
+    assert_eq!(ids(store.list_pipeline_executions("shop", Some((100, "e2")), 2).await.unwrap()), ["e1"]);
+    let (pipeline, e1) = store.get_pipeline_execution("e1").await.unwrap();
+    assert_eq!((pipeline.as_str(), e1.status.as_str(), e1.start_time), ("shop", "Succeeded", 100));
+    assert!(matches!(store.get_pipeline_execution("e9").await, Err(StoreError::NotFound)));
+
     store.delete_pipeline("shop").await.unwrap();
+    assert_eq!(store.get_pipeline_runs("shop").await.unwrap(), None);
+    assert!(matches!(store.get_pipeline_execution("e1").await, Err(StoreError::NotFound)));
     assert!(matches!(store.get_pipeline("shop", None).await, Err(StoreError::NotFound)));
     assert!(matches!(store.delete_pipeline("shop").await, Err(StoreError::NotFound)));
 }

@@ -227,6 +227,10 @@ fn happy_path_runs_stages_in_order_and_actions_by_run_order() {
         "#{{SourceVariables.CommitId}} resolved"
     );
     assert_eq!(build.deadline, w.now + 8 * 60 * MINUTE);
+    let again = w.runs.job(&build.action).expect("the job of an action in progress");
+    assert_eq!(again, build, "a restarted server launches the same job");
+    let stale = ActionRef { attempt: 2, ..build.action.clone() };
+    assert_eq!(w.runs.job(&stale), None, "no job for an attempt that is not the current one");
     assert_eq!(w.action("e1", "Build", "Build").configuration, build.configuration);
 
     let fx = w.succeed("e1", "Build", "Build");

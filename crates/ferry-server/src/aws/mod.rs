@@ -389,6 +389,7 @@ impl From<OpError> for AwsError {
             // Pipelines reach only CodePipeline's API: its names.
             OpError::PipelineNotFound(_) => AwsError::new("PipelineNotFoundException", message),
             OpError::PipelineExists(_) => AwsError::new("PipelineNameInUseException", message),
+            OpError::Pipeline(e) => AwsError::new(e.exception(), message),
             // Target groups and keys have no AWS operations: these do not
             // reach this API, but say what they are if they ever do.
             OpError::TargetGroupExists(_)

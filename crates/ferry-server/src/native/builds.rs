@@ -432,10 +432,9 @@ async fn start_build(
         }
     };
     let start = ops::builds::StartBuild {
-        initiator: Initiator::Key(request.caller.key_id.clone()),
         source_version: body.source_version.clone().filter(|v| !v.is_empty()),
         source_bundle,
-        webhook: None,
+        ..ops::builds::StartBuild::by(Initiator::Key(request.caller.key_id.clone()))
     };
     let build = ops::builds::start(&state, &name, start, |settings| {
         for v in overrides {

@@ -13,8 +13,8 @@ use super::build_hosts;
 use super::builds::{self, StartBuild};
 use crate::AppState;
 
-struct Fixture {
-    state: AppState,
+pub(super) struct Fixture {
+    pub(super) state: AppState,
     host: String,
     _dir: tempfile::TempDir,
     stop_agent: Option<tokio::sync::oneshot::Sender<()>>,
@@ -32,7 +32,7 @@ impl Drop for Fixture {
 /// A server on a loopback port and one enrolled build host with one slot,
 /// named uniquely: a build host removes the environments its name labels
 /// when it starts, and tests run at once.
-async fn fixture() -> Fixture {
+pub(super) async fn fixture() -> Fixture {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let host = format!("builder-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let dir = tempfile::tempdir().unwrap();
@@ -90,7 +90,7 @@ async fn fixture() -> Fixture {
     Fixture { state, _dir: dir, host, stop_agent: Some(stop_agent), agent: Some(agent) }
 }
 
-fn project(name: &str, buildspec: &str) -> BuildProject {
+pub(super) fn project(name: &str, buildspec: &str) -> BuildProject {
     BuildProject {
         id: name.into(),
         name: name.into(),
@@ -135,7 +135,7 @@ async fn log_text(state: &AppState, id: &str) -> String {
     lines.into_iter().map(|(_, l)| l).collect::<Vec<_>>().join("\n")
 }
 
-fn can_switch_users() -> bool {
+pub(super) fn can_switch_users() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
     }

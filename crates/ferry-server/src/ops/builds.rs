@@ -75,11 +75,13 @@ pub struct StartBuild {
     pub source_bundle: Option<SourceBundle>,
     /// The webhook event that started it (`Initiator::Webhook`).
     pub webhook: Option<build::BuildWebhook>,
+    /// The pipeline action attempt that starts it (see `Build::pipeline_action`).
+    pub pipeline_action: Option<String>,
 }
 
 impl StartBuild {
     pub fn by(initiator: Initiator) -> Self {
-        Self { initiator, source_version: None, source_bundle: None, webhook: None }
+        Self { initiator, source_version: None, source_bundle: None, webhook: None, pipeline_action: None }
     }
 }
 
@@ -92,7 +94,7 @@ pub async fn start(
     request: StartBuild,
     overrides: impl FnOnce(&mut BuildProject),
 ) -> Result<Build, OpError> {
-    let StartBuild { initiator, source_version, mut source_bundle, webhook } = request;
+    let StartBuild { initiator, source_version, mut source_bundle, webhook, pipeline_action } = request;
     let mut settings = get_project(state, project).await?;
     overrides(&mut settings);
     settings.name = project.to_string();
@@ -111,6 +113,7 @@ pub async fn start(
             let mut queued = build::queue_build(&settings, number, &uuid, initiator, source_version, now);
             queued.source_bundle = source_bundle;
             queued.webhook = webhook;
+            queued.pipeline_action = pipeline_action;
             queued
         })
         .await?;
@@ -273,6 +276,10 @@ pub(crate) async fn save(state: &AppState, b: &Build, before: Option<BuildStatus
     }
     if deliver {
         state.driver.events.deliveries_added();
+    }
+    // A pipeline waits for its builds' ends.
+    if b.pipeline_action.is_some() && b.status.is_terminal() {
+        state.driver.pipeline_wake.notify_one();
     }
     // The forge hears of a webhook build's progress (the webhook itself
     // posted `pending` when it queued the build).

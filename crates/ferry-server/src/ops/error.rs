@@ -71,6 +71,9 @@ pub enum OpError {
     NotBlueGreen(String),
     #[error("deployment {id} is not waiting {what}")]
     NotWaiting { id: String, what: &'static str },
+    /// Refused by the pipeline execution machine (with CodePipeline's exception).
+    #[error("{0}")]
+    Pipeline(ferry_pipeline::execution::StepError),
     /// Anything else a request got wrong.
     #[error("{0}")]
     Invalid(String),

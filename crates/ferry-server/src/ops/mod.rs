@@ -26,6 +26,8 @@ mod error;
 pub mod git_poll;
 pub mod groups;
 pub mod keys;
+pub mod pipeline_actions;
+pub mod pipeline_runs;
 pub mod pipelines;
 pub mod secrets;
 pub mod target_groups;
