@@ -287,10 +287,11 @@ async fn a_missing_git_program_is_reported() {
 #[tokio::test]
 async fn names_a_branch_head_and_describes_a_fetched_commit() {
     let f = Fixture::new().await;
-    let git = f.source();
+    let source = f.source();
     let url = format!("file://{}", f.repo.display());
-    assert_eq!(git.head(&url, "main").await.unwrap(), f.commits[1]);
+    assert_eq!(source.head(&url, "main").await.unwrap(), f.commits[1]);
     git(&f.repo, &["tag", "v1", &f.commits[0]]);
+    let git = source;
     assert_eq!(git.head(&url, "v1").await.unwrap(), f.commits[0]);
     assert!(matches!(git.head(&url, "nope").await, Err(FetchError::NotFound(_))));
     assert!(matches!(git.head(&url, "--upload-pack=x").await, Err(FetchError::Invalid(_))));

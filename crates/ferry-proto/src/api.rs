@@ -43,6 +43,8 @@
 //!
 //! Times are milliseconds since the Unix epoch. Errors are [`crate::ErrorBody`].
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::Tag;
@@ -918,4 +920,66 @@ pub struct PipelineMetadata {
     pub version: u32,
     pub created: u64,
     pub updated: u64,
+}
+
+/// `POST /api/v1/pipelines/{name}/executions`: start an execution of the
+/// pipeline's current version. Answered with [`PipelineExecutionStarted`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartPipelineExecution {
+    /// Pipeline-level variables, overriding their defaults.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Source action name → the revision to fetch (a commit, an S3 object version).
+    #[serde(default)]
+    pub source_revisions: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineExecutionStarted {
+    pub execution_id: String,
+}
+
+/// `POST /api/v1/pipelines/{name}/executions/{id}/stop`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StopPipelineExecution {
+    /// STOP_AND_ABANDON: running actions are abandoned (their builds and
+    /// deployments stopped) instead of waited for.
+    #[serde(default)]
+    pub abandon: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /api/v1/pipelines/{name}/executions/{id}/retry`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetryPipelineStage {
+    pub stage: String,
+    /// ALL_ACTIONS instead of FAILED_ACTIONS.
+    #[serde(default)]
+    pub all_actions: bool,
+}
+
+/// `POST /api/v1/pipelines/{name}/approvals`: decide the manual approval
+/// waiting in an action (the newest execution's, or the token's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    pub stage: String,
+    pub action: String,
+    pub approved: bool,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// `POST /api/v1/pipelines/{name}/transitions`: enable or disable a
+/// stage's inbound (or outbound) transition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransitionChange {
+    pub stage: String,
+    #[serde(default)]
+    pub outbound: bool,
+    /// `Some`: disable, with this reason; `None`: enable.
+    #[serde(default)]
+    pub disable_reason: Option<String>,
 }

@@ -23,6 +23,9 @@ use crate::auth::{Caller, Service};
 use crate::ops::OpError;
 use crate::ops::pipelines::{self, Pipeline};
 
+#[path = "codepipeline_runs.rs"]
+mod runs;
+
 pub(super) async fn handle(state: &AppState, parts: &Parts, body: axum::body::Body) -> AwsResult<Value> {
     let op = Operation::from_target(parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()));
     if let Ok(op) = op {
@@ -36,7 +39,7 @@ pub(super) async fn handle(state: &AppState, parts: &Parts, body: axum::body::Bo
     let arns = Arns { region: state.config.aws_region.clone(), account: state.config.aws_account_id.clone() };
     let outcome = async {
         request.validate()?;
-        dispatch(state, &arns, request).await
+        dispatch(state, &caller, &arns, request).await
     }
     .await;
     log_outcome(op.name(), &caller, &outcome);
@@ -96,7 +99,7 @@ fn metadata(p: &Pipeline, arns: &Arns) -> Value {
     })
 }
 
-async fn dispatch(state: &AppState, arns: &Arns, request: Request) -> AwsResult<Value> {
+async fn dispatch(state: &AppState, caller: &Caller, arns: &Arns, request: Request) -> AwsResult<Value> {
     match request {
         Request::CreatePipeline(i) => {
             let p = pipelines::create(state, declaration(&i.pipeline)?).await?;
@@ -133,11 +136,21 @@ async fn dispatch(state: &AppState, arns: &Arns, request: Request) -> AwsResult<
                 .collect();
             Ok(json!({ "pipelines": summaries }))
         }
+        Request::StartPipelineExecution(i) => runs::start(state, i).await,
+        Request::StopPipelineExecution(i) => runs::stop(state, i).await,
+        Request::RetryStageExecution(i) => runs::retry(state, i).await,
+        Request::PutApprovalResult(i) => runs::put_approval(state, caller, i).await,
+        Request::EnableStageTransition(i) => runs::enable_transition(state, i).await,
+        Request::DisableStageTransition(i) => runs::disable_transition(state, i).await,
+        Request::GetPipelineState(i) => runs::state_of(state, i).await,
+        Request::GetPipelineExecution(i) => runs::get_execution(state, i).await,
+        Request::ListPipelineExecutions(i) => runs::list_executions(state, i).await,
+        Request::ListActionExecutions(i) => runs::list_action_executions(state, i).await,
+        Request::ListActionTypes(i) => runs::action_types(i),
         other => Err(AwsError::new(
             "UnknownOperationException",
             format!(
-                "ferry serves CreatePipeline, GetPipeline, UpdatePipeline, DeletePipeline and ListPipelines so far; \
-                 {} is not served yet (running pipelines is still to come)",
+                "{} is not served yet: ferry runs no custom job workers and keeps no pipeline tags so far",
                 other.operation().name()
             ),
         )),

@@ -14,12 +14,22 @@ use crate::AppState;
 use crate::auth::Signed;
 use crate::error::{ApiError, ApiResult};
 use crate::ops;
+use crate::ops::pipeline_runs;
 use crate::ops::pipelines::Pipeline;
+use ferry_pipeline::RetryMode;
+use ferry_pipeline::execution::{Execution, Runs, TransitionType};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/pipelines", post(create).get(list))
         .route("/api/v1/pipelines/{name}", get(show).put(update).delete(delete))
+        .route("/api/v1/pipelines/{name}/executions", post(start).get(executions))
+        .route("/api/v1/pipelines/{name}/executions/{id}", get(execution))
+        .route("/api/v1/pipelines/{name}/executions/{id}/stop", post(stop))
+        .route("/api/v1/pipelines/{name}/executions/{id}/retry", post(retry))
+        .route("/api/v1/pipelines/{name}/approvals", post(decide))
+        .route("/api/v1/pipelines/{name}/transitions", post(transition))
+        .route("/api/v1/pipelines/{name}/runs", get(runs))
 }
 
 fn view(p: Pipeline) -> api::PipelineView {
@@ -87,4 +97,105 @@ async fn delete(
     crate::audit::note_target(&name);
     ops::pipelines::delete(&state, &name).await?;
     Ok(Json(serde_json::json!({})))
+}
+
+// Executions: the API's shapes are `ferry_pipeline::execution`'s own.
+
+async fn start(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<api::PipelineExecutionStarted>> {
+    request.caller.require_writer()?;
+    crate::audit::note_target(&name);
+    let body: api::StartPipelineExecution = request.json()?;
+    let execution_id = pipeline_runs::start(&state, &name, body.variables, body.source_revisions).await?;
+    Ok(Json(api::PipelineExecutionStarted { execution_id }))
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    limit: Option<u32>,
+}
+
+async fn executions(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(query): Query<ListQuery>,
+    request: Signed,
+) -> ApiResult<Json<Vec<Execution>>> {
+    request.caller.require_operator()?;
+    let limit = query.limit.unwrap_or(20).clamp(1, 1000);
+    Ok(Json(pipeline_runs::list(&state, &name, None, limit).await?))
+}
+
+async fn execution(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    request: Signed,
+) -> ApiResult<Json<Execution>> {
+    request.caller.require_operator()?;
+    Ok(Json(pipeline_runs::execution(&state, &name, &id).await?))
+}
+
+/// The pipeline's execution document: the executions still running or
+/// retryable, and its disabled transitions.
+async fn runs(State(state): State<AppState>, Path(name): Path<String>, request: Signed) -> ApiResult<Json<Runs>> {
+    request.caller.require_operator()?;
+    ops::pipelines::get(&state, &name, None).await?;
+    Ok(Json(pipeline_runs::runs(&state, &name).await?))
+}
+
+async fn stop(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    request: Signed,
+) -> ApiResult<Json<Execution>> {
+    request.caller.require_writer()?;
+    crate::audit::note_target(&name);
+    let body: api::StopPipelineExecution = request.json()?;
+    pipeline_runs::stop(&state, &name, &id, body.abandon, body.reason).await?;
+    Ok(Json(pipeline_runs::execution(&state, &name, &id).await?))
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    request: Signed,
+) -> ApiResult<Json<Execution>> {
+    request.caller.require_writer()?;
+    crate::audit::note_target(&name);
+    let body: api::RetryPipelineStage = request.json()?;
+    let mode = if body.all_actions { RetryMode::AllActions } else { RetryMode::FailedActions };
+    pipeline_runs::retry(&state, &name, &id, &body.stage, mode).await?;
+    Ok(Json(pipeline_runs::execution(&state, &name, &id).await?))
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<serde_json::Value>> {
+    request.caller.require_writer()?;
+    crate::audit::note_target(&name);
+    let body: api::ApprovalDecision = request.json()?;
+    let decision = pipeline_runs::Decision {
+        stage: body.stage,
+        action: body.action,
+        token: body.token,
+        approved: body.approved,
+        summary: body.summary,
+        by: Some(request.caller.key_id.clone()),
+    };
+    let at = pipeline_runs::decide(&state, &name, decision).await?;
+    Ok(Json(serde_json::json!({ "decidedAt": at })))
+}
+
+async fn transition(State(state): State<AppState>, Path(name): Path<String>, request: Signed) -> ApiResult<Json<Runs>> {
+    request.caller.require_writer()?;
+    crate::audit::note_target(&name);
+    let body: api::TransitionChange = request.json()?;
+    let t = if body.outbound { TransitionType::Outbound } else { TransitionType::Inbound };
+    pipeline_runs::transition(&state, &name, &body.stage, t, body.disable_reason).await?;
+    Ok(Json(pipeline_runs::runs(&state, &name).await?))
 }

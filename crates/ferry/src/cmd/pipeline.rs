@@ -3,15 +3,24 @@
 //! with the same keys. The server parses and checks the declaration, so
 //! errors name the file, the key (`stages[1].actions[0].runOrder`) and the
 //! line. Every update is a new version; `show --version N` reads an old one.
-//! Running pipelines is the next step of #14.
 //!
-//! `--json` prints `ferry_proto::api::PipelineView` (get-pipeline's shape).
+//! Executions: `start` (with `--variable NAME=VALUE` and `--revision
+//! ACTION=COMMIT`), `status` (the latest execution, or one, stage by stage),
+//! `executions`, `approve`/`reject` (the approval waiting in an action),
+//! `retry`, `stop`, `disable-transition`/`enable-transition`.
+//!
+//! `--json` prints `ferry_proto::api::PipelineView` (get-pipeline's shape),
+//! or an execution as `ferry_pipeline::execution::Execution`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use ferry_proto::api::{PipelineText, PipelineView};
+use ferry_pipeline::execution::{Execution, Runs};
+use ferry_proto::api::{
+    ApprovalDecision, PipelineExecutionStarted, PipelineText, PipelineView, RetryPipelineStage, StartPipelineExecution,
+    StopPipelineExecution, TransitionChange,
+};
 
 use super::output::{self, Table};
 use crate::client::{Client, Error, ServerArgs, encode};
@@ -62,6 +71,104 @@ enum PipelineCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Start an execution of the pipeline's current version.
+    Start {
+        name: String,
+        /// A pipeline variable's value for this execution (repeatable).
+        #[arg(long = "variable", value_name = "NAME=VALUE")]
+        variables: Vec<String>,
+        /// The revision a source action fetches, instead of its branch's head (repeatable).
+        #[arg(long = "revision", value_name = "ACTION=REVISION")]
+        revisions: Vec<String>,
+        /// Wait for the execution to end, printing its progress; exit 1 unless it succeeds.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Show an execution stage by stage (default: the newest).
+    Status {
+        name: String,
+        /// An execution id [default: the newest].
+        execution: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List a pipeline's executions, newest first.
+    Executions {
+        name: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Approve the manual approval waiting in an action.
+    Approve {
+        name: String,
+        stage: String,
+        action: String,
+        #[arg(long, default_value = "")]
+        summary: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Reject the manual approval waiting in an action (the execution fails).
+    Reject {
+        name: String,
+        stage: String,
+        action: String,
+        #[arg(long, default_value = "")]
+        summary: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Retry the stage a failed or stopped execution ended in.
+    Retry {
+        name: String,
+        execution: String,
+        stage: String,
+        /// Run every action of the stage again, not only the failed ones.
+        #[arg(long)]
+        all_actions: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Stop an execution: running actions finish (or, --abandon, are abandoned and stopped).
+    Stop {
+        name: String,
+        execution: String,
+        #[arg(long)]
+        abandon: bool,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Keep executions out of a stage (they wait in front of it).
+    DisableTransition {
+        name: String,
+        stage: String,
+        /// The stage's outbound transition instead of its inbound one.
+        #[arg(long)]
+        outbound: bool,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Let executions into a stage again.
+    EnableTransition {
+        name: String,
+        stage: String,
+        #[arg(long)]
+        outbound: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 pub fn run(args: PipelineArgs) -> ExitCode {
@@ -76,7 +183,187 @@ pub fn run(args: PipelineArgs) -> ExitCode {
         }
         PipelineCommand::List { json, server } => list(json, &server),
         PipelineCommand::Show { name, version, json, server } => show(&name, version, json, &server),
+        PipelineCommand::Start { name, variables, revisions, wait, server } => {
+            start(&name, &variables, &revisions, wait, &server)
+        }
+        PipelineCommand::Status { name, execution, json, server } => status(&name, execution.as_deref(), json, &server),
+        PipelineCommand::Executions { name, limit, json, server } => executions(&name, limit, json, &server),
+        PipelineCommand::Approve { name, stage, action, summary, server } => {
+            decide(&name, stage, action, true, summary, &server)
+        }
+        PipelineCommand::Reject { name, stage, action, summary, server } => {
+            decide(&name, stage, action, false, summary, &server)
+        }
+        PipelineCommand::Retry { name, execution, stage, all_actions, server } => {
+            let body = RetryPipelineStage { stage: stage.clone(), all_actions };
+            Client::connect(&server)
+                .and_then(|c| {
+                    c.post::<_, Execution>(&format!("{}/executions/{}/retry", path(&name), encode(&execution)), &body)
+                })
+                .map(|_| {
+                    output::say!("retrying stage {stage} of execution {execution}");
+                    ExitCode::SUCCESS
+                })
+        }
+        PipelineCommand::Stop { name, execution, abandon, reason, server } => {
+            let body = StopPipelineExecution { abandon, reason };
+            Client::connect(&server)
+                .and_then(|c| {
+                    c.post::<_, Execution>(&format!("{}/executions/{}/stop", path(&name), encode(&execution)), &body)
+                })
+                .map(|e| {
+                    output::say!("execution {execution}: {}", status_name(e.status));
+                    ExitCode::SUCCESS
+                })
+        }
+        PipelineCommand::DisableTransition { name, stage, outbound, reason, server } => {
+            let body = TransitionChange { stage: stage.clone(), outbound, disable_reason: Some(reason) };
+            transition(&name, &body, &server)
+        }
+        PipelineCommand::EnableTransition { name, stage, outbound, server } => {
+            let body = TransitionChange { stage: stage.clone(), outbound, disable_reason: None };
+            transition(&name, &body, &server)
+        }
     })
+}
+
+/// CodePipeline's name of a status.
+fn status_name(status: impl serde::Serialize) -> String {
+    serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn pairs(items: &[String], what: &str) -> Result<std::collections::BTreeMap<String, String>, Error> {
+    items
+        .iter()
+        .map(|item| {
+            item.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| Error::Setup(format!("{what} {item:?}: expected NAME=VALUE")))
+        })
+        .collect()
+}
+
+fn start(
+    name: &str,
+    variables: &[String],
+    revisions: &[String],
+    wait: bool,
+    server: &ServerArgs,
+) -> Result<ExitCode, Error> {
+    let body = StartPipelineExecution {
+        variables: pairs(variables, "--variable")?,
+        source_revisions: pairs(revisions, "--revision")?,
+    };
+    let client = Client::connect(server)?;
+    let started: PipelineExecutionStarted = client.post(&format!("{}/executions", path(name)), &body)?;
+    output::say!("started execution {} of pipeline {name}", started.execution_id);
+    if !wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let url = format!("{}/executions/{}", path(name), encode(&started.execution_id));
+    let mut told = std::collections::BTreeSet::new();
+    loop {
+        let e: Execution = client.get(&url, "")?;
+        for (stage, run) in e.stages.iter().flat_map(|s| s.actions.iter().map(move |a| (s, a))) {
+            if let Some(status) = run.status {
+                let line = format!("{}/{} #{}: {}", stage.name, run.name, run.attempt, status_name(status));
+                if told.insert(line.clone()) {
+                    output::say!("{line}{}", run.error.as_deref().map(|m| format!(" ({m})")).unwrap_or_default());
+                }
+            }
+        }
+        if e.status.is_finished() {
+            output::say!("execution {}: {}", e.id, status_name(e.status));
+            let ok = e.status == ferry_pipeline::execution::ExecutionStatus::Succeeded;
+            return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
+
+fn status(name: &str, execution: Option<&str>, json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let e: Execution = match execution {
+        Some(id) => client.get(&format!("{}/executions/{}", path(name), encode(id)), "")?,
+        None => {
+            let newest: Vec<Execution> = client.get(&format!("{}/executions", path(name)), "limit=1")?;
+            newest.into_iter().next().ok_or_else(|| Error::Setup(format!("pipeline {name} has not run yet")))?
+        }
+    };
+    if json {
+        output::print_json(&e)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    output::say!(
+        "Execution {} of {} (version {}): {}{}",
+        e.id,
+        name,
+        e.pipeline.version.unwrap_or(1),
+        status_name(e.status),
+        e.status_summary.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()
+    );
+    if let Some(wait) = &e.waiting {
+        output::say!("  waiting: {}", serde_json::to_string(wait).unwrap_or_default());
+    }
+    let mut t = Table::new(&["STAGE", "ACTION", "STATUS", "ATTEMPT", "EXTERNAL", "DETAIL"]);
+    for s in &e.stages {
+        for a in &s.actions {
+            t.row(vec![
+                s.name.clone(),
+                a.name.clone(),
+                a.status.map(status_name).unwrap_or_else(|| "-".into()),
+                a.attempt.to_string(),
+                a.external_id.clone().unwrap_or_default(),
+                a.error.clone().or_else(|| a.summary.clone()).unwrap_or_default(),
+            ]);
+        }
+    }
+    t.print();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn executions(name: &str, limit: u32, json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let list: Vec<Execution> = client.get(&format!("{}/executions", path(name)), &format!("limit={limit}"))?;
+    if json {
+        output::print_json(&list)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new(&["EXECUTION", "STATUS", "VERSION", "STARTED", "UPDATED", "SUMMARY"]);
+    for e in &list {
+        t.row(vec![
+            e.id.clone(),
+            status_name(e.status),
+            e.pipeline.version.unwrap_or(1).to_string(),
+            output::utc(e.started_at),
+            output::utc(e.updated_at),
+            e.status_summary.clone().unwrap_or_default(),
+        ]);
+    }
+    t.print();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decide(
+    name: &str,
+    stage: String,
+    action: String,
+    approved: bool,
+    summary: String,
+    server: &ServerArgs,
+) -> Result<ExitCode, Error> {
+    let body = ApprovalDecision { stage: stage.clone(), action: action.clone(), approved, summary, token: None };
+    Client::connect(server)?.post::<_, serde_json::Value>(&format!("{}/approvals", path(name)), &body)?;
+    output::say!("{} {stage}/{action} of pipeline {name}", if approved { "approved" } else { "rejected" });
+    Ok(ExitCode::SUCCESS)
+}
+
+fn transition(name: &str, body: &TransitionChange, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let _: Runs = Client::connect(server)?.post(&format!("{}/transitions", path(name)), body)?;
+    let which = if body.outbound { "outbound" } else { "inbound" };
+    let what = if body.disable_reason.is_some() { "disabled" } else { "enabled" };
+    output::say!("{what} the {which} transition of stage {} of pipeline {name}", body.stage);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn path(name: &str) -> String {

@@ -275,10 +275,15 @@ impl Cluster {
     /// Runs the real AWS CLI against this cluster's CodeDeploy API with the
     /// admin credentials: `Ok(json)` or `Err(stderr)`.
     pub fn aws(&self, args: &[&str]) -> Result<serde_json::Value, String> {
+        self.aws_in("deploy", args)
+    }
+
+    /// [`Cluster::aws`] for another service (`codepipeline`, `codebuild`).
+    pub fn aws_in(&self, service: &str, args: &[&str]) -> Result<serde_json::Value, String> {
         let mut command = Command::new("aws");
         self.trust_aws(&mut command);
         let out = command
-            .args(["--endpoint-url", &self.url(), "--output", "json", "deploy"])
+            .args(["--endpoint-url", &self.url(), "--output", "json", service])
             .args(args)
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
