@@ -12,6 +12,10 @@
 //!   beyond 1 MiB (`limits`).
 //! - `PUT`/`DELETE /api/v1/build-projects/{name}/webhook`: turning a
 //!   project's webhook on and off (admin only: it creates a secret).
+//! - `POST /webhooks/pipeline/{name}` and `PUT`/`DELETE
+//!   /api/v1/pipelines/{name}/webhook`: the same for pipelines (issue #14;
+//!   `ops::pipeline_triggers` decides which events start an execution):
+//!   202 with the execution id, 200 when the event starts nothing.
 //!
 //! Commit statuses: [`post_commit_status`] posts a webhook build's state to
 //! its forge when the project's webhook names a token secret. This module
@@ -42,6 +46,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/webhooks/build/{project}", post(receive))
         .route("/api/v1/build-projects/{name}/webhook", put(create).delete(delete))
+        .route("/webhooks/pipeline/{name}", post(receive_pipeline))
+        .route("/api/v1/pipelines/{name}/webhook", put(create_pipeline).delete(delete_pipeline))
 }
 
 /// The path the forge posts to.
@@ -73,7 +79,14 @@ async fn receive(
         }
         Ok(Received::NoMatch) => answer(StatusCode::OK, serde_json::json!({ "message": "no filter group matched" })),
         Ok(Received::Ignored(why)) => answer(StatusCode::OK, serde_json::json!({ "message": why })),
-        Err(Refused::UnknownForge) => {
+        Err(refused) => refusal(refused, &project),
+    }
+}
+
+/// The answer to a refused delivery.
+fn refusal(refused: Refused, target: &str) -> Response {
+    match refused {
+        Refused::UnknownForge => {
             crate::audit::note_error("NotAWebhook");
             ApiError::bad_request(
                 "NotAWebhook",
@@ -81,19 +94,19 @@ async fn receive(
             )
             .into_response()
         }
-        Err(Refused::Unauthorized(why)) => {
-            tracing::warn!(project = %crate::audit::bounded(&project), why = %crate::audit::bounded(&why),
+        Refused::Unauthorized(why) => {
+            tracing::warn!(webhook = %crate::audit::bounded(target), why = %crate::audit::bounded(&why),
                 "webhook delivery refused");
             crate::audit::note_error("InvalidSignature");
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "InvalidSignature",
-                "the webhook's signature or token does not match this project's webhook secret",
+                "the webhook's signature or token does not match the webhook's secret",
             )
             .into_response()
         }
-        Err(Refused::BadPayload(why)) => ApiError::bad_request("InvalidPayload", why).into_response(),
-        Err(Refused::Op(e)) => ApiError::from(e).into_response(),
+        Refused::BadPayload(why) => ApiError::bad_request("InvalidPayload", why).into_response(),
+        Refused::Op(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -224,3 +237,50 @@ pub async fn send_commit_status(request: &StatusRequest) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests;
+
+async fn receive_pipeline(
+    State(state): State<AppState>,
+    Path(pipeline): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    crate::audit::note_action("webhook");
+    crate::audit::note_target(format!("pipeline {pipeline}"));
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match ops::pipeline_triggers::receive(&state, &pipeline, header, &body).await {
+        Ok(ops::pipeline_triggers::Received::Started(id)) => {
+            answer(StatusCode::ACCEPTED, serde_json::json!({ "pipeline_execution_id": id }))
+        }
+        Ok(ops::pipeline_triggers::Received::NoMatch(why)) => {
+            answer(StatusCode::OK, serde_json::json!({ "message": why }))
+        }
+        Err(refused) => refusal(refused, &pipeline),
+    }
+}
+
+/// `PUT /api/v1/pipelines/{name}/webhook`: a new shared secret, shown once.
+async fn create_pipeline(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<serde_json::Value>> {
+    request.caller.require_admin()?;
+    crate::audit::note_target(&name);
+    let secret = ops::pipeline_triggers::create_webhook(&state, &name).await?;
+    Ok(Json(serde_json::json!({
+        "path": format!("/webhooks/pipeline/{name}"),
+        "secret_name": ops::pipeline_triggers::secret_name(&name),
+        "generated_secret": secret,
+    })))
+}
+
+async fn delete_pipeline(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<serde_json::Value>> {
+    request.caller.require_admin()?;
+    crate::audit::note_target(&name);
+    ops::pipeline_triggers::delete_webhook(&state, &name).await?;
+    Ok(Json(serde_json::json!({})))
+}

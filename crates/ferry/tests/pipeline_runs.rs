@@ -1,5 +1,5 @@
 //! The seeds' pipeline end to end, black-box (issue #14): a git repository
-//! on this machine, a server, a build host and fleet hosts for staging (two hosts, HalfAtATime) and
+//! on this machine whose push hook calls the pipeline's webhook, a server, a build host and fleet hosts for staging (two hosts, HalfAtATime) and
 //! two production groups. Source → Build (a buildspec that packs an
 //! appspec) → Deploy to staging → Manual approval (through the AWS CLI) →
 //! Deploy to both production groups at once. The server is killed while the
@@ -46,13 +46,35 @@ artifacts:
 
 const APPSPEC: &str = "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /opt/shop\n";
 
-/// A bare repository with the shop's first commit pushed; returns its URL
-/// and the commit.
-fn repository(root: &Path) -> (String, String) {
+/// A bare repository whose post-receive hook posts each push to `url` as
+/// GitHub would, signed with `secret`; returns its path.
+fn bare_repository(root: &Path, url: &str, secret: &str, ca: &Path) -> std::path::PathBuf {
     let bare = root.join("shop.git");
-    let work = root.join("shop");
     std::fs::create_dir_all(&bare).unwrap();
     git(&bare, &["init", "--quiet", "--bare", "--initial-branch=main"]);
+    let responses = root.join("hook-responses");
+    let hook = format!(
+        r#"#!/bin/sh
+while read old new ref; do
+  body=$(printf '{{"ref":"%s","before":"%s","after":"%s","repository":{{"clone_url":"%s"}},"sender":{{"id":1}},"head_commit":{{"id":"%s","message":"push"}},"commits":[{{"id":"%s","message":"push","added":["index.html"],"removed":[],"modified":[]}}]}}' "$ref" "$old" "$new" "{bare}" "$new" "$new")
+  sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac '{secret}' | sed 's/^.* //')
+  curl -sS -o /dev/null -w '%{{http_code}}\n' --cacert '{ca}' -H 'Content-Type: application/json' \
+    -H 'X-GitHub-Event: push' -H "X-Hub-Signature-256: sha256=$sig" --data-binary "$body" '{url}' >> '{responses}'
+done
+"#,
+        bare = bare.display(),
+        ca = ca.display(),
+        responses = responses.display(),
+    );
+    let hook_path = bare.join("hooks/post-receive");
+    std::fs::write(&hook_path, hook).unwrap();
+    std::fs::set_permissions(&hook_path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    bare
+}
+
+/// Commits the shop's first version and pushes it to `bare`; returns the commit.
+fn push_first_version(root: &Path, bare: &Path) -> String {
+    let work = root.join("shop");
     std::fs::create_dir_all(&work).unwrap();
     git(&work, &["init", "--quiet", "--initial-branch=main"]);
     std::fs::write(work.join("appspec.yml"), APPSPEC).unwrap();
@@ -62,7 +84,7 @@ fn repository(root: &Path) -> (String, String) {
     git(&work, &["add", "-A"]);
     git(&work, &["commit", "--quiet", "-m", "shop 1"]);
     git(&work, &["push", "--quiet", bare.to_str().unwrap(), "main"]);
-    (format!("file://{}", bare.display()), git(&work, &["rev-parse", "HEAD"]))
+    git(&work, &["rev-parse", "HEAD"])
 }
 
 fn pipeline(repo: &str, gate: &Path) -> String {
@@ -149,7 +171,6 @@ fn source_build_staging_approval_and_two_production_groups_with_a_server_restart
         return;
     }
     let mut c = cluster();
-    let (repo, commit) = repository(c.tmp.path());
     // The build waits at a gate (a file) until the test opens it.
     let gate_dir = c.tmp.path().join("gate");
     std::fs::create_dir_all(&gate_dir).unwrap();
@@ -171,12 +192,22 @@ fn source_build_staging_approval_and_two_production_groups_with_a_server_restart
     ]);
     c.ferry_ok(&["group", "create", "shop", "prod-a", "--tag", "role=prod-a"]);
     c.ferry_ok(&["group", "create", "shop", "prod-b", "--tag", "role=prod-b"]);
+    let repo = format!("file://{}", c.tmp.path().join("shop.git").display());
     let file = c.tmp.path().join("pipeline.yml");
     std::fs::write(&file, pipeline(&repo, &gate)).unwrap();
     c.ferry_ok(&["pipeline", "create", "--file", file.to_str().unwrap()]);
 
-    let started = c.aws_in("codepipeline", &["start-pipeline-execution", "--name", "shop"]).expect("started");
-    let id = started["pipelineExecutionId"].as_str().unwrap().to_string();
+    // A push starts the pipeline through its webhook.
+    let out = c.ferry_ok(&["pipeline", "webhook", "shop"]);
+    let url = out.lines().find_map(|l| l.strip_prefix("payload URL: ")).unwrap_or_else(|| panic!("{out}"));
+    let secret = out.lines().find_map(|l| l.split("shown once: ").nth(1)).unwrap_or_else(|| panic!("{out}"));
+    let bare = bare_repository(c.tmp.path(), url, secret, &c.ca_file());
+    let commit = push_first_version(c.tmp.path(), &bare);
+    assert_eq!(std::fs::read_to_string(c.tmp.path().join("hook-responses")).unwrap().trim(), "202");
+    let listed = c.aws_in("codepipeline", &["list-pipeline-executions", "--pipeline-name", "shop"]).expect("listed");
+    let executions = listed["pipelineExecutionSummaries"].as_array().unwrap();
+    assert_eq!(executions.len(), 1, "{listed:#}");
+    let id = executions[0]["pipelineExecutionId"].as_str().unwrap().to_string();
 
     // The server dies while the build runs; the build goes on without it.
     wait_for("the build to run", LONG, || (action_state(&c, "Build", "Package").0 == "InProgress").then_some(()));

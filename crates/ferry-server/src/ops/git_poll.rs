@@ -86,6 +86,7 @@ pub async fn poll_once(state: &AppState, last_poll: &mut HashMap<String, Instant
 /// Polls until `stop`, checking every few seconds which projects are due.
 pub async fn poll_forever(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut last_poll = HashMap::new();
+    let mut last_pipeline_poll = HashMap::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
@@ -94,6 +95,9 @@ pub async fn poll_forever(state: AppState, mut stop: tokio::sync::watch::Receive
         }
         if let Err(e) = poll_once(&state, &mut last_poll).await {
             tracing::warn!(error = %e, "cannot poll git sources");
+        }
+        if let Err(e) = super::pipeline_triggers::poll_once(&state, &mut last_pipeline_poll).await {
+            tracing::warn!(error = %e, "cannot poll pipelines' git sources");
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod groups;
 pub mod keys;
 pub mod pipeline_actions;
 pub mod pipeline_runs;
+pub mod pipeline_triggers;
 pub mod pipelines;
 pub mod secrets;
 pub mod target_groups;

@@ -160,6 +160,15 @@ enum PipelineCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Turn the pipeline's git webhook on (a new shared secret, shown once) or off.
+    Webhook {
+        name: String,
+        /// Turn it off.
+        #[arg(long)]
+        delete: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Let executions into a stage again.
     EnableTransition {
         name: String,
@@ -220,6 +229,7 @@ pub fn run(args: PipelineArgs) -> ExitCode {
             let body = TransitionChange { stage: stage.clone(), outbound, disable_reason: Some(reason) };
             transition(&name, &body, &server)
         }
+        PipelineCommand::Webhook { name, delete, server } => webhook(&name, delete, &server),
         PipelineCommand::EnableTransition { name, stage, outbound, server } => {
             let body = TransitionChange { stage: stage.clone(), outbound, disable_reason: None };
             transition(&name, &body, &server)
@@ -463,5 +473,29 @@ fn show(name: &str, version: Option<u32>, json: bool, server: &ServerArgs) -> Re
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn webhook(name: &str, delete: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let url = format!("{}/webhook", path(name));
+    if delete {
+        client.delete::<serde_json::Value>(&url)?;
+        output::say!("webhook of pipeline {name} is off");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let view: serde_json::Value = client.put(&url, &serde_json::json!({}))?;
+    let payload_url =
+        format!("{}{}", server.server.trim().trim_end_matches('/'), view["path"].as_str().unwrap_or_default());
+    output::say!("webhook of pipeline {name} is on");
+    output::say!("payload URL: {payload_url}");
+    output::say!(
+        "content type: application/json; events: push, pull requests (GitLab: push, tag push, merge requests)"
+    );
+    output::say!(
+        "secret (GitHub and Gitea: Secret; GitLab: Secret token), shown once: {}",
+        view["generated_secret"].as_str().unwrap_or_default()
+    );
+    output::say!("(kept as the ferry secret {})", view["secret_name"].as_str().unwrap_or_default());
     Ok(ExitCode::SUCCESS)
 }
