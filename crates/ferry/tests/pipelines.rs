@@ -1,6 +1,6 @@
 //! `ferry pipeline …` against a real server (TLS, no fleet, no root):
 //! declarations from YAML and from get-pipeline's JSON, versions, the
-//! errors a bad declaration gets. Running pipelines is the next step of #14.
+//! errors a bad declaration gets. Running them: `pipeline_runs.rs`.
 
 mod support;
 
@@ -113,8 +113,54 @@ fn the_aws_cli_creates_reads_updates_lists_and_deletes_pipelines() {
             || err.as_ref().unwrap_err().contains("InvalidStructureException"),
         "{err:?}"
     );
-    let err = server.aws("codepipeline", &["start-pipeline-execution", "--name", "shop"]).unwrap_err();
-    assert!(err.contains("not served yet"), "{err}");
+    let err = server.aws("codepipeline", &["start-pipeline-execution", "--name", "nope"]).unwrap_err();
+    assert!(err.contains("PipelineNotFoundException"), "{err}");
+    let err = server
+        .aws(
+            "codepipeline",
+            &[
+                "get-pipeline-execution",
+                "--pipeline-name",
+                "shop",
+                "--pipeline-execution-id",
+                "00000000-0000-4000-8000-000000000000",
+            ],
+        )
+        .unwrap_err();
+    assert!(err.contains("PipelineExecutionNotFoundException"), "{err}");
+    let err = server
+        .aws(
+            "codepipeline",
+            &["poll-for-jobs", "--action-type-id", "category=Build,owner=Custom,provider=Mine,version=1"],
+        )
+        .unwrap_err();
+    assert!(err.contains("UnknownOperationException") && err.contains("not served yet"), "{err}");
+
+    // Transitions: disabled with a reason (the CLI), seen and enabled again (the AWS CLI).
+    server.ok(&["pipeline", "disable-transition", "shop", "Build", "--reason", "release freeze"]);
+    let inbound = |server: &Server| {
+        let state = server.aws("codepipeline", &["get-pipeline-state", "--name", "shop"]).unwrap();
+        state["stageStates"][1]["inboundTransitionState"].clone()
+    };
+    let t = inbound(&server);
+    assert_eq!((t["enabled"].as_bool(), t["disabledReason"].as_str()), (Some(false), Some("release freeze")), "{t:#}");
+    server
+        .aws(
+            "codepipeline",
+            &[
+                "enable-stage-transition",
+                "--pipeline-name",
+                "shop",
+                "--stage-name",
+                "Build",
+                "--transition-type",
+                "Inbound",
+            ],
+        )
+        .unwrap();
+    assert_eq!(inbound(&server)["enabled"], true);
+    let err = server.fails(&["pipeline", "disable-transition", "shop", "Nope", "--reason", "x"], 1);
+    assert!(err.contains("Nope"), "{err}");
     server.aws("codepipeline", &["delete-pipeline", "--name", "shop-copy"]).unwrap();
     assert!(
         server
