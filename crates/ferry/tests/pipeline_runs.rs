@@ -232,43 +232,14 @@ fn source_build_staging_approval_and_two_production_groups_with_a_server_restart
     assert!(!c.host_file(3, "/opt/shop/COMMIT").exists(), "production waits for the approval");
 
     // A wrong token is CodePipeline's error; the right one lets production go.
-    let result = "summary=looks good,status=Approved";
-    let wrong = c
-        .aws_in(
-            "codepipeline",
-            &[
-                "put-approval-result",
-                "--pipeline-name",
-                "shop",
-                "--stage-name",
-                "Approve",
-                "--action-name",
-                "Release",
-                "--result",
-                result,
-                "--token",
-                "00000000-0000-4000-8000-000000000000",
-            ],
-        )
-        .unwrap_err();
+    let approve = |token: &str| {
+        let args = ["put-approval-result", "--pipeline-name", "shop", "--stage-name", "Approve", "--action-name"];
+        let result = ["Release", "--result", "summary=looks good,status=Approved", "--token", token];
+        c.aws_in("codepipeline", &[&args[..], &result[..]].concat())
+    };
+    let wrong = approve("00000000-0000-4000-8000-000000000000").unwrap_err();
     assert!(wrong.contains("InvalidApprovalTokenException"), "{wrong}");
-    c.aws_in(
-        "codepipeline",
-        &[
-            "put-approval-result",
-            "--pipeline-name",
-            "shop",
-            "--stage-name",
-            "Approve",
-            "--action-name",
-            "Release",
-            "--result",
-            result,
-            "--token",
-            &token,
-        ],
-    )
-    .expect("approved");
+    approve(&token).expect("approved");
     let done = wait_for("the execution to end", LONG, || {
         let e = execution(&c, &id);
         (e["status"] != "InProgress").then_some(e)

@@ -323,7 +323,8 @@ fn status(name: &str, execution: Option<&str>, json: bool, server: &ServerArgs) 
                 a.name.clone(),
                 a.status.map(status_name).unwrap_or_else(|| "-".into()),
                 a.attempt.to_string(),
-                a.external_id.clone().unwrap_or_default(),
+                // A build or deployment id; a source's commit.
+                a.external_id.clone().or_else(|| a.revision.clone()).unwrap_or_default(),
                 a.error.clone().or_else(|| a.summary.clone()).unwrap_or_default(),
             ]);
         }
