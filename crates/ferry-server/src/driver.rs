@@ -110,6 +110,8 @@ pub struct Driver {
     pub(crate) pipeline_lock: tokio::sync::Mutex<()>,
     /// Pipeline action attempts being launched by this process.
     pub(crate) pipeline_launching: Mutex<std::collections::HashSet<String>>,
+    /// Custom actions' jobs handed out to workers by this process.
+    pub(crate) pipeline_jobs: Mutex<crate::ops::pipeline_jobs::HandedOut>,
     /// Announces each commit's newest event.
     pub(crate) events: crate::events::EventBus,
     messages: crate::events::MessageContext,
@@ -145,6 +147,7 @@ impl Driver {
             pipeline_wake: Notify::new(),
             pipeline_lock: tokio::sync::Mutex::new(()),
             pipeline_launching: Mutex::default(),
+            pipeline_jobs: Mutex::default(),
             events: crate::events::EventBus::new(0),
             metrics: Arc::default(),
             messages: crate::events::MessageContext {

@@ -5,6 +5,7 @@
 mod support;
 
 use support::server::Server;
+use support::wait_for;
 
 const PIPELINE: &str = r#"name: shop
 stages:
@@ -131,7 +132,7 @@ fn the_aws_cli_creates_reads_updates_lists_and_deletes_pipelines() {
     let err = server
         .aws(
             "codepipeline",
-            &["poll-for-jobs", "--action-type-id", "category=Build,owner=Custom,provider=Mine,version=1"],
+            &["list-tags-for-resource", "--resource-arn", "arn:aws:codepipeline:us-east-1:111111111111:shop"],
         )
         .unwrap_err();
     assert!(err.contains("UnknownOperationException") && err.contains("not served yet"), "{err}");
@@ -168,4 +169,137 @@ fn the_aws_cli_creates_reads_updates_lists_and_deletes_pipelines() {
             .unwrap_err()
             .contains("PipelineNotFoundException")
     );
+}
+
+/// A repository with one commit; returns its path.
+fn repository(root: &std::path::Path) -> std::path::PathBuf {
+    let repo = root.join("shop");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["-c", "user.name=ferry", "-c", "user.email=ferry@example.com", "-c", "commit.gpgsign=false"])
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    git(&["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(repo.join("index.html"), "<h1>shop</h1>\n").unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "--quiet", "-m", "shop"]);
+    repo
+}
+
+#[test]
+fn a_custom_action_is_a_job_for_a_worker_polling_through_the_aws_cli() {
+    let server = Server::start();
+    let repo = repository(server.tmp.path());
+    let yaml = server.tmp.path().join("smoke.yml");
+    std::fs::write(
+        &yaml,
+        format!(
+            r#"name: smoke
+stages:
+  - name: Source
+    actions:
+      - name: Checkout
+        actionTypeId: {{category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}}
+        configuration: {{FullRepositoryId: "{}", BranchName: main}}
+        outputArtifacts: [{{name: src}}]
+  - name: Check
+    actions:
+      - name: Smoke
+        namespace: SmokeVariables
+        actionTypeId: {{category: Test, owner: Custom, provider: SmokeTest, version: "1"}}
+        configuration: {{Target: staging}}
+        inputArtifacts: [{{name: src}}]
+"#,
+            repo.display()
+        ),
+    )
+    .unwrap();
+    server.ok(&["pipeline", "create", "--file", yaml.to_str().unwrap()]);
+    let pipeline = |args: &[&str]| server.aws("codepipeline", args);
+    let type_id = "category=Test,owner=Custom,provider=SmokeTest,version=1";
+    let poll = || {
+        wait_for("a job", std::time::Duration::from_secs(30), || {
+            let polled =
+                pipeline(&["poll-for-jobs", "--action-type-id", type_id, "--query-param", "Target=staging"]).unwrap();
+            polled["jobs"].as_array().and_then(|jobs| jobs.first().cloned())
+        })
+    };
+    let status = |id: &str| {
+        let e =
+            pipeline(&["get-pipeline-execution", "--pipeline-name", "smoke", "--pipeline-execution-id", id]).unwrap();
+        e["pipelineExecution"]["status"].as_str().unwrap().to_string()
+    };
+
+    // A worker takes the job, acknowledges it and reports success with variables.
+    let first = pipeline(&["start-pipeline-execution", "--name", "smoke"]).unwrap();
+    let first = first["pipelineExecutionId"].as_str().unwrap().to_string();
+    let job = poll();
+    let id = job["id"].as_str().unwrap();
+    assert_eq!(job["data"]["pipelineContext"]["pipelineExecutionId"], first.as_str());
+    assert_eq!(job["data"]["pipelineContext"]["stage"]["name"], "Check");
+    assert_eq!(job["data"]["actionConfiguration"]["configuration"]["Target"], "staging");
+    assert_eq!(job["data"]["inputArtifacts"][0]["name"], "src");
+    let again = pipeline(&["poll-for-jobs", "--action-type-id", type_id]).unwrap();
+    assert_eq!(again["jobs"].as_array().map(Vec::len), Some(0), "a job is handed out once: {again:#}");
+    let wrong = pipeline(&["acknowledge-job", "--job-id", id, "--nonce", "wrong"]).unwrap_err();
+    assert!(wrong.contains("InvalidNonceException"), "{wrong}");
+    let acked = pipeline(&["acknowledge-job", "--job-id", id, "--nonce", job["nonce"].as_str().unwrap()]).unwrap();
+    assert_eq!(acked["status"], "InProgress");
+    let details = pipeline(&["get-job-details", "--job-id", id]).unwrap();
+    assert_eq!(details["jobDetails"]["id"], id);
+    pipeline(&[
+        "put-job-success-result",
+        "--job-id",
+        id,
+        "--execution-details",
+        "summary=all green,percentComplete=100",
+        "--output-variables",
+        "Checked=42",
+    ])
+    .unwrap();
+    wait_for("success", std::time::Duration::from_secs(30), || (status(&first) == "Succeeded").then_some(()));
+    let actions = pipeline(&[
+        "list-action-executions",
+        "--pipeline-name",
+        "smoke",
+        "--filter",
+        &format!("pipelineExecutionId={first}"),
+    ])
+    .unwrap();
+    let smoke = actions["actionExecutionDetails"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["actionName"] == "Smoke")
+        .cloned()
+        .unwrap();
+    assert_eq!(smoke["output"]["outputVariables"]["Checked"], "42", "{smoke:#}");
+    assert_eq!(smoke["output"]["executionResult"]["externalExecutionSummary"], "all green");
+    let gone = pipeline(&["put-job-success-result", "--job-id", id]).unwrap_err();
+    assert!(gone.contains("JobNotFoundException"), "{gone}");
+
+    // A failure fails the execution, with the worker's message.
+    let second = pipeline(&["start-pipeline-execution", "--name", "smoke"]).unwrap();
+    let second = second["pipelineExecutionId"].as_str().unwrap().to_string();
+    let job = poll();
+    pipeline(&[
+        "put-job-failure-result",
+        "--job-id",
+        job["id"].as_str().unwrap(),
+        "--failure-details",
+        "type=JobFailed,message=staging answers 503",
+    ])
+    .unwrap();
+    wait_for("failure", std::time::Duration::from_secs(30), || (status(&second) == "Failed").then_some(()));
+    let e =
+        pipeline(&["get-pipeline-execution", "--pipeline-name", "smoke", "--pipeline-execution-id", &second]).unwrap();
+    let summary = e["pipelineExecution"]["statusSummary"].as_str().unwrap_or_default().to_string();
+    assert!(summary.contains("staging answers 503"), "{e:#}");
 }

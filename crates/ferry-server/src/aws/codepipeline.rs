@@ -147,12 +147,14 @@ async fn dispatch(state: &AppState, caller: &Caller, arns: &Arns, request: Reque
         Request::ListPipelineExecutions(i) => runs::list_executions(state, i).await,
         Request::ListActionExecutions(i) => runs::list_action_executions(state, i).await,
         Request::ListActionTypes(i) => runs::action_types(i),
+        Request::PollForJobs(i) => runs::poll_for_jobs(state, i).await,
+        Request::AcknowledgeJob(i) => runs::acknowledge_job(state, i).await,
+        Request::GetJobDetails(i) => runs::get_job_details(state, i).await,
+        Request::PutJobSuccessResult(i) => runs::put_job_success(state, i).await,
+        Request::PutJobFailureResult(i) => runs::put_job_failure(state, i).await,
         other => Err(AwsError::new(
             "UnknownOperationException",
-            format!(
-                "{} is not served yet: ferry runs no custom job workers and keeps no pipeline tags so far",
-                other.operation().name()
-            ),
+            format!("{} is not served yet: ferry keeps no pipeline tags so far", other.operation().name()),
         )),
     }
 }

@@ -1,8 +1,10 @@
 //! CodePipeline's execution operations over `ops::pipeline_runs`:
 //! StartPipelineExecution, StopPipelineExecution, GetPipelineState,
 //! GetPipelineExecution, ListPipelineExecutions, ListActionExecutions,
-//! RetryStageExecution, PutApprovalResult, Enable/DisableStageTransition
-//! and ListActionTypes, answered in the model's output shapes.
+//! RetryStageExecution, PutApprovalResult, Enable/DisableStageTransition,
+//! ListActionTypes, and the job worker operations (PollForJobs,
+//! AcknowledgeJob, GetJobDetails, PutJobSuccessResult,
+//! PutJobFailureResult), answered in the model's output shapes.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::ops::pipeline_jobs;
 use crate::ops::pipeline_runs::{self, Decision, name};
 use crate::ops::pipelines;
 
@@ -413,4 +416,130 @@ pub(super) fn action_types(i: ListActionTypesInput) -> AwsResult<Value> {
         })
         .collect();
     Ok(json!({ "actionTypes": answer(types)? }))
+}
+
+// ---------------------------------------------------------------- job workers
+
+fn job_refusal(id: &str, e: pipeline_jobs::JobRefusal) -> AwsError {
+    match e {
+        pipeline_jobs::JobRefusal::NotFound => validate::job_not_found(id),
+        pipeline_jobs::JobRefusal::Nonce(m) => validate::invalid_nonce(m),
+        pipeline_jobs::JobRefusal::Op(e) => e.into(),
+    }
+}
+
+fn job_data(state: &AppState, job: &pipeline_jobs::Job) -> JobData {
+    let arns =
+        ferry_aws::arn::Arns { region: state.config.aws_region.clone(), account: state.config.aws_account_id.clone() };
+    let artifact = |a: &ferry_pipeline::execution::ArtifactLocation| wire::Artifact {
+        name: Some(a.name.clone()),
+        revision: None,
+        location: Some(wire::ArtifactLocation {
+            kind: Some("S3".into()),
+            s3_location: Some(S3ArtifactLocation {
+                bucket_name: ferry_aws::convert::FERRY_BUCKET.to_string(),
+                object_key: a.location.split_once(':').map_or(a.location.as_str(), |(_, k)| k).to_string(),
+            }),
+        }),
+    };
+    JobData {
+        action_type_id: Some(wire_type(&job.action.action_type_id)),
+        action_configuration: Some(ActionConfiguration { configuration: Some(job.run.configuration.clone()) }),
+        pipeline_context: Some(PipelineContext {
+            pipeline_name: Some(job.pipeline.clone()),
+            stage: Some(StageContext { name: Some(job.stage.clone()) }),
+            action: Some(ActionContext {
+                name: Some(job.run.name.clone()),
+                action_execution_id: Some(format!(
+                    "{}-{}-{}-{}",
+                    job.execution, job.stage, job.run.name, job.run.attempt
+                )),
+            }),
+            pipeline_arn: Some(arns.pipeline(&job.pipeline)),
+            pipeline_execution_id: Some(job.execution.clone()),
+        }),
+        input_artifacts: Some(job.run.input_artifacts.iter().map(artifact).collect()),
+        output_artifacts: Some(
+            job.action
+                .output_artifacts
+                .iter()
+                .map(|o| wire::Artifact { name: Some(o.name.clone()), revision: None, location: None })
+                .collect(),
+        ),
+        artifact_credentials: None,
+        continuation_token: None,
+        encryption_key: None,
+    }
+}
+
+pub(super) async fn poll_for_jobs(state: &AppState, i: PollForJobsInput) -> AwsResult<Value> {
+    let t = i.action_type_id.unwrap_or_default();
+    let category = ferry_pipeline::Category::ALL
+        .into_iter()
+        .find(|c| Some(c.as_str()) == t.category.as_deref())
+        .ok_or_else(|| validate::validation(format!("actionTypeId.category {:?} is not a category", t.category)))?;
+    if t.owner.as_deref() != Some("Custom") {
+        return Err(validate::validation("job workers poll for action types of the Custom owner"));
+    }
+    let type_id = ferry_pipeline::ActionTypeId {
+        category,
+        owner: ferry_pipeline::Owner::Custom,
+        provider: t.provider.unwrap_or_default(),
+        version: t.version.unwrap_or_default(),
+    };
+    let max = i.max_batch_size.unwrap_or(1).clamp(1, 100) as usize;
+    let jobs = pipeline_jobs::poll(state, &type_id, max, &i.query_param.unwrap_or_default()).await?;
+    let account = state.config.aws_account_id.clone();
+    let jobs: Vec<wire::Job> = jobs
+        .iter()
+        .map(|j| wire::Job {
+            id: Some(j.id.clone()),
+            data: Some(job_data(state, j)),
+            nonce: j.nonce.clone(),
+            account_id: Some(account.clone()),
+        })
+        .collect();
+    Ok(json!({ "jobs": answer(jobs)? }))
+}
+
+pub(super) async fn acknowledge_job(state: &AppState, i: AcknowledgeJobInput) -> AwsResult<Value> {
+    let id = text(&i.job_id);
+    let status = pipeline_jobs::acknowledge(state, id, text(&i.nonce)).await.map_err(|e| job_refusal(id, e))?;
+    Ok(json!({ "status": status }))
+}
+
+pub(super) async fn get_job_details(state: &AppState, i: GetJobDetailsInput) -> AwsResult<Value> {
+    let id = text(&i.job_id);
+    let job = pipeline_jobs::get(state, id).await?.ok_or_else(|| validate::job_not_found(id))?;
+    let details = JobDetails {
+        id: Some(job.id.clone()),
+        data: Some(job_data(state, &job)),
+        account_id: Some(state.config.aws_account_id.clone()),
+    };
+    Ok(json!({ "jobDetails": answer(details)? }))
+}
+
+pub(super) async fn put_job_success(state: &AppState, i: PutJobSuccessResultInput) -> AwsResult<Value> {
+    let id = text(&i.job_id).to_string();
+    if i.continuation_token.is_some() {
+        return Err(validate::validation("ferry's jobs take no continuation token: report success or failure once"));
+    }
+    let summary = i.execution_details.and_then(|d| d.summary);
+    let revision = i.current_revision.and_then(|r| r.revision);
+    pipeline_jobs::succeed(state, &id, summary, revision, i.output_variables.unwrap_or_default())
+        .await
+        .map_err(|e| job_refusal(&id, e))?;
+    Ok(json!({}))
+}
+
+pub(super) async fn put_job_failure(state: &AppState, i: PutJobFailureResultInput) -> AwsResult<Value> {
+    let id = text(&i.job_id).to_string();
+    let details = i.failure_details.unwrap_or_default();
+    let message = format!(
+        "{}: {}",
+        details.kind.as_deref().unwrap_or("JobFailed"),
+        details.message.as_deref().unwrap_or("the job worker reported a failure")
+    );
+    pipeline_jobs::fail(state, &id, message).await.map_err(|e| job_refusal(&id, e))?;
+    Ok(json!({}))
 }

@@ -92,7 +92,8 @@ pub(crate) async fn launch(state: &AppState, job: &ActionJob, key: &str) -> Laun
         Kind::Approval => {
             Launched::Started { external_id: None, external_url: None, token: Some(crate::random::uuid()) }
         }
-        Kind::Custom => Launched::Started { external_id: None, external_url: None, token: None },
+        // A job for a worker (`pipeline_jobs`), named by a UUID as CodePipeline's.
+        Kind::Custom => Launched::Started { external_id: Some(crate::random::uuid()), external_url: None, token: None },
     }
 }
 
