@@ -231,6 +231,15 @@ fn source_build_staging_approval_and_two_production_groups_with_a_server_restart
     }
     assert!(!c.host_file(3, "/opt/shop/COMMIT").exists(), "production waits for the approval");
 
+    // The console shows the stages as columns and the approval waiting, with its buttons.
+    let page = c.console_page("/console/pipelines/shop");
+    for stage in ["Source", "Build", "Staging", "Approve", "Production"] {
+        assert!(page.contains(&format!("data-stage=\"{stage}\"")), "{stage}: {page}");
+    }
+    assert!(page.contains("Release version 1 to production?") && page.contains(">Approve</button>"), "{page}");
+    assert!(page.contains("/console/builds/shop-build"), "the build is linked: {page}");
+    assert!(c.console_page("/console/pipelines").contains("data-pipeline=\"shop\""));
+
     // A wrong token is CodePipeline's error; the right one lets production go.
     let approve = |token: &str| {
         let args = ["put-approval-result", "--pipeline-name", "shop", "--stage-name", "Approve", "--action-name"];
@@ -251,6 +260,8 @@ fn source_build_staging_approval_and_two_production_groups_with_a_server_restart
         assert_eq!(std::fs::read_to_string(c.host_file(host, "/opt/shop/index.html")).unwrap(), "<h1>shop 1</h1>\n");
     }
     assert!(!c.host_file(0, "/opt/shop/COMMIT").exists(), "the build host is in no group");
+    let page = c.console_page("/console/pipelines/shop");
+    assert!(page.contains(&format!("data-execution=\"{id}\"")) && !page.contains(">Approve</button>"), "{page}");
 
     // Every action ran once, and every deploy deployed the build's very artifact.
     let actions = c
@@ -282,4 +293,24 @@ fn source_build_staging_approval_and_two_production_groups_with_a_server_restart
     let a = by_name("DeployA");
     let b = by_name("DeployB");
     assert_eq!(a["startTime"], b["startTime"], "{a:#}\n{b:#}");
+
+    // From the console: start another execution, and reject it at the approval.
+    let admin = c.data_dir().join("credentials");
+    let (status, body) = c.console_post_as(&admin, "/console/pipelines/shop/start", "");
+    assert_eq!(status, 303, "{body}");
+    let second = wait_for("the second execution's approval", LONG, || {
+        let listed = c.aws_in("codepipeline", &["list-pipeline-executions", "--pipeline-name", "shop"]).ok()?;
+        let newest = listed["pipelineExecutionSummaries"][0]["pipelineExecutionId"].as_str()?.to_string();
+        let waits = newest != id && action_state(&c, "Approve", "Release").1.is_some();
+        waits.then_some(newest)
+    });
+    let form = "stage=Approve&action=Release&decision=reject&summary=not+today";
+    let (status, body) = c.console_post_as(&admin, "/console/pipelines/shop/approvals", form);
+    assert_eq!(status, 303, "{body}");
+    let rejected = wait_for("the rejection", LONG, || {
+        let e = execution(&c, &second);
+        (e["status"] != "InProgress").then_some(e)
+    });
+    assert_eq!(rejected["status"], "Failed", "{rejected:#}");
+    assert_eq!(action_state(&c, "Approve", "Release").0, "Failed");
 }

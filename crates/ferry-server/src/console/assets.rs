@@ -50,6 +50,13 @@ table { border-collapse: collapse; width: 100%; background: var(--card); }
 th, td { text-align: left; padding: .42rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 thead th { font-size: .75rem; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); background: #fafbfc; white-space: nowrap; }
 table.list, table.grid { border: 1px solid var(--line); border-radius: 8px; margin-bottom: 1rem; }
+.stages { display: flex; gap: .75rem; overflow-x: auto; align-items: flex-start; margin-bottom: 1rem; }
+.stages .stage { min-width: 14rem; flex: 1 0 14rem; }
+.stages .stage h3 { margin-top: 0; }
+.stages ul.actions { list-style: none; padding: 0; margin: 0; }
+.stages ul.actions li { padding: .4rem 0; border-top: 1px solid var(--line); }
+.stages .detail { font-size: .85rem; color: var(--muted, #666); }
+form.inline { display: inline-block; margin: .25rem 0; }
 table.facts { width: auto; min-width: 50%; }
 table.facts th { width: 13rem; color: var(--muted); font-weight: 500; }
 table.facts td, table.facts th { border: 0; padding: .22rem .6rem .22rem 0; }

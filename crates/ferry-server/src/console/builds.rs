@@ -970,7 +970,7 @@ pub(crate) struct ActionForm {
 }
 
 /// Back to a console page (`path`, already encoded) with a message.
-fn back(path: &str, outcome: Result<String, String>) -> Response {
+pub(crate) fn back(path: &str, outcome: Result<String, String>) -> Response {
     let (kind, message) = match outcome {
         Ok(m) => ("ok", m),
         Err(m) => ("error", m),

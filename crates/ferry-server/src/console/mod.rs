@@ -24,6 +24,7 @@ mod auth;
 mod builds;
 mod deployment;
 mod pages;
+mod pipelines;
 
 use std::fmt::{self, Write as _};
 
@@ -63,6 +64,12 @@ pub fn routes(https: bool) -> Router<AppState> {
         .route("/console/builds/{id}/artifacts/{name}", get(builds::artifact))
         .route("/console/builds/{id}/stop", post(builds::stop))
         .route("/console/builds/{id}/retry", post(builds::retry))
+        .route("/console/pipelines", get(pipelines::list))
+        .route("/console/pipelines/{name}", get(pipelines::page))
+        .route("/console/pipelines/{name}/start", post(pipelines::start))
+        .route("/console/pipelines/{name}/approvals", post(pipelines::decide))
+        .route("/console/pipelines/{name}/executions/{id}/retry", post(pipelines::retry))
+        .route("/console/pipelines/{name}/executions/{id}/stop", post(pipelines::stop))
         .route("/console/console.css", get(assets::css))
         .route("/console/console.js", get(assets::js))
         .route("/console/{*rest}", get(not_found).post(not_found));
@@ -233,7 +240,8 @@ pub(crate) fn page(status: StatusCode, title: &str, session: Option<&Session>, f
         .raw("<header class=\"top\"><a class=\"brand\" href=\"/console\">ferry</a>");
     if let Some(s) = session {
         h.raw("<nav><a href=\"/console\">Deployments</a><a href=\"/console/applications\">Applications</a>")
-            .raw("<a href=\"/console/builds\" id=\"nav-builds\">Builds</a>");
+            .raw("<a href=\"/console/builds\" id=\"nav-builds\">Builds</a>")
+            .raw("<a href=\"/console/pipelines\" id=\"nav-pipelines\">Pipelines</a>");
         if s.role == ferry_core::resources::Role::Admin {
             h.raw("<a href=\"/console/audit\">Audit</a>");
         }

@@ -135,9 +135,7 @@ impl From<OpError> for JobRefusal {
 }
 
 async fn find(state: &AppState, id: &str) -> Result<Job, JobRefusal> {
-    get(state, id)
-        .await?
-        .ok_or(JobRefusal::NotFound)
+    get(state, id).await?.ok_or(JobRefusal::NotFound)
 }
 
 /// AcknowledgeJob: the worker took it (`InProgress`).
