@@ -137,6 +137,14 @@ fn the_aws_cli_creates_reads_updates_lists_and_deletes_pipelines() {
         .unwrap_err();
     assert!(err.contains("UnknownOperationException") && err.contains("not served yet"), "{err}");
 
+    // Notification addresses: set, shown, refused when not http(s), cleared.
+    let out = server.ok(&["pipeline", "notify", "shop", "--url", "https://hooks.example/pipelines"]);
+    assert!(out.contains("notifies https://hooks.example/pipelines"), "{out}");
+    assert!(server.ok(&["pipeline", "notify", "shop"]).contains("https://hooks.example/pipelines"));
+    let err = server.fails(&["pipeline", "notify", "shop", "--url", "ftp://hooks.example/"], 1);
+    assert!(err.contains("ftp://"), "{err}");
+    assert!(server.ok(&["pipeline", "notify", "shop", "--clear"]).contains("notifies no one"));
+
     // Transitions: disabled with a reason (the CLI), seen and enabled again (the AWS CLI).
     server.ok(&["pipeline", "disable-transition", "shop", "Build", "--reason", "release freeze"]);
     let inbound = |server: &Server| {

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/pipelines/{name}/approvals", post(decide))
         .route("/api/v1/pipelines/{name}/transitions", post(transition))
         .route("/api/v1/pipelines/{name}/runs", get(runs))
+        .route("/api/v1/pipelines/{name}/notify", get(notify).put(set_notify))
 }
 
 fn view(p: Pipeline) -> api::PipelineView {
@@ -198,4 +199,26 @@ async fn transition(State(state): State<AppState>, Path(name): Path<String>, req
     let t = if body.outbound { TransitionType::Outbound } else { TransitionType::Inbound };
     pipeline_runs::transition(&state, &name, &body.stage, t, body.disable_reason).await?;
     Ok(Json(pipeline_runs::runs(&state, &name).await?))
+}
+
+/// The addresses a pipeline notifies (`ops::pipeline_events`).
+async fn notify(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<Vec<String>>> {
+    request.caller.require_operator()?;
+    ops::pipelines::get(&state, &name, None).await?;
+    Ok(Json(ops::pipeline_events::urls(&state, &name).await?))
+}
+
+async fn set_notify(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<Vec<String>>> {
+    request.caller.require_writer()?;
+    crate::audit::note_target(&name);
+    let urls: Vec<String> = request.json()?;
+    Ok(Json(ops::pipeline_events::set_urls(&state, &name, urls).await?))
 }

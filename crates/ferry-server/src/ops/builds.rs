@@ -357,7 +357,7 @@ fn notifications(
 }
 
 /// `2026-12-03T14:00:00Z`, as EventBridge writes times.
-fn rfc3339(ms: ferry_core::Millis) -> String {
+pub(crate) fn rfc3339(ms: ferry_core::Millis) -> String {
     let secs = ms / 1000;
     let (y, m, d) = ferry_bundle::civil_from_days((secs / 86_400) as i64);
     let t = secs % 86_400;

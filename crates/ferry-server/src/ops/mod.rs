@@ -27,6 +27,7 @@ pub mod git_poll;
 pub mod groups;
 pub mod keys;
 pub mod pipeline_actions;
+pub mod pipeline_events;
 pub mod pipeline_jobs;
 pub mod pipeline_runs;
 pub mod pipeline_triggers;

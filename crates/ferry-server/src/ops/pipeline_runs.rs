@@ -107,10 +107,23 @@ async fn commit(state: &AppState, pipeline: &str, before: &Runs, after: &Runs, n
     let doc = serde_json::to_string(after).map_err(|e| OpError::Internal(e.to_string()))?;
     let mut changes = Changes::new();
     changes.pipeline_runs.push(PipelineRunsChange { pipeline: pipeline.to_string(), doc, executions });
-    changes.events =
-        notices(before, after, now).into_iter().map(|notice| NewEvent { notice, deliveries: Vec::new() }).collect();
+    let notices = notices(before, after, now);
+    let urls = super::pipeline_events::urls(state, pipeline).await?;
+    let mut deliveries = super::pipeline_events::deliveries(state, &urls, &notices, before, after, now);
+    let has_deliveries = !deliveries.is_empty();
+    changes.events = notices
+        .into_iter()
+        .enumerate()
+        .map(|(i, notice)| NewEvent {
+            notice,
+            deliveries: deliveries.extract_if(.., |(of, _)| *of == i).map(|(_, d)| d).collect(),
+        })
+        .collect();
     if let Some(seq) = state.store.commit(changes).await? {
         state.driver.events.published(seq);
+    }
+    if has_deliveries {
+        state.driver.events.deliveries_added();
     }
     Ok(())
 }
@@ -158,6 +171,20 @@ fn notices(before: &Runs, after: &Runs, now: u64) -> Vec<Notice> {
             }
             for a in &s.actions {
                 let old_action = old_stage.and_then(|o| o.actions.iter().find(|x| x.name == a.name));
+                // An approval that got its token now waits for a decision: told too.
+                let waits = a.token.is_some() && old_action.and_then(|o| o.token.as_ref()) != a.token.as_ref();
+                if waits
+                    && a.status == Some(ActionStatus::InProgress)
+                    && old_action.map(|o| o.attempt) == Some(a.attempt)
+                {
+                    out.push(Notice::pipeline_state(
+                        NoticeKind::ActionExecutionStateChange,
+                        subject(Some(&s.name), Some(&a.name)),
+                        "InProgress",
+                        Some("waiting for approval".into()),
+                        now,
+                    ));
+                }
                 if let Some(status) = a.status
                     && old_action.map(|o| (o.status, o.attempt)) != Some((a.status, a.attempt))
                 {

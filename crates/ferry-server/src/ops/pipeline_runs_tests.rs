@@ -145,6 +145,10 @@ async fn an_execution_committed_but_never_launched_is_launched_by_the_watcher() 
     let state = AppState::for_tests(dir.path()).await;
     let (repo, head) = repository(dir.path());
     create(&state, SOURCE_AND_APPROVAL, &repo).await;
+    let notified = vec!["https://hooks.example/pipelines".to_string()];
+    crate::ops::pipeline_events::set_urls(&state, "shop", notified.clone()).await.unwrap();
+    let refused = crate::ops::pipeline_events::set_urls(&state, "shop", vec!["ftp://x".into()]).await;
+    assert!(matches!(refused, Err(OpError::Invalid(_))), "{refused:?}");
 
     // A server that died right after committing the start: nothing launched.
     let declaration = pipelines::get(&state, "shop", None).await.unwrap().declaration;
@@ -217,11 +221,31 @@ async fn an_execution_committed_but_never_launched_is_launched_by_the_watcher() 
             "Source/Checkout=Succeeded",
             "Approve=InProgress",
             "Approve/Release=InProgress",
+            "Approve/Release=InProgress",
             "execution=Succeeded",
             "Approve=Succeeded",
             "Approve/Release=Succeeded",
         ]
     );
+    // …and told to the pipeline's address: EventBridge's events, and the approval request.
+    let filter = ferry_store::DeliveryFilter { deployment_id: Some("e-1".into()), ..Default::default() };
+    let sent = state.store.list_deliveries(&filter).await.unwrap();
+    assert!(sent.iter().all(|d| d.url == notified[0]));
+    let events: Vec<&str> = sent.iter().map(|d| d.event.as_str()).collect();
+    assert_eq!(events.iter().filter(|e| **e == "APPROVAL NEEDED").count(), 1, "{events:?}");
+    assert_eq!(events.len(), told.len() + 1, "{events:?}");
+    let approval = sent.iter().find(|d| d.event == "APPROVAL NEEDED").unwrap();
+    let body: serde_json::Value = serde_json::from_str(&approval.body).unwrap();
+    assert_eq!(body["approval"]["customData"], format!("Ship {head}?"));
+    assert_eq!(body["approval"]["token"].as_str().map(str::len), Some(36));
+    assert_eq!(body["approval"]["approvalReviewLink"], "/console/pipelines/shop");
+    let ended = sent.iter().rev().find(|d| d.event.contains("Pipeline Execution")).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&ended.body).unwrap();
+    assert_eq!(
+        (body["source"].as_str(), body["detail"]["state"].as_str()),
+        (Some("aws.codepipeline"), Some("SUCCEEDED"))
+    );
+
     let listed = list(&state, "shop", None, 10).await.unwrap();
     assert_eq!(
         listed.iter().map(|e| (e.id.as_str(), e.status)).collect::<Vec<_>>(),

@@ -169,6 +169,19 @@ enum PipelineCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Set the addresses told of every execution, stage and action change and
+    /// of approvals waiting (EventBridge's events, CodePipeline's approval message).
+    Notify {
+        name: String,
+        /// An http(s) address (repeatable); none with --clear.
+        #[arg(long = "url", value_name = "URL")]
+        urls: Vec<String>,
+        /// Notify no one.
+        #[arg(long, conflicts_with = "urls")]
+        clear: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Let executions into a stage again.
     EnableTransition {
         name: String,
@@ -230,6 +243,21 @@ pub fn run(args: PipelineArgs) -> ExitCode {
             transition(&name, &body, &server)
         }
         PipelineCommand::Webhook { name, delete, server } => webhook(&name, delete, &server),
+        PipelineCommand::Notify { name, urls, clear, server } => {
+            let url = format!("{}/notify", path(&name));
+            let result = if clear || !urls.is_empty() {
+                Client::connect(&server).and_then(|c| c.put::<_, Vec<String>>(&url, &urls))
+            } else {
+                Client::connect(&server).and_then(|c| c.get::<Vec<String>>(&url, ""))
+            };
+            result.map(|urls| {
+                match urls.as_slice() {
+                    [] => output::say!("pipeline {name} notifies no one"),
+                    urls => output::say!("pipeline {name} notifies {}", urls.join(", ")),
+                }
+                ExitCode::SUCCESS
+            })
+        }
         PipelineCommand::EnableTransition { name, stage, outbound, server } => {
             let body = TransitionChange { stage: stage.clone(), outbound, disable_reason: None };
             transition(&name, &body, &server)
