@@ -128,6 +128,20 @@ pub struct Execution {
     pub position: Position,
     /// Why it waits in front of its next stage, while it does.
     pub waiting: Option<Wait>,
+    /// What started it.
+    #[serde(default)]
+    pub trigger: Option<Trigger>,
+}
+
+/// What started an execution (`ExecutionTrigger`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trigger {
+    /// CodePipeline's `triggerType`: StartPipelineExecution, Webhook,
+    /// WebhookV2, PollForSourceChanges, …
+    pub trigger_type: String,
+    /// Who or what: an access key, a commit.
+    pub trigger_detail: String,
 }
 
 /// Where an execution is.
@@ -256,6 +270,7 @@ pub enum Input {
         pipeline: PipelineDeclaration,
         variables: BTreeMap<String, String>,
         source_revisions: BTreeMap<String, String>,
+        trigger: Option<Trigger>,
     },
     /// The server launched an action (a build, a deployment, an approval
     /// request, a job for a worker).
@@ -558,8 +573,8 @@ impl Execution {
 pub fn step(runs: &mut Runs, input: Input, now: Millis) -> Result<Vec<Effect>, StepError> {
     let mut effects = Vec::new();
     match input {
-        Input::Start { id, pipeline, variables, source_revisions } => {
-            start(runs, id, pipeline, variables, source_revisions, now)?;
+        Input::Start { id, pipeline, variables, source_revisions, trigger } => {
+            start(runs, id, pipeline, variables, source_revisions, trigger, now)?;
         }
         Input::ActionStarted { action, external_id, external_url, token } => {
             if let Some(run) = live_action(runs, &action)? {
@@ -657,6 +672,7 @@ fn start(
     pipeline: PipelineDeclaration,
     overrides: BTreeMap<String, String>,
     source_revisions: BTreeMap<String, String>,
+    trigger: Option<Trigger>,
     now: Millis,
 ) -> Result<(), StepError> {
     if runs.execution(&id).is_some() {
@@ -741,6 +757,7 @@ fn start(
         stages,
         position: Position::Before(0),
         waiting: None,
+        trigger,
     });
     Ok(())
 }

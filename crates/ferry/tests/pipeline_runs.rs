@@ -208,6 +208,7 @@ fn source_build_staging_approval_and_two_production_groups_with_a_server_restart
     let executions = listed["pipelineExecutionSummaries"].as_array().unwrap();
     assert_eq!(executions.len(), 1, "{listed:#}");
     let id = executions[0]["pipelineExecutionId"].as_str().unwrap().to_string();
+    assert_eq!(executions[0]["trigger"]["triggerType"], "Webhook", "{listed:#}");
 
     // The server dies while the build runs; the build goes on without it.
     wait_for("the build to run", LONG, || (action_state(&c, "Build", "Package").0 == "InProgress").then_some(()));

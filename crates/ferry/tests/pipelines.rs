@@ -250,6 +250,9 @@ stages:
     let first = first["pipelineExecutionId"].as_str().unwrap().to_string();
     let job = poll();
     let id = job["id"].as_str().unwrap();
+    let started =
+        pipeline(&["get-pipeline-execution", "--pipeline-name", "smoke", "--pipeline-execution-id", &first]).unwrap();
+    assert_eq!(started["pipelineExecution"]["trigger"]["triggerType"], "StartPipelineExecution", "{started:#}");
     assert_eq!(job["data"]["pipelineContext"]["pipelineExecutionId"], first.as_str());
     assert_eq!(job["data"]["pipelineContext"]["stage"]["name"], "Check");
     assert_eq!(job["data"]["actionConfiguration"]["configuration"]["Target"], "staging");

@@ -67,6 +67,7 @@ impl World {
             pipeline: self.pipeline.clone(),
             variables: BTreeMap::new(),
             source_revisions: BTreeMap::new(),
+            trigger: None,
         })
     }
 
@@ -202,6 +203,7 @@ fn happy_path_runs_stages_in_order_and_actions_by_run_order() {
         pipeline: w.pipeline.clone(),
         variables: BTreeMap::new(),
         source_revisions: revisions,
+        trigger: None,
     });
     assert_eq!(started(&fx), ["e1/Source/Source#1"]);
     let source = job(&fx, "Source");
@@ -690,6 +692,7 @@ fn start_checks_the_pipeline_and_its_variables() {
         pipeline: w.pipeline.clone(),
         variables: vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         source_revisions: BTreeMap::new(),
+        trigger: None,
     };
     let e = w.refuse(start(&w, "e1", &[("Stage", "x")]));
     assert_eq!((e.exception(), e.message()), ("ValidationException", "the pipeline declares no variable \"Stage\""));
@@ -705,6 +708,7 @@ fn start_checks_the_pipeline_and_its_variables() {
         pipeline: bad,
         variables: BTreeMap::new(),
         source_revisions: BTreeMap::new(),
+        trigger: None,
     });
     assert_eq!(e.exception(), "InvalidStructureException");
     assert!(e.message().contains("at least 2 stages"), "{e}");
@@ -713,6 +717,7 @@ fn start_checks_the_pipeline_and_its_variables() {
         pipeline: w.pipeline.clone(),
         variables: BTreeMap::new(),
         source_revisions: [("Build".to_owned(), "x".to_owned())].into(),
+        trigger: None,
     });
     assert!(e.message().contains("not a source action"), "{e}");
 }

@@ -136,7 +136,7 @@ async fn dispatch(state: &AppState, caller: &Caller, arns: &Arns, request: Reque
                 .collect();
             Ok(json!({ "pipelines": summaries }))
         }
-        Request::StartPipelineExecution(i) => runs::start(state, i).await,
+        Request::StartPipelineExecution(i) => runs::start(state, caller, i).await,
         Request::StopPipelineExecution(i) => runs::stop(state, i).await,
         Request::RetryStageExecution(i) => runs::retry(state, i).await,
         Request::PutApprovalResult(i) => runs::put_approval(state, caller, i).await,

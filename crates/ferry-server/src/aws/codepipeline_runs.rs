@@ -38,7 +38,7 @@ fn transition_type(t: &Option<String>) -> AwsResult<TransitionType> {
     }
 }
 
-pub(super) async fn start(state: &AppState, i: StartPipelineExecutionInput) -> AwsResult<Value> {
+pub(super) async fn start(state: &AppState, caller: &Caller, i: StartPipelineExecutionInput) -> AwsResult<Value> {
     let variables: BTreeMap<String, String> = i
         .variables
         .unwrap_or_default()
@@ -51,7 +51,8 @@ pub(super) async fn start(state: &AppState, i: StartPipelineExecutionInput) -> A
         .into_iter()
         .map(|r| (r.action_name.unwrap_or_default(), r.revision_value.unwrap_or_default()))
         .collect();
-    let id = pipeline_runs::start(state, text(&i.name), variables, revisions).await?;
+    let trigger = pipeline_runs::started_by(&caller.key_id);
+    let id = pipeline_runs::start(state, text(&i.name), variables, revisions, trigger).await?;
     Ok(json!({ "pipelineExecutionId": id }))
 }
 
@@ -236,7 +237,7 @@ pub(super) async fn get_execution(state: &AppState, i: GetPipelineExecutionInput
                 .map(|(n, v)| ResolvedPipelineVariable { name: Some(n.clone()), resolved_value: Some(v.clone()) })
                 .collect(),
         ),
-        trigger: Some(trigger()),
+        trigger: Some(trigger(&e)),
         execution_mode: Some(e.pipeline.execution_mode.as_str().to_string()),
         execution_type: Some("STANDARD".into()),
         rollback_metadata: None,
@@ -244,8 +245,14 @@ pub(super) async fn get_execution(state: &AppState, i: GetPipelineExecutionInput
     Ok(json!({ "pipelineExecution": answer(execution)? }))
 }
 
-fn trigger() -> ExecutionTrigger {
-    ExecutionTrigger { trigger_type: Some("StartPipelineExecution".into()), trigger_detail: None }
+fn trigger(e: &Execution) -> ExecutionTrigger {
+    match &e.trigger {
+        Some(t) => ExecutionTrigger {
+            trigger_type: Some(t.trigger_type.clone()),
+            trigger_detail: Some(t.trigger_detail.clone()),
+        },
+        None => ExecutionTrigger { trigger_type: Some("StartPipelineExecution".into()), trigger_detail: None },
+    }
 }
 
 /// Source actions that succeeded, with their first output artifact's name.
@@ -300,7 +307,7 @@ pub(super) async fn list_executions(state: &AppState, i: ListPipelineExecutionsI
                     })
                     .collect(),
             ),
-            trigger: Some(trigger()),
+            trigger: Some(trigger(e)),
             stop_trigger: None,
             execution_mode: Some(e.pipeline.execution_mode.as_str().to_string()),
             execution_type: Some("STANDARD".into()),

@@ -269,7 +269,15 @@ pub(crate) async fn start(
     let result = async {
         crate::audit::note_target(&pipeline);
         session.authorize_action(&headers, &form.csrf, Subject::Global)?;
-        match pipeline_runs::start(&state, &pipeline, Default::default(), Default::default()).await {
+        match pipeline_runs::start(
+            &state,
+            &pipeline,
+            Default::default(),
+            Default::default(),
+            pipeline_runs::started_by(&session.key_id),
+        )
+        .await
+        {
             Ok(id) => Ok(back(&pipeline_path(&pipeline), Ok(format!("Execution {id} started.")))),
             Err(e) => refused(&pipeline, e),
         }

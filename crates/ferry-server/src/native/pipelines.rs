@@ -110,7 +110,8 @@ async fn start(
     request.caller.require_writer()?;
     crate::audit::note_target(&name);
     let body: api::StartPipelineExecution = request.json()?;
-    let execution_id = pipeline_runs::start(&state, &name, body.variables, body.source_revisions).await?;
+    let trigger = pipeline_runs::started_by(&request.caller.key_id);
+    let execution_id = pipeline_runs::start(&state, &name, body.variables, body.source_revisions, trigger).await?;
     Ok(Json(api::PipelineExecutionStarted { execution_id }))
 }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 use ferry_core::notices::{Notice, NoticeKind, PipelineSubject};
 use ferry_pipeline::RetryMode;
 use ferry_pipeline::execution::{
-    self, ActionJob, ActionRef, ActionStatus, Effect, Execution, Input, Runs, StepError, TransitionType,
+    self, ActionJob, ActionRef, ActionStatus, Effect, Execution, Input, Runs, StepError, TransitionType, Trigger,
 };
 use ferry_store::{Changes, NewEvent, PipelineRunsChange, StoreError, StoredPipelineExecution};
 use serde::Serialize;
@@ -338,16 +338,19 @@ fn in_progress(runs: &Runs) -> Vec<Running<'_>> {
 
 /// StartPipelineExecution: a new execution of the pipeline's current
 /// version, with pipeline variables overridden and source revisions pinned.
+/// `trigger` says what started it (CodePipeline's `ExecutionTrigger`).
 pub async fn start(
     state: &AppState,
     pipeline: &str,
     variables: BTreeMap<String, String>,
     source_revisions: BTreeMap<String, String>,
+    trigger: Trigger,
 ) -> Result<String, OpError> {
     let p = super::pipelines::get(state, pipeline, None).await?;
     let id = crate::random::uuid();
-    apply(state, pipeline, Input::Start { id: id.clone(), pipeline: p.declaration, variables, source_revisions })
-        .await?;
+    let input =
+        Input::Start { id: id.clone(), pipeline: p.declaration, variables, source_revisions, trigger: Some(trigger) };
+    apply(state, pipeline, input).await?;
     tracing::info!(%pipeline, execution = %id, "pipeline execution started");
     Ok(id)
 }
@@ -496,3 +499,8 @@ fn decode(stored: &StoredPipelineExecution) -> Result<Execution, OpError> {
 #[cfg(test)]
 #[path = "pipeline_runs_tests.rs"]
 mod tests;
+
+/// A start by a person or script with an access key.
+pub fn started_by(key_id: &str) -> Trigger {
+    Trigger { trigger_type: "StartPipelineExecution".into(), trigger_detail: key_id.to_string() }
+}

@@ -159,6 +159,7 @@ async fn an_execution_committed_but_never_launched_is_launched_by_the_watcher() 
         pipeline: declaration,
         variables: BTreeMap::new(),
         source_revisions: BTreeMap::new(),
+        trigger: None,
     };
     execution::step(&mut started, input, now).unwrap();
     commit(&state, "shop", &Runs::default(), &started, now).await.unwrap();
@@ -269,7 +270,7 @@ async fn source_build_and_approval_pass_the_same_bytes_and_a_failed_build_is_ret
     let _stop = watcher(state);
 
     // The build fails: the execution fails in Build, the approval never starts.
-    let id = start(state, "shop", BTreeMap::new(), BTreeMap::new()).await.unwrap();
+    let id = start(state, "shop", BTreeMap::new(), BTreeMap::new(), started_by("FKIATEST")).await.unwrap();
     let e = wait_for(state, &id, "the failed build", |e| e.status.is_finished()).await;
     assert_eq!(e.status, ExecutionStatus::Failed, "{e:#?}");
     let compile = action(&e, "Build", "Compile");

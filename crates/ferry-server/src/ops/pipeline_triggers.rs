@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use ferry_core::build::WebhookEventType;
+use ferry_pipeline::execution::Trigger;
 use ferry_pipeline::trigger::{GitEvent, GitRef};
 use ferry_pipeline::{Category, PipelineDeclaration, PullRequestEvent};
 use ferry_webhook::{Forge, Parsed, SignatureError, WebhookEvent};
@@ -91,7 +92,10 @@ pub async fn receive<'a>(
     if revisions.is_empty() {
         return Ok(Received::NoMatch(format!("no trigger or source action of pipeline {pipeline} takes this event")));
     }
-    let id = pipeline_runs::start(state, pipeline, BTreeMap::new(), revisions).await.map_err(Refused::Op)?;
+    // V2 triggers are CodePipeline's WebhookV2; the default detection its Webhook.
+    let kind = if declaration.triggers.is_empty() { "Webhook" } else { "WebhookV2" };
+    let trigger = Trigger { trigger_type: kind.into(), trigger_detail: format!("{} {}", event.head_ref, event.commit) };
+    let id = pipeline_runs::start(state, pipeline, BTreeMap::new(), revisions, trigger).await.map_err(Refused::Op)?;
     tracing::info!(%pipeline, execution = %id, commit = %event.commit, "pipeline started by a webhook");
     Ok(Received::Started(id))
 }
@@ -188,7 +192,9 @@ pub async fn poll_once(state: &AppState, last_poll: &mut HashMap<String, Instant
             }
         }
         if !revisions.is_empty() {
-            let id = pipeline_runs::start(state, &declaration.name, BTreeMap::new(), revisions).await?;
+            let detail = revisions.iter().map(|(a, c)| format!("{a} {c}")).collect::<Vec<_>>().join(", ");
+            let trigger = Trigger { trigger_type: "PollForSourceChanges".into(), trigger_detail: detail };
+            let id = pipeline_runs::start(state, &declaration.name, BTreeMap::new(), revisions, trigger).await?;
             tracing::info!(pipeline = %declaration.name, execution = %id, "pipeline started by polling its source");
             started.push(id);
         }
