@@ -314,3 +314,180 @@ stages:
     let summary = e["pipelineExecution"]["statusSummary"].as_str().unwrap_or_default().to_string();
     assert!(summary.contains("staging answers 503"), "{e:#}");
 }
+
+fn staged_pipeline(repo: &std::path::Path, mode: &str) -> String {
+    format!(
+        r#"name: gated
+executionMode: {mode}
+pipelineType: V2
+stages:
+  - name: Source
+    actions:
+      - name: Checkout
+        actionTypeId: {{category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}}
+        configuration: {{FullRepositoryId: "{}", BranchName: main}}
+        outputArtifacts: [{{name: src}}]
+  - name: Hold
+    actions:
+      - name: Gate
+        actionTypeId: {{category: Approval, owner: AWS, provider: Manual, version: "1"}}
+  - name: Ship
+    actions:
+      - name: Last
+        actionTypeId: {{category: Approval, owner: AWS, provider: Manual, version: "1"}}
+"#,
+        repo.display()
+    )
+}
+
+#[test]
+fn superseded_queued_transitions_and_retry_through_the_aws_cli() {
+    let server = Server::start();
+    let repo = repository(server.tmp.path());
+    let file = server.tmp.path().join("gated.yml");
+    std::fs::write(&file, staged_pipeline(&repo, "SUPERSEDED")).unwrap();
+    server.ok(&["pipeline", "create", "--file", file.to_str().unwrap()]);
+    let cp = |args: &[&str]| server.aws("codepipeline", args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let start =
+        || cp(&["start-pipeline-execution", "--name", "gated"])["pipelineExecutionId"].as_str().unwrap().to_string();
+    let status = |id: &str| {
+        let e = cp(&["get-pipeline-execution", "--pipeline-name", "gated", "--pipeline-execution-id", id]);
+        e["pipelineExecution"]["status"].as_str().unwrap().to_string()
+    };
+    // The stage's state: (its newest execution, and the one waiting in front of it).
+    let stage = |name: &str| {
+        let state = cp(&["get-pipeline-state", "--name", "gated"]);
+        let s = state["stageStates"].as_array().unwrap().iter().find(|s| s["stageName"] == name).cloned().unwrap();
+        (
+            s["latestExecution"]["pipelineExecutionId"].as_str().map(str::to_owned),
+            s["inboundExecution"]["pipelineExecutionId"].as_str().map(str::to_owned),
+            s,
+        )
+    };
+    let decide = |stage_name: &str, action: &str, verdict: &str| {
+        let state = cp(&["get-pipeline-state", "--name", "gated"]);
+        let s =
+            state["stageStates"].as_array().unwrap().iter().find(|s| s["stageName"] == stage_name).cloned().unwrap();
+        let token =
+            s["actionStates"][0]["latestExecution"]["token"].as_str().unwrap_or_else(|| panic!("{s:#}")).to_string();
+        cp(&[
+            "put-approval-result",
+            "--pipeline-name",
+            "gated",
+            "--stage-name",
+            stage_name,
+            "--action-name",
+            action,
+            "--result",
+            &format!("summary=ok,status={verdict}"),
+            "--token",
+            &token,
+        ]);
+    };
+    let long = std::time::Duration::from_secs(30);
+    let waiting_in_hold = |id: &str| {
+        wait_for("an execution to wait for its approval", long, || {
+            let (latest, _, hold) = stage("Hold");
+            (latest.as_deref() == Some(id) && hold["actionStates"][0]["latestExecution"]["token"].is_string())
+                .then_some(())
+        })
+    };
+
+    // SUPERSEDED: e1 holds Hold; e2 waits in front of it until e3 comes and overtakes it.
+    let e1 = start();
+    waiting_in_hold(&e1);
+    let e2 = start();
+    wait_for("e2 to wait in front of Hold", long, || (stage("Hold").1.as_deref() == Some(e2.as_str())).then_some(()));
+    let e3 = start();
+    wait_for("e2 to be superseded", long, || (status(&e2) == "Superseded").then_some(()));
+    assert_eq!(stage("Hold").1.as_deref(), Some(e3.as_str()));
+    decide("Hold", "Gate", "Approved");
+    waiting_in_hold(&e3);
+    assert_eq!(stage("Ship").0.as_deref(), Some(e1.as_str()), "e1 went on to Ship");
+
+    // A rejection fails e3 in Hold; retry-stage-execution runs the approval again.
+    decide("Hold", "Gate", "Rejected");
+    wait_for("e3 to fail", long, || (status(&e3) == "Failed").then_some(()));
+    cp(&[
+        "retry-stage-execution",
+        "--pipeline-name",
+        "gated",
+        "--stage-name",
+        "Hold",
+        "--pipeline-execution-id",
+        &e3,
+        "--retry-mode",
+        "FAILED_ACTIONS",
+    ]);
+    waiting_in_hold(&e3);
+    assert_eq!(status(&e3), "InProgress");
+    let err = server
+        .aws(
+            "codepipeline",
+            &[
+                "retry-stage-execution",
+                "--pipeline-name",
+                "gated",
+                "--stage-name",
+                "Hold",
+                "--pipeline-execution-id",
+                &e3,
+                "--retry-mode",
+                "FAILED_ACTIONS",
+            ],
+        )
+        .unwrap_err();
+    assert!(err.contains("StageNotRetryableException"), "{err}");
+
+    // A disabled transition holds executions in front of the stage, with the reason.
+    decide("Hold", "Gate", "Approved");
+    cp(&[
+        "disable-stage-transition",
+        "--pipeline-name",
+        "gated",
+        "--stage-name",
+        "Hold",
+        "--transition-type",
+        "Inbound",
+        "--reason",
+        "freeze",
+    ]);
+    let e4 = start();
+    wait_for("e4 to wait at the disabled transition", long, || {
+        (stage("Hold").1.as_deref() == Some(e4.as_str())).then_some(())
+    });
+    let (_, _, hold) = stage("Hold");
+    assert_eq!(hold["inboundTransitionState"]["enabled"], false);
+    assert_eq!(hold["inboundTransitionState"]["disabledReason"], "freeze");
+    assert_eq!(status(&e4), "InProgress");
+    cp(&[
+        "enable-stage-transition",
+        "--pipeline-name",
+        "gated",
+        "--stage-name",
+        "Hold",
+        "--transition-type",
+        "Inbound",
+    ]);
+    waiting_in_hold(&e4);
+
+    // QUEUED (a new version): executions wait their turn; none is superseded.
+    std::fs::write(&file, staged_pipeline(&repo, "QUEUED")).unwrap();
+    server.ok(&["pipeline", "update", "--file", file.to_str().unwrap()]);
+    cp(&["stop-pipeline-execution", "--pipeline-name", "gated", "--pipeline-execution-id", &e4, "--abandon"]);
+    wait_for("e4 to stop", long, || (status(&e4) == "Stopped").then_some(()));
+    let q1 = start();
+    waiting_in_hold(&q1);
+    let q2 = start();
+    wait_for("q2 to wait", long, || (stage("Hold").1.as_deref() == Some(q2.as_str())).then_some(()));
+    let q3 = start();
+    wait_for("q3 through Source", long, || {
+        let e = cp(&["get-pipeline-execution", "--pipeline-name", "gated", "--pipeline-execution-id", &q3]);
+        (!e["pipelineExecution"]["artifactRevisions"].as_array().unwrap().is_empty()).then_some(())
+    });
+    assert_eq!((status(&q2), status(&q3)), ("InProgress".to_string(), "InProgress".to_string()));
+    decide("Hold", "Gate", "Approved");
+    waiting_in_hold(&q2);
+    decide("Hold", "Gate", "Approved");
+    waiting_in_hold(&q3);
+}
