@@ -264,6 +264,17 @@ fn source_build_staging_approval_and_two_production_groups_with_a_server_restart
     let page = c.console_page("/console/pipelines/shop");
     assert!(page.contains(&format!("data-execution=\"{id}\"")) && !page.contains(">Approve</button>"), "{page}");
 
+    // The artifacts download, checked; the logs show each action and the build's log.
+    let out = c.tmp.path().join("artifacts");
+    let saved = c.ferry_ok(&["pipeline", "artifacts", "shop", &id, "--out", out.to_str().unwrap()]);
+    assert!(saved.contains("src.tar") && saved.contains("bundle.zip"), "{saved}");
+    let unpacked = c.tmp.path().join("bundle");
+    ferry_bundle::unpack(&out.join("bundle.zip"), ferry_bundle::BundleType::Zip, &unpacked, &Default::default())
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(unpacked.join("COMMIT")).unwrap().trim(), commit);
+    let logs = c.ferry_ok(&["pipeline", "logs", "shop", &id]);
+    assert!(logs.contains("== Build/Package (CodeBuild) #1: Succeeded") && logs.contains("mkdir -p dist"), "{logs}");
+
     // Every action ran once, and every deploy deployed the build's very artifact.
     let actions = c
         .aws_in(

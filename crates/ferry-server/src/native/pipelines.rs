@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/pipelines/{name}/transitions", post(transition))
         .route("/api/v1/pipelines/{name}/runs", get(runs))
         .route("/api/v1/pipelines/{name}/notify", get(notify).put(set_notify))
+        .route("/api/v1/pipelines/{name}/executions/{id}/artifacts/{artifact}", get(artifact))
 }
 
 fn view(p: Pipeline) -> api::PipelineView {
@@ -222,4 +223,41 @@ async fn set_notify(
     crate::audit::note_target(&name);
     let urls: Vec<String> = request.json()?;
     Ok(Json(ops::pipeline_events::set_urls(&state, &name, urls).await?))
+}
+
+/// An artifact an execution produced, as its bytes (`x-ferry-sha256`, and
+/// `x-ferry-bundle-type`: zip, tar or tgz).
+async fn artifact(
+    State(state): State<AppState>,
+    Path((name, id, artifact)): Path<(String, String, String)>,
+    request: Signed,
+) -> ApiResult<axum::response::Response> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    request.caller.require_operator()?;
+    let e = pipeline_runs::execution(&state, &name, &id).await?;
+    let produced: Vec<&ferry_pipeline::execution::ArtifactLocation> =
+        e.stages.iter().flat_map(|s| &s.actions).flat_map(|a| &a.output_artifacts).collect();
+    let Some(found) = produced.iter().find(|a| a.name == artifact) else {
+        let names: Vec<&str> = produced.iter().map(|a| a.name.as_str()).collect();
+        let has = if names.is_empty() { "none yet".to_string() } else { names.join(", ") };
+        return Err(ApiError::not_found(
+            "ArtifactDoesNotExist",
+            format!("execution {id} of pipeline {name} produced no artifact {artifact:?} (it produced: {has})"),
+        ));
+    };
+    let bundle =
+        ops::pipeline_actions::artifact(&state, found).await.map_err(|m| ApiError::not_found("ArtifactMissing", m))?;
+    let (file, size) = state.blobs.open_blob(&bundle.blob_key).await.map_err(ApiError::internal)?;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+    Ok((
+        [
+            (header::CONTENT_LENGTH, size.to_string()),
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::HeaderName::from_static("x-ferry-sha256"), bundle.sha256.clone()),
+            (header::HeaderName::from_static("x-ferry-bundle-type"), bundle.bundle_type.clone()),
+        ],
+        body,
+    )
+        .into_response())
 }

@@ -106,6 +106,24 @@ enum PipelineCommand {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Download the artifacts an execution produced into a directory
+    /// (`<artifact>.<zip|tar|tgz>`, each checked against its SHA-256).
+    Artifacts {
+        name: String,
+        execution: String,
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// An execution's actions with their build logs.
+    Logs {
+        name: String,
+        /// An execution id [default: the newest].
+        execution: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Approve the manual approval waiting in an action.
     Approve {
         name: String,
@@ -243,6 +261,8 @@ pub fn run(args: PipelineArgs) -> ExitCode {
             transition(&name, &body, &server)
         }
         PipelineCommand::Webhook { name, delete, server } => webhook(&name, delete, &server),
+        PipelineCommand::Artifacts { name, execution, out, server } => artifacts(&name, &execution, &out, &server),
+        PipelineCommand::Logs { name, execution, server } => logs(&name, execution.as_deref(), &server),
         PipelineCommand::Notify { name, urls, clear, server } => {
             let url = format!("{}/notify", path(&name));
             let result = if clear || !urls.is_empty() {
@@ -319,15 +339,20 @@ fn start(
     }
 }
 
-fn status(name: &str, execution: Option<&str>, json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
-    let client = Client::connect(server)?;
-    let e: Execution = match execution {
-        Some(id) => client.get(&format!("{}/executions/{}", path(name), encode(id)), "")?,
+/// An execution by id, or the newest.
+fn execution(client: &Client, name: &str, execution: Option<&str>) -> Result<Execution, Error> {
+    match execution {
+        Some(id) => client.get(&format!("{}/executions/{}", path(name), encode(id)), ""),
         None => {
             let newest: Vec<Execution> = client.get(&format!("{}/executions", path(name)), "limit=1")?;
-            newest.into_iter().next().ok_or_else(|| Error::Setup(format!("pipeline {name} has not run yet")))?
+            newest.into_iter().next().ok_or_else(|| Error::Setup(format!("pipeline {name} has not run yet")))
         }
-    };
+    }
+}
+
+fn status(name: &str, id: Option<&str>, json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let e = execution(&client, name, id)?;
     if json {
         output::print_json(&e)?;
         return Ok(ExitCode::SUCCESS);
@@ -526,5 +551,67 @@ fn webhook(name: &str, delete: bool, server: &ServerArgs) -> Result<ExitCode, Er
         view["generated_secret"].as_str().unwrap_or_default()
     );
     output::say!("(kept as the ferry secret {})", view["secret_name"].as_str().unwrap_or_default());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn artifacts(name: &str, id: &str, out: &Path, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let e = execution(&client, name, Some(id))?;
+    let produced: Vec<&ferry_pipeline::execution::ArtifactLocation> =
+        e.stages.iter().flat_map(|s| &s.actions).flat_map(|a| &a.output_artifacts).collect();
+    if produced.is_empty() {
+        output::say!("execution {id} produced no artifacts (yet)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::Setup(format!("cannot create {}: {e}", out.display())))?;
+    for a in produced {
+        // Artifact names are [A-Za-z0-9_-]+ (CodePipeline's rule): safe as file names.
+        let (bundle_type, key) = a.location.split_once(':').unwrap_or(("zip", &a.location));
+        let dest = out.join(format!("{}.{bundle_type}", a.name));
+        let url = format!("{}/executions/{}/artifacts/{}", path(name), encode(id), encode(&a.name));
+        let (sha256, len) = client.download(&url, "", &dest)?;
+        if Some(sha256.as_str()) != key.strip_prefix("sha256/") {
+            let _ = std::fs::remove_file(&dest);
+            return Err(Error::Other(format!("artifact {} arrived with sha256 {sha256}, not {key} (removed)", a.name)));
+        }
+        output::say!("saved {} ({}, sha256 {sha256} checked)", dest.display(), super::push::bytes(len));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn logs(name: &str, id: Option<&str>, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let e = execution(&client, name, id)?;
+    output::say!("Execution {} of {name}: {}", e.id, status_name(e.status));
+    for (declared, stage) in e.pipeline.stages.iter().zip(&e.stages) {
+        for (d, run) in declared.actions.iter().zip(&stage.actions) {
+            let Some(status) = run.status else { continue };
+            output::say!(
+                "== {}/{} ({}) #{}: {}{}",
+                stage.name,
+                run.name,
+                d.action_type_id.provider,
+                run.attempt,
+                status_name(status),
+                run.error.as_deref().or(run.summary.as_deref()).map(|m| format!(": {m}")).unwrap_or_default()
+            );
+            let is_build = d.action_type_id.provider == "CodeBuild";
+            if let (true, Some(build)) = (is_build, &run.external_id) {
+                // The whole log, page by page.
+                let url = format!("/api/v1/builds/{}/log", encode(build));
+                let mut from = 0;
+                loop {
+                    let page: ferry_proto::api::BuildLog = client.get(&url, &format!("from={from}"))?;
+                    for line in &page.lines {
+                        output::say!("{}", line.text);
+                    }
+                    if page.lines.is_empty() || page.next == from {
+                        break;
+                    }
+                    from = page.next;
+                }
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
