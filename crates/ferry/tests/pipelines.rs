@@ -129,13 +129,19 @@ fn the_aws_cli_creates_reads_updates_lists_and_deletes_pipelines() {
         )
         .unwrap_err();
     assert!(err.contains("PipelineExecutionNotFoundException"), "{err}");
-    let err = server
-        .aws(
-            "codepipeline",
-            &["list-tags-for-resource", "--resource-arn", "arn:aws:codepipeline:us-east-1:111111111111:shop"],
-        )
-        .unwrap_err();
-    assert!(err.contains("UnknownOperationException") && err.contains("not served yet"), "{err}");
+    // Tags: set, listed, replaced by key, removed; CodePipeline's errors.
+    let arn = "arn:aws:codepipeline:us-east-1:111111111111:shop";
+    let cp = |args: &[&str]| server.aws("codepipeline", args);
+    cp(&["tag-resource", "--resource-arn", arn, "--tags", "key=team,value=shop", "key=tier,value=1"]).unwrap();
+    cp(&["tag-resource", "--resource-arn", arn, "--tags", "key=tier,value=2"]).unwrap();
+    cp(&["untag-resource", "--resource-arn", arn, "--tag-keys", "team"]).unwrap();
+    let listed = cp(&["list-tags-for-resource", "--resource-arn", arn]).unwrap();
+    assert_eq!(listed["tags"], serde_json::json!([{"key": "tier", "value": "2"}]), "{listed:#}");
+    let err = cp(&["tag-resource", "--resource-arn", arn, "--tags", "key=aws:x,value=1"]).unwrap_err();
+    assert!(err.contains("InvalidTagsException"), "{err}");
+    let nowhere = "arn:aws:codepipeline:us-east-1:111111111111:nowhere";
+    let err = cp(&["list-tags-for-resource", "--resource-arn", nowhere]).unwrap_err();
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
 
     // Notification addresses: set, shown, refused when not http(s), cleared.
     let out = server.ok(&["pipeline", "notify", "shop", "--url", "https://hooks.example/pipelines"]);

@@ -1,8 +1,8 @@
 //! CodePipeline's JSON 1.1 API (`X-Amz-Target: CodePipeline_20150709.<Op>`,
-//! signed for `codepipeline`) on the AWS endpoint: so far the pipeline
-//! operations (Create/Get/Update/Delete/ListPipelines) over
-//! `ops::pipelines`; the execution, approval and job operations answer
-//! that ferry does not serve them yet (issue #14).
+//! signed for `codepipeline`) on the AWS endpoint: the pipeline operations
+//! (Create/Get/Update/Delete/ListPipelines) and tags over `ops::pipelines`,
+//! and the execution, approval, transition and job worker operations over
+//! `ops::pipeline_runs` and `ops::pipeline_jobs` (`codepipeline_runs.rs`).
 //!
 //! The wire declaration (`ferry_aws::codepipeline::wire`) and ferry's
 //! (`ferry_pipeline`) are both CodePipeline's JSON: a declaration crosses
@@ -103,7 +103,31 @@ async fn dispatch(state: &AppState, caller: &Caller, arns: &Arns, request: Reque
     match request {
         Request::CreatePipeline(i) => {
             let p = pipelines::create(state, declaration(&i.pipeline)?).await?;
-            Ok(json!({ "pipeline": shown(&p, arns), "tags": [] }))
+            let tags =
+                pipelines::change_tags(state, &p.declaration.name, pairs(i.tags.unwrap_or_default()), &[]).await?;
+            Ok(json!({ "pipeline": shown(&p, arns), "tags": wire_tags(&tags) }))
+        }
+        Request::TagResource(i) => {
+            let (name, arn) = tagged(i.resource_arn.as_deref())?;
+            let given = i.tags.unwrap_or_default();
+            let existing = pipelines::tags(state, &name).await.map_err(|e| not_found(e, &arn))?;
+            let new_keys = given.iter().filter(|t| !existing.iter().any(|(k, _)| Some(k) == t.key.as_ref())).count();
+            // The limit counts the tags the pipeline will have: those kept plus the new keys.
+            ferry_aws::codepipeline::validate::tags(&given, (existing.len() + new_keys).saturating_sub(given.len()))?;
+            pipelines::change_tags(state, &name, pairs(given), &[]).await?;
+            Ok(json!({}))
+        }
+        Request::UntagResource(i) => {
+            let (name, arn) = tagged(i.resource_arn.as_deref())?;
+            pipelines::change_tags(state, &name, Vec::new(), &i.tag_keys.unwrap_or_default())
+                .await
+                .map_err(|e| not_found(e, &arn))?;
+            Ok(json!({}))
+        }
+        Request::ListTagsForResource(i) => {
+            let (name, arn) = tagged(i.resource_arn.as_deref())?;
+            let tags = pipelines::tags(state, &name).await.map_err(|e| not_found(e, &arn))?;
+            Ok(json!({ "tags": wire_tags(&tags) }))
         }
         Request::UpdatePipeline(i) => {
             let p = pipelines::update(state, declaration(&i.pipeline)?).await?;
@@ -152,9 +176,29 @@ async fn dispatch(state: &AppState, caller: &Caller, arns: &Arns, request: Reque
         Request::GetJobDetails(i) => runs::get_job_details(state, i).await,
         Request::PutJobSuccessResult(i) => runs::put_job_success(state, i).await,
         Request::PutJobFailureResult(i) => runs::put_job_failure(state, i).await,
-        other => Err(AwsError::new(
-            "UnknownOperationException",
-            format!("{} is not served yet: ferry keeps no pipeline tags so far", other.operation().name()),
-        )),
+    }
+}
+
+fn pairs(tags: Vec<ferry_aws::codepipeline::wire::Tag>) -> Vec<(String, String)> {
+    tags.into_iter().map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default())).collect()
+}
+
+fn wire_tags(tags: &[(String, String)]) -> Value {
+    tags.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect()
+}
+
+/// The pipeline a tagging call names (ferry tags pipelines only).
+fn tagged(arn: Option<&str>) -> AwsResult<(String, String)> {
+    let arn = arn.unwrap_or_default();
+    match ferry_aws::codepipeline::arn::parse_resource(arn)? {
+        ferry_aws::codepipeline::arn::Resource::Pipeline(name) => Ok((name, arn.to_string())),
+        _ => Err(ferry_aws::codepipeline::validate::resource_not_found(arn)),
+    }
+}
+
+fn not_found(e: OpError, arn: &str) -> AwsError {
+    match e {
+        OpError::PipelineNotFound(_) => ferry_aws::codepipeline::validate::resource_not_found(arn),
+        e => e.into(),
     }
 }

@@ -88,12 +88,50 @@ pub async fn list(state: &AppState) -> Result<Vec<Pipeline>, OpError> {
 pub async fn delete(state: &AppState, name: &str) -> Result<(), OpError> {
     match state.store.delete_pipeline(name).await {
         Ok(()) => {
+            // What is kept beside the declaration goes with it.
+            state.store.put_setting(&tags_setting(name), "[]").await?;
+            state.store.put_setting(&format!("pipeline_notify/{name}"), "[]").await?;
             tracing::info!(pipeline = %name, "pipeline deleted");
             Ok(())
         }
         Err(StoreError::NotFound) => Err(OpError::PipelineNotFound(name.to_string())),
         Err(e) => Err(e.into()),
     }
+}
+
+fn tags_setting(name: &str) -> String {
+    format!("pipeline_tags/{name}")
+}
+
+/// A pipeline's tags (CodePipeline's TagResource), in the order they were
+/// first set.
+pub async fn tags(state: &AppState, name: &str) -> Result<Vec<(String, String)>, OpError> {
+    get(state, name, None).await?;
+    Ok(match state.store.get_setting(&tags_setting(name)).await? {
+        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        None => Vec::new(),
+    })
+}
+
+/// Sets (adds or replaces by key) and removes tags; returns them all.
+pub async fn change_tags(
+    state: &AppState,
+    name: &str,
+    set: Vec<(String, String)>,
+    remove: &[String],
+) -> Result<Vec<(String, String)>, OpError> {
+    let _held = state.driver.exclusive().await;
+    let mut all = tags(state, name).await?;
+    all.retain(|(k, _)| !remove.contains(k));
+    for (key, value) in set {
+        match all.iter_mut().find(|(k, _)| *k == key) {
+            Some(existing) => existing.1 = value,
+            None => all.push((key, value)),
+        }
+    }
+    let text = serde_json::to_string(&all).map_err(|e| OpError::Internal(e.to_string()))?;
+    state.store.put_setting(&tags_setting(name), &text).await?;
+    Ok(all)
 }
 
 #[cfg(test)]
