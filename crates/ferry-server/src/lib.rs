@@ -396,6 +396,7 @@ async fn prune_forever(store: Store, config: Arc<ServerConfig>, mut stop: tokio:
                 events = p.events,
                 deliveries = p.deliveries,
                 audit = p.audit,
+                pipeline_executions = p.pipeline_executions,
                 "pruned old records"
             ),
             Ok(_) => {}

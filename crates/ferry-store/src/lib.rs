@@ -197,6 +197,9 @@ pub struct Pruned {
     pub events: u64,
     pub deliveries: u64,
     pub audit: u64,
+    /// Finished pipeline executions in history (not those still in their
+    /// pipeline's execution document).
+    pub pipeline_executions: u64,
 }
 
 /// An audit entry as the log holds it, numbered in the order it was written.

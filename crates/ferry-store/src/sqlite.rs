@@ -738,13 +738,25 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        // Pipeline executions as old as pruned deployments, unless their
+        // pipeline's execution document still holds them (running, retryable).
+        let pipeline_executions = sqlx::query(
+            "DELETE FROM pipeline_executions WHERE start_time < $1 AND NOT EXISTS ( \
+               SELECT 1 FROM pipeline_runs r, json_each(r.doc, '$.executions') e \
+                 WHERE r.pipeline = pipeline_executions.pipeline \
+                   AND json_extract(e.value, '$.id') = pipeline_executions.id)",
+        )
+        .bind(int(deployments_before))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         let audit = sqlx::query("DELETE FROM audit WHERE time < $1")
             .bind(int(audit_before))
             .execute(&mut *tx)
             .await?
             .rows_affected();
         tx.commit().await?;
-        Ok(Pruned { deployments, events, deliveries, audit })
+        Ok(Pruned { deployments, events, deliveries, audit, pipeline_executions })
     }
 
     // The audit log.

@@ -1205,7 +1205,10 @@ async fn prune_keeps_what_groups_and_recent_history_need(store: Store) {
         .unwrap();
 
     let pruned = store.prune(1000, 60).await.unwrap();
-    assert_eq!(pruned, ferry_store::Pruned { deployments: 1, events: 1, deliveries: 1, audit: 1 });
+    assert_eq!(
+        pruned,
+        ferry_store::Pruned { deployments: 1, events: 1, deliveries: 1, audit: 1, pipeline_executions: 0 }
+    );
     not_found(store.get_deployment("d-old").await);
     for kept in ["d-good", "d-last", "d-unfinished", "d-new"] {
         store.get_deployment(kept).await.unwrap();
@@ -1404,6 +1407,14 @@ async fn pipelines_keep_every_version(store: Store) {
     let (pipeline, e1) = store.get_pipeline_execution("e1").await.unwrap();
     assert_eq!((pipeline.as_str(), e1.status.as_str(), e1.start_time), ("shop", "Succeeded", 100));
     assert!(matches!(store.get_pipeline_execution("e9").await, Err(StoreError::NotFound)));
+
+    // Retention: old executions go from history unless the document still holds them.
+    let mut changes = Changes::new();
+    changes.pipeline_runs.push(change(r#"{"executions":[{"id":"e2"}],"disabled":[]}"#, Vec::new()));
+    store.commit(changes).await.unwrap();
+    let pruned = store.prune(200, 0).await.unwrap();
+    assert_eq!(pruned.pipeline_executions, 1, "e1 (e2 is in the document, e3 is newer)");
+    assert_eq!(ids(store.list_pipeline_executions("shop", None, 10).await.unwrap()), ["e3", "e2"]);
 
     store.delete_pipeline("shop").await.unwrap();
     assert_eq!(store.get_pipeline_runs("shop").await.unwrap(), None);
