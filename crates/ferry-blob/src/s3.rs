@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as ObjectPath;
-use object_store::{ClientOptions, GetOptions, ObjectStore, RetryConfig};
+use object_store::{ClientOptions, GetOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 
 use crate::{BlobError, BlobInfo, FetchError, LocalBlobs};
 
@@ -260,6 +260,32 @@ impl S3Source {
             }
             let info = pending.commit().await?;
             Ok(FetchedS3 { info, etag, version: actual_version })
+        })
+        .await?
+    }
+
+    /// Uploads the blob `blob_key` to `s3://bucket/key` (a multipart upload
+    /// in 8 MiB parts, so any size streams from disk); returns the ETag.
+    pub async fn put_s3(&self, blobs: &LocalBlobs, blob_key: &str, bucket: &str, key: &str) -> Result<String, FetchError> {
+        use tokio::io::AsyncReadExt;
+        const PART: usize = 8 << 20;
+        let loc = Location { bucket, key, version: None };
+        let (store, path) = self.store(&loc)?;
+        let (mut file, _) = blobs.open_blob(blob_key).await?;
+        self.bounded(&loc, async {
+            let upload = store.put_multipart(&path).await.map_err(|e| store_error(e, &loc))?;
+            let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART);
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = file.read(&mut buf).await.map_err(|e| FetchError::Unreachable(format!("reading {blob_key}: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                writer.wait_for_capacity(4).await.map_err(|e| store_error(e, &loc))?;
+                writer.write(&buf[..n]);
+            }
+            let done = writer.finish().await.map_err(|e| store_error(e, &loc))?;
+            Ok(done.e_tag.as_deref().map(unquote).unwrap_or_default().to_string())
         })
         .await?
     }

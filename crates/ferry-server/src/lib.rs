@@ -106,6 +106,9 @@ pub struct ServerConfig {
     pub max_bundle_bytes: u64,
     /// The S3-compatible endpoint S3 revisions come from (`None`: AWS).
     pub s3_endpoint: Option<String>,
+    /// A bucket pipelines' artifacts are copied to (`None`: the blob store
+    /// only), as `<pipeline>/<execution>/<artifact>.<zip|tar|tgz>`.
+    pub artifact_bucket: Option<String>,
     /// Where `owner/repo` git revisions point (`{repository}` is replaced).
     pub git_base_url: String,
     /// The region and account id in the ARNs of the AWS API.
@@ -157,6 +160,7 @@ impl ServerConfig {
             agent_lost_after: Duration::from_secs(30),
             max_bundle_bytes: 2 << 30,
             s3_endpoint: None,
+            artifact_bucket: None,
             git_base_url: ferry_blob::DEFAULT_GIT_BASE_URL.to_string(),
             aws_region: "us-east-1".into(),
             aws_account_id: "000000000000".into(),

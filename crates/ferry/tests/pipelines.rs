@@ -497,3 +497,110 @@ fn superseded_queued_transitions_and_retry_through_the_aws_cli() {
     decide("Hold", "Gate", "Approved");
     waiting_in_hold(&q3);
 }
+
+/// The AWS CLI against moto's S3 (any key will do).
+fn s3api(moto: &ferry_testkit::Moto, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new("aws")
+        .args(["--endpoint-url", &moto.endpoint, "--output", "json", "s3api"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("the AWS CLI");
+    assert!(out.status.success(), "aws s3api {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn with_an_artifact_bucket_job_workers_fetch_inputs_and_upload_outputs_through_s3() {
+    let moto = ferry_testkit::Moto::start();
+    s3api(&moto, &["create-bucket", "--bucket", "artifacts"]);
+    let server = Server::start_with(
+        &["--s3-endpoint", &moto.endpoint, "--artifact-bucket", "artifacts"],
+        &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_REGION", "us-east-1")],
+    );
+    let repo = repository(server.tmp.path());
+    let yaml = server.tmp.path().join("report.yml");
+    std::fs::write(
+        &yaml,
+        format!(
+            r#"name: report
+stages:
+  - name: Source
+    actions:
+      - name: Checkout
+        actionTypeId: {{category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}}
+        configuration: {{FullRepositoryId: "{}", BranchName: main}}
+        outputArtifacts: [{{name: src}}]
+  - name: Check
+    actions:
+      - name: Scan
+        actionTypeId: {{category: Test, owner: Custom, provider: Scanner, version: "1"}}
+        inputArtifacts: [{{name: src}}]
+        outputArtifacts: [{{name: findings}}]
+"#,
+            repo.display()
+        ),
+    )
+    .unwrap();
+    server.ok(&["pipeline", "create", "--file", yaml.to_str().unwrap()]);
+    let cp = |args: &[&str]| server.aws("codepipeline", args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    let id = cp(&["start-pipeline-execution", "--name", "report"])["pipelineExecutionId"].as_str().unwrap().to_string();
+    let job = wait_for("a job", std::time::Duration::from_secs(30), || {
+        let polled =
+            cp(&["poll-for-jobs", "--action-type-id", "category=Test,owner=Custom,provider=Scanner,version=1"]);
+        polled["jobs"].as_array().and_then(|jobs| jobs.first().cloned())
+    });
+
+    // The input is in the bucket where the job says: the commit's tree.
+    let input = &job["data"]["inputArtifacts"][0]["location"]["s3Location"];
+    assert_eq!(input["bucketName"], "artifacts");
+    assert_eq!(input["objectKey"], format!("report/{id}/src.tar"));
+    let fetched = server.tmp.path().join("src.tar");
+    s3api(
+        &moto,
+        &[
+            "get-object",
+            "--bucket",
+            "artifacts",
+            "--key",
+            input["objectKey"].as_str().unwrap(),
+            fetched.to_str().unwrap(),
+        ],
+    );
+    let tree = server.tmp.path().join("tree");
+    ferry_bundle::unpack(&fetched, ferry_bundle::BundleType::Tar, &tree, &Default::default()).unwrap();
+    assert_eq!(std::fs::read_to_string(tree.join("index.html")).unwrap(), "<h1>shop</h1>\n");
+
+    // The worker uploads its output where the job says; the server takes it in.
+    let output = &job["data"]["outputArtifacts"][0]["location"]["s3Location"];
+    assert_eq!(output["objectKey"], format!("report/{id}/findings.zip"));
+    let dir = server.tmp.path().join("findings");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("findings.txt"), "nothing found\n").unwrap();
+    let zip = server.tmp.path().join("findings.zip");
+    ferry_bundle::pack(&dir, ferry_bundle::BundleType::Zip, &zip).unwrap();
+    s3api(
+        &moto,
+        &[
+            "put-object",
+            "--bucket",
+            "artifacts",
+            "--key",
+            output["objectKey"].as_str().unwrap(),
+            "--body",
+            zip.to_str().unwrap(),
+        ],
+    );
+    cp(&["put-job-success-result", "--job-id", job["id"].as_str().unwrap()]);
+    wait_for("success", std::time::Duration::from_secs(30), || {
+        let e = cp(&["get-pipeline-execution", "--pipeline-name", "report", "--pipeline-execution-id", &id]);
+        (e["pipelineExecution"]["status"] == "Succeeded").then_some(())
+    });
+    let out = server.tmp.path().join("out");
+    server.ok(&["pipeline", "artifacts", "report", &id, "--out", out.to_str().unwrap()]);
+    assert_eq!(std::fs::read(out.join("findings.zip")).unwrap(), std::fs::read(&zip).unwrap(), "the same bytes");
+}

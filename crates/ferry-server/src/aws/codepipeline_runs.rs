@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::ops::pipeline_jobs;
 use crate::ops::pipeline_runs::{self, Decision, name};
 use crate::ops::pipelines;
+use crate::ops::{pipeline_actions, pipeline_jobs};
 
 fn answer(v: impl serde::Serialize) -> AwsResult<Value> {
     serde_json::to_value(v).map_err(|e| AwsError::new("InternalFailure", e.to_string()))
@@ -335,14 +335,15 @@ pub(super) async fn list_action_executions(state: &AppState, i: ListActionExecut
                 }
                 let artifacts = |list: &[ferry_pipeline::execution::ArtifactLocation]| -> Vec<ArtifactDetail> {
                     list.iter()
-                        .map(|a| ArtifactDetail {
-                            name: Some(a.name.clone()),
-                            s3location: Some(S3Location {
-                                bucket: Some(ferry_aws::convert::FERRY_BUCKET.to_string()),
-                                key: Some(
-                                    a.location.split_once(':').map_or(a.location.as_str(), |(_, k)| k).to_string(),
-                                ),
-                            }),
+                        .map(|a| {
+                            let at = s3_location(state, pipeline, &e.id, a);
+                            ArtifactDetail {
+                                name: Some(a.name.clone()),
+                                s3location: Some(S3Location {
+                                    bucket: at.bucket_name.into(),
+                                    key: at.object_key.into(),
+                                }),
+                            }
                         })
                         .collect()
                 };
@@ -443,10 +444,7 @@ fn job_data(state: &AppState, job: &pipeline_jobs::Job) -> JobData {
         revision: None,
         location: Some(wire::ArtifactLocation {
             kind: Some("S3".into()),
-            s3_location: Some(S3ArtifactLocation {
-                bucket_name: ferry_aws::convert::FERRY_BUCKET.to_string(),
-                object_key: a.location.split_once(':').map_or(a.location.as_str(), |(_, k)| k).to_string(),
-            }),
+            s3_location: Some(s3_location(state, &job.pipeline, &job.execution, a)),
         }),
     };
     JobData {
@@ -470,7 +468,17 @@ fn job_data(state: &AppState, job: &pipeline_jobs::Job) -> JobData {
             job.action
                 .output_artifacts
                 .iter()
-                .map(|o| wire::Artifact { name: Some(o.name.clone()), revision: None, location: None })
+                .map(|o| wire::Artifact {
+                    name: Some(o.name.clone()),
+                    revision: None,
+                    location: state.config.artifact_bucket.as_ref().map(|bucket| wire::ArtifactLocation {
+                        kind: Some("S3".into()),
+                        s3_location: Some(S3ArtifactLocation {
+                            bucket_name: bucket.clone(),
+                            object_key: pipeline_actions::s3_key(&job.pipeline, &job.execution, &o.name, "zip"),
+                        }),
+                    }),
+                })
                 .collect(),
         ),
         artifact_credentials: None,
@@ -549,4 +557,25 @@ pub(super) async fn put_job_failure(state: &AppState, i: PutJobFailureResultInpu
     );
     pipeline_jobs::fail(state, &id, message).await.map_err(|e| job_refusal(&id, e))?;
     Ok(json!({}))
+}
+
+/// Where an artifact is as S3 names it: in the artifact bucket when the
+/// server has one, else the blob store's key under `FerryServer`.
+fn s3_location(
+    state: &AppState,
+    pipeline: &str,
+    execution: &str,
+    a: &ferry_pipeline::execution::ArtifactLocation,
+) -> S3ArtifactLocation {
+    let (bundle_type, key) = a.location.split_once(':').unwrap_or(("zip", &a.location));
+    match &state.config.artifact_bucket {
+        Some(bucket) => S3ArtifactLocation {
+            bucket_name: bucket.clone(),
+            object_key: pipeline_actions::s3_key(pipeline, execution, &a.name, bundle_type),
+        },
+        None => S3ArtifactLocation {
+            bucket_name: ferry_aws::convert::FERRY_BUCKET.to_string(),
+            object_key: key.to_string(),
+        },
+    }
 }

@@ -97,6 +97,57 @@ pub(crate) async fn launch(state: &AppState, job: &ActionJob, key: &str) -> Laun
     }
 }
 
+/// Where an artifact of `execution` is in the artifact bucket:
+/// `<pipeline>/<execution>/<artifact>.<zip|tar|tgz>`.
+pub(crate) fn s3_key(pipeline: &str, execution: &str, artifact: &str, bundle_type: &str) -> String {
+    format!("{pipeline}/{execution}/{artifact}.{bundle_type}")
+}
+
+/// Copies an action's output artifacts to the artifact bucket, when the
+/// server has one (`--artifact-bucket`), before the machine hears of them.
+pub(crate) async fn publish(
+    state: &AppState,
+    pipeline: &str,
+    execution: &str,
+    outputs: &[ArtifactLocation],
+) -> Result<(), String> {
+    let Some(bucket) = &state.config.artifact_bucket else { return Ok(()) };
+    for output in outputs {
+        let bundle = artifact(state, output).await?;
+        let key = s3_key(pipeline, execution, &output.name, &bundle.bundle_type);
+        state
+            .fetcher
+            .s3
+            .put_s3(&state.blobs, &bundle.blob_key, bucket, &key)
+            .await
+            .map_err(|e| format!("cannot copy artifact {} to s3://{bucket}/{key}: {e}", output.name))?;
+    }
+    Ok(())
+}
+
+/// A job worker's output artifacts, fetched from the artifact bucket where
+/// it uploaded them (zips, as CodePipeline's).
+pub(crate) async fn collect_outputs(
+    state: &AppState,
+    pipeline: &str,
+    execution: &str,
+    names: &[String],
+) -> Result<Vec<ArtifactLocation>, String> {
+    let Some(bucket) = &state.config.artifact_bucket else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for name in names {
+        let key = s3_key(pipeline, execution, name, "zip");
+        let fetched = state
+            .fetcher
+            .s3
+            .fetch_s3(&state.blobs, bucket, &key, None, None, state.config.max_bundle_bytes)
+            .await
+            .map_err(|e| format!("output artifact {name}: s3://{bucket}/{key}: {e}"))?;
+        out.push(ArtifactLocation { name: name.clone(), location: location("zip", &fetched.info.key) });
+    }
+    Ok(out)
+}
+
 /// An artifact's location: `<bundle type>:<blob key>`.
 pub(crate) fn location(bundle_type: &str, blob_key: &str) -> String {
     format!("{bundle_type}:{blob_key}")

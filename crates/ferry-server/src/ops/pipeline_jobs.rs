@@ -8,10 +8,12 @@
 //!
 //! Jobs are found in the pipelines' execution documents, so a restart loses
 //! none: a job handed out before it is offered again (at least once, as
-//! CodePipeline's own). Workers get the names and blob keys of the input
-//! artifacts but no way to fetch them yet (ferry serves no S3 `GetObject`),
-//! and cannot upload output artifacts: a custom action that declares
-//! outputs fails when its worker reports success without them.
+//! CodePipeline's own). With an artifact bucket (`--artifact-bucket`),
+//! workers fetch their input artifacts from it and upload their outputs to
+//! the locations the job names (`<pipeline>/<execution>/<artifact>.zip`),
+//! which the server copies in on PutJobSuccessResult. Without one they get
+//! the names only, and a custom action that declares outputs fails when
+//! its worker reports success.
 
 use std::collections::BTreeMap;
 
@@ -156,7 +158,12 @@ pub async fn succeed(
     variables: BTreeMap<String, String>,
 ) -> Result<(), JobRefusal> {
     let job = find(state, id).await?;
-    let input = Input::ActionSucceeded { action: job.action_ref(), outputs: Vec::new(), variables, summary, revision };
+    let names: Vec<String> = job.action.output_artifacts.iter().map(|o| o.name.clone()).collect();
+    let input = match super::pipeline_actions::collect_outputs(state, &job.pipeline, &job.execution, &names).await {
+        Ok(outputs) => Input::ActionSucceeded { action: job.action_ref(), outputs, variables, summary, revision },
+        Err(message) => Input::ActionFailed { action: job.action_ref(), message },
+    };
+    let input = pipeline_runs::published(state, &job.pipeline, input).await;
     pipeline_runs::apply(state, &job.pipeline, input).await?;
     state.driver.pipeline_jobs.lock().unwrap().forget(id);
     Ok(())

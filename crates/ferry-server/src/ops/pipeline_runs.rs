@@ -229,11 +229,22 @@ fn launch_task(state: AppState, job: ActionJob, key: String) -> Pin<Box<dyn Futu
             }
             Launched::Failed(message) => Input::ActionFailed { action: action.clone(), message },
         };
+        let input = published(&state, &job.pipeline, input).await;
         if let Err(e) = apply(&state, &job.pipeline, input).await {
             tracing::warn!(pipeline = %job.pipeline, action = %key, error = %e, "cannot record a pipeline action");
         }
         state.driver.pipeline_launching.lock().unwrap().remove(&key);
     })
+}
+
+/// An action's success with its outputs copied to the artifact bucket
+/// first, or its failure when they cannot be.
+pub(crate) async fn published(state: &AppState, pipeline: &str, input: Input) -> Input {
+    let Input::ActionSucceeded { action, outputs, .. } = &input else { return input };
+    match pipeline_actions::publish(state, pipeline, &action.execution, outputs).await {
+        Ok(()) => input,
+        Err(message) => Input::ActionFailed { action: action.clone(), message },
+    }
 }
 
 /// STOP_AND_ABANDON: the build or deployment of an abandoned action is
@@ -296,6 +307,7 @@ pub(crate) async fn watch_once(state: &AppState) -> Result<Option<u64>, OpError>
         for (declared, action, run) in in_progress(&runs) {
             match pipeline_actions::observe(state, declared, &action, run).await {
                 Ok(Some(input)) => {
+                    let input = published(state, &pipeline, input).await;
                     if let Err(err) = apply(state, &pipeline, input).await {
                         tracing::warn!(%pipeline, action = %action_key(&action), error = %err, "cannot record an action's end");
                     }

@@ -35,6 +35,10 @@ pub struct ServerArgs {
     /// AWS itself); credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
     #[arg(long, env = "FERRY_S3_ENDPOINT", value_name = "URL")]
     s3_endpoint: Option<String>,
+    /// A bucket (at --s3-endpoint) pipelines' artifacts are copied to, so
+    /// job workers can fetch and upload them (default: the blob store only).
+    #[arg(long, env = "FERRY_ARTIFACT_BUCKET", value_name = "BUCKET")]
+    artifact_bucket: Option<String>,
     /// Where `owner/repo` git revisions point: a URL template with {repository}.
     #[arg(long, env = "FERRY_GIT_BASE_URL", default_value = "https://github.com/{repository}.git", value_name = "URL")]
     git_base_url: String,
@@ -171,6 +175,7 @@ pub fn run(args: ServerArgs) -> ExitCode {
         _ => TlsMode::Auto { extra_names: args.tls_sans },
     };
     config.s3_endpoint = args.s3_endpoint.filter(|e| !e.is_empty());
+    config.artifact_bucket = args.artifact_bucket.filter(|b| !b.is_empty());
     config.git_base_url = args.git_base_url;
     config.aws_region = args.aws_region;
     config.aws_account_id = args.aws_account_id;

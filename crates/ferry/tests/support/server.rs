@@ -31,6 +31,11 @@ impl Drop for Server {
 
 impl Server {
     pub fn start() -> Server {
+        Self::start_with(&[], &[])
+    }
+
+    /// A server with more arguments and environment.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -38,6 +43,8 @@ impl Server {
         let log = std::fs::File::create(&log_path).unwrap();
         let mut child = Command::new(FERRY)
             .args(["server", "--data-dir", data.to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
