@@ -185,6 +185,21 @@ fn the_aws_cli_creates_reads_updates_lists_and_deletes_pipelines() {
     );
 }
 
+/// The first stage of the pipelines below: `Checkout` of `repo`'s main
+/// branch into the artifact `src`.
+fn source_stage(repo: &std::path::Path) -> String {
+    format!(
+        r#"  - name: Source
+    actions:
+      - name: Checkout
+        actionTypeId: {{category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}}
+        configuration: {{FullRepositoryId: "{}", BranchName: main}}
+        outputArtifacts: [{{name: src}}]
+"#,
+        repo.display()
+    )
+}
+
 /// A repository with one commit; returns its path.
 fn repository(root: &std::path::Path) -> std::path::PathBuf {
     let repo = root.join("shop");
@@ -217,13 +232,7 @@ fn a_custom_action_is_a_job_for_a_worker_polling_through_the_aws_cli() {
         format!(
             r#"name: smoke
 stages:
-  - name: Source
-    actions:
-      - name: Checkout
-        actionTypeId: {{category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}}
-        configuration: {{FullRepositoryId: "{}", BranchName: main}}
-        outputArtifacts: [{{name: src}}]
-  - name: Check
+{}  - name: Check
     actions:
       - name: Smoke
         namespace: SmokeVariables
@@ -231,7 +240,7 @@ stages:
         configuration: {{Target: staging}}
         inputArtifacts: [{{name: src}}]
 "#,
-            repo.display()
+            source_stage(&repo)
         ),
     )
     .unwrap();
@@ -327,13 +336,7 @@ fn staged_pipeline(repo: &std::path::Path, mode: &str) -> String {
 executionMode: {mode}
 pipelineType: V2
 stages:
-  - name: Source
-    actions:
-      - name: Checkout
-        actionTypeId: {{category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}}
-        configuration: {{FullRepositoryId: "{}", BranchName: main}}
-        outputArtifacts: [{{name: src}}]
-  - name: Hold
+{}  - name: Hold
     actions:
       - name: Gate
         actionTypeId: {{category: Approval, owner: AWS, provider: Manual, version: "1"}}
@@ -342,7 +345,7 @@ stages:
       - name: Last
         actionTypeId: {{category: Approval, owner: AWS, provider: Manual, version: "1"}}
 "#,
-        repo.display()
+        source_stage(repo)
     )
 }
 
@@ -529,20 +532,14 @@ fn with_an_artifact_bucket_job_workers_fetch_inputs_and_upload_outputs_through_s
         format!(
             r#"name: report
 stages:
-  - name: Source
-    actions:
-      - name: Checkout
-        actionTypeId: {{category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}}
-        configuration: {{FullRepositoryId: "{}", BranchName: main}}
-        outputArtifacts: [{{name: src}}]
-  - name: Check
+{}  - name: Check
     actions:
       - name: Scan
         actionTypeId: {{category: Test, owner: Custom, provider: Scanner, version: "1"}}
         inputArtifacts: [{{name: src}}]
         outputArtifacts: [{{name: findings}}]
 "#,
-            repo.display()
+            source_stage(&repo)
         ),
     )
     .unwrap();

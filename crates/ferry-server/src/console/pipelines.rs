@@ -258,6 +258,24 @@ pub(crate) struct PipelineForm {
     decision: String,
 }
 
+/// Runs a button's operation for a session allowed to change pipelines
+/// (with its CSRF token), then goes back to the pipeline with its message.
+async fn act<F>(session: &Session, headers: &HeaderMap, csrf: &str, pipeline: &str, op: F) -> Response
+where
+    F: std::future::Future<Output = Result<String, OpError>>,
+{
+    let result = async {
+        crate::audit::note_target(pipeline);
+        session.authorize_action(headers, csrf, Subject::Global)?;
+        match op.await {
+            Ok(message) => Ok(back(&pipeline_path(pipeline), Ok(message))),
+            Err(e) => refused(pipeline, e),
+        }
+    }
+    .await;
+    respond(session, result)
+}
+
 /// POST `/console/pipelines/{name}/start`.
 pub(crate) async fn start(
     State(state): State<AppState>,
@@ -266,24 +284,12 @@ pub(crate) async fn start(
     Path(pipeline): Path<String>,
     Form(form): Form<PipelineForm>,
 ) -> Response {
-    let result = async {
-        crate::audit::note_target(&pipeline);
-        session.authorize_action(&headers, &form.csrf, Subject::Global)?;
-        match pipeline_runs::start(
-            &state,
-            &pipeline,
-            Default::default(),
-            Default::default(),
-            pipeline_runs::started_by(&session.key_id),
-        )
-        .await
-        {
-            Ok(id) => Ok(back(&pipeline_path(&pipeline), Ok(format!("Execution {id} started.")))),
-            Err(e) => refused(&pipeline, e),
-        }
-    }
-    .await;
-    respond(&session, result)
+    let trigger = pipeline_runs::started_by(&session.key_id);
+    let op = async {
+        let id = pipeline_runs::start(&state, &pipeline, Default::default(), Default::default(), trigger).await?;
+        Ok(format!("Execution {id} started."))
+    };
+    act(&session, &headers, &form.csrf, &pipeline, op).await
 }
 
 /// POST `/console/pipelines/{name}/approvals` (`stage`, `action`, `decision`, `summary`).
@@ -294,28 +300,21 @@ pub(crate) async fn decide(
     Path(pipeline): Path<String>,
     Form(form): Form<PipelineForm>,
 ) -> Response {
-    let result = async {
-        crate::audit::note_target(&pipeline);
-        session.authorize_action(&headers, &form.csrf, Subject::Global)?;
-        let approved = form.decision == "approve";
-        let decision = Decision {
-            stage: form.stage.clone(),
-            action: form.action.clone(),
-            token: None,
-            approved,
-            summary: form.summary.clone(),
-            by: Some(session.key_id.clone()),
-        };
-        match pipeline_runs::decide(&state, &pipeline, decision).await {
-            Ok(_) => {
-                let verb = if approved { "Approved" } else { "Rejected" };
-                Ok(back(&pipeline_path(&pipeline), Ok(format!("{verb} {}/{}.", form.stage, form.action))))
-            }
-            Err(e) => refused(&pipeline, e),
-        }
-    }
-    .await;
-    respond(&session, result)
+    let approved = form.decision == "approve";
+    let decision = Decision {
+        stage: form.stage.clone(),
+        action: form.action.clone(),
+        token: None,
+        approved,
+        summary: form.summary.clone(),
+        by: Some(session.key_id.clone()),
+    };
+    let op = async {
+        pipeline_runs::decide(&state, &pipeline, decision).await?;
+        let verb = if approved { "Approved" } else { "Rejected" };
+        Ok(format!("{verb} {}/{}.", form.stage, form.action))
+    };
+    act(&session, &headers, &form.csrf, &pipeline, op).await
 }
 
 /// POST `/console/pipelines/{name}/executions/{id}/retry` (`stage`).
@@ -326,16 +325,11 @@ pub(crate) async fn retry(
     Path((pipeline, id)): Path<(String, String)>,
     Form(form): Form<PipelineForm>,
 ) -> Response {
-    let result = async {
-        crate::audit::note_target(&pipeline);
-        session.authorize_action(&headers, &form.csrf, Subject::Global)?;
-        match pipeline_runs::retry(&state, &pipeline, &id, &form.stage, RetryMode::FailedActions).await {
-            Ok(()) => Ok(back(&pipeline_path(&pipeline), Ok(format!("Retrying stage {}.", form.stage)))),
-            Err(e) => refused(&pipeline, e),
-        }
-    }
-    .await;
-    respond(&session, result)
+    let op = async {
+        pipeline_runs::retry(&state, &pipeline, &id, &form.stage, RetryMode::FailedActions).await?;
+        Ok(format!("Retrying stage {}.", form.stage))
+    };
+    act(&session, &headers, &form.csrf, &pipeline, op).await
 }
 
 /// POST `/console/pipelines/{name}/executions/{id}/stop`: running actions finish.
@@ -346,14 +340,10 @@ pub(crate) async fn stop(
     Path((pipeline, id)): Path<(String, String)>,
     Form(form): Form<PipelineForm>,
 ) -> Response {
-    let result = async {
-        crate::audit::note_target(&pipeline);
-        session.authorize_action(&headers, &form.csrf, Subject::Global)?;
-        match pipeline_runs::stop(&state, &pipeline, &id, false, Some(format!("stopped by {}", session.key_id))).await {
-            Ok(()) => Ok(back(&pipeline_path(&pipeline), Ok(format!("Stopping execution {id}.")))),
-            Err(e) => refused(&pipeline, e),
-        }
-    }
-    .await;
-    respond(&session, result)
+    let reason = Some(format!("stopped by {}", session.key_id));
+    let op = async {
+        pipeline_runs::stop(&state, &pipeline, &id, false, reason).await?;
+        Ok(format!("Stopping execution {id}."))
+    };
+    act(&session, &headers, &form.csrf, &pipeline, op).await
 }
