@@ -253,6 +253,11 @@ async fn upload_revision(
         last_fetch: None,
     };
     state.store.put_revision(&revision).await?;
+    // Pipelines whose source is this application's pushes start now; the
+    // push itself has succeeded whatever they say.
+    if let Err(e) = ops::pipeline_triggers::pushed(&state, &app, &revision.id).await {
+        tracing::warn!(application = %app, revision = %revision.id, error = %e, "cannot start pipelines for a push");
+    }
     Ok(Json(views::revision(&revision)))
 }
 

@@ -601,3 +601,55 @@ stages:
     server.ok(&["pipeline", "artifacts", "report", &id, "--out", out.to_str().unwrap()]);
     assert_eq!(std::fs::read(out.join("findings.zip")).unwrap(), std::fs::read(&zip).unwrap(), "the same bytes");
 }
+
+#[test]
+fn a_ferry_push_starts_the_pipelines_whose_source_is_that_application() {
+    let server = Server::start();
+    server.ok(&["app", "create", "shop"]);
+    let yaml = server.tmp.path().join("pushed.yml");
+    std::fs::write(
+        &yaml,
+        r#"name: pushed
+stages:
+  - name: Source
+    actions:
+      - name: Pushed
+        namespace: Pushed
+        actionTypeId: {category: Source, owner: AWS, provider: S3, version: "1"}
+        configuration: {S3Bucket: FerryServer, S3ObjectKey: shop}
+        outputArtifacts: [{name: app}]
+  - name: Approve
+    actions:
+      - name: Release
+        actionTypeId: {category: Approval, owner: AWS, provider: Manual, version: "1"}
+        configuration: {CustomData: "Release #{Pushed.RevisionId}?"}
+"#,
+    )
+    .unwrap();
+    server.ok(&["pipeline", "create", "--file", yaml.to_str().unwrap()]);
+    let dir = server.tmp.path().join("app");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("appspec.yml"), "version: 0.0\nos: linux\n").unwrap();
+    std::fs::write(dir.join("index.html"), "<h1>pushed</h1>\n").unwrap();
+    let out = server.ok(&["push", "shop", dir.to_str().unwrap()]);
+    let revision = out.lines().last().unwrap().trim().to_string();
+
+    let e = wait_for("the pushed revision's execution", std::time::Duration::from_secs(30), || {
+        let list: serde_json::Value =
+            serde_json::from_str(&server.ok(&["pipeline", "executions", "pushed", "--json"])).ok()?;
+        let e = list.as_array()?.first()?.clone();
+        (e["stages"][1]["actions"][0]["token"].is_string()).then_some(e)
+    });
+    assert_eq!(e["trigger"]["triggerType"], "PutActionRevision", "{e:#}");
+    let source = &e["stages"][0]["actions"][0];
+    assert_eq!(source["revision"], revision.as_str(), "{e:#}");
+    assert_eq!(e["stages"][1]["actions"][0]["configuration"]["CustomData"], format!("Release {revision}?"));
+    let out = server.tmp.path().join("out");
+    let id = e["id"].as_str().unwrap();
+    server.ok(&["pipeline", "artifacts", "pushed", id, "--out", out.to_str().unwrap()]);
+    let unpacked = server.tmp.path().join("unpacked");
+    let bundle = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
+    let kind = ferry_bundle::BundleType::infer(&bundle).expect("a bundle type");
+    ferry_bundle::unpack(&bundle, kind, &unpacked, &Default::default()).unwrap();
+    assert_eq!(std::fs::read_to_string(unpacked.join("index.html")).unwrap(), "<h1>pushed</h1>\n");
+}

@@ -4,7 +4,9 @@
 //! - Source: git (`CodeCommit`, `CodeStarSourceConnection`,
 //!   `ThirdParty/GitHub`) is fetched by the server's git client at the
 //!   pinned revision or the branch's head and kept as a `tar` artifact,
-//!   with CodePipeline's source variables; `S3` copies the object.
+//!   with CodePipeline's source variables; `S3` copies the object, or with
+//!   the bucket `FerryServer` takes a revision pushed with `ferry push`
+//!   (the key is the application, or a revision id).
 //! - `CodeBuild`: a build of the project with the primary input artifact as
 //!   its source (whatever source the project has, as CodePipeline's
 //!   `CODEPIPELINE` source type); its primary artifact becomes the first
@@ -207,9 +209,52 @@ async fn git_source(state: &AppState, job: &ActionJob) -> Result<Launched, Strin
     Ok(Launched::Succeeded { outputs, variables, summary: Some(summary), revision: Some(commit) })
 }
 
+/// The revision a `FerryServer` source names: a revision id (`r-…`), or an
+/// application's newest revision pushed with `ferry push`.
+async fn pushed_revision(state: &AppState, key: &str, pinned: Option<&str>) -> Result<Revision, String> {
+    let wanted = pinned.unwrap_or(key);
+    if wanted.starts_with("r-") {
+        return state.store.get_revision(wanted).await.map_err(|e| format!("revision {wanted}: {e}"));
+    }
+    let revisions = state.store.list_revisions(key).await.map_err(|e| e.to_string())?;
+    revisions
+        .into_iter()
+        .find(|r| matches!(r.location, RevisionLocation::Blob { .. }))
+        .ok_or_else(|| format!("application {key} has no revision pushed with `ferry push` yet"))
+}
+
+/// A `FerryServer` source: a revision pushed with `ferry push` (the
+/// pseudo-bucket CodeDeploy's API shows pushed revisions under).
+async fn pushed_source(state: &AppState, job: &ActionJob, key: &str) -> Result<Launched, String> {
+    let revision = pushed_revision(state, key, job.revision.as_deref()).await?;
+    let RevisionLocation::Blob { key: blob_key } = &revision.location else {
+        return Err(format!("revision {} was not pushed to ferry (it is not in its blob store)", revision.id));
+    };
+    let outputs = job
+        .output_artifacts
+        .iter()
+        .map(|name| ArtifactLocation { name: name.clone(), location: location(&revision.bundle_type, blob_key) })
+        .collect();
+    let variables = BTreeMap::from([
+        ("BucketName".to_string(), ferry_aws::convert::FERRY_BUCKET.to_string()),
+        ("ObjectKey".to_string(), key.to_string()),
+        ("RevisionId".to_string(), revision.id.clone()),
+        ("ETag".to_string(), revision.sha256.clone()),
+    ]);
+    let summary = Some(if revision.description.is_empty() {
+        format!("revision {} of {}", revision.id, revision.application_name)
+    } else {
+        revision.description.clone()
+    });
+    Ok(Launched::Succeeded { outputs, variables, summary, revision: Some(revision.id) })
+}
+
 async fn s3_source(state: &AppState, job: &ActionJob) -> Result<Launched, String> {
     let bucket = config(job, "S3Bucket")?;
     let key = config(job, "S3ObjectKey")?;
+    if bucket == ferry_aws::convert::FERRY_BUCKET {
+        return pushed_source(state, job, key).await;
+    }
     let fetched = state
         .fetcher
         .s3

@@ -156,6 +156,38 @@ fn git_sources(
         .filter_map(|a| Some((a, ferry_pipeline::check::git_source(a)?)))
 }
 
+/// A revision was pushed to `application` (`ferry push`): pipelines whose
+/// source is `FerryServer`/`application` start with it (as CodePipeline's
+/// S3 sources do on EventBridge's object events). Returns the executions.
+pub async fn pushed(state: &AppState, application: &str, revision: &str) -> Result<Vec<String>, OpError> {
+    let mut started = Vec::new();
+    for p in pipelines::list(state).await? {
+        let declaration = p.declaration;
+        let revisions: BTreeMap<String, String> = declaration
+            .stages
+            .iter()
+            .flat_map(|s| &s.actions)
+            .filter(|a| a.action_type_id.category == Category::Source && a.action_type_id.provider == "S3")
+            .filter(|a| {
+                a.configuration.get("S3Bucket").map(String::as_str) == Some(ferry_aws::convert::FERRY_BUCKET)
+                    && a.configuration.get("S3ObjectKey").map(String::as_str) == Some(application)
+            })
+            .map(|a| (a.name.clone(), revision.to_string()))
+            .collect();
+        if revisions.is_empty() {
+            continue;
+        }
+        let trigger = Trigger {
+            trigger_type: "PutActionRevision".into(),
+            trigger_detail: format!("ferry push {application} {revision}"),
+        };
+        let id = pipeline_runs::start(state, &declaration.name, BTreeMap::new(), revisions, trigger).await?;
+        tracing::info!(pipeline = %declaration.name, execution = %id, %revision, "pipeline started by a push");
+        started.push(id);
+    }
+    Ok(started)
+}
+
 /// Polls the branches of every pipeline's `PollForSourceChanges` source
 /// actions that are due; returns the executions it started.
 pub async fn poll_once(state: &AppState, last_poll: &mut HashMap<String, Instant>) -> Result<Vec<String>, OpError> {
