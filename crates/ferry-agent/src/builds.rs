@@ -452,7 +452,11 @@ impl Host {
 
         // DOWNLOAD_SOURCE: the agent's own phase (the runner's finds the source in place).
         let source_start = now_ms();
-        match self.fetch_source(a, dir, &src, &sink).await {
+        let fetched = match self.fetch_source(a, dir, &src, &sink).await {
+            Ok(resolved) => self.fetch_secondary_sources(a, dir, &workspace, &sink).await.map(|()| resolved),
+            Err(message) => Err(message),
+        };
+        match fetched {
             Ok(resolved) => {
                 sink.live.lock().unwrap().resolved_source_version = resolved;
                 sink.own_phase("DOWNLOAD_SOURCE", "SUCCEEDED", source_start, now_ms(), None);
@@ -583,6 +587,16 @@ impl Host {
         if let wire::AssignedSource::Git { url, .. } = &a.source {
             b.source_repo_url = Some(url.clone());
         }
+        b.secondary_sources = a
+            .secondary_sources
+            .iter()
+            .map(|s| ferry_buildspec::vars::SecondarySource {
+                id: s.identifier.clone(),
+                src_dir: s.identifier.clone(),
+                source_version: None,
+                repo_url: None,
+            })
+            .collect();
         b.webhook = a.webhook.as_ref().map(|w| ferry_buildspec::vars::Webhook {
             actor_account_id: w.actor_account_id.clone(),
             base_ref: w.base_ref.clone(),
@@ -705,6 +719,36 @@ impl Host {
             }
             Err(e) => sink.say(&format!("cannot pack the cache: {e}")),
         }
+    }
+
+    /// Puts each secondary source in the workspace's `<identifier>` directory.
+    async fn fetch_secondary_sources(
+        &self,
+        a: &Assignment,
+        dir: &Path,
+        workspace: &Path,
+        sink: &Sink,
+    ) -> Result<(), String> {
+        for s in &a.secondary_sources {
+            if !wire::is_source_identifier(&s.identifier) {
+                return Err(format!("secondary source identifier {:?} is not a directory name ferry uses", s.identifier));
+            }
+            sink.say(&format!("downloading secondary source {} ({} bytes, sha256 {})", s.identifier, s.size, s.sha256));
+            let kind = ferry_bundle::BundleType::from_name(&s.bundle_type)
+                .ok_or_else(|| format!("unknown bundle type {}", s.bundle_type))?;
+            let file = dir.join(format!("source-{}.bundle", s.identifier));
+            let retry = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+            let path = build_path(&a.build_id, &format!("sources/{}", s.identifier));
+            self.client.download_checked(&path, &s.sha256, s.size, &file, &retry, &a.build_id).await?;
+            let dest = workspace.join(&s.identifier);
+            let unpacked = tokio::task::spawn_blocking(move || {
+                ferry_bundle::unpack(&file, kind, &dest, &ferry_bundle::Limits::default())
+            })
+            .await
+            .map_err(|e| format!("unpacking secondary source failed: {e}"))?;
+            unpacked.map_err(|e| format!("cannot unpack secondary source {}: {e}", s.identifier))?;
+        }
+        Ok(())
     }
 
     /// Puts the source in `src`; returns the commit for git sources.

@@ -95,7 +95,8 @@ pub struct BuildRequest {
     pub source_dir: PathBuf,
     /// Where commands see the workspace in a container.
     pub mount_at: PathBuf,
-    /// The built-in variables; `src_dir` is filled in by the runner.
+    /// The built-in variables; `src_dir` is filled in by the runner, and a
+    /// secondary source's relative `src_dir` is taken inside the workspace.
     pub builtins: BuildVariables,
     /// User variables, resolved (StartBuild > project > buildspec).
     pub variables: Vec<(String, String)>,
@@ -325,6 +326,12 @@ impl<'a> Runner<'a> {
         self.src_inside = inside.join(&request.source_dir);
         let mut builtins = request.builtins.clone();
         builtins.src_dir = self.src_inside.to_string_lossy().into_owned();
+        // Secondary sources are given relative to the workspace, like the source.
+        for s in &mut builtins.secondary_sources {
+            if !std::path::Path::new(&s.src_dir).is_absolute() {
+                s.src_dir = inside.join(&s.src_dir).to_string_lossy().into_owned();
+            }
+        }
         let variables = ferry_buildspec::vars::build_environment(&request.variables, &builtins, true);
         let mut vars = String::new();
         for (name, value) in variables.iter().filter(|(n, _)| shell::is_identifier(n)) {

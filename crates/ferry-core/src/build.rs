@@ -447,6 +447,10 @@ pub struct Build {
     /// before recording the build finds it by this instead of starting another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline_action: Option<String>,
+    /// Secondary sources, by identifier (a pipeline's other input
+    /// artifacts): each in `$CODEBUILD_SRC_DIR_<identifier>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_sources: Vec<(String, SourceBundle)>,
 }
 
 /// Why a project was refused.
@@ -557,6 +561,7 @@ pub fn queue_build(
         last_heard: None,
         webhook: None,
         pipeline_action: None,
+        secondary_sources: Vec::new(),
     }
 }
 

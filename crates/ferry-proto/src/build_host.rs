@@ -100,6 +100,29 @@ pub struct Assignment {
     /// For a build a git webhook started: CodeBuild's `CODEBUILD_WEBHOOK_*`.
     #[serde(default)]
     pub webhook: Option<WebhookContext>,
+    /// Secondary sources: download each from
+    /// `/agent/v1/builds/<id>/sources/<identifier>` into the workspace's
+    /// `<identifier>` directory (`CODEBUILD_SRC_DIR_<identifier>`).
+    #[serde(default)]
+    pub secondary_sources: Vec<SecondarySource>,
+}
+
+/// A secondary source bundle of a build.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondarySource {
+    /// `[A-Za-z0-9_]+`, 1 to 128 characters (CodeBuild's source identifier).
+    pub identifier: String,
+    pub sha256: String,
+    pub size: u64,
+    pub bundle_type: String,
+}
+
+/// Whether `identifier` may name a secondary source (a directory name and
+/// a variable suffix).
+pub fn is_source_identifier(identifier: &str) -> bool {
+    (1..=128).contains(&identifier.len())
+        && identifier.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && identifier != "src"
 }
 
 /// What started a webhook build, as CodeBuild's variables say it.

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/agent/v1/bundles/{revision}", get(bundle))
         .route("/agent/v1/builds/claim", post(claim_build))
         .route("/agent/v1/builds/{id}/source", get(build_source))
+        .route("/agent/v1/builds/{id}/sources/{identifier}", get(build_secondary_source))
         .route("/agent/v1/builds/{id}/secrets", post(build_secrets))
         .route("/agent/v1/builds/{id}/progress", post(build_progress))
         .route("/agent/v1/builds/{id}/artifacts/{name}", axum::routing::put(build_artifact))
@@ -281,6 +282,20 @@ async fn claim_build(
 async fn build_source(State(state): State<AppState>, Path(id): Path<String>, request: Signed) -> ApiResult<Response> {
     let instance = request.caller.require_agent()?.to_string();
     let bundle = ops::build_hosts::source(&state, &instance, &id).await?;
+    serve_source(&state, &id, &bundle).await
+}
+
+async fn build_secondary_source(
+    State(state): State<AppState>,
+    Path((id, identifier)): Path<(String, String)>,
+    request: Signed,
+) -> ApiResult<Response> {
+    let instance = request.caller.require_agent()?.to_string();
+    let bundle = ops::build_hosts::secondary_source(&state, &instance, &id, &identifier).await?;
+    serve_source(&state, &id, &bundle).await
+}
+
+async fn serve_source(state: &AppState, id: &str, bundle: &ferry_core::build::SourceBundle) -> ApiResult<Response> {
     let (file, size) = state.blobs.open_blob(&bundle.blob_key).await.map_err(|e| match e {
         ferry_blob::BlobError::NotFound(_) => {
             ApiError::not_found("SourceMissing", format!("the source of build {id} is missing from the blob store"))

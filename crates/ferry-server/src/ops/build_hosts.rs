@@ -169,6 +169,16 @@ async fn assignment(state: &AppState, b: &Build) -> Result<wire::Assignment, OpE
             prev_commit: w.prev_commit.clone().unwrap_or_default(),
             merge_commit: w.merge_commit.clone().unwrap_or_default(),
         }),
+        secondary_sources: b
+            .secondary_sources
+            .iter()
+            .map(|(identifier, bundle)| wire::SecondarySource {
+                identifier: identifier.clone(),
+                sha256: bundle.sha256.clone(),
+                size: bundle.size,
+                bundle_type: bundle.bundle_type.clone(),
+            })
+            .collect(),
     })
 }
 
@@ -196,6 +206,21 @@ pub async fn secrets(
 pub async fn source(state: &AppState, instance: &str, id: &str) -> Result<build::SourceBundle, OpError> {
     let b = running_on(state, instance, id).await?;
     b.source_bundle.ok_or_else(|| OpError::Invalid(format!("build {id} has no source bundle")))
+}
+
+/// A secondary source of a build running on `instance`.
+pub async fn secondary_source(
+    state: &AppState,
+    instance: &str,
+    id: &str,
+    identifier: &str,
+) -> Result<build::SourceBundle, OpError> {
+    let b = running_on(state, instance, id).await?;
+    b.secondary_sources
+        .into_iter()
+        .find(|(i, _)| i == identifier)
+        .map(|(_, bundle)| bundle)
+        .ok_or_else(|| OpError::Invalid(format!("build {id} has no secondary source {identifier:?}")))
 }
 
 /// Log lines and phases from the build's host; answers whether to stop.

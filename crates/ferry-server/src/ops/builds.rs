@@ -77,11 +77,20 @@ pub struct StartBuild {
     pub webhook: Option<build::BuildWebhook>,
     /// The pipeline action attempt that starts it (see `Build::pipeline_action`).
     pub pipeline_action: Option<String>,
+    /// Secondary sources by identifier (already in the blob store).
+    pub secondary_sources: Vec<(String, SourceBundle)>,
 }
 
 impl StartBuild {
     pub fn by(initiator: Initiator) -> Self {
-        Self { initiator, source_version: None, source_bundle: None, webhook: None, pipeline_action: None }
+        Self {
+            initiator,
+            source_version: None,
+            source_bundle: None,
+            webhook: None,
+            pipeline_action: None,
+            secondary_sources: Vec::new(),
+        }
     }
 }
 
@@ -94,7 +103,14 @@ pub async fn start(
     request: StartBuild,
     overrides: impl FnOnce(&mut BuildProject),
 ) -> Result<Build, OpError> {
-    let StartBuild { initiator, source_version, mut source_bundle, webhook, pipeline_action } = request;
+    let StartBuild { initiator, source_version, mut source_bundle, webhook, pipeline_action, secondary_sources } =
+        request;
+    if let Some((bad, _)) = secondary_sources.iter().find(|(id, _)| !ferry_proto::build_host::is_source_identifier(id))
+    {
+        return Err(OpError::Invalid(format!(
+            "secondary source identifier {bad:?}: 1 to 128 letters, digits or '_', not \"src\""
+        )));
+    }
     let mut settings = get_project(state, project).await?;
     overrides(&mut settings);
     settings.name = project.to_string();
@@ -114,6 +130,7 @@ pub async fn start(
             queued.source_bundle = source_bundle;
             queued.webhook = webhook;
             queued.pipeline_action = pipeline_action;
+            queued.secondary_sources = secondary_sources;
             queued
         })
         .await?;

@@ -9,7 +9,8 @@
 //!   (the key is the application, or a revision id).
 //! - `CodeBuild`: a build of the project with the primary input artifact as
 //!   its source (whatever source the project has, as CodePipeline's
-//!   `CODEPIPELINE` source type); its primary artifact becomes the first
+//!   `CODEPIPELINE` source type) and the others as secondary sources in
+//!   `$CODEBUILD_SRC_DIR_<artifact>`; its primary artifact becomes the first
 //!   output artifact, secondary artifacts the outputs of their names, its
 //!   exported variables the action's variables.
 //! - `CodeDeploy`: the input artifact registered as a revision of the
@@ -311,13 +312,20 @@ async fn build(state: &AppState, job: &ActionJob, key: &str) -> Result<Launched,
         None => job.input_artifacts.first(),
     }
     .ok_or("the action has no input artifact to build")?;
-    if job.input_artifacts.len() > 1 {
-        return Err(format!(
-            "ferry builds one input artifact (the primary source, {}); secondary sources are not supported yet",
-            primary.name
-        ));
-    }
     let bundle = artifact(state, primary).await?;
+    // The other input artifacts are secondary sources, named as the artifacts
+    // (CodeBuild's CODEBUILD_SRC_DIR_<artifact name>).
+    let mut secondary_sources = Vec::new();
+    for other in job.input_artifacts.iter().filter(|a| a.name != primary.name) {
+        if !ferry_proto::build_host::is_source_identifier(&other.name) {
+            return Err(format!(
+                "input artifact {} cannot be a secondary source: its name must be letters, digits or '_' \
+                 (it names the directory and CODEBUILD_SRC_DIR_{})",
+                other.name, other.name
+            ));
+        }
+        secondary_sources.push((other.name.clone(), artifact(state, other).await?));
+    }
     let mut variables = Vec::new();
     if let Some(text) = job.configuration.get("EnvironmentVariables") {
         for (name, value, kind) in ferry_pipeline::check::environment_variables(text)? {
@@ -327,6 +335,7 @@ async fn build(state: &AppState, job: &ActionJob, key: &str) -> Result<Launched,
     }
     let request = StartBuild {
         source_bundle: Some(bundle),
+        secondary_sources,
         pipeline_action: Some(key.to_string()),
         ..StartBuild::by(ferry_core::build::Initiator::Pipeline(job.pipeline.clone()))
     };

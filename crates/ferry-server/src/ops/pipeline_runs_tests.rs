@@ -357,3 +357,68 @@ async fn launching_a_build_attempt_again_finds_the_build_it_made() {
     assert_eq!(id(&first), id(&again));
     assert_eq!(builds::list(&state, Some("shop-build"), 10).await.unwrap().len(), 1);
 }
+
+const TWO_SOURCES: &str = r#"
+name: shop
+stages:
+  - name: Source
+    actions:
+      - name: App
+        actionTypeId: {category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}
+        configuration: {FullRepositoryId: "APP", BranchName: main}
+        outputArtifacts: [{name: app}]
+      - name: Lib
+        actionTypeId: {category: Source, owner: AWS, provider: CodeStarSourceConnection, version: "1"}
+        configuration: {FullRepositoryId: "LIB", BranchName: main}
+        outputArtifacts: [{name: lib_src}]
+  - name: Build
+    actions:
+      - name: Compile
+        actionTypeId: {category: Build, owner: AWS, provider: CodeBuild, version: "1"}
+        configuration: {ProjectName: shop-build, PrimarySource: app}
+        inputArtifacts: [{name: app}, {name: lib_src}]
+        outputArtifacts: [{name: bundle}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_gets_the_other_input_artifacts_as_secondary_sources() {
+    if !can_switch_users() {
+        return;
+    }
+    let f = fixture().await;
+    let state = &f.state;
+    let dir = tempfile::tempdir().unwrap();
+    let (app, _) = repository(&dir.path().join("app"));
+    let (lib, _) = repository(&dir.path().join("lib"));
+    std::fs::write(lib.join("site/index.html"), "<h1>lib</h1>\n").unwrap();
+    git(&lib, &["commit", "--quiet", "-am", "the lib"]);
+    let spec = r#"version: 0.2
+phases:
+  build:
+    commands:
+      - test -f appspec.yml
+      - cp "$CODEBUILD_SRC_DIR_lib_src/site/index.html" lib.html
+artifacts:
+  files: [lib.html, site/index.html]
+"#;
+    builds::create_project(state, project("shop-build", spec)).await.unwrap();
+    let text = TWO_SOURCES
+        .replace("APP", &format!("file://{}", app.display()))
+        .replace("LIB", &format!("file://{}", lib.display()));
+    pipelines::create(state, pipelines::parse("pipeline.yml", &text).unwrap()).await.unwrap();
+    let _stop = watcher(state);
+    let id = start(state, "shop", BTreeMap::new(), BTreeMap::new(), started_by("FKIATEST")).await.unwrap();
+    let e = wait_for(state, &id, "the end", |e| e.status.is_finished()).await;
+    assert_eq!(e.status, ExecutionStatus::Succeeded, "{e:#?}");
+    let out = pipeline_actions::artifact(state, &action(&e, "Build", "Compile").output_artifacts[0]).await.unwrap();
+    let unpacked = dir.path().join("built");
+    ferry_bundle::unpack(
+        &state.blobs.dir().join(&out.blob_key),
+        ferry_bundle::BundleType::Zip,
+        &unpacked,
+        &Default::default(),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(unpacked.join("lib.html")).unwrap(), "<h1>lib</h1>\n");
+    assert_eq!(std::fs::read_to_string(unpacked.join("site/index.html")).unwrap(), "<h1>shop</h1>\n");
+}
