@@ -983,3 +983,15 @@ pub struct TransitionChange {
     #[serde(default)]
     pub disable_reason: Option<String>,
 }
+
+/// A task definition revision (`/api/v1/task-definitions`): ECS's
+/// `describe-task-definition` shape, with ferry's registration facts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskDefinitionView {
+    pub task_definition: ferry_ecs::TaskDefinition,
+    pub revision: u32,
+    /// `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub registered_at: u64,
+}

@@ -21,6 +21,7 @@ use crate::{ops, views};
 mod builds;
 mod pipelines;
 mod secrets;
+mod task_definitions;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/configs", post(create_config).get(list_configs))
         .merge(builds::routes())
         .merge(pipelines::routes())
+        .merge(task_definitions::routes())
         .merge(secrets::routes())
 }
 
@@ -62,6 +64,7 @@ impl From<OpError> for ApiError {
             OpError::ProjectNotFound(_) => ApiError::not_found("BuildProjectDoesNotExist", message),
             OpError::ProjectExists(_) => ApiError::conflict("BuildProjectAlreadyExists", message),
             OpError::PipelineNotFound(_) => ApiError::not_found("PipelineDoesNotExist", message),
+            OpError::TaskDefinitionNotFound(_) => ApiError::not_found("TaskDefinitionDoesNotExist", message),
             OpError::PipelineExists(_) => ApiError::conflict("PipelineAlreadyExists", message),
             OpError::Pipeline(e) => {
                 use ferry_pipeline::execution::StepError as E;

@@ -190,6 +190,17 @@ pub struct StoredPipelineExecution {
     pub doc: String,
 }
 
+/// One revision of a task definition family, as ECS's JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTaskDefinition {
+    pub family: String,
+    pub revision: u32,
+    /// `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    pub register_time: Millis,
+    pub doc: String,
+}
+
 /// What [`Store::prune`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
@@ -560,6 +571,31 @@ impl Store {
 
     pub async fn list_pipelines(&self) -> Result<Vec<StoredPipeline>> {
         on_backend!(self, b => b.list_pipelines().await)
+    }
+
+    /// Stores the family's next task definition revision, `make(revision)`.
+    pub async fn register_task_definition(
+        &self,
+        family: &str,
+        make: impl FnOnce(u32) -> String,
+        now: Millis,
+    ) -> Result<u32> {
+        on_backend!(self, b => b.register_task_definition(family, make, now).await)
+    }
+
+    /// A revision of a family (`None`: its newest ACTIVE one).
+    pub async fn get_task_definition(&self, family: &str, revision: Option<u32>) -> Result<StoredTaskDefinition> {
+        on_backend!(self, b => b.get_task_definition(family, revision).await)
+    }
+
+    /// One family's revisions, newest first; or (`None`) each family's newest.
+    pub async fn list_task_definitions(&self, family: Option<&str>) -> Result<Vec<StoredTaskDefinition>> {
+        on_backend!(self, b => b.list_task_definitions(family).await)
+    }
+
+    /// Marks a revision INACTIVE (`NotFound` if there is none).
+    pub async fn deregister_task_definition(&self, family: &str, revision: u32) -> Result<()> {
+        on_backend!(self, b => b.deregister_task_definition(family, revision).await)
     }
 
     /// A pipeline's execution document (see [`Changes::pipeline_runs`]).

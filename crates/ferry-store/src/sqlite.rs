@@ -30,7 +30,7 @@ use crate::{
     AgentLiveness, AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, SecretInfo, StoredAudit,
     StoredEvent,
 };
-use crate::{PipelineRunsChange, StoredPipeline, StoredPipelineExecution};
+use crate::{PipelineRunsChange, StoredPipeline, StoredPipelineExecution, StoredTaskDefinition};
 
 /// How long a connection waits for another one's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (8, "secrets", include_str!("../migrations/sqlite/0008_secrets.sql")),
     (9, "pipelines", include_str!("../migrations/sqlite/0009_pipelines.sql")),
     (10, "pipeline runs", include_str!("../migrations/sqlite/0010_pipeline_runs.sql")),
+    (11, "task definitions", include_str!("../migrations/sqlite/0011_task_definitions.sql")),
 ];
 
 /// The settings key of the time the server was last known up.
@@ -1146,6 +1147,99 @@ impl SqliteStore {
                 doc,
             })
             .collect())
+    }
+
+    /// Stores `make(revision)` as the family's next revision; returns it.
+    pub(crate) async fn register_task_definition(
+        &self,
+        family: &str,
+        make: impl FnOnce(u32) -> String,
+        now: u64,
+    ) -> Result<u32> {
+        let mut tx = self.begin_write().await?;
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(revision) FROM task_definitions WHERE family = $1")
+            .bind(family)
+            .fetch_one(&mut *tx)
+            .await?;
+        let revision = last.unwrap_or(0) as u32 + 1;
+        sqlx::query(
+            "INSERT INTO task_definitions (family, revision, status, register_time, doc) VALUES ($1, $2, 'ACTIVE', $3, $4)",
+        )
+        .bind(family)
+        .bind(i64::from(revision))
+        .bind(now as i64)
+        .bind(make(revision))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(revision)
+    }
+
+    /// A revision of a family (`None`: its newest ACTIVE one).
+    pub(crate) async fn get_task_definition(
+        &self,
+        family: &str,
+        revision: Option<u32>,
+    ) -> Result<StoredTaskDefinition> {
+        let row: Option<(i64, String, i64, String)> = sqlx::query_as(
+            "SELECT revision, status, register_time, doc FROM task_definitions WHERE family = $1 \
+             AND (revision = $2 OR ($2 IS NULL AND status = 'ACTIVE')) ORDER BY revision DESC LIMIT 1",
+        )
+        .bind(family)
+        .bind(revision.map(i64::from))
+        .fetch_optional(&self.pool)
+        .await?;
+        let (revision, status, register_time, doc) = found(row)?;
+        Ok(StoredTaskDefinition {
+            family: family.to_string(),
+            revision: revision as u32,
+            status,
+            register_time: register_time as u64,
+            doc,
+        })
+    }
+
+    /// Revisions, newest first: of one family, or the newest of each.
+    pub(crate) async fn list_task_definitions(&self, family: Option<&str>) -> Result<Vec<StoredTaskDefinition>> {
+        let rows: Vec<(String, i64, String, i64, String)> = match family {
+            Some(f) => {
+                sqlx::query_as(
+                    "SELECT family, revision, status, register_time, doc FROM task_definitions WHERE family = $1 \
+                 ORDER BY revision DESC",
+                )
+                .bind(f)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query_as(
+                    "SELECT family, revision, status, register_time, doc FROM task_definitions t WHERE revision = \
+                 (SELECT MAX(revision) FROM task_definitions WHERE family = t.family) ORDER BY family",
+                )
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(family, revision, status, register_time, doc)| StoredTaskDefinition {
+                family,
+                revision: revision as u32,
+                status,
+                register_time: register_time as u64,
+                doc,
+            })
+            .collect())
+    }
+
+    /// Marks a revision INACTIVE.
+    pub(crate) async fn deregister_task_definition(&self, family: &str, revision: u32) -> Result<()> {
+        let done = sqlx::query("UPDATE task_definitions SET status = 'INACTIVE' WHERE family = $1 AND revision = $2")
+            .bind(family)
+            .bind(i64::from(revision))
+            .execute(&self.pool)
+            .await?;
+        affected(done.rows_affected())
     }
 
     /// The pipeline's execution document, if it has one.

@@ -51,6 +51,7 @@ macro_rules! conformance {
 conformance!(
     build_projects_and_numbered_builds,
     pipelines_keep_every_version,
+    task_definitions_are_numbered_per_family,
     fresh_store_is_empty_and_migrated,
     applications_crud_and_uniqueness,
     groups_crud_and_uniqueness,
@@ -276,7 +277,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 10);
+    assert_eq!(store.schema_version().await.unwrap(), 11);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -879,7 +880,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 10);
+        assert_eq!(store.schema_version().await.unwrap(), 11);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -1504,4 +1505,29 @@ async fn build_projects_and_numbered_builds(store: Store) {
     store.delete_build_project("shop").await.unwrap();
     assert!(matches!(store.get_build_project("shop").await, Err(StoreError::NotFound)));
     assert_eq!(store.get_build(&done.id).await.unwrap().settings.image.as_deref(), Some("localhost/builder:1"));
+}
+
+async fn task_definitions_are_numbered_per_family(store: Store) {
+    assert_eq!(store.register_task_definition("web", |r| format!("web:{r}"), 10).await.unwrap(), 1);
+    assert_eq!(store.register_task_definition("web", |r| format!("web:{r}"), 20).await.unwrap(), 2);
+    assert_eq!(store.register_task_definition("api", |r| format!("api:{r}"), 30).await.unwrap(), 1);
+    assert_eq!(store.get_task_definition("web", None).await.unwrap().doc, "web:2");
+    store.deregister_task_definition("web", 2).await.unwrap();
+    let newest = store.get_task_definition("web", None).await.unwrap();
+    assert_eq!((newest.revision, newest.status.as_str()), (1, "ACTIVE"), "the newest ACTIVE one");
+    let old = store.get_task_definition("web", Some(2)).await.unwrap();
+    assert_eq!((old.status.as_str(), old.register_time), ("INACTIVE", 20), "still readable");
+    assert!(matches!(store.get_task_definition("web", Some(9)).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.deregister_task_definition("nope", 1).await, Err(StoreError::NotFound)));
+    let revisions: Vec<u32> =
+        store.list_task_definitions(Some("web")).await.unwrap().iter().map(|t| t.revision).collect();
+    assert_eq!(revisions, [2, 1]);
+    let families: Vec<String> = store
+        .list_task_definitions(None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| format!("{}:{}", t.family, t.revision))
+        .collect();
+    assert_eq!(families, ["api:1", "web:2"]);
 }

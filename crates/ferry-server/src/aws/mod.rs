@@ -393,6 +393,7 @@ impl From<OpError> for AwsError {
             // Target groups and keys have no AWS operations: these do not
             // reach this API, but say what they are if they ever do.
             OpError::TargetGroupExists(_)
+            | OpError::TaskDefinitionNotFound(_)
             | OpError::TargetGroupInUse { .. }
             | OpError::KeyNotFound(_)
             | OpError::InstanceNotFound(_)

@@ -31,6 +31,8 @@ pub enum OpError {
     BuildNotFound(String),
     #[error("pipeline {0} does not exist")]
     PipelineNotFound(String),
+    #[error("task definition {0} does not exist")]
+    TaskDefinitionNotFound(String),
     #[error("pipeline {0} already exists")]
     PipelineExists(String),
     #[error("access key {0} does not exist")]

@@ -34,6 +34,7 @@ pub mod pipeline_triggers;
 pub mod pipelines;
 pub mod secrets;
 pub mod target_groups;
+pub mod task_definitions;
 pub mod webhooks;
 
 pub use error::OpError;

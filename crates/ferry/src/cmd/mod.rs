@@ -32,6 +32,7 @@ mod pipeline;
 mod push;
 mod secret;
 mod stop;
+mod task_definition;
 
 use std::process::ExitCode;
 
@@ -106,6 +107,8 @@ enum Command {
     Secret(secret::SecretArgs),
     /// Pipelines as CodePipeline declares them (create, update, show, list, delete).
     Pipeline(pipeline::PipelineArgs),
+    /// ECS task definitions for container services (register, describe, list, deregister).
+    TaskDefinition(task_definition::TaskDefinitionArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -135,6 +138,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Secret(args) => secret::run(args),
         Command::Pipeline(args) => pipeline::run(args),
+        Command::TaskDefinition(args) => task_definition::run(args),
     }
 }
 
