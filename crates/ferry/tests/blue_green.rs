@@ -98,7 +98,7 @@ fn shifts_without_dropping_requests(c: &Cluster, lb: SocketAddr) {
         "--minimum-healthy-hosts",
         "HOST_COUNT:0",
         "--traffic",
-        "linear:50:4s",
+        "linear:50:8s",
     ]);
     let _ = c.ferry(&["app", "create", "shop"]);
     c.ferry_ok(&[
@@ -148,7 +148,9 @@ fn shifts_without_dropping_requests(c: &Cluster, lb: SocketAddr) {
 
     // A revision that turns unhealthy after half the traffic moved: the
     // weights go back, and the rollback formally returns traffic to fleet b.
-    let flaky = push(c, "v4-flaky", Health::SickAfter(2));
+    // (Sick 4 s after it starts: the first shift comes well before on a
+    // loaded machine, the second 8 s after the first, well after.)
+    let flaky = push(c, "v4-flaky", Health::SickAfter(4));
     let d4 = deploy(c, &flaky, &["--config", "Linear50"]);
     let view = c.wait_done(&d4, LONG);
     assert_eq!(view["status"], "Failed", "{view:#}");
