@@ -731,7 +731,10 @@ impl Host {
     ) -> Result<(), String> {
         for s in &a.secondary_sources {
             if !wire::is_source_identifier(&s.identifier) {
-                return Err(format!("secondary source identifier {:?} is not a directory name ferry uses", s.identifier));
+                return Err(format!(
+                    "secondary source identifier {:?} is not a directory name ferry uses",
+                    s.identifier
+                ));
             }
             sink.say(&format!("downloading secondary source {} ({} bytes, sha256 {})", s.identifier, s.size, s.sha256));
             let kind = ferry_bundle::BundleType::from_name(&s.bundle_type)

@@ -266,7 +266,13 @@ impl S3Source {
 
     /// Uploads the blob `blob_key` to `s3://bucket/key` (a multipart upload
     /// in 8 MiB parts, so any size streams from disk); returns the ETag.
-    pub async fn put_s3(&self, blobs: &LocalBlobs, blob_key: &str, bucket: &str, key: &str) -> Result<String, FetchError> {
+    pub async fn put_s3(
+        &self,
+        blobs: &LocalBlobs,
+        blob_key: &str,
+        bucket: &str,
+        key: &str,
+    ) -> Result<String, FetchError> {
         use tokio::io::AsyncReadExt;
         const PART: usize = 8 << 20;
         let loc = Location { bucket, key, version: None };
@@ -277,7 +283,10 @@ impl S3Source {
             let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART);
             let mut buf = vec![0u8; 256 * 1024];
             loop {
-                let n = file.read(&mut buf).await.map_err(|e| FetchError::Unreachable(format!("reading {blob_key}: {e}")))?;
+                let n = file
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| FetchError::Unreachable(format!("reading {blob_key}: {e}")))?;
                 if n == 0 {
                     break;
                 }

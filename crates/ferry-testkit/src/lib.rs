@@ -1,7 +1,8 @@
 //! Fixtures for black-box tests (dev-dependency only): [`wait_for`] a
 //! condition with a deadline instead of sleeping, [`Moto`], a real S3
 //! API (`moto_server`) on a free loopback port, [`skip`], which says
-//! loudly that a test did not run, and container fixtures:
+//! loudly that a test did not run, [`git`], the git CLI with a fixed
+//! identity and no user configuration, and container fixtures:
 //! [`podman_available`] and [`busybox_image`].
 //!
 //! **Architecture Invariant:** knows nothing of ferry itself; production
@@ -11,6 +12,23 @@ use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Runs `git -C dir args…` as a test's fixed committer (no global or system
+/// configuration, no signing); returns its trimmed stdout, panicking with
+/// git's stderr when it fails.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=ferry", "-c", "user.email=ferry@example.com", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run git ({e}): apt-get install git"));
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
 
 /// Polls `check` until it returns `Some`, backing off from 5 ms to 100 ms;
 /// panics with `what` after `timeout`.

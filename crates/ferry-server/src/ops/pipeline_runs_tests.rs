@@ -3,7 +3,6 @@
 //! the watcher running as in a server.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use ferry_pipeline::execution::{ActionStatus, ExecutionStatus};
@@ -11,20 +10,7 @@ use ferry_pipeline::execution::{ActionStatus, ExecutionStatus};
 use super::*;
 use crate::ops::build_host_tests::{can_switch_users, fixture, project};
 use crate::ops::{builds, pipelines};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=ferry", "-c", "user.email=ferry@example.com", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("git runs (apt-get install git)");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+use ferry_testkit::git;
 
 /// A repository with an app on `main`; returns its path and head commit.
 fn repository(dir: &Path) -> (PathBuf, String) {
