@@ -211,6 +211,8 @@ fn source_build_staging_approval_and_two_production_groups_with_a_server_restart
             _ => None,
         }
     });
+    let shown = c.ferry_ok(&["pipeline", "show", "shop"]);
+    assert!(shown.contains(&format!("Latest execution {id} (version 1): InProgress")), "{shown}");
     let status = c.ferry_ok(&["pipeline", "status", "shop"]);
     assert!(status.contains("DeployStaging") && status.contains("Succeeded"), "{status}");
     for host in [1, 2] {

@@ -527,6 +527,19 @@ fn show(name: &str, version: Option<u32>, json: bool, server: &ServerArgs) -> Re
             );
         }
     }
+    // The newest execution, in a line (`status` shows it stage by stage).
+    let newest: Vec<Execution> = client.get(&format!("{}/executions", path(name)), "limit=1")?;
+    match newest.first() {
+        Some(e) => output::say!(
+            "Latest execution {} (version {}): {}, started {}{}",
+            e.id,
+            e.pipeline.version.unwrap_or(1),
+            status_name(e.status),
+            output::utc(e.started_at),
+            e.status_summary.as_deref().map(|s| format!(": {s}")).unwrap_or_default()
+        ),
+        None => output::say!("Never ran: `ferry pipeline start {name}` or a push starts it"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
