@@ -31,6 +31,8 @@
 //!   Secrets Manager ARN counts by its last segment);
 //! - `memory` (MiB, hard limit) at least 6, `memoryReservation` not above
 //!   it; `cpu` units 0–10240;
+//! - `stopTimeout` 2–120 s (30: the time between the stop signal and the
+//!   kill);
 //! - `networkMode` one of `bridge` (the default), `host`, `awsvpc`, `none`.
 //!
 //! Members ferry does not run yet (volumes, log drivers, Linux
@@ -39,6 +41,8 @@
 //!
 //! **Architecture Invariant:** no I/O, no engine, no store: text in,
 //! model or problems out; never panics on any input.
+
+pub mod service;
 
 use std::collections::BTreeSet;
 
@@ -118,6 +122,19 @@ pub struct ContainerDefinition {
     pub working_directory: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Seconds between the stop signal and the kill (ECS: 2–120, default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u32>,
+}
+
+/// ECS's stop timeout when a container names none.
+pub const DEFAULT_STOP_TIMEOUT_SECONDS: u32 = 30;
+
+impl ContainerDefinition {
+    /// Seconds a stop waits for the container before killing it.
+    pub fn stop_timeout_seconds(&self) -> u32 {
+        self.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_SECONDS)
+    }
 }
 
 fn yes() -> bool {
@@ -290,6 +307,7 @@ const CONTAINER_MEMBERS: &[&str] = &[
     "memoryReservation",
     "workingDirectory",
     "user",
+    "stopTimeout",
 ];
 
 const CONTAINER_NOT_YET: &[&str] = &[
@@ -299,7 +317,6 @@ const CONTAINER_NOT_YET: &[&str] = &[
     "linuxParameters",
     "dependsOn",
     "startTimeout",
-    "stopTimeout",
     "hostname",
     "disableNetworking",
     "privileged",
@@ -666,6 +683,7 @@ impl Checker {
         }
         let working_directory = self.string(&key("workingDirectory"), o.get("workingDirectory"));
         let user = self.string(&key("user"), o.get("user"));
+        let stop_timeout = self.number(&key("stopTimeout"), o.get("stopTimeout"), 2..=120).map(|n| n as u32);
         Some(ContainerDefinition {
             name: name?,
             image: image?,
@@ -681,6 +699,7 @@ impl Checker {
             memory_reservation,
             working_directory,
             user,
+            stop_timeout,
         })
     }
 
