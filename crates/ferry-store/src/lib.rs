@@ -201,6 +201,46 @@ pub struct StoredTaskDefinition {
     pub doc: String,
 }
 
+/// A change of a service and its tasks, written in one transaction
+/// ([`Store::save_service`]). Documents are the server's (ferry_ecs's
+/// `Service` and `Task`); the store keeps them with the columns it indexes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceChange {
+    pub service: ServiceWrite,
+    /// Tasks to insert or replace.
+    pub tasks: Vec<TaskRow>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceWrite {
+    Keep,
+    /// A new service (`Conflict` if the name is taken).
+    Create {
+        name: String,
+        doc: String,
+    },
+    /// A new version of an existing service (`NotFound` if it is gone).
+    Put {
+        name: String,
+        doc: String,
+    },
+    /// The service and all its tasks.
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    pub id: String,
+    pub service: String,
+    pub host: String,
+    /// Meant to run, or not yet stopped.
+    pub live: bool,
+    pub created_at: Millis,
+    pub doc: String,
+}
+
 /// What [`Store::prune`] deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Pruned {
@@ -596,6 +636,32 @@ impl Store {
     /// Marks a revision INACTIVE (`NotFound` if there is none).
     pub async fn deregister_task_definition(&self, family: &str, revision: u32) -> Result<()> {
         on_backend!(self, b => b.deregister_task_definition(family, revision).await)
+    }
+
+    /// A service's document (`NotFound` if there is none).
+    pub async fn get_service(&self, name: &str) -> Result<String> {
+        on_backend!(self, b => b.get_service(name).await)
+    }
+
+    /// Every service's document, by name.
+    pub async fn list_services(&self) -> Result<Vec<String>> {
+        on_backend!(self, b => b.list_services().await)
+    }
+
+    /// Writes a service and its tasks in one transaction.
+    pub async fn save_service(&self, change: &ServiceChange, now: Millis) -> Result<()> {
+        on_backend!(self, b => b.save_service(change, now).await)
+    }
+
+    /// Task documents: one service's live tasks and its newest `stopped`
+    /// stopped ones, oldest first; or (`None`) every live task.
+    pub async fn list_service_tasks(&self, service: Option<&str>, stopped: u32) -> Result<Vec<String>> {
+        on_backend!(self, b => b.list_service_tasks(service, stopped).await)
+    }
+
+    /// Deletes a service's stopped tasks beyond the newest `keep`.
+    pub async fn prune_service_tasks(&self, service: &str, keep: u32) -> Result<u64> {
+        on_backend!(self, b => b.prune_service_tasks(service, keep).await)
     }
 
     /// A pipeline's execution document (see [`Changes::pipeline_runs`]).

@@ -27,8 +27,8 @@ use sqlx::{QueryBuilder, SqlSafeStr, Sqlite, Transaction};
 use crate::doc::{Document, Row, decode, decode_row, decode_rows, encode};
 use crate::error::{Result, StoreError};
 use crate::{
-    AgentLiveness, AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, SecretInfo, StoredAudit,
-    StoredEvent,
+    AgentLiveness, AuditFilter, Changes, DeliveryFilter, DeploymentFilter, NewEvent, Pruned, SecretInfo, ServiceChange,
+    ServiceWrite, StoredAudit, StoredEvent,
 };
 use crate::{PipelineRunsChange, StoredPipeline, StoredPipelineExecution, StoredTaskDefinition};
 
@@ -54,6 +54,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "pipelines", include_str!("../migrations/sqlite/0009_pipelines.sql")),
     (10, "pipeline runs", include_str!("../migrations/sqlite/0010_pipeline_runs.sql")),
     (11, "task definitions", include_str!("../migrations/sqlite/0011_task_definitions.sql")),
+    (12, "services", include_str!("../migrations/sqlite/0012_services.sql")),
 ];
 
 /// The settings key of the time the server was last known up.
@@ -1240,6 +1241,106 @@ impl SqliteStore {
             .execute(&self.pool)
             .await?;
         affected(done.rows_affected())
+    }
+
+    /// A service's document.
+    pub(crate) async fn get_service(&self, name: &str) -> Result<String> {
+        let doc: Option<String> = sqlx::query_scalar("SELECT doc FROM services WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        found(doc)
+    }
+
+    /// Every service's document, by name.
+    pub(crate) async fn list_services(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT doc FROM services ORDER BY name").fetch_all(&self.pool).await?)
+    }
+
+    /// Writes a service change in one transaction.
+    pub(crate) async fn save_service(&self, change: &ServiceChange, now: u64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        match &change.service {
+            ServiceWrite::Keep => {}
+            ServiceWrite::Create { name, doc } => {
+                let done = sqlx::query(
+                    "INSERT INTO services (name, update_time, doc) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                )
+                .bind(name)
+                .bind(now as i64)
+                .bind(doc)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::AlreadyExists { what: format!("service {name}") });
+                }
+            }
+            ServiceWrite::Put { name, doc } => {
+                let done = sqlx::query("UPDATE services SET update_time = $2, doc = $3 WHERE name = $1")
+                    .bind(name)
+                    .bind(now as i64)
+                    .bind(doc)
+                    .execute(&mut *tx)
+                    .await?;
+                affected(done.rows_affected())?;
+            }
+            ServiceWrite::Delete { name } => {
+                sqlx::query("DELETE FROM services WHERE name = $1").bind(name).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM service_tasks WHERE service = $1").bind(name).execute(&mut *tx).await?;
+            }
+        }
+        for t in &change.tasks {
+            sqlx::query(
+                "INSERT INTO service_tasks (id, service, host, live, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (id) DO UPDATE SET live = excluded.live, doc = excluded.doc",
+            )
+            .bind(&t.id)
+            .bind(&t.service)
+            .bind(&t.host)
+            .bind(i64::from(t.live))
+            .bind(t.created_at as i64)
+            .bind(&t.doc)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Tasks' documents: of one service (live ones, then the newest
+    /// `stopped` stopped ones), or (`service` None) every live task.
+    pub(crate) async fn list_service_tasks(&self, service: Option<&str>, stopped: u32) -> Result<Vec<String>> {
+        Ok(match service {
+            Some(s) => {
+                sqlx::query_scalar(
+                    "SELECT doc FROM (SELECT doc, created_at FROM service_tasks WHERE service = $1 AND live = 1 \
+                     UNION ALL SELECT doc, created_at FROM (SELECT doc, created_at FROM service_tasks \
+                     WHERE service = $1 AND live = 0 ORDER BY created_at DESC LIMIT $2)) ORDER BY created_at",
+                )
+                .bind(s)
+                .bind(i64::from(stopped))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query_scalar("SELECT doc FROM service_tasks WHERE live = 1 ORDER BY created_at")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        })
+    }
+
+    /// Drops a service's stopped tasks beyond the newest `keep`.
+    pub(crate) async fn prune_service_tasks(&self, service: &str, keep: u32) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM service_tasks WHERE service = $1 AND live = 0 AND id NOT IN \
+             (SELECT id FROM service_tasks WHERE service = $1 AND live = 0 ORDER BY created_at DESC LIMIT $2)",
+        )
+        .bind(service)
+        .bind(i64::from(keep))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// The pipeline's execution document, if it has one.

@@ -22,7 +22,7 @@ use ferry_core::resources::{
 use ferry_core::resources::{Alarm, Delivery, DeliveryState};
 use ferry_store::{
     AgentLiveness, Changes, DeliveryFilter, DeploymentFilter, NewEvent, PipelineRunsChange, SecretInfo, SecretsKey,
-    Store, StoreError, StoredPipelineExecution,
+    ServiceChange, ServiceWrite, Store, StoreError, StoredPipelineExecution, TaskRow,
 };
 
 macro_rules! conformance {
@@ -52,6 +52,7 @@ conformance!(
     build_projects_and_numbered_builds,
     pipelines_keep_every_version,
     task_definitions_are_numbered_per_family,
+    services_and_their_tasks,
     fresh_store_is_empty_and_migrated,
     applications_crud_and_uniqueness,
     groups_crud_and_uniqueness,
@@ -277,7 +278,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 11);
+    assert_eq!(store.schema_version().await.unwrap(), 12);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -880,7 +881,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 11);
+        assert_eq!(store.schema_version().await.unwrap(), 12);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -1530,4 +1531,44 @@ async fn task_definitions_are_numbered_per_family(store: Store) {
         .map(|t| format!("{}:{}", t.family, t.revision))
         .collect();
     assert_eq!(families, ["api:1", "web:2"]);
+}
+
+async fn services_and_their_tasks(store: Store) {
+    let create =
+        ServiceChange { service: ServiceWrite::Create { name: "web".into(), doc: "{\"v\":1}".into() }, tasks: vec![] };
+    store.save_service(&create, 1).await.unwrap();
+    assert!(matches!(store.save_service(&create, 2).await, Err(StoreError::AlreadyExists { .. })));
+    let task = |id: &str, live: bool, at: u64| TaskRow {
+        id: id.into(),
+        service: "web".into(),
+        host: "h1".into(),
+        live,
+        created_at: at,
+        doc: format!("{id}:{live}"),
+    };
+    let change = ServiceChange {
+        service: ServiceWrite::Put { name: "web".into(), doc: "{\"v\":2}".into() },
+        tasks: vec![task("t1", true, 1), task("t2", false, 2), task("t3", false, 3), task("t4", true, 4)],
+    };
+    store.save_service(&change, 3).await.unwrap();
+    assert_eq!(store.get_service("web").await.unwrap(), "{\"v\":2}");
+    assert_eq!(store.list_services().await.unwrap().len(), 1);
+    // Live tasks and the newest stopped one, oldest first.
+    assert_eq!(store.list_service_tasks(Some("web"), 1).await.unwrap(), ["t1:true", "t3:false", "t4:true"]);
+    assert_eq!(store.list_service_tasks(None, 0).await.unwrap(), ["t1:true", "t4:true"]);
+    // A task updated in place.
+    let stop = ServiceChange { service: ServiceWrite::Keep, tasks: vec![task("t1", false, 1)] };
+    store.save_service(&stop, 4).await.unwrap();
+    assert_eq!(store.list_service_tasks(None, 0).await.unwrap(), ["t4:true"]);
+    assert_eq!(store.prune_service_tasks("web", 1).await.unwrap(), 2);
+    assert_eq!(store.list_service_tasks(Some("web"), 10).await.unwrap(), ["t3:false", "t4:true"]);
+    // Putting a service that is gone is NotFound; deleting takes its tasks.
+    let gone = ServiceChange { service: ServiceWrite::Put { name: "api".into(), doc: "{}".into() }, tasks: vec![] };
+    assert_eq!(store.save_service(&gone, 5).await, Err(StoreError::NotFound));
+    store
+        .save_service(&ServiceChange { service: ServiceWrite::Delete { name: "web".into() }, tasks: vec![] }, 6)
+        .await
+        .unwrap();
+    assert_eq!(store.get_service("web").await, Err(StoreError::NotFound));
+    assert!(store.list_service_tasks(None, 0).await.unwrap().is_empty());
 }
