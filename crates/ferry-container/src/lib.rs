@@ -18,6 +18,13 @@
 //! PID namespace ends); in a workspace a timeout still kills it if it stayed
 //! in the command's process group, but a stop does not.
 //!
+//! [`tasks`] runs something else: the long-lived containers of service tasks
+//! (ECS-style), through the same `podman` CLI. They are labelled with their
+//! task, host and container name, so an agent finds its host's containers
+//! again in one `podman ps`. Their environment values may be secrets, so they
+//! reach podman in a 0600 `--env-file` deleted as soon as `podman run`
+//! returns, never on a command line (which `ps` shows and podman records).
+//!
 //! # Why the `podman` CLI and not the Docker-compatible API (bollard)
 //! Measured on a build machine (2 cores shared, load about 3; podman 4.3.1
 //! with runc; busybox image; `true` executed in a running container):
@@ -61,6 +68,7 @@ use std::time::Duration;
 mod output;
 mod podman;
 pub mod procs;
+pub mod tasks;
 mod workspace;
 
 pub use podman::Podman;
@@ -295,6 +303,22 @@ pub enum Error {
     User(String),
     #[error("{what}: {detail}")]
     Engine { what: String, detail: String },
+    #[error(
+        "image {image} is not on this host and cannot be pulled: {detail}; check the image's name and the host's access to its registry, or load it (`podman load`/`podman import`)"
+    )]
+    ImageUnavailable { image: String, detail: String },
+    #[error(
+        "a container named {0} already exists: it is in `list` (started before), or remove it with `podman rm -f {0}`"
+    )]
+    ContainerExists(String),
+    #[error("container {container} is not running (it exited or was removed): {detail}")]
+    ContainerNotRunning { container: String, detail: String },
+    #[error("task container {container}: {detail}")]
+    InvalidTask { container: String, detail: String },
+    #[error(
+        "{what}: podman did not finish within {seconds} s and was killed; check that `podman ps` answers on this host"
+    )]
+    EngineTimeout { what: String, seconds: u64 },
     #[error("{what}: {source}")]
     Io {
         what: String,
