@@ -76,6 +76,7 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
 
     let (stop_tx, stop_rx) = watch::channel(None);
     let (stop_builds, builds_stopping) = watch::channel(false);
+    let tasks_stopping = builds_stopping.clone();
     let build_host = (config.builds > 0).then(|| {
         let host = crate::builds::BuildHostConfig {
             slots: config.builds,
@@ -86,6 +87,13 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
         let backoff = Backoff::new(config.retry_initial, config.retry_max);
         tokio::spawn(crate::builds::serve(client.clone(), host, backoff, builds_stopping))
     });
+    let container_host = tokio::spawn(crate::tasks::serve(
+        client.clone(),
+        stored.instance_name.clone(),
+        config.containers,
+        Backoff::new(config.retry_initial, config.retry_max),
+        tasks_stopping,
+    ));
     let shared = Arc::new(Shared {
         client,
         engine,
@@ -114,6 +122,8 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()>) -> Res
     // Builds stop with the agent (a build host going away stops its builds
     // and reports them), whatever ended the poll loop.
     let _ = stop_builds.send(true);
+    // Service tasks' containers keep running (the data plane); only the loop ends.
+    let _ = container_host.await;
     if let Some(builds) = build_host
         && tokio::time::timeout(config.shutdown_grace, builds).await.is_err()
     {

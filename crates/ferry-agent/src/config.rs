@@ -45,6 +45,8 @@ pub struct AgentConfig {
     pub builds: u32,
     /// Who build commands run as in a workspace (builds without a container).
     pub build_user: String,
+    /// Whether this host runs service tasks (when a container engine works here).
+    pub containers: crate::ContainerMode,
 }
 
 impl AgentConfig {
@@ -64,6 +66,7 @@ impl AgentConfig {
             shutdown_grace: Duration::from_secs(30),
             builds: 0,
             build_user: "nobody".into(),
+            containers: crate::ContainerMode::Auto,
         }
     }
 
@@ -120,6 +123,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("builds", &self.builds)
             .field("build_user", &self.build_user)
+            .field("containers", &self.containers)
             .finish()
     }
 }

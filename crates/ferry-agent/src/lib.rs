@@ -111,12 +111,14 @@ mod credentials;
 mod error;
 mod execute;
 mod journal;
+mod tasks;
 mod tls;
 
 pub use agent::run;
 pub use config::{AgentConfig, DEFAULT_ROOT};
 pub use convert::{to_host_spec, to_proto_diagnostics};
 pub use error::AgentError;
+pub use tasks::ContainerMode;
 
 /// This agent's version, sent in [`ferry_proto::agent::VERSION_HEADER`] and at enrolment.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -21,11 +21,17 @@
 //! * Per host a **directory** `<fleet dir>/<host name>/` holding the host's copy of every
 //!   isolated path (default [`DEFAULT_ISOLATED_PATHS`]: `/srv`, `/var/www`, `/opt`,
 //!   `/etc/ferry-apps`). Every process of a host runs as
-//!   `ip netns exec <ns> unshare --uts -- sh -c '<set hostname>; <bind mounts>; exec "$@"' sh PROGRAM ARGS...`.
-//!   `ip netns exec` gives the process a private (slave) mount namespace, so the bind mounts of
-//!   `<host dir>/srv` onto `/srv` etc. are seen by that process and its children only, never by
-//!   the root namespace. `unshare --uts` gives it its own hostname (the host's name). Everything
-//!   else (users, `/tmp`, `/usr`, the ferry binaries) is shared with the machine.
+//!   `nsenter --net=/run/netns/<ns> unshare --mount --propagation unchanged --uts -- sh -c '<set
+//!   hostname>; <make the mounts under the bind targets slaves>; <bind mounts>; exec "$@"' sh
+//!   PROGRAM ARGS...`. The bind mounts of `<host dir>/srv` onto `/srv` etc. are seen by that
+//!   process and its children only, never the root namespace (the mounts they land on are made
+//!   slaves first); `unshare --uts` gives it its own hostname (the host's name). Everything else
+//!   (users, `/tmp`, `/usr`, the ferry binaries, `/sys` with its cgroup mounts) is shared with
+//!   the machine, and `/run/netns` keeps propagating both ways: podman on one host bind-mounts
+//!   each container's network namespace there, and podman on every other host (and the
+//!   machine) must see that mount, or `podman ps` fails for all of them. (Not `ip netns exec`:
+//!   it mounts a fresh `/sys` without the cgroup hierarchies, where container engines cannot
+//!   start containers, and makes every mount a slave.)
 //! * **Names**: each host's `/etc/hosts` (bind-mounted from `<host dir>/.fleet/hosts`) lists
 //!   every host's name and address and `fleet-gateway`, so hooks can `curl http://web2:8080`.
 //!   Its `/etc/resolv.conf` names no reachable server (`127.0.0.1`): the machine's name server is
@@ -294,6 +300,18 @@ impl Fleet {
         let host = self.host(index)?;
         let mut script = String::from("set -e\n");
         script.push_str(&format!("printf %s {} > /proc/sys/kernel/hostname\n", sys::sh_quote(&host.name)));
+        // The mounts the bind mounts below land on stop propagating to the
+        // machine (the rest, /run/netns among them, keep their propagation).
+        let targets: Vec<String> = self
+            .isolated_paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .chain(["/etc/hosts".to_string(), "/etc/resolv.conf".to_string()])
+            .collect();
+        script.push_str(&format!(
+            "for t in {}; do if [ -e \"$t\" ]; then mount --make-slave \"$(findmnt -n -o TARGET --target \"$t\")\"; fi; done\n",
+            targets.iter().map(|t| sys::sh_quote(t)).collect::<Vec<_>>().join(" ")
+        ));
         for path in &self.isolated_paths {
             // Both are valid UTF-8: checked by `create`.
             let target = path.to_string_lossy();
@@ -312,9 +330,10 @@ impl Fleet {
             ));
         }
         script.push_str("exec \"$@\"\n");
-        let mut command = Command::new("ip");
+        let mut command = Command::new("nsenter");
         command
-            .args(["netns", "exec", &host.netns, "unshare", "--uts", "--", "sh", "-c", &script, "sh"])
+            .arg(format!("--net={}/{}", sys::NETNS_DIR, host.netns))
+            .args(["unshare", "--mount", "--propagation", "unchanged", "--uts", "--", "sh", "-c", &script, "sh"])
             .arg(program)
             .args(args)
             .current_dir("/");
@@ -600,7 +619,14 @@ fn preflight() -> Result<(), FleetError> {
     if !Path::new("/proc/self/ns/net").exists() {
         return Err(FleetError::Prerequisite("the kernel has no network namespaces (CONFIG_NET_NS)".into()));
     }
-    for (tool, package) in [("ip", "iproute2"), ("unshare", "util-linux"), ("mount", "util-linux"), ("sh", "a shell")] {
+    for (tool, package) in [
+        ("ip", "iproute2"),
+        ("unshare", "util-linux"),
+        ("nsenter", "util-linux"),
+        ("mount", "util-linux"),
+        ("findmnt", "util-linux"),
+        ("sh", "a shell"),
+    ] {
         if !in_path(tool) {
             return Err(FleetError::Prerequisite(format!("`{tool}` is not in PATH; install {package}")));
         }

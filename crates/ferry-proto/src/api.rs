@@ -450,6 +450,10 @@ pub struct InstanceView {
     pub last_seen: Option<u64>,
     /// Polled within the server's lost-host deadline.
     pub online: bool,
+    /// The container engine its agent reported (`podman 4.3.1`): it runs
+    /// service tasks. `None`: none, or not reported since the server started.
+    #[serde(default)]
+    pub container_engine: Option<String>,
 }
 
 /// `POST /api/v1/configs` creates a custom deployment config;
@@ -994,4 +998,42 @@ pub struct TaskDefinitionView {
     /// `ACTIVE` or `INACTIVE`.
     pub status: String,
     pub registered_at: u64,
+}
+
+/// `POST /api/v1/services`: a container service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateService {
+    pub name: String,
+    /// `FAMILY` (its newest ACTIVE revision) or `FAMILY:REVISION`.
+    pub task_definition: String,
+    pub desired_count: u32,
+    /// Hosts that may run its tasks carry every one of these tags.
+    #[serde(default)]
+    pub hosts: Vec<Tag>,
+    #[serde(default)]
+    pub target_group: Option<String>,
+    #[serde(default)]
+    pub container_name: Option<String>,
+    #[serde(default)]
+    pub container_port: Option<u16>,
+}
+
+/// `PATCH /api/v1/services/{name}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateService {
+    #[serde(default)]
+    pub desired_count: Option<u32>,
+    #[serde(default)]
+    pub task_definition: Option<String>,
+}
+
+/// A service with its tasks (live ones, then recently stopped ones).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceView {
+    pub service: ferry_ecs::service::Service,
+    pub tasks: Vec<ferry_ecs::service::Task>,
+    /// Tasks running (and healthy where checked).
+    pub running_count: u32,
+    /// Tasks placed and not yet running.
+    pub pending_count: u32,
 }

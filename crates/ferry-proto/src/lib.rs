@@ -5,6 +5,8 @@
 //!   event reports, bundle download), authenticated per host.
 //! - [`build_host`]: the build-host half of the agent protocol
 //!   (`/agent/v1/builds/`): claiming queued builds and reporting them.
+//! - [`container_host`]: the container-host half (`/agent/v1/tasks/`):
+//!   service tasks a host should run, and what its containers are doing.
 //! - [`api`]: the native API under `/api/v1/` that the `ferry` CLI uses;
 //!   [`secrets`]: its ferry secrets and build webhooks.
 //!
@@ -16,6 +18,7 @@
 pub mod agent;
 pub mod api;
 pub mod build_host;
+pub mod container_host;
 pub mod errors;
 pub mod secrets;
 

@@ -27,6 +27,8 @@ pub fn routes() -> Router<AppState> {
         .route("/agent/v1/report", post(report))
         .route("/agent/v1/bundles/{revision}", get(bundle))
         .route("/agent/v1/builds/claim", post(claim_build))
+        .route(ferry_proto::container_host::SYNC_PATH, post(sync_tasks))
+        .route("/agent/v1/tasks/{id}/secrets", post(task_secrets))
         .route("/agent/v1/builds/{id}/source", get(build_source))
         .route("/agent/v1/builds/{id}/sources/{identifier}", get(build_secondary_source))
         .route("/agent/v1/builds/{id}/secrets", post(build_secrets))
@@ -276,6 +278,48 @@ async fn claim_build(
             _ = state.driver.wait_shutdown() => {}
         }
     }
+}
+
+/// A container host's sync: its tasks' state in, the tasks it should run
+/// out; held until those differ from what it runs (or the hold passes).
+async fn sync_tasks(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request: Signed,
+) -> ApiResult<Json<ferry_proto::container_host::SyncResponse>> {
+    let instance = request.caller.require_agent()?.to_string();
+    let version = speaks_our_protocol(&headers)?;
+    state.driver.observe_address(&instance, peer.ip(), version).await?;
+    let body: ferry_proto::container_host::SyncRequest = request.json()?;
+    let hold = state.config.poll_hold;
+    let deadline = tokio::time::Instant::now() + hold;
+    let notify = state.driver.services.host_notify(&instance);
+    loop {
+        let woken = notify.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        // Applying the same report again changes nothing: later rounds look again.
+        let (tasks, news) = ops::container_hosts::sync(&state, &instance, &body).await?;
+        if news || !body.wait || state.driver.is_shutting_down() || tokio::time::Instant::now() >= deadline {
+            return Ok(Json(ferry_proto::container_host::SyncResponse { tasks, hold_seconds: hold.as_secs() }));
+        }
+        tokio::select! {
+            _ = &mut woken => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = state.driver.wait_shutdown() => {}
+        }
+    }
+}
+
+/// The secret variables of a task running on the calling host.
+async fn task_secrets(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Signed,
+) -> ApiResult<Json<ferry_proto::container_host::TaskSecrets>> {
+    let instance = request.caller.require_agent()?.to_string();
+    Ok(Json(ops::container_hosts::secrets(&state, &instance, &id).await?))
 }
 
 /// The source bundle of a build running on the calling host.

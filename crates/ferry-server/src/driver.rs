@@ -112,6 +112,8 @@ pub struct Driver {
     pub(crate) pipeline_launching: Mutex<std::collections::HashSet<String>>,
     /// Custom actions' jobs handed out to workers by this process.
     pub(crate) pipeline_jobs: Mutex<crate::ops::pipeline_jobs::HandedOut>,
+    /// Container services' scheduler (`ops::services`).
+    pub(crate) services: crate::ops::services::Scheduler,
     /// Announces each commit's newest event.
     pub(crate) events: crate::events::EventBus,
     messages: crate::events::MessageContext,
@@ -148,6 +150,7 @@ impl Driver {
             pipeline_lock: tokio::sync::Mutex::new(()),
             pipeline_launching: Mutex::default(),
             pipeline_jobs: Mutex::default(),
+            services: Default::default(),
             events: crate::events::EventBus::new(0),
             metrics: Arc::default(),
             messages: crate::events::MessageContext {

@@ -356,6 +356,7 @@ pub async fn serve(
     let build_watch = tokio::spawn(ops::build_hosts::watch_forever(state.clone(), stop_rx.clone()));
     let git_poll = tokio::spawn(ops::git_poll::poll_forever(state.clone(), stop_rx.clone()));
     let pipelines = tokio::spawn(ops::pipeline_runs::watch_forever(state.clone(), stop_rx.clone()));
+    let services = tokio::spawn(ops::services::watch_forever(state.clone(), stop_rx.clone()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -382,6 +383,7 @@ pub async fn serve(
     build_watch.abort();
     git_poll.abort();
     pipelines.abort();
+    services.abort();
     // A delivery in flight is sent again after a restart (at least once).
     deliverer.abort();
     jobs.abort();

@@ -21,6 +21,7 @@ use crate::{ops, views};
 mod builds;
 mod pipelines;
 mod secrets;
+mod services;
 mod task_definitions;
 
 pub fn routes() -> Router<AppState> {
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .merge(builds::routes())
         .merge(pipelines::routes())
         .merge(task_definitions::routes())
+        .merge(services::routes())
         .merge(secrets::routes())
 }
 
@@ -66,6 +68,8 @@ impl From<OpError> for ApiError {
             OpError::PipelineNotFound(_) => ApiError::not_found("PipelineDoesNotExist", message),
             OpError::TaskDefinitionNotFound(_) => ApiError::not_found("TaskDefinitionDoesNotExist", message),
             OpError::PipelineExists(_) => ApiError::conflict("PipelineAlreadyExists", message),
+            OpError::ServiceNotFound(_) => ApiError::not_found("ServiceDoesNotExist", message),
+            OpError::ServiceExists(_) => ApiError::conflict("ServiceAlreadyExists", message),
             OpError::Pipeline(e) => {
                 use ferry_pipeline::execution::StepError as E;
                 // CodePipeline's exception names, without the suffix.
@@ -432,6 +436,7 @@ async fn list_instances(State(state): State<AppState>, request: Signed) -> ApiRe
                 agent_version: i.agent_version.clone(),
                 last_seen: state.driver.last_seen_millis(&i.name),
                 online: state.driver.is_online(&i.name),
+                container_engine: state.driver.services.engine(&i.name),
             })
             .collect(),
     ))

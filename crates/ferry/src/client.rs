@@ -358,6 +358,12 @@ impl Client {
         self.send(reqwest::Method::POST, path, "", Payload::Json(bytes))
     }
 
+    /// `PATCH path` with a JSON body, answered with JSON.
+    pub fn patch<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, Error> {
+        let bytes = serde_json::to_vec(body).map_err(|e| Error::Other(format!("cannot encode the request: {e}")))?;
+        self.send(reqwest::Method::PATCH, path, "", Payload::Json(bytes))
+    }
+
     /// `PUT path` with a JSON body, answered with JSON.
     pub fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, Error> {
         let bytes = serde_json::to_vec(body).map_err(|e| Error::Other(format!("cannot encode the request: {e}")))?;

@@ -35,6 +35,10 @@ pub enum OpError {
     TaskDefinitionNotFound(String),
     #[error("pipeline {0} already exists")]
     PipelineExists(String),
+    #[error("service {0} does not exist")]
+    ServiceNotFound(String),
+    #[error("service {0} already exists")]
+    ServiceExists(String),
     #[error("access key {0} does not exist")]
     KeyNotFound(String),
     #[error("instance {0} does not exist")]

@@ -40,6 +40,10 @@ pub struct AgentArgs {
     /// Who build commands run as in a workspace (an unprivileged user).
     #[arg(long, default_value = "nobody", value_name = "USER")]
     build_user: String,
+    /// Run service tasks (containers) here: `auto` when podman works on this
+    /// host, `off` never.
+    #[arg(long, default_value = "auto", value_name = "MODE", value_parser = ["auto", "off"])]
+    containers: String,
     /// Enrol (unless enrolled already) and exit instead of polling: `ferry agent install` runs this.
     #[arg(long, hide = true)]
     enrol_only: bool,
@@ -66,6 +70,8 @@ pub fn run(args: AgentArgs) -> ExitCode {
     config.max_revisions = args.max_revisions;
     config.builds = args.builds;
     config.build_user = args.build_user;
+    config.containers =
+        if args.containers == "off" { ferry_agent::ContainerMode::Off } else { ferry_agent::ContainerMode::Auto };
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -62,7 +62,7 @@ fn instances(args: InstancesArgs) -> Result<ExitCode, Error> {
 }
 
 fn table(list: &[api::InstanceView], now: u64) -> Table {
-    let mut t = Table::new(&["NAME", "TAGS", "ENROLLED", "ONLINE", "AGENT", "LAST SEEN"]);
+    let mut t = Table::new(&["NAME", "TAGS", "ENROLLED", "ONLINE", "AGENT", "CONTAINERS", "LAST SEEN"]);
     let yes_no = |b: bool| if b { "yes" } else { "no" }.to_string();
     for i in list {
         let tags: Vec<String> = i
@@ -76,6 +76,7 @@ fn table(list: &[api::InstanceView], now: u64) -> Table {
             yes_no(i.enrolled),
             yes_no(i.online),
             output::or_dash(i.agent_version.as_deref()),
+            output::or_dash(i.container_engine.as_deref()),
             i.last_seen.map(|t| output::ago(now, t)).unwrap_or_else(|| "never".into()),
         ]);
     }
@@ -99,6 +100,7 @@ mod tests {
                 agent_version: Some("0.1.0".into()),
                 last_seen: Some(999_000),
                 online: true,
+                container_engine: Some("podman 4.3.1".into()),
             },
             api::InstanceView {
                 name: "db-1".into(),
@@ -108,14 +110,15 @@ mod tests {
                 agent_version: None,
                 last_seen: None,
                 online: false,
+                container_engine: None,
             },
         ];
         assert_eq!(
             table(&list, 1_000_000).lines(),
             vec![
-                "NAME   TAGS             ENROLLED  ONLINE  AGENT  LAST SEEN",
-                "web-1  role=web,canary  yes       yes     0.1.0  1 s ago",
-                "db-1   -                no        no      -      never",
+                "NAME   TAGS             ENROLLED  ONLINE  AGENT  CONTAINERS    LAST SEEN",
+                "web-1  role=web,canary  yes       yes     0.1.0  podman 4.3.1  1 s ago",
+                "db-1   -                no        no      -      -             never",
             ]
         );
     }

@@ -14,6 +14,7 @@ mod proxy;
 mod server;
 // --config, --check-config, print-config and install around `server` and `agent`.
 mod service;
+mod services;
 // Operator commands (clients of the server's native API).
 mod alarm;
 mod app;
@@ -109,6 +110,8 @@ enum Command {
     Pipeline(pipeline::PipelineArgs),
     /// ECS task definitions for container services (register, describe, list, deregister).
     TaskDefinition(task_definition::TaskDefinitionArgs),
+    /// Container services: tasks of a task definition kept running on matching hosts.
+    Service(services::ServiceArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -139,6 +142,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Secret(args) => secret::run(args),
         Command::Pipeline(args) => pipeline::run(args),
         Command::TaskDefinition(args) => task_definition::run(args),
+        Command::Service(args) => services::run(args),
     }
 }
 
