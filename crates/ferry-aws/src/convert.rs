@@ -245,6 +245,41 @@ fn target_instances(s: &InstanceSelector) -> wire::TargetInstances {
     }
 }
 
+/// An ECS group's target groups as CodeDeploy's one target group pair.
+pub fn ecs_load_balancer_info(target_groups: &[String]) -> Option<wire::LoadBalancerInfo> {
+    (!target_groups.is_empty()).then(|| {
+        let groups: Vec<serde_json::Value> =
+            target_groups.iter().map(|name| serde_json::json!({ "name": name })).collect();
+        wire::LoadBalancerInfo {
+            target_group_pair_info_list: Some(vec![serde_json::json!({
+                "targetGroups": groups,
+                "prodTrafficRoute": { "listenerArns": [] },
+                "testTrafficRoute": { "listenerArns": [] },
+            })]),
+            ..Default::default()
+        }
+    })
+}
+
+/// `ecsServices`: `(cluster, service)` pairs (ferry deploys one per group).
+pub fn parse_ecs_services(services: &[wire::Opaque]) -> AwsResult<Option<(String, String)>> {
+    let invalid = |m: &str| AwsError::new("InvalidECSServiceException", m);
+    match services {
+        [] => Ok(None),
+        [one] => {
+            let service = one
+                .get("serviceName")
+                .and_then(|s| s.as_str())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| invalid("An ECS service needs a serviceName."))?;
+            let cluster =
+                one.get("clusterName").and_then(|s| s.as_str()).filter(|s| !s.is_empty()).unwrap_or("default");
+            Ok(Some((cluster.to_string(), service.to_string())))
+        }
+        _ => Err(invalid("A deployment group deploys to one ECS service.")),
+    }
+}
+
 /// Target groups as CodeDeploy's `loadBalancerInfo` (none: absent).
 pub fn load_balancer_info(target_groups: &[String]) -> Option<wire::LoadBalancerInfo> {
     (!target_groups.is_empty()).then(|| wire::LoadBalancerInfo {
@@ -256,14 +291,33 @@ pub fn load_balancer_info(target_groups: &[String]) -> Option<wire::LoadBalancer
 }
 
 /// The target group names a `loadBalancerInfo` names (ELB names count as
-/// target groups: a ferry target group serves either). At most 10 of each;
-/// target group pairs are ECS's.
+/// target groups: a ferry target group serves either). At most 10 of each.
+/// ECS's `targetGroupPairInfoList` (one pair) names ferry target groups
+/// too: a ferry target group carries both the production and the test
+/// listener, so the pair's listener ARNs are accepted and not used.
 pub fn parse_load_balancer_info(info: &wire::LoadBalancerInfo) -> AwsResult<Vec<String>> {
     let invalid = |m: String| AwsError::new("InvalidLoadBalancerInfoException", m);
-    if info.target_group_pair_info_list.as_ref().is_some_and(|p| !p.is_empty()) {
-        return Err(invalid("targetGroupPairInfoList is for ECS deployments, which ferry does not run.".into()));
-    }
     let mut names: Vec<String> = Vec::new();
+    let pairs = info.target_group_pair_info_list.as_deref().unwrap_or_default();
+    if pairs.len() > 1 {
+        return Err(invalid(format!("targetGroupPairInfoList holds one pair (got {}).", pairs.len())));
+    }
+    for pair in pairs {
+        let groups = pair.get("targetGroups").and_then(|g| g.as_array()).cloned().unwrap_or_default();
+        if groups.is_empty() || groups.len() > 2 {
+            return Err(invalid("A target group pair names one or two targetGroups.".into()));
+        }
+        for g in groups {
+            let name = g
+                .get("name")
+                .and_then(|n| n.as_str())
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| invalid("An entry of targetGroupPairInfoList.targetGroups has no name.".into()))?;
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+    }
     for (list, what) in [(&info.elb_info_list, "elbInfoList"), (&info.target_group_info_list, "targetGroupInfoList")] {
         let list = list.as_deref().unwrap_or_default();
         if list.len() > 10 {
@@ -431,7 +485,19 @@ pub fn group_info(g: &DeploymentGroup, context: GroupContext) -> wire::Deploymen
         auto_rollback_configuration: auto_rollback(&g.auto_rollback),
         deployment_style: deployment_style(g.blue_green.is_some(), g.traffic_control),
         blue_green_deployment_configuration: g.blue_green.map(|c| blue_green_configuration(c.ready, c.blue)),
-        load_balancer_info: load_balancer_info(&g.target_groups),
+        load_balancer_info: if g.ecs_service.is_some() {
+            ecs_load_balancer_info(&g.target_groups)
+        } else {
+            load_balancer_info(&g.target_groups)
+        },
+        ecs_services: g
+            .ecs_service
+            .iter()
+            .map(|(cluster, service)| wire::EcsServiceInfo {
+                service_name: service.clone(),
+                cluster_name: cluster.clone(),
+            })
+            .collect(),
         outdated_instances_strategy: match g.outdated_instances_strategy {
             OutdatedInstancesStrategy::Update => "UPDATE".into(),
             OutdatedInstancesStrategy::Ignore => "IGNORE".into(),
@@ -440,7 +506,9 @@ pub fn group_info(g: &DeploymentGroup, context: GroupContext) -> wire::Deploymen
         last_attempted_deployment: context.last_attempted,
         ec2_tag_set: ec2_set,
         on_premises_tag_set: on_prem_set,
-        compute_platform: ComputePlatform::Server.as_str().to_string(),
+        compute_platform: if g.ecs_service.is_some() { ComputePlatform::Ecs } else { ComputePlatform::Server }
+            .as_str()
+            .to_string(),
         termination_hook_enabled: g.termination_hook_enabled,
     }
 }
@@ -498,8 +566,8 @@ pub fn deployment_info(
         update_outdated_instances_only: false,
         rollback_info,
         deployment_style: deployment_style(
-            d.deployment_type() == DeploymentType::BlueGreen,
-            d.lifecycle_events.contains(&ferry_core::events::Event::BlockTraffic),
+            d.deployment_type() == DeploymentType::BlueGreen || d.ecs.is_some(),
+            d.ecs.is_some() || d.lifecycle_events.contains(&ferry_core::events::Event::BlockTraffic),
         ),
         blue_green_deployment_configuration: d
             .blue_green
@@ -518,7 +586,9 @@ pub fn deployment_info(
             file_exists_name(d.file_exists_behavior.unwrap_or(FileExistsBehavior::Disallow)).into(),
         ),
         deployment_status_messages: Vec::new(),
-        compute_platform: ComputePlatform::Server.as_str().to_string(),
+        compute_platform: if d.ecs.is_some() { ComputePlatform::Ecs } else { ComputePlatform::Server }
+            .as_str()
+            .to_string(),
         override_alarm_configuration: None,
     }
 }

@@ -324,6 +324,15 @@ pub struct DeploymentGroupInfo {
     pub on_premises_tag_set: Option<OnPremisesTagSet>,
     pub compute_platform: String,
     pub termination_hook_enabled: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ecs_services: Vec<EcsServiceInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsServiceInfo {
+    pub service_name: String,
+    pub cluster_name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]

@@ -491,6 +491,42 @@ pub struct Deployment {
     /// ([`crate::machine::Input::BundleFailed`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetching: Option<Fetching>,
+    /// An ECS deployment (compute platform ECS): its one target is the
+    /// service, and the server carries out every event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs: Option<EcsDeployment>,
+}
+
+/// What an ECS deployment deploys, from its appspec and group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EcsDeployment {
+    /// The ferry service (CodeDeploy's `ecsServices[0].serviceName`).
+    pub service: String,
+    /// CodeDeploy's `clusterName` (shown in the target id, `cluster:service`).
+    pub cluster: String,
+    /// The task definition the replacement task set runs (`family:revision`).
+    pub task_definition: String,
+    /// The container and port the load balancer reaches.
+    pub container_name: String,
+    pub container_port: u16,
+    /// Hook event name → the function it calls (a URL, or a named hook function).
+    pub hooks: Vec<(String, String)>,
+    /// How production traffic moves to the replacement task set.
+    pub routing: crate::config::TrafficRouting,
+    /// How long the original task set is kept after the traffic moved.
+    pub termination_wait_ms: u64,
+}
+
+impl EcsDeployment {
+    /// CodeDeploy's target id of an ECS deployment.
+    pub fn target_id(&self) -> String {
+        format!("{}:{}", self.cluster, self.service)
+    }
+
+    /// The function the hook of `event` calls, if the appspec names one.
+    pub fn hook(&self, event: crate::events::Event) -> Option<&str> {
+        self.hooks.iter().find(|(e, _)| e == event.as_str()).map(|(_, f)| f.as_str())
+    }
 }
 
 /// A revision copy in progress.
@@ -533,10 +569,17 @@ impl Deployment {
             bake_until: None,
             fetching: None,
             triggers: Vec::new(),
+            ecs: None,
         }
     }
 
     /// In place or blue/green: whether it has a blue/green plan.
+    /// Who carries out `event` in this deployment: the server, for every
+    /// event of an ECS deployment.
+    pub fn runner(&self, event: crate::events::Event) -> crate::events::Runner {
+        if self.ecs.is_some() { crate::events::Runner::Server } else { event.runner() }
+    }
+
     pub fn deployment_type(&self) -> DeploymentType {
         if self.blue_green.is_some() { DeploymentType::BlueGreen } else { DeploymentType::InPlace }
     }

@@ -24,6 +24,9 @@ pub enum Event {
     BeforeAllowTraffic,
     AllowTraffic,
     AfterAllowTraffic,
+    /// ECS: the test listener reaches the replacement task set.
+    AllowTestTraffic,
+    AfterAllowTestTraffic,
 }
 
 impl Event {
@@ -45,12 +48,17 @@ impl Event {
             Event::BeforeAllowTraffic => "BeforeAllowTraffic",
             Event::AllowTraffic => "AllowTraffic",
             Event::AfterAllowTraffic => "AfterAllowTraffic",
+            Event::AllowTestTraffic => "AllowTestTraffic",
+            Event::AfterAllowTestTraffic => "AfterAllowTestTraffic",
         }
     }
 
     /// The event of that exact name (as agents and the APIs spell it).
     pub fn from_name(name: &str) -> Option<Event> {
-        Event::ALL.into_iter().find(|e| e.as_str() == name)
+        Event::ALL
+            .into_iter()
+            .chain([Event::AllowTestTraffic, Event::AfterAllowTestTraffic])
+            .find(|e| e.as_str() == name)
     }
 
     /// Who carries it out: BlockTraffic and AllowTraffic move traffic (the
@@ -137,6 +145,34 @@ pub const BLUE_GREEN_BLUE: [Event; 3] = [Event::BeforeBlockTraffic, Event::Block
 /// The events of the instances a blue/green rollback moves traffic back to
 /// (already installed).
 pub const TRAFFIC_ONLY_GREEN: [Event; 3] = [Event::BeforeAllowTraffic, Event::AllowTraffic, Event::AfterAllowTraffic];
+
+/// The events of an ECS deployment (CodeDeploy's order), all carried out
+/// by the server: the hooks call their functions, Install starts the
+/// replacement task set, the traffic events move the load balancer.
+pub const ECS: [Event; 8] = [
+    Event::BeforeInstall,
+    Event::Install,
+    Event::AfterInstall,
+    Event::AllowTestTraffic,
+    Event::AfterAllowTestTraffic,
+    Event::BeforeAllowTraffic,
+    Event::AllowTraffic,
+    Event::AfterAllowTraffic,
+];
+
+impl Event {
+    /// Whether an ECS appspec may name a hook function for it.
+    pub fn is_ecs_hook(self) -> bool {
+        matches!(
+            self,
+            Event::BeforeInstall
+                | Event::AfterInstall
+                | Event::AfterAllowTestTraffic
+                | Event::BeforeAllowTraffic
+                | Event::AfterAllowTraffic
+        )
+    }
+}
 
 /// Who carries an event out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -133,6 +133,7 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
             }
         }
         Input::EventFinished { instance, attempt, event, succeeded, diagnostics } => {
+            let server_only = d.ecs.is_some();
             let ignore_stop_failure = d.ignore_application_stop_failures;
             let stopping = d.stop.is_some();
             let Some(target) = current_target(d, &instance, attempt) else { return effects };
@@ -159,17 +160,18 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
             } else if blue_green::at_barrier(target, index + 1) {
                 // A replacement instance waits for the others here.
                 blue_green::hold(target, index + 1, now);
-            } else if target.events[index + 1].name.runner() == Runner::Server {
+            } else if runner(server_only, target.events[index + 1].name) == Runner::Server {
                 // The agent's command ends here; the server takes over.
-                begin_at(target, index + 1, now, &mut effects);
+                begin_at(target, index + 1, server_only, now, &mut effects);
             }
             advance(d, now, &mut effects);
         }
         Input::ServerEventFinished { instance, attempt, event, succeeded, diagnostics } => {
             let stopping = d.stop.is_some();
+            let server_only = d.ecs.is_some();
             let Some(target) = current_target(d, &instance, attempt) else { return effects };
             let Some(index) = target.events.iter().position(|e| {
-                e.name == event && e.status == EventStatus::InProgress && e.name.runner() == Runner::Server
+                e.name == event && e.status == EventStatus::InProgress && runner(server_only, e.name) == Runner::Server
             }) else {
                 return effects;
             };
@@ -185,7 +187,7 @@ pub fn step(d: &mut Deployment, input: Input, now: Millis) -> Vec<Effect> {
             } else if stopping {
                 finish_target(target, TargetStatus::Failed, now);
             } else {
-                begin_at(target, index + 1, now, &mut effects);
+                begin_at(target, index + 1, server_only, now, &mut effects);
             }
             advance(d, now, &mut effects);
         }
@@ -330,6 +332,7 @@ fn advance(d: &mut Deployment, now: Millis, effects: &mut Vec<Effect>) {
         }
         return;
     }
+    let server_only = d.ecs.is_some();
     let statuses: Vec<TargetStatus> = d.targets.iter().map(|t| t.status).collect();
     let m = d.minimum_healthy_hosts.resolve(d.targets.len() as u32);
     match plan(&statuses, m) {
@@ -340,7 +343,7 @@ fn advance(d: &mut Deployment, now: Millis, effects: &mut Vec<Effect>) {
                 target.attempt += 1;
                 target.last_updated = now;
                 match target.cursor() {
-                    Some(first) => begin_at(target, first, now, effects),
+                    Some(first) => begin_at(target, first, server_only, now, effects),
                     None => finish_target(target, TargetStatus::Succeeded, now),
                 }
             }
@@ -395,9 +398,9 @@ fn finish(
 
 /// Hands the target's event at `index` to whoever runs it: the agent (a
 /// command from there on; its long poll is woken) or the server.
-fn begin_at(target: &mut Target, index: usize, now: Millis, effects: &mut Vec<Effect>) {
+fn begin_at(target: &mut Target, index: usize, server_only: bool, now: Millis, effects: &mut Vec<Effect>) {
     let name = target.events[index].name;
-    if name.runner() == Runner::Server {
+    if runner(server_only, name) == Runner::Server {
         let e = &mut target.events[index];
         e.status = EventStatus::InProgress;
         e.start_time = Some(now);
@@ -407,6 +410,11 @@ fn begin_at(target: &mut Target, index: usize, now: Millis, effects: &mut Vec<Ef
         target.segment_start = Some(index);
         effects.push(Effect::Notify { instance: target.instance.clone() });
     }
+}
+
+/// Who runs `event`: the server runs every event of an ECS deployment.
+fn runner(server_only: bool, event: Event) -> Runner {
+    if server_only { Runner::Server } else { event.runner() }
 }
 
 /// The server-run events in progress: (instance, attempt, event), for a
@@ -421,7 +429,7 @@ pub fn server_events_in_progress(d: &Deployment) -> Vec<(String, u32, Event)> {
         .filter_map(|t| {
             let e = t.current_event()?;
             // A green's AllowTraffic is the traffic shift's, not a job of its own.
-            let per_instance = e.name.runner() == Runner::Server
+            let per_instance = d.runner(e.name) == Runner::Server
                 && !(t.label == Some(crate::deployment::Label::Green) && e.name == Event::AllowTraffic);
             per_instance.then(|| (t.instance.clone(), t.attempt, e.name))
         })
@@ -462,7 +470,7 @@ pub fn agent_command(d: &Deployment, instance: &str) -> Option<AgentCommand> {
         .iter()
         .enumerate()
         .take_while(|(i, e)| {
-            e.name.runner() == Runner::Agent && (*i == 0 || !blue_green::at_barrier(target, first + i))
+            d.runner(e.name) == Runner::Agent && (*i == 0 || !blue_green::at_barrier(target, first + i))
         })
         .map(|(_, e)| e.name)
         .collect();

@@ -139,6 +139,9 @@ pub struct DeploymentRequest<'a> {
     pub ignore_application_stop_failures: bool,
     /// `None`: the group's.
     pub auto_rollback: Option<AutoRollback>,
+    /// An ECS deployment's appspec facts (service, routing and wait are
+    /// filled in from the group and config).
+    pub ecs: Option<crate::deployment::EcsDeployment>,
     /// Blue/green: the replacement fleet by tags (`None`: the group's
     /// instances that take no traffic now).
     pub green_selector: Option<InstanceSelector>,
@@ -151,6 +154,9 @@ pub struct DeploymentRequest<'a> {
 /// bytes are still to be copied in), or the rule it breaks.
 pub fn plan_deployment(request: DeploymentRequest<'_>, id: String, now: Millis) -> Result<Deployment, Refusal> {
     let DeploymentRequest { group, config, .. } = request;
+    if group.ecs_service.is_some() || request.ecs.is_some() {
+        return plan_ecs_deployment(request, id, now);
+    }
     if config.compute_platform != crate::config::ComputePlatform::Server {
         return Err(Refusal::new(
             Rule::ComputePlatform,
@@ -243,7 +249,91 @@ pub fn plan_deployment(request: DeploymentRequest<'_>, id: String, now: Millis) 
         alarms,
         bake_until: None,
         triggers: group.triggers.clone(),
+        ecs: None,
     })
+}
+
+/// A failed ECS deployment's error says which event failed and why (the
+/// machine's message is about instances, of which it has none).
+pub fn explain_ecs_failure(d: &mut Deployment) {
+    if d.ecs.is_none() || d.status != DeploymentStatus::Failed {
+        return;
+    }
+    let failed = d.targets.iter().flat_map(|t| &t.events).find(|e| e.status == EventStatus::Failed);
+    if let (Some(e), Some(error)) = (failed, d.error.as_mut()) {
+        let why = e.diagnostics.as_ref().map(|x| x.message.as_str()).unwrap_or("no reason given");
+        error.code = if e.name.is_ecs_hook() {
+            crate::deployment::ErrorCode::HookExecutionFailure
+        } else {
+            crate::deployment::ErrorCode::InternalError
+        };
+        error.message = format!("The {} lifecycle event failed: {why}", e.name);
+    }
+}
+
+/// An ECS deployment: the group names the service, the config is an ECS
+/// one, and the appspec (`request.ecs`, read by the server) names the task
+/// definition and the container the load balancer reaches.
+fn plan_ecs_deployment(request: DeploymentRequest<'_>, id: String, now: Millis) -> Result<Deployment, Refusal> {
+    let DeploymentRequest { group, config, .. } = request;
+    let Some((cluster, service)) = &group.ecs_service else {
+        return Err(Refusal::new(
+            Rule::ComputePlatform,
+            format!("an ECS appspec deploys to an ECS deployment group; {} deploys to servers", group.name),
+        ));
+    };
+    if config.compute_platform != crate::config::ComputePlatform::Ecs {
+        return Err(Refusal::new(
+            Rule::ComputePlatform,
+            format!(
+                "deployment config {} is for the {} compute platform; group {} deploys to the ECS service {service}",
+                config.name,
+                config.compute_platform.as_str(),
+                group.name
+            ),
+        ));
+    }
+    let Some(mut ecs) = request.ecs.clone() else {
+        return Err(Refusal::new(
+            Rule::ComputePlatform,
+            format!("group {} deploys to the ECS service {service}: the revision must be an ECS appspec", group.name),
+        ));
+    };
+    ecs.cluster = cluster.clone();
+    ecs.service = service.clone();
+    ecs.routing = config.traffic_routing.unwrap_or(TrafficRouting::AllAtOnce);
+    ecs.termination_wait_ms = match group.blue_green.map(|b| b.blue) {
+        Some(BlueAction::Terminate { wait_ms }) => wait_ms,
+        _ => 0,
+    };
+    let mut d = plan_deployment(
+        DeploymentRequest { group: &ecs_as_server(group), config: &server_config(config), ecs: None, ..request },
+        id,
+        now,
+    )?;
+    d.config_name = config.name.clone();
+    d.minimum_healthy_hosts = MinimumHealthyHosts::HostCount(0);
+    d.lifecycle_events = crate::events::ECS.to_vec();
+    d.blue_green = None;
+    // The appspec is all it needs: nothing to copy in.
+    d.fetching = None;
+    d.ecs = Some(ecs);
+    Ok(d)
+}
+
+/// The group as an in-place one, to build the rest of an ECS deployment
+/// with the Server rules.
+fn ecs_as_server(group: &DeploymentGroup) -> DeploymentGroup {
+    DeploymentGroup { ecs_service: None, blue_green: None, traffic_control: false, ..group.clone() }
+}
+
+fn server_config(config: &DeploymentConfig) -> DeploymentConfig {
+    DeploymentConfig {
+        compute_platform: crate::config::ComputePlatform::Server,
+        minimum_healthy_hosts: Some(MinimumHealthyHosts::HostCount(0)),
+        traffic_routing: None,
+        ..config.clone()
+    }
 }
 
 /// What follows a deployment that ended: for a failed or stopped one that
@@ -263,7 +353,19 @@ pub fn plan_rollback(
     id: String,
     now: Millis,
 ) -> Option<Deployment> {
-    if failed.status == DeploymentStatus::Succeeded || !crate::machine::wants_rollback(failed) {
+    if failed.status == DeploymentStatus::Succeeded {
+        return None;
+    }
+    if failed.ecs.is_some() {
+        // The server puts the service back as it was whether or not a
+        // rollback was asked for: nothing is left half-shifted.
+        failed.rollback_info.rollback_message = Some(
+            "Production traffic was moved back to the original task set and the replacement task set is removed."
+                .into(),
+        );
+        return None;
+    }
+    if !crate::machine::wants_rollback(failed) {
         return None;
     }
     let rollback = if failed.blue_green.is_some() {
@@ -375,6 +477,7 @@ fn rollback_of(
         bake_until: None,
         fetching: None,
         triggers: group.triggers.clone(),
+        ecs: None,
         id,
     }
 }

@@ -124,6 +124,10 @@ pub struct DeploymentGroup {
     /// Blue/green instead of in place (needs traffic control).
     #[serde(default)]
     pub blue_green: Option<BlueGreenConfig>,
+    /// ECS: the service it deploys to (CodeDeploy's `ecsServices`), as
+    /// `(cluster, service)`; its target groups are the service's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecs_service: Option<(String, String)>,
     /// Instances that left the group although its tags still select them:
     /// the original instances a blue/green deployment retired. Later
     /// deployments of the group do not target them.
@@ -174,6 +178,7 @@ impl DeploymentGroup {
             last_successful_deployment_id: None,
             last_attempted_deployment_id: None,
             target_revision_id: None,
+            ecs_service: None,
             create_time,
             ec2_selector: InstanceSelector::default(),
             triggers: Vec::new(),

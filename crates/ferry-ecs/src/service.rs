@@ -103,6 +103,23 @@ pub struct TaskSet {
     pub scale_percent: u32,
     pub status: TaskSetStatus,
     pub create_time: Millis,
+    /// Its share of production traffic, in percent (the task sets of a
+    /// service share 100 between them while a deployment shifts traffic).
+    #[serde(default = "full")]
+    pub weight: u32,
+    /// Reached by the target group's test listener.
+    #[serde(default)]
+    pub test: bool,
+    /// The deployment that started it (a replacement task set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+    /// A Draining task set keeps its tasks until then (the termination wait).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminate_at: Option<Millis>,
+}
+
+fn full() -> u32 {
+    100
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +127,8 @@ pub struct TaskSet {
 pub enum TaskSetStatus {
     /// Runs the service's current task definition.
     Primary,
+    /// A deployment's replacement, beside the primary until it ends.
+    Active,
     /// Replaced: its tasks stop as the primary's become ready.
     Draining,
 }
@@ -282,6 +301,42 @@ impl Service {
         self.task_sets.iter().find(|s| s.status == TaskSetStatus::Primary)
     }
 
+    /// The replacement task set a deployment started, if it is still there.
+    pub fn replacement(&self, deployment: &str) -> Option<&TaskSet> {
+        self.task_sets.iter().find(|s| s.deployment.as_deref() == Some(deployment))
+    }
+
+    /// Each task set's weight per task (for the load balancer): the set's
+    /// share spread over its live tasks, as integers whose ratios hold the
+    /// shares (a set with weight 0 gets 0).
+    pub fn member_weights(&self, tasks: &[Task]) -> BTreeMap<String, u32> {
+        let counts: BTreeMap<&str, u64> = self
+            .task_sets
+            .iter()
+            .map(|s| (s.id.as_str(), tasks.iter().filter(|t| t.task_set == s.id && t.is_live()).count() as u64))
+            .collect();
+        let weighted: Vec<&TaskSet> =
+            self.task_sets.iter().filter(|s| s.weight > 0 && counts[s.id.as_str()] > 0).collect();
+        // weight_s / n_s for each set, over a common denominator.
+        let product: u64 = weighted.iter().map(|s| counts[s.id.as_str()]).product::<u64>().max(1);
+        let mut raw: BTreeMap<String, u64> = self
+            .task_sets
+            .iter()
+            .map(|s| {
+                let n = counts[s.id.as_str()];
+                let w = if s.weight > 0 && n > 0 { u64::from(s.weight) * product / n } else { 0 };
+                (s.id.clone(), w)
+            })
+            .collect();
+        let divisor = raw.values().copied().filter(|w| *w > 0).fold(0, gcd);
+        if divisor > 1 {
+            for w in raw.values_mut() {
+                *w /= divisor;
+            }
+        }
+        raw.into_iter().map(|(k, w)| (k, u32::try_from(w).unwrap_or(u32::MAX))).collect()
+    }
+
     /// The tasks a task set wants.
     pub fn wanted(&self, set: &TaskSet) -> u32 {
         if self.status == ServiceStatus::Draining || set.status == TaskSetStatus::Draining {
@@ -365,6 +420,10 @@ pub fn plan(
         let wanted = service.wanted(set) as usize;
         let mut current = live(&set.id);
         if set.status == TaskSetStatus::Draining || service.status == ServiceStatus::Draining {
+            // The termination wait of a deployment's original task set.
+            if service.status == ServiceStatus::Active && set.terminate_at.is_some_and(|at| now < at) {
+                continue;
+            }
             // Old tasks stay while the primary has fewer ready tasks than it wants.
             let keep = match (service.status, service.primary()) {
                 (ServiceStatus::Active, Some(primary)) => {
@@ -426,6 +485,10 @@ pub fn plan(
     }
     plan.unplaced = missing_reason;
     plan
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
 }
 
 /// Stops tasks beyond `keep`: newest first, from the busiest hosts.

@@ -13,6 +13,10 @@ fn service(desired: u32) -> Service {
             scale_percent: 100,
             status: TaskSetStatus::Primary,
             create_time: 0,
+            weight: 100,
+            test: false,
+            deployment: None,
+            terminate_at: None,
         }],
         status: ServiceStatus::Active,
         create_time: 0,
@@ -133,6 +137,10 @@ fn rolling_update_stops_old_tasks_as_new_ones_become_ready() {
         scale_percent: 100,
         status: TaskSetStatus::Primary,
         create_time: 1,
+        weight: 100,
+        test: false,
+        deployment: None,
+        terminate_at: None,
     });
     let old = [task("o1", "ts1", "a", LastStatus::Running), task("o2", "ts1", "b", LastStatus::Running)];
     let hosts = [host("a"), host("b")];
@@ -206,4 +214,40 @@ fn names() {
     assert!(check_name("").is_err());
     assert!(check_name("a b").is_err());
     assert!(check_name("..").is_err());
+}
+
+#[test]
+fn member_weights_hold_each_task_sets_share() {
+    let mut s = service(3);
+    s.task_sets[0].weight = 90;
+    s.task_sets.push(TaskSet {
+        id: "ts2".into(),
+        task_definition: "web:2".into(),
+        scale_percent: 100,
+        status: TaskSetStatus::Active,
+        create_time: 1,
+        weight: 10,
+        test: true,
+        deployment: Some("d-1".into()),
+        terminate_at: None,
+    });
+    let mut tasks: Vec<Task> = (0..3).map(|i| task(&format!("o{i}"), "ts1", "a", LastStatus::Running)).collect();
+    tasks.extend((0..2).map(|i| task(&format!("n{i}"), "ts2", "a", LastStatus::Running)));
+    let w = s.member_weights(&tasks);
+    // 3 tasks share 90 %, 2 share 10 %: 30 : 5 per task, i.e. 6 : 1.
+    assert_eq!((w["ts1"], w["ts2"]), (6, 1));
+    let share = f64::from(2 * w["ts2"]) / f64::from(2 * w["ts2"] + 3 * w["ts1"]);
+    assert!((share - 0.10).abs() < 1e-9);
+    s.task_sets[1].weight = 0;
+    s.task_sets[0].weight = 100;
+    let w = s.member_weights(&tasks);
+    assert_eq!((w["ts1"], w["ts2"]), (1, 0));
+    // The replacement is kept while its deployment runs; the original's termination wait keeps it too.
+    assert_eq!(s.replacement("d-1").unwrap().id, "ts2");
+    s.task_sets[0].status = TaskSetStatus::Draining;
+    s.task_sets[0].terminate_at = Some(100);
+    s.task_sets[1].status = TaskSetStatus::Primary;
+    assert!(plan(&s, &tasks, &[host("a")], &BTreeMap::new(), 50).stop.is_empty());
+    // After it, old tasks go as far as the new primary has ready ones (2 of 3).
+    assert_eq!(plan(&s, &tasks, &[host("a")], &BTreeMap::new(), 100).stop.len(), 2);
 }

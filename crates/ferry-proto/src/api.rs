@@ -52,6 +52,9 @@ use crate::Tag;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateApplication {
     pub name: String,
+    /// `Server` (the default) or `ECS`.
+    #[serde(default)]
+    pub compute_platform: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -461,6 +464,9 @@ pub struct InstanceView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateConfig {
     pub name: String,
+    /// `Server` (the default) or `ECS` (traffic routing only; the minimum is ignored).
+    #[serde(default)]
+    pub compute_platform: Option<String>,
     pub minimum_healthy_hosts: MinimumHealthyHosts,
     /// How blue/green deployments move traffic (default: all at once).
     #[serde(default)]

@@ -250,6 +250,7 @@ impl Driver {
             auto_rollback: request.auto_rollback.clone(),
             green_selector: request.green_selector.clone(),
             alarms: request.alarms.clone(),
+            ecs: request.ecs.clone(),
         };
         let deployment = ferry_core::plan::plan_deployment(plan, crate::random::deployment_id(), now)?;
         let id = deployment.id.clone();
@@ -362,6 +363,7 @@ impl Driver {
         let mut notify: Vec<String> = Vec::new();
         let mut finished = false;
         let mut jobs = Vec::new();
+        let mut ecs_event = false;
         for input in inputs {
             for effect in machine::step(&mut d, input, self.now()) {
                 match effect {
@@ -370,6 +372,8 @@ impl Driver {
                             notify.push(instance);
                         }
                     }
+                    // An ECS deployment's events are `ops::ecs_deployments`' (it is woken below).
+                    Effect::ServerEvent { .. } if d.ecs.is_some() => ecs_event = true,
                     Effect::ServerEvent { instance, attempt, event } => {
                         jobs.push(Job::Event(ServerJob { deployment: d.id.clone(), instance, attempt, event }))
                     }
@@ -393,6 +397,10 @@ impl Driver {
         self.commit(changes).await?;
         if finished {
             self.pipeline_wake.notify_one();
+        }
+        if ecs_event || (finished && d.ecs.is_some()) {
+            self.services.ecs_wake.notify_one();
+            self.services.wake.notify_one();
         }
         // Persisted: now they may be carried out.
         for job in jobs {
@@ -463,6 +471,17 @@ impl Driver {
     }
 
     /// The live deployments, oldest first.
+    /// ECS deployments' server events in progress: (deployment, target, attempt, event).
+    pub(crate) fn ecs_events_in_progress(&self) -> Vec<(Deployment, String, u32, ferry_core::events::Event)> {
+        let mut out = Vec::new();
+        for d in self.live_deployments().into_iter().filter(|d| d.ecs.is_some()) {
+            for (target, attempt, event) in machine::server_events_in_progress(&d) {
+                out.push((d.clone(), target, attempt, event));
+            }
+        }
+        out
+    }
+
     fn live_deployments(&self) -> Vec<Deployment> {
         let mut all: Vec<Deployment> = self.live.lock().unwrap().values().cloned().collect();
         all.sort_by(|a, b| (a.create_time, &a.id).cmp(&(b.create_time, &b.id)));
@@ -556,6 +575,10 @@ impl Driver {
         if d.status == DeploymentStatus::Succeeded {
             group.last_successful_deployment_id = Some(d.id.clone());
             group.last_successful_revision_id = Some(d.revision.id.clone());
+        } else if d.ecs.is_some() {
+            // The services scheduler puts the service back (`ops::services`).
+            ferry_core::plan::plan_rollback(d, &group, None, String::new(), self.now());
+            ferry_core::plan::explain_ecs_failure(d);
         } else if machine::wants_rollback(d) {
             let last_good = self.last_good_revision(&group).await?;
             let id = crate::random::deployment_id();
@@ -613,6 +636,10 @@ impl Driver {
                 return Ok(notify);
             }
             let start = match &next.blue_green {
+                // An ECS deployment's one target is its service.
+                None if next.ecs.is_some() => {
+                    Input::Start { instances: next.ecs.iter().map(|e| e.target_id()).collect() }
+                }
                 Some(bg) => {
                     let (green, blue) = self.blue_green_fleets(&next, bg).await?;
                     Input::StartBlueGreen { green, blue }
@@ -816,6 +843,10 @@ impl Driver {
         }
         // Jobs a crash interrupted are carried out again.
         for d in self.live_deployments() {
+            if d.ecs.is_some() {
+                // `ops::ecs_deployments` finds its events in progress itself.
+                continue;
+            }
             for (instance, attempt, event) in machine::server_events_in_progress(&d) {
                 let _ = self.jobs.send(Job::Event(ServerJob { deployment: d.id.clone(), instance, attempt, event }));
             }

@@ -357,6 +357,7 @@ pub async fn serve(
     let git_poll = tokio::spawn(ops::git_poll::poll_forever(state.clone(), stop_rx.clone()));
     let pipelines = tokio::spawn(ops::pipeline_runs::watch_forever(state.clone(), stop_rx.clone()));
     let services = tokio::spawn(ops::services::watch_forever(state.clone(), stop_rx.clone()));
+    let ecs_events = tokio::spawn(ops::ecs_deployments::watch_forever(state.clone(), stop_rx.clone()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -384,6 +385,7 @@ pub async fn serve(
     git_poll.abort();
     pipelines.abort();
     services.abort();
+    ecs_events.abort();
     // A delivery in flight is sent again after a restart (at least once).
     deliverer.abort();
     jobs.abort();

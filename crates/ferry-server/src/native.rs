@@ -123,7 +123,12 @@ async fn application_exists(state: &AppState, name: &str) -> ApiResult<Applicati
 async fn create_application(State(state): State<AppState>, request: Signed) -> ApiResult<Json<api::Application>> {
     let body: api::CreateApplication = request.json()?;
     request.caller.require_change(Subject::Application(&body.name))?;
-    let app = ops::applications::create(&state, &body.name, Vec::new()).await?;
+    let platform = match body.compute_platform.as_deref() {
+        None | Some("Server") => ferry_core::config::ComputePlatform::Server,
+        Some("ECS") => ferry_core::config::ComputePlatform::Ecs,
+        Some(other) => return Err(invalid(format!("compute platform {other:?}: Server or ECS"))),
+    };
+    let app = ops::applications::create(&state, &body.name, Vec::new(), platform).await?;
     Ok(Json(views::application(&app)))
 }
 
@@ -326,6 +331,7 @@ async fn create_deployment_from(state: &AppState, body: api::CreateDeployment) -
             auto_rollback,
             green_selector,
             alarms: None,
+            ecs: None,
         },
     )
     .await?;
@@ -493,7 +499,13 @@ async fn create_config(State(state): State<AppState>, request: Signed) -> ApiRes
             }
         }),
     };
-    let config = ops::configs::create(&state, &body.name, minimum, traffic_routing).await?;
+    let platform = match body.compute_platform.as_deref() {
+        None | Some("Server") => ferry_core::config::ComputePlatform::Server,
+        Some("ECS") => ferry_core::config::ComputePlatform::Ecs,
+        Some(other) => return Err(invalid(format!("compute platform {other:?}: Server or ECS"))),
+    };
+    let minimum = (platform == ferry_core::config::ComputePlatform::Server).then_some(minimum);
+    let config = ops::configs::create(&state, &body.name, platform, minimum, traffic_routing).await?;
     Ok(Json(config_view(&config)))
 }
 

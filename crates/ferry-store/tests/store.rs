@@ -128,6 +128,7 @@ fn group(app: &str, name: &str) -> DeploymentGroup {
         target_groups: vec!["web-tg".into()],
         traffic_control: true,
         blue_green: None,
+        ecs_service: None,
         removed_instances: vec![],
     }
 }
@@ -244,6 +245,7 @@ fn deployment(id: &str, app: &str, group: &str, create_time: u64, status: Deploy
             code: ErrorCode::ManualStop,
             message: "stop".into(),
         }),
+        ecs: None,
         lifecycle_events: events,
         targets: vec![done, waiting],
         finalized: false,

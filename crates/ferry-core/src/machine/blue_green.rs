@@ -111,7 +111,7 @@ fn begin(d: &mut Deployment, indices: &[usize], installing: bool, now: Millis, e
         t.last_updated = now;
         match t.cursor() {
             Some(first) if installing && at_barrier(t, first) => hold(t, first, now),
-            Some(first) => begin_at(t, first, now, effects),
+            Some(first) => begin_at(t, first, false, now, effects),
             None => finish_target(t, TargetStatus::Succeeded, now),
         }
     }
@@ -379,7 +379,7 @@ pub(super) fn shift_finished(
             continue;
         }
         match t.cursor() {
-            Some(next) => begin_at(t, next, now, effects),
+            Some(next) => begin_at(t, next, false, now, effects),
             None => finish_target(t, TargetStatus::Succeeded, now),
         }
     }

@@ -615,3 +615,63 @@ fn a_deployment_whose_bundle_is_still_copied_waits_then_starts_or_fails() {
     step(&mut d, Input::BundleReady { bundle }, 7);
     assert_eq!(d.status, DeploymentStatus::Stopped);
 }
+
+mod ecs {
+    use super::*;
+    use crate::deployment::EcsDeployment;
+    use crate::events::{ECS, Event};
+
+    fn ecs_deployment() -> Deployment {
+        Deployment {
+            minimum_healthy_hosts: MinimumHealthyHosts::HostCount(0),
+            ecs: Some(EcsDeployment {
+                service: "web".into(),
+                cluster: "prod".into(),
+                task_definition: "web:2".into(),
+                container_name: "web".into(),
+                container_port: 8080,
+                hooks: vec![],
+                routing: crate::config::TrafficRouting::AllAtOnce,
+                termination_wait_ms: 0,
+            }),
+            ..Deployment::fixture(&ECS)
+        }
+    }
+
+    fn finish(d: &mut Deployment, event: Event, succeeded: bool) -> Vec<Effect> {
+        step(
+            d,
+            Input::ServerEventFinished { instance: "prod:web".into(), attempt: 1, event, succeeded, diagnostics: None },
+            10,
+        )
+    }
+
+    #[test]
+    fn every_event_of_an_ecs_deployment_is_the_servers_in_order() {
+        let mut d = ecs_deployment();
+        let effects = step(&mut d, Input::Start { instances: vec!["prod:web".into()] }, 1);
+        let mut expected = Effect::ServerEvent { instance: "prod:web".into(), attempt: 1, event: Event::BeforeInstall };
+        assert!(effects.contains(&expected), "{effects:?}");
+        assert!(agent_command(&d, "prod:web").is_none());
+        for pair in ECS.windows(2) {
+            assert_eq!(server_events_in_progress(&d), [("prod:web".to_string(), 1, pair[0])]);
+            let effects = finish(&mut d, pair[0], true);
+            expected = Effect::ServerEvent { instance: "prod:web".into(), attempt: 1, event: pair[1] };
+            assert!(effects.contains(&expected), "{effects:?}");
+        }
+        let effects = finish(&mut d, Event::AfterAllowTraffic, true);
+        assert_eq!(d.status, DeploymentStatus::Succeeded);
+        assert!(effects.contains(&Effect::Finished));
+    }
+
+    #[test]
+    fn a_failed_hook_fails_the_deployment() {
+        let mut d = ecs_deployment();
+        step(&mut d, Input::Start { instances: vec!["prod:web".into()] }, 1);
+        finish(&mut d, Event::BeforeInstall, true);
+        finish(&mut d, Event::Install, true);
+        finish(&mut d, Event::AfterInstall, false);
+        assert_eq!(d.status, DeploymentStatus::Failed);
+        assert_eq!(d.targets[0].events[3].status, EventStatus::Skipped);
+    }
+}

@@ -41,6 +41,7 @@ fn request<'a>(group: &'a DeploymentGroup, config: &'a DeploymentConfig) -> Depl
         auto_rollback: None,
         green_selector: None,
         alarms: None,
+        ecs: None,
     }
 }
 
@@ -220,4 +221,49 @@ fn blue_green_rolls_back_traffic_only_once_it_moved() {
     // Back to what the failed deployment replaced.
     assert_eq!(rollback.revision.id, "r1");
     assert!(d.rollback_info.rollback_message.unwrap().contains("traffic moves back"));
+}
+
+fn ecs_facts() -> crate::deployment::EcsDeployment {
+    crate::deployment::EcsDeployment {
+        service: String::new(),
+        cluster: String::new(),
+        task_definition: "web:2".into(),
+        container_name: "web".into(),
+        container_port: 8080,
+        hooks: vec![("AfterAllowTestTraffic".into(), "https://hooks.example/check".into())],
+        routing: TrafficRouting::AllAtOnce,
+        termination_wait_ms: 0,
+    }
+}
+
+#[test]
+fn an_ecs_deployment_takes_its_service_routing_and_wait_from_the_group_and_config() {
+    let mut g = group();
+    g.ecs_service = Some(("prod".into(), "web".into()));
+    g.blue_green = Some(crate::resources::BlueGreenConfig {
+        ready: ReadyAction::Continue,
+        blue: BlueAction::Terminate { wait_ms: 60_000 },
+    });
+    let config = crate::config::builtin_config("CodeDeployDefault.ECSCanary10Percent5Minutes").unwrap();
+    let mut r = request(&g, &config);
+    r.ecs = Some(ecs_facts());
+    let d = plan_deployment(r, "d-1".into(), 5).unwrap();
+    let ecs = d.ecs.as_ref().unwrap();
+    assert_eq!((ecs.cluster.as_str(), ecs.service.as_str(), ecs.target_id()), ("prod", "web", "prod:web".to_string()));
+    assert_eq!(ecs.routing, TrafficRouting::TimeBasedCanary { percentage: 10, interval_seconds: 300 });
+    assert_eq!(ecs.termination_wait_ms, 60_000);
+    assert_eq!(d.lifecycle_events, crate::events::ECS);
+    assert!(d.blue_green.is_none());
+    assert_eq!(ecs.hook(crate::events::Event::AfterAllowTestTraffic), Some("https://hooks.example/check"));
+
+    // A Server config, or no ECS appspec, is refused; so is an ECS appspec for a server group.
+    let server = crate::config::builtin_config("CodeDeployDefault.AllAtOnce").unwrap();
+    let mut r = request(&g, &server);
+    r.ecs = Some(ecs_facts());
+    assert_eq!(plan_deployment(r, "d-2".into(), 5).unwrap_err().rule, Rule::ComputePlatform);
+    assert_eq!(plan_deployment(request(&g, &config), "d-3".into(), 5).unwrap_err().rule, Rule::ComputePlatform);
+    let plain = group();
+    let mut r = request(&plain, &server);
+    r.ecs = Some(ecs_facts());
+    assert!(plan_deployment(r, "d-4".into(), 5).unwrap_err().message.contains("ECS deployment group"));
 }

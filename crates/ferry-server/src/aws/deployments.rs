@@ -35,6 +35,8 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
     let app = ctx.application(Some(app_name)).await?;
     let group = ctx.group(&app.name, Some(group_name)).await?;
     let config_name = match input.deployment_config_name.as_deref() {
+        // An ECS group takes ECS configs (`ferry_core::plan` says so for either).
+        Some(name) if group.ecs_service.is_some() => Some(ctx.config(name).await?.name),
         Some(name) => Some(ctx.server_config(name).await?.name),
         None => None,
     };
@@ -66,6 +68,7 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
             auto_rollback,
             green_selector: target_instances,
             alarms,
+            ecs: None,
         },
     )
     .await?;
@@ -209,13 +212,42 @@ pub async fn put_hook_status(
     if let Some(status) = input.status.as_deref() {
         one_of(status, &["Succeeded", "Failed"], "InvalidLifecycleEventHookExecutionStatusException", "The status")?;
     }
-    Err(AwsError::new(
-        "UnsupportedActionForDeploymentTypeException",
-        format!(
-            "Lifecycle hook execution statuses are reported by Lambda hooks of Lambda and ECS deployments; {} is a Server deployment.",
-            d.id
-        ),
-    ))
+    if d.ecs.is_none() {
+        return Err(AwsError::new(
+            "UnsupportedActionForDeploymentTypeException",
+            format!(
+                "Lifecycle hook execution statuses are reported by the hooks of ECS deployments; {} is a Server deployment.",
+                d.id
+            ),
+        ));
+    }
+    let execution = input.lifecycle_event_hook_execution_id.as_deref().filter(|e| !e.is_empty()).ok_or_else(|| {
+        AwsError::new(
+            "InvalidLifecycleEventHookExecutionIdException",
+            "A lifecycle event hook execution ID is required.",
+        )
+    })?;
+    let succeeded = match input.status.as_deref() {
+        Some("Succeeded") => true,
+        Some("Failed") => false,
+        _ => {
+            return Err(AwsError::new(
+                "InvalidLifecycleEventHookExecutionStatusException",
+                "The status must be Succeeded or Failed.",
+            ));
+        }
+    };
+    if d.status.is_terminal() {
+        return Err(AwsError::new(
+            "DeploymentAlreadyCompletedException",
+            format!("The deployment {} has already completed.", d.id),
+        ));
+    }
+    crate::ops::ecs_deployments::report_hook(ctx.state, &d.id, execution, succeeded).await.map_err(|e| match e {
+        crate::ops::OpError::Invalid(m) => AwsError::new("LifecycleEventAlreadyCompletedException", m),
+        e => e.into(),
+    })?;
+    Ok(json!({ "lifecycleEventHookExecutionId": execution }))
 }
 
 // ---------------------------------------------------------------- targets

@@ -23,18 +23,21 @@ const MAX_TAGS: usize = 50;
 pub async fn create_application(ctx: &Ctx<'_>, input: wire::CreateApplicationInput) -> AwsResult<Value> {
     let name = Name::Application.check(input.application_name.as_deref())?;
     let platform = convert::parse_compute_platform(input.compute_platform.as_deref())?;
-    if platform != ComputePlatform::Server {
+    if platform == ComputePlatform::Lambda {
         return Err(unsupported_platform(platform));
     }
     let tags = convert::parse_tags(input.tags.as_deref().unwrap_or_default(), "InvalidTagsToAddException")?;
-    let app = ops::applications::create(ctx.state, name, tags).await?;
+    let app = ops::applications::create(ctx.state, name, tags, platform).await?;
     Ok(json!({ "applicationId": app.id }))
 }
 
 pub fn unsupported_platform(platform: ComputePlatform) -> AwsError {
     AwsError::new(
         "InvalidComputePlatformException",
-        format!("ferry deploys to servers: the {} compute platform is not supported (use Server).", platform.as_str()),
+        format!(
+            "ferry deploys to servers and container services: the {} compute platform is not supported (use Server or ECS).",
+            platform.as_str()
+        ),
     )
 }
 
@@ -176,11 +179,8 @@ fn apply_group_input(
     if let Some(info) = &input.load_balancer_info {
         group.target_groups = convert::parse_load_balancer_info(info)?;
     }
-    if input.ecs_services.is_some_and(|s| !s.is_empty()) {
-        return Err(AwsError::new(
-            "InvalidECSServiceException",
-            "ECS services belong to the ECS compute platform, which ferry does not support.",
-        ));
+    if let Some(services) = input.ecs_services {
+        group.ecs_service = convert::parse_ecs_services(services)?;
     }
     if let Some(enabled) = input.termination_hook_enabled {
         group.termination_hook_enabled = enabled;
@@ -240,7 +240,11 @@ pub async fn create_deployment_group(ctx: &Ctx<'_>, input: wire::CreateDeploymen
             app.name.clone(),
             name.to_string(),
             InstanceSelector::default(),
-            crate::driver::Driver::default_config().to_string(),
+            if app.compute_platform == ComputePlatform::Ecs {
+                "CodeDeployDefault.ECSAllAtOnce".to_string()
+            } else {
+                crate::driver::Driver::default_config().to_string()
+            },
             now_millis(),
         )
     };
@@ -252,7 +256,8 @@ pub async fn create_deployment_group(ctx: &Ctx<'_>, input: wire::CreateDeploymen
 /// The canonical name of the config a request names (checked, looked up).
 async fn config_name(ctx: &Ctx<'_>, name: Option<&str>) -> AwsResult<Option<String>> {
     match name {
-        Some(name) => Ok(Some(ctx.server_config(name).await?.name)),
+        // Its compute platform is checked against the application's by `ops::groups`.
+        Some(name) => Ok(Some(ctx.config(name).await?.name)),
         None => Ok(None),
     }
 }
@@ -349,7 +354,7 @@ pub async fn create_deployment_config(ctx: &Ctx<'_>, input: wire::CreateDeployme
         return Err(Name::DeploymentConfig.invalid_error(name, &format!("the prefix {BUILTIN_PREFIX} is reserved")));
     }
     let platform = convert::parse_compute_platform(input.compute_platform.as_deref())?;
-    if platform != ComputePlatform::Server {
+    if platform == ComputePlatform::Lambda {
         return Err(unsupported_platform(platform));
     }
     if input.zonal_config.as_ref().is_some_and(|v| !is_empty_json(v)) {
@@ -361,6 +366,22 @@ pub async fn create_deployment_config(ctx: &Ctx<'_>, input: wire::CreateDeployme
     // A ferry extension: CodeDeploy shifts traffic by steps only for Lambda
     // and ECS; ferry also does it for blue/green deployments of servers.
     let traffic_routing = input.traffic_routing_config.as_ref().map(convert::parse_traffic_routing).transpose()?;
+    if platform == ComputePlatform::Ecs {
+        if input.minimum_healthy_hosts.is_some() {
+            return Err(AwsError::new(
+                "InvalidMinimumHealthyHostValueException",
+                "An ECS deployment config has no minimumHealthyHosts: its trafficRoutingConfig says how traffic moves.",
+            ));
+        }
+        let routing = traffic_routing.ok_or_else(|| {
+            AwsError::new(
+                "InvalidTrafficRoutingConfigurationException",
+                "An ECS deployment config needs trafficRoutingConfig (AllAtOnce, TimeBasedCanary or TimeBasedLinear).",
+            )
+        })?;
+        let config = ops::configs::create(ctx.state, name, platform, None, Some(routing)).await?;
+        return Ok(json!({ "deploymentConfigId": config.id }));
+    }
     let minimum = input.minimum_healthy_hosts.as_ref().ok_or_else(|| {
         AwsError::new(
             "InvalidMinimumHealthyHostValueException",
@@ -368,7 +389,7 @@ pub async fn create_deployment_config(ctx: &Ctx<'_>, input: wire::CreateDeployme
         )
     })?;
     let minimum = convert::parse_minimum_healthy_hosts(minimum)?;
-    let config = ops::configs::create(ctx.state, name, minimum, traffic_routing).await?;
+    let config = ops::configs::create(ctx.state, name, platform, Some(minimum), traffic_routing).await?;
     Ok(json!({ "deploymentConfigId": config.id }))
 }
 

@@ -87,10 +87,25 @@ pub(crate) async fn register_located(
                 .map_err(|e| AwsError::new("InvalidRevisionException", e.to_string()))?;
         }
         RevisionLocation::Content { content, .. } => {
-            // An inline revision is only an appspec: check it now.
-            ferry_appspec::parse_server("appspec.yml", content).map_err(|e| {
-                AwsError::new("InvalidRevisionException", format!("The appspec content is not valid: {e}"))
-            })?;
+            // An inline revision is only an appspec: check it now, for the
+            // application's compute platform.
+            let invalid =
+                |e: String| AwsError::new("InvalidRevisionException", format!("The appspec content is not valid: {e}"));
+            if app.compute_platform == ferry_core::config::ComputePlatform::Ecs {
+                match ferry_appspec::parse("appspec.yml", content) {
+                    Ok(ferry_appspec::AppSpec::Ecs(_)) => {}
+                    Ok(_) => {
+                        return Err(invalid(
+                            "application of the ECS compute platform: expected an ECS appspec (Resources: - \
+                             TargetService: Type: AWS::ECS::Service …)"
+                                .into(),
+                        ));
+                    }
+                    Err(e) => return Err(invalid(e.to_string())),
+                }
+            } else {
+                ferry_appspec::parse_server("appspec.yml", content).map_err(|e| invalid(e.to_string()))?;
+            }
         }
         _ => {}
     }

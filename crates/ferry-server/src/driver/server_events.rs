@@ -82,7 +82,7 @@ impl Driver {
         }
     }
 
-    pub(super) fn live_deployment(&self, id: &str) -> Option<Deployment> {
+    pub(crate) fn live_deployment(&self, id: &str) -> Option<Deployment> {
         self.live.lock().unwrap().get(id).cloned()
     }
 

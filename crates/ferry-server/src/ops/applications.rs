@@ -18,12 +18,25 @@ pub async fn get(state: &AppState, name: &str) -> Result<Application, OpError> {
 
 /// Creates a Server application (callers refuse other platforms in their
 /// own words) with a checked name.
-pub async fn create(state: &AppState, name: &str, tags: Vec<Tag>) -> Result<Application, OpError> {
+/// Creates an application for `platform`: Server, or ECS (its groups
+/// deploy to container services); Lambda is not run by ferry.
+pub async fn create(
+    state: &AppState,
+    name: &str,
+    tags: Vec<Tag>,
+    platform: ComputePlatform,
+) -> Result<Application, OpError> {
     ferry_core::ids::validate_name(name).map_err(OpError::Invalid)?;
+    if platform == ComputePlatform::Lambda {
+        return Err(OpError::refused(
+            ferry_core::plan::Rule::ComputePlatform,
+            "ferry deploys to servers and container services: the Lambda compute platform is not supported",
+        ));
+    }
     let app = Application {
         id: crate::random::uuid(),
         name: name.to_string(),
-        compute_platform: ComputePlatform::Server,
+        compute_platform: platform,
         create_time: now_millis(),
         tags,
     };

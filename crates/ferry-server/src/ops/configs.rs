@@ -15,22 +15,46 @@ pub async fn get(state: &AppState, name: &str) -> Result<DeploymentConfig, OpErr
     state.driver.resolve_config(name).await
 }
 
-/// Creates a Server config after checking it (`ferry_core::plan::check_config`).
+/// Creates a config after checking it (`ferry_core::plan::check_config`):
+/// a Server config has a minimum of healthy hosts (and may shift traffic,
+/// for blue/green); an ECS config shifts traffic and has no minimum.
 pub async fn create(
     state: &AppState,
     name: &str,
-    minimum: MinimumHealthyHosts,
+    platform: ComputePlatform,
+    minimum: Option<MinimumHealthyHosts>,
     traffic_routing: Option<TrafficRouting>,
 ) -> Result<DeploymentConfig, OpError> {
     ferry_core::ids::validate_name(name).map_err(OpError::Invalid)?;
     if name.starts_with(BUILTIN_PREFIX) {
         return Err(OpError::Invalid(format!("the prefix {BUILTIN_PREFIX} is reserved for built-in configs")));
     }
+    let minimum = match platform {
+        ComputePlatform::Server => Some(minimum.ok_or_else(|| {
+            OpError::refused(
+                ferry_core::plan::Rule::MinimumHealthyHosts,
+                "a Server deployment config needs a minimum of healthy hosts",
+            )
+        })?),
+        ComputePlatform::Ecs if traffic_routing.is_none() => {
+            return Err(OpError::refused(
+                ferry_core::plan::Rule::TrafficRouting,
+                "an ECS deployment config says how traffic moves (AllAtOnce, TimeBasedCanary or TimeBasedLinear)",
+            ));
+        }
+        ComputePlatform::Ecs => None,
+        ComputePlatform::Lambda => {
+            return Err(OpError::refused(
+                ferry_core::plan::Rule::ComputePlatform,
+                "the Lambda compute platform is not supported",
+            ));
+        }
+    };
     let config = DeploymentConfig {
         id: crate::random::uuid(),
         name: name.to_string(),
-        compute_platform: ComputePlatform::Server,
-        minimum_healthy_hosts: Some(minimum),
+        compute_platform: platform,
+        minimum_healthy_hosts: minimum,
         traffic_routing,
         create_time: now_millis(),
     };

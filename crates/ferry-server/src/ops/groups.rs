@@ -35,6 +35,51 @@ pub async fn create(state: &AppState, group: DeploymentGroup) -> Result<Deployme
     Ok(group)
 }
 
+/// An ECS group's rules (CodeDeploy's): one service, which exists and
+/// takes traffic through one of the group's target groups; blue/green
+/// with traffic control; no instance tags.
+async fn check_ecs(state: &AppState, group: &DeploymentGroup) -> Result<(), OpError> {
+    let Some((_, service)) = &group.ecs_service else {
+        return Err(OpError::refused(
+            Rule::ComputePlatform,
+            format!(
+                "application {} is for the ECS compute platform: its groups name an ECS service (ecsServices)",
+                group.application_name
+            ),
+        ));
+    };
+    if group.blue_green.is_none() || !group.traffic_control {
+        return Err(OpError::refused(
+            Rule::BlueGreen,
+            "an ECS deployment group is blue/green with traffic control \
+             (deploymentStyle BLUE_GREEN, WITH_TRAFFIC_CONTROL)",
+        ));
+    }
+    if !group.selector.tag_filters.is_empty() || !group.selector.tag_set.is_empty() {
+        return Err(OpError::refused(
+            Rule::Tags,
+            "an ECS deployment group deploys to its service's tasks: it selects no instances by tags",
+        ));
+    }
+    let described = super::services::get(state, service).await?;
+    let Some(lb) = &described.service.load_balancer else {
+        return Err(OpError::refused(
+            Rule::LoadBalancer,
+            format!("service {service} has no target group: an ECS deployment moves traffic in one"),
+        ));
+    };
+    if !group.target_groups.contains(&lb.target_group) {
+        return Err(OpError::refused(
+            Rule::LoadBalancer,
+            format!(
+                "service {service} takes traffic through target group {}: name it in the group's target group pair",
+                lb.target_group
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Edits a group: `edit` changes the group as it is now (read under the
 /// driver's lock); the result is checked as [`create`] checks a new one and
 /// written back before the lock is released. Renaming a group renames it in
@@ -71,15 +116,30 @@ pub async fn update<E: From<OpError>>(
 /// unrelated edit).
 async fn check(state: &AppState, group: &DeploymentGroup, before: Option<&DeploymentGroup>) -> Result<(), OpError> {
     plan::check_group(group)?;
+    let platform = super::applications::get(state, &group.application_name).await?.compute_platform;
+    if platform == ComputePlatform::Ecs {
+        check_ecs(state, group).await?;
+    } else if let Some((_, service)) = &group.ecs_service {
+        return Err(OpError::refused(
+            Rule::ComputePlatform,
+            format!(
+                "application {} deploys to servers: an ECS service ({service}) belongs to an application of the ECS \
+                 compute platform",
+                group.application_name
+            ),
+        ));
+    }
     if before.is_none_or(|b| b.deployment_config_name != group.deployment_config_name) {
         let config = state.driver.resolve_config(&group.deployment_config_name).await?;
-        if config.compute_platform != ComputePlatform::Server {
+        if config.compute_platform != platform {
             return Err(OpError::refused(
                 Rule::ComputePlatform,
                 format!(
-                    "deployment config {} is for the {} compute platform, not Server",
+                    "deployment config {} is for the {} compute platform; application {} is for {}",
                     config.name,
-                    config.compute_platform.as_str()
+                    config.compute_platform.as_str(),
+                    group.application_name,
+                    platform.as_str()
                 ),
             ));
         }

@@ -23,6 +23,7 @@ pub mod builds;
 pub mod configs;
 pub mod container_hosts;
 pub mod deployments;
+pub mod ecs_deployments;
 mod error;
 pub mod git_poll;
 pub mod groups;

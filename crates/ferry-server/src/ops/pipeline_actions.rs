@@ -422,6 +422,7 @@ async fn deploy(state: &AppState, job: &ActionJob, key: &str) -> Result<Launched
         auto_rollback: None,
         green_selector: None,
         alarms: None,
+        ecs: None,
     };
     let id = super::deployments::create(state, request).await.map_err(|e| e.to_string())?;
     Ok(started_deployment(&id))

@@ -51,6 +51,10 @@ pub struct Scheduler {
     engines: Mutex<HashMap<String, Option<String>>>,
     /// Wakes a host's held sync when its wanted tasks changed.
     hosts: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Wakes `ops::ecs_deployments`: an ECS deployment has an event to carry out.
+    pub(crate) ecs_wake: Notify,
+    /// ECS deployment events being carried out by this process.
+    pub(crate) ecs_running: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Scheduler {
@@ -195,6 +199,10 @@ fn task_set(task_definition: &str, now: u64) -> TaskSet {
         scale_percent: 100,
         status: TaskSetStatus::Primary,
         create_time: now,
+        weight: 100,
+        test: false,
+        deployment: None,
+        terminate_at: None,
     }
 }
 
@@ -475,6 +483,7 @@ async fn reconcile_service(
         }
     }
 
+    conclude_deployments(state, &mut service, now).await;
     let mut fixed = BTreeMap::new();
     for set in &service.task_sets {
         if let Ok(d) = definition(state, definitions, &set.task_definition).await {
@@ -556,8 +565,10 @@ async fn reconcile_service(
 
     // The target group's members for this service's tasks.
     if let Some(lb) = &service.load_balancer {
+        let weights = service.member_weights(&tasks);
         let mut wanted: Vec<TargetMember> = Vec::new();
         for t in &tasks {
+            let set = service.task_sets.iter().find(|s| s.id == t.task_set);
             let Some(port) = t.host_port(&lb.container_name, lb.container_port) else { continue };
             let Some(address) = addresses.get(t.host.as_str()) else { continue };
             let state = match (t.desired_status, t.last_status) {
@@ -571,9 +582,9 @@ async fn reconcile_service(
             wanted.push(TargetMember {
                 instance: format!("{MEMBER_PREFIX}{}", t.id),
                 address,
-                weight: 1,
+                weight: weights.get(&t.task_set).copied().unwrap_or(0),
                 state,
-                test: false,
+                test: set.is_some_and(|s| s.test),
             });
         }
         let ours = |m: &TargetMember| {
@@ -622,6 +633,179 @@ async fn reconcile_service(
         state.store.prune_service_tasks(&service.name, STOPPED_KEPT).await?;
     }
     Ok(())
+}
+
+/// A replacement task set whose deployment ended: promoted (the original
+/// is kept for the termination wait, then stopped) or discarded (traffic
+/// back on the original).
+async fn conclude_deployments(state: &AppState, service: &mut Service, now: u64) {
+    let replacements: Vec<(String, String)> = service
+        .task_sets
+        .iter()
+        .filter(|s| s.status == TaskSetStatus::Active)
+        .filter_map(|s| Some((s.id.clone(), s.deployment.clone()?)))
+        .collect();
+    for (set_id, deployment) in replacements {
+        let d = match state.store.get_deployment(&deployment).await {
+            Ok(d) => Some(d),
+            Err(StoreError::NotFound) => None,
+            Err(e) => {
+                tracing::warn!(service = %service.name, error = %e, "cannot read the deployment of a replacement task set");
+                continue;
+            }
+        };
+        let status = d.as_ref().map(|d| d.status);
+        let wait = d.as_ref().and_then(|d| d.ecs.as_ref()).map_or(0, |e| e.termination_wait_ms);
+        match status {
+            Some(s) if !s.is_terminal() => continue,
+            Some(ferry_core::deployment::DeploymentStatus::Succeeded) => {
+                for set in &mut service.task_sets {
+                    if set.id == set_id {
+                        set.status = TaskSetStatus::Primary;
+                        set.weight = 100;
+                        set.test = false;
+                        service.task_definition = set.task_definition.clone();
+                    } else if set.status == TaskSetStatus::Primary {
+                        set.status = TaskSetStatus::Draining;
+                        set.weight = 0;
+                        set.terminate_at = Some(now + wait);
+                    }
+                }
+                service.event(
+                    now,
+                    format!(
+                        "deployment {deployment} succeeded: task set {set_id} is primary; the original stops in {} s",
+                        wait / 1000
+                    ),
+                );
+            }
+            _ => {
+                for set in &mut service.task_sets {
+                    if set.id == set_id {
+                        set.status = TaskSetStatus::Draining;
+                        set.weight = 0;
+                        set.test = false;
+                        set.terminate_at = Some(now);
+                    } else if set.status == TaskSetStatus::Primary {
+                        set.weight = 100;
+                    }
+                }
+                service.event(
+                    now,
+                    format!("deployment {deployment} ended without success: traffic back on the original task set, replacement {set_id} removed"),
+                );
+            }
+        }
+    }
+}
+
+/// Starts a deployment's replacement task set (at the service's size, no
+/// production traffic) unless it exists; returns its id.
+pub async fn begin_replacement(
+    state: &AppState,
+    service_name: &str,
+    task_definition: &str,
+    deployment: &str,
+) -> Result<String, OpError> {
+    let scheduler = &state.driver.services;
+    let id = {
+        let _held = scheduler.lock.lock().await;
+        let mut service = load(state, service_name).await?;
+        if let Some(set) = service.replacement(deployment) {
+            return Ok(set.id.clone());
+        }
+        if service.status == ServiceStatus::Draining {
+            return Err(OpError::Invalid(format!("service {service_name} is being deleted")));
+        }
+        let now = state.driver.now();
+        let mut set = task_set(task_definition, now);
+        set.status = TaskSetStatus::Active;
+        set.weight = 0;
+        set.deployment = Some(deployment.to_string());
+        let id = set.id.clone();
+        service.event(now, format!("deployment {deployment}: replacement task set {id} of {task_definition}"));
+        service.task_sets.push(set);
+        save(state, &service, now).await?;
+        id
+    };
+    scheduler.wake.notify_one();
+    Ok(id)
+}
+
+/// How a deployment's replacement task set is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    pub task_set: String,
+    pub wanted: u32,
+    /// Running and healthy wherever checked (also by the load balancer).
+    pub ready: u32,
+    /// Starts are throttled: tasks keep failing, the newest saying this.
+    pub failing: Option<String>,
+}
+
+pub async fn replacement(state: &AppState, service_name: &str, deployment: &str) -> Result<Replacement, OpError> {
+    let Described { service, tasks } = get(state, service_name).await?;
+    let set = service.replacement(deployment).ok_or_else(|| {
+        OpError::Invalid(format!("service {service_name} has no task set of deployment {deployment}"))
+    })?;
+    let ours: Vec<&Task> = tasks.iter().filter(|t| t.task_set == set.id).collect();
+    let failing = service.backoff_until.is_some().then(|| {
+        ours.iter().rev().find_map(|t| t.stopped_reason.clone()).unwrap_or_else(|| "tasks keep failing to start".into())
+    });
+    Ok(Replacement {
+        task_set: set.id.clone(),
+        wanted: service.wanted(set),
+        ready: ours.iter().filter(|t| t.is_ready()).count() as u32,
+        failing,
+    })
+}
+
+/// Changes a deployment's replacement task set: test traffic, and its
+/// production share (the primary gets the rest).
+pub async fn route(
+    state: &AppState,
+    service_name: &str,
+    deployment: &str,
+    test: bool,
+    share: u32,
+) -> Result<(), OpError> {
+    let scheduler = &state.driver.services;
+    {
+        let _held = scheduler.lock.lock().await;
+        let mut service = load(state, service_name).await?;
+        let Some(index) = service.task_sets.iter().position(|s| s.deployment.as_deref() == Some(deployment)) else {
+            return Err(OpError::Invalid(format!("service {service_name} has no task set of deployment {deployment}")));
+        };
+        let before = (service.task_sets[index].test, service.task_sets[index].weight);
+        if before == (test, share) {
+            return Ok(());
+        }
+        let now = state.driver.now();
+        for (i, set) in service.task_sets.iter_mut().enumerate() {
+            if i == index {
+                set.test = test;
+                set.weight = share;
+            } else if set.status == TaskSetStatus::Primary {
+                set.weight = 100 - share.min(100);
+            }
+        }
+        if before.1 != share {
+            service.event(now, format!("deployment {deployment}: {share}% of production traffic on the replacement"));
+        } else {
+            service.event(now, format!("deployment {deployment}: test traffic {}", if test { "on" } else { "off" }));
+        }
+        save(state, &service, now).await?;
+    }
+    // Applied to the load balancer now, not at the next pass.
+    reconcile(state).await
+}
+
+async fn save(state: &AppState, service: &Service, now: u64) -> Result<(), OpError> {
+    let change = ServiceChange {
+        service: ServiceWrite::Put { name: service.name.clone(), doc: encode(service)? },
+        tasks: Vec::new(),
+    };
+    Ok(state.store.save_service(&change, now).await?)
 }
 
 /// A task id as people read it.

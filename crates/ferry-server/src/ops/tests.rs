@@ -13,7 +13,7 @@ use crate::AppState;
 
 async fn state_with_group(dir: &std::path::Path) -> AppState {
     let state = AppState::for_tests(dir).await;
-    applications::create(&state, "shop", Vec::new()).await.unwrap();
+    applications::create(&state, "shop", Vec::new(), ferry_core::config::ComputePlatform::Server).await.unwrap();
     let group = DeploymentGroup::new(
         "gid".into(),
         "shop".into(),
@@ -66,6 +66,7 @@ fn new_deployment() -> deployments::NewDeployment {
         auto_rollback: None,
         green_selector: None,
         alarms: None,
+        ecs: None,
     }
 }
 

@@ -22,6 +22,9 @@ enum AppCommand {
     Create {
         /// The application's name.
         name: String,
+        /// Server (deploys to hosts) or ECS (deploys to a container service).
+        #[arg(long, value_name = "PLATFORM", default_value = "Server", value_parser = ["Server", "ECS"])]
+        compute_platform: String,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -37,15 +40,17 @@ enum AppCommand {
 
 pub fn run(args: AppArgs) -> ExitCode {
     output::finish(match args.command {
-        AppCommand::Create { name, server } => create(&name, &server),
+        AppCommand::Create { name, compute_platform, server } => create(&name, &compute_platform, &server),
         AppCommand::List { json, server } => list(json, &server),
     })
 }
 
-fn create(name: &str, server: &ServerArgs) -> Result<ExitCode, Error> {
+fn create(name: &str, compute_platform: &str, server: &ServerArgs) -> Result<ExitCode, Error> {
     let client = Client::connect(server)?;
-    let app: api::Application =
-        client.post("/api/v1/applications", &api::CreateApplication { name: name.to_string() })?;
+    let app: api::Application = client.post(
+        "/api/v1/applications",
+        &api::CreateApplication { name: name.to_string(), compute_platform: Some(compute_platform.to_string()) },
+    )?;
     output::say!("created application {} ({}, id {})", app.name, app.compute_platform, app.id);
     Ok(ExitCode::SUCCESS)
 }

@@ -32,6 +32,9 @@ enum ConfigCommand {
         /// like 30s, 5m.
         #[arg(long, value_name = "ROUTING", value_parser = parse_routing)]
         traffic: Option<api::TrafficRouting>,
+        /// Server, or ECS (for ECS deployments: --traffic only).
+        #[arg(long, value_name = "PLATFORM", default_value = "Server", value_parser = ["Server", "ECS"])]
+        compute_platform: String,
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -94,10 +97,10 @@ fn parse_routing(text: &str) -> Result<api::TrafficRouting, String> {
 
 pub fn run(args: ConfigArgs) -> ExitCode {
     output::finish(match args.command {
-        ConfigCommand::Create { name, minimum_healthy_hosts, traffic, server } => {
+        ConfigCommand::Create { name, minimum_healthy_hosts, traffic, compute_platform, server } => {
             let minimum = minimum_healthy_hosts
                 .unwrap_or_else(|| api::MinimumHealthyHosts { kind: "HOST_COUNT".into(), value: 0 });
-            create(name, minimum, traffic, &server)
+            create(name, &compute_platform, minimum, traffic, &server)
         }
         ConfigCommand::List { json, server } => list(json, &server),
     })
@@ -105,13 +108,21 @@ pub fn run(args: ConfigArgs) -> ExitCode {
 
 fn create(
     name: String,
+    compute_platform: &str,
     minimum_healthy_hosts: api::MinimumHealthyHosts,
     traffic_routing: Option<api::TrafficRouting>,
     server: &ServerArgs,
 ) -> Result<ExitCode, Error> {
     let client = Client::connect(server)?;
-    let config: api::DeploymentConfig =
-        client.post("/api/v1/configs", &api::CreateConfig { name, minimum_healthy_hosts, traffic_routing })?;
+    let config: api::DeploymentConfig = client.post(
+        "/api/v1/configs",
+        &api::CreateConfig {
+            name,
+            compute_platform: Some(compute_platform.to_string()),
+            minimum_healthy_hosts,
+            traffic_routing,
+        },
+    )?;
     output::say!("created deployment config {}", config.name);
     Ok(ExitCode::SUCCESS)
 }

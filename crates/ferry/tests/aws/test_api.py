@@ -210,8 +210,12 @@ class GroupsAndConfigs(unittest.TestCase):
             (dict(deploymentConfigName="no-min"), "InvalidMinimumHealthyHostValueException"),
             (dict(deploymentConfigName="zonal", minimumHealthyHosts={"type": "HOST_COUNT", "value": 1},
                   zonalConfig={"monitorDurationInSeconds": 60}), "InvalidZonalDeploymentConfigurationException"),
-            (dict(deploymentConfigName="ecs", computePlatform="ECS",
+            (dict(deploymentConfigName="lambda", computePlatform="Lambda",
                   trafficRoutingConfig={"type": "AllAtOnce"}), "InvalidComputePlatformException"),
+            (dict(deploymentConfigName="ecs-min", computePlatform="ECS", minimumHealthyHosts={"type": "HOST_COUNT", "value": 1},
+                  trafficRoutingConfig={"type": "AllAtOnce"}), "InvalidMinimumHealthyHostValueException"),
+            (dict(deploymentConfigName="ecs-no-routing", computePlatform="ECS"),
+             "InvalidTrafficRoutingConfigurationException"),
             (dict(deploymentConfigName="canary-0", minimumHealthyHosts={"type": "HOST_COUNT", "value": 0},
                   trafficRoutingConfig={"type": "TimeBasedCanary",
                                         "timeBasedCanary": {"canaryPercentage": 0, "canaryInterval": 1}}),
@@ -219,6 +223,14 @@ class GroupsAndConfigs(unittest.TestCase):
         ]
         for kwargs, expected in cases:
             self.assertEqual(error_code(cd.create_deployment_config, **kwargs), expected, kwargs)
+        # An ECS config: traffic routing, no minimum.
+        cd.create_deployment_config(deploymentConfigName="api-ecs-canary", computePlatform="ECS",
+                                    trafficRoutingConfig={"type": "TimeBasedCanary",
+                                                          "timeBasedCanary": {"canaryPercentage": 20, "canaryInterval": 2}})
+        info = cd.get_deployment_config(deploymentConfigName="api-ecs-canary")["deploymentConfigInfo"]
+        self.assertEqual(info["computePlatform"], "ECS")
+        self.assertEqual(info["trafficRoutingConfig"]["timeBasedCanary"], {"canaryPercentage": 20, "canaryInterval": 2})
+        cd.delete_deployment_config(deploymentConfigName="api-ecs-canary")
         self.assertEqual(error_code(cd.delete_deployment_config, deploymentConfigName="CodeDeployDefault.AllAtOnce"),
                          "InvalidOperationException")
         make_group(cd, "api-config-user", deploymentConfigName="api-two-healthy")
