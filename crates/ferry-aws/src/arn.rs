@@ -40,6 +40,12 @@ impl Arns {
 
     /// `…:instance/<name>_<10 alphanumerics>`; the suffix is derived from
     /// the name, so the ARN is stable.
+    /// An ECS service's ARN from CodeDeploy's target id `cluster:service`.
+    pub fn ecs_service(&self, target: &str) -> String {
+        let (cluster, service) = target.split_once(':').unwrap_or(("default", target));
+        format!("arn:aws:ecs:{}:{}:service/{cluster}/{service}", self.region, self.account)
+    }
+
     pub fn instance(&self, name: &str) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
         let digest = sha2::Sha256::digest(name.as_bytes());

@@ -634,10 +634,28 @@ pub fn lifecycle_event(e: &LifecycleEvent) -> wire::LifecycleEvent {
     }
 }
 
+/// An ECS deployment's target, with the service's task sets as they are now.
+pub fn ecs_target(d: &Deployment, t: &Target, arns: &Arns, task_sets: Vec<wire::EcsTaskSet>) -> wire::DeploymentTarget {
+    wire::DeploymentTarget {
+        deployment_target_type: "ECSTarget".into(),
+        instance_target: None,
+        ecs_target: Some(wire::EcsTarget {
+            deployment_id: d.id.clone(),
+            target_id: t.instance.clone(),
+            target_arn: arns.ecs_service(&t.instance),
+            last_updated_at: ts(t.last_updated),
+            lifecycle_events: t.events.iter().map(lifecycle_event).collect(),
+            status: target_status(t.status),
+            task_sets_info: task_sets,
+        }),
+    }
+}
+
 pub fn instance_target(d: &Deployment, t: &Target, arns: &Arns) -> wire::DeploymentTarget {
     wire::DeploymentTarget {
         deployment_target_type: "InstanceTarget".into(),
-        instance_target: wire::InstanceTarget {
+        ecs_target: None,
+        instance_target: Some(wire::InstanceTarget {
             deployment_id: d.id.clone(),
             target_id: t.instance.clone(),
             target_arn: arns.instance(&t.instance),
@@ -645,7 +663,7 @@ pub fn instance_target(d: &Deployment, t: &Target, arns: &Arns) -> wire::Deploym
             last_updated_at: ts(t.last_updated),
             lifecycle_events: t.events.iter().map(lifecycle_event).collect(),
             instance_label: t.label.map(|l| l.as_str().to_string()),
-        },
+        }),
     }
 }
 

@@ -464,7 +464,39 @@ pub struct InstanceTarget {
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentTarget {
     pub deployment_target_type: String,
-    pub instance_target: InstanceTarget,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance_target: Option<InstanceTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ecs_target: Option<EcsTarget>,
+}
+
+/// An ECS deployment's target: the service, with its task sets.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsTarget {
+    pub deployment_id: String,
+    pub target_id: String,
+    pub target_arn: String,
+    pub last_updated_at: Timestamp,
+    pub lifecycle_events: Vec<LifecycleEvent>,
+    pub status: String,
+    pub task_sets_info: Vec<EcsTaskSet>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct EcsTaskSet {
+    /// (The model spells it so.)
+    pub identifer: String,
+    pub desired_count: i64,
+    pub pending_count: i64,
+    pub running_count: i64,
+    pub status: String,
+    pub traffic_weight: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_group: Option<NamedInfo>,
+    /// BLUE (the original) or GREEN (the replacement).
+    pub task_set_label: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]

@@ -896,8 +896,9 @@ impl Driver {
                 continue;
             }
             for t in d.targets.iter().filter(|t| t.status == TargetStatus::InProgress) {
-                // While the server moves an instance's traffic, the agent has nothing to say.
-                if t.current_event().is_some_and(|e| e.name.runner() == ferry_core::events::Runner::Server) {
+                // While the server moves an instance's traffic (or runs an
+                // ECS deployment's events), no agent has anything to say.
+                if t.current_event().is_some_and(|e| d.runner(e.name) == ferry_core::events::Runner::Server) {
                     continue;
                 }
                 let silent = self.silent_for(&t.instance);

@@ -299,10 +299,45 @@ fn ecs_deployments_shift_traffic_to_a_replacement_task_set_with_hooks_and_roll_b
             && (0..6).all(|_| http_get(prod, "/index.html", &[]).is_some_and(|(_, b)| b.trim() == "v2")))
         .then_some(())
     });
+    // The target as CodeDeploy shows it: the service, its events and task sets.
+    let targets = c.aws_ok(&["list-deployment-targets", "--deployment-id", &id]);
+    assert_eq!(targets["targetIds"], serde_json::json!(["prod:web"]), "{targets:#}");
+    let target = c.aws_ok(&["get-deployment-target", "--deployment-id", &id, "--target-id", "prod:web"]);
+    let target = &target["deploymentTarget"];
+    assert_eq!(target["deploymentTargetType"], "ECSTarget", "{target:#}");
+    let ecs = &target["ecsTarget"];
+    assert_eq!(ecs["status"], "Succeeded", "{target:#}");
+    let events: Vec<&str> =
+        ecs["lifecycleEvents"].as_array().unwrap().iter().map(|e| e["lifecycleEventName"].as_str().unwrap()).collect();
+    assert_eq!(
+        events,
+        [
+            "BeforeInstall",
+            "Install",
+            "AfterInstall",
+            "AllowTestTraffic",
+            "AfterAllowTestTraffic",
+            "BeforeAllowTraffic",
+            "AllowTraffic",
+            "AfterAllowTraffic"
+        ],
+        "{target:#}"
+    );
+    let green: Vec<&serde_json::Value> =
+        ecs["taskSetsInfo"].as_array().unwrap().iter().filter(|s| s["taskSetLabel"] == "GREEN").collect();
+    assert_eq!(green.len(), 1, "{target:#}");
+    assert_eq!(
+        (green[0]["status"].as_str(), green[0]["trafficWeight"].as_f64()),
+        (Some("PRIMARY"), Some(100.0)),
+        "{target:#}"
+    );
     let shown = c.ferry_ok(&["get", &id]);
     assert!(shown.contains("AfterAllowTestTraffic"), "{shown}");
     let events = c.ferry_ok(&["service", "show", "web"]);
     assert!(events.contains("50% of production traffic on the replacement"), "{events}");
+    let page = c.console_page("/console/services/web");
+    assert!(page.contains("50% of production traffic on the replacement"), "{page}");
+    assert!(page.contains(&format!("/console/deployments/{id}")), "the task set links its deployment: {page}");
 
     // v3 whose test-traffic hook fails: production stays on v2 throughout.
     hooks.lock().unwrap().verdict = "Failed".into();

@@ -287,7 +287,50 @@ pub async fn get_target(ctx: &Ctx<'_>, input: wire::DeploymentTargetInput) -> Aw
     let id = input.target_id.as_deref().filter(|t| !t.is_empty()).ok_or_else(target_id_required)?;
     started(&d)?;
     let t = target(&d, id)?;
-    Ok(json!({ "deploymentTarget": json(&convert::instance_target(&d, t, &ctx.arns))? }))
+    Ok(json!({ "deploymentTarget": json(&deployment_target(ctx, &d, t).await)? }))
+}
+
+/// A target as CodeDeploy shows it: an instance, or an ECS service with
+/// its task sets (as they are now: GREEN is the deployment's replacement).
+async fn deployment_target(ctx: &Ctx<'_>, d: &Deployment, t: &Target) -> wire::DeploymentTarget {
+    let Some(ecs) = &d.ecs else { return convert::instance_target(d, t, &ctx.arns) };
+    let mut sets = Vec::new();
+    if let Ok(described) = crate::ops::services::get(ctx.state, &ecs.service).await {
+        let service = &described.service;
+        for set in &service.task_sets {
+            let ours: Vec<_> =
+                described.tasks.iter().filter(|task| task.task_set == set.id && task.is_live()).collect();
+            let green = set.deployment.as_deref() == Some(d.id.as_str());
+            if !green && set.deployment.is_some() && set.status == ferry_ecs::service::TaskSetStatus::Active {
+                continue; // another deployment's replacement
+            }
+            sets.push(wire::EcsTaskSet {
+                identifer: set.id.clone(),
+                desired_count: service.wanted(set).into(),
+                pending_count: ours
+                    .iter()
+                    .filter(|task| task.last_status == ferry_ecs::service::LastStatus::Pending)
+                    .count() as i64,
+                running_count: ours
+                    .iter()
+                    .filter(|task| task.last_status == ferry_ecs::service::LastStatus::Running)
+                    .count() as i64,
+                status: match set.status {
+                    ferry_ecs::service::TaskSetStatus::Primary => "PRIMARY",
+                    ferry_ecs::service::TaskSetStatus::Active => "ACTIVE",
+                    ferry_ecs::service::TaskSetStatus::Draining => "DRAINING",
+                }
+                .into(),
+                traffic_weight: f64::from(set.weight),
+                target_group: service
+                    .load_balancer
+                    .as_ref()
+                    .map(|lb| wire::NamedInfo { name: Some(lb.target_group.clone()) }),
+                task_set_label: if green { "GREEN" } else { "BLUE" }.into(),
+            });
+        }
+    }
+    convert::ecs_target(d, t, &ctx.arns, sets)
 }
 
 pub async fn batch_get_targets(ctx: &Ctx<'_>, input: wire::BatchGetDeploymentTargetsInput) -> AwsResult<Value> {
@@ -302,7 +345,7 @@ pub async fn batch_get_targets(ctx: &Ctx<'_>, input: wire::BatchGetDeploymentTar
     started(&d)?;
     let mut out = Vec::new();
     for id in ids {
-        out.push(convert::instance_target(&d, target(&d, id)?, &ctx.arns));
+        out.push(deployment_target(ctx, &d, target(&d, id)?).await);
     }
     Ok(json!({ "deploymentTargets": json(&out)? }))
 }

@@ -153,7 +153,8 @@ async fn ecs_facts(
     for (event, function) in &spec.hooks {
         if !(function.starts_with("https://") || function.starts_with("http://")) {
             return Err(OpError::Revision(format!(
-                "the {event} hook calls {function:?}: in ferry a hook function is an http(s) URL that receives                  DeploymentId and LifecycleEventHookExecutionId"
+                "the {event} hook calls {function:?}: in ferry a hook function is an http(s) URL that receives \
+                 DeploymentId and LifecycleEventHookExecutionId"
             )));
         }
     }

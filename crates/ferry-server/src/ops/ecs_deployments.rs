@@ -113,16 +113,38 @@ async fn carry_out(state: &AppState, d: &Deployment, target: &str, attempt: u32,
     }
 }
 
-/// Whether `event` is still in progress in the deployment (not stopped).
-fn still_running(state: &AppState, id: &str, attempt: u32, event: Event) -> bool {
-    state.driver.live_deployment(id).is_some_and(|d| {
-        d.stop.is_none()
-            && d.targets.iter().any(|t| {
-                t.status == TargetStatus::InProgress
-                    && t.attempt == attempt
-                    && t.events.iter().any(|e| e.name == event && e.status == EventStatus::InProgress)
-            })
-    })
+/// Where an event being carried out stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    Running,
+    /// The deployment is being stopped: the event ends now, failed, so the
+    /// deployment can end (and the service is put back).
+    Stopping,
+    /// It ended elsewhere (a hook's report) or the deployment is gone.
+    Over,
+}
+
+fn progress(state: &AppState, id: &str, attempt: u32, event: Event) -> Progress {
+    let Some(d) = state.driver.live_deployment(id) else { return Progress::Over };
+    let running = d.targets.iter().any(|t| {
+        t.status == TargetStatus::InProgress
+            && t.attempt == attempt
+            && t.events.iter().any(|e| e.name == event && e.status == EventStatus::InProgress)
+    });
+    match (running, d.stop.is_some()) {
+        (false, _) => Progress::Over,
+        (true, true) => Progress::Stopping,
+        (true, false) => Progress::Running,
+    }
+}
+
+/// What to do when an event's wait finds it no longer simply running.
+fn interrupted(p: Progress) -> Option<Outcome> {
+    match p {
+        Progress::Running => None,
+        Progress::Stopping => Some(done(false, "the deployment was stopped")),
+        Progress::Over => Some(Outcome::Elsewhere),
+    }
 }
 
 /// The hook execution id of `event` in this attempt of the deployment (a
@@ -170,7 +192,10 @@ async fn hook(state: &AppState, d: &Deployment, attempt: u32, event: Event) -> O
     }
     // It reports through PutLifecycleEventHookExecutionStatus.
     let deadline = tokio::time::Instant::now() + HOOK_TIMEOUT;
-    while still_running(state, &d.id, attempt, event) {
+    loop {
+        if let Some(outcome) = interrupted(progress(state, &d.id, attempt, event)) {
+            return outcome;
+        }
         if tokio::time::Instant::now() >= deadline {
             return done(
                 false,
@@ -182,7 +207,6 @@ async fn hook(state: &AppState, d: &Deployment, attempt: u32, event: Event) -> O
         }
         tokio::time::sleep(POLL).await;
     }
-    Outcome::Elsewhere
 }
 
 async fn install(state: &AppState, d: &Deployment, attempt: u32) -> Outcome {
@@ -193,8 +217,8 @@ async fn install(state: &AppState, d: &Deployment, attempt: u32) -> Outcome {
     };
     let deadline = tokio::time::Instant::now() + INSTALL_TIMEOUT;
     loop {
-        if !still_running(state, &d.id, attempt, Event::Install) {
-            return Outcome::Elsewhere;
+        if let Some(outcome) = interrupted(progress(state, &d.id, attempt, Event::Install)) {
+            return outcome;
         }
         match super::services::replacement(state, &ecs.service, &d.id).await {
             Ok(r) if r.ready >= r.wanted => {
@@ -263,8 +287,8 @@ async fn shift(state: &AppState, d: &Deployment, attempt: u32) -> Outcome {
         }
         let until = tokio::time::Instant::now() + interval;
         while tokio::time::Instant::now() < until {
-            if !still_running(state, &d.id, attempt, Event::AllowTraffic) {
-                return Outcome::Elsewhere;
+            if let Some(outcome) = interrupted(progress(state, &d.id, attempt, Event::AllowTraffic)) {
+                return outcome;
             }
             match super::services::replacement(state, &ecs.service, &d.id).await {
                 Ok(r) if r.ready < r.wanted => {

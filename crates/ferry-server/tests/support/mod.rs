@@ -301,6 +301,11 @@ impl Agent {
         (answer.status, answer.body)
     }
 
+    /// A container host's sync (`/agent/v1/tasks/sync`), or any agent route.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(path, body).await
+    }
+
     /// The host's commands now (a poll that is answered at once).
     pub async fn commands(&self) -> Vec<Value> {
         let (status, body) = self.call("/agent/v1/poll", json!({ "running": [], "no_wait": true })).await;
