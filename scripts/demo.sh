@@ -81,12 +81,31 @@ echo "== building examples/hello-build on a build host (its tests, artifact and 
 "$ferry" build project create hello-build --source upload --badge "${creds[@]}" 2>/dev/null || true
 "$ferry" build start hello-build --source examples/hello-build --follow "${creds[@]}" | tail -n 5
 
+services=""
+if podman version > /dev/null 2>&1; then
+    echo "== a container service: examples/hello-container, 3 tasks on the hosts' podman"
+    examples/hello-container/make-image.sh
+    lb_port=$((port + 1))
+    "$ferry" lb create hello-containers --port 8080 --listen "127.0.0.1:$lb_port" --health-path /index.html "${creds[@]}" 2>/dev/null || true
+    "$ferry" task-definition register --file examples/hello-container/taskdef.json "${creds[@]}"
+    "$ferry" service create hello --task-definition hello --desired 3 --target-group hello-containers "${creds[@]}" 2>/dev/null || true
+    for _ in $(seq 1 300); do
+        "$ferry" service show hello "${creds[@]}" | grep -q " 3 running, 0 pending" && break
+        sleep 0.2
+    done
+    "$ferry" service show hello "${creds[@]}" | head -n 8
+    services="  hello (containers): http://127.0.0.1:$lb_port/index.html"
+else
+    echo "== (no podman here: skipping the container service example)"
+fi
+
 echo
 echo "hello-app is running on every host:"
 prefix=${gateway%.*}
 for i in 1 2 3; do
     echo "  host$i: http://$prefix.$((10 + i)):8080/"
 done
+[ -n "$services" ] && echo "$services"
 cat <<EOT
 
 Try next (credentials: --credentials $demo/data/credentials, or export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY from it):

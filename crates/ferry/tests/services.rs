@@ -176,6 +176,12 @@ fn a_service_keeps_its_tasks_running_and_rolls_to_a_new_task_definition_without_
     assert!(serves(lb, "v1"));
     let text = c.ferry_ok(&["service", "show", "web"]);
     assert!(text.contains("3 running, 0 pending of 3 desired"), "{text}");
+    // The console shows it too.
+    let list = c.console_page("/console/services");
+    assert!(list.contains("data-service=\"web\""), "{list}");
+    let page = c.console_page("/console/services/web");
+    assert!(page.contains("3 running, 0 pending of 3 desired"), "{page}");
+    assert!(page.contains(&format!("data-task=\"{}\"", first[0].0)), "{page}");
 
     // A task whose container dies is replaced.
     let victim = &first[0];
@@ -202,6 +208,12 @@ fn a_service_keeps_its_tasks_running_and_rolls_to_a_new_task_definition_without_
         c.logs().contains("found the task containers of a previous agent").then_some(())
     });
     assert_eq!(running(&c, 3, "web:1"), second, "the tasks survived the agent restart unchanged");
+
+    // So does a server crash: the containers keep running and nothing is replaced.
+    c.kill_server();
+    c.start_server();
+    assert_eq!(running(&c, 3, "web:1"), second, "the tasks survived the server crash unchanged");
+    assert!(serves(lb, "v1"));
 
     // A rolling update under load drops no request.
     let load = Load::start(lb, "/index.html", 100, 4);

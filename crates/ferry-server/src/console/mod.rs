@@ -25,6 +25,7 @@ mod builds;
 mod deployment;
 mod pages;
 mod pipelines;
+mod services;
 
 use std::fmt::{self, Write as _};
 
@@ -64,6 +65,8 @@ pub fn routes(https: bool) -> Router<AppState> {
         .route("/console/builds/{id}/artifacts/{name}", get(builds::artifact))
         .route("/console/builds/{id}/stop", post(builds::stop))
         .route("/console/builds/{id}/retry", post(builds::retry))
+        .route("/console/services", get(services::list))
+        .route("/console/services/{name}", get(services::page))
         .route("/console/pipelines", get(pipelines::list))
         .route("/console/pipelines/{name}", get(pipelines::page))
         .route("/console/pipelines/{name}/start", post(pipelines::start))
@@ -241,7 +244,8 @@ pub(crate) fn page(status: StatusCode, title: &str, session: Option<&Session>, f
     if let Some(s) = session {
         h.raw("<nav><a href=\"/console\">Deployments</a><a href=\"/console/applications\">Applications</a>")
             .raw("<a href=\"/console/builds\" id=\"nav-builds\">Builds</a>")
-            .raw("<a href=\"/console/pipelines\" id=\"nav-pipelines\">Pipelines</a>");
+            .raw("<a href=\"/console/pipelines\" id=\"nav-pipelines\">Pipelines</a>")
+            .raw("<a href=\"/console/services\" id=\"nav-services\">Services</a>");
         if s.role == ferry_core::resources::Role::Admin {
             h.raw("<a href=\"/console/audit\">Audit</a>");
         }
