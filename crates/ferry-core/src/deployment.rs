@@ -362,13 +362,21 @@ pub struct Bundle {
 }
 
 /// Who created a deployment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, PartialOrd, Ord)]
 pub enum Creator {
     #[default]
     #[serde(rename = "user")]
     User,
     #[serde(rename = "codeDeployRollback")]
     Rollback,
+    /// A launch deployment: the group's last successful revision to
+    /// instances that joined the group (issue #16).
+    #[serde(rename = "autoscaling")]
+    Autoscaling,
+    /// The follow-up for instances that joined while a deployment of the
+    /// group ran (`outdatedInstancesStrategy: UPDATE`).
+    #[serde(rename = "CodeDeployAutoUpdate")]
+    AutoUpdate,
 }
 
 impl Creator {
@@ -376,7 +384,16 @@ impl Creator {
         match self {
             Self::User => "user",
             Self::Rollback => "codeDeployRollback",
+            Self::Autoscaling => "autoscaling",
+            Self::AutoUpdate => "CodeDeployAutoUpdate",
         }
+    }
+
+    /// Made by ferry for instances that joined the group: it installs what
+    /// the group already runs, so it neither changes the group's last
+    /// successful revision nor rolls back.
+    pub fn is_launch(self) -> bool {
+        matches!(self, Self::Autoscaling | Self::AutoUpdate)
     }
 }
 
@@ -495,6 +512,11 @@ pub struct Deployment {
     /// service, and the server carries out every event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ecs: Option<EcsDeployment>,
+    /// The instances it deploys to, fixed when it was made (a launch
+    /// deployment's joiners; CreateDeployment's updateOutdatedInstancesOnly).
+    /// `None`: the group's instances when it starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_instances: Option<Vec<String>>,
 }
 
 /// What an ECS deployment deploys, from its appspec and group.
@@ -570,6 +592,7 @@ impl Deployment {
             fetching: None,
             triggers: Vec::new(),
             ecs: None,
+            only_instances: None,
         }
     }
 

@@ -26,6 +26,7 @@ pub mod config;
 pub mod deployment;
 pub mod events;
 pub mod ids;
+pub mod joins;
 pub mod machine;
 pub mod notices;
 pub mod plan;

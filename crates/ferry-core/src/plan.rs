@@ -250,6 +250,7 @@ pub fn plan_deployment(request: DeploymentRequest<'_>, id: String, now: Millis) 
         bake_until: None,
         triggers: group.triggers.clone(),
         ecs: None,
+        only_instances: None,
     })
 }
 
@@ -478,6 +479,7 @@ fn rollback_of(
         fetching: None,
         triggers: group.triggers.clone(),
         ecs: None,
+        only_instances: None,
         id,
     }
 }

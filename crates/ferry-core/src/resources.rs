@@ -133,6 +133,55 @@ pub struct DeploymentGroup {
     /// deployments of the group do not target them.
     #[serde(default)]
     pub removed_instances: Vec<RemovedInstance>,
+    /// Instances that join the group (enrol with its tags, or are tagged so
+    /// later) get its last successful revision by a launch deployment
+    /// before they take traffic (issue #16). Off: they wait for the next
+    /// deployment.
+    #[serde(default = "yes")]
+    pub update_new_instances: bool,
+    /// What the group knows of the instances its tags select: when each
+    /// joined and what the group's deployments installed on it
+    /// (`crate::joins`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<GroupInstance>,
+    /// Whether `instances` is kept: false for a group made by a ferry from
+    /// before it was, whose instances are taken to be up to date when it
+    /// is first looked at (none gets a surprise deployment on upgrade).
+    #[serde(default)]
+    pub tracks_instances: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An instance of a deployment group, as the group's deployments left it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInstance {
+    pub instance: String,
+    /// Its registration time: a host registered again under the name is a
+    /// new instance and joins again.
+    pub register_time: Millis,
+    /// When the group first selected it.
+    pub joined: Millis,
+    /// The revision the group's deployments last installed on it; `None`:
+    /// none yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_id: Option<String>,
+    /// The newest deployment of the group that targeted it (or was made
+    /// for it), and whether that failed on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    #[serde(default)]
+    pub failed: bool,
+    /// It joined while this deployment of the group ran, which did not
+    /// include it: an outdated instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_during: Option<String>,
+    /// The group's last successful revision when it joined (what
+    /// `outdatedInstancesStrategy: IGNORE` installs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision_at_join: Option<String>,
 }
 
 /// An instance a blue/green deployment took out of its group.
@@ -190,6 +239,9 @@ impl DeploymentGroup {
             traffic_control: false,
             blue_green: None,
             removed_instances: Vec::new(),
+            update_new_instances: true,
+            instances: Vec::new(),
+            tracks_instances: true,
         }
     }
 

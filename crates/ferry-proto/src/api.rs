@@ -119,6 +119,15 @@ pub struct CreateGroup {
     /// Alarms that stop the group's deployments.
     #[serde(default)]
     pub alarms: Option<AlarmSettings>,
+    /// Instances that join the group get its last successful revision
+    /// before they take traffic [default: true].
+    #[serde(default)]
+    pub update_new_instances: Option<bool>,
+    /// Instances that join while a deployment runs: `UPDATE` (the newest
+    /// good revision once it ends, the default) or `IGNORE` (the revision
+    /// the group had when they joined).
+    #[serde(default)]
+    pub outdated_instances_strategy: Option<String>,
 }
 
 /// A trigger: CodeDeploy's events (DeploymentStart, …, InstanceReady) POSTed to `url`.
@@ -248,6 +257,30 @@ pub struct DeploymentGroup {
     pub last_successful_revision_id: Option<String>,
     /// Instances the group targets now.
     pub instances: Vec<String>,
+    #[serde(default)]
+    pub update_new_instances: bool,
+    /// `UPDATE` or `IGNORE`.
+    #[serde(default)]
+    pub outdated_instances_strategy: String,
+    /// How each instance the group knows stands.
+    #[serde(default)]
+    pub instance_states: Vec<GroupInstanceState>,
+}
+
+/// An instance of a deployment group and what its deployments left on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupInstanceState {
+    pub instance: String,
+    /// `current` (the group's last successful revision), `joining` (waits
+    /// for or runs its launch deployment), `outdated` (another revision),
+    /// `failed` (its last deployment failed on it).
+    pub standing: String,
+    /// The revision the group's deployments installed on it.
+    pub revision_id: Option<String>,
+    /// The newest deployment of the group that targeted it.
+    pub deployment_id: Option<String>,
+    /// When the group first selected it (ms since the epoch).
+    pub joined: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -169,6 +169,8 @@ async fn enrol(
     instance.address = Some(peer.ip().to_string());
     state.store.upsert_instance(&instance).await?;
     state.driver.saw(&instance.name);
+    // It may join deployment groups by its tags.
+    state.driver.joins_wake.notify_one();
     tracing::info!(instance = %instance.name, key = %key.id, "agent enrolled");
     Ok(Json(wire::EnrolResponse { instance_name: instance.name, access_key_id: key.id, secret_access_key: key.secret }))
 }

@@ -48,6 +48,7 @@ use crate::ops::deployments::NewDeployment;
 
 mod agents;
 mod blue_green;
+mod joins;
 mod liveness;
 mod server_events;
 
@@ -106,6 +107,9 @@ pub struct Driver {
     /// Wakes the pipeline runner (`ops::pipeline_runs`): a build or a
     /// deployment a pipeline may wait for ended, or an execution changed.
     pub(crate) pipeline_wake: Notify,
+    /// Wakes the look at groups' instances (`joins`): an agent enrolled,
+    /// tags changed, or a deployment ended.
+    pub(crate) joins_wake: Notify,
     /// Serialises every change of pipeline executions.
     pub(crate) pipeline_lock: tokio::sync::Mutex<()>,
     /// Pipeline action attempts being launched by this process.
@@ -147,6 +151,7 @@ impl Driver {
             shutdown_notify: Notify::new(),
             build_queue: Notify::new(),
             pipeline_wake: Notify::new(),
+            joins_wake: Notify::new(),
             pipeline_lock: tokio::sync::Mutex::new(()),
             pipeline_launching: Mutex::default(),
             pipeline_jobs: Mutex::default(),
@@ -252,7 +257,16 @@ impl Driver {
             alarms: request.alarms.clone(),
             ecs: request.ecs.clone(),
         };
-        let deployment = ferry_core::plan::plan_deployment(plan, crate::random::deployment_id(), now)?;
+        let mut deployment = ferry_core::plan::plan_deployment(plan, crate::random::deployment_id(), now)?;
+        if request.outdated_only {
+            // The instances the group targets that this revision is not
+            // known to be on (those joining now included).
+            let mut outdated = self.targets_of(&group.id).await?;
+            outdated.retain(|name| {
+                !group.instances.iter().any(|m| &m.instance == name && m.revision_id.as_deref() == Some(&revision.id))
+            });
+            deployment.only_instances = Some(outdated);
+        }
         let id = deployment.id.clone();
         let mut revision = revision;
         revision.first_used_time.get_or_insert(now);
@@ -571,6 +585,15 @@ impl Driver {
             Err(StoreError::NotFound) => return Ok(changes),
             Err(e) => return Err(e.into()),
         };
+        ferry_core::joins::record_finished(&mut group, d);
+        // The group may be idle now: instances waiting to join get theirs.
+        self.joins_wake.notify_one();
+        if d.creator.is_launch() {
+            // It installed what the group already runs: the group's record
+            // of its deployments is unchanged, and nothing rolls back.
+            changes.update_groups.push(group);
+            return Ok(changes);
+        }
         group.last_attempted_deployment_id = Some(d.id.clone());
         if d.status == DeploymentStatus::Succeeded {
             group.last_successful_deployment_id = Some(d.id.clone());
@@ -644,7 +667,14 @@ impl Driver {
                     let (green, blue) = self.blue_green_fleets(&next, bg).await?;
                     Input::StartBlueGreen { green, blue }
                 }
-                None => Input::Start { instances: self.targets_of(group_id).await? },
+                None => {
+                    let mut instances = self.targets_of(group_id).await?;
+                    if let Some(only) = &next.only_instances {
+                        // Those it was made for that the group still targets.
+                        instances.retain(|i| only.contains(i));
+                    }
+                    Input::Start { instances }
+                }
             };
             let (d, woken, _) = self.apply_locked(&next.id, vec![start]).await?;
             notify.extend(woken);

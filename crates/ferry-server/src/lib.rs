@@ -358,6 +358,7 @@ pub async fn serve(
     let pipelines = tokio::spawn(ops::pipeline_runs::watch_forever(state.clone(), stop_rx.clone()));
     let services = tokio::spawn(ops::services::watch_forever(state.clone(), stop_rx.clone()));
     let ecs_events = tokio::spawn(ops::ecs_deployments::watch_forever(state.clone(), stop_rx.clone()));
+    let joins = tokio::spawn(driver.clone().joins_forever(stop_rx.clone()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -386,6 +387,7 @@ pub async fn serve(
     pipelines.abort();
     services.abort();
     ecs_events.abort();
+    joins.abort();
     // A delivery in flight is sent again after a restart (at least once).
     deliverer.abort();
     jobs.abort();

@@ -171,6 +171,15 @@ async fn create_group(
         // Naming a target group is asking for traffic control.
         traffic_control: !body.target_groups.is_empty() || body.blue_green.is_some(),
         blue_green: body.blue_green.as_ref().map(views::parse_blue_green),
+        update_new_instances: body.update_new_instances.unwrap_or(true),
+        outdated_instances_strategy: match body.outdated_instances_strategy.as_deref().map(str::to_ascii_uppercase) {
+            None => Default::default(),
+            Some(s) if s == "UPDATE" => ferry_core::resources::OutdatedInstancesStrategy::Update,
+            Some(s) if s == "IGNORE" => ferry_core::resources::OutdatedInstancesStrategy::Ignore,
+            Some(other) => {
+                return Err(invalid(format!("the outdated instances strategy {other:?} is not UPDATE or IGNORE")));
+            }
+        },
         ..DeploymentGroup::new(
             crate::random::uuid(),
             app.clone(),
@@ -332,6 +341,7 @@ async fn create_deployment_from(state: &AppState, body: api::CreateDeployment) -
             green_selector,
             alarms: None,
             ecs: None,
+            outdated_only: false,
         },
     )
     .await?;

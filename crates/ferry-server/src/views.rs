@@ -116,6 +116,23 @@ pub fn group(g: &DeploymentGroup, instances: Vec<String>) -> api::DeploymentGrou
         last_successful_deployment_id: g.last_successful_deployment_id.clone(),
         last_successful_revision_id: g.last_successful_revision_id.clone(),
         instances,
+        update_new_instances: g.update_new_instances,
+        outdated_instances_strategy: match g.outdated_instances_strategy {
+            resources::OutdatedInstancesStrategy::Update => "UPDATE",
+            resources::OutdatedInstancesStrategy::Ignore => "IGNORE",
+        }
+        .into(),
+        instance_states: g
+            .instances
+            .iter()
+            .map(|m| api::GroupInstanceState {
+                instance: m.instance.clone(),
+                standing: ferry_core::joins::standing(g, m).as_str().into(),
+                revision_id: m.revision_id.clone(),
+                deployment_id: m.deployment_id.clone(),
+                joined: m.joined,
+            })
+            .collect(),
     }
 }
 

@@ -130,6 +130,18 @@ fn group(app: &str, name: &str) -> DeploymentGroup {
         blue_green: None,
         ecs_service: None,
         removed_instances: vec![],
+        update_new_instances: false,
+        instances: vec![ferry_core::resources::GroupInstance {
+            instance: "web-1".into(),
+            register_time: 1,
+            joined: 2,
+            revision_id: Some("r1".into()),
+            deployment_id: Some("d-1".into()),
+            failed: false,
+            joined_during: None,
+            revision_at_join: Some("r0".into()),
+        }],
+        tracks_instances: true,
     }
 }
 
@@ -246,6 +258,7 @@ fn deployment(id: &str, app: &str, group: &str, create_time: u64, status: Deploy
             message: "stop".into(),
         }),
         ecs: None,
+        only_instances: Some(vec!["web-1".into()]),
         lifecycle_events: events,
         targets: vec![done, waiting],
         finalized: false,

@@ -16,12 +16,6 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
     let app_name = Name::Application.check(input.application_name.as_deref())?;
     let group_name = Name::DeploymentGroup.check(input.deployment_group_name.as_deref())?;
     let description = validate::description(input.description.as_deref())?;
-    if input.update_outdated_instances_only == Some(true) {
-        return Err(AwsError::new(
-            "InvalidUpdateOutdatedInstancesOnlyValueException",
-            "updateOutdatedInstancesOnly is not supported by ferry: every instance of the group is deployed to.",
-        ));
-    }
     let file_exists_behavior =
         input.file_exists_behavior.as_deref().map(convert::parse_file_exists_behavior).transpose()?;
     let auto_rollback = input.auto_rollback_configuration.as_ref().map(convert::parse_auto_rollback).transpose()?;
@@ -34,6 +28,22 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
 
     let app = ctx.application(Some(app_name)).await?;
     let group = ctx.group(&app.name, Some(group_name)).await?;
+    let outdated_only = input.update_outdated_instances_only == Some(true);
+    if outdated_only && group.ecs_service.is_some() {
+        return Err(AwsError::new(
+            "InvalidUpdateOutdatedInstancesOnlyValueException",
+            "updateOutdatedInstancesOnly must be false for an ECS deployment group.",
+        ));
+    }
+    if outdated_only && group.blue_green.is_some() {
+        return Err(AwsError::new(
+            "InvalidUpdateOutdatedInstancesOnlyValueException",
+            format!(
+                "updateOutdatedInstancesOnly updates instances in place; deployment group {} deploys blue/green.",
+                group.name
+            ),
+        ));
+    }
     let config_name = match input.deployment_config_name.as_deref() {
         // An ECS group takes ECS configs (`ferry_core::plan` says so for either).
         Some(name) if group.ecs_service.is_some() => Some(ctx.config(name).await?.name),
@@ -69,6 +79,7 @@ pub async fn create(ctx: &Ctx<'_>, input: wire::CreateDeploymentInput) -> AwsRes
             green_selector: target_instances,
             alarms,
             ecs: None,
+            outdated_only,
         },
     )
     .await?;

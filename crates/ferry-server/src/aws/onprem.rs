@@ -90,6 +90,7 @@ pub async fn register(ctx: &Ctx<'_>, input: wire::RegisterOnPremisesInstanceInpu
         address: None,
     };
     ctx.state.store.upsert_instance(&instance).await.map_err(store_error)?;
+    ctx.state.driver.joins_wake.notify_one();
     Ok(json!({}))
 }
 
@@ -110,6 +111,7 @@ pub async fn deregister(ctx: &Ctx<'_>, input: wire::InstanceNameInput) -> AwsRes
     }
     instance.deregister_time = Some(now_millis());
     ctx.state.store.upsert_instance(&instance).await.map_err(store_error)?;
+    ctx.state.driver.joins_wake.notify_one();
     tracing::info!(instance = %name, "instance deregistered; its agent credential is revoked");
     Ok(json!({}))
 }
@@ -215,6 +217,8 @@ pub async fn add_tags(ctx: &Ctx<'_>, input: wire::InstanceTagsInput) -> AwsResul
         instance.tags.sort();
         ctx.state.store.upsert_instance(&instance).await.map_err(store_error)?;
     }
+    // Instances may join or leave groups by their tags.
+    ctx.state.driver.joins_wake.notify_one();
     Ok(json!({}))
 }
 
@@ -229,6 +233,7 @@ pub async fn remove_tags(ctx: &Ctx<'_>, input: wire::InstanceTagsInput) -> AwsRe
         instance.tags.retain(|t| !tags.contains(t));
         ctx.state.store.upsert_instance(&instance).await.map_err(store_error)?;
     }
+    ctx.state.driver.joins_wake.notify_one();
     Ok(json!({}))
 }
 

@@ -30,6 +30,9 @@ pub struct NewDeployment {
     /// An ECS deployment's appspec facts (filled in by [`create`] from
     /// the revision for an ECS group; callers leave it `None`).
     pub ecs: Option<ferry_core::deployment::EcsDeployment>,
+    /// Only the group's instances without this revision (CodeDeploy's
+    /// `updateOutdatedInstancesOnly`).
+    pub outdated_only: bool,
 }
 
 /// Creates a deployment and returns its id. What is cheap to check about
@@ -206,6 +209,7 @@ pub async fn redeploy(state: &AppState, id: &str, description: String) -> Result
             green_selector: None,
             alarms: None,
             ecs: None,
+            outdated_only: false,
         },
     )
     .await

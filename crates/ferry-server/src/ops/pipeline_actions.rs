@@ -423,6 +423,7 @@ async fn deploy(state: &AppState, job: &ActionJob, key: &str) -> Result<Launched
         green_selector: None,
         alarms: None,
         ecs: None,
+        outdated_only: false,
     };
     let id = super::deployments::create(state, request).await.map_err(|e| e.to_string())?;
     Ok(started_deployment(&id))

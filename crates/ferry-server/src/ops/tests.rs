@@ -67,6 +67,7 @@ fn new_deployment() -> deployments::NewDeployment {
         green_selector: None,
         alarms: None,
         ecs: None,
+        outdated_only: false,
     }
 }
 

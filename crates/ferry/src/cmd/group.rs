@@ -1,7 +1,8 @@
-//! `ferry group`: create and list deployment groups.
+//! `ferry group`: create, list and show deployment groups.
 //!
 //! `ferry group list APP --json` prints `Vec<ferry_proto::api::DeploymentGroup>`;
-//! `ferry group create … --json` prints the `DeploymentGroup` (field names stable).
+//! `ferry group create … --json` and `ferry group show … --json` print the
+//! `DeploymentGroup` (field names stable).
 
 use std::process::ExitCode;
 
@@ -81,7 +82,30 @@ enum GroupCommand {
         /// alarm names its own [default: the server's --prometheus-url].
         #[arg(long, value_name = "URL", requires = "alarms")]
         prometheus: Option<String>,
-        /// Print the API's JSON (`ferry_proto::api::DeploymentGroup`).
+        /// Leave instances that join the group (enrol with its tags later)
+        /// waiting for the next deployment, instead of giving them the
+        /// group's last successful revision at once.
+        #[arg(long)]
+        no_update_new_instances: bool,
+        /// Instances that join while a deployment runs get, once it ends:
+        /// `update`, the group's newest good revision; `ignore`, the one it
+        /// had when they joined (CodeDeploy's outdatedInstancesStrategy).
+        #[arg(long, value_name = "update|ignore", default_value = "update", value_parser = ["update", "ignore"])]
+        outdated_instances: String,
+        /// Print the API's JSON (a DeploymentGroup object).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Show a deployment group: its settings and how each of its instances
+    /// stands (current, joining, outdated, failed).
+    Show {
+        /// The application.
+        app: String,
+        /// The group.
+        group: String,
+        /// Print the API's JSON (a DeploymentGroup object).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -118,10 +142,18 @@ pub fn run(args: GroupArgs) -> ExitCode {
             bake_time,
             rollback_on_alarm,
             prometheus,
+            no_update_new_instances,
+            outdated_instances,
             json,
             server,
         } => {
             let mut request = create_request(group, &tags, config, auto_rollback);
+            if no_update_new_instances {
+                request.update_new_instances = Some(false);
+            }
+            if outdated_instances != "update" {
+                request.outdated_instances_strategy = Some(outdated_instances.to_ascii_uppercase());
+            }
             if rollback_on_alarm {
                 let rollback = request
                     .auto_rollback
@@ -148,6 +180,7 @@ pub fn run(args: GroupArgs) -> ExitCode {
                 .then_some(api::BlueGreenSettings { ready_wait_ms: ready_wait, terminate_after_ms: terminate_after });
             create(&app, &request, json, &server)
         }
+        GroupCommand::Show { app, group, json, server } => show(&app, &group, json, &server),
         GroupCommand::List { app, json, server } => list(&app, json, &server),
     })
 }
@@ -174,6 +207,8 @@ fn create_request(name: String, tags: &[Tag], config: Option<String>, auto_rollb
         blue_green: None,
         triggers: Vec::new(),
         alarms: None,
+        update_new_instances: None,
+        outdated_instances_strategy: None,
     }
 }
 
@@ -190,8 +225,86 @@ fn create(app: &str, request: &api::CreateGroup, json: bool, server: &ServerArgs
     Ok(ExitCode::SUCCESS)
 }
 
+fn show(app: &str, group: &str, json: bool, server: &ServerArgs) -> Result<ExitCode, Error> {
+    let client = Client::connect(server)?;
+    let g: api::DeploymentGroup = client.get(&format!("{}/groups/{}", app_path(app), group), "")?;
+    if json {
+        output::print_json(&g)?;
+    } else {
+        for line in details(&g) {
+            output::say!("{line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `group show` prints: the settings, then the instances by standing
+/// (counts, and those that are not current by name, at most 20 of each).
+fn details(g: &api::DeploymentGroup) -> Vec<String> {
+    let mut lines = settings(g);
+    lines[0] = format!("deployment group {} of {}", g.name, g.application_name);
+    lines.push(format!(
+        "  last success   {}",
+        match (&g.last_successful_deployment_id, &g.last_successful_revision_id) {
+            (Some(d), Some(r)) => format!("{d} (revision {r})"),
+            _ => "none yet".into(),
+        }
+    ));
+    lines.push(format!(
+        "  new instances  {}",
+        if g.update_new_instances {
+            format!(
+                "get the last successful revision before they take traffic; joining during a deployment: {}",
+                g.outdated_instances_strategy.to_ascii_lowercase()
+            )
+        } else {
+            "wait for the next deployment".into()
+        }
+    ));
+    if g.instances.is_empty() {
+        lines.push("  instances      none (instances enrolling later with a matching tag join it)".into());
+        return lines;
+    }
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for s in &g.instance_states {
+        match counts.iter_mut().find(|(k, _)| *k == s.standing) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((s.standing.clone(), 1)),
+        }
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    lines.push(format!("  instances      {} ({})", g.instances.len(), summary.join(", ")));
+    for standing in ["failed", "joining", "outdated"] {
+        let of: Vec<&api::GroupInstanceState> = g.instance_states.iter().filter(|s| s.standing == standing).collect();
+        for s in of.iter().take(20) {
+            let by = s.deployment_id.as_deref().map(|d| format!(", by {d}")).unwrap_or_default();
+            let revision = s.revision_id.as_deref().map(|r| format!("revision {r}")).unwrap_or("no revision".into());
+            lines.push(format!("    {:<9} {}  {revision}{by}", standing, s.instance));
+        }
+        if of.len() > 20 {
+            lines.push(format!("    … and {} more {standing}", of.len() - 20));
+        }
+    }
+    lines
+}
+
 /// What `group create` prints: the group and the instances it targets now.
 fn describe(g: &api::DeploymentGroup) -> Vec<String> {
+    let mut lines = settings(g);
+    if g.instances.is_empty() {
+        lines.push("  instances      none yet (instances enrolling later with a matching tag are targeted)".into());
+    } else {
+        lines.push(format!("  instances      {} now:", g.instances.len()));
+        lines.extend(g.instances.iter().take(20).map(|i| format!("    {i}")));
+        if g.instances.len() > 20 {
+            lines.push(format!("    … and {} more (`ferry group show` has them all)", g.instances.len() - 20));
+        }
+    }
+    lines
+}
+
+/// The group's settings, under a heading line.
+fn settings(g: &api::DeploymentGroup) -> Vec<String> {
     let mut lines = vec![
         format!("created deployment group {} of {}", g.name, g.application_name),
         format!("  targets        {}", selector(g)),
@@ -228,12 +341,6 @@ fn describe(g: &api::DeploymentGroup) -> Vec<String> {
             text.push_str(&format!(", Prometheus {url}"));
         }
         lines.push(format!("  alarms         {text}"));
-    }
-    if g.instances.is_empty() {
-        lines.push("  instances      none yet (instances enrolling later with a matching tag are targeted)".into());
-    } else {
-        lines.push(format!("  instances      {} now:", g.instances.len()));
-        lines.extend(g.instances.iter().map(|i| format!("    {i}")));
     }
     lines
 }
@@ -328,6 +435,9 @@ mod tests {
             last_successful_deployment_id: None,
             last_successful_revision_id: None,
             instances: instances.iter().map(|s| s.to_string()).collect(),
+            update_new_instances: true,
+            outdated_instances_strategy: "UPDATE".into(),
+            instance_states: Vec::new(),
         }
     }
 
@@ -350,7 +460,9 @@ mod tests {
                 "target_groups": [],
                 "blue_green": null,
                 "triggers": [],
-                "alarms": null
+                "alarms": null,
+                "update_new_instances": null,
+                "outdated_instances_strategy": null
             })
         );
         let r = create_request("g".into(), &tags[..1], None, false);
@@ -379,6 +491,41 @@ mod tests {
         );
         let g = group("empty", &[("role", "db", "KEY_AND_VALUE")], &[]);
         assert!(describe(&g).last().unwrap().contains("none yet"));
+    }
+
+    #[test]
+    fn shows_how_each_instance_stands() {
+        let mut g = group("prod", &[("role", "web", "KEY_AND_VALUE")], &["a", "b", "c"]);
+        g.last_successful_deployment_id = Some("d-1".into());
+        g.last_successful_revision_id = Some("r1".into());
+        let state = |name: &str, standing: &str, revision: Option<&str>, by: Option<&str>| api::GroupInstanceState {
+            instance: name.into(),
+            standing: standing.into(),
+            revision_id: revision.map(str::to_string),
+            deployment_id: by.map(str::to_string),
+            joined: 0,
+        };
+        g.instance_states = vec![
+            state("a", "current", Some("r1"), Some("d-1")),
+            state("b", "current", Some("r1"), Some("d-1")),
+            state("c", "joining", None, Some("d-2")),
+        ];
+        assert_eq!(
+            details(&g),
+            vec![
+                "deployment group prod of web",
+                "  targets        role=web",
+                "  config         CodeDeployDefault.OneAtATime",
+                "  auto-rollback  off",
+                "  last success   d-1 (revision r1)",
+                "  new instances  get the last successful revision before they take traffic; joining during a \
+                 deployment: update",
+                "  instances      3 (2 current, 1 joining)",
+                "    joining   c  no revision, by d-2",
+            ]
+        );
+        g.update_new_instances = false;
+        assert!(details(&g)[5].ends_with("wait for the next deployment"));
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct ClusterOptions {
     pub insecure_http: bool,
     /// More `ferry agent` arguments for host `i` (e.g. `--builds 1`).
     pub agent_args: fn(usize) -> Vec<String>,
+    /// How many hosts get their agent started at once (`None`: all); the
+    /// others join when a test starts theirs.
+    pub start_agents: Option<usize>,
 }
 
 impl Default for ClusterOptions {
@@ -77,6 +80,7 @@ impl Default for ClusterOptions {
             server_env: Vec::new(),
             insecure_http: false,
             agent_args: |_| Vec::new(),
+            start_agents: None,
         }
     }
 }
@@ -115,10 +119,11 @@ impl Cluster {
             insecure_http: options.insecure_http,
         };
         cluster.start_server();
-        for i in 0..options.hosts {
+        let started = options.start_agents.unwrap_or(options.hosts);
+        for i in 0..started {
             cluster.start_agent(i);
         }
-        cluster.wait_enrolled(options.hosts);
+        cluster.wait_enrolled(started);
         cluster
     }
 
