@@ -12,6 +12,10 @@
 //! Only its AllowTraffic puts a new instance in the group's target groups,
 //! so it takes traffic once healthy on the revision, never before.
 //!
+//! In-place groups only: in a blue/green group, the instances its tags
+//! select that take no traffic are the next replacement fleet
+//! (DISCOVER_EXISTING), which a deployment installs anyway.
+//!
 //! Where ferry differs from CodeDeploy (ARCHITECTURE.md, decisions): a
 //! launch deployment never runs beside another deployment of its group.
 //! An instance that joins during one waits (out of the load balancer)
@@ -37,8 +41,15 @@ use crate::resources::{DeploymentGroup, GroupInstance, Instance, OutdatedInstanc
 /// `running`: the group's active deployment, if any. Returns whether the
 /// record changed.
 pub fn observe(group: &mut DeploymentGroup, instances: &[Instance], running: Option<&Deployment>, now: Millis) -> bool {
-    if group.ecs_service.is_some() {
-        return false;
+    if group.ecs_service.is_some() || group.blue_green.is_some() {
+        // A blue/green group's instances that take no traffic are the next
+        // replacement fleet (DISCOVER_EXISTING), not instances to bring up
+        // to date. No record is kept: should the group deploy in place
+        // later, its instances are taken as up to date then.
+        let changed = group.tracks_instances || !group.instances.is_empty();
+        group.tracks_instances = false;
+        group.instances.clear();
+        return changed;
     }
     let targeted: Vec<&Instance> = instances.iter().filter(|i| group.targets(i)).collect();
     let before = group.instances.clone();

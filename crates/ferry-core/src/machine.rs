@@ -289,14 +289,14 @@ fn start(d: &mut Deployment, instances: Vec<String>, now: Millis, effects: &mut 
     d.targets = instances.iter().map(|i| Target::new(i.clone(), &d.lifecycle_events, now)).collect();
     let n = d.targets.len() as u32;
     if n == 0 {
-        return finish(
-            d,
-            DeploymentStatus::Failed,
-            ErrorCode::NoInstances,
-            "The deployment failed because no instances were found for your deployment group. Check your deployment group settings to make sure the tags for your instances correctly identify the instances you want to deploy to, and then try again.".into(),
-            now,
-            effects,
-        );
+        let message = if d.only_instances.as_ref().is_some_and(|only| only.is_empty()) {
+            "The deployment failed because no instance of the deployment group was outdated: every one already has this revision.".into()
+        } else if d.only_instances.is_some() {
+            "The deployment failed because none of the instances it was made for is in the deployment group now (they left it or were deregistered).".into()
+        } else {
+            "The deployment failed because no instances were found for your deployment group. Check your deployment group settings to make sure the tags for your instances correctly identify the instances you want to deploy to, and then try again.".into()
+        };
+        return finish(d, DeploymentStatus::Failed, ErrorCode::NoInstances, message, now, effects);
     }
     let m = d.minimum_healthy_hosts.resolve(n);
     let one_at_a_time = d.minimum_healthy_hosts == MinimumHealthyHosts::MostConcurrency;

@@ -191,3 +191,35 @@ fn a_launch_deploys_in_place_all_at_once_to_its_instances_only_without_rollback(
     assert!(!d.auto_rollback.enabled);
     assert!(d.description.unwrap().contains("joined the group while a deployment of it ran"));
 }
+
+#[test]
+fn a_blue_green_group_keeps_no_record_its_standby_hosts_are_the_next_green_fleet() {
+    let mut g = group();
+    g.blue_green = Some(BlueGreenConfig {
+        ready: crate::deployment::ReadyAction::Continue,
+        blue: crate::deployment::BlueAction::KeepAlive,
+    });
+    g.last_successful_revision_id = Some("r1".into());
+    assert!(observe(&mut g, &[host("a", 1), host("b", 1)], None, 5), "the record is dropped once");
+    assert!(!observe(&mut g, &[host("a", 1), host("b", 1), host("c", 9)], None, 6));
+    assert!(g.instances.is_empty() && launches(&g).is_empty());
+    // Deploying in place later: what is there is taken as up to date.
+    g.blue_green = None;
+    observe(&mut g, &[host("a", 1), host("b", 1)], None, 7);
+    assert!(launches(&g).is_empty());
+}
+
+#[test]
+fn a_deployment_that_finishes_before_the_group_was_looked_at_covers_its_targets() {
+    // What the server's finalize does: observe with the finishing
+    // deployment, then record it.
+    let mut g = group();
+    let d = finished("d-1", "r1", &[("a", TargetStatus::Succeeded), ("b", TargetStatus::Succeeded)]);
+    observe(&mut g, &[host("a", 1), host("b", 1), host("c", 2)], Some(&d), 10);
+    succeed(&mut g, &d);
+    assert_eq!(
+        launches(&g),
+        [Launch { revision_id: "r1".into(), creator: Creator::AutoUpdate, instances: vec!["c".into()] }],
+        "only c, which the deployment did not include"
+    );
+}

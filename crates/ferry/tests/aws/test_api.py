@@ -408,14 +408,18 @@ class RevisionsAndDeployments(unittest.TestCase):
              "InvalidFileExistsBehaviorException"),
             (dict(deploymentGroupName="web", revision=loc, targetInstances={"tagFilters": []}),
              "InvalidTargetInstancesException"),
-            (dict(deploymentGroupName="web", revision=loc, updateOutdatedInstancesOnly=True),
-             "InvalidUpdateOutdatedInstancesOnlyValueException"),
             (dict(deploymentGroupName="web", revision=loc, autoRollbackConfiguration={"enabled": True, "events": []}),
              "InvalidAutoRollbackConfigException"),
             (dict(deploymentGroupName="web", revision=loc, description="x" * 257), "DescriptionTooLongException"),
         ]
         for kwargs, expected in cases:
             self.assertEqual(error_code(cd.create_deployment, applicationName="api-deploy", **kwargs), expected, kwargs)
+        # updateOutdatedInstancesOnly: every instance already has this revision.
+        only = cd.create_deployment(applicationName="api-deploy", deploymentGroupName="web", revision=loc,
+                                    updateOutdatedInstancesOnly=True)["deploymentId"]
+        info = wait_done(cd, only)
+        self.assertEqual(info["errorInformation"]["code"], "NO_INSTANCES", info)
+        self.assertIn("no instance of the deployment group was outdated", info["errorInformation"]["message"])
         self.assertEqual(error_code(cd.stop_deployment, deploymentId=d), "DeploymentAlreadyCompletedException")
         self.assertEqual(error_code(cd.continue_deployment, deploymentId=d), "DeploymentAlreadyCompletedException")
         self.assertEqual(error_code(cd.skip_wait_time_for_instance_termination, deploymentId=d),
