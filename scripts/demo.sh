@@ -38,11 +38,11 @@ fi
 mkdir -p "$demo"
 port=7800
 
-echo "== starting a local fleet of 3 hosts"
+echo "== starting a local fleet of 3 hosts (and 2 spare ones for a scaling group)"
 rm -f "$demo/fleet/gateway"
 # The agents start once the server has written its join token (which carries
 # the fingerprint of the server's own TLS CA, so agents verify the server).
-nohup "$ferry" fleet run --hosts 3 --dir "$demo/fleet" --server-port "$port" --tag app=hello --builds 1 \
+nohup "$ferry" fleet run --hosts 3 --spare 2 --dir "$demo/fleet" --server-port "$port" --tag app=hello --builds 1 \
     --join-token-file "$demo/data/join-token" > "$demo/fleet.log" 2>&1 &
 echo $! > "$demo/fleet.pid"
 for _ in $(seq 1 100); do [ -f "$demo/fleet/gateway" ] && break; sleep 0.1; done
@@ -119,6 +119,12 @@ Try next (credentials: --credentials $demo/data/credentials, or export AWS_ACCES
   $ferry build list --credentials $demo/data/credentials
   $ferry build start hello-build --source examples/hello-build --follow --credentials $demo/data/credentials
   console: $FERRY_SERVER/console/builds   badge: $FERRY_SERVER/badges/builds/hello-build.svg
+
+Grow the fleet: two spare hosts wait. A scaling group launches them, and each
+gets hello-app (the group's last good revision) before anything else:
+  $ferry scaling-group create extra --provider local --fleet-dir $(cd "$demo" && pwd)/fleet --desired 1 --max 2 --tag app=hello --credentials $demo/data/credentials
+  $ferry scaling-group set-capacity extra 2 --credentials $demo/data/credentials
+  $ferry group show hello web --credentials $demo/data/credentials     # extra-1, extra-2: joining, then current
 
 The AWS CLI works too (ferry speaks CodeDeploy's API):
   AWS_SHARED_CREDENTIALS_FILE=$demo/data/credentials AWS_DEFAULT_REGION=us-east-1 \\

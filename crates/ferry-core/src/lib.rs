@@ -32,6 +32,7 @@ pub mod notices;
 pub mod plan;
 pub mod planner;
 pub mod resources;
+pub mod scaling;
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = u64;

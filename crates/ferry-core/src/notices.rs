@@ -49,10 +49,15 @@ pub enum NoticeKind {
     StageExecutionStateChange,
     /// An action of an execution changed status ("Action Execution State Change").
     ActionExecutionStateChange,
+    /// A scaling group launched or terminated a host (issue #16):
+    /// `group_name` is the scaling group, `instance` the host, `status`
+    /// Launching, InService, LaunchFailed, Terminating or Terminated, and
+    /// `message` why (deployment and application names are empty).
+    ScalingActivity,
 }
 
 /// Every kind: the trigger events first.
-const ALL_KINDS: [NoticeKind; 20] = [
+const ALL_KINDS: [NoticeKind; 21] = [
     NoticeKind::DeploymentStart,
     NoticeKind::DeploymentSuccess,
     NoticeKind::DeploymentFailure,
@@ -73,6 +78,7 @@ const ALL_KINDS: [NoticeKind; 20] = [
     NoticeKind::PipelineExecutionStateChange,
     NoticeKind::StageExecutionStateChange,
     NoticeKind::ActionExecutionStateChange,
+    NoticeKind::ScalingActivity,
 ];
 
 /// CodeDeploy's trigger event names, in its documentation's order.
@@ -126,6 +132,7 @@ impl NoticeKind {
             Self::PipelineExecutionStateChange => "PipelineExecutionStateChange",
             Self::StageExecutionStateChange => "StageExecutionStateChange",
             Self::ActionExecutionStateChange => "ActionExecutionStateChange",
+            Self::ScalingActivity => "ScalingActivity",
         }
     }
 

@@ -1076,3 +1076,75 @@ pub struct ServiceView {
     /// Tasks placed and not yet running.
     pub pending_count: u32,
 }
+
+/// `POST /api/v1/scaling-groups`: hosts ferry launches and terminates
+/// through a provider (issue #16).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateScalingGroup {
+    pub name: String,
+    /// `command` (operator commands) or `local` (spare hosts of a `ferry fleet run`).
+    pub provider: String,
+    #[serde(default)]
+    pub launch_command: Option<String>,
+    #[serde(default)]
+    pub terminate_command: Option<String>,
+    /// The local provider's fleet directory (absolute).
+    #[serde(default)]
+    pub fleet_dir: Option<String>,
+    pub min: u32,
+    pub desired: u32,
+    pub max: u32,
+    /// Every launched host enrols with these tags.
+    pub tags: Vec<Tag>,
+    /// How long a launched host has to enrol [default: 10 minutes].
+    #[serde(default)]
+    pub launch_timeout_ms: Option<u64>,
+    /// How long a host's agent may be silent before the host is replaced
+    /// [default: twice the server's lost-agent limit].
+    #[serde(default)]
+    pub replace_after_ms: Option<u64>,
+}
+
+/// `PUT /api/v1/scaling-groups/{name}/capacity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetCapacity {
+    pub desired: u32,
+    #[serde(default)]
+    pub min: Option<u32>,
+    #[serde(default)]
+    pub max: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScalingGroupView {
+    pub name: String,
+    pub provider: String,
+    pub launch_command: Option<String>,
+    pub terminate_command: Option<String>,
+    pub fleet_dir: Option<String>,
+    pub min: u32,
+    pub desired: u32,
+    pub max: u32,
+    pub tags: Vec<Tag>,
+    pub hosts: Vec<ScalingHostView>,
+    /// Launches that failed in a row, and when the next may start.
+    pub launch_failures: u32,
+    pub launch_after: Option<u64>,
+    pub launch_timeout_ms: u64,
+    pub replace_after_ms: u64,
+    /// Deleted: its hosts are being terminated.
+    pub deleting: bool,
+    pub create_time: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScalingHostView {
+    pub name: String,
+    /// `launching`, `in service` or `terminating`.
+    pub state: String,
+    pub launched: u64,
+    /// When it entered its state.
+    pub since: u64,
+    /// Why it is terminating, or what went wrong.
+    pub reason: Option<String>,
+}

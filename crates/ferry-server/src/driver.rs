@@ -118,6 +118,8 @@ pub struct Driver {
     pub(crate) pipeline_jobs: Mutex<crate::ops::pipeline_jobs::HandedOut>,
     /// Container services' scheduler (`ops::services`).
     pub(crate) services: crate::ops::services::Scheduler,
+    /// Scaling groups' state in this process (`ops::scaling_groups`).
+    pub(crate) scaling: crate::ops::scaling_groups::Scaling,
     /// Announces each commit's newest event.
     pub(crate) events: crate::events::EventBus,
     messages: crate::events::MessageContext,
@@ -156,6 +158,7 @@ impl Driver {
             pipeline_launching: Mutex::default(),
             pipeline_jobs: Mutex::default(),
             services: Default::default(),
+            scaling: Default::default(),
             events: crate::events::EventBus::new(0),
             metrics: Arc::default(),
             messages: crate::events::MessageContext {
@@ -585,6 +588,11 @@ impl Driver {
             Err(StoreError::NotFound) => return Ok(changes),
             Err(e) => return Err(e.into()),
         };
+        // The group's record first learns of instances it has not looked
+        // at yet (this deployment's targets among them), then what this
+        // deployment did to them.
+        let instances = self.store.list_instances(false).await?;
+        ferry_core::joins::observe(&mut group, &instances, Some(d), self.now());
         ferry_core::joins::record_finished(&mut group, d);
         // The group may be idle now: instances waiting to join get theirs.
         self.joins_wake.notify_one();

@@ -359,6 +359,7 @@ pub async fn serve(
     let services = tokio::spawn(ops::services::watch_forever(state.clone(), stop_rx.clone()));
     let ecs_events = tokio::spawn(ops::ecs_deployments::watch_forever(state.clone(), stop_rx.clone()));
     let joins = tokio::spawn(driver.clone().joins_forever(stop_rx.clone()));
+    let scaling = tokio::spawn(ops::scaling_groups::watch_forever(state.clone(), stop_rx.clone()));
     let mut servers = Vec::new();
     for listener in listeners {
         let addr = listener.local_addr().ok();
@@ -388,6 +389,7 @@ pub async fn serve(
     services.abort();
     ecs_events.abort();
     joins.abort();
+    scaling.abort();
     // A delivery in flight is sent again after a restart (at least once).
     deliverer.abort();
     jobs.abort();

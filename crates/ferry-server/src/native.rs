@@ -20,6 +20,7 @@ use crate::{ops, views};
 
 mod builds;
 mod pipelines;
+mod scaling_groups;
 mod secrets;
 mod services;
 mod task_definitions;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .merge(pipelines::routes())
         .merge(task_definitions::routes())
         .merge(services::routes())
+        .merge(scaling_groups::routes())
         .merge(secrets::routes())
 }
 
@@ -70,6 +72,8 @@ impl From<OpError> for ApiError {
             OpError::PipelineExists(_) => ApiError::conflict("PipelineAlreadyExists", message),
             OpError::ServiceNotFound(_) => ApiError::not_found("ServiceDoesNotExist", message),
             OpError::ServiceExists(_) => ApiError::conflict("ServiceAlreadyExists", message),
+            OpError::ScalingGroupNotFound(_) => ApiError::not_found("ScalingGroupDoesNotExist", message),
+            OpError::ScalingGroupExists(_) => ApiError::conflict("ScalingGroupAlreadyExists", message),
             OpError::Pipeline(e) => {
                 use ferry_pipeline::execution::StepError as E;
                 // CodePipeline's exception names, without the suffix.

@@ -71,6 +71,9 @@ impl Document for Delivery {
 impl Document for Alarm {
     const KIND: &'static str = "alarm";
 }
+impl Document for ferry_core::scaling::ScalingGroup {
+    const KIND: &'static str = "scaling group";
+}
 impl Document for AuditEntry {
     const KIND: &'static str = "audit entry";
 }

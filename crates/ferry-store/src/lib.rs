@@ -864,6 +864,30 @@ impl Store {
 
     // Alarms.
 
+    /// Creates a scaling group (AlreadyExists if the name is taken).
+    pub async fn create_scaling_group(&self, g: &ferry_core::scaling::ScalingGroup) -> Result<()> {
+        on_backend!(self, b => b.create_scaling_group(g).await)
+    }
+
+    pub async fn get_scaling_group(&self, name: &str) -> Result<ferry_core::scaling::ScalingGroup> {
+        on_backend!(self, b => b.get_scaling_group(name).await)
+    }
+
+    pub async fn list_scaling_groups(&self) -> Result<Vec<ferry_core::scaling::ScalingGroup>> {
+        on_backend!(self, b => b.list_scaling_groups().await)
+    }
+
+    /// Writes a scaling group (or deletes it) with the events of its change,
+    /// in one transaction; returns the events' numbers (NotFound if it is gone).
+    pub async fn save_scaling_group(
+        &self,
+        g: &ferry_core::scaling::ScalingGroup,
+        delete: bool,
+        events: &[NewEvent],
+    ) -> Result<Vec<u64>> {
+        on_backend!(self, b => b.save_scaling_group(g, delete, events).await)
+    }
+
     /// Creates or replaces the alarm with this name.
     pub async fn put_alarm(&self, alarm: &Alarm) -> Result<()> {
         on_backend!(self, b => b.put_alarm(alarm).await)

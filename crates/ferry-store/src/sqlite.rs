@@ -18,6 +18,7 @@ use ferry_core::notices::Notice;
 use ferry_core::resources::{
     AccessKey, Alarm, Application, AuditEntry, Delivery, DeploymentGroup, Instance, Revision, TargetGroup,
 };
+use ferry_core::scaling::ScalingGroup;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -55,6 +56,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "pipeline runs", include_str!("../migrations/sqlite/0010_pipeline_runs.sql")),
     (11, "task definitions", include_str!("../migrations/sqlite/0011_task_definitions.sql")),
     (12, "services", include_str!("../migrations/sqlite/0012_services.sql")),
+    (13, "scaling groups", include_str!("../migrations/sqlite/0013_scaling_groups.sql")),
 ];
 
 /// The settings key of the time the server was last known up.
@@ -832,6 +834,62 @@ impl SqliteStore {
     pub(crate) async fn delete_alarm(&self, name: &str) -> Result<()> {
         let done = sqlx::query("DELETE FROM alarms WHERE name = $1").bind(name).execute(&self.pool).await?;
         affected(done.rows_affected())
+    }
+
+    // Scaling groups.
+
+    pub(crate) async fn create_scaling_group(&self, g: &ScalingGroup) -> Result<()> {
+        sqlx::query("INSERT INTO scaling_groups (name, schema_version, doc) VALUES ($1, $2, $3)")
+            .bind(g.name.as_str())
+            .bind(ScalingGroup::VERSION)
+            .bind(encode(g)?)
+            .execute(&self.pool)
+            .await
+            .map_err(err(|| format!("scaling group {}", g.name)))?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_scaling_group(&self, name: &str) -> Result<ScalingGroup> {
+        let row = sqlx::query_as("SELECT schema_version, doc FROM scaling_groups WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_row(found(row)?)
+    }
+
+    pub(crate) async fn list_scaling_groups(&self) -> Result<Vec<ScalingGroup>> {
+        let rows = sqlx::query_as("SELECT schema_version, doc FROM scaling_groups ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        decode_rows(rows)
+    }
+
+    /// Writes the group (or deletes it: `delete`) with the events its
+    /// change made, in one transaction; returns the events' numbers.
+    pub(crate) async fn save_scaling_group(
+        &self,
+        g: &ScalingGroup,
+        delete: bool,
+        events: &[NewEvent],
+    ) -> Result<Vec<u64>> {
+        let mut tx = self.pool.begin().await?;
+        let done = if delete {
+            sqlx::query("DELETE FROM scaling_groups WHERE name = $1").bind(g.name.as_str()).execute(&mut *tx).await?
+        } else {
+            sqlx::query("UPDATE scaling_groups SET schema_version = $2, doc = $3 WHERE name = $1")
+                .bind(g.name.as_str())
+                .bind(ScalingGroup::VERSION)
+                .bind(encode(g)?)
+                .execute(&mut *tx)
+                .await?
+        };
+        affected(done.rows_affected())?;
+        let mut seqs = Vec::new();
+        for event in events {
+            seqs.push(insert_event(&mut tx, event).await?);
+        }
+        tx.commit().await?;
+        Ok(seqs)
     }
 
     // Build projects and builds.

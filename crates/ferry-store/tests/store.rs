@@ -49,6 +49,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    scaling_groups_are_written_with_their_events,
     build_projects_and_numbered_builds,
     pipelines_keep_every_version,
     task_definitions_are_numbered_per_family,
@@ -293,7 +294,7 @@ fn ids(deployments: &[Deployment]) -> Vec<&str> {
 // The suite.
 
 async fn fresh_store_is_empty_and_migrated(store: Store) {
-    assert_eq!(store.schema_version().await.unwrap(), 12);
+    assert_eq!(store.schema_version().await.unwrap(), 13);
     assert!(store.list_applications().await.unwrap().is_empty());
     assert!(store.list_configs().await.unwrap().is_empty());
     assert!(store.list_target_groups().await.unwrap().is_empty());
@@ -896,7 +897,7 @@ async fn data_survives_reopen_and_migrations_are_idempotent() {
     }
     for _ in 0..2 {
         let store = Store::open_sqlite(&path).await.unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 12);
+        assert_eq!(store.schema_version().await.unwrap(), 13);
         assert_eq!(store.get_application("web").await.unwrap(), app("web"));
         assert_eq!(store.get_group("web", "prod").await.unwrap(), group("web", "prod"));
         assert_eq!(store.get_deployment("d-KEPT").await.unwrap(), d);
@@ -1586,4 +1587,46 @@ async fn services_and_their_tasks(store: Store) {
         .unwrap();
     assert_eq!(store.get_service("web").await, Err(StoreError::NotFound));
     assert!(store.list_service_tasks(None, 0).await.unwrap().is_empty());
+}
+
+async fn scaling_groups_are_written_with_their_events(store: Store) {
+    use ferry_core::scaling::{HostState, Provider, ScalingGroup, ScalingHost};
+    let mut g = ScalingGroup {
+        name: "web".into(),
+        provider: Provider::Local { fleet_dir: "/tmp/fleet".into() },
+        min: 1,
+        desired: 2,
+        max: 3,
+        tags: vec![Tag { key: "role".into(), value: "web".into() }],
+        hosts: Vec::new(),
+        next_host: 1,
+        launch_failures: 0,
+        launch_after: None,
+        launch_timeout_ms: 60_000,
+        replace_after_ms: 30_000,
+        deleting: false,
+        create_time: 5,
+    };
+    store.create_scaling_group(&g).await.unwrap();
+    assert!(matches!(store.create_scaling_group(&g).await, Err(StoreError::AlreadyExists { .. })));
+    g.hosts.push(ScalingHost {
+        name: "web-1".into(),
+        state: HostState::Launching,
+        launched: 10,
+        since: 10,
+        reason: None,
+        retry_at: None,
+    });
+    let event = NewEvent { notice: notice("", NoticeKind::ScalingActivity, 10), deliveries: vec![] };
+    let seqs = store.save_scaling_group(&g, false, &[event]).await.unwrap();
+    assert_eq!(seqs.len(), 1);
+    assert_eq!(store.last_event_seq().await.unwrap(), seqs[0]);
+    assert_eq!(store.get_scaling_group("web").await.unwrap(), g);
+    assert_eq!(store.list_scaling_groups().await.unwrap(), [g.clone()]);
+    store.save_scaling_group(&g, true, &[]).await.unwrap();
+    assert!(matches!(store.get_scaling_group("web").await, Err(StoreError::NotFound)));
+    // Saving a group that is gone writes no event either.
+    let event = NewEvent { notice: notice("", NoticeKind::ScalingActivity, 11), deliveries: vec![] };
+    assert!(matches!(store.save_scaling_group(&g, false, &[event]).await, Err(StoreError::NotFound)));
+    assert_eq!(store.last_event_seq().await.unwrap(), seqs[0]);
 }

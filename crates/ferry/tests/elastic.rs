@@ -179,3 +179,243 @@ fn hosts_that_join_a_group_get_its_revision_before_they_take_traffic() {
     assert_eq!(report.failed(), 0, "requests failed while hosts joined: {report:?}");
     assert!(report.ok > 100, "{report:?}");
 }
+
+/// A server and a `ferry fleet run --spare N` (the local provider's
+/// hosts), started as an operator would, and the CLI against them.
+struct Elastic {
+    tmp: tempfile::TempDir,
+    server: std::process::Child,
+    fleet: std::process::Child,
+    url: String,
+}
+
+impl Drop for Elastic {
+    fn drop(&mut self) {
+        // The fleet first: it stops its agents and removes its namespaces.
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.fleet.id() as i32), nix::sys::signal::SIGTERM);
+        let _ = self.fleet.wait();
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        if std::thread::panicking() {
+            for log in ["server.log", "fleet.log"] {
+                eprintln!("==== {log}\n{}", std::fs::read_to_string(self.tmp.path().join(log)).unwrap_or_default());
+            }
+        }
+    }
+}
+
+impl Elastic {
+    fn start(spare: usize) -> Elastic {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let fleet_dir = tmp.path().join("fleet");
+        let port = ferry_testkit::free_port();
+        let log = |name: &str| std::fs::File::create(tmp.path().join(name)).unwrap();
+        let fleet = std::process::Command::new(FERRY)
+            .args(["fleet", "run", "--hosts", "0", "--spare", &spare.to_string(), "--server-port", &port.to_string()])
+            .arg("--dir")
+            .arg(&fleet_dir)
+            .arg("--join-token-file")
+            .arg(data.join("join-token"))
+            .stdout(log("fleet.log"))
+            .stderr(log("fleet.log"))
+            .spawn()
+            .unwrap();
+        let gateway = wait_for("the fleet's gateway", Duration::from_secs(30), || {
+            std::fs::read_to_string(fleet_dir.join("gateway"))
+                .ok()
+                .map(|g| g.trim().to_string())
+                .filter(|g| !g.is_empty())
+        });
+        let server = std::process::Command::new(FERRY)
+            .args(["server", "--listen", &format!("127.0.0.1:{port},{gateway}:{port}")])
+            .args(["--poll-hold-seconds", "2", "--agent-lost-after-seconds", "3"])
+            .arg("--data-dir")
+            .arg(&data)
+            .env("RUST_LOG", "info")
+            .stdout(log("server.log"))
+            .stderr(log("server.log"))
+            .spawn()
+            .unwrap();
+        let e = Elastic { tmp, server, fleet, url: format!("https://127.0.0.1:{port}") };
+        wait_for("the server", Duration::from_secs(30), || {
+            let log = std::fs::read_to_string(e.tmp.path().join("server.log")).unwrap_or_default();
+            (log.contains("listening") && data.join("credentials").exists()).then_some(())
+        });
+        wait_for("the fleet's control directory", Duration::from_secs(30), || {
+            fleet_dir.join("control/pid").exists().then_some(())
+        });
+        e
+    }
+
+    fn fleet_dir(&self) -> String {
+        self.tmp.path().join("fleet").display().to_string()
+    }
+
+    fn ferry(&self, args: &[&str]) -> std::process::Output {
+        let data = self.tmp.path().join("data");
+        std::process::Command::new(FERRY)
+            .args(args)
+            .env("FERRY_SERVER", &self.url)
+            .env("FERRY_CA_FILE", data.join("tls/ca.pem"))
+            .env("AWS_ACCESS_KEY_ID", "")
+            .env("AWS_SECRET_ACCESS_KEY", "")
+            .arg("--credentials")
+            .arg(data.join("credentials"))
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.ferry(args);
+        assert!(out.status.success(), "ferry {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn scaling(&self, name: &str) -> Value {
+        serde_json::from_str(&self.ok(&["scaling-group", "show", name, "--json"])).unwrap()
+    }
+
+    /// The hosts of a scaling group in service, by name.
+    fn in_service(&self, name: &str) -> Vec<String> {
+        let g = self.scaling(name);
+        let mut hosts: Vec<String> = g["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["state"] == "in service")
+            .map(|h| h["name"].as_str().unwrap().to_string())
+            .collect();
+        hosts.sort();
+        hosts
+    }
+
+    fn standing(&self) -> Vec<(String, String)> {
+        let g: Value = serde_json::from_str(&self.ok(&["group", "show", "shop", "web", "--json"])).unwrap();
+        g["instance_states"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["instance"].as_str().unwrap().to_string(), s["standing"].as_str().unwrap().to_string()))
+            .collect()
+    }
+
+    /// The ScalingActivity events: (host, status).
+    fn activity(&self) -> Vec<(String, String)> {
+        self.ok(&["events", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["kind"] == "ScalingActivity")
+            .map(|e| (e["instance"].as_str().unwrap_or("").to_string(), e["status"].as_str().unwrap().to_string()))
+            .collect()
+    }
+}
+
+#[test]
+fn a_scaling_group_keeps_its_capacity_with_hosts_that_get_the_groups_revision() {
+    if !fleet_supported() {
+        return;
+    }
+    let e = Elastic::start(4);
+    // Bad capacities are refused before anything is made.
+    let fleet_dir = e.fleet_dir();
+    let create = |desired: &str, min: &str, max: &str| {
+        e.ferry(&[
+            "scaling-group",
+            "create",
+            "web",
+            "--provider",
+            "local",
+            "--fleet-dir",
+            &fleet_dir,
+            "--min",
+            min,
+            "--desired",
+            desired,
+            "--max",
+            max,
+            "--tag",
+            "app=shop",
+            "--launch-timeout",
+            "60s",
+            "--replace-after",
+            "6s",
+        ])
+    };
+    let refused = create("5", "1", "3");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("between the minimum (1) and the maximum (3)"));
+    assert!(create("2", "1", "3").status.success());
+    wait_for("two hosts in service", LONG, || (e.in_service("web") == ["web-1", "web-2"]).then_some(()));
+
+    // The app is deployed to them.
+    e.ok(&["app", "create", "shop"]);
+    e.ok(&["group", "create", "shop", "web", "--tag", "app=shop", "--config", "CodeDeployDefault.AllAtOnce"]);
+    let dir = revision(&e.tmp.path().join("v1"), "v1", 0, None);
+    let v1 = e.ok(&["push", "shop", dir.to_str().unwrap()]).lines().last().unwrap().trim().to_string();
+    let d1 = e.ok(&["deploy", "shop", "web", "--revision", &v1, "--wait"]);
+    assert!(d1.contains("Succeeded"), "{d1}");
+
+    // Scale out: web-3 is launched, enrols, and gets v1 by itself.
+    e.ok(&["scaling-group", "set-capacity", "web", "3"]);
+    wait_for("web-3 up to date", LONG, || {
+        e.standing().contains(&("web-3".to_string(), "current".to_string())).then_some(())
+    });
+    wait_for("web-3 in service", LONG, || (e.in_service("web") == ["web-1", "web-2", "web-3"]).then_some(()));
+    let over = e.ferry(&["scaling-group", "set-capacity", "web", "4"]);
+    assert!(String::from_utf8_lossy(&over.stderr).contains("between the minimum (1) and the maximum (3)"));
+
+    // Scale in: the newest go, deregistered (they leave the deployment group).
+    e.ok(&["scaling-group", "set-capacity", "web", "1"]);
+    wait_for("one host left", LONG, || (e.scaling("web")["hosts"].as_array().unwrap().len() == 1).then_some(()));
+    assert_eq!(e.in_service("web"), ["web-1"]);
+    wait_for("the group forgets them", LONG, || (e.standing().len() == 1).then_some(()));
+    let activity = e.activity();
+    for host in ["web-2", "web-3"] {
+        assert!(activity.contains(&(host.to_string(), "Terminated".to_string())), "{activity:?}");
+    }
+    assert!(!activity.contains(&("web-1".to_string(), "Terminating".to_string())));
+
+    // A lost host (its agent stopped: silent) is replaced, and its
+    // replacement gets v1 before anything else happens to it.
+    let pgrep = std::process::Command::new("pgrep").args(["-f", "agent .*--name web-1"]).output().unwrap();
+    let pid: i32 =
+        String::from_utf8_lossy(&pgrep.stdout).lines().next().expect("web-1's agent").trim().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGSTOP).unwrap();
+    wait_for("web-1 replaced", LONG, || (e.in_service("web") == ["web-4"]).then_some(()));
+    wait_for("web-4 up to date", LONG, || {
+        (e.standing() == [("web-4".to_string(), "current".to_string())]).then_some(())
+    });
+    let terminated = e.activity().into_iter().any(|(h, s)| h == "web-1" && s == "Terminated");
+    assert!(terminated, "{:?}", e.activity());
+
+    // A launch command that fails: the host is cleaned up, launches back off.
+    e.ok(&[
+        "scaling-group",
+        "create",
+        "bad",
+        "--provider",
+        "command",
+        "--launch-command",
+        "echo no capacity; exit 3",
+        "--terminate-command",
+        "true",
+        "--desired",
+        "1",
+        "--max",
+        "1",
+        "--tag",
+        "app=bad",
+    ]);
+    let bad = wait_for("a failed launch", LONG, || {
+        let g = e.scaling("bad");
+        (g["launch_failures"].as_u64() >= Some(1) && g["hosts"].as_array().unwrap().is_empty()).then_some(g)
+    });
+    assert!(bad["launch_after"].is_u64(), "{bad:#}");
+    let failed = e.ok(&["events", "--json"]);
+    assert!(failed.contains("LaunchFailed") && failed.contains("no capacity"), "{failed}");
+
+    // Deleting a group terminates its hosts, then it goes.
+    e.ok(&["scaling-group", "delete", "web"]);
+    wait_for("the group gone", LONG, || (!e.ferry(&["scaling-group", "show", "web"]).status.success()).then_some(()));
+}

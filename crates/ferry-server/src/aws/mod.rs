@@ -391,12 +391,15 @@ impl From<OpError> for AwsError {
             OpError::PipelineExists(_) => AwsError::new("PipelineNameInUseException", message),
             // CodeDeploy's name for a deployment group's missing ECS service.
             OpError::ServiceNotFound(_) => AwsError::new("InvalidECSServiceException", message),
+            // CodeDeploy's name for a deployment group's missing Auto Scaling group.
+            OpError::ScalingGroupNotFound(_) => AwsError::new("InvalidAutoScalingGroupException", message),
             OpError::Pipeline(e) => AwsError::new(e.exception(), message),
             // Target groups and keys have no AWS operations: these do not
             // reach this API, but say what they are if they ever do.
             OpError::TargetGroupExists(_)
             | OpError::TaskDefinitionNotFound(_)
             | OpError::ServiceExists(_)
+            | OpError::ScalingGroupExists(_)
             | OpError::TargetGroupInUse { .. }
             | OpError::KeyNotFound(_)
             | OpError::InstanceNotFound(_)

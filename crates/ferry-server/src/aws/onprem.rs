@@ -98,21 +98,7 @@ pub async fn register(ctx: &Ctx<'_>, input: wire::RegisterOnPremisesInstanceInpu
 /// instance leaves every group, and its agent's credential is revoked.
 pub async fn deregister(ctx: &Ctx<'_>, input: wire::InstanceNameInput) -> AwsResult<Value> {
     let name = Name::Instance.check(input.instance_name.as_deref())?;
-    let mut instance = match ctx.state.store.get_instance(name).await {
-        Ok(i) if i.deregister_time.is_none() => i,
-        Ok(_) | Err(StoreError::NotFound) => return Ok(json!({})),
-        Err(e) => return Err(store_error(e)),
-    };
-    if let Some(key_id) = instance.agent_key_id.take()
-        && let Ok(mut key) = ctx.state.store.get_access_key(&key_id).await
-    {
-        key.disabled = true;
-        ctx.state.store.put_access_key(&key).await.map_err(store_error)?;
-    }
-    instance.deregister_time = Some(now_millis());
-    ctx.state.store.upsert_instance(&instance).await.map_err(store_error)?;
-    ctx.state.driver.joins_wake.notify_one();
-    tracing::info!(instance = %name, "instance deregistered; its agent credential is revoked");
+    crate::ops::instances::deregister(ctx.state, name, None).await?;
     Ok(json!({}))
 }
 

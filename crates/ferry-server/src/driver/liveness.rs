@@ -115,6 +115,11 @@ impl Driver {
         }
     }
 
+    /// How long the instance's agent has been silent (see `silent_for`).
+    pub(crate) fn agent_silence(&self, instance: &str) -> Duration {
+        self.silent_for(instance)
+    }
+
     pub fn is_online(&self, instance: &str) -> bool {
         self.last_seen_millis(instance).is_some_and(|heard| {
             now_millis().saturating_sub(heard) < self.config.agent_lost_after.as_millis() as Millis

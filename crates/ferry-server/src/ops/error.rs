@@ -39,6 +39,10 @@ pub enum OpError {
     ServiceNotFound(String),
     #[error("service {0} already exists")]
     ServiceExists(String),
+    #[error("scaling group {0} does not exist")]
+    ScalingGroupNotFound(String),
+    #[error("scaling group {0} already exists")]
+    ScalingGroupExists(String),
     #[error("access key {0} does not exist")]
     KeyNotFound(String),
     #[error("instance {0} does not exist")]

@@ -13,6 +13,7 @@ mod install;
 mod proxy;
 mod server;
 // --config, --check-config, print-config and install around `server` and `agent`.
+mod scaling_group;
 mod service;
 mod services;
 // Operator commands (clients of the server's native API).
@@ -112,6 +113,8 @@ enum Command {
     TaskDefinition(task_definition::TaskDefinitionArgs),
     /// Container services: tasks of a task definition kept running on matching hosts.
     Service(services::ServiceArgs),
+    /// Scaling groups: hosts ferry launches and terminates to keep a desired capacity.
+    ScalingGroup(scaling_group::ScalingGroupArgs),
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -143,6 +146,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Pipeline(args) => pipeline::run(args),
         Command::TaskDefinition(args) => task_definition::run(args),
         Command::Service(args) => services::run(args),
+        Command::ScalingGroup(args) => scaling_group::run(args),
     }
 }
 
