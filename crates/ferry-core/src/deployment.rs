@@ -377,6 +377,10 @@ pub enum Creator {
     /// group ran (`outdatedInstancesStrategy: UPDATE`).
     #[serde(rename = "CodeDeployAutoUpdate")]
     AutoUpdate,
+    /// A termination deployment: the block-traffic hooks and ApplicationStop
+    /// of its last revision on a host a scaling group is about to terminate.
+    #[serde(rename = "autoscalingTermination")]
+    AutoscalingTermination,
 }
 
 impl Creator {
@@ -386,14 +390,15 @@ impl Creator {
             Self::Rollback => "codeDeployRollback",
             Self::Autoscaling => "autoscaling",
             Self::AutoUpdate => "CodeDeployAutoUpdate",
+            Self::AutoscalingTermination => "autoscalingTermination",
         }
     }
 
-    /// Made by ferry for instances that joined the group: it installs what
-    /// the group already runs, so it neither changes the group's last
+    /// Made by ferry for instances that join or leave the group: it runs
+    /// what the group already runs, so it neither changes the group's last
     /// successful revision nor rolls back.
-    pub fn is_launch(self) -> bool {
-        matches!(self, Self::Autoscaling | Self::AutoUpdate)
+    pub fn is_automatic(self) -> bool {
+        matches!(self, Self::Autoscaling | Self::AutoUpdate | Self::AutoscalingTermination)
     }
 }
 

@@ -179,6 +179,34 @@ pub fn plan_launch(
     Ok(d)
 }
 
+/// A termination deployment (CodeDeploy's termination hook): on
+/// `instance`, which a scaling group is about to terminate, the group's
+/// BeforeBlockTraffic, BlockTraffic and AfterBlockTraffic (with traffic
+/// control) and ApplicationStop, from the revision last installed there
+/// (the agent takes their scripts from it), nothing from DownloadBundle on.
+pub fn plan_termination(
+    group: &DeploymentGroup,
+    instance: &str,
+    revision: RevisionRef,
+    all_at_once: &DeploymentConfig,
+    id: String,
+    now: Millis,
+) -> Result<Deployment, Refusal> {
+    let launch = Launch {
+        revision_id: revision.id.clone(),
+        creator: Creator::AutoscalingTermination,
+        instances: vec![instance.to_string()],
+    };
+    let mut d = plan_launch(group, &launch, revision, all_at_once, id, now)?;
+    d.lifecycle_events = if group.controls_traffic() {
+        crate::events::IN_PLACE_WITH_TRAFFIC[..4].to_vec()
+    } else {
+        vec![crate::events::Event::ApplicationStop]
+    };
+    d.description = Some(format!("{instance} leaves its scaling group: its application is stopped first"));
+    Ok(d)
+}
+
 /// How an instance of the group stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {

@@ -86,6 +86,14 @@ pub struct ScalingHost {
     /// e.g. after a server restart interrupted it).
     #[serde(default)]
     pub retry_at: Option<Millis>,
+    /// Terminating a host in service on purpose (scale in, deletion): its
+    /// deployment groups' termination hooks run first.
+    #[serde(default)]
+    pub drain: bool,
+    /// The termination deployments made for it (recorded once, so a
+    /// restart waits for them instead of making more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,8 +131,9 @@ pub enum Action {
     Launch { name: String },
     /// Its agent enrolled.
     InService { name: String },
-    /// Record it as Terminating, then run the terminate command.
-    Terminate { name: String, reason: String },
+    /// Record it as Terminating, then run the terminate command (after its
+    /// termination hooks when `drain`).
+    Terminate { name: String, reason: String, drain: bool },
     /// Run the terminate command again (it failed, or the server restarted).
     RetryTerminate { name: String },
 }
@@ -171,6 +180,7 @@ pub fn plan(
                 actions.push(Action::Terminate {
                     name: h.name.clone(),
                     reason: format!("its agent did not enrol within {} s of the launch", g.launch_timeout_ms / 1000),
+                    drain: false,
                 });
             }
             HostState::InService if f.silent_ms.is_some_and(|s| s >= g.replace_after_ms) => {
@@ -182,6 +192,7 @@ pub fn plan(
                         f.silent_ms.unwrap_or(0) / 1000,
                         g.replace_after_ms / 1000
                     ),
+                    drain: false,
                 });
             }
             HostState::Terminating => {
@@ -202,7 +213,11 @@ pub fn plan(
         live.retain(|h| !running(&h.name));
         live.sort_by_key(|h| (h.state == HostState::InService, std::cmp::Reverse(number(&h.name))));
         for h in live.iter().take(excess) {
-            actions.push(Action::Terminate { name: h.name.clone(), reason: format!("scale in to {desired}") });
+            actions.push(Action::Terminate {
+                name: h.name.clone(),
+                reason: format!("scale in to {desired}"),
+                drain: h.state == HostState::InService,
+            });
         }
     } else if live.len() < desired && g.launch_after.is_none_or(|at| now >= at) {
         for k in 0..(desired - live.len()) as u32 {
@@ -229,6 +244,8 @@ pub fn apply(g: &mut ScalingGroup, action: &Action, now: Millis) {
                 since: now,
                 reason: None,
                 retry_at: None,
+                drain: false,
+                hooks: None,
             });
         }
         Action::InService { name } => {
@@ -240,11 +257,12 @@ pub fn apply(g: &mut ScalingGroup, action: &Action, now: Millis) {
             g.launch_failures = 0;
             g.launch_after = None;
         }
-        Action::Terminate { name, reason } => {
+        Action::Terminate { name, reason, drain } => {
             if let Some(h) = g.hosts.iter_mut().find(|h| &h.name == name) {
                 h.state = HostState::Terminating;
                 h.since = now;
                 h.reason = Some(reason.clone());
+                h.drain = *drain;
             }
         }
         Action::RetryTerminate { .. } => {}
@@ -258,7 +276,8 @@ pub fn launch_failed(g: &mut ScalingGroup, name: &str, why: &str, now: Millis) {
     let backoff =
         FIRST_LAUNCH_BACKOFF_MS.saturating_mul(1 << (g.launch_failures - 1).min(10)).min(MAX_LAUNCH_BACKOFF_MS);
     g.launch_after = Some(now + backoff);
-    apply(g, &Action::Terminate { name: name.to_string(), reason: format!("the launch failed: {why}") }, now);
+    let reason = format!("the launch failed: {why}");
+    apply(g, &Action::Terminate { name: name.to_string(), reason, drain: false }, now);
 }
 
 /// A terminate command failed: tried again after [`TERMINATE_RETRY_MS`].

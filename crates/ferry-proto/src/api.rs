@@ -128,6 +128,11 @@ pub struct CreateGroup {
     /// the group had when they joined).
     #[serde(default)]
     pub outdated_instances_strategy: Option<String>,
+    /// A scaling group's host leaving on purpose runs the group's
+    /// BeforeBlockTraffic, BlockTraffic, AfterBlockTraffic and
+    /// ApplicationStop first (CodeDeploy's terminationHookEnabled).
+    #[serde(default)]
+    pub termination_hooks: Option<bool>,
 }
 
 /// A trigger: CodeDeploy's events (DeploymentStart, …, InstanceReady) POSTed to `url`.
@@ -262,6 +267,8 @@ pub struct DeploymentGroup {
     /// `UPDATE` or `IGNORE`.
     #[serde(default)]
     pub outdated_instances_strategy: String,
+    #[serde(default)]
+    pub termination_hooks: bool,
     /// How each instance the group knows stands.
     #[serde(default)]
     pub instance_states: Vec<GroupInstanceState>,

@@ -596,7 +596,7 @@ impl Driver {
         ferry_core::joins::record_finished(&mut group, d);
         // The group may be idle now: instances waiting to join get theirs.
         self.joins_wake.notify_one();
-        if d.creator.is_launch() {
+        if d.creator.is_automatic() {
             // It installed what the group already runs: the group's record
             // of its deployments is unchanged, and nothing rolls back.
             changes.update_groups.push(group);
@@ -657,9 +657,12 @@ impl Driver {
                 }
                 return Ok(notify);
             }
-            // Rollbacks first, then oldest first.
+            // Rollbacks first, then termination deployments (a host waits
+            // to go), then oldest first.
             waiting.retain(|d| matches!(d.status, DeploymentStatus::Created | DeploymentStatus::Queued));
-            waiting.sort_by_key(|d| (d.creator != Creator::Rollback, d.create_time));
+            waiting.sort_by_key(|d| {
+                (d.creator != Creator::Rollback, d.creator != Creator::AutoscalingTermination, d.create_time)
+            });
             let Some(next) = waiting.into_iter().next() else { return Ok(notify) };
             if !machine::ready_to_start(&next) {
                 // Its bytes are still being copied in; it starts (and the

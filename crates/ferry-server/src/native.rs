@@ -176,6 +176,7 @@ async fn create_group(
         traffic_control: !body.target_groups.is_empty() || body.blue_green.is_some(),
         blue_green: body.blue_green.as_ref().map(views::parse_blue_green),
         update_new_instances: body.update_new_instances.unwrap_or(true),
+        termination_hook_enabled: body.termination_hooks.unwrap_or(false),
         outdated_instances_strategy: match body.outdated_instances_strategy.as_deref().map(str::to_ascii_uppercase) {
             None => Default::default(),
             Some(s) if s == "UPDATE" => ferry_core::resources::OutdatedInstancesStrategy::Update,

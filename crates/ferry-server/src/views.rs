@@ -117,6 +117,7 @@ pub fn group(g: &DeploymentGroup, instances: Vec<String>) -> api::DeploymentGrou
         last_successful_revision_id: g.last_successful_revision_id.clone(),
         instances,
         update_new_instances: g.update_new_instances,
+        termination_hooks: g.termination_hook_enabled,
         outdated_instances_strategy: match g.outdated_instances_strategy {
             resources::OutdatedInstancesStrategy::Update => "UPDATE",
             resources::OutdatedInstancesStrategy::Ignore => "IGNORE",

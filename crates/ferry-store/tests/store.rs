@@ -1616,6 +1616,8 @@ async fn scaling_groups_are_written_with_their_events(store: Store) {
         since: 10,
         reason: None,
         retry_at: None,
+        drain: true,
+        hooks: Some(vec!["d-T".into()]),
     });
     let event = NewEvent { notice: notice("", NoticeKind::ScalingActivity, 10), deliveries: vec![] };
     let seqs = store.save_scaling_group(&g, false, &[event]).await.unwrap();

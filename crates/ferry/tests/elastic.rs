@@ -350,7 +350,17 @@ fn a_scaling_group_keeps_its_capacity_with_hosts_that_get_the_groups_revision() 
 
     // The app is deployed to them.
     e.ok(&["app", "create", "shop"]);
-    e.ok(&["group", "create", "shop", "web", "--tag", "app=shop", "--config", "CodeDeployDefault.AllAtOnce"]);
+    e.ok(&[
+        "group",
+        "create",
+        "shop",
+        "web",
+        "--tag",
+        "app=shop",
+        "--config",
+        "CodeDeployDefault.AllAtOnce",
+        "--termination-hooks",
+    ]);
     let dir = revision(&e.tmp.path().join("v1"), "v1", 0, None);
     let v1 = e.ok(&["push", "shop", dir.to_str().unwrap()]).lines().last().unwrap().trim().to_string();
     let d1 = e.ok(&["deploy", "shop", "web", "--revision", &v1, "--wait"]);
@@ -375,6 +385,30 @@ fn a_scaling_group_keeps_its_capacity_with_hosts_that_get_the_groups_revision() 
         assert!(activity.contains(&(host.to_string(), "Terminated".to_string())), "{activity:?}");
     }
     assert!(!activity.contains(&("web-1".to_string(), "Terminating".to_string())));
+    // Each ran its termination hook first: ApplicationStop of v1, by a
+    // termination deployment that ended before the host was terminated.
+    let list: Vec<Value> = serde_json::from_str(&e.ok(&["list", "--json"])).unwrap();
+    let terminations: Vec<&Value> = list.iter().filter(|d| d["creator"] == "autoscalingTermination").collect();
+    assert_eq!(terminations.len(), 2, "{list:#?}");
+    let events: Vec<Value> =
+        e.ok(&["events", "--json"]).lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
+    for t in terminations {
+        let view: Value = serde_json::from_str(&e.ok(&["get", t["id"].as_str().unwrap(), "--json"])).unwrap();
+        assert_eq!(view["status"], "Succeeded", "{view:#}");
+        assert_eq!(view["revision_id"], v1.as_str());
+        let host = &view["instances"][0];
+        let names: Vec<&str> = host["events"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["ApplicationStop"], "{view:#}");
+        assert_eq!(host["events"][0]["status"], "Succeeded", "{view:#}");
+        let terminated = events
+            .iter()
+            .find(|ev| {
+                ev["kind"] == "ScalingActivity" && ev["instance"] == host["instance"] && ev["status"] == "Terminated"
+            })
+            .expect("terminated");
+        assert!(terminated["time"].as_u64() >= view["complete_time"].as_u64(), "hooks first: {terminated:#} {view:#}");
+        assert!(terminated["message"].as_str().unwrap().contains("termination hooks ran"), "{terminated:#}");
+    }
 
     // A lost host (its agent stopped: silent) is replaced, and its
     // replacement gets v1 before anything else happens to it.

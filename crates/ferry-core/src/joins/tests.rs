@@ -223,3 +223,20 @@ fn a_deployment_that_finishes_before_the_group_was_looked_at_covers_its_targets(
         "only c, which the deployment did not include"
     );
 }
+
+#[test]
+fn a_termination_runs_the_block_traffic_hooks_and_application_stop_only() {
+    let mut g = group();
+    let revision = RevisionRef { id: "r1".into(), summary: String::new(), bundle: None };
+    let config = builtin_config(ALL_AT_ONCE).unwrap();
+    let d = plan_termination(&g, "web-3", revision.clone(), &config, "d-T".into(), 5).unwrap();
+    assert_eq!(d.creator, Creator::AutoscalingTermination);
+    assert_eq!(d.lifecycle_events, [crate::events::Event::ApplicationStop]);
+    assert_eq!(d.only_instances, Some(vec!["web-3".to_string()]));
+    assert!(!d.auto_rollback.enabled);
+    g.traffic_control = true;
+    g.target_groups = vec!["tg".into()];
+    let d = plan_termination(&g, "web-3", revision, &config, "d-T".into(), 5).unwrap();
+    let names: Vec<&str> = d.lifecycle_events.iter().map(|e| e.as_str()).collect();
+    assert_eq!(names, ["BeforeBlockTraffic", "BlockTraffic", "AfterBlockTraffic", "ApplicationStop"]);
+}

@@ -92,8 +92,9 @@ fn scale_out_then_in_terminates_the_newest_hosts() {
     let gone: Vec<&str> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Terminate { name, reason } => {
+            Action::Terminate { name, reason, drain } => {
                 assert_eq!(reason, "scale in to 2");
+                assert!(drain, "hosts in service run their termination hooks");
                 Some(name.as_str())
             }
             _ => None,
@@ -116,7 +117,7 @@ fn a_host_that_never_enrols_is_terminated_and_replaced() {
     let actions = plan(&g, nothing, idle, 60_000);
     assert_eq!(actions.len(), 2, "{actions:?}");
     assert!(
-        matches!(&actions[0], Action::Terminate { name, reason } if name == "web-1" && reason.contains("did not enrol within 60 s"))
+        matches!(&actions[0], Action::Terminate { name, reason, drain: false } if name == "web-1" && reason.contains("did not enrol within 60 s"))
     );
     assert_eq!(actions[1], Action::Launch { name: "web-2".into() });
 }
@@ -163,7 +164,7 @@ fn a_failed_terminate_is_tried_again_later_and_hosts_with_running_commands_wait(
     settle(&mut g, enrolled, 0);
     g.desired = 1;
     let actions = plan(&g, enrolled, idle, 10);
-    assert_eq!(actions, [Action::Terminate { name: "web-2".into(), reason: "scale in to 1".into() }]);
+    assert_eq!(actions, [Action::Terminate { name: "web-2".into(), reason: "scale in to 1".into(), drain: true }]);
     apply(&mut g, &actions[0], 10);
     // While its command runs, nothing else is decided for it.
     assert!(plan(&g, enrolled, |n| n == "web-2", 20).is_empty());

@@ -88,6 +88,39 @@ impl Driver {
         Ok(())
     }
 
+    /// Termination deployments for `instance`, which a scaling group is
+    /// about to terminate: one per in-place group with termination hooks
+    /// (`terminationHookEnabled`) that targets it and has a last successful
+    /// revision. Returns their ids.
+    pub async fn create_terminations(&self, instance: &str) -> Result<Vec<String>, OpError> {
+        let guard = self.lock.lock().await;
+        let record = match self.store.get_instance(instance).await {
+            Ok(i) if i.deregister_time.is_none() => i,
+            Ok(_) | Err(StoreError::NotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let all_at_once = builtin_config(ALL_AT_ONCE).expect("a built-in config");
+        let (mut ids, mut notify) = (Vec::new(), Vec::new());
+        for application in self.store.list_applications().await? {
+            for group in self.store.list_groups(&application.name).await? {
+                let hooks = group.termination_hook_enabled && group.blue_green.is_none() && group.ecs_service.is_none();
+                if !hooks || !group.targets(&record) {
+                    continue;
+                }
+                let Some(revision) = self.last_good_revision(&group).await? else { continue };
+                let id = crate::random::deployment_id();
+                let d = joins::plan_termination(&group, instance, revision, &all_at_once, id, self.now())?;
+                tracing::info!(deployment = %d.id, group = %group.name, instance, "termination deployment");
+                ids.push(d.id.clone());
+                self.commit(Changes { insert_deployments: vec![d], ..Default::default() }).await?;
+                notify.extend(self.start_next(&group.id).await?);
+            }
+        }
+        drop(guard);
+        self.notify_all(&notify);
+        Ok(ids)
+    }
+
     /// The launch deployment of `launch` (the revision's bytes as the
     /// group's last good deployment pinned them, when it is that one).
     async fn plan_launch(&self, group: &DeploymentGroup, launch: &Launch) -> Result<Deployment, OpError> {

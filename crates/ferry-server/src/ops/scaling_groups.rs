@@ -32,6 +32,8 @@ use super::OpError;
 use crate::AppState;
 use crate::clock::now_millis;
 
+/// How long a host's termination hooks may take before it is terminated anyway.
+const HOOKS_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long a launch or terminate command may run.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
 /// How much of a command's output is kept (the end of it).
@@ -204,7 +206,7 @@ pub async fn reconcile(state: &AppState) -> Result<(), OpError> {
                 Action::InService { name } => {
                     events.push(activity(&g.name, Some(name), "InService", Some("its agent enrolled".into())));
                 }
-                Action::Terminate { name, reason } => {
+                Action::Terminate { name, reason, .. } => {
                     events.push(activity(&g.name, Some(name), "Terminating", Some(reason.clone())));
                 }
                 Action::RetryTerminate { .. } => {}
@@ -277,7 +279,12 @@ fn spawn(state: &AppState, g: &ScalingGroup, host: String, op: Op) {
     let provider = g.provider.clone();
     let tags = g.tags.clone();
     tokio::spawn(async move {
+        let note = if op == Op::Terminate { termination_hooks(&state, &group, &host).await } else { String::new() };
         let outcome = run_command(&state, &group, &provider, op, &host, &tags).await;
+        let outcome = match outcome {
+            Ok(output) if !note.is_empty() => Ok(format!("{note}; {output}")),
+            other => other,
+        };
         if let Err(e) = finish(&state, &group, &host, op, outcome).await {
             tracing::warn!(group = %group, host = %host, error = %e, "cannot record a scaling command's outcome");
         }
@@ -324,6 +331,63 @@ async fn finish(
         }
     };
     save(state, &g, false, vec![event]).await
+}
+
+/// Runs the termination hooks of a host terminated on purpose (its
+/// deployment groups' termination deployments, made once and recorded on
+/// the host) and waits for them, up to [`HOOKS_TIMEOUT`]; the host is
+/// terminated whatever they did. Returns what to say about them.
+async fn termination_hooks(state: &AppState, group: &str, host: &str) -> String {
+    let ids = {
+        let _guard = state.driver.scaling.lock.lock().await;
+        let Ok(mut g) = get(state, group).await else { return String::new() };
+        let Some(h) = g.hosts.iter_mut().find(|h| h.name == host) else { return String::new() };
+        if !h.drain {
+            return String::new();
+        }
+        match h.hooks.clone() {
+            Some(ids) => ids,
+            None => {
+                let ids = match state.driver.create_terminations(host).await {
+                    Ok(ids) => ids,
+                    Err(e) => return format!("its termination hooks could not start: {e}"),
+                };
+                h.hooks = Some(ids.clone());
+                let message = if ids.is_empty() {
+                    "none of its deployment groups has termination hooks".to_string()
+                } else {
+                    format!("termination hooks first: {}", ids.join(", "))
+                };
+                let event = activity(group, Some(host), "TerminationHooks", Some(message));
+                if let Err(e) = save(state, &g, false, vec![event]).await {
+                    tracing::warn!(group, host, error = %e, "cannot record the termination hooks");
+                }
+                ids
+            }
+        }
+    };
+    if ids.is_empty() {
+        return String::new();
+    }
+    let deadline = tokio::time::Instant::now() + HOOKS_TIMEOUT;
+    loop {
+        let mut ended = Vec::new();
+        for id in &ids {
+            match state.store.get_deployment(id).await {
+                Ok(d) if d.status.is_terminal() => ended.push(format!("{id} {}", d.status.as_str())),
+                Ok(_) => {}
+                Err(StoreError::NotFound) => ended.push(format!("{id} gone")),
+                Err(e) => tracing::warn!(deployment = %id, error = %e, "cannot read a termination deployment"),
+            }
+        }
+        if ended.len() == ids.len() {
+            return format!("termination hooks ran ({})", ended.join(", "));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return format!("termination hooks did not end within {} s: terminated anyway", HOOKS_TIMEOUT.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 fn with_output(what: &str, output: &str) -> String {

@@ -92,6 +92,11 @@ enum GroupCommand {
         /// had when they joined (CodeDeploy's outdatedInstancesStrategy).
         #[arg(long, value_name = "update|ignore", default_value = "update", value_parser = ["update", "ignore"])]
         outdated_instances: String,
+        /// When a scaling group terminates one of its hosts on purpose
+        /// (scale in), run this group's BeforeBlockTraffic, BlockTraffic,
+        /// AfterBlockTraffic and ApplicationStop there first.
+        #[arg(long)]
+        termination_hooks: bool,
         /// Print the API's JSON (a DeploymentGroup object).
         #[arg(long)]
         json: bool,
@@ -144,12 +149,16 @@ pub fn run(args: GroupArgs) -> ExitCode {
             prometheus,
             no_update_new_instances,
             outdated_instances,
+            termination_hooks,
             json,
             server,
         } => {
             let mut request = create_request(group, &tags, config, auto_rollback);
             if no_update_new_instances {
                 request.update_new_instances = Some(false);
+            }
+            if termination_hooks {
+                request.termination_hooks = Some(true);
             }
             if outdated_instances != "update" {
                 request.outdated_instances_strategy = Some(outdated_instances.to_ascii_uppercase());
@@ -209,6 +218,7 @@ fn create_request(name: String, tags: &[Tag], config: Option<String>, auto_rollb
         alarms: None,
         update_new_instances: None,
         outdated_instances_strategy: None,
+        termination_hooks: None,
     }
 }
 
@@ -261,6 +271,11 @@ fn details(g: &api::DeploymentGroup) -> Vec<String> {
             "wait for the next deployment".into()
         }
     ));
+    if g.termination_hooks {
+        lines.push(
+            "  leaving hosts  run BeforeBlockTraffic … ApplicationStop before a scaling group terminates them".into(),
+        );
+    }
     if g.instances.is_empty() {
         lines.push("  instances      none (instances enrolling later with a matching tag join it)".into());
         return lines;
@@ -437,6 +452,7 @@ mod tests {
             instances: instances.iter().map(|s| s.to_string()).collect(),
             update_new_instances: true,
             outdated_instances_strategy: "UPDATE".into(),
+            termination_hooks: false,
             instance_states: Vec::new(),
         }
     }
@@ -462,7 +478,8 @@ mod tests {
                 "triggers": [],
                 "alarms": null,
                 "update_new_instances": null,
-                "outdated_instances_strategy": null
+                "outdated_instances_strategy": null,
+                "termination_hooks": null
             })
         );
         let r = create_request("g".into(), &tags[..1], None, false);
