@@ -477,7 +477,15 @@ pub fn group_info(g: &DeploymentGroup, context: GroupContext) -> wire::Deploymen
         deployment_config_name: g.deployment_config_name.clone(),
         ec2_tag_filters: g.ec2_selector.tag_filters.iter().map(tag_filter).collect(),
         on_premises_instance_tag_filters: g.selector.tag_filters.iter().map(tag_filter).collect(),
-        auto_scaling_groups: Vec::new(),
+        auto_scaling_groups: g
+            .scaling_groups
+            .iter()
+            .map(|name| wire::AutoScalingGroup {
+                name: name.clone(),
+                hook: format!("ferry-launch-{}", g.name),
+                termination_hook: g.termination_hook_enabled.then(|| format!("ferry-termination-{}", g.name)),
+            })
+            .collect(),
         service_role_arn: g.service_role_arn.clone(),
         target_revision: context.target_revision,
         trigger_configurations: g.triggers.iter().map(trigger).collect(),

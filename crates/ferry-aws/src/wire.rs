@@ -279,6 +279,10 @@ pub struct ApplicationInfo {
 #[serde(rename_all = "camelCase")]
 pub struct AutoScalingGroup {
     pub name: String,
+    /// The launch hook: ferry's launch deployments for the group.
+    pub hook: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub termination_hook: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]

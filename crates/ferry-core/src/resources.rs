@@ -149,7 +149,15 @@ pub struct DeploymentGroup {
     /// is first looked at (none gets a surprise deployment on upgrade).
     #[serde(default)]
     pub tracks_instances: bool,
+    /// Scaling groups whose hosts the group targets besides those its tags
+    /// select (CodeDeploy's `autoScalingGroups`): hosts carrying the tag
+    /// [`SCALING_GROUP_TAG`]`=NAME`, which every launched host enrols with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scaling_groups: Vec<String>,
 }
+
+/// The tag a scaling group's hosts enrol with, naming the scaling group.
+pub const SCALING_GROUP_TAG: &str = "ferry-scaling-group";
 
 fn yes() -> bool {
     true
@@ -242,6 +250,7 @@ impl DeploymentGroup {
             update_new_instances: true,
             instances: Vec::new(),
             tracks_instances: true,
+            scaling_groups: Vec::new(),
         }
     }
 
@@ -254,7 +263,11 @@ impl DeploymentGroup {
     /// Whether the group targets `instance`: its tags are selected and it
     /// was not removed from the group (see [`RemovedInstance`]).
     pub fn targets(&self, instance: &Instance) -> bool {
-        instance.deregister_time.is_none() && self.selector.selects(&instance.tags) && !self.removed(instance)
+        let of_scaling_group =
+            instance.tags.iter().any(|t| t.key == SCALING_GROUP_TAG && self.scaling_groups.contains(&t.value));
+        instance.deregister_time.is_none()
+            && (self.selector.selects(&instance.tags) || of_scaling_group)
+            && !self.removed(instance)
     }
 
     /// Whether `instance` (this registration of it) was removed from the group.

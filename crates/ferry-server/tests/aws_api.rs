@@ -186,6 +186,48 @@ async fn a_group_naming_an_unknown_alarm_is_refused() {
     assert!(message.contains("no-such-alarm"), "{message}");
 }
 
+/// autoScalingGroups name ferry scaling groups: the group targets their
+/// hosts (which enrol with the scaling group's tag) besides its tags.
+#[tokio::test]
+async fn a_group_naming_a_scaling_group_targets_its_hosts() {
+    let server = TestServer::start().await;
+    let a = &server.admin;
+    // Desired 0: nothing is launched here.
+    let scaling = json!({ "name": "web", "provider": "command", "launch_command": "false", "terminate_command": "true",
+                          "min": 0, "desired": 0, "max": 3, "tags": [{ "key": "role", "value": "web" }] });
+    let (status, body) = a.post("/api/v1/scaling-groups", scaling).await;
+    assert_eq!(status, 200, "{body}");
+    a.aws_ok("CreateApplication", json!({ "applicationName": "shop" })).await;
+    let group = json!({
+        "applicationName": "shop",
+        "deploymentGroupName": "asg",
+        "serviceRoleArn": ROLE,
+        "autoScalingGroups": ["web"],
+        "terminationHookEnabled": true,
+    });
+    a.aws_ok("CreateDeploymentGroup", group).await;
+    let info = a.aws_ok("GetDeploymentGroup", json!({ "applicationName": "shop", "deploymentGroupName": "asg" })).await;
+    assert_eq!(
+        info["deploymentGroupInfo"]["autoScalingGroups"],
+        json!([{ "name": "web", "hook": "ferry-launch-asg", "terminationHook": "ferry-termination-asg" }])
+    );
+    // A host of the scaling group, and one that only shares its other tag.
+    for (name, key, value) in [("web-1", "ferry-scaling-group", "web"), ("other", "role", "web")] {
+        let register = json!({ "instanceName": name, "iamUserArn": format!("arn:aws:iam::000000000000:user/{name}") });
+        a.aws_ok("RegisterOnPremisesInstance", register).await;
+        let tags = json!({ "instanceNames": [name], "tags": [{ "Key": key, "Value": value }] });
+        a.aws_ok("AddTagsToOnPremisesInstances", tags).await;
+    }
+    let (status, view) = a.get("/api/v1/applications/shop/groups/asg").await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["instances"], json!(["web-1"]), "{view}");
+    // `[]` removes them; omitting them keeps them.
+    let update = json!({ "applicationName": "shop", "currentDeploymentGroupName": "asg", "autoScalingGroups": [] });
+    a.aws_ok("UpdateDeploymentGroup", update).await;
+    let info = a.aws_ok("GetDeploymentGroup", json!({ "applicationName": "shop", "deploymentGroupName": "asg" })).await;
+    assert_eq!(info["deploymentGroupInfo"]["autoScalingGroups"], json!([]));
+}
+
 #[tokio::test]
 async fn configs_check_traffic_routing_limits_in_minutes() {
     let server = TestServer::start().await;

@@ -143,6 +143,7 @@ fn group(app: &str, name: &str) -> DeploymentGroup {
             revision_at_join: Some("r0".into()),
         }],
         tracks_instances: true,
+        scaling_groups: vec!["web".into()],
     }
 }
 

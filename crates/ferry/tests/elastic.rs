@@ -347,6 +347,11 @@ fn a_scaling_group_keeps_its_capacity_with_hosts_that_get_the_groups_revision() 
     assert!(String::from_utf8_lossy(&refused.stderr).contains("between the minimum (1) and the maximum (3)"));
     assert!(create("2", "1", "3").status.success());
     wait_for("two hosts in service", LONG, || (e.in_service("web") == ["web-1", "web-2"]).then_some(()));
+    // They enrolled with the group's tags and its own (what autoScalingGroups selects by).
+    let instances: Value = serde_json::from_str(&e.ok(&["instances", "--json"])).unwrap();
+    let web1 = instances.as_array().unwrap().iter().find(|i| i["name"] == "web-1").expect("web-1 registered");
+    let tags = web1["tags"].to_string();
+    assert!(tags.contains("\"app\"") && tags.contains("ferry-scaling-group"), "{web1:#}");
 
     // The app is deployed to them.
     e.ok(&["app", "create", "shop"]);

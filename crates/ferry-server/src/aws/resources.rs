@@ -131,14 +131,9 @@ fn apply_group_input(
         group.ec2_selector.tag_set =
             convert::parse_tag_set(set.ec2_tag_set_list.as_deref().unwrap_or_default(), "InvalidEC2TagException")?;
     }
-    if let Some(names) = input.auto_scaling_groups.filter(|n| !n.is_empty()) {
-        return Err(AwsError::new(
-            "InvalidAutoScalingGroupException",
-            format!(
-                "Auto Scaling group {} was not found: ferry has no Auto Scaling groups; select instances by tags.",
-                names[0]
-            ),
-        ));
+    if let Some(names) = input.auto_scaling_groups {
+        // Omitted: kept; `[]`: none. Each names a ferry scaling group.
+        group.scaling_groups = names.to_vec();
     }
     if let Some(triggers) = &input.trigger_configurations {
         group.triggers = convert::parse_triggers(triggers)?;

@@ -129,6 +129,11 @@ async fn check(state: &AppState, group: &DeploymentGroup, before: Option<&Deploy
             ),
         ));
     }
+    if before.is_none_or(|b| b.scaling_groups != group.scaling_groups) {
+        for name in &group.scaling_groups {
+            super::scaling_groups::get(state, name).await?;
+        }
+    }
     if before.is_none_or(|b| b.deployment_config_name != group.deployment_config_name) {
         let config = state.driver.resolve_config(&group.deployment_config_name).await?;
         if config.compute_platform != platform {

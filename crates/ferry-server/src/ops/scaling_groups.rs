@@ -421,7 +421,9 @@ async fn run_command(
     host: &str,
     tags: &[Tag],
 ) -> Result<String, String> {
-    let tag_list: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
+    let mut tag_list: Vec<String> = tags.iter().map(|t| format!("{}={}", t.key, t.value)).collect();
+    // Deployment groups naming the scaling group (autoScalingGroups) find its hosts by it.
+    tag_list.push(format!("{}={group}", ferry_core::resources::SCALING_GROUP_TAG));
     let mut command = match provider {
         Provider::Command { launch, terminate } => {
             let mut c = tokio::process::Command::new("sh");
